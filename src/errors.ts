@@ -1,0 +1,30 @@
+/**
+ * The one error class berth throws for unexpected failures. Expected outcomes (a usage error, a denial) are values,
+ * not exceptions. `message` is written for the person in Slack: what went wrong and what to do next.
+ */
+export const errorCodes = [
+  "NOT_FOUND", // a container, job or host that does not exist (or is not berth's)
+  "CONFLICT", // the thing exists but is in the wrong state (already stopped, name taken)
+  "UNAVAILABLE", // an engine or Slack cannot be reached
+  "TIMEOUT",
+  "INVALID", // input that got past parsing but the engine refused (bad image reference, bad command)
+  "CANCELLED",
+  "CONFIG", // operator configuration (policy, hosts, env) is wrong
+  "INTERNAL",
+] as const;
+export type ErrorCode = (typeof errorCodes)[number];
+
+export class BerthError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "BerthError";
+    this.code = code;
+  }
+}
+
+/** What a person may be shown for any error: our own messages verbatim, anything else as an internal failure. */
+export function publicMessage(error: unknown, ref?: string): string {
+  if (error instanceof BerthError && error.code !== "INTERNAL") return error.message;
+  return `Something failed on berth's side${ref ? ` (ref ${ref})` : ""}. The operator can find the details in berth's logs.`;
+}
