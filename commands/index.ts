@@ -1,0 +1,19 @@
+import { createRegistry } from "../src/command.ts";
+import cancel from "./cancel.ts";
+import exec from "./exec.ts";
+import help from "./help.ts";
+import inspect from "./inspect.ts";
+import jobs from "./jobs.ts";
+import logs from "./logs.ts";
+import ps from "./ps.ts";
+import restart from "./restart.ts";
+import rm from "./rm.ts";
+import run from "./run.ts";
+import start from "./start.ts";
+import stop from "./stop.ts";
+import whoami from "./whoami.ts";
+
+/** The one list of berth's commands; help, the parser and the tests all read it. */
+export const commands = [help, run, ps, logs, stop, start, restart, rm, inspect, exec, jobs, cancel, whoami] as const;
+
+export const registry = createRegistry(commands);

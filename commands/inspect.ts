@@ -1,0 +1,18 @@
+import { z } from "zod";
+import { defineCommand } from "../src/command.ts";
+import { hostOption, positionals } from "../src/command-options.ts";
+
+export default defineCommand({
+  name: "inspect",
+  summary: "Show a berth container's state, limits and settings (environment names only, never values)",
+  usage: "inspect [-H HOST] CONTAINER",
+  examples: ["inspect api", "inspect -H local worker-1"],
+  options: [{ ...hostOption }],
+  interspersed: true,
+  args: z.object({ _: positionals(["CONTAINER"]), host: z.string().optional() }),
+  toAction: ({ _: [container], host }) => ({
+    kind: "container.inspect",
+    container,
+    ...(host !== undefined && { host }),
+  }),
+});

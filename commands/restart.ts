@@ -1,0 +1,18 @@
+import { z } from "zod";
+import { defineCommand } from "../src/command.ts";
+import { hostOption, positionals } from "../src/command-options.ts";
+
+export default defineCommand({
+  name: "restart",
+  summary: "Restart a berth container",
+  usage: "restart [-H HOST] CONTAINER",
+  examples: ["restart api", "restart -H local worker-1"],
+  options: [{ ...hostOption }],
+  interspersed: true,
+  args: z.object({ _: positionals(["CONTAINER"]), host: z.string().optional() }),
+  toAction: ({ _: [container], host }) => ({
+    kind: "container.restart",
+    container,
+    ...(host !== undefined && { host }),
+  }),
+});

@@ -1,0 +1,19 @@
+import { z } from "zod";
+import { defineCommand } from "../src/command.ts";
+import { flag, hostOption, positionals } from "../src/command-options.ts";
+
+export default defineCommand({
+  name: "rm",
+  summary: "Remove a berth container (-f also removes a running one)",
+  usage: "rm [-f] [-H HOST] CONTAINER",
+  examples: ["rm api", "rm -f worker-1", "rm --force -H local api"],
+  options: [{ long: "force", short: "f", type: "flag", help: "remove even if it is running" }, { ...hostOption }],
+  interspersed: true,
+  args: z.object({ _: positionals(["CONTAINER"]), force: flag, host: z.string().optional() }),
+  toAction: ({ _: [container], force, host }) => ({
+    kind: "container.remove",
+    container,
+    force,
+    ...(host !== undefined && { host }),
+  }),
+});

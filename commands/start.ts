@@ -1,0 +1,18 @@
+import { z } from "zod";
+import { defineCommand } from "../src/command.ts";
+import { hostOption, positionals } from "../src/command-options.ts";
+
+export default defineCommand({
+  name: "start",
+  summary: "Start a stopped berth container",
+  usage: "start [-H HOST] CONTAINER",
+  examples: ["start api", "start -H local worker-1"],
+  options: [{ ...hostOption }],
+  interspersed: true,
+  args: z.object({ _: positionals(["CONTAINER"]), host: z.string().optional() }),
+  toAction: ({ _: [container], host }) => ({
+    kind: "container.start",
+    container,
+    ...(host !== undefined && { host }),
+  }),
+});

@@ -1,0 +1,18 @@
+import { z } from "zod";
+import { defineCommand } from "../src/command.ts";
+import { hostOption, positionals } from "../src/command-options.ts";
+
+export default defineCommand({
+  name: "stop",
+  summary: "Stop a running berth container",
+  usage: "stop [-H HOST] CONTAINER",
+  examples: ["stop api", "stop -H local worker-1"],
+  options: [{ ...hostOption }],
+  interspersed: true,
+  args: z.object({ _: positionals(["CONTAINER"]), host: z.string().optional() }),
+  toAction: ({ _: [container], host }) => ({
+    kind: "container.stop",
+    container,
+    ...(host !== undefined && { host }),
+  }),
+});

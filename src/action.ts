@@ -1,0 +1,108 @@
+import { z } from "zod";
+
+/**
+ * What berth can do, independent of how it was asked. Commands turn text into one of these; policy, audit and the
+ * engines only ever see this typed form, never the raw text.
+ */
+const containerRef = z
+  .string()
+  .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/, "a container name or id (letters, digits, _ . -)");
+const hostName = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, "a host name from `/berth hosts`");
+const envVar = z.object({
+  name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/),
+  value: z.string(),
+});
+
+export const ActionSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("help"), topic: z.string().optional() }),
+  z.object({
+    kind: z.literal("container.run"),
+    host: hostName.optional(),
+    image: z
+      .string()
+      .max(255)
+      .regex(
+        /^[a-zA-Z0-9][a-zA-Z0-9._/:@-]*$/,
+        "IMAGE is not an image reference; write e.g. busybox:1 or registry.example.com/team/app:2.3",
+      ),
+    cmd: z.array(z.string()),
+    name: containerRef.optional(),
+    env: z.array(envVar),
+    memoryBytes: z.number().int().positive().optional(),
+    cpus: z.number().positive().optional(),
+    isolation: z.enum(["process", "hyperv", "default"]).optional(),
+    platform: z.string().optional(),
+    detach: z.boolean(),
+    timeoutSeconds: z.number().int().positive().optional(),
+    autoRemove: z.boolean(),
+  }),
+  z.object({ kind: z.literal("container.list"), host: hostName.optional(), all: z.boolean() }),
+  z.object({
+    kind: z.literal("container.logs"),
+    host: hostName.optional(),
+    container: containerRef,
+    follow: z.boolean(),
+    tail: z.number().int().nonnegative().optional(),
+    sinceSeconds: z.number().int().positive().optional(),
+  }),
+  z.object({ kind: z.literal("container.stop"), host: hostName.optional(), container: containerRef }),
+  z.object({ kind: z.literal("container.start"), host: hostName.optional(), container: containerRef }),
+  z.object({ kind: z.literal("container.restart"), host: hostName.optional(), container: containerRef }),
+  z.object({
+    kind: z.literal("container.remove"),
+    host: hostName.optional(),
+    container: containerRef,
+    force: z.boolean(),
+  }),
+  z.object({ kind: z.literal("container.inspect"), host: hostName.optional(), container: containerRef }),
+  z.object({
+    kind: z.literal("container.exec"),
+    host: hostName.optional(),
+    container: containerRef,
+    cmd: z.array(z.string()).min(1),
+  }),
+  z.object({ kind: z.literal("job.list") }),
+  z.object({ kind: z.literal("job.cancel"), job: z.string().regex(/^[a-z0-9-]{1,40}$/, "a job id from `/berth jobs`") }),
+  z.object({ kind: z.literal("policy.explain"), question: z.literal("whoami") }),
+]);
+
+export type Action = z.infer<typeof ActionSchema>;
+export type ActionKind = Action["kind"];
+export type ActionOf<K extends ActionKind> = Extract<Action, { kind: K }>;
+export type HostAction = Extract<Action, { host?: string | undefined }>;
+
+/**
+ * How much harm an action can do. Declared for every kind; adding a kind without a risk fails to compile.
+ * `self` actions touch no engine (help, whoami, the caller's own jobs) and are open to everyone.
+ */
+export type Risk = "self" | "read" | "change" | "dangerous";
+export const risk = {
+  help: "self",
+  "policy.explain": "self",
+  "job.list": "self",
+  "job.cancel": "self",
+  "container.list": "read",
+  "container.logs": "read",
+  "container.inspect": "read",
+  "container.run": "change",
+  "container.stop": "change",
+  "container.start": "change",
+  "container.restart": "change",
+  "container.remove": "dangerous",
+  "container.exec": "dangerous",
+} as const satisfies Record<ActionKind, Risk>;
+
+export const actionKinds = Object.keys(risk) as ActionKind[];
+
+export function targetsHost(action: Action): action is HostAction {
+  return action.kind.startsWith("container.");
+}
+
+/** Who is asking, and from where. `groups` is filled lazily from Slack user groups by the caller. */
+export type Actor = {
+  userId: string;
+  userName?: string | undefined;
+  channelId: string;
+  channelName?: string | undefined;
+  teamId?: string | undefined;
+};

@@ -1,0 +1,94 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { LogLevel } from "@slack/bolt";
+import { registry } from "../commands/index.ts";
+import type { Config } from "./config.ts";
+import { createDockerEngine } from "./engines/docker.ts";
+import type { ContainerEngine } from "./engines/ports.ts";
+import { type Hosts, loadHosts, localHost } from "./hosts.ts";
+import { createJobRegistry } from "./jobs.ts";
+import { createLogger } from "./logger.ts";
+import { type Policy, policyUsergroups } from "./policy.ts";
+import { loadPolicyFile } from "./policy-file.ts";
+import { createSlackApp } from "./slack/app.ts";
+import { openStore } from "./store.ts";
+
+/** Retries for Slack calls other than 429s (which the outbox handles): a few quick ones, never a long hang. */
+export const slackRetries = { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 4000 };
+
+/** Wires berth together from a validated Config: manifests, store, engines, Slack. Throws BerthError("CONFIG"). */
+export function createBerth(config: Config, options: { retryConfig?: typeof slackRetries | { retries: number }; write?: (line: string) => void } = {}) {
+  const log = createLogger(config.logLevel, options.write);
+  const policy: Policy = loadPolicyFile(config.policyPath);
+  const hosts: Hosts =
+    config.hostsExplicit || existsSync(config.hostsPath)
+      ? loadHosts(config.hostsPath)
+      : localHost({ dockerHost: config.docker.host, tlsVerify: config.docker.tlsVerify, certPath: config.docker.certPath });
+  const store = openStore(config.dataDir);
+  const jobs = createJobRegistry(store);
+  const engines = new Map<string, ContainerEngine>();
+  const engine = (name: string): ContainerEngine => {
+    let e = engines.get(name);
+    if (!e) {
+      const conn = hosts.connections.find((c) => c.name === name);
+      if (!conn) throw new Error(`no host ${name}`);
+      engines.set(name, (e = createDockerEngine(conn)));
+    }
+    return e;
+  };
+  const slack = createSlackApp(
+    {
+      botToken: config.slack.botToken,
+      signingSecret: config.slack.signingSecret,
+      appToken: config.mode === "socket" ? config.slack.appToken : undefined,
+      apiUrl: config.slack.apiUrl,
+      port: config.port,
+      host: config.host,
+      retryConfig: options.retryConfig ?? slackRetries,
+      logLevel: (config.logLevel === "debug" ? "debug" : "warn") as LogLevel,
+    },
+    {
+      registry,
+      policy: () => policy,
+      hosts,
+      engine,
+      store,
+      jobs,
+      slash: config.command,
+      usergroups: () => policyUsergroups(policy),
+      spoolDir: join(config.dataDir, "spool"),
+      maxThreadMessages: config.threadMaxMessages,
+      log: (event, fields) => log.info(event, fields),
+      health: async () => {
+        const entries = await Promise.all(
+          hosts.connections.map(async (c) => {
+            try {
+              await engine(c.name).info(AbortSignal.timeout(3000));
+              return [c.name, { reachable: true }] as const;
+            } catch (error) {
+              return [c.name, { reachable: false, error: (error as Error).message }] as const;
+            }
+          }),
+        );
+        return { engines: Object.fromEntries(entries) };
+      },
+    },
+  );
+  return {
+    slack,
+    store,
+    jobs,
+    log,
+    async start(): Promise<number> {
+      const port = await slack.start();
+      log.info("berth started", { mode: config.mode, port, command: config.command, hosts: hosts.connections.map((c) => c.name) });
+      return port;
+    },
+    async stop(): Promise<void> {
+      jobs.cancelAll("berth (shutting down)");
+      await slack.stop();
+      for (const e of engines.values()) e.close();
+      store.close();
+    },
+  };
+}

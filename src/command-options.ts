@@ -1,0 +1,80 @@
+import { z } from "zod";
+import type { OptionSpec } from "./command.ts";
+import { parseBytes, parseDuration } from "./duration.ts";
+
+/** Options and argument schemas that several commands share, so they read and fail the same way everywhere. */
+export const hostOption: OptionSpec = {
+  long: "host",
+  short: "H",
+  type: "value",
+  valueName: "HOST",
+  help: "the Docker host to use (see `/berth hosts`); defaults to the channel's or the only host",
+};
+
+/** Exactly these positional arguments, each named in the message when missing or extra. */
+export function positionals<const N extends readonly string[]>(names: N) {
+  return z.array(z.string()).superRefine((words, ctx) => {
+    const missingName = names[words.length];
+    if (missingName !== undefined) ctx.addIssue({ code: "custom", message: `missing ${missingName}` });
+    if (words.length > names.length) {
+      ctx.addIssue({ code: "custom", message: `unexpected extra argument \`${words[names.length]}\`` });
+    }
+  }) as unknown as z.ZodType<{ [K in keyof N]: string }, string[]>;
+}
+
+/** At least `names.length` words; the rest are kept (a command line, for instance). */
+export function leadingPositionals(names: readonly string[], restName: string) {
+  return z.array(z.string()).superRefine((words, ctx) => {
+    const missingName = names[words.length];
+    if (missingName !== undefined) ctx.addIssue({ code: "custom", message: `missing ${missingName}` });
+    if (restName.endsWith("!") && words.length === names.length) {
+      ctx.addIssue({ code: "custom", message: `missing ${restName.slice(0, -1)}` });
+    }
+  });
+}
+
+export const flag = z.boolean().default(false);
+
+export const durationOption = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (text === undefined) return undefined;
+    const seconds = parseDuration(text);
+    if (seconds === undefined || seconds <= 0) {
+      ctx.addIssue({ code: "custom", message: `\`${text}\` is not a duration; write e.g. 30s, 5m, 1h30m` });
+      return z.NEVER;
+    }
+    return seconds;
+  });
+
+export const bytesOption = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (text === undefined) return undefined;
+    const bytes = parseBytes(text);
+    if (bytes === undefined) {
+      ctx.addIssue({ code: "custom", message: `\`${text}\` is not a size; write e.g. 256m or 1g` });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+/** `-e NAME=value`, repeated. Values may contain `=`; a bare name is refused (berth has no environment to copy). */
+export const envOption = z
+  .array(z.string())
+  .default([])
+  .transform((pairs, ctx) =>
+    pairs.flatMap((pair) => {
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(pair);
+      if (!m) {
+        ctx.addIssue({
+          code: "custom",
+          message: `\`${pair}\` is not NAME=value; write e.g. \`-e LOG_LEVEL=debug\` (names: letters, digits, _)`,
+        });
+        return [];
+      }
+      return [{ name: m[1] as string, value: m[2] as string }];
+    }),
+  );

@@ -1,0 +1,175 @@
+import { z } from "zod";
+import { type Action, ActionSchema } from "./action.ts";
+import { suggest } from "./suggest.ts";
+
+/** One docker-CLI-style option. `flag` takes no value; `value` takes one; `list` may repeat (`-e A=1 -e B=2`). */
+export type OptionSpec = {
+  long: string;
+  short?: string | undefined;
+  type: "flag" | "value" | "list";
+  valueName?: string | undefined;
+  help: string;
+};
+
+/** What the option parser hands to a command's schema: options by long name, plus positional words in `_`. */
+export type Argv = { _: string[]; [option: string]: string | boolean | string[] };
+
+export type CommandSpec<Args extends z.ZodType> = {
+  name: string;
+  aliases?: readonly string[];
+  summary: string;
+  usage: string;
+  /** Shown in help, and every one is asserted to parse by the test suite. */
+  examples: readonly string[];
+  options: readonly OptionSpec[];
+  /** false for `run`/`exec`: options end at the first positional, so `run img sh -c "ls -l"` keeps `-c`. */
+  interspersed: boolean;
+  args: Args;
+  toAction: (args: z.output<Args>) => Action;
+};
+
+export type Parsed = { ok: true; action: Action } | { ok: false; message: string; usage?: string | undefined };
+
+export type Command = Omit<CommandSpec<z.ZodType>, "args" | "toAction"> & {
+  parse(words: readonly string[]): Parsed;
+};
+
+/** Declares a command; the argument type stays inside the closure so the registry can hold any mix of commands. */
+export function defineCommand<Args extends z.ZodType>(spec: CommandSpec<Args>): Command {
+  const { args, toAction, ...meta } = spec;
+  const fail = (message: string): Parsed => ({ ok: false, message, usage: usageOf(meta) });
+  return {
+    ...meta,
+    parse(words) {
+      const argv = parseArgv(words, meta);
+      if (!argv.ok) return fail(argv.message);
+      const result = args.safeParse(argv.argv);
+      if (!result.success) return fail(describeIssues(result.error, meta));
+      const action = ActionSchema.safeParse(toAction(result.data));
+      if (!action.success) return fail(describeIssues(action.error, meta));
+      return { ok: true, action: action.data };
+    },
+  };
+}
+
+type ArgvResult = { ok: true; argv: Argv } | { ok: false; message: string };
+
+function parseArgv(words: readonly string[], cmd: Pick<CommandSpec<never>, "name" | "options" | "interspersed">): ArgvResult {
+  const argv: Argv = { _: [] };
+  const byLong = new Map(cmd.options.map((o) => [o.long, o]));
+  const byShort = new Map(cmd.options.filter((o) => o.short).map((o) => [o.short as string, o]));
+  const set = (o: OptionSpec, value: string | true) => {
+    if (o.type === "list") argv[o.long] = [...((argv[o.long] as string[] | undefined) ?? []), String(value)];
+    else argv[o.long] = value;
+  };
+  const unknown = (word: string): ArgvResult => {
+    const names = cmd.options.flatMap((o) => [`--${o.long}`, ...(o.short ? [`-${o.short}`] : [])]);
+    const close = suggest(word, names).slice(0, 2);
+    const hint = close.length ? ` Did you mean ${close.map((c) => `\`${c}\``).join(" or ")}?` : "";
+    return { ok: false, message: `\`${cmd.name}\` has no option \`${word}\`.${hint}` };
+  };
+  let optionsDone = false;
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i] as string;
+    if (optionsDone || word === "-" || !word.startsWith("-") || /^-\d/.test(word)) {
+      argv._.push(word);
+      if (!cmd.interspersed) optionsDone = true;
+      continue;
+    }
+    if (word === "--") {
+      optionsDone = true;
+      continue;
+    }
+    const takeValue = (inline: string | undefined): string | undefined => {
+      if (inline !== undefined) return inline;
+      const next = words[i + 1];
+      if (next === undefined) return undefined;
+      i++;
+      return next;
+    };
+    if (word.startsWith("--")) {
+      const eq = word.indexOf("=");
+      const name = eq === -1 ? word.slice(2) : word.slice(2, eq);
+      const o = byLong.get(name);
+      if (!o) return unknown(eq === -1 ? word : word.slice(0, eq));
+      if (o.type === "flag") {
+        const inline = eq === -1 ? undefined : word.slice(eq + 1);
+        if (inline !== undefined && !/^(true|false)$/.test(inline)) {
+          return { ok: false, message: `\`--${name}\` is a switch; write \`--${name}\` alone.` };
+        }
+        argv[o.long] = inline !== "false";
+        continue;
+      }
+      const value = takeValue(eq === -1 ? undefined : word.slice(eq + 1));
+      if (value === undefined) return missing(o, `--${name}`);
+      set(o, value);
+      continue;
+    }
+    // A cluster of short options (`-fa`), where the last may take a value (`-e A=1`, `-eA=1`, `-n5`).
+    for (let k = 1; k < word.length; k++) {
+      const letter = word[k] as string;
+      const o = byShort.get(letter);
+      if (!o) return unknown(k === 1 ? word.slice(0, 2) : `-${letter}`);
+      if (o.type === "flag") {
+        argv[o.long] = true;
+        continue;
+      }
+      const rest = word.slice(k + 1);
+      const value = takeValue(rest === "" ? undefined : rest.replace(/^=/, ""));
+      if (value === undefined) return missing(o, `-${letter}`);
+      set(o, value);
+      break;
+    }
+  }
+  return { ok: true, argv };
+}
+
+function missing(o: OptionSpec, shown: string): ArgvResult {
+  return { ok: false, message: `\`${shown}\` needs a value: \`${shown} ${o.valueName ?? "VALUE"}\`.` };
+}
+
+/** zod issues as one sentence each, naming the option or argument the person typed. */
+function describeIssues(error: z.ZodError, cmd: Pick<CommandSpec<never>, "name" | "options">): string {
+  const messages = error.issues.map((issue) => {
+    const head = issue.path[0];
+    const option = cmd.options.find((o) => o.long === head);
+    return option ? `\`--${option.long}\`: ${issue.message}` : issue.message;
+  });
+  return `\`${cmd.name}\`: ${messages.join("; ")}`;
+}
+
+export function usageOf(cmd: Pick<CommandSpec<never>, "usage">): string {
+  return `Usage: \`/berth ${cmd.usage}\``;
+}
+
+export type Registry = {
+  readonly commands: readonly Command[];
+  find(name: string): Command | undefined;
+  suggest(name: string): string[];
+};
+
+/** The one list of commands. A name or alias claimed twice is a programming error, caught at start-up. */
+export function createRegistry(commands: readonly Command[]): Registry {
+  const byName = new Map<string, Command>();
+  for (const c of commands) {
+    for (const n of [c.name, ...(c.aliases ?? [])]) {
+      const taken = byName.get(n);
+      if (taken) throw new Error(`command collision: "${n}" is claimed by both "${taken.name}" and "${c.name}"`);
+      byName.set(n, c);
+    }
+    const longs = new Set<string>();
+    const shorts = new Set<string>();
+    for (const o of c.options) {
+      if (longs.has(o.long) || (o.short && shorts.has(o.short))) {
+        throw new Error(`option collision in "${c.name}": --${o.long}${o.short ? ` / -${o.short}` : ""}`);
+      }
+      longs.add(o.long);
+      if (o.short) shorts.add(o.short);
+    }
+  }
+  return {
+    commands,
+    find: (name) => byName.get(name),
+    suggest: (name) => suggest(name, [...byName.keys()]).slice(0, 3),
+  };
+}

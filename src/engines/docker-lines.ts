@@ -1,0 +1,108 @@
+/**
+ * Byte-level helpers for Docker's log and exec streams: frame demultiplexing and line splitting. Pure and
+ * incremental, so the adapter can process a stream chunk by chunk without holding more than one line per stream.
+ */
+import { StringDecoder } from "node:string_decoder";
+import type { LogLine } from "./ports.ts";
+
+export type StreamName = LogLine["stream"];
+export type Piece = { stream: StreamName; data: Buffer };
+
+/**
+ * Parses Docker's multiplexed stream (8-byte header: stream type, 3 zero bytes, big-endian payload length).
+ * Payload is handed out as it arrives rather than once a frame is complete, so a huge frame never sits in memory.
+ */
+export function createDemuxer(): (chunk: Buffer) => Piece[] {
+  const header = Buffer.alloc(8);
+  let headerFill = 0;
+  let remaining = 0;
+  let stream: StreamName = "stdout";
+  let raw = false;
+  return (chunk) => {
+    if (raw) return [{ stream: "stdout", data: chunk }];
+    const out: Piece[] = [];
+    let pos = 0;
+    while (pos < chunk.length) {
+      if (remaining === 0) {
+        const n = Math.min(8 - headerFill, chunk.length - pos);
+        chunk.copy(header, headerFill, pos, pos + n);
+        headerFill += n;
+        pos += n;
+        if (headerFill < 8) break;
+        headerFill = 0;
+        const type = header.readUInt8(0);
+        if (type > 2 || header.readUIntBE(1, 3) !== 0) {
+          // Not a frame header: the stream is raw (TTY). Same fallback as docker-modem: pass the rest through.
+          raw = true;
+          out.push({ stream: "stdout", data: Buffer.concat([header, chunk.subarray(pos)]) });
+          return out;
+        }
+        stream = type === 2 ? "stderr" : "stdout"; // 0 (stdin) is not sent for logs or exec; treat it as stdout
+        remaining = header.readUInt32BE(4);
+        continue;
+      }
+      const n = Math.min(remaining, chunk.length - pos);
+      out.push({ stream, data: chunk.subarray(pos, pos + n) });
+      remaining -= n;
+      pos += n;
+    }
+    return out;
+  };
+}
+
+/** Longest line emitted; a longer line is emitted in pieces, so a writer that never ends a line cannot exhaust memory. */
+export const maxLineChars = 16 * 1024;
+
+export type LineSplitter = {
+  push(stream: StreamName, data: Buffer): LogLine[];
+  /** The last partial line of each stream (end of stream). */
+  end(): LogLine[];
+};
+
+/** Splits bytes into lines per stream; a UTF-8 character or a line split across chunks is reassembled. */
+export function createLineSplitter(maxLine: number = maxLineChars): LineSplitter {
+  const state = {
+    stdout: { decoder: new StringDecoder("utf8"), pending: "" },
+    stderr: { decoder: new StringDecoder("utf8"), pending: "" },
+  };
+  const cut = (text: string) => {
+    const code = text.charCodeAt(maxLine - 1);
+    return code >= 0xd800 && code <= 0xdbff ? maxLine - 1 : maxLine; // never split a surrogate pair
+  };
+  const emit = (out: LogLine[], stream: StreamName, text: string) => {
+    let rest = text;
+    for (let at = cut(rest); rest.length > maxLine; at = cut(rest)) {
+      out.push({ stream, text: rest.slice(0, at) });
+      rest = rest.slice(at);
+    }
+    out.push({ stream, text: rest });
+  };
+  return {
+    push(stream, data) {
+      const s = state[stream];
+      const parts = (s.pending + s.decoder.write(data)).split("\n");
+      s.pending = parts.pop() ?? "";
+      const out: LogLine[] = [];
+      for (const part of parts) emit(out, stream, stripCr(part));
+      for (let at = cut(s.pending); s.pending.length >= maxLine; at = cut(s.pending)) {
+        out.push({ stream, text: s.pending.slice(0, at) });
+        s.pending = s.pending.slice(at);
+      }
+      return out;
+    },
+    end() {
+      const out: LogLine[] = [];
+      for (const stream of ["stdout", "stderr"] as const) {
+        const s = state[stream];
+        const rest = s.pending + s.decoder.end();
+        s.pending = "";
+        if (rest.length > 0) emit(out, stream, stripCr(rest));
+      }
+      return out;
+    },
+  };
+}
+
+function stripCr(text: string): string {
+  return text.endsWith("\r") ? text.slice(0, -1) : text;
+}

@@ -1,0 +1,11 @@
+import type { LogLine } from "./engines/ports.ts";
+
+/** What a running job reports, in order; the Slack layer renders these into the job card and its thread. */
+export type JobEvent =
+  | { type: "status"; text: string } // replaces the card's status line ("Pulling busybox:1 — 3.1/10 MiB")
+  | { type: "line"; line: LogLine }
+  | { type: "notice"; text: string } // a note in the thread (a timeout, a cap, the container was removed)
+  | { type: "end"; outcome: "succeeded" | "failed" | "cancelled"; exitCode?: number | undefined; text: string };
+
+/** A short answer to a command that is not a job; shown to the requester alone unless `visibility` is channel. */
+export type Reply = { visibility: "ephemeral" | "channel"; text: string };

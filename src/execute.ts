@@ -1,0 +1,159 @@
+import type { Actor, ActionOf } from "./action.ts";
+import { formatBytes, formatDuration } from "./duration.ts";
+import { type ContainerEngine, labels } from "./engines/ports.ts";
+import type { JobEvent } from "./events.ts";
+import { containerLimits, type Policy } from "./policy.ts";
+
+export type JobAction = ActionOf<"container.run"> | ActionOf<"container.logs"> | ActionOf<"container.exec">;
+
+export function isJobAction(action: { kind: string }): action is JobAction {
+  return action.kind === "container.run" || action.kind === "container.logs" || action.kind === "container.exec";
+}
+
+export type JobContext = {
+  engine: ContainerEngine;
+  host: string;
+  policy: Policy;
+  actor: Actor;
+  jobId: string;
+  clock?: () => number;
+};
+
+/** Why a job's signal was aborted: a person (Stop button, `cancel`) or berth shutting down. */
+export type CancelReason = { by: string };
+
+const cancelledBy = (signal: AbortSignal) => (signal.reason as Partial<CancelReason> | undefined)?.by;
+/** Clean-up calls after a cancel must not inherit the aborted signal. */
+const cleanupSignal = () => AbortSignal.timeout(30_000);
+
+/** Runs a job action on its engine, yielding what happens. Errors are thrown as BerthError for the caller to render. */
+export async function* executeJob(action: JobAction, ctx: JobContext, signal: AbortSignal): AsyncGenerator<JobEvent> {
+  switch (action.kind) {
+    case "container.run":
+      yield* run(action, ctx, signal);
+      return;
+    case "container.logs":
+      yield* logs(action, ctx, signal);
+      return;
+    case "container.exec":
+      yield* exec(action, ctx, signal);
+      return;
+    default: {
+      const never: never = action;
+      throw new Error(`not a job: ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+async function* run(action: ActionOf<"container.run">, ctx: JobContext, signal: AbortSignal): AsyncGenerator<JobEvent> {
+  const { engine } = ctx;
+  const clock = ctx.clock ?? Date.now;
+  if (!(await engine.hasImage(action.image, signal))) {
+    yield { type: "status", text: `Pulling ${action.image} on ${ctx.host}…` };
+    let last = 0;
+    for await (const p of engine.pull(action.image, signal)) {
+      if (clock() - last < 1000) continue;
+      last = clock();
+      const size = p.current !== undefined && p.total ? ` ${formatBytes(p.current)}/${formatBytes(p.total)}` : "";
+      yield { type: "status", text: `Pulling ${action.image}: ${p.status}${size}` };
+    }
+  }
+  const limits = containerLimits(ctx.policy, action);
+  const { id, name } = await engine.run(
+    {
+      image: action.image,
+      cmd: action.cmd,
+      name: action.name,
+      env: action.env,
+      labels: { [labels.user]: ctx.actor.userId, [labels.channel]: ctx.actor.channelId, [labels.job]: ctx.jobId },
+      memoryBytes: limits.memoryBytes,
+      nanoCpus: limits.nanoCpus,
+      pidsLimit: limits.pidsLimit,
+      networkMode: limits.networkMode,
+      privileged: false,
+      // berth removes the container itself after reading its last lines and exit code (see below).
+      autoRemove: false,
+      tty: false,
+      platform: action.platform,
+      isolation: action.isolation,
+    },
+    signal,
+  );
+  const started = clock();
+  const where = `\`${name}\` (${id}) on ${ctx.host}`;
+  if (action.detach) {
+    yield {
+      type: "end",
+      outcome: "succeeded",
+      text: `Started ${where}. Follow it with \`/berth logs -f ${name}\`; stop it with \`/berth stop ${name}\`.`,
+    };
+    return;
+  }
+  yield { type: "status", text: `Running ${where} · limits ${formatBytes(limits.memoryBytes)}, ${limits.nanoCpus / 1e9} CPU` };
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(), limits.timeoutSeconds * 1000);
+  try {
+    for await (const line of engine.logs({ container: id, follow: true }, AbortSignal.any([signal, timeout.signal]))) {
+      yield { type: "line", line };
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  let stoppedBy: string | undefined;
+  if (signal.aborted || timeout.signal.aborted) {
+    stoppedBy = signal.aborted ? `stopped by <@${cancelledBy(signal) ?? "unknown"}>` : `stopped: timeout of ${formatDuration(limits.timeoutSeconds * 1000)} reached`;
+    yield { type: "notice", text: `Container ${stoppedBy}.` };
+    await engine.stop(id, cleanupSignal());
+  }
+  const exit = await engine.wait(id, signal.aborted ? cleanupSignal() : signal);
+  if (action.autoRemove) {
+    await engine.remove(id, { force: true }, cleanupSignal());
+    yield { type: "notice", text: `Removed ${name} (--rm).` };
+  }
+  const took = formatDuration(clock() - started);
+  const oom = exit.oomKilled ? " — killed for using more than its memory limit (raise --memory)" : "";
+  yield {
+    type: "end",
+    outcome: stoppedBy && signal.aborted ? "cancelled" : exit.exitCode === 0 ? "succeeded" : "failed",
+    exitCode: exit.exitCode,
+    text: `${stoppedBy ? `${capitalize(stoppedBy)}; exited` : "Exited"} with code ${exit.exitCode} after ${took}${oom}.`,
+  };
+}
+
+async function* logs(action: ActionOf<"container.logs">, ctx: JobContext, signal: AbortSignal): AsyncGenerator<JobEvent> {
+  const details = await ctx.engine.inspect(action.container, signal);
+  yield {
+    type: "status",
+    text: `${action.follow ? "Following" : "Reading"} logs of \`${details.name}\` (${details.id}, ${details.state}) on ${ctx.host}`,
+  };
+  let count = 0;
+  for await (const line of ctx.engine.logs(
+    { container: details.id, follow: action.follow, tail: action.tail, sinceSeconds: action.sinceSeconds },
+    signal,
+  )) {
+    count++;
+    yield { type: "line", line };
+  }
+  const lines = `${count.toLocaleString("en")} line${count === 1 ? "" : "s"}`;
+  if (signal.aborted) {
+    yield { type: "end", outcome: "cancelled", text: `Stopped following after ${lines} (by <@${cancelledBy(signal) ?? "unknown"}>).` };
+  } else if (action.follow) {
+    yield { type: "end", outcome: "succeeded", text: `The container stopped; stream ended after ${lines}.` };
+  } else {
+    yield { type: "end", outcome: "succeeded", text: count ? `${lines}.` : "No output in that range." };
+  }
+}
+
+async function* exec(action: ActionOf<"container.exec">, ctx: JobContext, signal: AbortSignal): AsyncGenerator<JobEvent> {
+  const handle = await ctx.engine.exec(action.container, action.cmd, signal);
+  yield { type: "status", text: `Running \`${action.cmd.join(" ")}\` in \`${action.container}\` on ${ctx.host}` };
+  for await (const line of handle.lines) yield { type: "line", line };
+  if (signal.aborted) {
+    yield { type: "end", outcome: "cancelled", text: `Stopped reading (by <@${cancelledBy(signal) ?? "unknown"}>); the process may still run in the container.` };
+    return;
+  }
+  const code = await handle.exitCode();
+  yield { type: "end", outcome: code === 0 ? "succeeded" : "failed", exitCode: code, text: `Exited with code ${code}.` };
+}
+
+const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);

@@ -1,0 +1,93 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import type { DockerConnection } from "./engines/ports.ts";
+import { BerthError } from "./errors.ts";
+import { globMatch } from "./glob.ts";
+import { loadYamlFile } from "./yaml-file.ts";
+
+const HostEntry = z
+  .object({
+    name: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, "host names are letters, digits, _ . -"),
+    url: z.string().regex(/^(unix|tcp|ssh|npipe):\/\//, "unix:///path, tcp://host:port or ssh://user@host"),
+    tls: z.object({ ca: z.string(), cert: z.string(), key: z.string() }).strict().optional(),
+    timeout: z.number().int().positive().default(15_000),
+  })
+  .strict();
+
+export const HostsSchema = z
+  .object({
+    hosts: z.array(HostEntry).min(1, "list at least one host"),
+    /** Default host per channel: channel ID or `#name-glob` → host name. */
+    channels: z.record(z.string(), z.string()).default({}),
+    default: z.string().optional(),
+  })
+  .strict()
+  .superRefine((h, ctx) => {
+    const names = h.hosts.map((x) => x.name);
+    names.forEach((n, i) => {
+      if (names.indexOf(n) !== i) ctx.addIssue({ code: "custom", path: ["hosts", i, "name"], message: `duplicate host "${n}"` });
+    });
+    for (const [ch, host] of Object.entries(h.channels)) {
+      if (!names.includes(host)) ctx.addIssue({ code: "custom", path: ["channels", ch], message: `no host named "${host}"` });
+    }
+    if (h.default && !names.includes(h.default)) {
+      ctx.addIssue({ code: "custom", path: ["default"], message: `no host named "${h.default}"` });
+    }
+  });
+
+export type Hosts = {
+  connections: readonly DockerConnection[];
+  channels: Readonly<Record<string, string>>;
+  default?: string | undefined;
+};
+
+/** The `local` host, as the Docker CLI would find it from DOCKER_HOST / DOCKER_TLS_VERIFY / DOCKER_CERT_PATH. */
+export function localHost(env: { dockerHost?: string | undefined; tlsVerify?: boolean; certPath?: string | undefined }): Hosts {
+  const url = env.dockerHost || "unix:///var/run/docker.sock";
+  const tls =
+    env.tlsVerify && env.certPath
+      ? { ca: read(join(env.certPath, "ca.pem")), cert: read(join(env.certPath, "cert.pem")), key: read(join(env.certPath, "key.pem")) }
+      : undefined;
+  return { connections: [{ name: "local", url, tls, timeoutMs: 15_000 }], channels: {}, default: "local" };
+}
+
+export function loadHosts(path: string): Hosts {
+  const file = loadYamlFile(path, HostsSchema, "hosts");
+  return {
+    connections: file.hosts.map((h) => ({
+      name: h.name,
+      url: h.url,
+      timeoutMs: h.timeout,
+      tls: h.tls && { ca: read(h.tls.ca), cert: read(h.tls.cert), key: read(h.tls.key) },
+    })),
+    channels: file.channels,
+    default: file.default,
+  };
+}
+
+function read(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (cause) {
+    throw new BerthError("CONFIG", `Cannot read TLS file ${path}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+export type HostChoice = { ok: true; host: string } | { ok: false; message: string };
+
+/** Which host an action runs on: `-H`, else the channel's default, else the manifest default, else the only host. */
+export function resolveHost(hosts: Hosts, asked: string | undefined, channel: { id: string; name?: string | undefined }): HostChoice {
+  const names = hosts.connections.map((c) => c.name);
+  if (asked !== undefined) {
+    if (names.includes(asked)) return { ok: true, host: asked };
+    return { ok: false, message: `berth knows no host \`${asked}\`. Hosts: ${names.map((n) => `\`${n}\``).join(", ")}.` };
+  }
+  for (const [key, host] of Object.entries(hosts.channels)) {
+    const match = key.startsWith("#") ? channel.name !== undefined && globMatch(key.slice(1), channel.name) : key === channel.id;
+    if (match) return { ok: true, host };
+  }
+  if (hosts.default) return { ok: true, host: hosts.default };
+  if (names.length === 1) return { ok: true, host: names[0] as string };
+  return { ok: false, message: `Several hosts are configured; pick one with \`-H HOST\` (${names.join(", ")}).` };
+}

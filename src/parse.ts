@@ -1,0 +1,35 @@
+import type { Parsed, Registry } from "./command.ts";
+import { normalize } from "./normalize.ts";
+import { tokenize } from "./tokenize.ts";
+
+/** Longest command text berth accepts; anything longer is almost certainly a paste gone wrong. */
+export const maxTextLength = 4000;
+
+/** Text as Slack delivered it → a typed Action, or a message saying what was wrong and how to fix it. */
+export function parse(text: string, registry: Registry): Parsed {
+  if (text.length > maxTextLength) {
+    return {
+      ok: false,
+      message: `That command is ${text.length.toLocaleString("en")} characters long; berth accepts up to ${maxTextLength.toLocaleString("en")}. Shorten it, or put long scripts in an image.`,
+    };
+  }
+  const tokens = tokenize(normalize(text));
+  if (!tokens.ok) return { ok: false, message: tokens.message };
+  const [first, ...rest] = tokens.words;
+  if (first === undefined) {
+    return { ok: false, message: "Tell berth what to do, for example `/berth ps` or `/berth help`." };
+  }
+  // Phones capitalise the first word ("Logs -f api").
+  const name = first.toLowerCase();
+  const command = registry.find(name);
+  if (!command) {
+    const close = registry.suggest(name);
+    const hint = close.length ? ` Did you mean ${close.map((c) => `\`${c}\``).join(" or ")}?` : "";
+    return {
+      ok: false,
+      message: `berth has no command \`${first}\`.${hint} Commands: ${registry.commands.map((c) => `\`${c.name}\``).join(", ")}.`,
+      usage: "Usage: `/berth help [COMMAND]`",
+    };
+  }
+  return command.parse(rest);
+}

@@ -1,0 +1,98 @@
+import type { Action, Actor } from "./action.ts";
+import type { Registry } from "./command.ts";
+import { formatBytes, formatDuration } from "./duration.ts";
+import type { ContainerEngine, ContainerSummary } from "./engines/ports.ts";
+import type { Reply } from "./events.ts";
+import { helpText } from "./help.ts";
+import type { JobRegistry } from "./jobs.ts";
+import { describeSubject, type Policy, type Subject } from "./policy.ts";
+
+export type ReplyAction = Exclude<Action, { kind: "container.run" | "container.logs" | "container.exec" | "job.cancel" }>;
+
+export type ReplyContext = {
+  engine: () => ContainerEngine; // only called for container actions, after authorization
+  host?: string | undefined;
+  registry: Registry;
+  policy: Policy;
+  subject: Subject;
+  actor: Actor;
+  jobs: JobRegistry;
+  slash: string;
+  clock?: () => number;
+};
+
+const ephemeral = (text: string): Reply => ({ visibility: "ephemeral", text });
+const channel = (text: string): Reply => ({ visibility: "channel", text });
+
+/** Commands answered with one message: lists, inspections, and quick lifecycle changes. */
+export async function answer(action: ReplyAction, ctx: ReplyContext, signal: AbortSignal): Promise<Reply> {
+  const by = `<@${ctx.actor.userId}>`;
+  switch (action.kind) {
+    case "help":
+      return ephemeral(helpText(ctx.registry, action.topic, ctx.slash));
+    case "policy.explain": {
+      const roles = describeSubject(ctx.policy, ctx.subject, ctx.actor);
+      return ephemeral(
+        roles.length
+          ? [`You are <@${ctx.actor.userId}>. Your roles:`, ...roles.map((r) => `• ${r}`)].join("\n")
+          : `You are <@${ctx.actor.userId}> and no role is bound to you, so berth will only show help. Ask the operator to add you to a binding in the policy.`,
+      );
+    }
+    case "job.list": {
+      const jobs = ctx.jobs.list();
+      if (!jobs.length) return ephemeral("No jobs are running.");
+      const now = (ctx.clock ?? Date.now)();
+      return ephemeral(
+        [
+          "*Running jobs*",
+          ...jobs.map((j) => `• \`${j.id}\` ${j.summary} — <@${j.userId}> in <#${j.channelId}>, ${formatDuration(now - j.createdAt)}`),
+          "Stop one with its Stop button or `/berth cancel JOB`.",
+        ].join("\n"),
+      );
+    }
+    case "container.list": {
+      const list = await ctx.engine().list({ all: action.all }, signal);
+      if (!list.length) {
+        return ephemeral(
+          action.all
+            ? `berth has no containers on ${ctx.host}.`
+            : `No berth containers are running on ${ctx.host}. \`/berth ps -a\` includes stopped ones.`,
+        );
+      }
+      return ephemeral([`*berth containers on ${ctx.host}*`, ...list.map(psLine)].join("\n"));
+    }
+    case "container.inspect": {
+      const d = await ctx.engine().inspect(action.container, signal);
+      const ended = d.finishedAt && d.state !== "running" ? `, exited ${d.exitCode} at ${d.finishedAt.toISOString()}` : "";
+      return ephemeral(
+        [
+          `*${d.name}* (${d.id}) on ${ctx.host} — ${d.state}${ended}${d.oomKilled ? " (OOM-killed)" : ""}`,
+          `image \`${d.image}\`, command \`${d.cmd.join(" ") || "(image default)"}\``,
+          `limits: ${d.memoryBytes ? formatBytes(d.memoryBytes) : "no memory limit"}, ${d.nanoCpus ? `${d.nanoCpus / 1e9} CPU` : "no CPU limit"}, ${d.pidsLimit || "no"} pids, network ${d.networkMode}${d.privileged ? ", *privileged*" : ""}`,
+          `env: ${d.envNames.length ? d.envNames.map((n) => `\`${n}\``).join(", ") : "none"} (values are never shown)`,
+          `started by <@${d.labels["io.berth.user"] ?? "?"}>${d.restartCount ? `, restarted ${d.restartCount}×` : ""}`,
+        ].join("\n"),
+      );
+    }
+    case "container.stop":
+      await ctx.engine().stop(action.container, signal);
+      return channel(`${by} stopped \`${action.container}\` on ${ctx.host}.`);
+    case "container.start":
+      await ctx.engine().start(action.container, signal);
+      return channel(`${by} started \`${action.container}\` on ${ctx.host}. Follow it with \`/berth logs -f ${action.container}\`.`);
+    case "container.restart":
+      await ctx.engine().restart(action.container, signal);
+      return channel(`${by} restarted \`${action.container}\` on ${ctx.host}.`);
+    case "container.remove":
+      await ctx.engine().remove(action.container, { force: action.force }, signal);
+      return channel(`${by} removed \`${action.container}\` from ${ctx.host}.`);
+    default: {
+      const never: never = action;
+      throw new Error(`unhandled reply action ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+function psLine(c: ContainerSummary): string {
+  return `• \`${c.name}\` ${c.id} — ${c.status} — \`${c.image}\` — <@${c.labels["io.berth.user"] ?? "?"}>`;
+}

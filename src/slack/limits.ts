@@ -1,0 +1,38 @@
+/**
+ * Slack's limits, in one place (docs: chat.postMessage, chat.update, Block Kit reference, rate-limit tiers).
+ * Everything berth sends is cut to fit here rather than discovered through `msg_too_long` or `invalid_blocks`.
+ */
+export const slackLimits = {
+  textChars: 4000,
+  blocksPerMessage: 50,
+  sectionChars: 3000,
+  headerChars: 150,
+  buttonTextChars: 75,
+  buttonValueChars: 2000,
+  contextElements: 10,
+  /** chat.postMessage: about one message per second per channel (we leave a little margin). */
+  postSpacingPerChannelMs: 1050,
+  /** chat.postMessage workspace cap: "several hundred per minute"; we stay under 280/min. */
+  postSpacingWorkspaceMs: Math.ceil(60_000 / 280),
+  /** chat.update is Tier 3: 50 per minute for the whole workspace; we use at most 45. */
+  updateSpacingMs: Math.ceil(60_000 / 45),
+  /** files.getUploadURLExternal and files.completeUploadExternal are Tier 4 (100/min); an upload uses both. */
+  uploadSpacingMs: Math.ceil(60_000 / 45),
+} as const;
+
+/** Escapes the three characters Slack's mrkdwn treats as markup; Slack asks for exactly these entities. */
+export function escapeMrkdwn(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/** Cuts `text` to `max` characters, saying that it did. */
+export function fit(text: string, max: number, note = "… (cut to fit Slack's limit)"): string {
+  if (text.length <= max) return text;
+  return text.slice(0, Math.max(0, max - note.length)) + note;
+}
+
+/** A code block whose escaped content fits in `max` characters including the fences. */
+export function codeBlock(lines: readonly string[], max: number): string {
+  const body = lines.map((l) => escapeMrkdwn(l).replace(/```/g, "`\u200b``")).join("\n");
+  return `\`\`\`\n${fit(body, max - 8, "\n…")}\n\`\`\``;
+}

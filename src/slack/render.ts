@@ -1,0 +1,72 @@
+import type { types } from "@slack/bolt";
+import { formatDuration } from "../duration.ts";
+import { codeBlock, escapeMrkdwn, fit, slackLimits } from "./limits.ts";
+
+type KnownBlock = types.KnownBlock;
+
+export const stopActionId = "berth_stop";
+
+export type CardState = {
+  jobId: string;
+  summary: string;
+  userId: string;
+  host: string;
+  state: "starting" | "running" | "succeeded" | "failed" | "cancelled";
+  status: string;
+  lines: number;
+  elapsedMs: number;
+  tail?: readonly string[] | undefined;
+  note?: string | undefined;
+};
+
+const icons: Record<CardState["state"], string> = {
+  starting: ":hourglass_flowing_sand:",
+  running: ":arrow_forward:",
+  succeeded: ":white_check_mark:",
+  failed: ":x:",
+  cancelled: ":black_square_for_stop:",
+};
+
+/**
+ * The job card: one message in the channel that says who ran what where, its status, and, while it runs, a Stop
+ * button. A short summary first (it is what a phone's notification shows); details live in the thread.
+ */
+export function renderCard(card: CardState): { text: string; blocks: KnownBlock[] } {
+  const running = card.state === "starting" || card.state === "running";
+  const headline = fit(`${icons[card.state]} *${escapeMrkdwn(card.summary)}* · <@${card.userId}>`, slackLimits.sectionChars);
+  const facts = [
+    `job \`${card.jobId}\``,
+    `host ${escapeMrkdwn(card.host)}`,
+    `${card.lines.toLocaleString("en")} line${card.lines === 1 ? "" : "s"}`,
+    formatDuration(card.elapsedMs),
+  ].join(" · ");
+  const blocks: KnownBlock[] = [
+    { type: "section", text: { type: "mrkdwn", text: headline } },
+    { type: "section", text: { type: "mrkdwn", text: fit(escapeMrkdwn(card.status), slackLimits.sectionChars) } },
+    { type: "context", elements: [{ type: "mrkdwn", text: facts }] },
+  ];
+  if (card.tail?.length) {
+    blocks.push({ type: "section", text: { type: "mrkdwn", text: codeBlock(card.tail, slackLimits.sectionChars) } });
+  }
+  if (card.note) {
+    blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: fit(escapeMrkdwn(card.note), slackLimits.sectionChars) }] });
+  }
+  if (running) {
+    blocks.push({
+      type: "actions",
+      block_id: `job:${card.jobId}`,
+      elements: [
+        {
+          type: "button",
+          action_id: stopActionId,
+          text: { type: "plain_text", text: "Stop" },
+          style: "danger",
+          value: card.jobId,
+          accessibility_label: `Stop job ${card.jobId}`,
+        },
+      ],
+    });
+  }
+  const text = fit(`${card.summary} — ${card.status}`, slackLimits.textChars);
+  return { text, blocks };
+}

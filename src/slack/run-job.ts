@@ -1,0 +1,135 @@
+import { join } from "node:path";
+import { auditOutcome, type DispatchDeps, errorCode, type JobPlan } from "../dispatch.ts";
+import { publicMessage } from "../errors.ts";
+import type { JobRegistry } from "../jobs.ts";
+import { createRedactor } from "../redact.ts";
+import type { Outbox } from "./outbox.ts";
+import { type CardState, renderCard } from "./render.ts";
+import { createThread } from "./thread.ts";
+
+export type RunJobDeps = Pick<DispatchDeps, "store"> & {
+  outbox: Outbox;
+  jobs: JobRegistry;
+  spoolDir: string;
+  maxThreadMessages?: number;
+  /** Least time between two progress edits of one card; status changes and the end are always sent. */
+  cardEveryMs?: number;
+  clock?: () => number;
+  log?: (event: string, fields: Record<string, unknown>) => void;
+};
+
+export type JobStart = { ok: true; done: Promise<void> } | { ok: false; error: unknown };
+
+/**
+ * Posts the job card, then runs the job and renders its events: status into the card, lines into the thread.
+ * Resolves `ok: false` when the card cannot be posted (bot not in the channel…): then nothing was run.
+ */
+export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart> {
+  const clock = deps.clock ?? Date.now;
+  const started = clock();
+  const card: CardState = {
+    jobId: plan.id,
+    summary: plan.summary,
+    userId: plan.actor.userId,
+    host: plan.host,
+    state: "starting",
+    status: "Starting…",
+    lines: 0,
+    elapsedMs: 0,
+  };
+  const channel = plan.actor.channelId;
+  let ts: string;
+  try {
+    ts = await deps.outbox.post(channel, renderCard(card));
+  } catch (error) {
+    auditOutcome(deps, { requestId: plan.requestId, actor: plan.actor, action: plan.action, host: plan.host, outcome: `not run: ${slackError(error)}` });
+    return { ok: false, error };
+  }
+  const job = deps.jobs.start({
+    id: plan.id,
+    kind: plan.action.kind,
+    userId: plan.actor.userId,
+    channelId: channel,
+    host: plan.host,
+    summary: plan.summary,
+    messageTs: ts,
+  });
+  const thread = createThread({
+    outbox: deps.outbox,
+    channel,
+    threadTs: ts,
+    spoolPath: join(deps.spoolDir, `${plan.id}.log`),
+    filename: `${plan.id}.log`,
+    maxMessages: deps.maxThreadMessages,
+  });
+  const redact = createRedactor(plan.action.kind === "container.run" ? plan.action.env.map((e) => e.value) : []);
+  let lastCard = 0;
+  const showCard = async (force: boolean): Promise<void> => {
+    if (!force && clock() - lastCard < (deps.cardEveryMs ?? 5000)) return;
+    lastCard = clock();
+    card.elapsedMs = clock() - started;
+    card.lines = thread.result.lines;
+    card.tail = thread.result.capped ? thread.tail() : undefined;
+    await deps.outbox.update(channel, ts, renderCard(card)).catch((error: unknown) => {
+      deps.log?.("card update failed", { job: plan.id, error: slackError(error) });
+    });
+  };
+
+  const done = (async () => {
+    let outcome: "succeeded" | "failed" | "cancelled" = "failed";
+    let exitCode: number | null = null;
+    let text = "";
+    try {
+      for await (const event of plan.run(job.controller.signal)) {
+        switch (event.type) {
+          case "status":
+            card.state = "running";
+            card.status = redact(event.text);
+            void showCard(true);
+            break;
+          case "line":
+            await thread.write({ stream: event.line.stream, text: redact(event.line.text) });
+            void showCard(false);
+            break;
+          case "notice":
+            await thread.notice(`:information_source: ${redact(event.text)}`);
+            break;
+          case "end":
+            outcome = event.outcome;
+            exitCode = event.exitCode ?? null;
+            text = redact(event.text);
+            break;
+        }
+      }
+    } catch (error) {
+      outcome = job.controller.signal.aborted ? "cancelled" : "failed";
+      text = publicMessage(error, plan.requestId.slice(0, 8));
+      deps.log?.("job failed", { job: plan.id, requestId: plan.requestId, err: error, code: errorCode(error) });
+    }
+    const result = await thread.close(plan.summary);
+    card.state = outcome;
+    card.status = text || (outcome === "cancelled" ? "Stopped." : "Ended.");
+    const unposted = result.failedPosts ? ` ${result.failedPosts} thread message(s) could not be posted.` : "";
+    card.note = result.uploaded
+      ? `Full log (${result.lines.toLocaleString("en")} lines) attached in the thread.${unposted}`
+      : result.uploadError
+        ? `The full log could not be uploaded (${result.uploadError}); ${result.lines} lines were read.${unposted}`
+        : unposted || undefined;
+    await showCard(true);
+    deps.jobs.finish(plan.id, outcome, exitCode, card.status);
+    auditOutcome(deps, {
+      requestId: plan.requestId,
+      actor: plan.actor,
+      action: plan.action,
+      host: plan.host,
+      outcome: `${outcome}${exitCode === null ? "" : ` (exit ${exitCode})`}`,
+      messageTs: ts,
+    });
+  })();
+  return { ok: true, done };
+}
+
+export function slackError(error: unknown): string {
+  const data = (error as { data?: { error?: unknown } }).data;
+  return typeof data?.error === "string" ? data.error : (error as Error).message;
+}

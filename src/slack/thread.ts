@@ -1,0 +1,162 @@
+import { mkdir, open, readFile, rm } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { LogLine } from "../engines/ports.ts";
+import { codeBlock, escapeMrkdwn, slackLimits } from "./limits.ts";
+import type { Outbox } from "./outbox.ts";
+
+export type ThreadOptions = {
+  outbox: Outbox;
+  channel: string;
+  threadTs: string;
+  /** Where every line is kept for the full-log upload; removed after the upload. */
+  spoolPath: string;
+  filename: string;
+  /** Most thread replies one job may post before the rest goes to the full log only. */
+  maxMessages?: number;
+  /** How long a line may wait for company before it is posted. */
+  flushMs?: number;
+  /** Lines kept for the card's live tail once the thread is full. */
+  tailLines?: number;
+};
+
+export type ThreadResult = {
+  lines: number;
+  messages: number;
+  capped: boolean;
+  failedPosts: number;
+  uploaded: boolean;
+  uploadError?: string | undefined;
+};
+
+const chunkChars = slackLimits.textChars - 100;
+const pieceChars = Math.floor(chunkChars / 5);
+
+/**
+ * A job's thread: lines are coalesced into preformatted replies of up to ~4,000 characters, posted through the
+ * outbox (so at Slack's pace), while every line also goes to a spool file. When the thread reaches its cap, or
+ * anything could not be posted, the full log is uploaded into the thread at the end: no line is silently lost.
+ * `write` resolves when the line is accepted; it waits while a full chunk is still being posted (backpressure).
+ */
+export function createThread(options: ThreadOptions) {
+  const maxMessages = options.maxMessages ?? 100;
+  const flushMs = options.flushMs ?? 1000;
+  const tailSize = options.tailLines ?? 12;
+  let buffer: string[] = [];
+  let bufferChars = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let inFlight: Promise<void> | undefined;
+  let spool: string[] = [];
+  let spoolChars = 0;
+  let spoolWrite: Promise<void> = mkdir(dirname(options.spoolPath), { recursive: true }).then(() => undefined);
+  const tail: string[] = [];
+  const result: ThreadResult = { lines: 0, messages: 0, capped: false, failedPosts: 0, uploaded: false };
+
+  const flushSpool = () => {
+    if (!spool.length) return spoolWrite;
+    const data = `${spool.join("\n")}\n`;
+    spool = [];
+    spoolChars = 0;
+    spoolWrite = spoolWrite.then(async () => {
+      const file = await open(options.spoolPath, "a");
+      try {
+        await file.write(data);
+      } finally {
+        await file.close();
+      }
+    });
+    return spoolWrite;
+  };
+
+  const postText = (text: string) =>
+    options.outbox.post(options.channel, { text, thread_ts: options.threadTs }).then(
+      () => {
+        result.messages++;
+      },
+      () => {
+        result.failedPosts++;
+      },
+    );
+
+  /** Sends the buffered lines as one reply; only one reply is in flight at a time. */
+  const flush = async (): Promise<void> => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    while (inFlight) await inFlight;
+    if (!buffer.length) return;
+    const lines = buffer;
+    buffer = [];
+    bufferChars = 0;
+    if (result.messages + result.failedPosts >= maxMessages - 1) {
+      result.capped = true;
+      inFlight = postText(
+        `:scissors: This thread has reached berth's limit of ${maxMessages} messages. The rest of the output goes to the full log, uploaded here when the job ends; the card shows the latest lines.`,
+      );
+    } else {
+      inFlight = postText(codeBlock(lines, chunkChars + 8));
+    }
+    await inFlight;
+    inFlight = undefined;
+  };
+
+  const keep = (text: string) => {
+    spool.push(text);
+    spoolChars += text.length;
+    if (spoolChars > 256 * 1024) void flushSpool();
+    tail.push(text);
+    if (tail.length > tailSize) tail.shift();
+  };
+
+  return {
+    result,
+    /** The newest lines, for the card once the thread is full. */
+    tail: (): readonly string[] => tail,
+    async write(line: LogLine): Promise<void> {
+      result.lines++;
+      keep(line.text);
+      if (result.capped) return;
+      // Long lines are split so that each piece fits one reply even after escaping (`&` becomes 5 characters).
+      for (let rest = line.text; ; rest = rest.slice(pieceChars)) {
+        const piece = rest.slice(0, pieceChars);
+        const size = escapeMrkdwn(piece).length + 1;
+        if (bufferChars + size > chunkChars) await flush();
+        if (result.capped) return;
+        buffer.push(piece);
+        bufferChars += size;
+        if (rest.length <= pieceChars) break;
+      }
+      if (!timer) timer = setTimeout(() => void flush(), flushMs);
+    },
+    /** A note from berth in the thread (not part of the container's output). */
+    async notice(text: string): Promise<void> {
+      await flush();
+      if (!result.capped) {
+        inFlight = postText(text);
+        await inFlight;
+        inFlight = undefined;
+      }
+    },
+    /** Posts what is left, uploads the full log when the thread does not hold all of it, removes the spool. */
+    async close(summary: string): Promise<ThreadResult> {
+      await flush();
+      await flushSpool();
+      if (result.capped || result.failedPosts > 0 || result.messages > 1) {
+        try {
+          const content = await readFile(options.spoolPath).catch(() => Buffer.alloc(0));
+          await options.outbox.upload(options.channel, options.threadTs, {
+            filename: options.filename,
+            title: `Full log: ${summary}`,
+            content: content.length ? content : Buffer.from("(no output)\n"),
+            comment: `Full log, ${result.lines.toLocaleString("en")} lines.`,
+          });
+          result.uploaded = true;
+        } catch (error) {
+          result.uploadError = (error as { data?: { error?: string } }).data?.error ?? (error as Error).message;
+        }
+      }
+      await rm(options.spoolPath, { force: true });
+      return result;
+    },
+  };
+}
+
+export type Thread = ReturnType<typeof createThread>;

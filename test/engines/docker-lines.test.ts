@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { createDemuxer, createLineSplitter, type Piece } from "../../src/engines/docker-lines.ts";
+import type { LogLine } from "../../src/engines/ports.ts";
+
+function frame(stream: 1 | 2, text: string | Buffer): Buffer {
+  const payload = typeof text === "string" ? Buffer.from(text) : text;
+  const header = Buffer.alloc(8);
+  header.writeUInt8(stream, 0);
+  header.writeUInt32BE(payload.length, 4);
+  return Buffer.concat([header, payload]);
+}
+
+/** Feeds `bytes` in chunks of `size` through a demuxer and a splitter, as the adapter does. */
+function lines(bytes: Buffer, size: number, multiplexed = true): LogLine[] {
+  const demux = createDemuxer();
+  const split = createLineSplitter();
+  const out: LogLine[] = [];
+  for (let i = 0; i < bytes.length; i += size) {
+    const chunk = bytes.subarray(i, i + size);
+    const pieces: Piece[] = multiplexed ? demux(chunk) : [{ stream: "stdout", data: chunk }];
+    for (const p of pieces) out.push(...split.push(p.stream, p.data));
+  }
+  out.push(...split.end());
+  return out;
+}
+
+const out = (text: string): LogLine => ({ stream: "stdout", text });
+const err = (text: string): LogLine => ({ stream: "stderr", text });
+
+describe("createDemuxer", () => {
+  it("separates stdout and stderr frames that arrive in one chunk", () => {
+    const pieces = createDemuxer()(Buffer.concat([frame(1, "a\n"), frame(2, "b\n"), frame(1, "c\n")]));
+    assert.deepEqual(
+      pieces.map((p) => [p.stream, p.data.toString()]),
+      [
+        ["stdout", "a\n"],
+        ["stderr", "b\n"],
+        ["stdout", "c\n"],
+      ],
+    );
+  });
+
+  it("handles headers and payloads split at every byte", () => {
+    const bytes = Buffer.concat([frame(1, "hello\n"), frame(2, ""), frame(2, "oops\n"), frame(1, "bye\n")]);
+    assert.deepEqual(lines(bytes, 1), [out("hello"), err("oops"), out("bye")]);
+  });
+
+  it("falls back to raw output when the stream is not multiplexed", () => {
+    assert.deepEqual(lines(Buffer.from("plain text\nmore\n"), 3), [out("plain text"), out("more")]);
+  });
+});
+
+describe("createLineSplitter", () => {
+  it("joins a line that spans frames and emits the last partial line at the end", () => {
+    const bytes = Buffer.concat([frame(1, "ab"), frame(1, "c"), frame(1, "def\nx"), frame(1, "yz")]);
+    assert.deepEqual(lines(bytes, 1024), [out("abcdef"), out("xyz")]);
+  });
+
+  it("keeps each stream's partial line apart", () => {
+    const bytes = Buffer.concat([frame(1, "std"), frame(2, "err\n"), frame(1, "out\n")]);
+    assert.deepEqual(lines(bytes, 1024), [err("err"), out("stdout")]);
+  });
+
+  it("strips a trailing carriage return (TTY output) but keeps inner ones", () => {
+    assert.deepEqual(lines(Buffer.from("one\r\ntwo\rthree\r\nlast\r"), 4, false), [
+      out("one"),
+      out("two\rthree"),
+      out("last"),
+    ]);
+  });
+
+  it("reassembles a UTF-8 character split across frames", () => {
+    const text = Buffer.from("héllo ✓ 🚢\n");
+    const bytes = Buffer.concat([frame(1, text.subarray(0, 2)), frame(1, text.subarray(2, 9)), frame(1, text.subarray(9))]);
+    assert.deepEqual(lines(bytes, 1), [out("héllo ✓ 🚢")]);
+  });
+
+  it("emits an overlong line in pieces instead of buffering it", () => {
+    const split = createLineSplitter(10);
+    const first = split.push("stdout", Buffer.from("0123456789abcdefghij12"));
+    assert.deepEqual(first, [out("0123456789"), out("abcdefghij")]);
+    assert.deepEqual(split.push("stdout", Buffer.from("3\n")), [out("123")]);
+    assert.deepEqual(split.end(), []);
+  });
+
+  it("does not split a surrogate pair at the length cap", () => {
+    const split = createLineSplitter(4);
+    const pieces = split.push("stdout", Buffer.from("abc🚢def\n"));
+    assert.deepEqual(pieces, [out("abc"), out("🚢de"), out("f")]);
+  });
+
+  it("emits an empty line for a blank line and nothing for an empty stream", () => {
+    assert.deepEqual(lines(frame(1, "a\n\nb\n"), 2), [out("a"), out(""), out("b")]);
+    assert.deepEqual(lines(Buffer.alloc(0), 1), []);
+  });
+});
