@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+import type { Action } from "../src/action.ts";
+import { BerthError } from "../src/errors.ts";
+import { authorize, containerLimits, describeSubject, type Place, type Policy, PolicySchema, type Subject } from "../src/policy.ts";
+import { loadPolicyFile } from "../src/policy-file.ts";
+import { parseYaml } from "../src/yaml-file.ts";
+
+const policyYaml = `
+version: 1
+roles:
+  viewer: { actions: [container.list, container.logs, container.inspect] }
+  operator: { inherits: [viewer], actions: [container.run, container.stop, container.start, container.restart] }
+  admin: { actions: ["*"] }
+bindings:
+  - role: operator
+    users: [U0OPER]
+    usergroups: [S0ONCALL]
+    channels: ["C0INCIDENT", "#incident-*"]
+    hosts: ["local", "staging-*"]
+  - role: viewer
+    users: ["*"]
+    channels: ["#ops"]
+  - role: admin
+    users: [U0ADMIN]
+images: ["busybox:*", "registry.example.com/**"]
+`;
+const policy = parseYaml(policyYaml, PolicySchema, "policy test");
+
+const run = (image: string, extra: Partial<Extract<Action, { kind: "container.run" }>> = {}): Action => ({
+  kind: "container.run",
+  image,
+  cmd: [],
+  env: [],
+  detach: false,
+  autoRemove: false,
+  ...extra,
+});
+const subject = (userId: string, groups: string[] = []): Subject => ({ userId, groups: new Set(groups) });
+const incident: Place = { channelId: "C0INCIDENT", channelName: "incident-db", host: "local" };
+const logs: Action = { kind: "container.logs", container: "api", follow: true };
+
+const table: [string, Subject, Action, Place, boolean, RegExp][] = [
+  ["operator runs an allowed image", subject("U0OPER"), run("busybox:1"), incident, true, /^bindings\[0\] \(role operator\)$/],
+  ["operator by user group", subject("U0SOMEONE", ["S0ONCALL"]), run("busybox:1"), incident, true, /bindings\[0\]/],
+  ["inherited viewer action", subject("U0OPER"), logs, incident, true, /bindings\[0\]/],
+  ["channel glob by name", subject("U0OPER"), logs, { channelId: "C0OTHER", channelName: "incident-api", host: "local" }, true, /bindings\[0\]/],
+  ["host glob", subject("U0OPER"), logs, { ...incident, host: "staging-3" }, true, /bindings\[0\]/],
+  ["registry ** crosses path segments", subject("U0OPER"), run("registry.example.com/team/app:2"), incident, true, /bindings\[0\]/],
+  ["* in images stays in one segment", subject("U0OPER"), run("busybox:1/evil"), incident, false, /^policy:images$/],
+  ["image not allowed", subject("U0OPER"), run("alpine:3"), incident, false, /^policy:images$/],
+  ["untagged image means :latest", subject("U0OPER"), run("busybox"), incident, true, /bindings\[0\]/],
+  ["nobody is denied", subject("U0NOBODY"), logs, incident, false, /^default:deny$/],
+  ["operator outside their channels", subject("U0OPER"), logs, { channelId: "C0RANDOM", channelName: "random", host: "local" }, false, /default:deny/],
+  ["operator on another host", subject("U0OPER"), logs, { ...incident, host: "prod-1" }, false, /default:deny/],
+  ["everyone may view in #ops", subject("U0ANY"), logs, { channelId: "C0OPS", channelName: "ops", host: "prod-1" }, true, /bindings\[1\] \(role viewer\)/],
+  ["viewer may not run", subject("U0ANY"), run("busybox:1"), { channelId: "C0OPS", channelName: "ops", host: "local" }, false, /default:deny/],
+  ["operator may not rm", subject("U0OPER"), { kind: "container.remove", container: "api", force: false }, incident, false, /default:deny/],
+  ["admin may do anything anywhere", subject("U0ADMIN"), { kind: "container.exec", container: "a", cmd: ["sh"] }, { channelId: "C9", host: "x" }, true, /role admin/],
+  ["help is open to everyone", subject("U0NOBODY"), { kind: "help" }, incident, true, /builtin:self-service/],
+  ["whoami is open to everyone", subject("U0NOBODY"), { kind: "policy.explain", question: "whoami" }, incident, true, /builtin/],
+  ["memory above the maximum", subject("U0ADMIN"), run("busybox:1", { memoryBytes: 2 * 1024 ** 3 }), incident, false, /policy:containers/],
+];
+
+for (const [name, who, action, place, allow, rule] of table) {
+  test(`authorize: ${name}`, () => {
+    const decision = authorize(policy, who, action, place);
+    assert.equal(decision.allow, allow, JSON.stringify(decision));
+    assert.match(decision.rule, rule);
+  });
+}
+
+test("a denial names the missing permission and the roles that grant it", () => {
+  const d = authorize(policy, subject("U0NOBODY"), run("busybox:1"), incident);
+  assert.equal(d.allow, false);
+  assert.match(d.allow ? "" : d.reason, /You need permission `container\.run` in #incident-db on host local.*Roles that allow it: operator, admin/);
+});
+
+test("a denial tells a bound user where their role does apply", () => {
+  const d = authorize(policy, subject("U0OPER"), logs, { channelId: "C0RANDOM", channelName: "random", host: "local" });
+  assert.match(d.allow ? "" : d.reason, /Your role operator allows it in C0INCIDENT, #incident-\* on hosts local, staging-\*/);
+});
+
+test("no images list means no image may run", () => {
+  const strict = parseYaml("version: 1\nroles: { admin: { actions: ['*'] } }\nbindings: [{ role: admin, users: ['*'] }]\n", PolicySchema, "t");
+  const d = authorize(strict, subject("U1"), run("busybox:1"), incident);
+  assert.match(d.allow ? "" : d.reason, /allowed: none/);
+});
+
+test("container defaults are safe and requests are honoured", () => {
+  const limits = containerLimits(policy, run("busybox:1") as Extract<Action, { kind: "container.run" }>);
+  assert.deepEqual(limits, { memoryBytes: 256 * 1024 ** 2, nanoCpus: 1e9, pidsLimit: 256, timeoutSeconds: 1800, networkMode: "none" });
+  const asked = containerLimits(policy, run("busybox:1", { memoryBytes: 1024, cpus: 0.5 }) as Extract<Action, { kind: "container.run" }>);
+  assert.equal(asked.memoryBytes, 1024);
+  assert.equal(asked.nanoCpus, 5e8);
+});
+
+test("whoami lists the caller's roles and where they apply", () => {
+  const lines = describeSubject(policy, subject("U0OPER"), { userId: "U0OPER", channelId: "C0INCIDENT", channelName: "incident-db" });
+  assert.equal(lines.length, 2); // operator binding + the "*" viewer binding
+  assert.match(lines[0] ?? "", /\*operator\* in C0INCIDENT, #incident-\* on hosts local, staging-\* \(applies here\): container\.run/);
+  assert.match(lines[1] ?? "", /\*viewer\* in #ops: container\.list/);
+});
+
+const invalid: [string, string, RegExp][] = [
+  ["unknown role in a binding", "version: 1\nroles: {}\nbindings:\n  - role: oper\n    users: [U1]\n", /line 4 \(bindings\.0\.role\): no role named "oper"/],
+  ["unknown action", "version: 1\nroles:\n  r:\n    actions: [container.destroy]\n", /line 4 .*unknown action "container\.destroy"/],
+  ["unknown inherited role", "version: 1\nroles:\n  r: { inherits: [nope] }\n", /no role named "nope"/],
+  ["inheritance cycle", "version: 1\nroles:\n  a: { inherits: [b] }\n  b: { inherits: [a] }\n", /role "a" inherits itself/],
+  ["binding without subjects", "version: 1\nroles: { r: {} }\nbindings:\n  - role: r\n", /a binding needs users or usergroups/],
+  ["bad user id", "version: 1\nroles: { r: {} }\nbindings:\n  - role: r\n    users: [alice]\n", /line 5 .*a Slack user ID/],
+  ["unknown key (typo)", "version: 1\nroles: {}\nbinding: []\n", /Unrecognized key: "binding"/],
+  ["wrong version", "version: 2\nroles: {}\n", /line 1 \(version\)/],
+  ["YAML syntax error", "version: 1\nroles: [\n", /Invalid policy .*, line \d+:/],
+  ["duplicate key", "version: 1\nversion: 1\nroles: {}\n", /line 2: Map keys must be unique/],
+  ["bad size", "version: 1\nroles: {}\ncontainers: { memory: lots }\n", /a size such as 256m/],
+];
+
+for (const [name, yaml, message] of invalid) {
+  test(`invalid policy: ${name}`, () => {
+    assert.throws(
+      () => parseYaml(yaml, PolicySchema, "policy test.yaml"),
+      (e: unknown) => e instanceof BerthError && e.code === "CONFIG" && message.test(e.message),
+    );
+  });
+}
+
+test("the example policy in manifests/ is valid and documents every field it uses", () => {
+  const example: Policy = loadPolicyFile("manifests/policy.example.yaml");
+  assert.deepEqual(Object.keys(example.roles), ["viewer", "operator", "admin"]);
+  const text = readFileSync("manifests/policy.example.yaml", "utf8");
+  for (const key of ["roles", "inherits", "bindings", "users", "usergroups", "channels", "hosts", "images", "containers"]) {
+    assert.match(text, new RegExp(`^\\s*(- )?${key}:`, "m"), `example does not show ${key}`);
+  }
+});
+
+test("a missing policy file says how to create one", () => {
+  assert.throws(() => loadPolicyFile("/nonexistent/policy.yaml"), /Copy manifests\/policy\.example\.yaml to \/nonexistent\/policy\.yaml/);
+});
