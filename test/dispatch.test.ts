@@ -1,0 +1,163 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { registry } from "../commands/index.ts";
+import type { Actor } from "../src/action.ts";
+import { type DispatchDeps, dispatch, type Outcome } from "../src/dispatch.ts";
+import type { JobEvent } from "../src/events.ts";
+import type { Hosts } from "../src/hosts.ts";
+import { createJobRegistry } from "../src/jobs.ts";
+import { PolicySchema } from "../src/policy.ts";
+import { openStore } from "../src/store.ts";
+import { parseYaml } from "../src/yaml-file.ts";
+import { details, FakeEngine } from "./fakes.ts";
+
+const policy = parseYaml(
+  `version: 1
+roles:
+  operator: { actions: [container.run, container.list, container.logs, container.stop, container.inspect] }
+bindings:
+  - { role: operator, users: [U0OPER], channels: [C0INCIDENT] }
+  - { role: operator, usergroups: [S0ONCALL] }
+images: ["busybox:*"]
+`,
+  PolicySchema,
+  "test policy",
+);
+
+function setup(hosts: Hosts = { connections: [{ name: "local", url: "unix:///x", timeoutMs: 1000 }], channels: {}, default: "local" }) {
+  const engine = new FakeEngine();
+  const store = openStore(":memory:");
+  const engines: string[] = [];
+  const deps: DispatchDeps = {
+    registry,
+    policy: () => policy,
+    hosts,
+    engine: (host) => {
+      engines.push(host);
+      return engine;
+    },
+    store,
+    jobs: createJobRegistry(store),
+    groupsOf: async (u) => new Set(u === "U0GROUPIE" ? ["S0ONCALL"] : []),
+    slash: "/berth",
+  };
+  return { engine, store, deps, engines };
+}
+
+const oper: Actor = { userId: "U0OPER", channelId: "C0INCIDENT", channelName: "incident-db" };
+const nobody: Actor = { userId: "U0NOBODY", channelId: "C0INCIDENT", channelName: "incident-db" };
+const signal = () => AbortSignal.timeout(5000);
+const replyText = (o: Outcome) => (o.type === "reply" ? o.reply.text : `job ${o.plan.summary}`);
+
+async function collect(o: Outcome): Promise<JobEvent[]> {
+  assert.equal(o.type, "job");
+  const events: JobEvent[] = [];
+  if (o.type === "job") for await (const e of o.plan.run(signal())) events.push(e);
+  return events;
+}
+
+test("an operator's run becomes a job that creates a labelled, limited container", async () => {
+  const { deps, engine, store } = setup();
+  engine.lines = [{ stream: "stdout", text: "hello" }];
+  const outcome = await dispatch({ text: "run -e TOKEN=s3cr3t busybox:1 echo hello", actor: oper }, deps, signal());
+  const events = await collect(outcome);
+  assert.deepEqual(events.map((e) => e.type), ["status", "line", "end"]);
+  const spec = engine.calls.find((c) => c.method === "run")?.args[0] as { labels: Record<string, string>; memoryBytes: number; privileged: boolean; networkMode: string };
+  assert.equal(spec.labels["io.berth.user"], "U0OPER");
+  assert.equal(spec.labels["io.berth.channel"], "C0INCIDENT");
+  assert.match(spec.labels["io.berth.job"] ?? "", /^j-[0-9a-f]{6}$/);
+  assert.equal(spec.memoryBytes, 256 * 1024 ** 2);
+  assert.equal(spec.privileged, false);
+  assert.equal(spec.networkMode, "none");
+  const [decision] = store.audit.all();
+  assert.equal(decision?.decision, "allow");
+  assert.equal(decision?.rule, "bindings[0] (role operator)");
+  assert.ok(!JSON.stringify(store.audit.all()).includes("s3cr3t"), "env values must not reach the audit log");
+});
+
+test("a user without a binding is denied, nothing reaches the engine, and the denial is audited", async () => {
+  const { deps, engine, store, engines } = setup();
+  const outcome = await dispatch({ text: "run busybox:1 echo hi", actor: nobody }, deps, signal());
+  assert.equal(outcome.type, "reply");
+  assert.match(replyText(outcome), /You need permission `container\.run` in #incident-db on host local/);
+  assert.equal(engine.calls.length, 0);
+  assert.deepEqual(engines, []);
+  const records = store.audit.all();
+  assert.equal(records.length, 1);
+  assert.equal(records[0]?.decision, "deny");
+  assert.equal(records[0]?.rule, "default:deny");
+});
+
+test("membership of a user group grants the bound role", async () => {
+  const { deps } = setup();
+  const outcome = await dispatch({ text: "ps", actor: { ...nobody, userId: "U0GROUPIE" } }, deps, signal());
+  assert.match(replyText(outcome), /No berth containers are running on local/);
+});
+
+test("an image outside the allow-list is refused before anything runs", async () => {
+  const { deps, engine } = setup();
+  const outcome = await dispatch({ text: "run alpine:3 echo hi", actor: oper }, deps, signal());
+  assert.match(replyText(outcome), /The image `alpine:3` is not on berth's image allow-list \(allowed: `busybox:\*`\)/);
+  assert.equal(engine.calls.length, 0);
+});
+
+test("an unknown host is named, with the hosts that exist", async () => {
+  const { deps, engine } = setup();
+  const outcome = await dispatch({ text: "ps -H prod-9", actor: oper }, deps, signal());
+  assert.equal(replyText(outcome), "berth knows no host `prod-9`. Hosts: `local`.");
+  assert.equal(engine.calls.length, 0);
+});
+
+test("an unknown container gets the engine's clear message", async () => {
+  const { deps } = setup();
+  const outcome = await dispatch({ text: "stop ghost", actor: oper }, deps, signal());
+  assert.match(replyText(outcome), /No berth container "ghost" on host local\. Run `\/berth ps -a`/);
+});
+
+test("an unreachable engine is a clear message, and the failure is audited", async () => {
+  const { deps, engine, store } = setup();
+  engine.unreachable = true;
+  const outcome = await dispatch({ text: "ps", actor: oper }, deps, signal());
+  assert.match(replyText(outcome), /Docker engine "local" is unreachable/);
+  assert.deepEqual(store.audit.all().map((r) => r.outcome ?? r.decision), ["allow", "error: UNAVAILABLE"]);
+});
+
+test("usage errors never reach policy or the engine", async () => {
+  const { deps, engine, store } = setup();
+  const outcome = await dispatch({ text: "lgos api", actor: oper }, deps, signal());
+  assert.match(replyText(outcome), /Did you mean `logs`\?/);
+  assert.equal(engine.calls.length, 0);
+  assert.equal(store.audit.all().length, 0);
+});
+
+test("several hosts and no default: berth asks for -H", async () => {
+  const { deps } = setup({
+    connections: [
+      { name: "a", url: "unix:///a", timeoutMs: 1 },
+      { name: "b", url: "unix:///b", timeoutMs: 1 },
+    ],
+    channels: {},
+  });
+  const outcome = await dispatch({ text: "ps", actor: oper }, deps, signal());
+  assert.equal(replyText(outcome), "Several hosts are configured; pick one with `-H HOST` (a, b).");
+});
+
+test("inspect shows environment names, never values", async () => {
+  const { deps, engine } = setup();
+  engine.containers.push(details({ id: "abc123def456", name: "api", envNames: ["TOKEN", "LEVEL"] }));
+  const outcome = await dispatch({ text: "inspect api", actor: oper }, deps, signal());
+  assert.match(replyText(outcome), /env: `TOKEN`, `LEVEL` \(values are never shown\)/);
+});
+
+test("cancel: your own job yes, someone else's only with the right to stop containers there", async () => {
+  const { deps } = setup();
+  const job = deps.jobs.start({ id: "j-000001", kind: "container.logs", userId: "U0OPER", channelId: "C0INCIDENT", host: "local", summary: "logs -f api" });
+  const denied = await dispatch({ text: "cancel j-000001", actor: nobody }, deps, signal());
+  assert.match(replyText(denied), /You need permission `container\.stop`/);
+  assert.equal(job.controller.signal.aborted, false);
+  const own = await dispatch({ text: "cancel j-000001", actor: oper }, deps, signal());
+  assert.match(replyText(own), /Stopping job `j-000001`/);
+  assert.deepEqual(job.controller.signal.reason, { by: "U0OPER" });
+  const missing = await dispatch({ text: "cancel j-ffffff", actor: oper }, deps, signal());
+  assert.match(replyText(missing), /No running job `j-ffffff`/);
+});

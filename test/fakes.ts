@@ -1,0 +1,106 @@
+import type { ContainerDetails, ContainerEngine, ContainerSummary, EngineInfo, ExecHandle, ExitStatus, LogLine, LogQuery, PullProgress, RunSpec } from "../src/engines/ports.ts";
+import { BerthError } from "../src/errors.ts";
+
+/** A hand-written ContainerEngine for core tests: records every call, serves scripted containers and lines. */
+export class FakeEngine implements ContainerEngine {
+  readonly name: string;
+  calls: { method: string; args: unknown[] }[] = [];
+  lines: LogLine[] = [];
+  unreachable = false;
+  containers: ContainerDetails[] = [];
+
+  constructor(name = "local") {
+    this.name = name;
+  }
+
+  private record(method: string, ...args: unknown[]) {
+    this.calls.push({ method, args });
+    if (this.unreachable) throw new BerthError("UNAVAILABLE", `Docker engine "${this.name}" is unreachable at unix:///nowhere: connect ENOENT. Check that the engine is running and berth can reach it.`);
+  }
+
+  private find(ref: string): ContainerDetails {
+    const c = this.containers.find((x) => x.name === ref || x.id.startsWith(ref));
+    if (!c) throw new BerthError("NOT_FOUND", `No berth container "${ref}" on host ${this.name}. Run \`/berth ps -a\` to see berth's containers.`);
+    return c;
+  }
+
+  async info(): Promise<EngineInfo> {
+    this.record("info");
+    return { name: this.name, osType: "linux", osVersion: "test", engineVersion: "0", apiVersion: "1.41" };
+  }
+  async hasImage(image: string): Promise<boolean> {
+    this.record("hasImage", image);
+    return true;
+  }
+  async *pull(image: string): AsyncIterable<PullProgress> {
+    this.record("pull", image);
+  }
+  async run(spec: RunSpec): Promise<{ id: string; name: string }> {
+    this.record("run", spec);
+    const c = details({ id: "abc123def456", name: spec.name ?? "fake_1", image: spec.image, labels: spec.labels });
+    this.containers.push(c);
+    return { id: c.id, name: c.name };
+  }
+  async list(): Promise<ContainerSummary[]> {
+    this.record("list");
+    return this.containers;
+  }
+  async inspect(container: string): Promise<ContainerDetails> {
+    this.record("inspect", container);
+    return this.find(container);
+  }
+  async *logs(query: LogQuery): AsyncIterable<LogLine> {
+    this.record("logs", query);
+    yield* this.lines;
+  }
+  async wait(container: string): Promise<ExitStatus> {
+    this.record("wait", container);
+    return { exitCode: 0, oomKilled: false };
+  }
+  async stop(container: string): Promise<void> {
+    this.record("stop", container);
+    this.find(container);
+  }
+  async start(container: string): Promise<void> {
+    this.record("start", container);
+    this.find(container);
+  }
+  async restart(container: string): Promise<void> {
+    this.record("restart", container);
+    this.find(container);
+  }
+  async remove(container: string): Promise<void> {
+    this.record("remove", container);
+    this.find(container);
+  }
+  async exec(container: string, cmd: readonly string[]): Promise<ExecHandle> {
+    this.record("exec", container, cmd);
+    const lines = this.lines;
+    return { lines: (async function* () { yield* lines; })(), exitCode: async () => 0 };
+  }
+  close(): void {}
+}
+
+export function details(d: Partial<ContainerDetails> & { id: string; name: string }): ContainerDetails {
+  return {
+    image: "busybox:1",
+    state: "running",
+    status: "Up 1 second",
+    createdAt: new Date(0),
+    labels: {},
+    cmd: [],
+    envNames: [],
+    exitCode: null,
+    startedAt: null,
+    finishedAt: null,
+    restartCount: 0,
+    oomKilled: false,
+    tty: false,
+    memoryBytes: 0,
+    nanoCpus: 0,
+    pidsLimit: 0,
+    networkMode: "none",
+    privileged: false,
+    ...d,
+  };
+}
