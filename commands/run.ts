@@ -32,11 +32,7 @@ export default defineCommand({
     name: z.string().optional(),
     env: envOption,
     memory: bytesOption,
-    cpus: z.coerce
-      .number({ error: "write a number of CPUs, e.g. 0.5" })
-      .positive("must be more than 0")
-      .max(64, "at most 64")
-      .optional(),
+    cpus: z.coerce.number({ error: "write a number of CPUs, e.g. 0.5" }).positive("must be more than 0").max(64, "at most 64").optional(),
     isolation: z.enum(["process", "hyperv", "default"], { error: "write process or hyperv" }).optional(),
     platform: z.string().optional(),
     detach: flag,

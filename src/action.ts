@@ -4,9 +4,7 @@ import { z } from "zod";
  * What berth can do, independent of how it was asked. Commands turn text into one of these; policy, audit and the
  * engines only ever see this typed form, never the raw text.
  */
-const containerRef = z
-  .string()
-  .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/, "a container name or id (letters, digits, _ . -)");
+const containerRef = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/, "a container name or id (letters, digits, _ . -)");
 const hostName = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, "a host name from `/berth hosts`");
 const envVar = z.object({
   name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/),

@@ -17,7 +17,10 @@ import { openStore } from "./store.ts";
 export const slackRetries = { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 4000 };
 
 /** Wires berth together from a validated Config: manifests, store, engines, Slack. Throws BerthError("CONFIG"). */
-export function createBerth(config: Config, options: { retryConfig?: typeof slackRetries | { retries: number }; write?: (line: string) => void } = {}) {
+export function createBerth(
+  config: Config,
+  options: { retryConfig?: typeof slackRetries | { retries: number }; write?: (line: string) => void } = {},
+) {
   const log = createLogger(config.logLevel, options.write);
   const policy: Policy = loadPolicyFile(config.policyPath);
   const hosts: Hosts =
@@ -28,13 +31,13 @@ export function createBerth(config: Config, options: { retryConfig?: typeof slac
   const jobs = createJobRegistry(store);
   const engines = new Map<string, ContainerEngine>();
   const engine = (name: string): ContainerEngine => {
-    let e = engines.get(name);
-    if (!e) {
-      const conn = hosts.connections.find((c) => c.name === name);
-      if (!conn) throw new Error(`no host ${name}`);
-      engines.set(name, (e = createDockerEngine(conn)));
-    }
-    return e;
+    const known = engines.get(name);
+    if (known) return known;
+    const conn = hosts.connections.find((c) => c.name === name);
+    if (!conn) throw new Error(`no host ${name}`);
+    const created = createDockerEngine(conn);
+    engines.set(name, created);
+    return created;
   };
   const slack = createSlackApp(
     {

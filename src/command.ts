@@ -1,4 +1,4 @@
-import { z } from "zod";
+import type { z } from "zod";
 import { type Action, ActionSchema } from "./action.ts";
 import { suggest } from "./suggest.ts";
 

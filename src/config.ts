@@ -9,7 +9,10 @@ const Env = z.object({
   SLACK_API_URL: z.url().default("https://slack.com/api/"),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default("0.0.0.0"),
-  BERTH_COMMAND: z.string().regex(/^\/[a-z0-9_-]{1,31}$/, "a slash command like /berth").default("/berth"),
+  BERTH_COMMAND: z
+    .string()
+    .regex(/^\/[a-z0-9_-]{1,31}$/, "a slash command like /berth")
+    .default("/berth"),
   BERTH_POLICY: z.string().default("manifests/policy.yaml"),
   BERTH_HOSTS: z.string().default("manifests/hosts.yaml"),
   BERTH_DATA_DIR: z.string().default("./data"),

@@ -84,10 +84,15 @@ export async function dispatchAction(
     cancelTarget = deps.jobs.get(action.job);
     // Anyone may stop their own job; stopping someone else's needs the right to stop containers where it runs.
     if (cancelTarget && cancelTarget.record.userId !== actor.userId) {
-      decision = authorize(policy, subject, { kind: "container.stop", container: "job", host: cancelTarget.record.host ?? undefined }, {
-        channelId: cancelTarget.record.channelId,
-        host: cancelTarget.record.host ?? undefined,
-      });
+      decision = authorize(
+        policy,
+        subject,
+        { kind: "container.stop", container: "job", host: cancelTarget.record.host ?? undefined },
+        {
+          channelId: cancelTarget.record.channelId,
+          host: cancelTarget.record.host ?? undefined,
+        },
+      );
     }
   }
   audit(deps, { requestId, actor, action, host, decision });

@@ -1,4 +1,4 @@
-const units: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+const units = { s: 1, m: 60, h: 3600, d: 86400 } as const;
 
 /** "90s", "5m", "1h30m", "2d" → seconds; undefined when the text is not a duration. */
 export function parseDuration(text: string): number | undefined {
@@ -7,7 +7,7 @@ export function parseDuration(text: string): number | undefined {
     return /^\d+$/.test(text.trim()) ? Number(text.trim()) : undefined;
   }
   const [, d, h, min, s] = m;
-  return Number(d ?? 0) * units.d! + Number(h ?? 0) * units.h! + Number(min ?? 0) * units.m! + Number(s ?? 0);
+  return Number(d ?? 0) * units.d + Number(h ?? 0) * units.h + Number(min ?? 0) * units.m + Number(s ?? 0);
 }
 
 export function formatDuration(ms: number): string {

@@ -1,4 +1,4 @@
-import type { Actor, ActionOf } from "./action.ts";
+import type { ActionOf, Actor } from "./action.ts";
 import { formatBytes, formatDuration } from "./duration.ts";
 import { type ContainerEngine, labels } from "./engines/ports.ts";
 import type { JobEvent } from "./events.ts";
@@ -101,7 +101,9 @@ async function* run(action: ActionOf<"container.run">, ctx: JobContext, signal: 
   }
   let stoppedBy: string | undefined;
   if (signal.aborted || timeout.signal.aborted) {
-    stoppedBy = signal.aborted ? `stopped by <@${cancelledBy(signal) ?? "unknown"}>` : `stopped: timeout of ${formatDuration(limits.timeoutSeconds * 1000)} reached`;
+    stoppedBy = signal.aborted
+      ? `stopped by <@${cancelledBy(signal) ?? "unknown"}>`
+      : `stopped: timeout of ${formatDuration(limits.timeoutSeconds * 1000)} reached`;
     yield { type: "notice", text: `Container ${stoppedBy}.` };
     await engine.stop(id, cleanupSignal());
   }
@@ -149,7 +151,11 @@ async function* exec(action: ActionOf<"container.exec">, ctx: JobContext, signal
   yield { type: "status", text: `Running \`${action.cmd.join(" ")}\` in \`${action.container}\` on ${ctx.host}` };
   for await (const line of handle.lines) yield { type: "line", line };
   if (signal.aborted) {
-    yield { type: "end", outcome: "cancelled", text: `Stopped reading (by <@${cancelledBy(signal) ?? "unknown"}>); the process may still run in the container.` };
+    yield {
+      type: "end",
+      outcome: "cancelled",
+      text: `Stopped reading (by <@${cancelledBy(signal) ?? "unknown"}>); the process may still run in the container.`,
+    };
     return;
   }
   const code = await handle.exitCode();

@@ -4,10 +4,12 @@ export type Log = (event: string, fields?: Record<string, unknown>) => void;
 const levels = { debug: 10, info: 20, warn: 30, error: 40 } as const;
 
 export function createLogger(level: keyof typeof levels, write: (line: string) => void = (l) => process.stdout.write(l)) {
-  const at = (l: keyof typeof levels): Log => (event, fields = {}) => {
-    if (levels[l] < levels[level]) return;
-    write(`${JSON.stringify({ time: new Date().toISOString(), level: l, msg: event, ...fields }, replacer)}\n`);
-  };
+  const at =
+    (l: keyof typeof levels): Log =>
+    (event, fields = {}) => {
+      if (levels[l] < levels[level]) return;
+      write(`${JSON.stringify({ time: new Date().toISOString(), level: l, msg: event, ...fields }, replacer)}\n`);
+    };
   return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }
 

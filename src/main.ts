@@ -27,7 +27,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const message = error instanceof BerthError ? `berth cannot start: ${error.message}` : `berth crashed: ${(error as Error).stack ?? String(error)}`;
+  const message =
+    error instanceof BerthError ? `berth cannot start: ${error.message}` : `berth crashed: ${(error as Error).stack ?? String(error)}`;
   process.stderr.write(`${message}\n`);
   process.exitCode = 1;
 });

@@ -6,15 +6,19 @@
 export function normalize(text: string): string {
   const unmarked = text.replace(/<([^<>]*)>/g, (_, inner: string) => unmark(inner));
   const decoded = unmarked.replace(/&(amp|lt|gt|quot|#39);/g, (_, e: string) => entities[e] ?? "");
-  return decoded
-    .replace(/[\u201C\u201D\u201E\u201F\u2033\u00AB\u00BB]/g, '"')
-    .replace(/[\u2018\u2019\u201A\u201B\u2032]/g, "'")
-    .replace(/\u2026/g, "...")
-    .replace(/[\u200B-\u200D\u2060\uFEFF]/g, "")
-    .replace(/[\s\u00A0\u2000-\u200A\u202F\u205F\u3000]+/g, " ")
-    .replace(/(^| )[\u2014\u2013\u2012\u2015\u2212\u2E3A\u2E3B]+-*(?=\S)/g, (_, lead: string) => `${lead}\u0000`)
-    .replace(/\u0000(\S+)/g, (_, word: string) => (word.length === 1 ? `-${word}` : `--${word}`))
-    .trim();
+  return (
+    decoded
+      .replace(/[\u201C\u201D\u201E\u201F\u2033\u00AB\u00BB]/g, '"')
+      .replace(/[\u2018\u2019\u201A\u201B\u2032]/g, "'")
+      .replace(/\u2026/g, "...")
+      .replace(/[\u200B-\u200D\u2060\uFEFF]/g, "")
+      .replace(/[\s\u00A0\u2000-\u200A\u202F\u205F\u3000]+/g, " ")
+      // A long dash starting a word stands for `--`, or for `-` before a single letter (`—f`).
+      .replace(/(^| )[\u2014\u2013\u2012\u2015\u2212\u2E3A\u2E3B]+-*(\S+)/g, (_, lead: string, word: string) =>
+        word.length === 1 ? `${lead}-${word}` : `${lead}--${word}`,
+      )
+      .trim()
+  );
 }
 
 const entities: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', "#39": "'" };

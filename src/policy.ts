@@ -90,9 +90,7 @@ export type Subject = { userId: string; groups: ReadonlySet<string> };
 /** Where the action would happen. `host` is resolved (explicit -H or the default) before authorizing. */
 export type Place = { channelId: string; channelName?: string | undefined; host?: string | undefined };
 
-export type Decision =
-  | { allow: true; rule: string }
-  | { allow: false; rule: string; reason: string };
+export type Decision = { allow: true; rule: string } | { allow: false; rule: string; reason: string };
 
 type Binding = Policy["bindings"][number];
 
@@ -116,9 +114,8 @@ function grants(policy: Policy, role: string, kind: ActionKind): boolean {
 }
 
 const where = (b: Binding) =>
-  [b.channels ? `in ${b.channels.join(", ")}` : "", b.hosts ? `on hosts ${b.hosts.join(", ")}` : ""]
-    .filter(Boolean)
-    .join(" ") || "everywhere";
+  [b.channels ? `in ${b.channels.join(", ")}` : "", b.hosts ? `on hosts ${b.hosts.join(", ")}` : ""].filter(Boolean).join(" ") ||
+  "everywhere";
 
 /**
  * Decides whether `subject` may perform `action` at `place`. Pure; deny by default; the decision names the binding

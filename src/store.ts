@@ -64,7 +64,9 @@ export function openStore(dir: string | ":memory:", clock: () => number = Date.n
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
   db.exec(schema);
   // Jobs that were running when berth last stopped can no longer be followed; say so instead of showing them running.
-  db.prepare("UPDATE jobs SET status = 'failed', detail = 'berth restarted while this job ran', ended_at = ? WHERE status = 'running'").run(clock());
+  db.prepare("UPDATE jobs SET status = 'failed', detail = 'berth restarted while this job ran', ended_at = ? WHERE status = 'running'").run(
+    clock(),
+  );
 
   const insertJob = db.prepare(
     "INSERT INTO jobs (id, kind, user_id, channel_id, host, summary, status, created_at, message_ts) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)",

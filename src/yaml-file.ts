@@ -36,9 +36,10 @@ export function parseYaml<T extends z.ZodType>(text: string, schema: T, source: 
     // Point at the deepest node that exists: a missing key is reported at its parent.
     let line: number | undefined;
     for (let n = path.length; n >= 0 && line === undefined; n--) {
-      const node = doc.getIn(path.slice(0, n).map((p) => (/^\d+$/.test(p) ? Number(p) : p)), true) as
-        | { range?: [number, number, number] }
-        | undefined;
+      const node = doc.getIn(
+        path.slice(0, n).map((p) => (/^\d+$/.test(p) ? Number(p) : p)),
+        true,
+      ) as { range?: [number, number, number] } | undefined;
       if (node?.range) line = lines.linePos(node.range[0]).line;
     }
     const where = path.length ? path.join(".") : "(top level)";

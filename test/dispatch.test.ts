@@ -61,8 +61,16 @@ test("an operator's run becomes a job that creates a labelled, limited container
   engine.lines = [{ stream: "stdout", text: "hello" }];
   const outcome = await dispatch({ text: "run -e TOKEN=s3cr3t busybox:1 echo hello", actor: oper }, deps, signal());
   const events = await collect(outcome);
-  assert.deepEqual(events.map((e) => e.type), ["status", "line", "end"]);
-  const spec = engine.calls.find((c) => c.method === "run")?.args[0] as { labels: Record<string, string>; memoryBytes: number; privileged: boolean; networkMode: string };
+  assert.deepEqual(
+    events.map((e) => e.type),
+    ["status", "line", "end"],
+  );
+  const spec = engine.calls.find((c) => c.method === "run")?.args[0] as {
+    labels: Record<string, string>;
+    memoryBytes: number;
+    privileged: boolean;
+    networkMode: string;
+  };
   assert.equal(spec.labels["io.berth.user"], "U0OPER");
   assert.equal(spec.labels["io.berth.channel"], "C0INCIDENT");
   assert.match(spec.labels["io.berth.job"] ?? "", /^j-[0-9a-f]{6}$/);
@@ -119,7 +127,10 @@ test("an unreachable engine is a clear message, and the failure is audited", asy
   engine.unreachable = true;
   const outcome = await dispatch({ text: "ps", actor: oper }, deps, signal());
   assert.match(replyText(outcome), /Docker engine "local" is unreachable/);
-  assert.deepEqual(store.audit.all().map((r) => r.outcome ?? r.decision), ["allow", "error: UNAVAILABLE"]);
+  assert.deepEqual(
+    store.audit.all().map((r) => r.outcome ?? r.decision),
+    ["allow", "error: UNAVAILABLE"],
+  );
 });
 
 test("usage errors never reach policy or the engine", async () => {
@@ -151,7 +162,14 @@ test("inspect shows environment names, never values", async () => {
 
 test("cancel: your own job yes, someone else's only with the right to stop containers there", async () => {
   const { deps } = setup();
-  const job = deps.jobs.start({ id: "j-000001", kind: "container.logs", userId: "U0OPER", channelId: "C0INCIDENT", host: "local", summary: "logs -f api" });
+  const job = deps.jobs.start({
+    id: "j-000001",
+    kind: "container.logs",
+    userId: "U0OPER",
+    channelId: "C0INCIDENT",
+    host: "local",
+    summary: "logs -f api",
+  });
   const denied = await dispatch({ text: "cancel j-000001", actor: nobody }, deps, signal());
   assert.match(replyText(denied), /You need permission `container\.stop`/);
   assert.equal(job.controller.signal.aborted, false);

@@ -1,4 +1,15 @@
-import type { ContainerDetails, ContainerEngine, ContainerSummary, EngineInfo, ExecHandle, ExitStatus, LogLine, LogQuery, PullProgress, RunSpec } from "../src/engines/ports.ts";
+import type {
+  ContainerDetails,
+  ContainerEngine,
+  ContainerSummary,
+  EngineInfo,
+  ExecHandle,
+  ExitStatus,
+  LogLine,
+  LogQuery,
+  PullProgress,
+  RunSpec,
+} from "../src/engines/ports.ts";
 import { BerthError } from "../src/errors.ts";
 
 /** A hand-written ContainerEngine for core tests: records every call, serves scripted containers and lines. */
@@ -15,12 +26,20 @@ export class FakeEngine implements ContainerEngine {
 
   private record(method: string, ...args: unknown[]) {
     this.calls.push({ method, args });
-    if (this.unreachable) throw new BerthError("UNAVAILABLE", `Docker engine "${this.name}" is unreachable at unix:///nowhere: connect ENOENT. Check that the engine is running and berth can reach it.`);
+    if (this.unreachable)
+      throw new BerthError(
+        "UNAVAILABLE",
+        `Docker engine "${this.name}" is unreachable at unix:///nowhere: connect ENOENT. Check that the engine is running and berth can reach it.`,
+      );
   }
 
   private find(ref: string): ContainerDetails {
     const c = this.containers.find((x) => x.name === ref || x.id.startsWith(ref));
-    if (!c) throw new BerthError("NOT_FOUND", `No berth container "${ref}" on host ${this.name}. Run \`/berth ps -a\` to see berth's containers.`);
+    if (!c)
+      throw new BerthError(
+        "NOT_FOUND",
+        `No berth container "${ref}" on host ${this.name}. Run \`/berth ps -a\` to see berth's containers.`,
+      );
     return c;
   }
 
@@ -34,6 +53,7 @@ export class FakeEngine implements ContainerEngine {
   }
   async *pull(image: string): AsyncIterable<PullProgress> {
     this.record("pull", image);
+    yield { status: "Already exists" };
   }
   async run(spec: RunSpec): Promise<{ id: string; name: string }> {
     this.record("run", spec);
@@ -76,7 +96,12 @@ export class FakeEngine implements ContainerEngine {
   async exec(container: string, cmd: readonly string[]): Promise<ExecHandle> {
     this.record("exec", container, cmd);
     const lines = this.lines;
-    return { lines: (async function* () { yield* lines; })(), exitCode: async () => 0 };
+    return {
+      lines: (async function* () {
+        yield* lines;
+      })(),
+      exitCode: async () => 0,
+    };
   }
   close(): void {}
 }

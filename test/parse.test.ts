@@ -5,7 +5,11 @@ import type { Action } from "../src/action.ts";
 import { parse } from "../src/parse.ts";
 
 const ok: [string, string, Action][] = [
-  ["run with command", "run busybox:1 echo hi", { kind: "container.run", image: "busybox:1", cmd: ["echo", "hi"], env: [], detach: false, autoRemove: false }],
+  [
+    "run with command",
+    "run busybox:1 echo hi",
+    { kind: "container.run", image: "busybox:1", cmd: ["echo", "hi"], env: [], detach: false, autoRemove: false },
+  ],
   [
     "run options stop at the image",
     "run -d --name w1 -e A=1 -eB=x=y -m 128m --cpus 0.5 --timeout 1h30m --rm -H local busybox:1 sh -c 'ls -l'",

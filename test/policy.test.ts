@@ -45,19 +45,54 @@ const table: [string, Subject, Action, Place, boolean, RegExp][] = [
   ["operator runs an allowed image", subject("U0OPER"), run("busybox:1"), incident, true, /^bindings\[0\] \(role operator\)$/],
   ["operator by user group", subject("U0SOMEONE", ["S0ONCALL"]), run("busybox:1"), incident, true, /bindings\[0\]/],
   ["inherited viewer action", subject("U0OPER"), logs, incident, true, /bindings\[0\]/],
-  ["channel glob by name", subject("U0OPER"), logs, { channelId: "C0OTHER", channelName: "incident-api", host: "local" }, true, /bindings\[0\]/],
+  [
+    "channel glob by name",
+    subject("U0OPER"),
+    logs,
+    { channelId: "C0OTHER", channelName: "incident-api", host: "local" },
+    true,
+    /bindings\[0\]/,
+  ],
   ["host glob", subject("U0OPER"), logs, { ...incident, host: "staging-3" }, true, /bindings\[0\]/],
   ["registry ** crosses path segments", subject("U0OPER"), run("registry.example.com/team/app:2"), incident, true, /bindings\[0\]/],
   ["* in images stays in one segment", subject("U0OPER"), run("busybox:1/evil"), incident, false, /^policy:images$/],
   ["image not allowed", subject("U0OPER"), run("alpine:3"), incident, false, /^policy:images$/],
   ["untagged image means :latest", subject("U0OPER"), run("busybox"), incident, true, /bindings\[0\]/],
   ["nobody is denied", subject("U0NOBODY"), logs, incident, false, /^default:deny$/],
-  ["operator outside their channels", subject("U0OPER"), logs, { channelId: "C0RANDOM", channelName: "random", host: "local" }, false, /default:deny/],
+  [
+    "operator outside their channels",
+    subject("U0OPER"),
+    logs,
+    { channelId: "C0RANDOM", channelName: "random", host: "local" },
+    false,
+    /default:deny/,
+  ],
   ["operator on another host", subject("U0OPER"), logs, { ...incident, host: "prod-1" }, false, /default:deny/],
-  ["everyone may view in #ops", subject("U0ANY"), logs, { channelId: "C0OPS", channelName: "ops", host: "prod-1" }, true, /bindings\[1\] \(role viewer\)/],
-  ["viewer may not run", subject("U0ANY"), run("busybox:1"), { channelId: "C0OPS", channelName: "ops", host: "local" }, false, /default:deny/],
+  [
+    "everyone may view in #ops",
+    subject("U0ANY"),
+    logs,
+    { channelId: "C0OPS", channelName: "ops", host: "prod-1" },
+    true,
+    /bindings\[1\] \(role viewer\)/,
+  ],
+  [
+    "viewer may not run",
+    subject("U0ANY"),
+    run("busybox:1"),
+    { channelId: "C0OPS", channelName: "ops", host: "local" },
+    false,
+    /default:deny/,
+  ],
   ["operator may not rm", subject("U0OPER"), { kind: "container.remove", container: "api", force: false }, incident, false, /default:deny/],
-  ["admin may do anything anywhere", subject("U0ADMIN"), { kind: "container.exec", container: "a", cmd: ["sh"] }, { channelId: "C9", host: "x" }, true, /role admin/],
+  [
+    "admin may do anything anywhere",
+    subject("U0ADMIN"),
+    { kind: "container.exec", container: "a", cmd: ["sh"] },
+    { channelId: "C9", host: "x" },
+    true,
+    /role admin/,
+  ],
   ["help is open to everyone", subject("U0NOBODY"), { kind: "help" }, incident, true, /builtin:self-service/],
   ["whoami is open to everyone", subject("U0NOBODY"), { kind: "policy.explain", question: "whoami" }, incident, true, /builtin/],
   ["memory above the maximum", subject("U0ADMIN"), run("busybox:1", { memoryBytes: 2 * 1024 ** 3 }), incident, false, /policy:containers/],
@@ -74,7 +109,10 @@ for (const [name, who, action, place, allow, rule] of table) {
 test("a denial names the missing permission and the roles that grant it", () => {
   const d = authorize(policy, subject("U0NOBODY"), run("busybox:1"), incident);
   assert.equal(d.allow, false);
-  assert.match(d.allow ? "" : d.reason, /You need permission `container\.run` in #incident-db on host local.*Roles that allow it: operator, admin/);
+  assert.match(
+    d.allow ? "" : d.reason,
+    /You need permission `container\.run` in #incident-db on host local.*Roles that allow it: operator, admin/,
+  );
 });
 
 test("a denial tells a bound user where their role does apply", () => {
@@ -83,7 +121,11 @@ test("a denial tells a bound user where their role does apply", () => {
 });
 
 test("no images list means no image may run", () => {
-  const strict = parseYaml("version: 1\nroles: { admin: { actions: ['*'] } }\nbindings: [{ role: admin, users: ['*'] }]\n", PolicySchema, "t");
+  const strict = parseYaml(
+    "version: 1\nroles: { admin: { actions: ['*'] } }\nbindings: [{ role: admin, users: ['*'] }]\n",
+    PolicySchema,
+    "t",
+  );
   const d = authorize(strict, subject("U1"), run("busybox:1"), incident);
   assert.match(d.allow ? "" : d.reason, /allowed: none/);
 });
@@ -104,7 +146,11 @@ test("whoami lists the caller's roles and where they apply", () => {
 });
 
 const invalid: [string, string, RegExp][] = [
-  ["unknown role in a binding", "version: 1\nroles: {}\nbindings:\n  - role: oper\n    users: [U1]\n", /line 4 \(bindings\.0\.role\): no role named "oper"/],
+  [
+    "unknown role in a binding",
+    "version: 1\nroles: {}\nbindings:\n  - role: oper\n    users: [U1]\n",
+    /line 4 \(bindings\.0\.role\): no role named "oper"/,
+  ],
   ["unknown action", "version: 1\nroles:\n  r:\n    actions: [container.destroy]\n", /line 4 .*unknown action "container\.destroy"/],
   ["unknown inherited role", "version: 1\nroles:\n  r: { inherits: [nope] }\n", /no role named "nope"/],
   ["inheritance cycle", "version: 1\nroles:\n  a: { inherits: [b] }\n  b: { inherits: [a] }\n", /role "a" inherits itself/],

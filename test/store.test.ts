@@ -73,10 +73,21 @@ test("verify finds a removed record", () => {
 test("jobs are stored from start to outcome; running jobs of a previous process are closed on open", () => {
   const dir = mkdtempSync(join(tmpdir(), "berth-store-"));
   const store = openStore(dir, () => 1000);
-  store.jobs.create({ id: "j-1", kind: "container.logs", userId: "U1", channelId: "C1", host: "local", summary: "logs -f api", messageTs: "1.1" });
+  store.jobs.create({
+    id: "j-1",
+    kind: "container.logs",
+    userId: "U1",
+    channelId: "C1",
+    host: "local",
+    summary: "logs -f api",
+    messageTs: "1.1",
+  });
   store.jobs.create({ id: "j-2", kind: "container.run", userId: "U1", channelId: "C1", host: "local", summary: "run", messageTs: null });
   store.jobs.finish("j-2", "succeeded", 0, "Exited with code 0");
-  assert.deepEqual(store.jobs.running().map((j) => j.id), ["j-1"]);
+  assert.deepEqual(
+    store.jobs.running().map((j) => j.id),
+    ["j-1"],
+  );
   assert.equal(store.jobs.get("j-2")?.exitCode, 0);
   store.close();
   const reopened = openStore(dir, () => 2000);

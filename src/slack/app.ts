@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import bolt, { type LogLevel, type webApi } from "@slack/bolt";
 import type { Actor } from "../action.ts";
 import { type DispatchDeps, dispatch, dispatchAction, type Outcome } from "../dispatch.ts";
-import { healthHandler, type HealthReport } from "../health.ts";
+import { type HealthReport, healthHandler } from "../health.ts";
 import { createDirectory } from "./directory.ts";
 import { fit, slackLimits } from "./limits.ts";
 import { createOutbox, type Outbox } from "./outbox.ts";
@@ -88,7 +88,13 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
       }
       return;
     }
-    const started = await runJob(outcome.plan, { ...deps, outbox, spoolDir: core.spoolDir, maxThreadMessages: core.maxThreadMessages, log: core.log });
+    const started = await runJob(outcome.plan, {
+      ...deps,
+      outbox,
+      spoolDir: core.spoolDir,
+      maxThreadMessages: core.maxThreadMessages,
+      log: core.log,
+    });
     if (!started.ok) {
       await ephemeral(`Nothing was run. ${invite(started.error)}`);
       return;
@@ -105,7 +111,9 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
 
   const failSafe = (requestId: string, respond: Respond) => (error: unknown) => {
     core.log("request failed", { requestId, err: error });
-    return respond({ response_type: "ephemeral", text: `Something failed on berth's side (ref ${requestId.slice(0, 8)}).` }).catch(() => undefined);
+    return respond({ response_type: "ephemeral", text: `Something failed on berth's side (ref ${requestId.slice(0, 8)}).` }).catch(
+      () => undefined,
+    );
   };
 
   app.command(core.slash, async ({ command, ack, respond }) => {

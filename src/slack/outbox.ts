@@ -34,9 +34,11 @@ export function createOutbox(options: OutboxOptions) {
   const chains = new Map<string, Promise<unknown>>();
 
   const lane = (key: string, spacing: number): Lane => {
-    let l = lanes.get(key);
-    if (!l) lanes.set(key, (l = { nextAt: 0, spacing }));
-    return l;
+    const known = lanes.get(key);
+    if (known) return known;
+    const created = { nextAt: 0, spacing };
+    lanes.set(key, created);
+    return created;
   };
 
   /** Waits until every lane has a free slot, claims it, and retries on 429 after Retry-After. */
@@ -109,8 +111,7 @@ export function createOutbox(options: OutboxOptions) {
         const res: webApi.ChatPostMessageResponse = await send(
           "chat.postMessage",
           [lane(`post:${channel}`, options.spacing.postPerChannelMs), lane("post:*", options.spacing.postWorkspaceMs)],
-          () =>
-            client.chat.postMessage({ unfurl_links: false, unfurl_media: false, ...message, channel } as ChatPostMessageArguments),
+          () => client.chat.postMessage({ unfurl_links: false, unfurl_media: false, ...message, channel } as ChatPostMessageArguments),
         );
         return String(res.ts);
       });

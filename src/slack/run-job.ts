@@ -42,7 +42,13 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
   try {
     ts = await deps.outbox.post(channel, renderCard(card));
   } catch (error) {
-    auditOutcome(deps, { requestId: plan.requestId, actor: plan.actor, action: plan.action, host: plan.host, outcome: `not run: ${slackError(error)}` });
+    auditOutcome(deps, {
+      requestId: plan.requestId,
+      actor: plan.actor,
+      action: plan.action,
+      host: plan.host,
+      outcome: `not run: ${slackError(error)}`,
+    });
     return { ok: false, error };
   }
   const job = deps.jobs.start({
