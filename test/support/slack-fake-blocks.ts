@@ -7,7 +7,7 @@
  * observed from Slack. Unknown block or element types get "failed to match all allowed schemas". Block types the
  * fake does not model in depth (input, file, video, table, …) are accepted as long as they are objects.
  */
-import { type Json, type JsonObject, isJsonObject } from "./slack-fake-json.ts";
+import { isJsonObject, type Json, type JsonObject } from "./slack-fake-json.ts";
 
 export const BLOCK_LIMITS = {
   messageBlocks: 50,

@@ -4,15 +4,7 @@
  * A failure is thrown as SlackApiError and becomes HTTP 200 `{ ok: false, error, ...extra }`.
  */
 import { validateBlocks } from "./slack-fake-blocks.ts";
-import {
-  type Json,
-  type JsonObject,
-  argBool,
-  argNumber,
-  argString,
-  isJsonObject,
-  tryParseJson,
-} from "./slack-fake-json.ts";
+import { argBool, argNumber, argString, isJsonObject, type Json, type JsonObject, tryParseJson } from "./slack-fake-json.ts";
 import type { ChannelRecord, FakeMessage, FileRecord, UserRecord, Workspace } from "./slack-fake-store.ts";
 
 export class SlackApiError extends Error {
@@ -189,7 +181,7 @@ function completeUpload(args: JsonObject, ctx: MethodContext): JsonObject {
     }
     const record = ctx.ws.files.get(entry.id);
     // Unknown, never uploaded (step 2 skipped), or already completed ("can only be called once").
-    if (!record || !record.bytes || record.completed) throw new SlackApiError("file_not_found");
+    if (!record?.bytes || record.completed) throw new SlackApiError("file_not_found");
     files.push({ record, title: typeof entry.title === "string" ? entry.title : undefined });
   }
 
@@ -242,12 +234,7 @@ function visibleChannel(
   idOrName: string | undefined,
   { byNameToo = true }: { byNameToo?: boolean } = {},
 ): ChannelRecord {
-  const channel =
-    idOrName === undefined
-      ? undefined
-      : byNameToo
-        ? ctx.ws.resolveChannel(idOrName)
-        : ctx.ws.channels.get(idOrName);
+  const channel = idOrName === undefined ? undefined : byNameToo ? ctx.ws.resolveChannel(idOrName) : ctx.ws.channels.get(idOrName);
   if (!channel || (channel.is_private && !channel.members.has(ctx.ws.ids.botUserId))) {
     throw new SlackApiError("channel_not_found");
   }
@@ -268,7 +255,11 @@ function postableChannel(ctx: MethodContext, idOrName: string | undefined): Chan
  * The parent ts for a reply. thread_ts must be a top-level message of the channel; a reply's ts or an unknown ts
  * gets `settings.threadTsError`, or when that is null is accepted (a reply's ts then means its parent's thread).
  */
-export function resolveThread(ctx: Pick<MethodContext, "ws" | "settings">, channel: ChannelRecord, threadTs: string | undefined): string | undefined {
+export function resolveThread(
+  ctx: Pick<MethodContext, "ws" | "settings">,
+  channel: ChannelRecord,
+  threadTs: string | undefined,
+): string | undefined {
   if (threadTs === undefined || threadTs === "") return undefined;
   const parent = ctx.ws.findMessage(channel.id, threadTs);
   const isParent = parent !== undefined && !parent.deleted && (parent.thread_ts ?? parent.ts) === parent.ts;
@@ -291,15 +282,15 @@ export type ContentChange = Partial<MessageContent>;
  * invalid_blocks_format, invalid_blocks, invalid_attachments, too_many_attachments, no_text, and msg_too_long over
  * 4,000 chars ("reject") or truncation at 40,000 ("truncate", chat.postMessage outside strict mode).
  */
-export function readContent(
-  ctx: Pick<MethodContext, "badJson">,
-  args: JsonObject,
-  mode: "reject" | "truncate",
-): MessageContent {
+export function readContent(ctx: Pick<MethodContext, "badJson">, args: JsonObject, mode: "reject" | "truncate"): MessageContent {
   const { text, blocks, attachments } = parseContent(ctx, args, mode);
   const hasContent = (text ?? "") !== "" || (blocks?.length ?? 0) > 0 || (attachments?.length ?? 0) > 0;
   if (!hasContent) throw new SlackApiError("no_text");
-  return { text: text ?? "", ...(blocks !== undefined && { blocks }), ...(attachments !== undefined && { attachments }) };
+  return {
+    text: text ?? "",
+    ...(blocks !== undefined && { blocks }),
+    ...(attachments !== undefined && { attachments }),
+  };
 }
 
 /** chat.update's content: the same checks, and no_text only when nothing at all is given. */

@@ -3,7 +3,7 @@
  * a trigger_id and a response_url that point back at the fake. The HTTP driver form-encodes them and signs them;
  * Socket Mode delivers the same objects inside an envelope.
  */
-import { type Json, type JsonObject, isJsonObject } from "./slack-fake-json.ts";
+import { isJsonObject, type Json, type JsonObject } from "./slack-fake-json.ts";
 import { messageJson } from "./slack-fake-methods.ts";
 import { type ResponseUrlKind, SEED, type Workspace } from "./slack-fake-store.ts";
 
@@ -20,7 +20,7 @@ export interface SlashCommandOptions {
 }
 
 /** The fields of a slash command, as Slack sends them (all strings, also in Socket Mode). */
-export interface SlashCommandPayload {
+export type SlashCommandPayload = {
   token: string;
   team_id: string;
   team_domain: string;
@@ -34,7 +34,7 @@ export interface SlashCommandPayload {
   is_enterprise_install: string;
   response_url: string;
   trigger_id: string;
-}
+};
 
 export interface BlockActionOptions {
   /** The ts of the message (or ephemeral) whose button is clicked. */

@@ -12,8 +12,8 @@
  * A slash command's ack body (HTTP response or Socket Mode ack payload) is applied the same way, without counting
  * as a use, since Slack shows it to the user just like a response_url message.
  */
-import { type Json, type JsonObject, isJsonObject, tryParseJson } from "./slack-fake-json.ts";
-import { type MethodSettings, SlackApiError, readContent, resolveThread } from "./slack-fake-methods.ts";
+import { isJsonObject, type Json, type JsonObject, tryParseJson } from "./slack-fake-json.ts";
+import { type MethodSettings, readContent, resolveThread, SlackApiError } from "./slack-fake-methods.ts";
 import type { FakeEphemeral, FakeMessage, FakeResponse, ResponseUrlRecord, Workspace } from "./slack-fake-store.ts";
 
 export const RESPONSE_URL_MAX_USES = 5;
@@ -135,9 +135,7 @@ function originalOf(ws: Workspace, record: ResponseUrlRecord): FakeMessage | Fak
 
 function previousResponse(ws: Workspace, record: ResponseUrlRecord): FakeMessage | FakeEphemeral | undefined {
   if (record.lastTs === undefined) return undefined;
-  return record.lastEphemeral
-    ? ws.findEphemeral(record.channel, record.lastTs)
-    : ws.findMessage(record.channel, record.lastTs);
+  return record.lastEphemeral ? ws.findEphemeral(record.channel, record.lastTs) : ws.findMessage(record.channel, record.lastTs);
 }
 
 function remember(record: ResponseUrlRecord, ts: string, ephemeral: boolean): void {

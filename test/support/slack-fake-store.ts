@@ -274,13 +274,7 @@ export class Workspace {
     return record;
   }
 
-  addChannel(channel: {
-    id: string;
-    name: string;
-    is_private?: boolean;
-    is_archived?: boolean;
-    members?: string[];
-  }): ChannelRecord {
+  addChannel(channel: { id: string; name: string; is_private?: boolean; is_archived?: boolean; members?: string[] }): ChannelRecord {
     const record: ChannelRecord = {
       id: channel.id,
       name: channel.name,
@@ -310,9 +304,7 @@ export class Workspace {
     return this.byChannel.get(channel) ?? [];
   }
 
-  addMessage(
-    message: Omit<FakeMessage, "ts" | "reply_count" | "reply_users" | "deleted" | "history"> & { ts?: string },
-  ): FakeMessage {
+  addMessage(message: Omit<FakeMessage, "ts" | "reply_count" | "reply_users" | "deleted" | "history"> & { ts?: string }): FakeMessage {
     const ts = message.ts ?? this.nextTs();
     const record: FakeMessage = {
       ...message,
@@ -355,11 +347,7 @@ export class Workspace {
   }
 
   /** Replaces text/blocks with Slack's chat.update semantics and appends a version to the history. */
-  edit(
-    target: FakeMessage | FakeEphemeral,
-    change: { text?: string; blocks?: Json[]; attachments?: Json[] },
-    via: MessageSource,
-  ): void {
+  edit(target: FakeMessage | FakeEphemeral, change: { text?: string; blocks?: Json[]; attachments?: Json[] }, via: MessageSource): void {
     const textChanged = change.text !== undefined && change.text !== target.text;
     if (change.text !== undefined) target.text = change.text;
     // Without `blocks`, old blocks survive only when `text` is not given either; `blocks: []` removes them.
@@ -371,11 +359,7 @@ export class Workspace {
   }
 }
 
-function version(
-  m: { text: string; blocks?: Json[]; attachments?: Json[] },
-  at: number,
-  via: MessageSource,
-): MessageVersion {
+function version(m: { text: string; blocks?: Json[]; attachments?: Json[] }, at: number, via: MessageSource): MessageVersion {
   const v: MessageVersion = { text: m.text, at, via };
   if (m.blocks !== undefined) v.blocks = m.blocks;
   if (m.attachments !== undefined) v.attachments = m.attachments;

@@ -9,12 +9,8 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
-import { type Json, type JsonObject, isJsonObject, tryParseJson } from "./slack-fake-json.ts";
-import type {
-  BlockActionOptions,
-  SlashCommandOptions,
-  SlashCommandPayload,
-} from "./slack-fake-payloads.ts";
+import { isJsonObject, type Json, type JsonObject, tryParseJson } from "./slack-fake-json.ts";
+import type { BlockActionOptions, SlashCommandOptions, SlashCommandPayload } from "./slack-fake-payloads.ts";
 
 export type EnvelopeType = "slash_commands" | "interactive" | "events_api";
 export type DisconnectReason = "warning" | "refresh_requested" | "link_disabled" | "too_many_websockets";
@@ -173,7 +169,12 @@ export class SocketHub {
           reject(error);
         },
       });
-      const envelope: JsonObject = { envelope_id: envelopeId, type, payload, accepts_response_payload: type !== "events_api" };
+      const envelope: JsonObject = {
+        envelope_id: envelopeId,
+        type,
+        payload,
+        accepts_response_payload: type !== "events_api",
+      };
       if (type === "events_api") {
         envelope.retry_attempt = 0;
         envelope.retry_reason = "";
@@ -185,7 +186,7 @@ export class SocketHub {
   /** Delivers a slash command (the same fields as the HTTP driver, as a JSON object) and applies its ack body. */
   async slashCommand(options: SlashCommandOptions): Promise<SocketDelivery<JsonObject> & { payload: SlashCommandPayload }> {
     const payload = this.options.inbound.buildSlashCommand(options);
-    const delivery = await this.send<JsonObject>("slash_commands", { ...payload });
+    const delivery = await this.send<JsonObject>("slash_commands", payload);
     this.options.inbound.applyAck(payload.response_url, delivery.ack);
     return { ...delivery, payload };
   }
@@ -219,9 +220,30 @@ export class SocketHub {
     }
   }
 
+  /**
+   * Rejects pending sends and closes every connection with a proper close handshake (1001), terminating only
+   * those that do not answer within a second. Dropping a socket while the client's own close frame is in flight
+   * leaves @slack/socket-mode 3.1 with a 30-second close-handshake timer that keeps the process alive.
+   */
   async close(): Promise<void> {
     for (const { reject } of this.pending.values()) reject(new Error("socket hub closed"));
-    this.terminate();
+    await Promise.all([...this.sockets].map((ws) => closeGracefully(ws)));
+    this.sockets.clear();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
+}
+
+function closeGracefully(ws: WebSocket, timeoutMs = 1000): Promise<void> {
+  if (ws.readyState === ws.CLOSED) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      ws.terminate();
+      resolve();
+    }, timeoutMs);
+    ws.once("close", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    if (ws.readyState === ws.OPEN) ws.close(1001, "going away");
+  });
 }
