@@ -42,14 +42,14 @@ export function renderCard(card: CardState): { text: string; blocks: KnownBlock[
   ].join(" · ");
   const blocks: KnownBlock[] = [
     { type: "section", text: { type: "mrkdwn", text: headline } },
-    { type: "section", text: { type: "mrkdwn", text: fit(escapeMrkdwn(card.status), slackLimits.sectionChars) } },
+    { type: "section", text: { type: "mrkdwn", text: fit(escapeKeepingMentions(card.status), slackLimits.sectionChars) } },
     { type: "context", elements: [{ type: "mrkdwn", text: facts }] },
   ];
   if (card.tail?.length) {
     blocks.push({ type: "section", text: { type: "mrkdwn", text: codeBlock(card.tail, slackLimits.sectionChars) } });
   }
   if (card.note) {
-    blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: fit(escapeMrkdwn(card.note), slackLimits.sectionChars) }] });
+    blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: fit(escapeKeepingMentions(card.note), slackLimits.sectionChars) }] });
   }
   if (running) {
     blocks.push({
@@ -69,4 +69,9 @@ export function renderCard(card: CardState): { text: string; blocks: KnownBlock[
   }
   const text = fit(`${card.summary} — ${card.status}`, slackLimits.textChars);
   return { text, blocks };
+}
+
+/** Status lines are berth's own words around engine text: escape everything, then let berth's user mentions through. */
+function escapeKeepingMentions(text: string): string {
+  return escapeMrkdwn(text).replace(/&lt;@([UW][A-Z0-9]+)&gt;/g, "<@$1>");
 }

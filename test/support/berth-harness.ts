@@ -1,0 +1,121 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { createBerth } from "../../src/berth.ts";
+import { loadConfig } from "../../src/config.ts";
+import { blockAction, slashCommand } from "./slack-driver.ts";
+import { type FakeMessage, SEED, type SlackFake } from "./slack-fake.ts";
+
+export const testImage = "berth-test/busybox:1";
+const run = promisify(execFile);
+
+export const testPolicy = `version: 1
+roles:
+  viewer: { actions: [container.list, container.logs, container.inspect] }
+  operator: { inherits: [viewer], actions: [container.run, container.stop, container.start, container.restart, container.remove, container.exec] }
+  admin: { actions: ["*"] }
+bindings:
+  - { role: operator, users: [${SEED.operator}], channels: [${SEED.incidentChannel}] }
+  - { role: admin, users: [${SEED.approver}] }
+images: ["berth-test/**"]
+`;
+
+export const testHosts = `hosts:
+  - { name: local, url: "unix:///var/run/docker.sock" }
+  - { name: down, url: "unix:///tmp/berth-test-no-such-engine.sock", timeout: 2000 }
+default: local
+`;
+
+/** Starts a real berth (Bolt, WebClient, Docker adapter, store) against the Slack fake, HTTP or Socket Mode. */
+export async function startBerth(fake: SlackFake, options: { socketMode?: boolean; threadMaxMessages?: number } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "berth-e2e-"));
+  writeFileSync(join(dir, "policy.yaml"), testPolicy);
+  writeFileSync(join(dir, "hosts.yaml"), testHosts);
+  const config = loadConfig({
+    SLACK_BOT_TOKEN: fake.botToken,
+    ...(options.socketMode ? { SLACK_APP_TOKEN: fake.appToken } : { SLACK_SIGNING_SECRET: fake.signingSecret }),
+    SLACK_API_URL: fake.apiUrl,
+    PORT: "0",
+    HOST: "127.0.0.1",
+    BERTH_POLICY: join(dir, "policy.yaml"),
+    BERTH_HOSTS: join(dir, "hosts.yaml"),
+    BERTH_DATA_DIR: join(dir, "data"),
+    BERTH_THREAD_MAX_MESSAGES: String(options.threadMaxMessages ?? 100),
+    LOG_LEVEL: "error",
+  });
+  const logs: string[] = [];
+  const berth = createBerth(config, { retryConfig: { retries: 0 }, write: (l) => logs.push(l) });
+  const port = await berth.start();
+  const url = `http://127.0.0.1:${port}/slack/events`;
+  return {
+    berth,
+    port,
+    url,
+    logs,
+    dir,
+    /** A signed slash command from `user` in `channel`, as Slack would send it. */
+    command: (text: string, user: string = SEED.operator, channel: string = SEED.incidentChannel) =>
+      slashCommand(fake, { url, command: "/berth", text, user, channel }),
+    click: (messageTs: string, value: string, user: string = SEED.operator, channel: string = SEED.incidentChannel) =>
+      blockAction(fake, { url, messageTs, actionId: "berth_stop", value, user, channel }),
+    stop: () => berth.stop(),
+  };
+}
+
+/** Polls until `check` returns a value (not undefined), or fails with `what` after `timeoutMs`. */
+export async function eventually<T>(what: string, check: () => T | undefined, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const blockText = (m: FakeMessage) => JSON.stringify(m.blocks ?? []);
+export const isFinished = (m: FakeMessage) => !blockText(m).includes("berth_stop") && /:(white_check_mark|x|black_square_for_stop):/.test(blockText(m));
+
+/** The newest job card (a top-level bot message with a job id) in a channel whose summary contains `summary`. */
+export function findCard(fake: SlackFake, channel: string, summary: string): FakeMessage | undefined {
+  return fake
+    .messages(channel)
+    .filter((m) => blockText(m).includes(summary) && blockText(m).includes("job `j-"))
+    .at(-1);
+}
+
+export const jobIdOf = (m: FakeMessage) => /job `(j-[0-9a-f]{6})`/.exec(blockText(m))?.[1];
+export const cardText = blockText;
+
+/** Every output line berth put in a thread, in order: code blocks unwrapped and Slack's entities decoded. */
+export function threadLines(fake: SlackFake, channel: string, ts: string): string[] {
+  return fake
+    .thread(channel, ts)
+    .filter((m) => m.text.startsWith("```"))
+    .flatMap((m) =>
+      m.text
+        .replace(/^```\n/, "")
+        .replace(/\n```$/, "")
+        .split("\n")
+        .map((l) => l.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&")),
+    );
+}
+
+/** Containers (running or not) carrying a label, via the Docker CLI (tests never import dockerode). */
+export async function containersWithLabel(label: string): Promise<string[]> {
+  const { stdout } = await run("docker", ["ps", "-aq", "--filter", `label=${label}`]);
+  return stdout.split("\n").filter(Boolean);
+}
+
+export async function removeContainers(label: string): Promise<void> {
+  const ids = await containersWithLabel(label);
+  if (ids.length) await run("docker", ["rm", "-f", ...ids]);
+}
+
+/** The command lines of every berth container on the local engine. */
+export async function containerCommands(): Promise<string[]> {
+  const { stdout } = await run("docker", ["ps", "-a", "--no-trunc", "--format", "{{.Command}}", "--filter", "label=io.berth.managed=true"]);
+  return stdout.split("\n").filter(Boolean);
+}
