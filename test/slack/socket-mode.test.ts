@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { eventually, findCard, isFinished, cardText, jobIdOf, removeContainers, startBerth, testImage, threadLines } from "../support/berth-harness.ts";
+import { SEED, SlackFake } from "../support/slack-fake.ts";
+
+// The same app over Socket Mode: apps.connections.open on the fake, envelopes over a local WebSocket.
+let fake: SlackFake;
+let berth: Awaited<ReturnType<typeof startBerth>>;
+
+before(async () => {
+  fake = await SlackFake.start();
+  berth = await startBerth(fake, { socketMode: true });
+  await fake.socket.waitForConnections(1);
+});
+
+after(async () => {
+  await berth?.stop();
+  await fake?.stop();
+  await removeContainers(`io.berth.channel=${SEED.incidentChannel}`);
+});
+
+test("a slash command over Socket Mode is acked and runs a container into a thread", async () => {
+  const delivery = await fake.socket.slashCommand({ command: "/berth", text: `run ${testImage} echo over-the-socket` });
+  assert.deepEqual(delivery.ack, {});
+  const card = await eventually("the socket-mode run card", () => {
+    const c = findCard(fake, SEED.incidentChannel, "over-the-socket");
+    return c && isFinished(c) ? c : undefined;
+  });
+  assert.match(cardText(card), /Exited with code 0/);
+  assert.deepEqual(threadLines(fake, SEED.incidentChannel, card.ts), ["over-the-socket"]);
+});
+
+test("the Stop button works over Socket Mode too", async () => {
+  await fake.socket.slashCommand({ command: "/berth", text: `run ${testImage} sh -c 'while true; do echo sock-tick; sleep 0.2; done'` });
+  const card = await eventually("a running card", () => {
+    const c = findCard(fake, SEED.incidentChannel, "sock-tick");
+    return c && cardText(c).includes("berth_stop") && cardText(c).includes("Running") ? c : undefined;
+  });
+  const jobId = jobIdOf(card) ?? "";
+  const click = await fake.socket.blockAction({ messageTs: card.ts, actionId: "berth_stop", value: jobId, user: SEED.operator, channel: SEED.incidentChannel });
+  assert.deepEqual(click.ack, {});
+  const done = await eventually("the stopped run", () => {
+    const c = fake.message(SEED.incidentChannel, card.ts);
+    return c && isFinished(c) ? c : undefined;
+  });
+  assert.match(cardText(done), /Stopped by <@U0OPER>; exited with code \d+/);
+});
+
+test("a denied command over Socket Mode gets its ephemeral reply", async () => {
+  await fake.socket.slashCommand({ command: "/berth", text: "ps", user: SEED.nobody });
+  await eventually("the denial", () =>
+    fake.responses().find((r) => r.user === SEED.nobody && /You need permission `container\.list`/.test(String((r.body as { text?: string }).text))),
+  );
+});
+
+test("healthz is served in Socket Mode as well", async () => {
+  const res = await fetch(`http://127.0.0.1:${berth.port}/healthz`);
+  assert.equal(res.status, 200);
+  const body = (await res.json()) as { slack: string };
+  assert.equal(body.slack, "connected (socket mode)");
+});
