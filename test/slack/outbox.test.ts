@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { WebClient } from "@slack/web-api";
+import { slackLimits } from "../../src/slack/limits.ts";
+import { createOutbox } from "../../src/slack/outbox.ts";
+import { createThread } from "../../src/slack/thread.ts";
+import { SEED, SlackFake } from "../support/slack-fake.ts";
+
+// The outbox and the thread against the Slack fake with Slack's real limits on, through the real WebClient.
+let fake: SlackFake;
+let client: WebClient;
+
+before(async () => {
+  fake = await SlackFake.start();
+  client = new WebClient(fake.botToken, { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true });
+});
+after(() => fake.stop());
+
+const spacing = {
+  postPerChannelMs: slackLimits.postSpacingPerChannelMs,
+  postWorkspaceMs: slackLimits.postSpacingWorkspaceMs,
+  updateMs: slackLimits.updateSpacingMs,
+  uploadMs: slackLimits.uploadSpacingMs,
+};
+
+test("posts to one channel are paced to Slack's one per second: six posts, no 429", async () => {
+  fake.reset();
+  const outbox = createOutbox({ client, spacing });
+  const ts = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => outbox.post(SEED.incidentChannel, { text: `m${n}` })));
+  assert.equal(new Set(ts).size, 6);
+  assert.deepEqual(fake.messages(SEED.incidentChannel).map((m) => m.text), ["m1", "m2", "m3", "m4", "m5", "m6"]);
+  assert.deepEqual(fake.rateLimited, []);
+});
+
+test("edits of one message are coalesced: the newest state wins and far fewer calls are made", async () => {
+  fake.reset();
+  const outbox = createOutbox({ client, spacing });
+  const ts = await outbox.post(SEED.incidentChannel, { text: "v0" });
+  await Promise.all(Array.from({ length: 40 }, (_, i) => outbox.update(SEED.incidentChannel, ts, { text: `v${i + 1}` })));
+  assert.equal(fake.message(SEED.incidentChannel, ts)?.text, "v40");
+  assert.ok(fake.calls("chat.update").length <= 3, `made ${fake.calls("chat.update").length} chat.update calls`);
+  assert.deepEqual(fake.rateLimited, []);
+});
+
+test("a 429 is waited out for Retry-After and the same call is sent again; nothing is dropped", async () => {
+  fake.reset();
+  const outbox = createOutbox({ client, spacing });
+  fake.fail({ method: "chat.postMessage", status: 429, retryAfter: 1, times: 2 });
+  const ts = await outbox.post(SEED.incidentChannel, { text: "persistent" });
+  assert.equal(fake.message(SEED.incidentChannel, ts)?.text, "persistent");
+  assert.equal(outbox.stats.rateLimited["chat.postMessage"], 2);
+  assert.equal(fake.calls("chat.postMessage").length, 3);
+});
+
+test("other Slack errors reach the caller with Slack's code", async () => {
+  fake.reset();
+  const outbox = createOutbox({ client, spacing });
+  await assert.rejects(outbox.post(SEED.randomChannel, { text: "x" }), (e: unknown) => (e as { data?: { error?: string } }).data?.error === "not_in_channel");
+});
+
+test("a thread over its cap says so, keeps the newest lines for the card, and uploads every line", async () => {
+  fake.reset();
+  const outbox = createOutbox({ client, spacing });
+  const parent = await outbox.post(SEED.incidentChannel, { text: "card" });
+  const dir = mkdtempSync(join(tmpdir(), "berth-thread-"));
+  const thread = createThread({ outbox, channel: SEED.incidentChannel, threadTs: parent, spoolPath: join(dir, "j.log"), filename: "j.log", maxMessages: 3, flushMs: 50 });
+  const lines = Array.from({ length: 3000 }, (_, i) => `${String(i + 1).padStart(5, "0")} <tag> & "quoted"`);
+  for (const text of lines) await thread.write({ stream: "stdout", text });
+  const result = await thread.close("cap test");
+  assert.equal(result.capped, true);
+  assert.equal(result.uploaded, true);
+  assert.equal(result.lines, 3000);
+  const replies = fake.thread(SEED.incidentChannel, parent).filter((m) => !m.files?.length);
+  assert.equal(replies.length, 3, "two chunks and the cap notice");
+  assert.match(replies.at(-1)?.text ?? "", /reached berth's limit of 3 messages/);
+  assert.ok(replies.every((m) => m.text.length <= 4000));
+  assert.match(replies[0]?.text ?? "", /00001 &lt;tag&gt; &amp; "quoted"/, "log text is escaped for mrkdwn");
+  assert.deepEqual(thread.tail().at(-1), lines.at(-1));
+  const file = fake.files().find((f) => f.title === "Full log: cap test");
+  assert.deepEqual(file?.content.trimEnd().split("\n"), lines);
+  assert.deepEqual(fake.rateLimited, []);
+});
+
+test("a very long line is split across replies without losing a character", async () => {
+  fake.reset();
+  const outbox = createOutbox({ client, spacing });
+  const parent = await outbox.post(SEED.incidentChannel, { text: "card" });
+  const dir = mkdtempSync(join(tmpdir(), "berth-thread-"));
+  const thread = createThread({ outbox, channel: SEED.incidentChannel, threadTs: parent, spoolPath: join(dir, "j.log"), filename: "j.log", flushMs: 50 });
+  const long = "&".repeat(10_000);
+  await thread.write({ stream: "stdout", text: long });
+  await thread.close("long line");
+  const body = fake
+    .thread(SEED.incidentChannel, parent)
+    .filter((m) => m.text.startsWith("```"))
+    .map((m) => m.text.replace(/^```\n|\n```$/g, "").replace(/\n/g, ""))
+    .join("");
+  assert.equal(body.replace(/&amp;/g, "&"), long);
+});
