@@ -23,6 +23,7 @@ let berth: Awaited<ReturnType<typeof startBerth>>;
 
 before(async () => {
   fake = await SlackFake.start();
+  fake.addUserGroup({ id: "S0VIEWERS", users: [SEED.nobody] });
   berth = await startBerth(fake);
 });
 
@@ -104,6 +105,49 @@ test("text typed on a phone runs like text typed on a desktop", async () => {
   });
   assert.match(cardText(card), /Exited with code 0/);
   assert.deepEqual(threadLines(fake, SEED.incidentChannel, card.ts), ["phone-ok", "done"]);
+});
+
+test("an image that is not present is pulled; a failed pull ends the card with a clear message", async () => {
+  await berth.command("run berth-test/not-here:1 echo never");
+  const card = await eventually("the failed pull card", () => {
+    const c = findCard(fake, SEED.incidentChannel, "berth-test/not-here:1");
+    return c && isFinished(c) ? c : undefined;
+  });
+  assert.match(cardText(card), /:x:/);
+  assert.match(cardText(card), /Could not pull image \\"berth-test\/not-here:1\\" on host local/);
+});
+
+test("exec, inspect and ps act on berth's containers", async () => {
+  await berth.command(`run -d --name e2e-box -e SECRET_TOKEN=hunter2hunter2 ${testImage} sleep 300`);
+  await eventually("the detached card", () => {
+    const c = findCard(fake, SEED.incidentChannel, "e2e-box");
+    return c && isFinished(c) ? c : undefined;
+  });
+  await berth.command("exec e2e-box sh -c 'echo from-exec; echo $SECRET_TOKEN; exit 3'");
+  const card = await eventually("the exec card", () => {
+    const c = findCard(fake, SEED.incidentChannel, "exec e2e-box");
+    return c && isFinished(c) ? c : undefined;
+  });
+  assert.match(cardText(card), /Exited with code 3/);
+  assert.deepEqual(threadLines(fake, SEED.incidentChannel, card.ts), ["from-exec", "hunter2hunter2"]);
+  await berth.command("inspect e2e-box");
+  const inspect = await ephemeralFor(SEED.operator, /\*e2e-box\* \([0-9a-f]{12}\) on local — running/);
+  const text = String((inspect.body as { text?: string }).text);
+  assert.match(text, /env: .*`SECRET_TOKEN`.*\(values are never shown\)/);
+  assert.doesNotMatch(text, /hunter2/);
+  assert.match(text, /limits: 256 MiB, 1 CPU, 256 pids, network none/);
+  await berth.command("ps");
+  await ephemeralFor(SEED.operator, /`e2e-box` [0-9a-f]{12} — Up/);
+  await berth.command("rm -f e2e-box");
+  await eventually("removal", () => (fake.messages(SEED.incidentChannel).some((m) => m.text.includes("removed `e2e-box`")) ? true : undefined));
+});
+
+test("membership of a Slack user group grants the bound role (usergroups.users.list)", async () => {
+  await berth.command("ps", SEED.nobody);
+  await ephemeralFor(SEED.nobody, /(No berth containers are running on local|berth containers on local)/);
+  assert.ok(fake.calls("usergroups.users.list").some((c) => c.args.usergroup === "S0VIEWERS"));
+  await berth.command("whoami", SEED.nobody);
+  await ephemeralFor(SEED.nobody, /\*viewer\* everywhere \(applies here\): container\.list, container\.logs, container\.inspect/);
 });
 
 const badInput: [string, string, RegExp][] = [

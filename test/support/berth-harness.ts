@@ -19,6 +19,7 @@ roles:
 bindings:
   - { role: operator, users: [${SEED.operator}], channels: [${SEED.incidentChannel}] }
   - { role: admin, users: [${SEED.approver}] }
+  - { role: viewer, usergroups: [S0VIEWERS] }
 images: ["berth-test/**"]
 `;
 
