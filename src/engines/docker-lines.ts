@@ -1,6 +1,6 @@
 /**
- * Byte-level helpers for Docker's log and exec streams: frame demultiplexing and line splitting. Pure and
- * incremental, so the adapter can process a stream chunk by chunk without holding more than one line per stream.
+ * Byte-level helpers for Docker's log, exec and pull streams: frame demultiplexing and line splitting. Incremental,
+ * so a stream is processed chunk by chunk without holding more than one partial line per stream.
  */
 import { StringDecoder } from "node:string_decoder";
 import type { LogLine } from "./ports.ts";
@@ -105,4 +105,34 @@ export function createLineSplitter(maxLine: number = maxLineChars): LineSplitter
 
 function stripCr(text: string): string {
   return text.endsWith("\r") ? text.slice(0, -1) : text;
+}
+
+/**
+ * Reads a raw or multiplexed Docker stream as lines. It pulls one chunk at a time through the stream's async iterator,
+ * so a slow consumer holds the socket back instead of growing a buffer; it stops at the next line once `signal` aborts.
+ */
+export async function* readLines(source: AsyncIterable<Buffer>, multiplexed: boolean, signal?: AbortSignal): AsyncGenerator<LogLine> {
+  const demux = multiplexed ? createDemuxer() : undefined;
+  const split = createLineSplitter();
+  for await (const chunk of source) {
+    for (const piece of demux ? demux(chunk) : [{ stream: "stdout" as const, data: chunk }]) {
+      for (const line of split.push(piece.stream, piece.data)) {
+        yield line;
+        if (signal?.aborted) return;
+      }
+    }
+  }
+  yield* split.end();
+}
+
+/** Reads newline-delimited JSON (the image pull progress stream) as objects; a line that is not an object is skipped. */
+export async function* readJsonLines(source: AsyncIterable<Buffer>): AsyncGenerator<Record<string, unknown>> {
+  for await (const { text } of readLines(source, false)) {
+    try {
+      const value: unknown = JSON.parse(text);
+      if (value && typeof value === "object") yield value as Record<string, unknown>;
+    } catch {
+      // not JSON: skip it
+    }
+  }
 }

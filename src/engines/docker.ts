@@ -1,101 +1,101 @@
 /**
- * ContainerEngine over the Docker Engine API (dockerode). The only importer of the SDK: every dockerode error is
- * turned into a BerthError here, and only containers labelled io.berth.managed=true are ever visible or touched.
+ * ContainerEngine over the Docker Engine API (dockerode), the only importer of the SDK. Every dockerode error becomes
+ * a BerthError here, and only containers labelled io.berth.managed=true are visible or touched.
  *
- * State conflicts are reported, never silently ignored: stopping a stopped container or starting a running one
- * (HTTP 304) is CONFLICT, so the person in Slack learns that their command changed nothing.
+ * "Already stopped/running" (HTTP 304) is CONFLICT, never a silent no-op, so the person in Slack learns that their
+ * command changed nothing. Aborting a logs or exec stream just ends it; aborting anything else throws CANCELLED.
  */
 import http from "node:http";
 import https from "node:https";
 import type { Duplex, Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
+import tls from "node:tls";
 import Docker from "dockerode";
-import { BerthError } from "../errors.ts";
-import { createDemuxer, createLineSplitter, type Piece } from "./docker-lines.ts";
+import { BerthError, type ErrorCode } from "../errors.ts";
+import { readJsonLines, readLines } from "./docker-lines.ts";
+import type { ContainerDetails, ContainerEngine, ContainerSummary, DockerConnection, ExecHandle, LogLine, LogQuery } from "./ports.ts";
 import { labels } from "./ports.ts";
-import type {
-  ContainerDetails,
-  ContainerEngine,
-  ContainerSummary,
-  DockerConnection,
-  ExecHandle,
-  LogLine,
-  LogQuery,
-  PullProgress,
-  RunSpec,
-} from "./ports.ts";
 
-const stopGraceSeconds = 10;
+const graceSeconds = 10; // stop/restart: SIGTERM, then SIGKILL this much later
 const hexRef = /^[0-9a-f]{4,64}$/;
 const nameRef = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-// Docker's reference grammar. Refs end up in request paths, and the modem follows redirects (a "../" path gets a
-// 301) on a request with no error handler, which crashes the process: never send an unchecked ref.
-const component = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
-const domain = "[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?";
-const imageRef = new RegExp(
-  `^(?:${domain}/)?${component}(?:/${component})*(?::\\w[\\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`,
-);
+// Docker's reference grammar. Refs go into request paths, and a "../" path gets a 301 that docker-modem follows with
+// a request that has no error handler, crashing the process: never send an unchecked ref.
+const part = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+const dns = "[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?";
+const digest = "@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}";
+const imageRef = new RegExp(`^(?:${dns}(?:\\.${dns})*(?::[0-9]+)?/)?${part}(?:/${part})*(?::\\w[\\w.-]{0,127})?(?:${digest})?$`);
 
 type StatusMap = (code: number, message: string, cause: unknown) => BerthError | undefined;
-type CallOptions = { deadlineMs?: number | null; status?: StatusMap };
-type DialOptions = Parameters<Docker["modem"]["dial"]>[0];
+type Conflicts = (code: number, message: string) => string | undefined;
 
 export function createDockerEngine(conn: DockerConnection): ContainerEngine {
   const { options, agent } = connectionOptions(conn);
-  // The modem timeout is a socket idle timeout: it would also cut a quiet `logs -f`, `wait` or exec stream. Long or
-  // streaming calls use `streams` (no modem timeout) and are bounded by their own deadline or the caller's signal.
+  // The modem timeout is a socket idle timeout: it would also cut a quiet `logs -f`, `wait` or exec stream. Streaming
+  // and long calls go through `streams` (no modem timeout), bounded by their own deadline or the caller's signal.
   const calls = new Docker({ ...options, timeout: conn.timeoutMs });
   const streams = new Docker(options);
   const open = new Set<Readable | Duplex>();
-  const host = `host ${conn.name}`;
-
+  const on = `on host ${conn.name}`;
+  const fail = (code: ErrorCode, message: string, cause?: unknown) => new BerthError(code, message, { cause });
   const unreachable = (reason: string, cause?: unknown) =>
-    new BerthError(
+    fail(
       "UNAVAILABLE",
       `Docker engine "${conn.name}" is unreachable at ${conn.url}: ${reason}. Check that the engine is running and berth can reach it.`,
-      { cause },
+      cause,
     );
   const notFound = (ref: string, cause?: unknown) =>
-    new BerthError("NOT_FOUND", `No berth container "${ref}" on ${host}. Run \`/berth ps -a\` to see berth's containers.`, {
-      cause,
-    });
-  const onContainer: (ref: string) => StatusMap = (ref) => (code, _m, cause) =>
-    code === 404 ? notFound(ref, cause) : undefined;
+    fail("NOT_FOUND", `No berth container "${ref}" ${on}. Run \`/berth ps -a\` to see berth's containers.`, cause);
+  /** 404 means `ref` is gone; `conflicts` says which other codes mean "wrong state" for this operation. */
+  const about =
+    (ref: string, conflicts?: Conflicts): StatusMap =>
+    (code, msg, cause) => {
+      const conflict = conflicts?.(code, msg);
+      if (conflict) return fail("CONFLICT", conflict, cause);
+      return code === 404 ? notFound(ref, cause) : undefined;
+    };
 
   function translate(e: unknown, doing: string, signal: AbortSignal, status?: StatusMap): BerthError {
     if (e instanceof BerthError) return e;
-    if (signal.aborted) return new BerthError("CANCELLED", `Cancelled while ${doing} on ${host}.`, { cause: e });
+    if (signal.aborted) return fail("CANCELLED", `Cancelled while ${doing} ${on}.`, e);
     const code = (e as { statusCode?: unknown } | null)?.statusCode;
     if (typeof code !== "number") return unreachable(connectionReason(e), e);
     const msg = engineMessage(e);
     const mapped = status?.(code, msg, e);
     if (mapped) return mapped;
-    if (code === 400) return new BerthError("INVALID", `Docker on ${host} refused ${doing}: ${msg}. Check the command and its options.`, { cause: e });
-    if (code === 404) return new BerthError("NOT_FOUND", `Not found while ${doing} on ${host}: ${msg}.`, { cause: e });
-    if (code === 409 || code === 304) return new BerthError("CONFLICT", `Could not finish ${doing} on ${host}: ${msg || "wrong state"}.`, { cause: e });
-    return new BerthError("UNAVAILABLE", `Docker on ${host} failed while ${doing}: ${msg}. Try again; if it keeps failing, ask the operator to check the engine.`, { cause: e });
+    if (code === 400) return fail("INVALID", `Docker ${on} refused ${doing}: ${msg}. Check the command and its options.`, e);
+    if (code === 404) return fail("NOT_FOUND", `Not found while ${doing} ${on}: ${msg}.`, e);
+    if (code === 304 || code === 409) return fail("CONFLICT", `Could not finish ${doing} ${on}: ${msg || "nothing to change"}.`, e);
+    return fail(
+      "UNAVAILABLE",
+      `Docker ${on} failed while ${doing}: ${msg}. Try again; if it keeps failing, ask the operator to check it.`,
+      e,
+    );
   }
 
   /** One engine request, bounded by the caller's signal and a deadline (default conn.timeoutMs; null = none). */
-  async function call<T>(signal: AbortSignal, doing: string, fn: (s: AbortSignal) => Promise<T>, opts: CallOptions = {}): Promise<T> {
+  async function call<T>(
+    signal: AbortSignal,
+    doing: string,
+    fn: (s: AbortSignal) => Promise<T>,
+    opts: { deadlineMs?: number | null; status?: StatusMap } = {},
+  ): Promise<T> {
     if (signal.aborted) throw translate(signal.reason, doing, signal);
     const deadline = opts.deadlineMs === undefined ? conn.timeoutMs : opts.deadlineMs;
     const ctl = new AbortController();
-    // dockerode never settles a non-streaming call aborted mid-body, so we race instead of awaiting it alone.
+    // Race rather than await: dockerode never settles a call whose response body the modem timeout cut.
     const stopped = Promise.withResolvers<never>();
-    let timedOut = false;
-    const onAbort = () => {
+    const stop = (reason: unknown) => {
       ctl.abort();
-      stopped.reject(signal.reason);
+      stopped.reject(reason);
     };
-    const timer =
-      deadline === null
-        ? undefined
-        : setTimeout(() => {
-            timedOut = true;
-            ctl.abort();
-            stopped.reject(new Error("deadline"));
-          }, deadline);
+    const onAbort = () => stop(signal.reason);
+    let timedOut = false;
+    const onDeadline = () => {
+      timedOut = true;
+      stop(new Error("deadline"));
+    };
+    const timer = deadline === null ? undefined : setTimeout(onDeadline, deadline);
     signal.addEventListener("abort", onAbort, { once: true });
     try {
       return await Promise.race([fn(ctl.signal), stopped.promise]);
@@ -108,18 +108,18 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
     }
   }
 
-  function dial<T>(docker: Docker, o: DialOptions): Promise<T> {
-    return new Promise((resolve, reject) => docker.modem.dial(o, (err, data) => (err ? reject(err) : resolve(data as T))));
-  }
+  const dial = <T>(docker: Docker, o: Parameters<Docker["modem"]["dial"]>[0]) =>
+    new Promise<T>((resolve, reject) => docker.modem.dial(o, (err, data) => (err ? reject(err) : resolve(data as T))));
   const get =
     <T>(path: string) =>
     (s: AbortSignal) =>
       dial<T>(calls, { path, method: "GET", abortSignal: s, statusCodes: { 200: true, 404: "not found", 500: "server error" } });
-
   const listRaw = (all: boolean, signal: AbortSignal) =>
     call(signal, "listing containers", (s) =>
       calls.listContainers({ all, filters: { label: [`${labels.managed}=true`] }, abortSignal: s }),
     );
+  const inspectRaw = (id: string, ref: string, signal: AbortSignal) =>
+    call(signal, `inspecting "${ref}"`, (s) => calls.getContainer(id).inspect({ abortSignal: s }), { status: about(ref) });
 
   /** Finds `ref` among berth's containers only: exact id or name (with or without "/"), else a unique id prefix. */
   async function resolve(ref: string, signal: AbortSignal): Promise<Docker.ContainerInfo> {
@@ -132,45 +132,45 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
     if (hits[0] && hits.length === 1) return hits[0];
     if (hits.length > 1) {
       const list = hits.slice(0, 5).map((c) => `${c.Id.slice(0, 12)} (${containerName(c.Names)})`);
-      throw new BerthError("CONFLICT", `"${ref}" matches ${hits.length} berth containers on ${host}: ${list.join(", ")}. Use more of the id, or the name.`);
+      throw fail(
+        "CONFLICT",
+        `"${ref}" matches ${hits.length} berth containers ${on}: ${list.join(", ")}. Use more of the id, or the name.`,
+      );
     }
     if (nameRef.test(want)) {
-      const other = await call(signal, `looking up "${ref}"`, (s) => calls.getContainer(want).inspect({ abortSignal: s }), {
-        status: onContainer(ref),
-      }).catch((e: unknown) => {
-        if (e instanceof BerthError && e.code === "NOT_FOUND") return undefined;
-        throw e;
-      });
+      const other = await inspectRaw(want, ref, signal).catch((e: unknown) =>
+        e instanceof BerthError && e.code === "NOT_FOUND" ? undefined : Promise.reject(e),
+      );
       if (other && (other.Name === `/${want}` || (hexRef.test(lower) && other.Id.startsWith(lower)))) {
-        throw new BerthError("NOT_FOUND", `Container "${ref}" on ${host} was not started by berth, and berth only manages containers it started. Run \`/berth ps -a\` to see berth's containers.`);
+        throw fail(
+          "NOT_FOUND",
+          `Container "${ref}" ${on} was not started by berth, and berth only manages containers it started. Run \`/berth ps -a\` to see berth's containers.`,
+        );
       }
     }
     throw notFound(ref);
   }
 
-  const inspectRaw = (id: string, ref: string, signal: AbortSignal) =>
-    call(signal, `inspecting "${ref}"`, (s) => calls.getContainer(id).inspect({ abortSignal: s }), { status: onContainer(ref) });
-
-  /** Reads a raw or multiplexed stream as lines; stops at the next line once `signal` is aborted. */
-  async function* readLines(source: AsyncIterable<Buffer>, multiplexed: boolean, signal: AbortSignal): AsyncGenerator<LogLine> {
-    const demux = multiplexed ? createDemuxer() : undefined;
-    const split = createLineSplitter();
-    for await (const chunk of source) {
-      const pieces: Piece[] = demux ? demux(chunk) : [{ stream: "stdout", data: chunk }];
-      for (const piece of pieces) {
-        for (const line of split.push(piece.stream, piece.data)) {
-          yield line;
-          if (signal.aborted) return;
-        }
-      }
-    }
-    yield* split.end();
+  /** Resolves `ref`, then makes one request on that container. `slow` calls may take the stop grace period. */
+  async function act(
+    ref: string,
+    signal: AbortSignal,
+    doing: string,
+    fn: (c: Docker.Container, s: AbortSignal) => Promise<unknown>,
+    slow = false,
+    conflicts?: Conflicts,
+  ) {
+    const { Id } = await resolve(ref, signal);
+    await call(signal, `${doing} "${ref}"`, (s) => fn((slow ? streams : calls).getContainer(Id), s), {
+      deadlineMs: slow ? conn.timeoutMs + graceSeconds * 1000 : undefined,
+      status: about(ref, conflicts),
+    });
   }
 
-  /** Keeps a stream on the close() list and destroys it when the caller aborts; returns the cleanup. */
+  /** Puts a stream on the close() list and destroys it when the caller aborts; returns its cleanup. */
   function hold(stream: Readable | Duplex, signal: AbortSignal): () => void {
     const onAbort = () => stream.destroy();
-    stream.on("error", () => {}); // surfaces through iteration; a stray 'error' event must not crash the process
+    stream.on("error", () => {}); // errors surface through iteration; an unheard 'error' event would crash the process
     open.add(stream);
     signal.addEventListener("abort", onAbort, { once: true });
     return () => {
@@ -185,26 +185,21 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
     const doing = `reading the logs of "${ref}"`;
     let release: (() => void) | undefined;
     try {
-      const c = await resolve(ref, signal);
-      const info = await inspectRaw(c.Id, ref, signal);
-      const options = {
-        follow: query.follow,
-        stdout: true,
-        stderr: true,
-        timestamps: false,
-        tail: query.tail === undefined ? "all" : Math.max(0, Math.floor(query.tail)),
-        ...(query.sinceSeconds === undefined ? {} : { since: Math.floor(Date.now() / 1000 - query.sinceSeconds) }),
-      };
-      const res = await call(signal, doing, (s) =>
-        dial<Readable>(streams, {
-          path: `/containers/${c.Id}/logs?`,
-          method: "GET",
-          options,
-          isStream: true,
-          abortSignal: s,
-          statusCodes: { 200: true, 404: "no such container", 500: "server error" },
-        }),
-        { status: onContainer(ref) },
+      const { Id } = await resolve(ref, signal);
+      const info = await inspectRaw(Id, ref, signal);
+      const since = query.sinceSeconds === undefined ? {} : { since: Math.floor(Date.now() / 1000 - query.sinceSeconds) };
+      const tail = query.tail === undefined ? "all" : Math.max(0, Math.floor(query.tail));
+      const options = { follow: query.follow, stdout: true, stderr: true, timestamps: false, tail, ...since };
+      const statusCodes = { 200: true, 404: "no such container", 500: "server error" };
+      // Always a stream: dockerode would buffer a non-follow answer whole (and JSON-parse it).
+      const path = `/containers/${Id}/logs?`;
+      const res = await call(
+        signal,
+        doing,
+        (s) => dial<Readable>(streams, { path, method: "GET", options, isStream: true, statusCodes, abortSignal: s }),
+        {
+          status: about(ref),
+        },
       );
       release = hold(res, signal);
       if (signal.aborted) return;
@@ -217,62 +212,54 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
     }
   }
 
-  async function* pull(image: string, signal: AbortSignal): AsyncGenerator<PullProgress> {
+  async function* pull(image: string, signal: AbortSignal) {
     checkImage(image);
-    const doing = `pulling image "${image}"`;
     const failed = (notFound: boolean, msg: string, cause: unknown) =>
-      new BerthError(
+      fail(
         notFound || /not found|manifest unknown|does not exist|pull access denied|no such image/i.test(msg) ? "NOT_FOUND" : "UNAVAILABLE",
-        `Could not pull image "${image}" on ${host}: ${msg}. Check the image name, or ask the operator to load the image on that host.`,
-        { cause },
+        `Could not pull image "${image}" ${on}: ${msg}. Check the image name, or ask the operator to load the image on that host.`,
+        cause,
       );
     let release: (() => void) | undefined;
     try {
-      // No deadline: the engine answers only once the registry does, which can take long; the signal bounds it.
-      const res = await call(signal, doing, (s) => streams.pull(image, { abortSignal: s }) as Promise<Readable>, {
+      // No deadline: the engine answers once the registry does, which can take long; the caller's signal bounds it.
+      const res = await call(signal, `pulling image "${image}"`, (s) => streams.pull(image, { abortSignal: s }) as Promise<Readable>, {
         deadlineMs: null,
         status: (code, msg, cause) => failed(code === 404, msg, cause),
       });
       release = hold(res, signal);
-      const split = createLineSplitter(1 << 20);
-      const parse = function* (lines: LogLine[]): Generator<PullProgress> {
-        for (const { text } of lines) {
-          const p = parseJson(text);
-          if (!p) continue;
-          if (typeof p.error === "string") throw failed(false, p.error, p);
-          const detail = (p.progressDetail ?? {}) as { current?: unknown; total?: unknown };
-          yield {
-            status: String(p.status ?? ""),
-            id: typeof p.id === "string" ? p.id : undefined,
-            current: typeof detail.current === "number" ? detail.current : undefined,
-            total: typeof detail.total === "number" ? detail.total : undefined,
-          };
-        }
-      };
-      for await (const chunk of res as AsyncIterable<Buffer>) yield* parse(split.push("stdout", chunk));
-      yield* parse(split.end());
+      for await (const p of readJsonLines(res)) {
+        if (typeof p.error === "string") throw failed(false, p.error, p);
+        const { current, total } = (p.progressDetail ?? {}) as { current?: unknown; total?: unknown };
+        yield {
+          status: String(p.status ?? ""),
+          id: typeof p.id === "string" ? p.id : undefined,
+          current: typeof current === "number" ? current : undefined,
+          total: typeof total === "number" ? total : undefined,
+        };
+      }
     } catch (e) {
-      throw translate(e, doing, signal);
+      throw translate(e, `pulling image "${image}"`, signal);
     } finally {
       release?.();
     }
   }
 
   async function exec(ref: string, cmd: readonly string[], signal: AbortSignal): Promise<ExecHandle> {
-    const c = await resolve(ref, signal);
+    const { Id } = await resolve(ref, signal);
     const doing = `running a command in "${ref}"`;
-    const status: StatusMap = (code, _m, cause) =>
-      code === 409
-        ? new BerthError("CONFLICT", `Container "${ref}" is not running on ${host}. Start it first with /berth start ${ref}.`, { cause })
-        : onContainer(ref)(code, _m, cause);
-    const opts = { Cmd: [...cmd], AttachStdin: false, AttachStdout: true, AttachStderr: true, Tty: false };
-    const ex = await call(signal, doing, (s) => calls.getContainer(c.Id).exec({ ...opts, abortSignal: s }), { status });
-    const sock = await call(signal, doing, (s) => streams.getExec(ex.id).start({ hijack: true, stdin: false, Detach: false, Tty: false, abortSignal: s }), { status });
+    const status = about(ref, (code) =>
+      code === 409 ? `Container "${ref}" is not running ${on}. Start it first with /berth start ${ref}.` : undefined,
+    );
+    const create = { Cmd: [...cmd], AttachStdin: false, AttachStdout: true, AttachStderr: true, Tty: false };
+    const ex = await call(signal, doing, (s) => calls.getContainer(Id).exec({ ...create, abortSignal: s }), { status });
+    const start = { hijack: true, stdin: false, Detach: false, Tty: false };
+    const sock = await call(signal, doing, (s) => streams.getExec(ex.id).start({ ...start, abortSignal: s }), { status });
     const release = hold(sock, signal);
     const ended = Promise.withResolvers<void>();
-    let started = false;
-    const lines = (async function* (): AsyncGenerator<LogLine> {
-      started = true;
+    let reading = false;
+    const lines = (async function* () {
+      reading = true;
       try {
         yield* readLines(sock, true, signal);
       } catch (e) {
@@ -283,16 +270,15 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
       }
     })();
     async function exitCode(): Promise<number> {
-      if (!started) for await (const _line of lines); // nobody reads the output: drain it so the command can finish
+      if (!reading) for await (const _line of lines); // nobody reads the output: drain it so the command can finish
       await ended.promise;
       // The output can end a moment before the engine records the exit code.
       const deadline = Date.now() + conn.timeoutMs;
       for (let delay = 20; ; delay = Math.min(delay * 2, 500)) {
         const info = await call(signal, doing, (s) => calls.getExec(ex.id).inspect({ abortSignal: s }));
         if (!info.Running && info.ExitCode !== null) return info.ExitCode;
-        if (Date.now() > deadline) {
-          throw new BerthError("TIMEOUT", `The command in "${ref}" on ${host} is still running after its output ended; its exit code is not known yet.`);
-        }
+        if (Date.now() > deadline)
+          throw fail("TIMEOUT", `The command in "${ref}" ${on} is still running after its output ended; its exit code is not known yet.`);
         await sleep(delay, undefined, { signal }).catch((e: unknown) => Promise.reject(translate(e, doing, signal)));
       }
     }
@@ -306,27 +292,24 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
         call(signal, "reading the engine version", get<Docker.DockerVersion>("/version")),
         call(signal, "reading the engine info", get<{ OSType?: string; OperatingSystem?: string; KernelVersion?: string }>("/info")),
       ]);
-      const os = [info.OperatingSystem, info.KernelVersion && `kernel ${info.KernelVersion}`].filter(Boolean);
+      const kernel = info.KernelVersion ? `kernel ${info.KernelVersion}` : "";
       return {
         name: conn.name,
         osType: info.OSType ?? version.Os,
-        osVersion: os.length === 2 ? `${os[0]} (${os[1]})` : os.join(""),
+        osVersion: info.OperatingSystem && kernel ? `${info.OperatingSystem} (${kernel})` : info.OperatingSystem || kernel,
         engineVersion: version.Version,
         apiVersion: version.ApiVersion,
       };
     },
     async hasImage(image, signal) {
       checkImage(image);
-      try {
-        await call(signal, `looking for image "${image}"`, get(`/images/${image}/json`));
-        return true;
-      } catch (e) {
-        if (e instanceof BerthError && e.code === "NOT_FOUND") return false;
-        throw e;
-      }
+      return call(signal, `looking for image "${image}"`, get(`/images/${image}/json`)).then(
+        () => true,
+        (e: unknown) => (e instanceof BerthError && e.code === "NOT_FOUND" ? false : Promise.reject(e)),
+      );
     },
     pull,
-    async run(spec: RunSpec, signal) {
+    async run(spec, signal) {
       const body: Docker.ContainerCreateOptions = {
         Image: spec.image,
         ...(spec.cmd.length > 0 ? { Cmd: [...spec.cmd] } : {}),
@@ -340,40 +323,43 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
           NetworkMode: spec.networkMode,
           Privileged: spec.privileged,
           AutoRemove: spec.autoRemove,
-          // NET_RAW only serves packet crafting and spoofing; since Docker 20.10, ping works without it.
-          CapDrop: ["NET_RAW"],
+          CapDrop: ["NET_RAW"], // raw sockets only serve packet crafting/spoofing; ping works without them since Docker 20.10
           SecurityOpt: ["no-new-privileges"],
           ReadonlyRootfs: false,
           ...(spec.isolation ? { Isolation: spec.isolation } : {}),
         },
       };
       const _query = { ...(spec.name ? { name: spec.name } : {}), ...(spec.platform ? { platform: spec.platform } : {}) };
-      const wanted = spec.name ?? spec.image;
-      const created = await call(signal, `creating a container from "${spec.image}"`,
+      const created = await call(
+        signal,
+        `creating a container from "${spec.image}"`,
         (s) => calls.createContainer({ _query, _body: body, abortSignal: s } as Docker.ContainerCreateOptions),
         {
           status: (code, msg, cause) =>
             code === 409 && spec.name
-              ? new BerthError("CONFLICT", `A container named "${spec.name}" already exists on ${host}; pick another --name or remove it with /berth rm ${spec.name}`, { cause })
+              ? fail(
+                  "CONFLICT",
+                  `A container named "${spec.name}" already exists ${on}; pick another --name or remove it with /berth rm ${spec.name}`,
+                  cause,
+                )
               : code === 404
-                ? new BerthError("NOT_FOUND", `Image "${spec.image}" is not on ${host} (${msg}). Pull it first, or ask the operator to load the image on that host.`, { cause })
+                ? fail(
+                    "NOT_FOUND",
+                    `Image "${spec.image}"${spec.platform ? ` for ${spec.platform}` : ""} is not ${on} (${msg}). Pull it first, or ask the operator to load the image on that host.`,
+                    cause,
+                  )
                 : undefined,
         },
       );
+      const wanted = spec.name ?? spec.image;
       try {
         const info = await inspectRaw(created.id, wanted, signal); // before start: an auto-removed container may vanish
-        await call(signal, `starting "${wanted}"`, (s) => calls.getContainer(created.id).start({ abortSignal: s }), {
-          status: (code, msg, cause) =>
-            code === 400
-              ? new BerthError("INVALID", `Container "${wanted}" could not start on ${host}: ${msg}. Check the command and the image.`, { cause })
-              : undefined,
-        });
+        await call(signal, `starting "${wanted}"`, (s) => calls.getContainer(created.id).start({ abortSignal: s }));
         return { id: created.id.slice(0, 12), name: info.Name.replace(/^\//, "") };
       } catch (e) {
         // A created-but-never-started container would hold the name and clutter `ps -a`.
-        await call(new AbortController().signal, "cleaning up", (s) =>
-          calls.getContainer(created.id).remove({ force: true, v: true, abortSignal: s }),
-        ).catch(() => undefined);
+        const cleanup = (s: AbortSignal) => calls.getContainer(created.id).remove({ force: true, v: true, abortSignal: s });
+        await call(new AbortController().signal, "cleaning up", cleanup).catch(() => undefined);
         throw e;
       }
     },
@@ -386,55 +372,55 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
     },
     logs,
     async wait(ref, signal) {
-      const c = await resolve(ref, signal);
-      const r = await call(signal, `waiting for "${ref}" to exit`, (s) => streams.getContainer(c.Id).wait({ abortSignal: s }), {
+      const { Id } = await resolve(ref, signal);
+      const r = await call(signal, `waiting for "${ref}" to exit`, (s) => streams.getContainer(Id).wait({ abortSignal: s }), {
         deadlineMs: null,
-        status: onContainer(ref),
+        status: about(ref),
       });
-      const oomKilled = await inspectRaw(c.Id, ref, signal).then(
+      const oomKilled = await inspectRaw(Id, ref, signal).then(
         (i) => i.State.OOMKilled,
         (e: unknown) => (e instanceof BerthError && e.code === "NOT_FOUND" ? false : Promise.reject(e)), // auto-removed
       );
       return { exitCode: Number((r as { StatusCode?: unknown }).StatusCode), oomKilled };
     },
-    async stop(ref, signal) {
-      const c = await resolve(ref, signal);
-      await call(signal, `stopping "${ref}"`, (s) => streams.getContainer(c.Id).stop({ t: stopGraceSeconds, abortSignal: s }), {
-        deadlineMs: conn.timeoutMs + stopGraceSeconds * 1000,
-        status: (code, msg, cause) =>
+    stop: (ref, signal) =>
+      act(
+        ref,
+        signal,
+        "stopping",
+        (c, s) => c.stop({ t: graceSeconds, abortSignal: s }),
+        true,
+        (code) =>
+          code === 304 ? `Container "${ref}" is already stopped ${on}; nothing changed. Start it with /berth start ${ref}.` : undefined,
+      ),
+    start: (ref, signal) =>
+      act(
+        ref,
+        signal,
+        "starting",
+        (c, s) => c.start({ abortSignal: s }),
+        false,
+        (code) =>
           code === 304
-            ? new BerthError("CONFLICT", `Container "${ref}" is already stopped on ${host}; nothing changed. Start it with /berth start ${ref}.`, { cause })
-            : onContainer(ref)(code, msg, cause),
-      });
-    },
-    async start(ref, signal) {
-      const c = await resolve(ref, signal);
-      await call(signal, `starting "${ref}"`, (s) => calls.getContainer(c.Id).start({ abortSignal: s }), {
-        status: (code, msg, cause) =>
-          code === 304
-            ? new BerthError("CONFLICT", `Container "${ref}" is already running on ${host}; nothing changed. Use /berth restart ${ref} to restart it.`, { cause })
-            : onContainer(ref)(code, msg, cause),
-      });
-    },
-    async restart(ref, signal) {
-      const c = await resolve(ref, signal);
-      await call(signal, `restarting "${ref}"`, (s) => streams.getContainer(c.Id).restart({ t: stopGraceSeconds, abortSignal: s }), {
-        deadlineMs: conn.timeoutMs + stopGraceSeconds * 1000,
-        status: onContainer(ref),
-      });
-    },
-    async remove(ref, { force }, signal) {
-      const c = await resolve(ref, signal);
-      // v: anonymous volumes declared by the image would otherwise pile up on the host.
-      await call(signal, `removing "${ref}"`, (s) => calls.getContainer(c.Id).remove({ force, v: true, abortSignal: s }), {
-        status: (code, msg, cause) =>
+            ? `Container "${ref}" is already running ${on}; nothing changed. Use /berth restart ${ref} to restart it.`
+            : undefined,
+      ),
+    restart: (ref, signal) => act(ref, signal, "restarting", (c, s) => c.restart({ t: graceSeconds, abortSignal: s }), true),
+    // v: anonymous volumes declared by the image would otherwise pile up on the host.
+    remove: (ref, { force }, signal) =>
+      act(
+        ref,
+        signal,
+        "removing",
+        (c, s) => c.remove({ force, v: true, abortSignal: s }),
+        false,
+        (code, msg) =>
           code !== 409
-            ? onContainer(ref)(code, msg, cause)
+            ? undefined
             : /already in progress/i.test(msg)
-              ? new BerthError("CONFLICT", `Container "${ref}" on ${host} is already being removed.`, { cause })
-              : new BerthError("CONFLICT", `Container "${ref}" is running; stop it first or use /berth rm -f ${ref}`, { cause }),
-      });
-    },
+              ? `Container "${ref}" ${on} is already being removed.`
+              : `Container "${ref}" is running; stop it first or use /berth rm -f ${ref}`,
+      ),
     exec,
     close() {
       for (const stream of open) stream.destroy();
@@ -446,132 +432,119 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
 
 function connectionOptions(conn: DockerConnection): { options: Docker.DockerOptions & { agent?: http.Agent }; agent?: http.Agent } {
   const bad = (why: string) =>
-    new BerthError("CONFIG", `Host "${conn.name}" has an unusable Docker URL "${conn.url}": ${why}. Use unix:///path, tcp://host:port or ssh://user@host.`);
+    new BerthError(
+      "CONFIG",
+      `Host "${conn.name}" has an unusable Docker connection "${conn.url}": ${why}. Ask the operator to fix berth's hosts.`,
+    );
+  // Our own agent (no keep-alive) so close() can drop every socket this engine opened.
+  const agent = conn.tls ? new https.Agent({ keepAlive: false }) : new http.Agent({ keepAlive: false });
   if (conn.url.startsWith("unix://")) {
     const socketPath = conn.url.slice("unix://".length);
-    if (!socketPath.startsWith("/")) throw bad("the socket path must be absolute");
-    const agent = new http.Agent({ keepAlive: false });
+    if (!socketPath.startsWith("/")) throw bad("the socket path must be absolute, as in unix:///var/run/docker.sock");
     return { options: { socketPath, agent }, agent };
   }
-  let url: URL;
-  try {
-    url = new URL(conn.url);
-  } catch (e) {
-    throw bad(e instanceof Error ? e.message : "not a URL");
-  }
-  const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
-  if (url.protocol === "tcp:") {
+  const url = URL.parse(conn.url);
+  const host = url?.hostname.replace(/^\[(.*)\]$/, "$1");
+  if (url?.protocol === "tcp:" && host) {
     const port = Number(url.port || (conn.tls ? 2376 : 2375));
-    if (!conn.tls) {
-      const agent = new http.Agent({ keepAlive: false });
-      return { options: { host: hostname, port, protocol: "http", agent }, agent };
+    if (!conn.tls) return { options: { host, port, protocol: "http", agent }, agent };
+    try {
+      tls.createSecureContext(conn.tls); // fail at startup, not on the first request
+    } catch (e) {
+      throw bad(`the TLS CA, certificate or key is not usable PEM (${e instanceof Error ? e.message : String(e)})`);
     }
-    const agent = new https.Agent({ keepAlive: false });
-    const { ca, cert, key } = conn.tls;
-    return { options: { host: hostname, port, protocol: "https", ca, cert, key, agent }, agent };
+    return { options: { host, port, protocol: "https", ...conn.tls, agent }, agent };
   }
-  if (url.protocol === "ssh:") {
-    // docker-modem opens one SSH connection per request (`docker system dial-stdio`) and closes it with the stream.
-    const sshAgent = process.env.SSH_AUTH_SOCK;
-    return {
-      options: {
-        host: hostname,
-        port: Number(url.port || 22),
-        protocol: "ssh",
-        ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
-        sshOptions: sshAgent ? { agent: sshAgent } : {},
-      },
-    };
+  if (url?.protocol === "ssh:" && host) {
+    // docker-modem opens one SSH connection per request (`docker system dial-stdio`) and closes it with the request.
+    const username = url.username ? { username: decodeURIComponent(url.username) } : {};
+    const sshAuth = process.env.SSH_AUTH_SOCK;
+    const sshOptions = sshAuth ? { agent: sshAuth } : {};
+    return { options: { host, port: Number(url.port || 22), protocol: "ssh", ...username, sshOptions } };
   }
-  throw bad(`unsupported scheme "${url.protocol}"`);
+  throw bad("use unix:///path/to/docker.sock, tcp://host:port or ssh://user@host");
 }
 
 function checkImage(image: string): void {
-  if (image.length > 512 || !imageRef.test(image)) {
-    throw new BerthError("INVALID", `"${image}" is not a valid image reference. Use a name like "alpine:3.20" or "registry.example.com/team/app:1.2".`);
-  }
+  if (image.length <= 512 && imageRef.test(image)) return;
+  throw new BerthError(
+    "INVALID",
+    `"${image}" is not a valid image reference. Use a name like "alpine:3.20" or "registry.example.com/team/app:1.2".`,
+  );
 }
 
 function engineMessage(e: unknown): string {
   const json = (e as { json?: unknown }).json;
   if (json && typeof json === "object" && "message" in json && typeof json.message === "string") return json.message.trim();
-  return String((e as Error).message ?? e).replace(/^\(HTTP code \d+\) [^-]*- /, "").trim();
+  return String((e as Error).message ?? e)
+    .replace(/^\(HTTP code \d+\) [^-]*- /, "")
+    .trim();
 }
+
+const reasons: Record<string, string> = {
+  ENOENT: "there is no socket at that path",
+  ECONNREFUSED: "connection refused",
+  EACCES: "permission denied on the socket",
+  EPERM: "permission denied on the socket",
+  EHOSTUNREACH: "the host is unreachable",
+  ENETUNREACH: "the host is unreachable",
+  ENOTFOUND: "the host name does not resolve",
+  EAI_AGAIN: "the host name does not resolve",
+  ETIMEDOUT: "the connection timed out",
+  ECONNRESET: "the connection was dropped",
+  EPIPE: "the connection was dropped",
+};
 
 function connectionReason(e: unknown): string {
   const { code, message } = (e ?? {}) as { code?: unknown; message?: unknown };
   const text = typeof message === "string" ? message : String(e);
-  switch (code) {
-    case "ENOENT":
-      return "there is no socket at that path";
-    case "ECONNREFUSED":
-      return "connection refused";
-    case "EACCES":
-    case "EPERM":
-      return "permission denied on the socket";
-    case "EHOSTUNREACH":
-    case "ENETUNREACH":
-      return "the host is unreachable";
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return "the host name does not resolve";
-    case "ETIMEDOUT":
-      return "the connection timed out";
-    case "ECONNRESET":
-    case "EPIPE":
-      return "the connection was dropped";
+  if (typeof code !== "string") return text;
+  if (code === "EPROTO" || /CERT|SSL|TLS|OSSL|SELF_SIGNED|UNABLE_TO/.test(code)) {
+    const openssl = /:error:[0-9A-F]+:[^:]*:[^:]*:([^:]+)/.exec(text)?.[1]; // "…:SSL routines:fn:wrong version number:file:line"
+    return `the TLS handshake failed (${openssl ?? text.trim()})`;
   }
-  if (typeof code === "string" && /CERT|SSL|TLS|OSSL|SELF_SIGNED|UNABLE_TO/.test(code)) return `TLS handshake failed (${text})`;
-  return text;
-}
-
-function parseJson(text: string): Record<string, unknown> | undefined {
-  try {
-    const v: unknown = JSON.parse(text);
-    return v && typeof v === "object" ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
+  return reasons[code] ?? text;
 }
 
 const when = (s: string | undefined) => (!s || s.startsWith("0001-01-01") ? null : new Date(s));
 
 function containerName(names: readonly string[]): string {
-  const name = names.find((n) => n.lastIndexOf("/") === 0) ?? names[0] ?? "";
-  return name.replace(/^\//, "");
+  return (names.find((n) => n.lastIndexOf("/") === 0) ?? names[0] ?? "").replace(/^\//, "");
 }
 
 function summarize(c: Docker.ContainerInfo): ContainerSummary {
+  const { Image: image, State: state, Status: status } = c;
   return {
     id: c.Id.slice(0, 12),
     name: containerName(c.Names),
-    image: c.Image,
-    state: c.State,
-    status: c.Status,
+    image,
+    state,
+    status,
     createdAt: new Date(c.Created * 1000),
     labels: c.Labels ?? {},
   };
 }
 
 function details(c: Docker.ContainerInfo, i: Docker.ContainerInspectInfo): ContainerDetails {
-  const finishedAt = when(i.State.FinishedAt);
+  const { State: state, Config: config, HostConfig: hc } = i;
+  const finishedAt = when(state.FinishedAt);
   return {
     ...summarize(c),
-    image: i.Config.Image,
-    state: i.State.Status,
-    labels: i.Config.Labels ?? {},
-    cmd: i.Config.Cmd ?? [],
-    envNames: (i.Config.Env ?? []).map((e) => e.split("=", 1)[0] ?? ""), // values never leave the adapter
-    exitCode: i.State.Running || finishedAt === null ? null : i.State.ExitCode,
-    startedAt: when(i.State.StartedAt),
+    image: config.Image,
+    state: state.Status,
+    labels: config.Labels ?? {},
+    cmd: config.Cmd ?? [],
+    envNames: (config.Env ?? []).map((e) => e.split("=", 1)[0] ?? ""), // values never leave the adapter
+    exitCode: state.Running || finishedAt === null ? null : state.ExitCode,
+    startedAt: when(state.StartedAt),
     finishedAt,
     restartCount: i.RestartCount,
-    oomKilled: i.State.OOMKilled,
-    tty: i.Config.Tty,
-    memoryBytes: i.HostConfig.Memory ?? 0,
-    nanoCpus: i.HostConfig.NanoCpus ?? 0,
-    pidsLimit: i.HostConfig.PidsLimit ?? 0,
-    networkMode: i.HostConfig.NetworkMode ?? "",
-    privileged: i.HostConfig.Privileged ?? false,
+    oomKilled: state.OOMKilled,
+    tty: config.Tty,
+    memoryBytes: hc.Memory ?? 0,
+    nanoCpus: hc.NanoCpus ?? 0,
+    pidsLimit: hc.PidsLimit ?? 0,
+    networkMode: hc.NetworkMode ?? "",
+    privileged: hc.Privileged ?? false,
   };
 }

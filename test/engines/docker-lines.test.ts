@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createDemuxer, createLineSplitter, type Piece } from "../../src/engines/docker-lines.ts";
+import { createDemuxer, createLineSplitter, type Piece, readJsonLines, readLines } from "../../src/engines/docker-lines.ts";
 import type { LogLine } from "../../src/engines/ports.ts";
 
 function frame(stream: 1 | 2, text: string | Buffer): Buffer {
@@ -63,11 +63,7 @@ describe("createLineSplitter", () => {
   });
 
   it("strips a trailing carriage return (TTY output) but keeps inner ones", () => {
-    assert.deepEqual(lines(Buffer.from("one\r\ntwo\rthree\r\nlast\r"), 4, false), [
-      out("one"),
-      out("two\rthree"),
-      out("last"),
-    ]);
+    assert.deepEqual(lines(Buffer.from("one\r\ntwo\rthree\r\nlast\r"), 4, false), [out("one"), out("two\rthree"), out("last")]);
   });
 
   it("reassembles a UTF-8 character split across frames", () => {
@@ -93,5 +89,52 @@ describe("createLineSplitter", () => {
   it("emits an empty line for a blank line and nothing for an empty stream", () => {
     assert.deepEqual(lines(frame(1, "a\n\nb\n"), 2), [out("a"), out(""), out("b")]);
     assert.deepEqual(lines(Buffer.alloc(0), 1), []);
+  });
+});
+
+async function* chunks(...parts: Buffer[]): AsyncGenerator<Buffer> {
+  for (const part of parts) yield part;
+}
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
+
+describe("readLines", () => {
+  it("demultiplexes and splits a chunked stream", async () => {
+    const bytes = Buffer.concat([frame(1, "one\ntw"), frame(2, "err\n"), frame(1, "o\nlast")]);
+    const got = await collect(readLines(chunks(bytes.subarray(0, 5), bytes.subarray(5, 17), bytes.subarray(17)), true));
+    assert.deepEqual(got, [out("one"), err("err"), out("two"), out("last")]);
+  });
+
+  it("stops at the next line once the signal is aborted, and closes its source", async () => {
+    const ctl = new AbortController();
+    let closed = false;
+    async function* source(): AsyncGenerator<Buffer> {
+      try {
+        yield Buffer.from("a\nb\nc\n");
+        yield Buffer.from("d\n");
+      } finally {
+        closed = true;
+      }
+    }
+    const seen: string[] = [];
+    for await (const line of readLines(source(), false, ctl.signal)) {
+      seen.push(line.text);
+      ctl.abort();
+    }
+    assert.deepEqual(seen, ["a"]);
+    assert.equal(closed, true);
+  });
+});
+
+describe("readJsonLines", () => {
+  it("parses one object per line and skips what is not an object", async () => {
+    const got = await collect(
+      readJsonLines(chunks(Buffer.from('{"status":"Pulling"}\r\n\nnot json\n4\n{"err'), Buffer.from('or":"boom"}'))),
+    );
+    assert.deepEqual(got, [{ status: "Pulling" }, { error: "boom" }]);
   });
 });
