@@ -5,6 +5,7 @@ export type JobEvent =
   | { type: "status"; text: string } // replaces the card's status line ("Pulling busybox:1 — 3.1/10 MiB")
   | { type: "line"; line: LogLine }
   | { type: "notice"; text: string } // a note in the thread (a timeout, a cap, the container was removed)
+  | { type: "mask"; values: readonly string[] } // secrets to redact from every line that follows (never shown)
   | { type: "end"; outcome: "succeeded" | "failed" | "cancelled"; exitCode?: number | undefined; text: string };
 
 /** A short answer to a command that is not a job; shown to the requester alone unless `visibility` is channel. */

@@ -124,6 +124,7 @@ async function* run(action: ActionOf<"container.run">, ctx: JobContext, signal: 
 
 async function* logs(action: ActionOf<"container.logs">, ctx: JobContext, signal: AbortSignal): AsyncGenerator<JobEvent> {
   const details = await ctx.engine.inspect(action.container, signal);
+  yield { type: "mask", values: await ctx.engine.secretValues(details.id, signal) };
   yield {
     type: "status",
     text: `${action.follow ? "Following" : "Reading"} logs of \`${details.name}\` (${details.id}, ${details.state}) on ${ctx.host}`,
@@ -147,6 +148,7 @@ async function* logs(action: ActionOf<"container.logs">, ctx: JobContext, signal
 }
 
 async function* exec(action: ActionOf<"container.exec">, ctx: JobContext, signal: AbortSignal): AsyncGenerator<JobEvent> {
+  yield { type: "mask", values: await ctx.engine.secretValues(action.container, signal) };
   const handle = await ctx.engine.exec(action.container, action.cmd, signal);
   yield { type: "status", text: `Running \`${action.cmd.join(" ")}\` in \`${action.container}\` on ${ctx.host}` };
   for await (const line of handle.lines) yield { type: "line", line };

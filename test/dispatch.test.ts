@@ -179,3 +179,23 @@ test("cancel: your own job yes, someone else's only with the right to stop conta
   const missing = await dispatch({ text: "cancel j-ffffff", actor: oper }, deps, signal());
   assert.match(replyText(missing), /No running job `j-ffffff`/);
 });
+
+test("a missing image is pulled first, with progress on the card", async () => {
+  const { deps, engine } = setup();
+  engine.imagePresent = false;
+  engine.pullSteps = [{ status: "Downloading", id: "layer1", current: 1024 * 1024, total: 4 * 1024 * 1024 }];
+  const events = await collect(await dispatch({ text: "run busybox:1 true", actor: oper }, deps, signal()));
+  const statuses = events.filter((e) => e.type === "status").map((e) => (e.type === "status" ? e.text : ""));
+  assert.equal(statuses[0], "Pulling busybox:1 on local…");
+  assert.equal(statuses[1], "Pulling busybox:1: Downloading 1 MiB/4 MiB");
+  assert.deepEqual(engine.calls.map((c) => c.method).slice(0, 3), ["hasImage", "pull", "run"]);
+});
+
+test("logs of a container mask its environment values before any line", async () => {
+  const { deps, engine } = setup();
+  engine.containers.push(details({ id: "abc123def456", name: "api", envNames: ["DB_PASSWORD"] }));
+  engine.lines = [{ stream: "stdout", text: "connecting with value-of-DB_PASSWORD" }];
+  const events = await collect(await dispatch({ text: "logs api", actor: oper }, deps, signal()));
+  assert.deepEqual(events[0], { type: "mask", values: ["value-of-DB_PASSWORD"] });
+  assert.equal(events.findIndex((e) => e.type === "mask") < events.findIndex((e) => e.type === "line"), true);
+});

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { SlackFake, SEED } from "./support/slack-fake.ts";
 import {
   cardText,
   containerCommands,
@@ -14,6 +13,7 @@ import {
   testImage,
   threadLines,
 } from "./support/berth-harness.ts";
+import { SEED, SlackFake } from "./support/slack-fake.ts";
 
 // End to end: signed slash commands → the real Bolt app → policy → the real Docker engine → the Slack fake, with
 // Slack's rate limits enforced. Containers are labelled by job, and this file removes what it created.
@@ -70,7 +70,9 @@ test("logs -f follows a container until the Stop button is pressed", async () =>
     const c = findCard(fake, SEED.incidentChannel, "logs -f e2e-ticker");
     return c && cardText(c).includes("berth_stop") ? c : undefined;
   });
-  await eventually("tick lines in the thread", () => (threadLines(fake, SEED.incidentChannel, card.ts).some((l) => l.startsWith("tick-")) ? true : undefined));
+  await eventually("tick lines in the thread", () =>
+    threadLines(fake, SEED.incidentChannel, card.ts).some((l) => l.startsWith("tick-")) ? true : undefined,
+  );
   const jobId = jobIdOf(card);
   assert.ok(jobId);
   const click = await berth.click(card.ts, jobId);
@@ -83,9 +85,15 @@ test("logs -f follows a container until the Stop button is pressed", async () =>
   assert.ok(!cardText(done).includes("berth_stop"), "the Stop button is gone");
   const lines = threadLines(fake, SEED.incidentChannel, card.ts).filter((l) => l.startsWith("tick-"));
   const numbers = lines.map((l) => Number(l.slice(5)));
-  assert.deepEqual(numbers, numbers.slice().sort((a, b) => a - b), "lines arrive in order");
+  assert.deepEqual(
+    numbers,
+    numbers.slice().sort((a, b) => a - b),
+    "lines arrive in order",
+  );
   await berth.command("rm -f e2e-ticker");
-  await eventually("the container to be removed", () => (fake.messages(SEED.incidentChannel).some((m) => m.text.includes("removed `e2e-ticker`")) ? true : undefined));
+  await eventually("the container to be removed", () =>
+    fake.messages(SEED.incidentChannel).some((m) => m.text.includes("removed `e2e-ticker`")) ? true : undefined,
+  );
 });
 
 test("a user without a binding is denied, told why, and no container is created", async () => {
@@ -129,7 +137,7 @@ test("exec, inspect and ps act on berth's containers", async () => {
     return c && isFinished(c) ? c : undefined;
   });
   assert.match(cardText(card), /Exited with code 3/);
-  assert.deepEqual(threadLines(fake, SEED.incidentChannel, card.ts), ["from-exec", "hunter2hunter2"]);
+  assert.deepEqual(threadLines(fake, SEED.incidentChannel, card.ts), ["from-exec", "••••"], "env values are masked in output");
   await berth.command("inspect e2e-box");
   const inspect = await ephemeralFor(SEED.operator, /\*e2e-box\* \([0-9a-f]{12}\) on local — running/);
   const text = String((inspect.body as { text?: string }).text);
@@ -139,7 +147,9 @@ test("exec, inspect and ps act on berth's containers", async () => {
   await berth.command("ps");
   await ephemeralFor(SEED.operator, /`e2e-box` [0-9a-f]{12} — Up/);
   await berth.command("rm -f e2e-box");
-  await eventually("removal", () => (fake.messages(SEED.incidentChannel).some((m) => m.text.includes("removed `e2e-box`")) ? true : undefined));
+  await eventually("removal", () =>
+    fake.messages(SEED.incidentChannel).some((m) => m.text.includes("removed `e2e-box`")) ? true : undefined,
+  );
 });
 
 test("membership of a Slack user group grants the bound role (usergroups.users.list)", async () => {

@@ -18,6 +18,8 @@ export class FakeEngine implements ContainerEngine {
   calls: { method: string; args: unknown[] }[] = [];
   lines: LogLine[] = [];
   unreachable = false;
+  imagePresent = true;
+  pullSteps: PullProgress[] = [{ status: "Already exists" }];
   containers: ContainerDetails[] = [];
 
   constructor(name = "local") {
@@ -49,11 +51,11 @@ export class FakeEngine implements ContainerEngine {
   }
   async hasImage(image: string): Promise<boolean> {
     this.record("hasImage", image);
-    return true;
+    return this.imagePresent;
   }
   async *pull(image: string): AsyncIterable<PullProgress> {
     this.record("pull", image);
-    yield { status: "Already exists" };
+    yield* this.pullSteps;
   }
   async run(spec: RunSpec): Promise<{ id: string; name: string }> {
     this.record("run", spec);
@@ -68,6 +70,10 @@ export class FakeEngine implements ContainerEngine {
   async inspect(container: string): Promise<ContainerDetails> {
     this.record("inspect", container);
     return this.find(container);
+  }
+  async secretValues(container: string): Promise<string[]> {
+    this.record("secretValues", container);
+    return this.find(container).envNames.map((n) => `value-of-${n}`);
   }
   async *logs(query: LogQuery): AsyncIterable<LogLine> {
     this.record("logs", query);

@@ -12,8 +12,14 @@ import { SlackFake } from "./support/slack-fake.ts";
 
 // The runtime contract, through the real entry point: `node src/main.ts` with only environment variables.
 
-function start(env: Record<string, string>): { child: ChildProcess; output: Promise<{ code: number | null; stdout: string; stderr: string }> } {
-  const child = spawn(process.execPath, ["src/main.ts"], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+function start(env: Record<string, string>): {
+  child: ChildProcess;
+  output: Promise<{ code: number | null; stdout: string; stderr: string }>;
+} {
+  const child = spawn(process.execPath, ["src/main.ts"], {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   child.stdout?.on("data", (d) => (stdout += d));
@@ -39,10 +45,21 @@ test("half a configuration names the missing variable", async () => {
 
 test("an invalid policy stops berth with the file, line and problem", async () => {
   const dir = mkdtempSync(join(tmpdir(), "berth-main-"));
-  writeFileSync(join(dir, "policy.yaml"), "version: 1\nroles:\n  ops: { actions: [container.run] }\nbindings:\n  - role: opps\n    users: [U1]\n");
-  const { code, stderr } = await start({ SLACK_BOT_TOKEN: "xoxb-1", SLACK_SIGNING_SECRET: "s", BERTH_POLICY: join(dir, "policy.yaml"), BERTH_DATA_DIR: dir }).output;
+  writeFileSync(
+    join(dir, "policy.yaml"),
+    "version: 1\nroles:\n  ops: { actions: [container.run] }\nbindings:\n  - role: opps\n    users: [U1]\n",
+  );
+  const { code, stderr } = await start({
+    SLACK_BOT_TOKEN: "xoxb-1",
+    SLACK_SIGNING_SECRET: "s",
+    BERTH_POLICY: join(dir, "policy.yaml"),
+    BERTH_DATA_DIR: dir,
+  }).output;
   assert.equal(code, 1);
-  assert.match(stderr, /berth cannot start: Invalid policy .*policy\.yaml:\n {2}line 5 \(bindings\.0\.role\): no role named "opps"; roles: ops/);
+  assert.match(
+    stderr,
+    /berth cannot start: Invalid policy .*policy\.yaml:\n {2}line 5 \(bindings\.0\.role\): no role named "opps"; roles: ops/,
+  );
 });
 
 test("HTTP mode from the environment: /healthz, signed commands on /slack/events, clean shutdown on SIGTERM", async () => {
@@ -87,7 +104,10 @@ test("HTTP mode from the environment: /healthz, signed commands on /slack/events
 });
 
 test("config: tokens are checked by prefix and Socket Mode wins when an app token is set", () => {
-  assert.throws(() => loadConfig({ SLACK_BOT_TOKEN: "xoxp-user", SLACK_SIGNING_SECRET: "s" }), (e: unknown) => e instanceof BerthError && /a bot token starts with xoxb-/.test(e.message));
+  assert.throws(
+    () => loadConfig({ SLACK_BOT_TOKEN: "xoxp-user", SLACK_SIGNING_SECRET: "s" }),
+    (e: unknown) => e instanceof BerthError && /a bot token starts with xoxb-/.test(e.message),
+  );
   const socket = loadConfig({ SLACK_BOT_TOKEN: "xoxb-1", SLACK_APP_TOKEN: "xapp-1", SLACK_API_URL: "http://127.0.0.1:1/api" });
   assert.equal(socket.mode, "socket");
   assert.equal(socket.slack.apiUrl, "http://127.0.0.1:1/api/");

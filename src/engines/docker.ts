@@ -370,6 +370,11 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
       const c = await resolve(ref, signal);
       return details(c, await inspectRaw(c.Id, ref, signal));
     },
+    async secretValues(ref, signal) {
+      const c = await resolve(ref, signal);
+      const env = (await inspectRaw(c.Id, ref, signal)).Config.Env ?? [];
+      return env.map((e) => e.slice(e.indexOf("=") + 1)).filter((v) => v.length >= 4);
+    },
     logs,
     async wait(ref, signal) {
       const { Id } = await resolve(ref, signal);

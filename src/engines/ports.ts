@@ -90,6 +90,11 @@ export interface ContainerEngine {
   /** Resolves a name or id prefix among berth's containers; NOT_FOUND (with a hint) otherwise. */
   inspect(container: string, signal: AbortSignal): Promise<ContainerDetails>;
   logs(query: LogQuery, signal: AbortSignal): AsyncIterable<LogLine>;
+  /**
+   * The container's environment values, for one purpose only: masking them in output shown in Slack. Callers hand
+   * them to the redactor and never render them.
+   */
+  secretValues(container: string, signal: AbortSignal): Promise<string[]>;
   wait(container: string, signal: AbortSignal): Promise<ExitStatus>;
   stop(container: string, signal: AbortSignal): Promise<void>;
   start(container: string, signal: AbortSignal): Promise<void>;

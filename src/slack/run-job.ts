@@ -68,7 +68,8 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
     filename: `${plan.id}.log`,
     maxMessages: deps.maxThreadMessages,
   });
-  const redact = createRedactor(plan.action.kind === "container.run" ? plan.action.env.map((e) => e.value) : []);
+  const secrets = plan.action.kind === "container.run" ? plan.action.env.map((e) => e.value) : [];
+  let redact = createRedactor(secrets);
   let lastCard = 0;
   const showCard = async (force: boolean): Promise<void> => {
     if (!force && clock() - lastCard < (deps.cardEveryMs ?? 5000)) return;
@@ -96,6 +97,9 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
           case "line":
             await thread.write({ stream: event.line.stream, text: redact(event.line.text) });
             void showCard(false);
+            break;
+          case "mask":
+            redact = createRedactor([...secrets, ...event.values]);
             break;
           case "notice":
             await thread.notice(`:information_source: ${redact(event.text)}`);

@@ -31,7 +31,10 @@ test("posts to one channel are paced to Slack's one per second: six posts, no 42
   const outbox = createOutbox({ client, spacing });
   const ts = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => outbox.post(SEED.incidentChannel, { text: `m${n}` })));
   assert.equal(new Set(ts).size, 6);
-  assert.deepEqual(fake.messages(SEED.incidentChannel).map((m) => m.text), ["m1", "m2", "m3", "m4", "m5", "m6"]);
+  assert.deepEqual(
+    fake.messages(SEED.incidentChannel).map((m) => m.text),
+    ["m1", "m2", "m3", "m4", "m5", "m6"],
+  );
   assert.deepEqual(fake.rateLimited, []);
 });
 
@@ -58,7 +61,10 @@ test("a 429 is waited out for Retry-After and the same call is sent again; nothi
 test("other Slack errors reach the caller with Slack's code", async () => {
   fake.reset();
   const outbox = createOutbox({ client, spacing });
-  await assert.rejects(outbox.post(SEED.randomChannel, { text: "x" }), (e: unknown) => (e as { data?: { error?: string } }).data?.error === "not_in_channel");
+  await assert.rejects(
+    outbox.post(SEED.randomChannel, { text: "x" }),
+    (e: unknown) => (e as { data?: { error?: string } }).data?.error === "not_in_channel",
+  );
 });
 
 test("a thread over its cap says so, keeps the newest lines for the card, and uploads every line", async () => {
@@ -66,7 +72,15 @@ test("a thread over its cap says so, keeps the newest lines for the card, and up
   const outbox = createOutbox({ client, spacing });
   const parent = await outbox.post(SEED.incidentChannel, { text: "card" });
   const dir = mkdtempSync(join(tmpdir(), "berth-thread-"));
-  const thread = createThread({ outbox, channel: SEED.incidentChannel, threadTs: parent, spoolPath: join(dir, "j.log"), filename: "j.log", maxMessages: 3, flushMs: 50 });
+  const thread = createThread({
+    outbox,
+    channel: SEED.incidentChannel,
+    threadTs: parent,
+    spoolPath: join(dir, "j.log"),
+    filename: "j.log",
+    maxMessages: 3,
+    flushMs: 50,
+  });
   const lines = Array.from({ length: 3000 }, (_, i) => `${String(i + 1).padStart(5, "0")} <tag> & "quoted"`);
   for (const text of lines) await thread.write({ stream: "stdout", text });
   const result = await thread.close("cap test");
@@ -89,7 +103,14 @@ test("a very long line is split across replies without losing a character", asyn
   const outbox = createOutbox({ client, spacing });
   const parent = await outbox.post(SEED.incidentChannel, { text: "card" });
   const dir = mkdtempSync(join(tmpdir(), "berth-thread-"));
-  const thread = createThread({ outbox, channel: SEED.incidentChannel, threadTs: parent, spoolPath: join(dir, "j.log"), filename: "j.log", flushMs: 50 });
+  const thread = createThread({
+    outbox,
+    channel: SEED.incidentChannel,
+    threadTs: parent,
+    spoolPath: join(dir, "j.log"),
+    filename: "j.log",
+    flushMs: 50,
+  });
   const long = "&".repeat(10_000);
   await thread.write({ stream: "stdout", text: long });
   await thread.close("long line");

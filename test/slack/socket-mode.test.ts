@@ -1,6 +1,16 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { eventually, findCard, isFinished, cardText, jobIdOf, removeContainers, startBerth, testImage, threadLines } from "../support/berth-harness.ts";
+import {
+  cardText,
+  eventually,
+  findCard,
+  isFinished,
+  jobIdOf,
+  removeContainers,
+  startBerth,
+  testImage,
+  threadLines,
+} from "../support/berth-harness.ts";
 import { SEED, SlackFake } from "../support/slack-fake.ts";
 
 // The same app over Socket Mode: apps.connections.open on the fake, envelopes over a local WebSocket.
@@ -37,7 +47,13 @@ test("the Stop button works over Socket Mode too", async () => {
     return c && cardText(c).includes("berth_stop") && cardText(c).includes("Running") ? c : undefined;
   });
   const jobId = jobIdOf(card) ?? "";
-  const click = await fake.socket.blockAction({ messageTs: card.ts, actionId: "berth_stop", value: jobId, user: SEED.operator, channel: SEED.incidentChannel });
+  const click = await fake.socket.blockAction({
+    messageTs: card.ts,
+    actionId: "berth_stop",
+    value: jobId,
+    user: SEED.operator,
+    channel: SEED.incidentChannel,
+  });
   assert.deepEqual(click.ack, {});
   const done = await eventually("the stopped run", () => {
     const c = fake.message(SEED.incidentChannel, card.ts);
@@ -49,7 +65,9 @@ test("the Stop button works over Socket Mode too", async () => {
 test("a denied command over Socket Mode gets its ephemeral reply", async () => {
   await fake.socket.slashCommand({ command: "/berth", text: "ps", user: SEED.nobody });
   await eventually("the denial", () =>
-    fake.responses().find((r) => r.user === SEED.nobody && /You need permission `container\.list`/.test(String((r.body as { text?: string }).text))),
+    fake
+      .responses()
+      .find((r) => r.user === SEED.nobody && /You need permission `container\.list`/.test(String((r.body as { text?: string }).text))),
   );
 });
 

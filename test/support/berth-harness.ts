@@ -77,7 +77,8 @@ export async function eventually<T>(what: string, check: () => T | undefined, ti
 }
 
 const blockText = (m: FakeMessage) => JSON.stringify(m.blocks ?? []);
-export const isFinished = (m: FakeMessage) => !blockText(m).includes("berth_stop") && /:(white_check_mark|x|black_square_for_stop):/.test(blockText(m));
+export const isFinished = (m: FakeMessage) =>
+  !blockText(m).includes("berth_stop") && /:(white_check_mark|x|black_square_for_stop):/.test(blockText(m));
 
 /** The newest job card (a top-level bot message with a job id) in a channel whose summary contains `summary`. */
 export function findCard(fake: SlackFake, channel: string, summary: string): FakeMessage | undefined {
