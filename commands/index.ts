@@ -1,6 +1,11 @@
 import { createRegistry } from "../src/command.ts";
+import approve from "./approve.ts";
+import audit from "./audit.ts";
+import canI from "./can-i.ts";
 import cancel from "./cancel.ts";
+import deny from "./deny.ts";
 import exec from "./exec.ts";
+import grant from "./grant.ts";
 import help from "./help.ts";
 import inspect from "./inspect.ts";
 import jobs from "./jobs.ts";
@@ -14,6 +19,25 @@ import stop from "./stop.ts";
 import whoami from "./whoami.ts";
 
 /** The one list of berth's commands; help, the parser and the tests all read it. */
-export const commands = [help, run, ps, logs, stop, start, restart, rm, inspect, exec, jobs, cancel, whoami] as const;
+export const commands = [
+  help,
+  run,
+  ps,
+  logs,
+  stop,
+  start,
+  restart,
+  rm,
+  inspect,
+  exec,
+  jobs,
+  cancel,
+  approve,
+  deny,
+  grant,
+  canI,
+  whoami,
+  audit,
+] as const;
 
 export const registry = createRegistry(commands);

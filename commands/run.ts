@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { defineCommand } from "../src/command.ts";
-import { bytesOption, durationOption, envOption, flag, hostOption, leadingPositionals } from "../src/command-options.ts";
+import { bytesOption, durationOption, envOption, flag, hostOption, leadingPositionals, volumeOption } from "../src/command-options.ts";
 
 export default defineCommand({
   name: "run",
@@ -24,6 +24,9 @@ export default defineCommand({
     { long: "detach", short: "d", type: "flag", help: "start it and return; don't stream output" },
     { long: "timeout", type: "value", valueName: "DURATION", help: "stop it after this long (e.g. 10m)" },
     { long: "rm", type: "flag", help: "remove the container when it exits" },
+    { long: "network", type: "value", valueName: "NAME", help: "network mode, if the policy allows it (default: none)" },
+    { long: "volume", short: "v", type: "list", valueName: "/host:/ctr[:ro]", help: "mount a host path the policy allows" },
+    { long: "privileged", type: "flag", help: "run privileged, only where the policy allows it" },
   ],
   interspersed: false,
   args: z.object({
@@ -38,14 +41,20 @@ export default defineCommand({
     detach: flag,
     timeout: durationOption,
     rm: flag,
+    network: z.string().optional(),
+    volume: volumeOption,
+    privileged: flag,
   }),
-  toAction: ({ _: [image = "", ...cmd], env, detach, rm, memory, timeout, ...o }) => ({
+  toAction: ({ _: [image = "", ...cmd], env, detach, rm, memory, timeout, volume, privileged, ...o }) => ({
     kind: "container.run",
     image,
     cmd,
     env,
     detach,
     autoRemove: rm,
+    privileged,
+    mounts: volume,
+    ...(o.network !== undefined && { network: o.network }),
     ...(o.host !== undefined && { host: o.host }),
     ...(o.name !== undefined && { name: o.name }),
     ...(memory !== undefined && { memoryBytes: memory }),

@@ -33,6 +33,12 @@ export const ActionSchema = z.discriminatedUnion("kind", [
     detach: z.boolean(),
     timeoutSeconds: z.number().int().positive().optional(),
     autoRemove: z.boolean(),
+    privileged: z.boolean(),
+    network: z
+      .string()
+      .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, "a network name")
+      .optional(),
+    mounts: z.array(z.object({ source: z.string().startsWith("/"), target: z.string().startsWith("/"), readOnly: z.boolean() })),
   }),
   z.object({ kind: z.literal("container.list"), host: hostName.optional(), all: z.boolean() }),
   z.object({
@@ -61,7 +67,32 @@ export const ActionSchema = z.discriminatedUnion("kind", [
   }),
   z.object({ kind: z.literal("job.list") }),
   z.object({ kind: z.literal("job.cancel"), job: z.string().regex(/^[a-z0-9-]{1,40}$/, "a job id from `/berth jobs`") }),
-  z.object({ kind: z.literal("policy.explain"), question: z.literal("whoami") }),
+  // For can-i, `text` is the command being asked about; it is parsed (never run) when the question is answered.
+  z.object({
+    kind: z.literal("policy.explain"),
+    question: z.enum(["whoami", "can-i"]),
+    text: z.string().min(1, "missing COMMAND").optional(),
+  }),
+  z.object({
+    kind: z.literal("approval.decide"),
+    id: z.string().regex(/^[a-z0-9-]{1,40}$/, "a request id from an approval card"),
+    verdict: z.enum(["approve", "deny"]),
+  }),
+  z.object({
+    kind: z.literal("grant.request"),
+    role: z.string().regex(/^[a-z][a-z0-9_-]*$/, "a role name from the policy"),
+    durationSeconds: z.number().int().positive(),
+    reason: z.string().min(3, 'say why, e.g. --reason "INC-123 db failover"').max(500),
+  }),
+  z.object({
+    kind: z.literal("audit.query"),
+    sinceSeconds: z.number().int().positive().optional(),
+    user: z
+      .string()
+      .regex(/^[UW][A-Z0-9]+$/, "a Slack user, e.g. @alice")
+      .optional(),
+    host: hostName.optional(),
+  }),
 ]);
 
 export type Action = z.infer<typeof ActionSchema>;
@@ -74,11 +105,17 @@ export type HostAction = Extract<Action, { host?: string | undefined }>;
  * `self` actions touch no engine (help, whoami, the caller's own jobs) and are open to everyone.
  */
 export type Risk = "self" | "read" | "change" | "dangerous";
+/** What an allowed action needs before it runs: nothing, the requester's tap on a preview, or another person. */
+export type Gate = "none" | "confirm" | "approval";
+export const defaultGate = { self: "none", read: "none", change: "none", dangerous: "confirm" } as const satisfies Record<Risk, Gate>;
 export const risk = {
   help: "self",
   "policy.explain": "self",
   "job.list": "self",
   "job.cancel": "self",
+  "approval.decide": "self", // the decider is checked against the request itself, see approvals.ts
+  "audit.query": "read",
+  "grant.request": "dangerous",
   "container.list": "read",
   "container.logs": "read",
   "container.inspect": "read",

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, unwatchFile, watchFile } from "node:fs";
 import { join } from "node:path";
 import type { LogLevel } from "@slack/bolt";
 import { registry } from "../commands/index.ts";
@@ -17,12 +17,30 @@ import { openStore } from "./store.ts";
 export const slackRetries = { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 4000 };
 
 /** Wires berth together from a validated Config: manifests, store, engines, Slack. Throws BerthError("CONFIG"). */
-export function createBerth(
-  config: Config,
-  options: { retryConfig?: typeof slackRetries | { retries: number }; write?: (line: string) => void } = {},
-) {
+export type BerthOptions = {
+  retryConfig?: typeof slackRetries | { retries: number };
+  write?: (line: string) => void;
+  /** Injectable clock for approvals and grants (tests move time instead of sleeping). */
+  clock?: () => number;
+  /** How often the policy file is checked for changes (ms). */
+  reloadIntervalMs?: number;
+};
+
+export function createBerth(config: Config, options: BerthOptions = {}) {
   const log = createLogger(config.logLevel, options.write);
-  const policy: Policy = loadPolicyFile(config.policyPath);
+  let policy: Policy = loadPolicyFile(config.policyPath);
+  // A changed policy is validated and applied without a restart; an invalid one is refused and the old one stays.
+  const reload = () => {
+    try {
+      policy = loadPolicyFile(config.policyPath);
+      log.info("policy reloaded", { path: config.policyPath });
+    } catch (error) {
+      log.error("policy reload rejected; keeping the previous policy", { path: config.policyPath, reason: (error as Error).message });
+    }
+  };
+  watchFile(config.policyPath, { interval: options.reloadIntervalMs ?? 2000, persistent: false }, (cur, prev) => {
+    if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size) reload();
+  });
   const hosts: Hosts =
     config.hostsExplicit || existsSync(config.hostsPath)
       ? loadHosts(config.hostsPath)
@@ -57,6 +75,8 @@ export function createBerth(
       engine,
       store,
       jobs,
+      pendingActions: new Map(),
+      clock: options.clock,
       slash: config.command,
       usergroups: () => policyUsergroups(policy),
       spoolDir: join(config.dataDir, "spool"),
@@ -87,7 +107,9 @@ export function createBerth(
       log.info("berth started", { mode: config.mode, port, command: config.command, hosts: hosts.connections.map((c) => c.name) });
       return port;
     },
+    policy: () => policy,
     async stop(): Promise<void> {
+      unwatchFile(config.policyPath);
       jobs.cancelAll("berth (shutting down)");
       await slack.stop();
       for (const e of engines.values()) e.close();

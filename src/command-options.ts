@@ -78,3 +78,18 @@ export const envOption = z
       return [{ name: m[1] as string, value: m[2] as string }];
     }),
   );
+
+/** `-v /host/path:/container/path[:ro]`, repeated. Only absolute host paths: named volumes are not berth's business. */
+export const volumeOption = z
+  .array(z.string())
+  .default([])
+  .transform((specs, ctx) =>
+    specs.flatMap((spec) => {
+      const m = /^(\/[^:]*):(\/[^:]*)(?::(ro|rw))?$/.exec(spec);
+      if (!m) {
+        ctx.addIssue({ code: "custom", message: `\`${spec}\` is not /host/path:/container/path[:ro]` });
+        return [];
+      }
+      return [{ source: m[1] as string, target: m[2] as string, readOnly: m[3] === "ro" }];
+    }),
+  );

@@ -1,6 +1,8 @@
-import { randomUUID } from "node:crypto";
-import { type Action, type Actor, targetsHost } from "./action.ts";
+import { randomBytes, randomUUID } from "node:crypto";
+import { type Action, type ActionOf, type Actor, targetsHost } from "./action.ts";
+import { auditReport } from "./audit-report.ts";
 import type { Registry } from "./command.ts";
+import { formatDuration } from "./duration.ts";
 import type { ContainerEngine } from "./engines/ports.ts";
 import { BerthError, publicMessage } from "./errors.ts";
 import type { JobEvent, Reply } from "./events.ts";
@@ -8,10 +10,20 @@ import { executeJob, isJobAction, type JobAction } from "./execute.ts";
 import { type Hosts, resolveHost } from "./hosts.ts";
 import type { JobRegistry } from "./jobs.ts";
 import { parse } from "./parse.ts";
-import { authorize, type Decision, type Place, type Policy, type Subject } from "./policy.ts";
+import {
+  type ActiveGrant,
+  approversFor,
+  authorize,
+  containerLimits,
+  type Decision,
+  mayApprove,
+  type Place,
+  type Policy,
+  type Subject,
+} from "./policy.ts";
 import { redactAction } from "./redact.ts";
 import { answer } from "./reply.ts";
-import type { Store } from "./store.ts";
+import type { PendingRecord, Store } from "./store.ts";
 
 export type DispatchDeps = {
   registry: Registry;
@@ -22,6 +34,8 @@ export type DispatchDeps = {
   jobs: JobRegistry;
   /** The user groups (of those the policy names) that this user belongs to. */
   groupsOf: (userId: string) => Promise<ReadonlySet<string>>;
+  /** Full actions (with environment values) of requests waiting for a decision; never written to disk. */
+  pendingActions: Map<string, Action>;
   slash: string;
   clock?: () => number;
   log?: (event: string, fields: Record<string, unknown>) => void;
@@ -37,10 +51,26 @@ export type JobPlan = {
   host: string;
   summary: string;
   actor: Actor;
+  approvedBy?: string | undefined;
   run(signal: AbortSignal): AsyncGenerator<JobEvent>;
 };
 
-export type Outcome = { type: "reply"; reply: Reply; requestId: string } | { type: "job"; plan: JobPlan };
+/** What a gated request looks like on its preview (confirm) or approval card. */
+export type GateView = {
+  pending: PendingRecord;
+  preview: readonly string[];
+  approvers: readonly string[];
+  dangerous: boolean;
+};
+
+export type Outcome =
+  | { type: "reply"; reply: Reply; requestId: string }
+  | { type: "job"; plan: JobPlan }
+  | { type: "gate"; view: GateView; requestId: string }
+  /** A gated request was decided (or expired): edit its card, tell the clicker, then deliver what follows. */
+  | { type: "decided"; pending: PendingRecord; card: string; reply?: Reply; next?: Outcome; requestId: string };
+
+const now = (deps: Pick<DispatchDeps, "clock">) => (deps.clock ?? Date.now)();
 
 /** The whole pipeline for typed text: normalize + parse → Action, then `dispatchAction`. */
 export async function dispatch(req: Request, deps: DispatchDeps, signal: AbortSignal): Promise<Outcome> {
@@ -53,9 +83,20 @@ export async function dispatch(req: Request, deps: DispatchDeps, signal: AbortSi
   return dispatchAction(parsed.action, req.actor, deps, signal, requestId);
 }
 
+async function subjectOf(deps: DispatchDeps, userId: string): Promise<Subject> {
+  const grants: ActiveGrant[] = deps.store.grants.active().filter((g) => g.userId === userId);
+  return { userId, groups: await deps.groupsOf(userId), grants };
+}
+
+const replyOutcome = (requestId: string, text: string, visibility: Reply["visibility"] = "ephemeral"): Outcome => ({
+  type: "reply",
+  reply: { visibility, text },
+  requestId,
+});
+
 /**
- * authorize → audit → execute, for an Action from any source (text, a button). This is the only route to an engine:
- * `deps.engine` is called below, after the decision was made and written to the audit log.
+ * authorize → audit → (confirm | approval) → execute, for an Action from any source (text, a button). This is the only
+ * route to an engine: `deps.engine` is reached from `perform`, which runs only after an allow decision was audited.
  */
 export async function dispatchAction(
   action: Action,
@@ -64,50 +105,68 @@ export async function dispatchAction(
   signal: AbortSignal,
   requestId: string = randomUUID(),
 ): Promise<Outcome> {
-  const reply = (text: string, visibility: Reply["visibility"] = "ephemeral"): Outcome => ({
-    type: "reply",
-    reply: { visibility, text },
-    requestId,
-  });
+  const reply = (text: string) => replyOutcome(requestId, text);
+  if (action.kind === "approval.decide") return decide(action, actor, deps, signal, requestId);
   let host: string | undefined;
   if (targetsHost(action)) {
     const choice = resolveHost(deps.hosts, action.host, { id: actor.channelId, name: actor.channelName });
     if (!choice.ok) return reply(choice.message);
     host = choice.host;
   }
-  const subject: Subject = { userId: actor.userId, groups: await deps.groupsOf(actor.userId) };
+  const subject = await subjectOf(deps, actor.userId);
   const policy = deps.policy();
   const place: Place = { channelId: actor.channelId, channelName: actor.channelName, host };
-  let decision = authorize(policy, subject, action, place);
+  if (action.kind === "policy.explain" && action.question === "can-i") return explain(action.text ?? "", actor, subject, deps, requestId);
+  let decision = authorize(policy, subject, action, place, now(deps));
   let cancelTarget: ReturnType<JobRegistry["get"]>;
   if (action.kind === "job.cancel") {
     cancelTarget = deps.jobs.get(action.job);
     // Anyone may stop their own job; stopping someone else's needs the right to stop containers where it runs.
     if (cancelTarget && cancelTarget.record.userId !== actor.userId) {
+      const jobHost = cancelTarget.record.host ?? undefined;
       decision = authorize(
         policy,
         subject,
-        { kind: "container.stop", container: "job", host: cancelTarget.record.host ?? undefined },
-        {
-          channelId: cancelTarget.record.channelId,
-          host: cancelTarget.record.host ?? undefined,
-        },
+        { kind: "container.stop", container: "job", host: jobHost },
+        { channelId: cancelTarget.record.channelId, host: jobHost },
+        now(deps),
       );
     }
   }
   audit(deps, { requestId, actor, action, host, decision });
   if (!decision.allow) return reply(`:no_entry: ${decision.reason}`);
+  if (decision.gate !== "none") return gate(action, actor, place, decision, deps, signal, requestId);
+  return perform(action, actor, { host, subject, policy, deps, signal, requestId });
+}
 
+type PerformContext = {
+  host: string | undefined;
+  subject: Subject;
+  policy: Policy;
+  deps: DispatchDeps;
+  signal: AbortSignal;
+  requestId: string;
+  approvedBy?: string | undefined;
+};
+
+/** Carries out an authorized, audited action. Only dispatchAction and an approved decision call it. */
+async function perform(action: Action, actor: Actor, c: PerformContext): Promise<Outcome> {
+  const { deps, host, requestId } = c;
+  const reply = (text: string, visibility: Reply["visibility"] = "ephemeral") => replyOutcome(requestId, text, visibility);
   if (action.kind === "job.cancel") {
-    if (!cancelTarget) return reply(`No running job \`${action.job}\`. \`/berth jobs\` lists the running ones.`);
+    const target = deps.jobs.get(action.job);
+    if (!target) return reply(`No running job \`${action.job}\`. \`/berth jobs\` lists the running ones.`);
     deps.jobs.cancel(action.job, actor.userId);
     auditOutcome(deps, { requestId, actor, action, host, outcome: "cancel requested" });
-    return reply(`Stopping job \`${action.job}\` (${cancelTarget.record.summary}).`);
+    return reply(`Stopping job \`${action.job}\` (${target.record.summary}).`);
+  }
+  if (action.kind === "audit.query") return reply(auditReport(deps.store.audit.all(), action, now(deps)));
+  if (action.kind === "grant.request" || action.kind === "approval.decide") {
+    throw new Error(`${action.kind} is handled before perform`);
   }
   if (isJobAction(action)) {
     const jobHost = host as string;
     const id = deps.jobs.newId();
-    const summary = summarize(action, jobHost);
     return {
       type: "job",
       plan: {
@@ -115,10 +174,15 @@ export async function dispatchAction(
         requestId,
         action,
         host: jobHost,
-        summary,
+        summary: summarize(action, jobHost),
         actor,
+        approvedBy: c.approvedBy,
         run: (jobSignal) =>
-          executeJob(action, { engine: deps.engine(jobHost), host: jobHost, policy, actor, jobId: id, clock: deps.clock }, jobSignal),
+          executeJob(
+            action,
+            { engine: deps.engine(jobHost), host: jobHost, policy: c.policy, actor, jobId: id, clock: deps.clock },
+            jobSignal,
+          ),
       },
     };
   }
@@ -129,42 +193,371 @@ export async function dispatchAction(
         engine: () => deps.engine(host as string),
         host,
         registry: deps.registry,
-        policy,
-        subject,
+        policy: c.policy,
+        subject: c.subject,
         actor,
         jobs: deps.jobs,
         slash: deps.slash,
         clock: deps.clock,
       },
-      signal,
+      c.signal,
     );
-    if (targetsHost(action)) auditOutcome(deps, { requestId, actor, action, host, outcome: "ok" });
+    if (targetsHost(action)) auditOutcome(deps, { requestId, actor, action, host, outcome: "ok", approver: c.approvedBy });
     return { type: "reply", reply: answered, requestId };
   } catch (error) {
-    auditOutcome(deps, { requestId, actor, action, host, outcome: `error: ${errorCode(error)}` });
+    auditOutcome(deps, { requestId, actor, action, host, outcome: `error: ${errorCode(error)}`, approver: c.approvedBy });
     deps.log?.("command failed", { requestId, err: error, kind: action.kind });
     return reply(`:warning: ${publicMessage(error, requestId.slice(0, 8))}`);
   }
 }
 
-function errorCode(error: unknown): string {
+/** Records a request that needs a tap or a second person, and describes its card. */
+async function gate(
+  action: Action,
+  actor: Actor,
+  place: Place,
+  decision: Extract<Decision, { allow: true }>,
+  deps: DispatchDeps,
+  signal: AbortSignal,
+  requestId: string,
+): Promise<Outcome> {
+  const policy = deps.policy();
+  const id = `r-${randomBytes(3).toString("hex")}`;
+  const ttl = policy.approvals.ttl;
+  const pending = deps.store.pending.create({
+    id,
+    requestId,
+    gate: decision.gate === "approval" ? "approval" : "confirm",
+    requester: actor.userId,
+    channelId: actor.channelId,
+    channelName: actor.channelName ?? null,
+    host: place.host ?? null,
+    summary: describe(action, place.host),
+    action: redactAction(action),
+    rule: decision.rule,
+    gateRule: decision.gateRule ?? decision.rule,
+    approvers: [...(decision.approvers ?? [])],
+    expiresAt: now(deps) + ttlMs(ttl),
+  });
+  deps.pendingActions.set(id, action);
+  const approvers = decision.gate === "approval" ? approversFor(policy, { action, place, approvers: decision.approvers }) : [];
+  return {
+    type: "gate",
+    requestId,
+    view: {
+      pending,
+      preview: await preview(action, place.host, policy, deps, signal),
+      approvers: approvers.filter((a) => a !== `<@${actor.userId}>`),
+      dangerous: action.kind === "container.remove" || action.kind === "container.exec" || action.kind === "grant.request",
+    },
+  };
+}
+
+function ttlMs(text: string): number {
+  const m = /^(\d+)([smhd])$/.exec(text);
+  if (!m) return 15 * 60_000;
+  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "s" | "m" | "h" | "d"];
+}
+
+/** Exactly what will happen: resolved host and OS, image, command, limits, environment names (never values). */
+async function preview(
+  action: Action,
+  host: string | undefined,
+  policy: Policy,
+  deps: DispatchDeps,
+  signal: AbortSignal,
+): Promise<string[]> {
+  const lines: string[] = [];
+  if (host) {
+    const os = await deps
+      .engine(host)
+      .info(AbortSignal.any([signal, AbortSignal.timeout(3000)]))
+      .then(
+        (i) => `${i.osType}, ${i.osVersion}, Docker ${i.engineVersion}`,
+        (e: unknown) => `unreachable now (${publicMessage(e)})`,
+      );
+    lines.push(`*Host:* ${host} (${os})`);
+  }
+  switch (action.kind) {
+    case "container.run": {
+      const l = containerLimits(policy, action);
+      lines.push(`*Image:* \`${action.image}\``);
+      lines.push(`*Command:* ${action.cmd.length ? `\`${action.cmd.join(" ")}\`` : "the image's default"}`);
+      lines.push(
+        `*Limits:* ${Math.round(l.memoryBytes / 1024 ** 2)} MiB, ${l.nanoCpus / 1e9} CPU, ${l.pidsLimit} pids, network ${l.networkMode}, ${action.detach ? "detached" : `stopped after ${formatDuration(l.timeoutSeconds * 1000)}`}${l.privileged ? ", *privileged*" : ""}`,
+      );
+      if (l.mounts.length)
+        lines.push(`*Mounts:* ${l.mounts.map((m) => `${m.source} → ${m.target}${m.readOnly ? " (ro)" : ""}`).join(", ")}`);
+      lines.push(`*Environment:* ${action.env.length ? action.env.map((e) => `\`${e.name}\``).join(", ") : "none"} (values hidden)`);
+      break;
+    }
+    case "container.exec":
+      lines.push(`*Container:* \`${action.container}\``, `*Command:* \`${action.cmd.join(" ")}\``);
+      break;
+    case "container.remove":
+      lines.push(`*Container:* \`${action.container}\`${action.force ? " (forced, even if running)" : ""}`);
+      break;
+    case "grant.request":
+      lines.push(`*Role:* ${action.role} for ${formatDuration(action.durationSeconds * 1000)}`, `*Reason:* ${action.reason}`);
+      break;
+    default:
+      if ("container" in action) lines.push(`*Container:* \`${action.container}\``);
+  }
+  return lines;
+}
+
+/** Approve or deny a gated request (button or `approve ID` / `deny ID`). Safe against double clicks and races. */
+async function decide(
+  action: ActionOf<"approval.decide">,
+  clicker: Actor,
+  deps: DispatchDeps,
+  signal: AbortSignal,
+  requestId: string,
+): Promise<Outcome> {
+  const reply = (text: string) => replyOutcome(requestId, text);
+  const p = deps.store.pending.get(action.id);
+  if (!p) return reply(`No request \`${action.id}\` is waiting for a decision.`);
+  if (p.state !== "pending") {
+    return reply(`Request \`${p.id}\` was already ${p.state}${p.decidedBy ? ` by <@${p.decidedBy}>` : ""}; nothing more to do.`);
+  }
+  const requester: Actor = { userId: p.requester, channelId: p.channelId, channelName: p.channelName ?? undefined };
+  const full = deps.pendingActions.get(p.id);
+  if (now(deps) >= p.expiresAt) {
+    if (deps.store.pending.expire(p.id)) expired(deps, p);
+    return {
+      type: "decided",
+      pending: { ...p, state: "expired" },
+      card: expiredText(p),
+      reply: { visibility: "ephemeral", text: `Request \`${p.id}\` expired at ${new Date(p.expiresAt).toISOString()}; ask again.` },
+      requestId,
+    };
+  }
+  const policy = deps.policy();
+  const place: Place = { channelId: p.channelId, channelName: p.channelName ?? undefined, host: p.host ?? undefined };
+  const target = full ?? (p.action as Action);
+  let rule = "requester";
+  if (p.gate === "confirm" || (action.verdict === "deny" && clicker.userId === p.requester)) {
+    if (clicker.userId !== p.requester) return reply(`Only <@${p.requester}> can confirm their own request.`);
+  } else {
+    const check = mayApprove(
+      policy,
+      await subjectOf(deps, clicker.userId),
+      { requester: p.requester, action: target, place, approvers: p.approvers },
+      now(deps),
+    );
+    if (!check.ok) {
+      audit(deps, {
+        requestId: p.requestId,
+        actor: clicker,
+        action: target,
+        host: p.host ?? undefined,
+        decision: { allow: false, rule: "approval", reason: check.reason },
+        type: "approval",
+      });
+      return reply(`:no_entry: ${check.reason}`);
+    }
+    rule = check.rule;
+  }
+  const state = action.verdict === "approve" ? "approved" : clicker.userId === p.requester ? "cancelled" : "denied";
+  if (!deps.store.pending.decide(p.id, state, clicker.userId)) {
+    const now2 = deps.store.pending.get(p.id);
+    return reply(`Request \`${p.id}\` was already ${now2?.state ?? "decided"}${now2?.decidedBy ? ` by <@${now2.decidedBy}>` : ""}.`);
+  }
+  deps.pendingActions.delete(p.id);
+  deps.store.audit.append({
+    requestId: p.requestId,
+    type: "approval",
+    userId: p.requester,
+    channelId: p.channelId,
+    action: redactAction(target),
+    host: p.host,
+    decision: state === "approved" ? "allow" : "deny",
+    rule: `${p.gateRule}; ${rule}`,
+    outcome: state,
+    messageTs: p.messageTs,
+    approver: clicker.userId,
+  });
+  const decided = { ...p, state, decidedBy: clicker.userId } as PendingRecord;
+  const by = `<@${clicker.userId}>`;
+  if (state !== "approved") {
+    return { type: "decided", pending: decided, card: `${state === "cancelled" ? "Cancelled" : "Denied"} by ${by}.`, requestId };
+  }
+  if (!full && target.kind === "container.run" && target.env.length) {
+    return {
+      type: "decided",
+      pending: decided,
+      card: `Approved by ${by}, but berth restarted since the request and no longer holds its environment values. <@${p.requester}>, run the command again.`,
+      requestId,
+    };
+  }
+  if (target.kind === "grant.request") return startGrant(target, decided, clicker, deps, requestId);
+  // Policy may have changed, or a grant expired, while the request waited: the requester is authorized again.
+  const subject = await subjectOf(deps, p.requester);
+  const again = authorize(policy, subject, target, place, now(deps));
+  if (!again.allow) {
+    audit(deps, { requestId: p.requestId, actor: requester, action: target, host: p.host ?? undefined, decision: again });
+    return { type: "decided", pending: decided, card: `Approved by ${by}, but no longer allowed: ${again.reason}`, requestId };
+  }
+  const then = await perform(target, requester, {
+    host: p.host ?? undefined,
+    subject,
+    policy,
+    deps,
+    signal,
+    requestId: p.requestId,
+    approvedBy: clicker.userId,
+  });
+  const what = p.gate === "confirm" ? "Confirmed" : `Approved by ${by}`;
+  return { type: "decided", pending: decided, card: `${what}; running it now.`, next: then, requestId };
+}
+
+function startGrant(action: ActionOf<"grant.request">, p: PendingRecord, approver: Actor, deps: DispatchDeps, requestId: string): Outcome {
+  const id = `g-${randomBytes(3).toString("hex")}`;
+  const startsAt = now(deps);
+  const expiresAt = startsAt + action.durationSeconds * 1000;
+  deps.store.grants.create({
+    id,
+    userId: p.requester,
+    role: action.role,
+    reason: action.reason,
+    channelId: p.channelId,
+    approvedBy: approver.userId,
+    startsAt,
+    expiresAt,
+  });
+  deps.store.audit.append({
+    requestId: p.requestId,
+    type: "grant",
+    userId: p.requester,
+    channelId: p.channelId,
+    action,
+    host: null,
+    decision: "allow",
+    rule: p.gateRule,
+    outcome: `granted ${action.role} until ${new Date(expiresAt).toISOString()}`,
+    messageTs: p.messageTs,
+    approver: approver.userId,
+    grant: id,
+  });
+  const text = `:rotating_light: Break-glass: <@${p.requester}> has role *${action.role}* for ${formatDuration(action.durationSeconds * 1000)} (grant \`${id}\`, until ${new Date(expiresAt).toISOString()}), approved by <@${approver.userId}>. Reason: ${action.reason}`;
+  return {
+    type: "decided",
+    pending: p,
+    card: `Approved by <@${approver.userId}>; grant \`${id}\` is active.`,
+    next: replyOutcome(requestId, text, "channel"),
+    requestId,
+  };
+}
+
+function expiredText(p: PendingRecord): string {
+  return `Expired at ${new Date(p.expiresAt).toISOString()} without a decision. <@${p.requester}>, ask again if it is still needed.`;
+}
+
+function expired(deps: DispatchDeps, p: PendingRecord): void {
+  deps.pendingActions.delete(p.id);
+  deps.store.audit.append({
+    requestId: p.requestId,
+    type: "outcome",
+    userId: p.requester,
+    channelId: p.channelId,
+    action: p.action,
+    host: p.host,
+    decision: null,
+    rule: p.gateRule,
+    outcome: "expired",
+    messageTs: p.messageTs,
+  });
+}
+
+export type SweepResult = { expired: { pending: PendingRecord; card: string }[]; grantsEnded: { channelId: string; text: string }[] };
+
+/** Expires overdue requests and ends grants; the transport edits the cards and makes the announcements. */
+export function sweep(deps: Pick<DispatchDeps, "store" | "pendingActions" | "clock">): SweepResult {
+  const result: SweepResult = { expired: [], grantsEnded: [] };
+  for (const p of deps.store.pending.overdue()) {
+    if (!deps.store.pending.expire(p.id)) continue;
+    expired(deps as DispatchDeps, p);
+    result.expired.push({ pending: { ...p, state: "expired" }, card: expiredText(p) });
+  }
+  for (const g of deps.store.grants.ended()) {
+    if (!deps.store.grants.markAnnounced(g.id)) continue;
+    deps.store.audit.append({
+      requestId: g.id,
+      type: "grant",
+      userId: g.userId,
+      channelId: g.channelId,
+      action: { kind: "grant.request", role: g.role },
+      host: null,
+      decision: null,
+      rule: null,
+      outcome: `grant ended (${g.role})`,
+      messageTs: null,
+      grant: g.id,
+    });
+    result.grantsEnded.push({
+      channelId: g.channelId,
+      text: `:lock: Grant \`${g.id}\` ended: <@${g.userId}> no longer has role *${g.role}*.`,
+    });
+  }
+  return result;
+}
+
+/** `can-i COMMAND…`: the decision the policy would make, without running anything. */
+async function explain(text: string, actor: Actor, subject: Subject, deps: DispatchDeps, requestId: string): Promise<Outcome> {
+  const parsed = parse(text, deps.registry);
+  if (!parsed.ok) return replyOutcome(requestId, `I can't tell: that command does not parse. ${parsed.message}`);
+  const action = parsed.action;
+  let host: string | undefined;
+  if (targetsHost(action)) {
+    const choice = resolveHost(deps.hosts, action.host, { id: actor.channelId, name: actor.channelName });
+    if (!choice.ok) return replyOutcome(requestId, choice.message);
+    host = choice.host;
+  }
+  const policy = deps.policy();
+  const place: Place = { channelId: actor.channelId, channelName: actor.channelName, host };
+  const d = authorize(policy, subject, action, place, now(deps));
+  const what = `\`${text}\``;
+  if (!d.allow) return replyOutcome(requestId, `*Denied:* ${what}. ${d.reason} (rule \`${d.rule}\`)`);
+  const via = `allowed by \`${d.rule}\``;
+  if (d.gate === "none") return replyOutcome(requestId, `*Allowed:* ${what}, ${via}; it runs at once.`);
+  if (d.gate === "confirm")
+    return replyOutcome(requestId, `*Allowed after you confirm:* ${what}, ${via}; \`${d.gateRule}\` asks for a tap on Run first.`);
+  const who = approversFor(policy, { action, place, approvers: d.approvers }).filter((a) => a !== `<@${actor.userId}>`);
+  return replyOutcome(
+    requestId,
+    `*Needs approval:* ${what}, ${via}; \`${d.gateRule}\` needs a second person. Who could approve: ${who.join(", ") || "nobody is bound to approve it here"}.`,
+  );
+}
+
+export function errorCode(error: unknown): string {
   return error instanceof BerthError ? error.code : "INTERNAL";
 }
 
-type AuditContext = { requestId: string; actor: Actor; action: Action; host: string | undefined; messageTs?: string };
+type AuditContext = {
+  requestId: string;
+  actor: Actor;
+  action: Action;
+  host: string | undefined;
+  messageTs?: string;
+  approver?: string | undefined;
+};
 
-function audit(deps: DispatchDeps, c: AuditContext & { decision: Decision }): void {
+function audit(deps: DispatchDeps, c: AuditContext & { decision: Decision; type?: "decision" | "approval" }): void {
   deps.store.audit.append({
     requestId: c.requestId,
-    type: "decision",
+    type: c.type ?? "decision",
     userId: c.actor.userId,
     channelId: c.actor.channelId,
     action: redactAction(c.action),
     host: c.host ?? null,
     decision: c.decision.allow ? "allow" : "deny",
-    rule: c.decision.rule,
+    rule:
+      c.decision.allow && c.decision.gate !== "none"
+        ? `${c.decision.rule}; needs ${c.decision.gate} (${c.decision.gateRule})`
+        : c.decision.rule,
     outcome: null,
     messageTs: null,
+    grant: c.decision.allow ? (c.decision.grant ?? null) : null,
   });
 }
 
@@ -181,10 +574,21 @@ export function auditOutcome(deps: Pick<DispatchDeps, "store">, c: AuditContext 
     rule: null,
     outcome: c.outcome,
     messageTs: c.messageTs ?? null,
+    approver: c.approver ?? null,
   });
 }
 
-export { errorCode };
+function describe(action: Action, host: string | undefined): string {
+  if (isJobAction(action)) return summarize(action, host ?? "?");
+  switch (action.kind) {
+    case "container.remove":
+      return `rm${action.force ? " -f" : ""} ${action.container} on ${host}`;
+    case "grant.request":
+      return `grant ${action.role} for ${formatDuration(action.durationSeconds * 1000)}`;
+    default:
+      return `${action.kind}${"container" in action ? ` ${action.container}` : ""}${host ? ` on ${host}` : ""}`;
+  }
+}
 
 function summarize(action: JobAction, host: string): string {
   switch (action.kind) {

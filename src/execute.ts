@@ -70,7 +70,8 @@ async function* run(action: ActionOf<"container.run">, ctx: JobContext, signal: 
       nanoCpus: limits.nanoCpus,
       pidsLimit: limits.pidsLimit,
       networkMode: limits.networkMode,
-      privileged: false,
+      privileged: limits.privileged,
+      mounts: limits.mounts,
       // berth removes the container itself after reading its last lines and exit code (see below).
       autoRemove: false,
       tty: false,

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { type Action, type ActionKind, type Actor, actionKinds, risk, targetsHost } from "./action.ts";
+import { type Action, type ActionKind, type Actor, actionKinds, defaultGate, type Gate, risk, targetsHost } from "./action.ts";
 import { formatBytes, parseBytes, parseDuration } from "./duration.ts";
 import { globMatch, normalizeImage } from "./glob.ts";
 
@@ -8,17 +8,44 @@ const actionPattern = z.string().refine((p) => p === "*" || actionKinds.some((k)
 });
 const size = z.string().refine((s) => parseBytes(s) !== undefined, "a size such as 256m or 1g");
 const duration = z.string().refine((s) => (parseDuration(s) ?? 0) > 0, "a duration such as 30m or 2h");
+const userId = z.string().regex(/^([UW][A-Z0-9]+|\*)$/, "a Slack user ID like U0123ABCD, or *");
+const groupId = z.string().regex(/^S[A-Z0-9]+$/, "a Slack user group ID like S0123ABCD");
+const roleName = z.string().regex(/^[a-z][a-z0-9_-]*$/, "role names are lower-case words");
 
 const Binding = z
   .object({
     role: z.string(),
-    users: z.array(z.string().regex(/^([UW][A-Z0-9]+|\*)$/, "a Slack user ID like U0123ABCD, or *")).optional(),
-    usergroups: z.array(z.string().regex(/^S[A-Z0-9]+$/, "a Slack user group ID like S0123ABCD")).optional(),
+    users: z.array(userId).optional(),
+    usergroups: z.array(groupId).optional(),
     channels: z.array(z.string().min(1)).optional(),
     hosts: z.array(z.string().min(1)).optional(),
   })
   .strict()
   .refine((b) => (b.users?.length ?? 0) + (b.usergroups?.length ?? 0) > 0, "a binding needs users or usergroups");
+
+/** A rule raises some actions (in some places) to a confirmation tap or to a second person's approval. */
+const Rule = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, "rule ids are lower-case words"),
+    actions: z.array(actionPattern).min(1),
+    channels: z.array(z.string().min(1)).optional(),
+    hosts: z.array(z.string().min(1)).optional(),
+    images: z.array(z.string()).optional(),
+    require: z.enum(["confirm", "approval"]),
+    /** Roles whose holders may approve; default: anyone (else) allowed the action in that place. */
+    approvers: z.array(z.string()).optional(),
+  })
+  .strict();
+
+/** Break-glass: who may ask for a role for a while, who approves, and for how long at most. */
+const GrantRule = z
+  .object({
+    role: z.string(),
+    requesters: z.object({ users: z.array(userId).optional(), usergroups: z.array(groupId).optional() }).strict(),
+    approvers: z.array(z.string()).min(1, "name the roles that approve this grant"),
+    maxDuration: duration,
+  })
+  .strict();
 
 /** Defaults applied to every container berth runs, and the most a user may ask for. Safe unless relaxed. */
 const Containers = z
@@ -30,7 +57,22 @@ const Containers = z
     pids: z.number().int().positive().default(256),
     timeout: duration.default("30m"),
     maxTimeout: duration.default("4h"),
+    /** The network a container gets; `networks` lists the ones a user may pick with --network. */
     network: z.string().default("none"),
+    networks: z.array(z.string()).optional(),
+    privileged: z.boolean().default(false),
+    /** Host paths (globs) that may be mounted with -v; none by default. */
+    mounts: z.array(z.string().startsWith("/", "host paths are absolute")).default([]),
+  })
+  .strict();
+
+/** Limits on Azure Docker hosts (host create); enforced once that action exists. */
+const Azure = z
+  .object({
+    sizes: z.array(z.string()).default(["Standard_B2s", "Standard_D2s_v5"]),
+    regions: z.array(z.string()).default([]),
+    maxHostsPerUser: z.number().int().nonnegative().default(2),
+    maxTtl: duration.default("7d"),
   })
   .strict();
 
@@ -38,38 +80,59 @@ export const PolicySchema = z
   .object({
     version: z.literal(1),
     roles: z.record(
-      z.string().regex(/^[a-z][a-z0-9_-]*$/, "role names are lower-case words"),
+      roleName,
       z.object({ actions: z.array(actionPattern).default([]), inherits: z.array(z.string()).default([]) }).strict(),
     ),
     bindings: z.array(Binding).default([]),
     images: z.array(z.string()).optional(),
+    rules: z.array(Rule).default([]),
+    approvals: z
+      .object({ ttl: duration.default("15m") })
+      .strict()
+      .default({ ttl: "15m" }),
+    grants: z.array(GrantRule).default([]),
     containers: Containers.default(Containers.parse({})),
+    azure: Azure.default(Azure.parse({})),
+    /** Extra secret patterns (JavaScript regular expressions) masked in everything berth shows. */
+    redact: z.array(z.string().refine((p) => safeRegExp(p) !== undefined, "not a valid regular expression")).default([]),
   })
   .strict()
   .superRefine((p, ctx) => {
+    const roleExists = (role: string, path: (string | number)[]) => {
+      if (!p.roles[role]) {
+        ctx.addIssue({ code: "custom", path, message: `no role named "${role}"; roles: ${Object.keys(p.roles).join(", ")}` });
+      }
+    };
     for (const [name, role] of Object.entries(p.roles)) {
-      role.inherits.forEach((parent, i) => {
-        if (!p.roles[parent]) {
-          ctx.addIssue({ code: "custom", path: ["roles", name, "inherits", i], message: `no role named "${parent}"` });
-        }
-      });
+      for (const [i, parent] of role.inherits.entries()) roleExists(parent, ["roles", name, "inherits", i]);
       if (inherited(p.roles, name, []).includes(name)) {
         ctx.addIssue({ code: "custom", path: ["roles", name, "inherits"], message: `role "${name}" inherits itself` });
       }
     }
-    p.bindings.forEach((b, i) => {
-      if (!p.roles[b.role]) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["bindings", i, "role"],
-          message: `no role named "${b.role}"; roles: ${Object.keys(p.roles).join(", ")}`,
-        });
+    for (const [i, b] of p.bindings.entries()) roleExists(b.role, ["bindings", i, "role"]);
+    for (const [i, r] of p.rules.entries()) {
+      for (const [j, role] of (r.approvers ?? []).entries()) roleExists(role, ["rules", i, "approvers", j]);
+      if (p.rules.findIndex((x) => x.id === r.id) !== i) {
+        ctx.addIssue({ code: "custom", path: ["rules", i, "id"], message: `duplicate rule id "${r.id}"` });
       }
-    });
+    }
+    for (const [i, g] of p.grants.entries()) {
+      roleExists(g.role, ["grants", i, "role"]);
+      for (const [j, role] of g.approvers.entries()) roleExists(role, ["grants", i, "approvers", j]);
+    }
   });
 
 export type Policy = z.output<typeof PolicySchema>;
 type Roles = Policy["roles"];
+export type Rule = Policy["rules"][number];
+
+export function safeRegExp(pattern: string): RegExp | undefined {
+  try {
+    return new RegExp(pattern, "g");
+  } catch {
+    return undefined;
+  }
+}
 
 function inherited(roles: Roles, name: string, seen: string[]): string[] {
   for (const parent of roles[name]?.inherits ?? []) {
@@ -85,45 +148,73 @@ export function roleActions(policy: Policy, role: string): string[] {
   return [role, ...inherited(policy.roles, role, [])].flatMap((r) => policy.roles[r]?.actions ?? []);
 }
 
-/** The person asking: Slack user ID and the user groups they belong to. */
-export type Subject = { userId: string; groups: ReadonlySet<string> };
+/** An approved break-glass grant: the role applies to this one user, everywhere, until it expires. */
+export type ActiveGrant = { id: string; userId: string; role: string; expiresAt: number };
+
+/** The person asking: Slack user ID, the user groups they belong to, and their active grants. */
+export type Subject = { userId: string; groups: ReadonlySet<string>; grants?: readonly ActiveGrant[] };
 /** Where the action would happen. `host` is resolved (explicit -H or the default) before authorizing. */
 export type Place = { channelId: string; channelName?: string | undefined; host?: string | undefined };
 
-export type Decision = { allow: true; rule: string } | { allow: false; rule: string; reason: string };
+export type Decision =
+  | {
+      allow: true;
+      /** The binding or grant that allowed it. */
+      rule: string;
+      /** What must happen before it runs, and the rule that asked for it. */
+      gate: Gate;
+      gateRule?: string | undefined;
+      approvers?: readonly string[] | undefined;
+      grant?: string | undefined;
+    }
+  | { allow: false; rule: string; reason: string };
 
-type Binding = Policy["bindings"][number];
+const subjectMatches = (users: readonly string[] | undefined, groups: readonly string[] | undefined, s: Subject) =>
+  (users ?? []).some((u) => u === "*" || u === s.userId) || (groups ?? []).some((g) => s.groups.has(g));
 
-function bindsSubject(b: Binding, s: Subject): boolean {
-  return (b.users ?? []).some((u) => u === "*" || u === s.userId) || (b.usergroups ?? []).some((g) => s.groups.has(g));
-}
-
-function bindsChannel(b: Binding, place: Place): boolean {
-  if (!b.channels) return true;
-  return b.channels.some((c) =>
+function channelMatches(channels: readonly string[] | undefined, place: Place): boolean {
+  if (!channels) return true;
+  return channels.some((c) =>
     c.startsWith("#") ? place.channelName !== undefined && globMatch(c.slice(1), place.channelName) : c === place.channelId,
   );
 }
 
-function bindsHost(b: Binding, host: string | undefined): boolean {
-  return !b.hosts || host === undefined || b.hosts.some((h) => globMatch(h, host));
-}
+const hostMatches = (hosts: readonly string[] | undefined, host: string | undefined) =>
+  !hosts || host === undefined || hosts.some((h) => globMatch(h, host));
 
 function grants(policy: Policy, role: string, kind: ActionKind): boolean {
   return roleActions(policy, role).some((p) => globMatch(p, kind));
 }
 
-const where = (b: Binding) =>
+const where = (b: { channels?: readonly string[] | undefined; hosts?: readonly string[] | undefined }) =>
   [b.channels ? `in ${b.channels.join(", ")}` : "", b.hosts ? `on hosts ${b.hosts.join(", ")}` : ""].filter(Boolean).join(" ") ||
   "everywhere";
 
+/** Which binding (or active grant) gives `subject` the right to `kind` at `place`, if any. */
+export function findPermission(policy: Policy, subject: Subject, kind: ActionKind, place: Place, now: number) {
+  const host = place.host;
+  const index = policy.bindings.findIndex(
+    (b) =>
+      subjectMatches(b.users, b.usergroups, subject) &&
+      channelMatches(b.channels, place) &&
+      hostMatches(b.hosts, host) &&
+      grants(policy, b.role, kind),
+  );
+  const binding = policy.bindings[index];
+  if (binding) return { rule: `bindings[${index}] (role ${binding.role})`, role: binding.role, grant: undefined };
+  const grant = (subject.grants ?? []).find((g) => g.userId === subject.userId && g.expiresAt > now && grants(policy, g.role, kind));
+  if (grant) return { rule: `grant ${grant.id} (role ${grant.role})`, role: grant.role, grant: grant.id };
+  return undefined;
+}
+
 /**
- * Decides whether `subject` may perform `action` at `place`. Pure; deny by default; the decision names the binding
- * that allowed it, or says exactly what permission was missing and where it would be granted.
+ * Decides whether `subject` may perform `action` at `place`, and what must happen first. Pure; deny by default; the
+ * decision names the binding that allowed it, or says exactly what permission was missing and where it is granted.
  */
-export function authorize(policy: Policy, subject: Subject, action: Action, place: Place): Decision {
-  if (risk[action.kind] === "self") return { allow: true, rule: "builtin:self-service" };
+export function authorize(policy: Policy, subject: Subject, action: Action, place: Place, now: number = Date.now()): Decision {
+  if (risk[action.kind] === "self") return { allow: true, rule: "builtin:self-service", gate: "none" };
   const host = targetsHost(action) ? place.host : undefined;
+  const at = { ...place, host };
   const limits = checkLimits(policy, action);
   if (limits) return { allow: false, rule: "policy:containers", reason: limits };
   if (action.kind === "container.run") {
@@ -140,19 +231,122 @@ export function authorize(policy: Policy, subject: Subject, action: Action, plac
       };
     }
   }
-  const index = policy.bindings.findIndex(
-    (b) => bindsSubject(b, subject) && bindsChannel(b, place) && bindsHost(b, host) && grants(policy, b.role, action.kind),
-  );
-  const found = policy.bindings[index];
-  if (found) return { allow: true, rule: `bindings[${index}] (role ${found.role})` };
+  if (action.kind === "grant.request") return authorizeGrant(policy, subject, action);
+  const found = findPermission(policy, subject, action.kind, at, now);
+  if (found) return { allow: true, rule: found.rule, grant: found.grant, ...gateFor(policy, action, at) };
+  return { allow: false, rule: "default:deny", reason: denial(policy, subject, action.kind, at) };
+}
 
-  const yours = policy.bindings.filter((b) => bindsSubject(b, subject) && grants(policy, b.role, action.kind));
-  const roles = Object.keys(policy.roles).filter((r) => grants(policy, r, action.kind));
-  const here = `${place.channelName ? `#${place.channelName}` : place.channelId}${host ? ` on host ${host}` : ""}`;
-  const reason = yours.length
-    ? `You may not \`${action.kind}\` in ${here}. Your role ${yours.map((b) => `${b.role} allows it ${where(b)}`).join("; ")}.`
-    : `You need permission \`${action.kind}\` in ${here}, and no binding gives it to you. Roles that allow it: ${roles.join(", ") || "none"}. Ask the operator to bind you to one, and see \`/berth whoami\` for what you have.`;
-  return { allow: false, rule: "default:deny", reason };
+function denial(policy: Policy, subject: Subject, kind: ActionKind, place: Place): string {
+  const yours = policy.bindings.filter((b) => subjectMatches(b.users, b.usergroups, subject) && grants(policy, b.role, kind));
+  const roles = Object.keys(policy.roles).filter((r) => grants(policy, r, kind));
+  const here = `${place.channelName ? `#${place.channelName}` : place.channelId}${place.host ? ` on host ${place.host}` : ""}`;
+  const grantable = policy.grants.filter(
+    (g) => grants(policy, g.role, kind) && subjectMatches(g.requesters.users, g.requesters.usergroups, subject),
+  );
+  const breakGlass = grantable.length
+    ? ` In an emergency you may ask for ${grantable.map((g) => `\`/berth grant ${g.role} --for ${g.maxDuration} --reason "…"\``).join(" or ")}.`
+    : "";
+  return yours.length
+    ? `You may not \`${kind}\` in ${here}. Your role ${yours.map((b) => `${b.role} allows it ${where(b)}`).join("; ")}.${breakGlass}`
+    : `You need permission \`${kind}\` in ${here}, and no binding gives it to you. Roles that allow it: ${roles.join(", ") || "none"}. Ask the operator to bind you to one, and see \`/berth whoami\` for what you have.${breakGlass}`;
+}
+
+/** The strongest gate among the action's default tier and every rule that matches it here. */
+function gateFor(policy: Policy, action: Action, place: Place): { gate: Gate; gateRule?: string; approvers?: readonly string[] } {
+  const strength = { none: 0, confirm: 1, approval: 2 } as const;
+  let best: { gate: Gate; gateRule?: string; approvers?: readonly string[] } = {
+    gate: defaultGate[risk[action.kind]],
+    ...(defaultGate[risk[action.kind]] !== "none" && { gateRule: `tier:${risk[action.kind]}` }),
+  };
+  for (const r of policy.rules) {
+    if (!r.actions.some((p) => globMatch(p, action.kind))) continue;
+    if (!channelMatches(r.channels, place) || !hostMatches(r.hosts, place.host)) continue;
+    if (
+      r.images &&
+      !(action.kind === "container.run" && r.images.some((g) => globMatch(g, normalizeImage(action.image), { segments: true })))
+    )
+      continue;
+    if (strength[r.require] > strength[best.gate]) best = { gate: r.require, gateRule: `rules.${r.id}`, approvers: r.approvers };
+  }
+  return best;
+}
+
+function authorizeGrant(policy: Policy, subject: Subject, action: Extract<Action, { kind: "grant.request" }>): Decision {
+  const index = policy.grants.findIndex(
+    (g) => g.role === action.role && subjectMatches(g.requesters.users, g.requesters.usergroups, subject),
+  );
+  const rule = policy.grants[index];
+  if (!rule) {
+    const roles = policy.grants.filter((g) => subjectMatches(g.requesters.users, g.requesters.usergroups, subject)).map((g) => g.role);
+    return {
+      allow: false,
+      rule: "default:deny",
+      reason: `You may not ask for a \`${action.role}\` grant. ${roles.length ? `You may ask for: ${roles.join(", ")}.` : "The policy lets you ask for no grant."}`,
+    };
+  }
+  const max = parseDuration(rule.maxDuration) ?? 0;
+  if (action.durationSeconds > max) {
+    return {
+      allow: false,
+      rule: `grants[${index}]`,
+      reason: `A \`${action.role}\` grant lasts at most ${rule.maxDuration}. Ask for less (e.g. \`--for ${rule.maxDuration}\`).`,
+    };
+  }
+  return {
+    allow: true,
+    rule: `grants[${index}] (role ${rule.role})`,
+    gate: "approval",
+    gateRule: `grants[${index}]`,
+    approvers: rule.approvers,
+  };
+}
+
+/**
+ * May `approver` approve a request that `decision` gated? Not the requester; they must be allowed the action in that
+ * place themselves, and hold one of the rule's approver roles when it names some.
+ */
+export function mayApprove(
+  policy: Policy,
+  approver: Subject,
+  request: { requester: string; action: Action; place: Place; approvers?: readonly string[] | undefined },
+  now: number,
+): { ok: true; rule: string } | { ok: false; reason: string } {
+  if (approver.userId === request.requester) return { ok: false, reason: "You cannot approve your own request; another person has to." };
+  const place = { ...request.place, host: targetsHost(request.action) ? request.place.host : undefined };
+  const roles = request.approvers;
+  if (roles?.length) {
+    const index = policy.bindings.findIndex(
+      (b) =>
+        roles.includes(b.role) &&
+        subjectMatches(b.users, b.usergroups, approver) &&
+        channelMatches(b.channels, place) &&
+        hostMatches(b.hosts, place.host),
+    );
+    if (index === -1) return { ok: false, reason: `Only someone with the role ${roles.join(" or ")} here may approve this.` };
+    if (request.action.kind === "grant.request") return { ok: true, rule: `bindings[${index}] (role ${policy.bindings[index]?.role})` };
+  }
+  const found = findPermission(policy, approver, request.action.kind, place, now);
+  if (!found) return { ok: false, reason: `You may not approve this: you are not allowed \`${request.action.kind}\` here yourself.` };
+  return { ok: true, rule: found.rule };
+}
+
+/** Who could approve: the users and groups bound to a role that may approve, as Slack mentions. */
+export function approversFor(
+  policy: Policy,
+  request: { action: Action; place: Place; approvers?: readonly string[] | undefined },
+): string[] {
+  const place = { ...request.place, host: targetsHost(request.action) ? request.place.host : undefined };
+  const roles = request.approvers?.length
+    ? request.approvers
+    : Object.keys(policy.roles).filter((r) => grants(policy, r, request.action.kind));
+  const people = policy.bindings
+    .filter((b) => roles.includes(b.role) && channelMatches(b.channels, place) && hostMatches(b.hosts, place.host))
+    .flatMap((b) => [
+      ...(b.users ?? []).map((u) => (u === "*" ? "anyone" : `<@${u}>`)),
+      ...(b.usergroups ?? []).map((g) => `<!subteam^${g}>`),
+    ]);
+  return [...new Set(people)];
 }
 
 function checkLimits(policy: Policy, action: Action): string | undefined {
@@ -169,6 +363,19 @@ function checkLimits(policy: Policy, action: Action): string | undefined {
   if (action.timeoutSeconds !== undefined && action.timeoutSeconds > maxTimeout) {
     return `--timeout is above the policy's limit of ${c.maxTimeout}. Ask for less.`;
   }
+  if (action.privileged && !c.privileged) {
+    return "--privileged is not allowed by the policy (`containers.privileged: false`). Run without it.";
+  }
+  if (action.network !== undefined && action.network !== c.network && !(c.networks ?? []).includes(action.network)) {
+    const allowed = [c.network, ...(c.networks ?? [])].map((n) => `\`${n}\``).join(", ");
+    return `--network ${action.network} is not allowed by the policy (allowed: ${allowed}).`;
+  }
+  for (const m of action.mounts) {
+    if (!c.mounts.some((g) => globMatch(g, m.source, { segments: true }))) {
+      const allowed = c.mounts.length ? c.mounts.map((g) => `\`${g}\``).join(", ") : "none";
+      return `Mounting ${m.source} is not allowed by the policy (host paths allowed: ${allowed}).`;
+    }
+  }
   return undefined;
 }
 
@@ -180,21 +387,32 @@ export function containerLimits(policy: Policy, action: Extract<Action, { kind: 
     nanoCpus: Math.round((action.cpus ?? c.cpus) * 1e9),
     pidsLimit: c.pids,
     timeoutSeconds: action.timeoutSeconds ?? (parseDuration(c.timeout) as number),
-    networkMode: c.network,
+    networkMode: action.network ?? c.network,
+    privileged: action.privileged && c.privileged,
+    mounts: action.mounts,
   };
 }
 
-/** For `whoami`: the roles bound to this person, what they grant, and where. */
-export function describeSubject(policy: Policy, subject: Subject, actor: Actor): string[] {
-  return policy.bindings
-    .filter((b) => bindsSubject(b, subject))
+/** For `whoami`: the roles bound to this person, what they grant, and where; then their active grants. */
+export function describeSubject(policy: Policy, subject: Subject, actor: Actor, now: number = Date.now()): string[] {
+  const bound = policy.bindings
+    .filter((b) => subjectMatches(b.users, b.usergroups, subject))
     .map((b) => {
-      const here = bindsChannel(b, { channelId: actor.channelId, channelName: actor.channelName }) ? " (applies here)" : "";
+      const here = channelMatches(b.channels, { channelId: actor.channelId, channelName: actor.channelName }) ? " (applies here)" : "";
       return `*${b.role}* ${where(b)}${here}: ${roleActions(policy, b.role).join(", ")}`;
     });
+  const granted = (subject.grants ?? [])
+    .filter((g) => g.expiresAt > now)
+    .map(
+      (g) =>
+        `*${g.role}* everywhere, by grant ${g.id} until ${new Date(g.expiresAt).toISOString()}: ${roleActions(policy, g.role).join(", ")}`,
+    );
+  return [...bound, ...granted];
 }
 
 /** User groups the policy mentions, so the Slack adapter only resolves the ones that matter. */
 export function policyUsergroups(policy: Policy): string[] {
-  return [...new Set(policy.bindings.flatMap((b) => b.usergroups ?? []))];
+  return [
+    ...new Set([...policy.bindings.flatMap((b) => b.usergroups ?? []), ...policy.grants.flatMap((g) => g.requesters.usergroups ?? [])]),
+  ];
 }

@@ -20,12 +20,13 @@ const patterns: readonly (readonly [RegExp, string])[] = [
 export type Redactor = (text: string) => string;
 
 /** Strips ANSI codes and masks known secret shapes plus the given literal values (e.g. `-e` values of this run). */
-export function createRedactor(values: readonly string[] = []): Redactor {
+export function createRedactor(values: readonly string[] = [], extra: readonly RegExp[] = []): Redactor {
+  const all = [...patterns, ...extra.map((p) => [p, mask] as const)];
   const literals = values.filter((v) => v.length >= 4).sort((a, b) => b.length - a.length);
   return (text) => {
     let out = text.replace(ansi, "");
     for (const v of literals) out = out.split(v).join(mask);
-    for (const [pattern, replacement] of patterns) out = out.replace(pattern, replacement);
+    for (const [pattern, replacement] of all) out = out.replace(pattern, replacement);
     return out;
   };
 }

@@ -7,7 +7,10 @@ import { helpText } from "./help.ts";
 import type { JobRegistry } from "./jobs.ts";
 import { describeSubject, type Policy, type Subject } from "./policy.ts";
 
-export type ReplyAction = Exclude<Action, { kind: "container.run" | "container.logs" | "container.exec" | "job.cancel" }>;
+export type ReplyAction = Exclude<
+  Action,
+  { kind: "container.run" | "container.logs" | "container.exec" | "job.cancel" | "approval.decide" | "grant.request" | "audit.query" }
+>;
 
 export type ReplyContext = {
   engine: () => ContainerEngine; // only called for container actions, after authorization

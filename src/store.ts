@@ -21,7 +21,8 @@ export type JobRecord = {
 
 export type AuditEntry = {
   requestId: string;
-  type: "decision" | "outcome";
+  /** decision: policy's answer; approval: a person approved or denied; outcome: how it ended; grant: a grant began or ended. */
+  type: "decision" | "approval" | "outcome" | "grant";
   userId: string;
   channelId: string;
   action: unknown; // the normalized, typed action (never env values: see redactAction)
@@ -30,6 +31,45 @@ export type AuditEntry = {
   rule: string | null;
   outcome: string | null;
   messageTs: string | null;
+  /** Who approved (or denied) a gated request. */
+  approver?: string | null;
+  /** The break-glass grant the action was allowed under. */
+  grant?: string | null;
+};
+
+/** A request waiting for its requester's confirmation or another person's approval. */
+export type PendingRecord = {
+  id: string;
+  requestId: string;
+  gate: "confirm" | "approval";
+  requester: string;
+  channelId: string;
+  channelName: string | null;
+  host: string | null;
+  summary: string;
+  /** The action with environment values masked; the real values live only in memory (see approvals.ts). */
+  action: unknown;
+  rule: string;
+  gateRule: string;
+  approvers: string[];
+  state: "pending" | "approved" | "denied" | "expired" | "cancelled";
+  createdAt: number;
+  expiresAt: number;
+  decidedBy: string | null;
+  decidedAt: number | null;
+  messageTs: string | null;
+};
+
+export type GrantRecord = {
+  id: string;
+  userId: string;
+  role: string;
+  reason: string;
+  channelId: string;
+  approvedBy: string;
+  startsAt: number;
+  expiresAt: number;
+  endedAnnounced: boolean;
 };
 
 export type AuditRecord = AuditEntry & { seq: number; at: number; prevHash: string; hash: string };
@@ -41,6 +81,14 @@ CREATE TABLE IF NOT EXISTS jobs (
   id TEXT PRIMARY KEY, kind TEXT NOT NULL, user_id TEXT NOT NULL, channel_id TEXT NOT NULL, host TEXT,
   summary TEXT NOT NULL, status TEXT NOT NULL, created_at INTEGER NOT NULL, ended_at INTEGER,
   exit_code INTEGER, message_ts TEXT, detail TEXT);
+CREATE TABLE IF NOT EXISTS pending (
+  id TEXT PRIMARY KEY, request_id TEXT NOT NULL, gate TEXT NOT NULL, requester TEXT NOT NULL, channel_id TEXT NOT NULL,
+  channel_name TEXT, host TEXT, summary TEXT NOT NULL, action TEXT NOT NULL, rule TEXT NOT NULL, gate_rule TEXT NOT NULL, approvers TEXT NOT NULL,
+  state TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, decided_by TEXT, decided_at INTEGER,
+  message_ts TEXT);
+CREATE TABLE IF NOT EXISTS grants (
+  id TEXT PRIMARY KEY, user_id TEXT NOT NULL, role TEXT NOT NULL, reason TEXT NOT NULL, channel_id TEXT NOT NULL,
+  approved_by TEXT NOT NULL, starts_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, ended_announced INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS audit (
   seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, record TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
@@ -94,7 +142,115 @@ export function openStore(dir: string | ":memory:", clock: () => number = Date.n
     detail: row.detail === null ? null : String(row.detail),
   });
 
+  const insertPending = db.prepare(
+    `INSERT INTO pending (id, request_id, gate, requester, channel_id, channel_name, host, summary, action, rule, gate_rule,
+       approvers, state, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+  );
+  const getPending = db.prepare("SELECT * FROM pending WHERE id = ?");
+  // The WHERE clause makes a decision atomic: of two clicks (or two approvers) only one changes the row.
+  const decidePending = db.prepare(
+    "UPDATE pending SET state = ?, decided_by = ?, decided_at = ? WHERE id = ? AND state = 'pending' AND expires_at > ?",
+  );
+  const expirePending = db.prepare(
+    "UPDATE pending SET state = 'expired', decided_at = ? WHERE id = ? AND state = 'pending' AND expires_at <= ?",
+  );
+  const overduePending = db.prepare("SELECT * FROM pending WHERE state = 'pending' AND expires_at <= ?");
+  const setPendingTs = db.prepare("UPDATE pending SET message_ts = ? WHERE id = ?");
+  const insertGrant = db.prepare(
+    "INSERT INTO grants (id, user_id, role, reason, channel_id, approved_by, starts_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+  );
+  const activeGrants = db.prepare("SELECT * FROM grants WHERE expires_at > ? ORDER BY starts_at");
+  const endedGrants = db.prepare("SELECT * FROM grants WHERE expires_at <= ? AND ended_announced = 0");
+  const markGrantAnnounced = db.prepare("UPDATE grants SET ended_announced = 1 WHERE id = ? AND ended_announced = 0");
+
+  const toPending = (r: Record<string, unknown>): PendingRecord => ({
+    id: String(r.id),
+    requestId: String(r.request_id),
+    gate: r.gate as PendingRecord["gate"],
+    requester: String(r.requester),
+    channelId: String(r.channel_id),
+    channelName: r.channel_name === null ? null : String(r.channel_name),
+    host: r.host === null ? null : String(r.host),
+    summary: String(r.summary),
+    action: JSON.parse(String(r.action)),
+    rule: String(r.rule),
+    gateRule: String(r.gate_rule),
+    approvers: JSON.parse(String(r.approvers)) as string[],
+    state: r.state as PendingRecord["state"],
+    createdAt: Number(r.created_at),
+    expiresAt: Number(r.expires_at),
+    decidedBy: r.decided_by === null ? null : String(r.decided_by),
+    decidedAt: r.decided_at === null ? null : Number(r.decided_at),
+    messageTs: r.message_ts === null ? null : String(r.message_ts),
+  });
+  const toGrant = (r: Record<string, unknown>): GrantRecord => ({
+    id: String(r.id),
+    userId: String(r.user_id),
+    role: String(r.role),
+    reason: String(r.reason),
+    channelId: String(r.channel_id),
+    approvedBy: String(r.approved_by),
+    startsAt: Number(r.starts_at),
+    expiresAt: Number(r.expires_at),
+    endedAnnounced: Number(r.ended_announced) === 1,
+  });
+
   return {
+    pending: {
+      create(p: Omit<PendingRecord, "state" | "createdAt" | "decidedBy" | "decidedAt" | "messageTs">): PendingRecord {
+        insertPending.run(
+          p.id,
+          p.requestId,
+          p.gate,
+          p.requester,
+          p.channelId,
+          p.channelName,
+          p.host,
+          p.summary,
+          JSON.stringify(p.action),
+          p.rule,
+          p.gateRule,
+          JSON.stringify(p.approvers),
+          clock(),
+          p.expiresAt,
+        );
+        return toPending(getPending.get(p.id) as Record<string, unknown>);
+      },
+      get(id: string): PendingRecord | undefined {
+        const row = getPending.get(id);
+        return row ? toPending(row) : undefined;
+      },
+      /** Moves a pending request to its decision; false when it was already decided or has expired. */
+      decide(id: string, state: "approved" | "denied" | "cancelled", by: string): boolean {
+        const now = clock();
+        return Number(decidePending.run(state, by, now, id, now).changes) === 1;
+      },
+      expire(id: string): boolean {
+        const now = clock();
+        return Number(expirePending.run(now, id, now).changes) === 1;
+      },
+      overdue(): PendingRecord[] {
+        return overduePending.all(clock()).map(toPending);
+      },
+      setMessageTs(id: string, ts: string): void {
+        setPendingTs.run(ts, id);
+      },
+    },
+    grants: {
+      create(g: Omit<GrantRecord, "endedAnnounced">): void {
+        insertGrant.run(g.id, g.userId, g.role, g.reason, g.channelId, g.approvedBy, g.startsAt, g.expiresAt);
+      },
+      active(): GrantRecord[] {
+        return activeGrants.all(clock()).map(toGrant);
+      },
+      /** Grants that ended and were not announced yet; `markAnnounced` claims one so it is announced once. */
+      ended(): GrantRecord[] {
+        return endedGrants.all(clock()).map(toGrant);
+      },
+      markAnnounced(id: string): boolean {
+        return Number(markGrantAnnounced.run(id).changes) === 1;
+      },
+    },
     jobs: {
       create(job: Pick<JobRecord, "id" | "kind" | "userId" | "channelId" | "host" | "summary" | "messageTs">): void {
         insertJob.run(job.id, job.kind, job.userId, job.channelId, job.host, job.summary, clock(), job.messageTs);

@@ -38,6 +38,7 @@ function setup(hosts: Hosts = { connections: [{ name: "local", url: "unix:///x",
     },
     store,
     jobs: createJobRegistry(store),
+    pendingActions: new Map(),
     groupsOf: async (u) => new Set(u === "U0GROUPIE" ? ["S0ONCALL"] : []),
     slash: "/berth",
   };
@@ -47,7 +48,7 @@ function setup(hosts: Hosts = { connections: [{ name: "local", url: "unix:///x",
 const oper: Actor = { userId: "U0OPER", channelId: "C0INCIDENT", channelName: "incident-db" };
 const nobody: Actor = { userId: "U0NOBODY", channelId: "C0INCIDENT", channelName: "incident-db" };
 const signal = () => AbortSignal.timeout(5000);
-const replyText = (o: Outcome) => (o.type === "reply" ? o.reply.text : `job ${o.plan.summary}`);
+const replyText = (o: Outcome) => (o.type === "reply" ? o.reply.text : o.type === "job" ? `job ${o.plan.summary}` : o.type);
 
 async function collect(o: Outcome): Promise<JobEvent[]> {
   assert.equal(o.type, "job");

@@ -91,6 +91,7 @@ test("logs -f follows a container until the Stop button is pressed", async () =>
     "lines arrive in order",
   );
   await berth.command("rm -f e2e-ticker");
+  await berth.confirm("rm -f e2e-ticker");
   await eventually("the container to be removed", () =>
     fake.messages(SEED.incidentChannel).some((m) => m.text.includes("removed `e2e-ticker`")) ? true : undefined,
   );
@@ -132,6 +133,7 @@ test("exec, inspect and ps act on berth's containers", async () => {
     return c && isFinished(c) ? c : undefined;
   });
   await berth.command("exec e2e-box sh -c 'echo from-exec; echo $SECRET_TOKEN; exit 3'");
+  await berth.confirm("exec e2e-box");
   const card = await eventually("the exec card", () => {
     const c = findCard(fake, SEED.incidentChannel, "exec e2e-box");
     return c && isFinished(c) ? c : undefined;
@@ -147,6 +149,7 @@ test("exec, inspect and ps act on berth's containers", async () => {
   await berth.command("ps");
   await ephemeralFor(SEED.operator, /`e2e-box` [0-9a-f]{12} — Up/);
   await berth.command("rm -f e2e-box");
+  await berth.confirm("rm -f e2e-box");
   await eventually("removal", () =>
     fake.messages(SEED.incidentChannel).some((m) => m.text.includes("removed `e2e-box`")) ? true : undefined,
   );

@@ -8,7 +8,16 @@ const ok: [string, string, Action][] = [
   [
     "run with command",
     "run busybox:1 echo hi",
-    { kind: "container.run", image: "busybox:1", cmd: ["echo", "hi"], env: [], detach: false, autoRemove: false },
+    {
+      kind: "container.run",
+      image: "busybox:1",
+      cmd: ["echo", "hi"],
+      env: [],
+      detach: false,
+      autoRemove: false,
+      privileged: false,
+      mounts: [],
+    },
   ],
   [
     "run options stop at the image",
@@ -23,6 +32,8 @@ const ok: [string, string, Action][] = [
       ],
       detach: true,
       autoRemove: true,
+      privileged: false,
+      mounts: [],
       name: "w1",
       memoryBytes: 128 * 1024 * 1024,
       cpus: 0.5,

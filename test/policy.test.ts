@@ -35,6 +35,8 @@ const run = (image: string, extra: Partial<Extract<Action, { kind: "container.ru
   env: [],
   detach: false,
   autoRemove: false,
+  privileged: false,
+  mounts: [],
   ...extra,
 });
 const subject = (userId: string, groups: string[] = []): Subject => ({ userId, groups: new Set(groups) });
@@ -132,7 +134,15 @@ test("no images list means no image may run", () => {
 
 test("container defaults are safe and requests are honoured", () => {
   const limits = containerLimits(policy, run("busybox:1") as Extract<Action, { kind: "container.run" }>);
-  assert.deepEqual(limits, { memoryBytes: 256 * 1024 ** 2, nanoCpus: 1e9, pidsLimit: 256, timeoutSeconds: 1800, networkMode: "none" });
+  assert.deepEqual(limits, {
+    memoryBytes: 256 * 1024 ** 2,
+    nanoCpus: 1e9,
+    pidsLimit: 256,
+    timeoutSeconds: 1800,
+    networkMode: "none",
+    privileged: false,
+    mounts: [],
+  });
   const asked = containerLimits(policy, run("busybox:1", { memoryBytes: 1024, cpus: 0.5 }) as Extract<Action, { kind: "container.run" }>);
   assert.equal(asked.memoryBytes, 1024);
   assert.equal(asked.nanoCpus, 5e8);

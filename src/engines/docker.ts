@@ -322,6 +322,7 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
           PidsLimit: spec.pidsLimit,
           NetworkMode: spec.networkMode,
           Privileged: spec.privileged,
+          ...(spec.mounts.length && { Binds: spec.mounts.map((m) => `${m.source}:${m.target}${m.readOnly ? ":ro" : ""}`) }),
           AutoRemove: spec.autoRemove,
           CapDrop: ["NET_RAW"], // raw sockets only serve packet crafting/spoofing; ping works without them since Docker 20.10
           SecurityOpt: ["no-new-privileges"],

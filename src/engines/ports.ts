@@ -32,6 +32,8 @@ export type RunSpec = {
   pidsLimit: number;
   networkMode: string;
   privileged: boolean;
+  /** Host paths bound into the container (allowed by policy before they get here). */
+  mounts: readonly { source: string; target: string; readOnly: boolean }[];
   autoRemove: boolean;
   tty: boolean;
   platform?: string | undefined;

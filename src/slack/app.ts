@@ -2,12 +2,13 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import bolt, { type LogLevel, type webApi } from "@slack/bolt";
 import type { Actor } from "../action.ts";
-import { type DispatchDeps, dispatch, dispatchAction, type Outcome } from "../dispatch.ts";
+import { type DispatchDeps, dispatch, dispatchAction, type Outcome, sweep } from "../dispatch.ts";
 import { type HealthReport, healthHandler } from "../health.ts";
+import type { PendingRecord } from "../store.ts";
 import { createDirectory } from "./directory.ts";
 import { fit, slackLimits } from "./limits.ts";
 import { createOutbox, type Outbox } from "./outbox.ts";
-import { stopActionId } from "./render.ts";
+import { approveActionId, denyActionId, renderGateCard, stopActionId } from "./render.ts";
 import { runJob, slackError } from "./run-job.ts";
 
 const { App } = bolt;
@@ -74,11 +75,60 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
     void p.finally(() => pending.delete(p));
   };
 
-  type Respond = (message: { response_type: "ephemeral"; text: string; replace_original?: boolean }) => Promise<unknown>;
+  type Respond = (message: {
+    response_type: "ephemeral";
+    text: string;
+    replace_original?: boolean;
+    blocks?: unknown[];
+  }) => Promise<unknown>;
 
-  async function deliver(outcome: Outcome, actor: Actor, respond: Respond): Promise<void> {
+  const decidedCard = (p: PendingRecord, outcome: string) =>
+    renderGateCard({
+      id: p.id,
+      gate: p.gate,
+      requester: p.requester,
+      summary: p.summary,
+      expiresAt: p.expiresAt,
+      gateRule: p.gateRule,
+      outcome,
+    });
+
+  /** Renders a pipeline outcome into Slack. `fromCard` is set when a button on a gate card was clicked. */
+  async function deliver(outcome: Outcome, actor: Actor, respond: Respond, fromCard = false): Promise<void> {
     const ephemeral = (text: string) =>
       respond({ response_type: "ephemeral", replace_original: false, text: fit(text, slackLimits.textChars) });
+    if (outcome.type === "gate") {
+      const { view } = outcome;
+      const card = renderGateCard({
+        ...view.pending,
+        preview: view.preview,
+        dangerous: view.dangerous,
+        ...(view.pending.gate === "approval" && { approvers: view.approvers }),
+      });
+      if (view.pending.gate === "confirm") return void (await respond({ response_type: "ephemeral", replace_original: false, ...card }));
+      try {
+        const ts = await outbox.post(actor.channelId, card);
+        core.store.pending.setMessageTs(view.pending.id, ts);
+        await ephemeral(
+          `Your request \`${view.pending.id}\` waits for approval by ${view.approvers.join(", ") || "a second person"}; the card above shows its state.`,
+        );
+      } catch (error) {
+        core.store.pending.decide(view.pending.id, "cancelled", "berth");
+        await ephemeral(`Nothing was requested. ${invite(error)}`);
+      }
+      return;
+    }
+    if (outcome.type === "decided") {
+      const p = outcome.pending;
+      const card = decidedCard(p, outcome.card);
+      if (fromCard && p.gate === "confirm") await respond({ response_type: "ephemeral", replace_original: true, ...card });
+      else if (p.messageTs)
+        await outbox.update(p.channelId, p.messageTs, card).catch((e: unknown) => core.log("card update failed", { error: slackError(e) }));
+      if (outcome.reply) await ephemeral(outcome.reply.text);
+      else if (!fromCard) await ephemeral(outcome.card);
+      if (outcome.next) await deliver(outcome.next, { ...actor, channelId: p.channelId, channelName: p.channelName ?? undefined }, respond);
+      return;
+    }
     if (outcome.type === "reply") {
       if (outcome.reply.visibility === "ephemeral") return void (await ephemeral(outcome.reply.text));
       try {
@@ -150,6 +200,40 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
     );
   });
 
+  for (const [actionId, verdict] of [
+    [approveActionId, "approve"],
+    [denyActionId, "deny"],
+  ] as const) {
+    app.action(actionId, async ({ ack, body, action, respond }) => {
+      await ack();
+      if (body.type !== "block_actions" || action.type !== "button") return;
+      const actor: Actor = {
+        userId: body.user.id,
+        channelId: body.channel?.id ?? body.container?.channel_id ?? "",
+        channelName: body.channel?.name,
+      };
+      const requestId = crypto.randomUUID();
+      track(
+        dispatchAction({ kind: "approval.decide", id: action.value ?? "", verdict }, actor, deps, AbortSignal.timeout(60_000), requestId)
+          .then((outcome) => deliver(outcome, actor, respond, true))
+          .catch(failSafe(requestId, respond)),
+      );
+    });
+  }
+
+  /** Expires overdue requests (editing their cards) and announces grants that ended. */
+  async function sweepNow(): Promise<void> {
+    const result = sweep(deps);
+    await Promise.allSettled([
+      ...result.expired
+        .filter((e) => e.pending.messageTs)
+        .map((e) => outbox.update(e.pending.channelId, e.pending.messageTs as string, decidedCard(e.pending, e.card))),
+      ...result.grantsEnded.map((g) => outbox.post(g.channelId, { text: g.text })),
+    ]);
+  }
+  const sweeper = setInterval(() => void sweepNow().catch((e: unknown) => core.log("sweep failed", { err: e })), 15_000);
+  sweeper.unref();
+
   app.error(async (error) => {
     core.log("bolt error", { err: error });
   });
@@ -175,7 +259,9 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
       return (server.address() as AddressInfo).port;
     },
     /** Stops taking requests, then waits for replies already under way. */
+    sweep: sweepNow,
     async stop(): Promise<void> {
+      clearInterval(sweeper);
       await app.stop();
       healthServer?.close();
       await Promise.allSettled([...pending]);

@@ -75,3 +75,82 @@ export function renderCard(card: CardState): { text: string; blocks: KnownBlock[
 function escapeKeepingMentions(text: string): string {
   return escapeMrkdwn(text).replace(/&lt;@([UW][A-Z0-9]+)&gt;/g, "<@$1>");
 }
+
+export const approveActionId = "berth_approve";
+export const denyActionId = "berth_deny";
+
+type GateCard = {
+  id: string;
+  gate: "confirm" | "approval";
+  requester: string;
+  summary: string;
+  expiresAt: number;
+  gateRule: string;
+  preview?: readonly string[];
+  approvers?: readonly string[];
+  dangerous?: boolean;
+  /** Set once decided: the outcome replaces the buttons. */
+  outcome?: string;
+};
+
+/**
+ * The card of a request that waits: a preview of exactly what will run, then Run/Cancel (confirm, shown only to the
+ * requester) or Approve/Deny (approval, in the channel). Once decided, the outcome replaces the buttons.
+ */
+export function renderGateCard(card: GateCard): { text: string; blocks: KnownBlock[] } {
+  const asks = card.gate === "confirm" ? "Confirm before it runs" : `<@${card.requester}> asks for approval`;
+  const icon = card.outcome ? ":ballot_box_with_check:" : card.gate === "confirm" ? ":question:" : ":raised_hand:";
+  const headline = `${icon} ${asks}: *${escapeMrkdwn(card.summary)}*`;
+  const blocks: KnownBlock[] = [{ type: "section", text: { type: "mrkdwn", text: fit(headline, slackLimits.sectionChars) } }];
+  if (card.preview?.length) {
+    blocks.push({
+      type: "section",
+      text: { type: "mrkdwn", text: fit(card.preview.map(escapeKeepingMentions).join("\n"), slackLimits.sectionChars) },
+    });
+  }
+  const facts = [`request \`${card.id}\``, `rule \`${escapeMrkdwn(card.gateRule)}\``];
+  if (!card.outcome) facts.push(`expires ${new Date(card.expiresAt).toISOString().slice(11, 16)} UTC`);
+  if (!card.outcome && card.approvers)
+    facts.push(`can approve: ${card.approvers.length ? card.approvers.join(", ") : "nobody bound here"}`);
+  blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: fit(facts.join(" · "), slackLimits.sectionChars) }] });
+  if (card.outcome) {
+    blocks.push({ type: "section", text: { type: "mrkdwn", text: fit(escapeKeepingMentions(card.outcome), slackLimits.sectionChars) } });
+  } else {
+    const confirm = card.dangerous
+      ? {
+          confirm: {
+            title: { type: "plain_text" as const, text: "Are you sure?" },
+            text: { type: "mrkdwn" as const, text: fit(escapeMrkdwn(card.summary), 300) },
+            confirm: { type: "plain_text" as const, text: card.gate === "confirm" ? "Run it" : "Approve" },
+            deny: { type: "plain_text" as const, text: "Back" },
+            style: "danger" as const,
+          },
+        }
+      : {};
+    blocks.push({
+      type: "actions",
+      block_id: `gate:${card.id}`,
+      elements: [
+        {
+          type: "button",
+          action_id: approveActionId,
+          text: { type: "plain_text", text: card.gate === "confirm" ? "Run" : "Approve" },
+          style: "primary",
+          value: card.id,
+          ...confirm,
+        },
+        {
+          type: "button",
+          action_id: denyActionId,
+          text: { type: "plain_text", text: card.gate === "confirm" ? "Cancel" : "Deny" },
+          value: card.id,
+        },
+      ],
+    });
+  }
+  const text = fit(
+    `${card.gate === "confirm" ? "Confirm" : "Approval needed"}: ${card.summary}${card.outcome ? ` — ${card.outcome}` : ""}`,
+    slackLimits.textChars,
+  );
+  return { text, blocks };
+}

@@ -2,12 +2,13 @@ import { join } from "node:path";
 import { auditOutcome, type DispatchDeps, errorCode, type JobPlan } from "../dispatch.ts";
 import { publicMessage } from "../errors.ts";
 import type { JobRegistry } from "../jobs.ts";
+import { safeRegExp } from "../policy.ts";
 import { createRedactor } from "../redact.ts";
 import type { Outbox } from "./outbox.ts";
 import { type CardState, renderCard } from "./render.ts";
 import { createThread } from "./thread.ts";
 
-export type RunJobDeps = Pick<DispatchDeps, "store"> & {
+export type RunJobDeps = Pick<DispatchDeps, "store" | "policy"> & {
   outbox: Outbox;
   jobs: JobRegistry;
   spoolDir: string;
@@ -69,7 +70,8 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
     maxMessages: deps.maxThreadMessages,
   });
   const secrets = plan.action.kind === "container.run" ? plan.action.env.map((e) => e.value) : [];
-  let redact = createRedactor(secrets);
+  const extra = deps.policy().redact.flatMap((p) => safeRegExp(p) ?? []);
+  let redact = createRedactor(secrets, extra);
   let lastCard = 0;
   const showCard = async (force: boolean): Promise<void> => {
     if (!force && clock() - lastCard < (deps.cardEveryMs ?? 5000)) return;
@@ -99,7 +101,7 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
             void showCard(false);
             break;
           case "mask":
-            redact = createRedactor([...secrets, ...event.values]);
+            redact = createRedactor([...secrets, ...event.values], extra);
             break;
           case "notice":
             await thread.notice(`:information_source: ${redact(event.text)}`);
@@ -134,6 +136,7 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
       host: plan.host,
       outcome: `${outcome}${exitCode === null ? "" : ` (exit ${exitCode})`}`,
       messageTs: ts,
+      approver: plan.approvedBy,
     });
   })();
   return { ok: true, done };

@@ -48,6 +48,7 @@ function spec(cmd: string, over: Partial<RunSpec> = {}): RunSpec {
     pidsLimit: 0,
     networkMode: "none",
     privileged: false,
+    mounts: [],
     autoRemove: false,
     tty: false,
     ...over,

@@ -59,8 +59,27 @@ export async function startBerth(fake: SlackFake, options: { socketMode?: boolea
     /** A signed slash command from `user` in `channel`, as Slack would send it. */
     command: (text: string, user: string = SEED.operator, channel: string = SEED.incidentChannel) =>
       slashCommand(fake, { url, command: "/berth", text, user, channel }),
-    click: (messageTs: string, value: string, user: string = SEED.operator, channel: string = SEED.incidentChannel) =>
-      blockAction(fake, { url, messageTs, actionId: "berth_stop", value, user, channel }),
+    click: (
+      messageTs: string,
+      value: string,
+      user: string = SEED.operator,
+      channel: string = SEED.incidentChannel,
+      actionId = "berth_stop",
+    ) => blockAction(fake, { url, messageTs, actionId, value, user, channel }),
+    /** Taps Run on the newest preview card shown to `user` (the confirmation of a dangerous action). */
+    async confirm(summary: string, user: string = SEED.operator, channel: string = SEED.incidentChannel) {
+      const card = await eventually(`a preview card for "${summary}" with a Run button`, () =>
+        fake
+          .responses()
+          .filter(
+            (r) => r.user === user && r.ts && JSON.stringify(r.body).includes("berth_approve") && JSON.stringify(r.body).includes(summary),
+          )
+          .at(-1),
+      );
+      const id = /request `(r-[0-9a-f]{6})`/.exec(JSON.stringify(card.body))?.[1] ?? "";
+      await blockAction(fake, { url, messageTs: card.ts as string, actionId: "berth_approve", value: id, user, channel });
+      return id;
+    },
     stop: () => berth.stop(),
   };
 }
