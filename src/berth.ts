@@ -45,7 +45,7 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
     config.hostsExplicit || existsSync(config.hostsPath)
       ? loadHosts(config.hostsPath)
       : localHost({ dockerHost: config.docker.host, tlsVerify: config.docker.tlsVerify, certPath: config.docker.certPath });
-  const store = openStore(config.dataDir);
+  const store = openStore(config.dataDir, options.clock);
   const jobs = createJobRegistry(store);
   const engines = new Map<string, ContainerEngine>();
   const engine = (name: string): ContainerEngine => {

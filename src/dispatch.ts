@@ -20,8 +20,9 @@ import {
   type Place,
   type Policy,
   type Subject,
+  safeRegExp,
 } from "./policy.ts";
-import { redactAction } from "./redact.ts";
+import { createRedactor, redactAction } from "./redact.ts";
 import { answer } from "./reply.ts";
 import type { PendingRecord, Store } from "./store.ts";
 
@@ -174,7 +175,7 @@ async function perform(action: Action, actor: Actor, c: PerformContext): Promise
         requestId,
         action,
         host: jobHost,
-        summary: summarize(action, jobHost),
+        summary: shown(summarize(action, jobHost), action, c.policy),
         actor,
         approvedBy: c.approvedBy,
         run: (jobSignal) =>
@@ -232,7 +233,7 @@ async function gate(
     channelId: actor.channelId,
     channelName: actor.channelName ?? null,
     host: place.host ?? null,
-    summary: describe(action, place.host),
+    summary: shown(describe(action, place.host), action, policy),
     action: redactAction(action),
     rule: decision.rule,
     gateRule: decision.gateRule ?? decision.rule,
@@ -246,7 +247,7 @@ async function gate(
     requestId,
     view: {
       pending,
-      preview: await preview(action, place.host, policy, deps, signal),
+      preview: (await preview(action, place.host, policy, deps, signal)).map((line) => shown(line, action, policy)),
       approvers: approvers.filter((a) => a !== `<@${actor.userId}>`),
       dangerous: action.kind === "container.remove" || action.kind === "container.exec" || action.kind === "grant.request",
     },
@@ -599,4 +600,13 @@ function summarize(action: JobAction, host: string): string {
     case "container.exec":
       return `exec ${action.container} ${action.cmd.join(" ")} on ${host}`;
   }
+}
+
+/** Text about an action as it may be shown (cards, job lists): its secrets masked like its output. */
+function shown(text: string, action: Action, policy: Policy): string {
+  const values = action.kind === "container.run" ? action.env.map((e) => e.value) : [];
+  return createRedactor(
+    values,
+    policy.redact.flatMap((p) => safeRegExp(p) ?? []),
+  )(text);
 }

@@ -23,8 +23,15 @@ export type Redactor = (text: string) => string;
 export function createRedactor(values: readonly string[] = [], extra: readonly RegExp[] = []): Redactor {
   const all = [...patterns, ...extra.map((p) => [p, mask] as const)];
   const literals = values.filter((v) => v.length >= 4).sort((a, b) => b.length - a.length);
+  // Output arrives a line at a time, so a PEM key's body lines are masked until its END line.
+  let inKey = false;
   return (text) => {
     let out = text.replace(ansi, "");
+    if (inKey) {
+      if (/-----END [A-Z ]*PRIVATE KEY-----/.test(out)) inKey = false;
+      return mask;
+    }
+    if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(out) && !/-----END [A-Z ]*PRIVATE KEY-----/.test(out)) inKey = true;
     for (const v of literals) out = out.split(v).join(mask);
     for (const [pattern, replacement] of all) out = out.replace(pattern, replacement);
     return out;
@@ -33,6 +40,9 @@ export function createRedactor(values: readonly string[] = [], extra: readonly R
 
 /** The action as it may be stored or shown: environment values never leave the request that carried them. */
 export function redactAction(action: Action): Action {
+  if (action.kind === "container.exec") return { ...action, cmd: action.cmd.map(builtin) };
   if (action.kind !== "container.run") return action;
-  return { ...action, env: action.env.map((e) => ({ name: e.name, value: mask })) };
+  return { ...action, cmd: action.cmd.map(builtin), env: action.env.map((e) => ({ name: e.name, value: mask })) };
 }
+
+const builtin = createRedactor();

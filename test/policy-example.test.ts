@@ -15,7 +15,16 @@ const colleague: Subject = { userId: "U0ONCALL2", groups: new Set(["S0ONCALL"]) 
 const stranger: Subject = { userId: "U0STRANGER", groups: new Set() };
 const incident = (host: string): Place => ({ channelId: "C0INC", channelName: "incident-db", host });
 const random = (host: string): Place => ({ channelId: "C0RND", channelName: "random", host });
-const run: Action = { kind: "container.run", image: "busybox:1", cmd: ["true"], env: [], detach: false, autoRemove: false, privileged: false, mounts: [] };
+const run: Action = {
+  kind: "container.run",
+  image: "busybox:1",
+  cmd: ["true"],
+  env: [],
+  detach: false,
+  autoRemove: false,
+  privileged: false,
+  mounts: [],
+};
 const restart: Action = { kind: "container.restart", container: "api" };
 const logs: Action = { kind: "container.logs", container: "api", follow: true };
 
@@ -76,13 +85,37 @@ test("everyone may look from incident channels; strangers may not act", () => {
 
 test("stopping on prod asks the requester to confirm; rm and exec are dangerous everywhere", () => {
   assert.equal(gateOf(authorize(policy, oncall, { kind: "container.stop", container: "api" }, incident("prod-1"), now)), "confirm");
-  assert.equal(gateOf(authorize(policy, lead, { kind: "container.remove", container: "api", force: false }, random("staging-1"), now)), "confirm");
-  assert.equal(gateOf(authorize(policy, lead, { kind: "container.exec", container: "api", cmd: ["sh"] }, random("staging-1"), now)), "confirm");
+  assert.equal(
+    gateOf(authorize(policy, lead, { kind: "container.remove", container: "api", force: false }, random("staging-1"), now)),
+    "confirm",
+  );
+  assert.equal(
+    gateOf(authorize(policy, lead, { kind: "container.exec", container: "api", cmd: ["sh"] }, random("staging-1"), now)),
+    "confirm",
+  );
 });
 
 test("the example documents every section it uses", () => {
   const text = readFileSync("manifests/policy.example.yaml", "utf8");
-  for (const key of ["version", "roles", "inherits", "bindings", "usergroups", "channels", "hosts", "rules", "require", "approvers", "approvals", "grants", "maxDuration", "images", "containers", "azure", "redact"]) {
+  for (const key of [
+    "version",
+    "roles",
+    "inherits",
+    "bindings",
+    "usergroups",
+    "channels",
+    "hosts",
+    "rules",
+    "require",
+    "approvers",
+    "approvals",
+    "grants",
+    "maxDuration",
+    "images",
+    "containers",
+    "azure",
+    "redact",
+  ]) {
     assert.match(text, new RegExp(`^\\s*(- )?${key}:`, "m"), `the example does not show ${key}`);
   }
 });

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import type { Action } from "../src/action.ts";
 import { BerthError } from "../src/errors.ts";
-import { authorize, containerLimits, describeSubject, type Place, type Policy, PolicySchema, type Subject } from "../src/policy.ts";
+import { authorize, containerLimits, describeSubject, type Place, PolicySchema, type Subject } from "../src/policy.ts";
 import { loadPolicyFile } from "../src/policy-file.ts";
 import { parseYaml } from "../src/yaml-file.ts";
 

@@ -30,9 +30,12 @@ default: local
 `;
 
 /** Starts a real berth (Bolt, WebClient, Docker adapter, store) against the Slack fake, HTTP or Socket Mode. */
-export async function startBerth(fake: SlackFake, options: { socketMode?: boolean; threadMaxMessages?: number } = {}) {
+export async function startBerth(
+  fake: SlackFake,
+  options: { socketMode?: boolean; threadMaxMessages?: number; policy?: string; clock?: () => number; reloadIntervalMs?: number } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), "berth-e2e-"));
-  writeFileSync(join(dir, "policy.yaml"), testPolicy);
+  writeFileSync(join(dir, "policy.yaml"), options.policy ?? testPolicy);
   writeFileSync(join(dir, "hosts.yaml"), testHosts);
   const config = loadConfig({
     SLACK_BOT_TOKEN: fake.botToken,
@@ -44,10 +47,15 @@ export async function startBerth(fake: SlackFake, options: { socketMode?: boolea
     BERTH_HOSTS: join(dir, "hosts.yaml"),
     BERTH_DATA_DIR: join(dir, "data"),
     BERTH_THREAD_MAX_MESSAGES: String(options.threadMaxMessages ?? 100),
-    LOG_LEVEL: "error",
+    LOG_LEVEL: "info",
   });
   const logs: string[] = [];
-  const berth = createBerth(config, { retryConfig: { retries: 0 }, write: (l) => logs.push(l) });
+  const berth = createBerth(config, {
+    retryConfig: { retries: 0 },
+    write: (l) => logs.push(l),
+    ...(options.clock && { clock: options.clock }),
+    ...(options.reloadIntervalMs && { reloadIntervalMs: options.reloadIntervalMs }),
+  });
   const port = await berth.start();
   const url = `http://127.0.0.1:${port}/slack/events`;
   return {
@@ -59,6 +67,7 @@ export async function startBerth(fake: SlackFake, options: { socketMode?: boolea
     /** A signed slash command from `user` in `channel`, as Slack would send it. */
     command: (text: string, user: string = SEED.operator, channel: string = SEED.incidentChannel) =>
       slashCommand(fake, { url, command: "/berth", text, user, channel }),
+    policyPath: join(dir, "policy.yaml"),
     click: (
       messageTs: string,
       value: string,
@@ -74,9 +83,9 @@ export async function startBerth(fake: SlackFake, options: { socketMode?: boolea
           .filter(
             (r) => r.user === user && r.ts && JSON.stringify(r.body).includes("berth_approve") && JSON.stringify(r.body).includes(summary),
           )
-          .at(-1),
+          .find((r) => berth.store.pending.get(idOf(r.body) ?? "")?.state === "pending"),
       );
-      const id = /request `(r-[0-9a-f]{6})`/.exec(JSON.stringify(card.body))?.[1] ?? "";
+      const id = idOf(card.body) ?? "";
       await blockAction(fake, { url, messageTs: card.ts as string, actionId: "berth_approve", value: id, user, channel });
       return id;
     },
@@ -140,3 +149,5 @@ export async function containerCommands(): Promise<string[]> {
   const { stdout } = await run("docker", ["ps", "-a", "--no-trunc", "--format", "{{.Command}}", "--filter", "label=io.berth.managed=true"]);
   return stdout.split("\n").filter(Boolean);
 }
+
+const idOf = (body: unknown) => /request `(r-[0-9a-f]{6})`/.exec(JSON.stringify(body))?.[1];
