@@ -303,7 +303,7 @@ export function openStore(dir: string | ":memory:", clock: () => number = Date.n
         let expectedSeq = 1;
         for (const r of allAudit.all()) {
           const seq = Number(r.seq);
-          if (seq !== expectedSeq) return { seq, problem: `record ${expectedSeq} is missing` };
+          if (seq !== expectedSeq) return { seq, problem: `follows a gap: record ${expectedSeq} is missing` };
           if (String(r.prev_hash) !== prev) return { seq, problem: "does not follow the record before it" };
           if (auditHash(prev, seq, Number(r.at), String(r.record)) !== String(r.hash)) return { seq, problem: "was edited" };
           prev = String(r.hash);

@@ -66,7 +66,7 @@ test("verify finds a removed record", () => {
   db.exec("DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq = 2");
   db.close();
   const again = openStore(dir);
-  assert.deepEqual(again.audit.verify(), { seq: 3, problem: "record 2 is missing" });
+  assert.deepEqual(again.audit.verify(), { seq: 3, problem: "follows a gap: record 2 is missing" });
   again.close();
 });
 
