@@ -38,7 +38,16 @@ export const ActionSchema = z.discriminatedUnion("kind", [
       .string()
       .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, "a network name")
       .optional(),
-    mounts: z.array(z.object({ source: z.string().startsWith("/"), target: z.string().startsWith("/"), readOnly: z.boolean() })),
+    mounts: z.array(
+      z.object({
+        source: z
+          .string()
+          .startsWith("/")
+          .refine((p) => !p.split("/").includes(".."), "host paths may not contain `..`"),
+        target: z.string().startsWith("/"),
+        readOnly: z.boolean(),
+      }),
+    ),
   }),
   z.object({ kind: z.literal("container.list"), host: hostName.optional(), all: z.boolean() }),
   z.object({

@@ -86,6 +86,10 @@ export const volumeOption = z
   .transform((specs, ctx) =>
     specs.flatMap((spec) => {
       const m = /^(\/[^:]*):(\/[^:]*)(?::(ro|rw))?$/.exec(spec);
+      if (m && (m[1] as string).split("/").includes("..")) {
+        ctx.addIssue({ code: "custom", message: `\`${spec}\`: host paths may not contain \`..\`; write the real path` });
+        return [];
+      }
       if (!m) {
         ctx.addIssue({ code: "custom", message: `\`${spec}\` is not /host/path:/container/path[:ro]` });
         return [];

@@ -97,7 +97,9 @@ const replyOutcome = (requestId: string, text: string, visibility: Reply["visibi
 
 /**
  * authorize → audit → (confirm | approval) → execute, for an Action from any source (text, a button). This is the only
- * route to an engine: `deps.engine` is reached from `perform`, which runs only after an allow decision was audited.
+ * route to an engine: `deps.engine` is reached from `perform`, which runs only after an allow decision was audited,
+ * and, for a gated request, from its preview, which reads the host's OS and version (nothing else) after the allow
+ * decision was audited and before anyone confirms.
  */
 export async function dispatchAction(
   action: Action,
@@ -125,13 +127,15 @@ export async function dispatchAction(
     // Anyone may stop their own job; stopping someone else's needs the right to stop containers where it runs.
     if (cancelTarget && cancelTarget.record.userId !== actor.userId) {
       const jobHost = cancelTarget.record.host ?? undefined;
-      decision = authorize(
+      const asStop = authorize(
         policy,
         subject,
         { kind: "container.stop", container: "job", host: jobHost },
-        { channelId: cancelTarget.record.channelId, host: jobHost },
+        { channelId: cancelTarget.record.channelId, channelName: cancelTarget.channelName, host: jobHost },
         now(deps),
       );
+      // Stopping a stream or a run only ever reduces what happens, so it is never held for a confirmation or approval.
+      decision = asStop.allow ? { ...asStop, gate: "none", gateRule: undefined, approvers: undefined } : asStop;
     }
   }
   audit(deps, { requestId, actor, action, host, decision });

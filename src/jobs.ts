@@ -2,16 +2,19 @@ import { randomBytes } from "node:crypto";
 import type { CancelReason } from "./execute.ts";
 import type { JobRecord, Store } from "./store.ts";
 
-export type LiveJob = { record: JobRecord; controller: AbortController };
+export type LiveJob = { record: JobRecord; controller: AbortController; channelName?: string | undefined };
 
 /** Jobs running in this process: their stored record and the controller that stops them. */
 export function createJobRegistry(store: Store) {
   const live = new Map<string, LiveJob>();
   return {
     newId: () => `j-${randomBytes(3).toString("hex")}`,
-    start(record: Omit<Parameters<Store["jobs"]["create"]>[0], "messageTs"> & { messageTs?: string | null }): LiveJob {
-      store.jobs.create({ ...record, messageTs: record.messageTs ?? null });
-      const job = { record: store.jobs.get(record.id) as JobRecord, controller: new AbortController() };
+    start(
+      record: Omit<Parameters<Store["jobs"]["create"]>[0], "messageTs"> & { messageTs?: string | null; channelName?: string | undefined },
+    ): LiveJob {
+      const { channelName, ...stored } = record;
+      store.jobs.create({ ...stored, messageTs: record.messageTs ?? null });
+      const job = { record: store.jobs.get(record.id) as JobRecord, controller: new AbortController(), channelName };
       live.set(record.id, job);
       return job;
     },

@@ -1,3 +1,4 @@
+import { posix } from "node:path";
 import { z } from "zod";
 import { type Action, type ActionKind, type Actor, actionKinds, defaultGate, type Gate, risk, targetsHost } from "./action.ts";
 import { formatBytes, parseBytes, parseDuration } from "./duration.ts";
@@ -371,7 +372,9 @@ function checkLimits(policy: Policy, action: Action): string | undefined {
     return `--network ${action.network} is not allowed by the policy (allowed: ${allowed}).`;
   }
   for (const m of action.mounts) {
-    if (!c.mounts.some((g) => globMatch(g, m.source, { segments: true }))) {
+    // `..` would let an allowed prefix reach anywhere (`/srv/data/../../etc`): refuse it, and match the normal form.
+    const source = posix.normalize(m.source);
+    if (m.source.split("/").includes("..") || !c.mounts.some((g) => globMatch(g, source, { segments: true }))) {
       const allowed = c.mounts.length ? c.mounts.map((g) => `\`${g}\``).join(", ") : "none";
       return `Mounting ${m.source} is not allowed by the policy (host paths allowed: ${allowed}).`;
     }

@@ -58,8 +58,14 @@ test("--help lists the operator commands with examples", async () => {
 test("audit export prints every record as a JSON line, oldest first", async () => {
   const { code, stdout } = await berth("audit", "export", "--data-dir", auditDir());
   assert.equal(code, 0);
-  const records = stdout.trim().split("\n").map((l) => JSON.parse(l) as { seq: number; requestId: string; hash: string });
-  assert.deepEqual(records.map((r) => r.seq), [1, 2, 3, 4, 5]);
+  const records = stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { seq: number; requestId: string; hash: string });
+  assert.deepEqual(
+    records.map((r) => r.seq),
+    [1, 2, 3, 4, 5],
+  );
   assert.equal(records[2]?.requestId, "req-3");
   assert.match(records[0]?.hash ?? "", /^[0-9a-f]{64}$/);
 });
@@ -71,7 +77,11 @@ test("audit verify passes an untouched log", async () => {
 });
 
 const tampering: [string, (db: DatabaseSync) => void, RegExp][] = [
-  ["an edited record", (db) => db.exec(`UPDATE audit SET record = replace(record, '"allow"', '"deny"') WHERE seq = 3`), /record 3 was edited/],
+  [
+    "an edited record",
+    (db) => db.exec(`UPDATE audit SET record = replace(record, '"allow"', '"deny"') WHERE seq = 3`),
+    /record 3 was edited/,
+  ],
   ["a removed record", (db) => db.exec("DELETE FROM audit WHERE seq = 2"), /record 3 follows a gap: record 2 is missing/],
   [
     "two records swapped",
@@ -86,7 +96,11 @@ const tampering: [string, (db: DatabaseSync) => void, RegExp][] = [
     },
     /record 2 does not follow the record before it/,
   ],
-  ["a re-hashed edit", (db) => db.exec(`UPDATE audit SET record = replace(record, 'api-4', 'api-X'), hash = '${"f".repeat(64)}' WHERE seq = 4`), /record 4 was edited/],
+  [
+    "a re-hashed edit",
+    (db) => db.exec(`UPDATE audit SET record = replace(record, 'api-4', 'api-X'), hash = '${"f".repeat(64)}' WHERE seq = 4`),
+    /record 4 was edited/,
+  ],
   ["the first record removed", (db) => db.exec("DELETE FROM audit WHERE seq = 1"), /record 2 follows a gap: record 1 is missing/],
 ];
 

@@ -200,3 +200,36 @@ test("logs of a container mask its environment values before any line", async ()
   assert.deepEqual(events[0], { type: "mask", values: ["value-of-DB_PASSWORD"] });
   assert.equal(events.findIndex((e) => e.type === "mask") < events.findIndex((e) => e.type === "line"), true);
 });
+
+test("cancelling someone else's job follows channel-name bindings and is never gated", async () => {
+  const namePolicy = parseYaml(
+    `version: 1
+roles:
+  operator: { actions: [container.stop] }
+bindings:
+  - { role: operator, users: [U0A, U0B], channels: ["#incident-*"] }
+rules:
+  - { id: stops-need-approval, actions: [container.stop], require: approval }
+`,
+    PolicySchema,
+    "name policy",
+  );
+  const { deps } = setup();
+  deps.policy = () => namePolicy;
+  const job = deps.jobs.start({
+    id: "j-00000a",
+    kind: "container.logs",
+    userId: "U0A",
+    channelId: "C0INC",
+    channelName: "incident-db",
+    host: "local",
+    summary: "logs -f api",
+  });
+  const outcome = await dispatch(
+    { text: "cancel j-00000a", actor: { userId: "U0B", channelId: "C0INC", channelName: "incident-db" } },
+    deps,
+    signal(),
+  );
+  assert.match(replyText(outcome), /Stopping job `j-00000a`/);
+  assert.deepEqual(job.controller.signal.reason, { by: "U0B" });
+});

@@ -98,6 +98,8 @@ const bad: [string, string, RegExp][] = [
   ["invalid image reference", "run 'bad image'", /IMAGE is not an image reference/],
   ["exec without a command", "exec api", /`exec`: missing CMD/],
   ["switch given a value", "ps --all=yes", /`--all` is a switch/],
+  ["volume climbing out with ..", "run -v /srv/data/../../etc:/x busybox:1", /host paths may not contain `\.\.`/],
+  ["malformed volume", "run -v data:/x busybox:1", /`data:\/x` is not \/host\/path:\/container\/path\[:ro\]/],
 ];
 
 for (const [name, text, message] of bad) {

@@ -43,6 +43,10 @@ bindings:
   # 4: the admin, everywhere
   - role: admin
     users: [U0ADMIN]
+  # 5: one lead may also watch prod from anywhere
+  - role: viewer
+    users: [U0LEAD2]
+    hosts: ["prod-*"]
 images:
   - "busybox:*"
   - "alpine:latest"
@@ -148,6 +152,8 @@ type Row = {
   approvers?: readonly string[];
   grant?: string;
   reason?: RegExp;
+  /** A known bug: the row states the correct decision and is reported as a TODO until src is fixed. */
+  todo?: string;
 };
 
 const allowed = (rule: RegExp, gate: Gate = "none", gateRule?: string, approvers?: readonly string[]) => ({
@@ -517,6 +523,27 @@ const matrix: Row[] = [
     ...denied(LIMITS, /Mounting \/etc is not allowed/),
   },
   {
+    name: "a mount that climbs out of a ** glob with .. is refused",
+    subject: admin,
+    action: run("busybox:1", { mounts: mount("/srv/data/../../etc") }),
+    place: random("local"),
+    ...denied(LIMITS, /Mounting \/srv\/data\/\.\.\/\.\.\/etc is not allowed/),
+  },
+  {
+    name: "a binding for viewing prod does not reach other hosts",
+    subject: lead2,
+    action: logs,
+    place: random("staging-1"),
+    ...denied(DENY),
+  },
+  {
+    name: "a binding for viewing prod, from any channel",
+    subject: lead2,
+    action: logs,
+    place: random("prod-3"),
+    ...allowed(b(5, "viewer")),
+  },
+  {
     name: "limits are checked before bindings",
     subject: nobody,
     action: run("busybox:1", { privileged: true }),
@@ -674,7 +701,7 @@ test("the matrix has enough cases to mean something", () => {
 });
 
 for (const row of matrix) {
-  test(`decision: ${row.name}`, () => {
+  test(`decision: ${row.name}`, { todo: row.todo }, () => {
     const d = authorize(policy, row.subject, row.action, row.place, row.now ?? NOW);
     assert.equal(d.allow, row.allow, JSON.stringify(d));
     assert.match(d.rule, row.rule);
@@ -783,6 +810,11 @@ const whoCanApprove: { name: string; request: Parameters<typeof approversFor>[1]
     name: "no approver roles, a '*' binding: anyone",
     request: { action: logs, place: opsDeploy("staging-1") },
     expected: ["<@U0OPER>", "<@U0LEAD>", "<@U0LEAD2>", "<!subteam^S0LEADS>", "anyone", "<@U0ADMIN>"],
+  },
+  {
+    name: "someone named by two bindings is listed once",
+    request: { action: logs, place: opsDeploy("prod-1") },
+    expected: ["<@U0LEAD>", "<@U0LEAD2>", "<!subteam^S0LEADS>", "anyone", "<@U0ADMIN>"],
   },
 ];
 

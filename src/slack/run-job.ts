@@ -57,6 +57,7 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
     kind: plan.action.kind,
     userId: plan.actor.userId,
     channelId: channel,
+    channelName: plan.actor.channelName,
     host: plan.host,
     summary: plan.summary,
     messageTs: ts,
