@@ -99,8 +99,17 @@ export async function ackBenchmark(
     const f: number[] = [];
     let bFail = 0;
     let fFail = 0;
+    // berth answers every `ps` after its ack; let that work finish before the bare app's round, so neither round pays
+    // for the other's load.
+    const drained = async (sent: number) => {
+      for (let i = 0; i < 600 && berthFake.responses().length < sent; i++) await new Promise((r) => setTimeout(r, 50));
+    };
+    let sent = 100;
+    await drained(sent);
     for (let r = 0; r < rounds; r++) {
       const one = await fire(berthFake, berth, socket, n / rounds, concurrency);
+      sent += n / rounds;
+      await drained(sent);
       const two = await fire(bareFake, bare, socket, n / rounds, concurrency);
       b.push(...one.ms);
       f.push(...two.ms);

@@ -57,7 +57,7 @@ export function spawnBerth(fake: SlackFake, options: { socketMode?: boolean; thr
   const dir = mkdtempSync(join(tmpdir(), "berth-bench-"));
   writeFileSync(join(dir, "policy.yaml"), benchPolicy);
   return spawnWithPort(
-    ["src/main.ts"],
+    startArgs(),
     {
       SLACK_BOT_TOKEN: fake.botToken,
       ...(options.socketMode ? { SLACK_APP_TOKEN: fake.appToken } : { SLACK_SIGNING_SECRET: fake.signingSecret }),
@@ -71,6 +71,14 @@ export function spawnBerth(fake: SlackFake, options: { socketMode?: boolean; thr
     },
     /"msg":"berth started".*"port":(\d+)/,
   );
+}
+
+/** The arguments `npm start` gives node (its flags and src/main.ts), so benchmarks run berth exactly as operators do. */
+export function startArgs(): string[] {
+  const start = (JSON.parse(readFileSync("package.json", "utf8")) as { scripts: { start: string } }).scripts.start;
+  const [node, ...args] = start.split(/\s+/);
+  if (node !== "node") throw new Error(`unexpected start script: ${start}`);
+  return args;
 }
 
 const clockTicks = 100; // Linux USER_HZ; /proc/<pid>/stat counts CPU time in these

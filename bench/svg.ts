@@ -22,7 +22,7 @@ export function lineChart(options: {
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="sans-serif" font-size="12">`,
     `<rect width="${w}" height="${h}" fill="white"/>`,
-    `<text x="${w / 2}" y="20" text-anchor="middle" font-size="14">${escape(options.title)}</text>`,
+    `<text x="${w / 2}" y="20" text-anchor="middle" font-size="14">${xmlEscape(options.title)}</text>`,
     `<line x1="${m.l}" y1="${h - m.b}" x2="${w - m.r}" y2="${h - m.b}" stroke="#333"/>`,
     `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${h - m.b}" stroke="#333"/>`,
     ...ticks(xMin, xMax).map((x) => `<text x="${sx(x)}" y="${h - m.b + 16}" text-anchor="middle">${fmt(x)}</text>`),
@@ -30,18 +30,18 @@ export function lineChart(options: {
       (y) =>
         `<text x="${m.l - 6}" y="${sy(y) + 4}" text-anchor="end">${fmt(y)}</text><line x1="${m.l}" y1="${sy(y)}" x2="${w - m.r}" y2="${sy(y)}" stroke="#eee"/>`,
     ),
-    `<text x="${w / 2}" y="${h - 10}" text-anchor="middle">${escape(options.xLabel)}</text>`,
-    `<text x="16" y="${h / 2}" text-anchor="middle" transform="rotate(-90 16 ${h / 2})">${escape(options.yLabel)}</text>`,
+    `<text x="${w / 2}" y="${h - 10}" text-anchor="middle">${xmlEscape(options.xLabel)}</text>`,
+    `<text x="16" y="${h / 2}" text-anchor="middle" transform="rotate(-90 16 ${h / 2})">${xmlEscape(options.yLabel)}</text>`,
   ];
   if (options.hLine) {
     const y = sy(options.hLine.y);
     parts.push(`<line x1="${m.l}" y1="${y}" x2="${w - m.r}" y2="${y}" stroke="#c00" stroke-dasharray="6 4"/>`);
-    parts.push(`<text x="${w - m.r - 4}" y="${y - 4}" text-anchor="end" fill="#c00">${escape(options.hLine.label)}</text>`);
+    parts.push(`<text x="${w - m.r - 4}" y="${y - 4}" text-anchor="end" fill="#c00">${xmlEscape(options.hLine.label)}</text>`);
   }
   options.series.forEach((s, i) => {
     const pts = s.points.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(" ");
     parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="1.5" points="${pts}"/>`);
-    parts.push(`<text x="${m.l + 10}" y="${m.t + 14 + i * 16}" fill="${s.color}">${escape(s.name)}</text>`);
+    parts.push(`<text x="${m.l + 10}" y="${m.t + 14 + i * 16}" fill="${s.color}">${xmlEscape(s.name)}</text>`);
   });
   parts.push("</svg>");
   return parts.join("\n");
@@ -53,6 +53,6 @@ export function cdf(values: readonly number[]): { x: number; y: number }[] {
   return sorted.map((v, i) => ({ x: v, y: ((i + 1) / sorted.length) * 100 }));
 }
 
-function escape(s: string): string {
+function xmlEscape(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
 }

@@ -33,6 +33,11 @@ export type CoreDeps = Omit<DispatchDeps, "groupsOf"> & {
 };
 
 const notInChannel = ["not_in_channel", "channel_not_found", "is_archived"];
+/**
+ * Requests whose work runs at once; the rest wait their turn. Jobs (streams) only hold a slot while they start: their
+ * streaming runs outside it. Bounding this keeps a burst of commands from starving the acks of the next ones.
+ */
+const maxConcurrentWork = 4;
 
 /**
  * The Slack adapter: one slash-command listener and one button listener over the core pipeline. It acks first
@@ -70,10 +75,28 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
   });
   const deps: DispatchDeps = { ...core, groupsOf: (u) => directory.groupsOf(u) };
   const pending = new Set<Promise<unknown>>();
-  const track = (p: Promise<unknown>) => {
+  /**
+   * Runs a request's work after the ack, in a later turn of the event loop: acks of requests that are already
+   * waiting go out first, so a burst of commands does not make later acks wait behind earlier commands' work.
+   */
+  const waiting: (() => void)[] = [];
+  let running = 0;
+  const track = (work: () => Promise<unknown>) => {
+    const turn =
+      running < maxConcurrentWork
+        ? new Promise<void>((resolve) => setImmediate(resolve))
+        : new Promise<void>((resolve) => waiting.push(() => setImmediate(resolve)));
+    running++;
+    const p = turn.then(work).finally(() => {
+      running--;
+      waiting.shift()?.();
+    });
+    keep(p);
+  };
+  function keep(p: Promise<unknown>): void {
     pending.add(p);
     void p.finally(() => pending.delete(p));
-  };
+  }
 
   type Respond = (message: {
     response_type: "ephemeral";
@@ -149,7 +172,8 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
       await ephemeral(`Nothing was run. ${invite(started.error)}`);
       return;
     }
-    await started.done;
+    // The job streams on its own; its slot among the concurrent requests is freed now.
+    keep(started.done);
   }
 
   const invite = (error: unknown) => {
@@ -177,7 +201,7 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
     };
     const requestId = crypto.randomUUID();
     core.log("command", { requestId, user: actor.userId, channel: actor.channelId, chars: command.text.length });
-    track(
+    track(() =>
       dispatch({ text: command.text, actor, requestId }, deps, AbortSignal.timeout(60_000))
         .then((outcome) => deliver(outcome, actor, respond))
         .catch(failSafe(requestId, respond)),
@@ -193,7 +217,7 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
       channelName: body.channel?.name,
     };
     const requestId = crypto.randomUUID();
-    track(
+    track(() =>
       dispatchAction({ kind: "job.cancel", job: action.value ?? "" }, actor, deps, AbortSignal.timeout(60_000), requestId)
         .then((outcome) => deliver(outcome, actor, respond))
         .catch(failSafe(requestId, respond)),
@@ -213,7 +237,7 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
         channelName: body.channel?.name,
       };
       const requestId = crypto.randomUUID();
-      track(
+      track(() =>
         dispatchAction({ kind: "approval.decide", id: action.value ?? "", verdict }, actor, deps, AbortSignal.timeout(60_000), requestId)
           .then((outcome) => deliver(outcome, actor, respond, true))
           .catch(failSafe(requestId, respond)),
