@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark against the real Docker engine and the in-repo Slack fake (Slack's limits on),
 // measured side by side in one run; writes docs/benchmarks.md, docs/benchmarks.json and the SVG plots.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { type AckResult, ackBenchmark } from "./ack.ts";
 import { concurrencyBenchmark } from "./concurrency.ts";
@@ -192,5 +192,6 @@ if (start) {
     "",
   );
 }
+md.push(readFileSync("bench/findings.md", "utf8"));
 writeFileSync("docs/benchmarks.md", `${md.join("\n")}\n`);
 log(`done in ${wallMinutes.toFixed(1)} min; wrote docs/benchmarks.md`);
