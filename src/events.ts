@@ -6,6 +6,8 @@ export type JobEvent =
   | { type: "line"; line: LogLine }
   | { type: "notice"; text: string } // a note in the thread (a timeout, a cap, the container was removed)
   | { type: "mask"; values: readonly string[] } // secrets to redact from every line that follows (never shown)
+  // The container has exited: what is left goes to the full log at once instead of at Slack's pace.
+  | { type: "drain"; text: string }
   | { type: "end"; outcome: "succeeded" | "failed" | "cancelled"; exitCode?: number | undefined; text: string };
 
 /** A short answer to a command that is not a job; shown to the requester alone unless `visibility` is channel. */

@@ -93,8 +93,24 @@ async function* run(action: ActionOf<"container.run">, ctx: JobContext, signal: 
   yield { type: "status", text: `Running ${where} · limits ${formatBytes(limits.memoryBytes)}, ${limits.nanoCpus / 1e9} CPU` };
   const timeout = new AbortController();
   const timer = setTimeout(() => timeout.abort(), limits.timeoutSeconds * 1000);
+  // Watch for the exit while reading: output is read at Slack's pace, and once the container is gone there is no
+  // reason to keep the final card waiting for the backlog.
+  const waitCtl = new AbortController();
+  let exited = false;
+  const waiting = engine.wait(id, waitCtl.signal);
+  waiting.then(
+    () => {
+      exited = true;
+    },
+    () => undefined,
+  );
+  let drained = false;
   try {
     for await (const line of engine.logs({ container: id, follow: true }, AbortSignal.any([signal, timeout.signal]))) {
+      if (exited && !drained) {
+        drained = true;
+        yield { type: "drain", text: "The container has exited; the rest of its output went straight to the full log below." };
+      }
       yield { type: "line", line };
     }
   } finally {
@@ -108,7 +124,13 @@ async function* run(action: ActionOf<"container.run">, ctx: JobContext, signal: 
     yield { type: "notice", text: `Container ${stoppedBy}.` };
     await engine.stop(id, cleanupSignal());
   }
-  const exit = await engine.wait(id, signal.aborted ? cleanupSignal() : signal);
+  const exit = await Promise.race([
+    waiting,
+    new Promise<never>((_, reject) => {
+      const limit = cleanupSignal();
+      limit.addEventListener("abort", () => reject(limit.reason), { once: true });
+    }),
+  ]).finally(() => waitCtl.abort());
   if (action.autoRemove) {
     await engine.remove(id, { force: true }, cleanupSignal());
     yield { type: "notice", text: `Removed ${name} (--rm).` };

@@ -75,12 +75,16 @@ export class FakeEngine implements ContainerEngine {
     this.record("secretValues", container);
     return this.find(container).envNames.map((n) => `value-of-${n}`);
   }
+  private logsRead = Promise.withResolvers<void>();
   async *logs(query: LogQuery): AsyncIterable<LogLine> {
     this.record("logs", query);
     yield* this.lines;
+    this.logsRead.resolve();
   }
   async wait(container: string): Promise<ExitStatus> {
     this.record("wait", container);
+    // Like a real container that prints and exits: it is done once its output has been read.
+    await this.logsRead.promise;
     return { exitCode: 0, oomKilled: false };
   }
   async stop(container: string): Promise<void> {

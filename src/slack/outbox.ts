@@ -41,17 +41,17 @@ export function createOutbox(options: OutboxOptions) {
     return created;
   };
 
-  /** Waits until every lane has a free slot, claims it, and retries on 429 after Retry-After. */
+  /**
+   * Reserves the next free slot on every lane at once, at the moment the call is asked for: first come, first
+   * served, so fifty streams sharing the workspace budget take turns instead of racing for it. On a 429 the lanes
+   * wait Retry-After and the call is sent again.
+   */
   async function send<T>(method: string, laneList: Lane[], call: () => Promise<T>): Promise<T> {
     for (;;) {
-      for (;;) {
-        const readyAt = Math.max(...laneList.map((l) => l.nextAt));
-        const wait = readyAt - now();
-        if (wait <= 0) break;
-        await sleep(wait);
-      }
-      const t = now();
-      for (const l of laneList) l.nextAt = t + l.spacing;
+      const slot = Math.max(now(), ...laneList.map((l) => l.nextAt));
+      for (const l of laneList) l.nextAt = slot + l.spacing;
+      const wait = slot - now();
+      if (wait > 0) await sleep(wait);
       stats.calls[method] = (stats.calls[method] ?? 0) + 1;
       try {
         return await call();

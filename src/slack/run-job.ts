@@ -104,6 +104,9 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
           case "mask":
             redact = createRedactor([...secrets, ...event.values], extra);
             break;
+          case "drain":
+            thread.drain(`:fast_forward: ${event.text}`);
+            break;
           case "notice":
             await thread.notice(`:information_source: ${redact(event.text)}`);
             break;

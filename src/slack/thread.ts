@@ -26,10 +26,14 @@ export type ThreadResult = {
   failedPosts: number;
   uploaded: boolean;
   uploadError?: string | undefined;
+  /** Lines that went only to the full log after `drain`. */
+  drained: number;
 };
 
 const chunkChars = slackLimits.textChars - 100;
 const pieceChars = Math.floor(chunkChars / 5);
+/** Replies a job's thread gets before a drain sends the rest of its output to the full log only. */
+const drainAfter = 3;
 
 /**
  * A job's thread: lines are coalesced into preformatted replies of up to ~4,000 characters, posted through the
@@ -49,7 +53,8 @@ export function createThread(options: ThreadOptions) {
   let spoolChars = 0;
   let spoolWrite: Promise<void> = mkdir(dirname(options.spoolPath), { recursive: true }).then(() => undefined);
   const tail: string[] = [];
-  const result: ThreadResult = { lines: 0, messages: 0, capped: false, failedPosts: 0, uploaded: false };
+  const result: ThreadResult = { lines: 0, messages: 0, capped: false, failedPosts: 0, uploaded: false, drained: 0 };
+  let drainNote: string | undefined;
 
   const flushSpool = () => {
     if (!spool.length) return spoolWrite;
@@ -113,6 +118,11 @@ export function createThread(options: ThreadOptions) {
     async write(line: LogLine): Promise<void> {
       result.lines++;
       keep(line.text);
+      // After a drain request the thread still gets its first few replies (short output stays readable in Slack).
+      if (drainNote !== undefined && result.messages + result.failedPosts >= drainAfter) {
+        result.drained++;
+        return;
+      }
       if (result.capped) return;
       // Long lines are split so that each piece fits one reply even after escaping (`&` becomes 5 characters).
       for (let rest = line.text; ; rest = rest.slice(pieceChars)) {
@@ -125,6 +135,10 @@ export function createThread(options: ThreadOptions) {
         if (rest.length <= pieceChars) break;
       }
       if (!timer) timer = setTimeout(() => void flush(), flushMs);
+    },
+    /** Once the thread has its first few replies, further lines go only to the full log; `close` says how many. */
+    drain(note: string): void {
+      drainNote = note;
     },
     /** A note from berth in the thread (not part of the container's output). */
     async notice(text: string): Promise<void> {
@@ -139,7 +153,12 @@ export function createThread(options: ThreadOptions) {
     async close(summary: string): Promise<ThreadResult> {
       await flush();
       await flushSpool();
-      if (result.capped || result.failedPosts > 0 || result.messages > 1) {
+      if (drainNote !== undefined && result.drained > 0 && !result.capped) {
+        inFlight = postText(`${drainNote} (${result.drained.toLocaleString("en")} more lines)`);
+        await inFlight;
+        inFlight = undefined;
+      }
+      if (result.capped || result.failedPosts > 0 || result.messages > 1 || result.drained > 0) {
         try {
           const content = await readFile(options.spoolPath).catch(() => Buffer.alloc(0));
           await options.outbox.upload(options.channel, options.threadTs, {

@@ -121,3 +121,37 @@ test("a very long line is split across replies without losing a character", asyn
     .join("");
   assert.equal(body.replace(/&amp;/g, "&"), long);
 });
+
+test("after a drain request the thread keeps its first replies and the rest goes to the full log, counted", async () => {
+  fake.reset();
+  const outbox = createOutbox({ client, spacing });
+  const parent = await outbox.post(SEED.incidentChannel, { text: "card" });
+  const dir = mkdtempSync(join(tmpdir(), "berth-thread-"));
+  const thread = createThread({
+    outbox,
+    channel: SEED.incidentChannel,
+    threadTs: parent,
+    spoolPath: join(dir, "j.log"),
+    filename: "j.log",
+    flushMs: 50,
+  });
+  const lines = Array.from({ length: 5000 }, (_, i) => `line ${i + 1}`);
+  thread.drain(":fast_forward: exited");
+  for (const text of lines) await thread.write({ stream: "stdout", text });
+  const result = await thread.close("drain test");
+  const replies = fake.thread(SEED.incidentChannel, parent).filter((m) => !m.files?.length);
+  const chunks = replies.filter((m) => m.text.startsWith("```")).length;
+  assert.ok(chunks >= 3 && chunks <= 4, `3 replies, plus the one being filled when the third went out (got ${chunks})`);
+  const shown = replies.filter((m) => m.text.startsWith("```")).flatMap((m) => m.text.replace(/^```\n|\n```$/g, "").split("\n"));
+  assert.deepEqual(shown, lines.slice(0, shown.length));
+  assert.equal(result.drained, 5000 - shown.length);
+  assert.match(replies.at(-1)?.text ?? "", new RegExp(`exited \\(${(5000 - shown.length).toLocaleString("en")} more lines\\)`));
+  assert.deepEqual(
+    fake
+      .files()
+      .find((f) => f.title === "Full log: drain test")
+      ?.content.trimEnd()
+      .split("\n"),
+    lines,
+  );
+});
