@@ -7,6 +7,8 @@ export type ConcurrencyResult = {
   streams: number;
   seconds: number;
   perStreamPerMinute: { min: number; median: number; max: number };
+  /** From the burst of commands to each stream's card appearing. */
+  cardDelaySeconds: { median: number; max: number };
   printedPerStreamPerMinute: number;
   callsPerMinute: Record<string, number>;
   rateLimited: number;
@@ -63,7 +65,14 @@ export async function concurrencyBenchmark(streams = 50, seconds = 90): Promise<
   const delivered = cards.map((c, i) =>
     c ? threadLines(fake, channels[i] as string, c.ts).filter((l) => l.startsWith(names[i] as string)).length : 0,
   );
-  const callsDuring = fake.calls().filter((c) => c.at <= Date.now());
+  // Each stream is measured from the moment its card was posted: that is when it could start showing lines.
+  const measuredAt = Date.now();
+  const cardAt = channels.map(
+    (ch) =>
+      fake.calls("chat.postMessage").find((call) => call.args.channel === ch && !call.args.thread_ts && call.status === 200)?.at ?? t0,
+  );
+  const startDelays = cardAt.map((at) => (at - t0) / 1000);
+  const callsDuring = fake.calls().filter((c) => c.at <= measuredAt);
   await Promise.all(
     cards.map((c, i) => {
       const job = c ? /job `(j-[0-9a-f]{6})`/.exec(JSON.stringify(c.blocks))?.[1] : undefined;
@@ -84,7 +93,7 @@ export async function concurrencyBenchmark(streams = 50, seconds = 90): Promise<
   const callsPerMinute: Record<string, number> = {};
   for (const c of callsDuring) callsPerMinute[c.method] = (callsPerMinute[c.method] ?? 0) + 1;
   for (const k of Object.keys(callsPerMinute)) callsPerMinute[k] = round((callsPerMinute[k] as number) / elapsedMin, 0);
-  const rates = delivered.map((d) => d / elapsedMin);
+  const rates = delivered.map((d, i) => d / ((measuredAt - (cardAt[i] ?? t0)) / 60_000));
   await berth.stop();
   await fake.stop();
   await removeLabelled(label);
@@ -92,6 +101,7 @@ export async function concurrencyBenchmark(streams = 50, seconds = 90): Promise<
     streams,
     seconds,
     perStreamPerMinute: { min: round(Math.min(...rates), 0), median: round(median(rates), 0), max: round(Math.max(...rates), 0) },
+    cardDelaySeconds: { median: round(median(startDelays), 1), max: round(Math.max(...startDelays), 1) },
     printedPerStreamPerMinute: 300,
     callsPerMinute,
     rateLimited: fake.rateLimited.length,

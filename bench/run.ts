@@ -160,7 +160,8 @@ if (concurrency) {
     "",
     "| measure | value |",
     "|---|---|",
-    `| lines delivered per stream per minute (min / median / max) | ${c.perStreamPerMinute.min} / ${c.perStreamPerMinute.median} / ${c.perStreamPerMinute.max} |`,
+    `| lines delivered per stream per minute, from its card (min / median / max) | ${c.perStreamPerMinute.min} / ${c.perStreamPerMinute.median} / ${c.perStreamPerMinute.max} |`,
+    `| time from the burst of commands to each stream's card (median / max) | ${c.cardDelaySeconds.median} s / ${c.cardDelaySeconds.max} s |`,
     `| Slack calls per minute | ${Object.entries(c.callsPerMinute)
       .map(([k, v]) => `${k} ${v}`)
       .join(", ")} |`,
