@@ -7,7 +7,7 @@ import {
   eventually,
   findCard,
   isFinished,
-  removeContainers,
+  removeOwnContainers,
   startBerth,
   testImage,
   threadLines,
@@ -47,9 +47,9 @@ before(async () => {
 });
 
 after(async () => {
+  if (berth) await removeOwnContainers(berth.berth.store);
   await berth?.stop();
   await fake?.stop();
-  await removeContainers(`io.berth.channel=${SEED.incidentChannel}`);
 });
 
 const text = (m: FakeMessage) => `${m.text} ${cardText(m)}`;

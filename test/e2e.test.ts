@@ -8,7 +8,7 @@ import {
   findCard,
   isFinished,
   jobIdOf,
-  removeContainers,
+  removeOwnContainers,
   startBerth,
   testImage,
   threadLines,
@@ -28,15 +28,22 @@ before(async () => {
 });
 
 after(async () => {
+  if (berth) await removeOwnContainers(berth.berth.store);
   await berth?.stop();
   await fake?.stop();
-  await removeContainers(`io.berth.channel=${SEED.incidentChannel}`);
 });
 
 const ephemeralFor = (user: string, pattern: RegExp) =>
   eventually(`an ephemeral reply matching ${pattern}`, () =>
     fake.responses().find((r) => r.user === user && pattern.test(String((r.body as { text?: unknown }).text ?? ""))),
-  );
+  ).catch((e: unknown) => {
+    const recent = fake
+      .responses()
+      .filter((r) => r.user === user)
+      .slice(-3)
+      .map((r) => (r.body as { text?: unknown }).text);
+    throw new Error(`${(e as Error).message}; the last replies to ${user} were: ${JSON.stringify(recent)}`);
+  });
 
 test("a run streams every one of 2,000 numbered lines into the thread (or its uploaded log), with no 429", async () => {
   const res = await berth.command(`run ${testImage} sh -c 'seq 1 2000 | sed s/^/line-/'`);

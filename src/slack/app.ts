@@ -63,7 +63,8 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
     client: app.client,
     spacing: {
       postPerChannelMs: slackLimits.postSpacingPerChannelMs,
-      postWorkspaceMs: slackLimits.postSpacingWorkspaceMs,
+      postRepliesMs: slackLimits.postSpacingRepliesMs,
+      postTopLevelMs: slackLimits.postSpacingTopLevelMs,
       updateMs: slackLimits.updateSpacingMs,
       uploadMs: slackLimits.uploadSpacingMs,
     },

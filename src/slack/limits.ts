@@ -12,8 +12,12 @@ export const slackLimits = {
   contextElements: 10,
   /** chat.postMessage: about one message per second per channel (we leave a little margin). */
   postSpacingPerChannelMs: 1050,
-  /** chat.postMessage workspace cap: "several hundred per minute"; we stay under 280/min. */
-  postSpacingWorkspaceMs: Math.ceil(60_000 / 280),
+  /**
+   * chat.postMessage workspace cap: "several hundred per minute"; we stay under 280/min, split so that thread replies
+   * (230/min) can never hold back new cards and answers (50/min) in a busy workspace.
+   */
+  postSpacingRepliesMs: Math.ceil(60_000 / 230),
+  postSpacingTopLevelMs: Math.ceil(60_000 / 50),
   /** chat.update is Tier 3: 50 per minute for the whole workspace; we use at most 45. */
   updateSpacingMs: Math.ceil(60_000 / 45),
   /** files.getUploadURLExternal and files.completeUploadExternal are Tier 4 (100/min); an upload uses both. */

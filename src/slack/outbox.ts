@@ -12,7 +12,7 @@ export type OutboxStats = { calls: Record<string, number>; rateLimited: Record<s
 
 export type OutboxOptions = {
   client: WebClient;
-  spacing: { postPerChannelMs: number; postWorkspaceMs: number; updateMs: number; uploadMs: number };
+  spacing: { postPerChannelMs: number; postRepliesMs: number; postTopLevelMs: number; updateMs: number; uploadMs: number };
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 };
@@ -110,7 +110,12 @@ export function createOutbox(options: OutboxOptions) {
       return serial(`post:${channel}`, async () => {
         const res: webApi.ChatPostMessageResponse = await send(
           "chat.postMessage",
-          [lane(`post:${channel}`, options.spacing.postPerChannelMs), lane("post:*", options.spacing.postWorkspaceMs)],
+          [
+            lane(`post:${channel}`, options.spacing.postPerChannelMs),
+            message.thread_ts
+              ? lane("post:replies", options.spacing.postRepliesMs)
+              : lane("post:top-level", options.spacing.postTopLevelMs),
+          ],
           () => client.chat.postMessage({ unfurl_links: false, unfurl_media: false, ...message, channel } as ChatPostMessageArguments),
         );
         return String(res.ts);

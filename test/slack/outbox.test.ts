@@ -21,7 +21,8 @@ after(() => fake.stop());
 
 const spacing = {
   postPerChannelMs: slackLimits.postSpacingPerChannelMs,
-  postWorkspaceMs: slackLimits.postSpacingWorkspaceMs,
+  postRepliesMs: slackLimits.postSpacingRepliesMs,
+  postTopLevelMs: slackLimits.postSpacingTopLevelMs,
   updateMs: slackLimits.updateSpacingMs,
   uploadMs: slackLimits.uploadSpacingMs,
 };
@@ -154,4 +155,19 @@ test("after a drain request the thread keeps its first replies and the rest goes
       .split("\n"),
     lines,
   );
+});
+
+test("a new card is not held back behind other channels' thread replies", async () => {
+  fake.reset();
+  const outbox = createOutbox({ client, spacing });
+  const channels = Array.from({ length: 8 }, (_, i) => `C0Q${i}`);
+  for (const id of channels) fake.addChannel({ id, name: `q-${id}`, members: [fake.botUserId] });
+  const parents = await Promise.all(channels.map((c) => outbox.post(c, { text: "parent" })));
+  await new Promise((r) => setTimeout(r, slackLimits.postSpacingTopLevelMs + 100)); // those cards were posted long ago
+  const replies = channels.map((c, i) => outbox.post(c, { text: "reply", thread_ts: parents[i] as string }));
+  const card = outbox.post(SEED.incidentChannel, { text: "new card" });
+  const order: string[] = [];
+  await Promise.all([...replies.map((p) => p.then(() => order.push("reply"))), card.then(() => order.push("card"))]);
+  assert.ok(order.indexOf("card") < 2, `the card went out at position ${order.indexOf("card")} of ${order.length}`);
+  assert.deepEqual(fake.rateLimited, []);
 });

@@ -6,7 +6,7 @@ import {
   findCard,
   isFinished,
   jobIdOf,
-  removeContainers,
+  removeOwnContainers,
   startBerth,
   testImage,
   threadLines,
@@ -24,9 +24,9 @@ before(async () => {
 });
 
 after(async () => {
+  if (berth) await removeOwnContainers(berth.berth.store);
   await berth?.stop();
   await fake?.stop();
-  await removeContainers(`io.berth.channel=${SEED.incidentChannel}`);
 });
 
 test("a slash command over Socket Mode is acked and runs a container into a thread", async () => {

@@ -139,6 +139,27 @@ export async function containersWithLabel(label: string): Promise<string[]> {
   return stdout.split("\n").filter(Boolean);
 }
 
+/**
+ * Removes the containers this berth instance started (their job ids are in its store). Test files run in parallel
+ * and share one engine, so cleaning up by a shared label would pull containers from under another file's tests.
+ */
+export async function removeOwnContainers(store: { jobs: { get(id: string): unknown } }): Promise<void> {
+  const { stdout } = await run("docker", [
+    "ps",
+    "-a",
+    "--filter",
+    "label=io.berth.managed=true",
+    "--format",
+    '{{.ID}} {{.Label "io.berth.job"}}',
+  ]);
+  const ids = stdout
+    .split("\n")
+    .map((l) => l.split(" "))
+    .filter(([, job]) => job && store.jobs.get(job) !== undefined)
+    .map(([id]) => id as string);
+  if (ids.length) await run("docker", ["rm", "-f", ...ids]);
+}
+
 export async function removeContainers(label: string): Promise<void> {
   const ids = await containersWithLabel(label);
   if (ids.length) await run("docker", ["rm", "-f", ...ids]);
