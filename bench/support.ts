@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { SEED, type SlackFake } from "../test/support/slack-fake.ts";
 
+export { threadLines } from "../test/support/berth-harness.ts";
+
 export const run = promisify(execFile);
 export const image = "berth-test/busybox:1";
 
@@ -152,20 +154,6 @@ export async function machine() {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Every output line berth put in a thread (code blocks unwrapped, entities decoded). */
-export function threadLines(fake: SlackFake, channel: string, ts: string): string[] {
-  return fake
-    .thread(channel, ts)
-    .filter((m) => m.text.startsWith("```"))
-    .flatMap((m) =>
-      m.text
-        .replace(/^```\n/, "")
-        .replace(/\n```$/, "")
-        .split("\n")
-        .map((l) => l.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&")),
-    );
-}
 
 export async function removeLabelled(label: string): Promise<void> {
   const { stdout } = await run("docker", ["ps", "-aq", "--filter", `label=${label}`]);

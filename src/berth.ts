@@ -1,6 +1,5 @@
 import { existsSync, unwatchFile, watchFile } from "node:fs";
 import { join } from "node:path";
-import type { LogLevel } from "@slack/bolt";
 import { registry } from "../commands/index.ts";
 import type { Config } from "./config.ts";
 import { createDockerEngine } from "./engines/docker.ts";
@@ -53,7 +52,7 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
     if (known) return known;
     const conn = hosts.connections.find((c) => c.name === name);
     if (!conn) throw new Error(`no host ${name}`);
-    const created = createDockerEngine(conn);
+    const created = createDockerEngine({ ...conn, sshAuthSock: config.sshAuthSock });
     engines.set(name, created);
     return created;
   };
@@ -66,7 +65,7 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
       port: config.port,
       host: config.host,
       retryConfig: options.retryConfig ?? slackRetries,
-      logLevel: (config.logLevel === "debug" ? "debug" : "warn") as LogLevel,
+      logLevel: config.logLevel,
     },
     {
       registry,

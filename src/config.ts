@@ -21,6 +21,7 @@ const Env = z.object({
   DOCKER_TLS_VERIFY: z.string().optional(),
   DOCKER_CERT_PATH: z.string().optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  SSH_AUTH_SOCK: z.string().optional(),
 });
 
 export type Config = Readonly<{
@@ -37,6 +38,8 @@ export type Config = Readonly<{
   threadMaxMessages: number;
   docker: { host?: string | undefined; tlsVerify: boolean; certPath?: string | undefined };
   logLevel: "debug" | "info" | "warn" | "error";
+  /** For ssh:// hosts. */
+  sshAuthSock?: string | undefined;
 }>;
 
 export const slackSetupHelp = `berth needs Slack credentials to connect to Slack. Set either:
@@ -83,5 +86,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     threadMaxMessages: e.BERTH_THREAD_MAX_MESSAGES,
     docker: { host: e.DOCKER_HOST, tlsVerify: e.DOCKER_TLS_VERIFY === "1" || e.DOCKER_TLS_VERIFY === "true", certPath: e.DOCKER_CERT_PATH },
     logLevel: e.LOG_LEVEL,
+    sshAuthSock: e.SSH_AUTH_SOCK,
   });
 }

@@ -466,7 +466,7 @@ function connectionOptions(conn: DockerConnection): { options: Docker.DockerOpti
   if (url?.protocol === "ssh:" && host) {
     // docker-modem opens one SSH connection per request (`docker system dial-stdio`) and closes it with the request.
     const username = url.username ? { username: decodeURIComponent(url.username) } : {};
-    const sshAuth = process.env.SSH_AUTH_SOCK;
+    const sshAuth = conn.sshAuthSock;
     const sshOptions = sshAuth ? { agent: sshAuth } : {};
     return { options: { host, port: Number(url.port || 22), protocol: "ssh", ...username, sshOptions } };
   }

@@ -114,4 +114,6 @@ export type DockerConnection = {
   tls?: { ca: string; cert: string; key: string } | undefined;
   /** per-call timeout for non-streaming calls */
   timeoutMs: number;
+  /** ssh:// hosts: the SSH agent's socket (SSH_AUTH_SOCK, read by main.ts). */
+  sshAuthSock?: string | undefined;
 };

@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import bolt, { type LogLevel, type webApi } from "@slack/bolt";
-import type { Actor } from "../action.ts";
+import type { Action, Actor } from "../action.ts";
 import { type DispatchDeps, dispatch, dispatchAction, type Outcome, sweep } from "../dispatch.ts";
 import { type HealthReport, healthHandler } from "../health.ts";
 import type { PendingRecord } from "../store.ts";
@@ -21,7 +21,7 @@ export type SlackConfig = {
   port: number;
   host?: string | undefined;
   retryConfig: webApi.RetryOptions;
-  logLevel: LogLevel;
+  logLevel: "debug" | "info" | "warn" | "error";
 };
 
 export type CoreDeps = Omit<DispatchDeps, "groupsOf"> & {
@@ -56,7 +56,8 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
     // Explicit: in Socket Mode the listener clients would otherwise inherit 100 retries (slack-platform.md §3.3).
     // Rate limits are not retried by the client: the outbox waits Retry-After itself, so nothing stalls other calls.
     clientOptions: { slackApiUrl: config.apiUrl, retryConfig: config.retryConfig, rejectRateLimitedCalls: true },
-    logLevel: config.logLevel,
+    // Bolt's own log lines are for debugging berth; berth's JSON log is the operator's.
+    logLevel: (config.logLevel === "debug" ? "debug" : "warn") as LogLevel,
     ...(socketMode ? {} : { customRoutes: [{ path: "/healthz", method: ["GET"], handler: health }] }),
   });
   const outbox = createOutbox({
@@ -209,26 +210,13 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
     );
   });
 
-  app.action(stopActionId, async ({ ack, body, action, respond }) => {
-    await ack();
-    if (body.type !== "block_actions" || action.type !== "button") return;
-    const actor: Actor = {
-      userId: body.user.id,
-      channelId: body.channel?.id ?? body.container?.channel_id ?? "",
-      channelName: body.channel?.name,
-    };
-    const requestId = crypto.randomUUID();
-    track(() =>
-      dispatchAction({ kind: "job.cancel", job: action.value ?? "" }, actor, deps, AbortSignal.timeout(60_000), requestId)
-        .then((outcome) => deliver(outcome, actor, respond))
-        .catch(failSafe(requestId, respond)),
-    );
-  });
-
-  for (const [actionId, verdict] of [
-    [approveActionId, "approve"],
-    [denyActionId, "deny"],
-  ] as const) {
+  /** One listener per button: the clicker becomes the actor, and the button's value becomes a typed action. */
+  const buttons: [string, (value: string) => Action, boolean][] = [
+    [stopActionId, (job) => ({ kind: "job.cancel", job }), false],
+    [approveActionId, (id) => ({ kind: "approval.decide", id, verdict: "approve" }), true],
+    [denyActionId, (id) => ({ kind: "approval.decide", id, verdict: "deny" }), true],
+  ];
+  for (const [actionId, toAction, onGateCard] of buttons) {
     app.action(actionId, async ({ ack, body, action, respond }) => {
       await ack();
       if (body.type !== "block_actions" || action.type !== "button") return;
@@ -239,8 +227,8 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
       };
       const requestId = crypto.randomUUID();
       track(() =>
-        dispatchAction({ kind: "approval.decide", id: action.value ?? "", verdict }, actor, deps, AbortSignal.timeout(60_000), requestId)
-          .then((outcome) => deliver(outcome, actor, respond, true))
+        dispatchAction(toAction(action.value ?? ""), actor, deps, AbortSignal.timeout(60_000), requestId)
+          .then((outcome) => deliver(outcome, actor, respond, onGateCard))
           .catch(failSafe(requestId, respond)),
       );
     });
