@@ -58,7 +58,15 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
     clientOptions: { slackApiUrl: config.apiUrl, retryConfig: config.retryConfig, rejectRateLimitedCalls: true },
     // Bolt's own log lines are for debugging berth; berth's JSON log is the operator's.
     logLevel: (config.logLevel === "debug" ? "debug" : "warn") as LogLevel,
-    ...(socketMode ? {} : { customRoutes: [{ path: "/healthz", method: ["GET"], handler: health }] }),
+    ...(socketMode
+      ? {
+          // The Socket Mode client's own Web API client (apps.connections.open, a Tier 1 method) waits out a 429 and
+          // retries, instead of handing socket-mode's reconnect logic an error it may treat as unrecoverable.
+          installerOptions: {
+            clientOptions: { slackApiUrl: config.apiUrl, retryConfig: { retries: 10, factor: 2, minTimeout: 1000, maxTimeout: 60_000 } },
+          },
+        }
+      : { customRoutes: [{ path: "/healthz", method: ["GET"], handler: health }] }),
   });
   const outbox = createOutbox({
     client: app.client,

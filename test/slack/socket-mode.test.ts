@@ -77,3 +77,22 @@ test("healthz is served in Socket Mode as well", async () => {
   const body = (await res.json()) as { slack: string };
   assert.equal(body.slack, "connected (socket mode)");
 });
+
+test("a reconnect refused with 429 by apps.connections.open is waited out, and berth keeps serving", async () => {
+  const opened = fake.calls("apps.connections.open").length;
+  fake.setLimit("apps.connections.open", null); // the injected 429 below is the one under test
+  fake.fail({ method: "apps.connections.open", status: 429, retryAfter: 1, times: 1 });
+  fake.socket.disconnect("refresh_requested");
+  // One refused (429) and one accepted call, then a live connection again.
+  await eventually(
+    "a new Socket Mode connection",
+    () => (fake.calls("apps.connections.open").length >= opened + 2 && fake.socket.connections > 0 ? true : undefined),
+    60_000,
+  );
+  assert.ok(fake.rateLimited.some((r) => r.method === "apps.connections.open" && r.injected));
+  await fake.socket.slashCommand({ command: "/berth", text: `run ${testImage} echo after-reconnect` });
+  await eventually("the run after the reconnect", () => {
+    const c = findCard(fake, SEED.incidentChannel, "after-reconnect");
+    return c && isFinished(c) ? c : undefined;
+  });
+});
