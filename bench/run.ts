@@ -1,5 +1,6 @@
 // `npm run bench`: every benchmark against the real Docker engine and the in-repo Slack fake (Slack's limits on),
 // measured side by side in one run; writes docs/benchmarks.md, docs/benchmarks.json and the SVG plots.
+import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { type AckResult, ackBenchmark } from "./ack.ts";
@@ -16,6 +17,8 @@ const only = values.only?.split(",");
 const want = (name: string) => !only || only.includes(name);
 const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
+// berth runs as `npm start` runs it, from the compiled output.
+execFileSync("npm", ["run", "build", "--silent"], { stdio: "inherit" });
 const started = Date.now();
 const env = await machine();
 log(`machine: ${JSON.stringify(env)}`);
