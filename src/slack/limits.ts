@@ -14,10 +14,10 @@ export const slackLimits = {
   postSpacingPerChannelMs: 1050,
   /**
    * chat.postMessage workspace cap: "several hundred per minute"; we stay under 280/min, split so that thread replies
-   * (230/min) can never hold back new cards and answers (50/min) in a busy workspace.
+   * (180/min) can never hold back new cards and answers (100/min) in a busy workspace.
    */
-  postSpacingRepliesMs: Math.ceil(60_000 / 230),
-  postSpacingTopLevelMs: Math.ceil(60_000 / 50),
+  postSpacingRepliesMs: Math.ceil(60_000 / 180),
+  postSpacingTopLevelMs: Math.ceil(60_000 / 100),
   /** chat.update is Tier 3: 50 per minute for the whole workspace; we use at most 45. */
   updateSpacingMs: Math.ceil(60_000 / 45),
   /** files.getUploadURLExternal and files.completeUploadExternal are Tier 4 (100/min); an upload uses both. */

@@ -103,10 +103,11 @@ export function createThread(options: ThreadOptions) {
     inFlight = undefined;
   };
 
-  const keep = (text: string) => {
+  const keep = async (text: string) => {
     spool.push(text);
     spoolChars += text.length;
-    if (spoolChars > 256 * 1024) void flushSpool();
+    // Waiting for the disk here keeps memory flat when output arrives faster than it can be written.
+    if (spoolChars > 256 * 1024) await flushSpool();
     tail.push(text);
     if (tail.length > tailSize) tail.shift();
   };
@@ -117,7 +118,7 @@ export function createThread(options: ThreadOptions) {
     tail: (): readonly string[] => tail,
     async write(line: LogLine): Promise<void> {
       result.lines++;
-      keep(line.text);
+      await keep(line.text);
       // After a drain request the thread still gets its first few replies (short output stays readable in Slack).
       if (drainNote !== undefined && result.messages + result.failedPosts >= drainAfter) {
         result.drained++;
