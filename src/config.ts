@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { BerthError } from "./errors.ts";
 
-/** The runtime contract (product.md §6). Only main.ts hands `process.env` to this. */
+/** The runtime contract (product.md §6). Only main.ts hands the process environment to this. */
 const Env = z.object({
   SLACK_BOT_TOKEN: z.string().startsWith("xoxb-", "a bot token starts with xoxb-").optional(),
   SLACK_SIGNING_SECRET: z.string().min(1).optional(),
