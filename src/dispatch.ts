@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { type Action, type ActionOf, type Actor, targetsHost } from "./action.ts";
 import { auditReport } from "./audit-report.ts";
 import type { Registry } from "./command.ts";
-import { formatDuration } from "./duration.ts";
+import { formatDuration, parseDuration } from "./duration.ts";
 import type { ContainerEngine } from "./engines/ports.ts";
 import { BerthError, publicMessage } from "./errors.ts";
 import type { JobEvent, Reply } from "./events.ts";
@@ -110,12 +110,9 @@ export async function dispatchAction(
 ): Promise<Outcome> {
   const reply = (text: string) => replyOutcome(requestId, text);
   if (action.kind === "approval.decide") return decide(action, actor, deps, signal, requestId);
-  let host: string | undefined;
-  if (targetsHost(action)) {
-    const choice = resolveHost(deps.hosts, action.host, { id: actor.channelId, name: actor.channelName });
-    if (!choice.ok) return reply(choice.message);
-    host = choice.host;
-  }
+  const choice = hostFor(action, actor, deps);
+  if (!choice.ok) return reply(choice.message);
+  const { host } = choice;
   const subject = await subjectOf(deps, actor.userId);
   const policy = deps.policy();
   const place: Place = { channelId: actor.channelId, channelName: actor.channelName, host };
@@ -242,7 +239,7 @@ async function gate(
     rule: decision.rule,
     gateRule: decision.gateRule ?? decision.rule,
     approvers: [...(decision.approvers ?? [])],
-    expiresAt: now(deps) + ttlMs(ttl),
+    expiresAt: now(deps) + (parseDuration(ttl) ?? 900) * 1000,
   });
   deps.pendingActions.set(id, action);
   const approvers = decision.gate === "approval" ? approversFor(policy, { action, place, approvers: decision.approvers }) : [];
@@ -256,12 +253,6 @@ async function gate(
       dangerous: action.kind === "container.remove" || action.kind === "container.exec" || action.kind === "grant.request",
     },
   };
-}
-
-function ttlMs(text: string): number {
-  const m = /^(\d+)([smhd])$/.exec(text);
-  if (!m) return 15 * 60_000;
-  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "s" | "m" | "h" | "d"];
 }
 
 /** Exactly what will happen: resolved host and OS, image, command, limits, environment names (never values). */
@@ -512,12 +503,9 @@ async function explain(text: string, actor: Actor, subject: Subject, deps: Dispa
   const parsed = parse(text, deps.registry);
   if (!parsed.ok) return replyOutcome(requestId, `I can't tell: that command does not parse. ${parsed.message}`);
   const action = parsed.action;
-  let host: string | undefined;
-  if (targetsHost(action)) {
-    const choice = resolveHost(deps.hosts, action.host, { id: actor.channelId, name: actor.channelName });
-    if (!choice.ok) return replyOutcome(requestId, choice.message);
-    host = choice.host;
-  }
+  const choice = hostFor(action, actor, deps);
+  if (!choice.ok) return replyOutcome(requestId, choice.message);
+  const { host } = choice;
   const policy = deps.policy();
   const place: Place = { channelId: actor.channelId, channelName: actor.channelName, host };
   const d = authorize(policy, subject, action, place, now(deps));
@@ -613,4 +601,14 @@ function shown(text: string, action: Action, policy: Policy): string {
     values,
     policy.redact.flatMap((p) => safeRegExp(p) ?? []),
   )(text);
+}
+
+/** The host an action runs on (none for actions that touch no engine), or why it cannot be chosen. */
+function hostFor(
+  action: Action,
+  actor: Actor,
+  deps: Pick<DispatchDeps, "hosts">,
+): { ok: true; host: string | undefined } | { ok: false; message: string } {
+  if (!targetsHost(action)) return { ok: true, host: undefined };
+  return resolveHost(deps.hosts, action.host, { id: actor.channelId, name: actor.channelName });
 }

@@ -103,13 +103,13 @@ export function createThread(options: ThreadOptions) {
     inFlight = undefined;
   };
 
-  const keep = async (text: string) => {
+  /** Returns a promise only when the spool is flushed, so the per-line path allocates none otherwise. */
+  const keep = (text: string): Promise<void> | undefined => {
     spool.push(text);
     spoolChars += text.length;
+    if (tail.push(text) > tailSize) tail.shift();
     // Waiting for the disk here keeps memory flat when output arrives faster than it can be written.
-    if (spoolChars > 256 * 1024) await flushSpool();
-    tail.push(text);
-    if (tail.length > tailSize) tail.shift();
+    return spoolChars > 256 * 1024 ? flushSpool() : undefined;
   };
 
   return {
@@ -118,7 +118,8 @@ export function createThread(options: ThreadOptions) {
     tail: (): readonly string[] => tail,
     async write(line: LogLine): Promise<void> {
       result.lines++;
-      await keep(line.text);
+      const spooling = keep(line.text);
+      if (spooling) await spooling;
       // After a drain request the thread still gets its first few replies (short output stays readable in Slack).
       if (drainNote !== undefined && result.messages + result.failedPosts >= drainAfter) {
         result.drained++;
