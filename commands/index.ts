@@ -7,6 +7,7 @@ import deny from "./deny.ts";
 import exec from "./exec.ts";
 import grant from "./grant.ts";
 import help from "./help.ts";
+import hosts from "./hosts.ts";
 import inspect from "./inspect.ts";
 import jobs from "./jobs.ts";
 import logs from "./logs.ts";
@@ -14,6 +15,7 @@ import ps from "./ps.ts";
 import restart from "./restart.ts";
 import rm from "./rm.ts";
 import run from "./run.ts";
+import service from "./service.ts";
 import start from "./start.ts";
 import stop from "./stop.ts";
 import whoami from "./whoami.ts";
@@ -30,6 +32,8 @@ export const commands = [
   rm,
   inspect,
   exec,
+  hosts,
+  service,
   jobs,
   cancel,
   approve,

@@ -6,6 +6,11 @@ import { z } from "zod";
  */
 const containerRef = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/, "a container name or id (letters, digits, _ . -)");
 const hostName = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, "a host name from `/berth hosts`");
+const serviceRef = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, "a service name or id from `/berth service ls`");
+const imageRef = z
+  .string()
+  .max(255)
+  .regex(/^[a-zA-Z0-9][a-zA-Z0-9._/:@-]*$/, "IMAGE is not an image reference; write e.g. busybox:1 or registry.example.com/team/app:2.3");
 const envVar = z.object({
   name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/),
   value: z.string(),
@@ -16,13 +21,7 @@ export const ActionSchema = z.discriminatedUnion("kind", [
   z.object({
     kind: z.literal("container.run"),
     host: hostName.optional(),
-    image: z
-      .string()
-      .max(255)
-      .regex(
-        /^[a-zA-Z0-9][a-zA-Z0-9._/:@-]*$/,
-        "IMAGE is not an image reference; write e.g. busybox:1 or registry.example.com/team/app:2.3",
-      ),
+    image: imageRef,
     cmd: z.array(z.string()),
     name: containerRef.optional(),
     env: z.array(envVar),
@@ -74,6 +73,25 @@ export const ActionSchema = z.discriminatedUnion("kind", [
     container: containerRef,
     cmd: z.array(z.string()).min(1),
   }),
+  z.object({ kind: z.literal("host.list") }),
+  z.object({ kind: z.literal("service.list"), host: hostName.optional() }),
+  z.object({ kind: z.literal("service.ps"), host: hostName.optional(), service: serviceRef }),
+  z.object({
+    kind: z.literal("service.logs"),
+    host: hostName.optional(),
+    service: serviceRef,
+    follow: z.boolean(),
+    tail: z.number().int().nonnegative().optional(),
+    sinceSeconds: z.number().int().positive().optional(),
+  }),
+  z.object({
+    kind: z.literal("service.scale"),
+    host: hostName.optional(),
+    service: serviceRef,
+    replicas: z.number().int().min(0).max(1000),
+  }),
+  z.object({ kind: z.literal("service.update"), host: hostName.optional(), service: serviceRef, image: imageRef }),
+  z.object({ kind: z.literal("service.rollback"), host: hostName.optional(), service: serviceRef }),
   z.object({ kind: z.literal("job.list") }),
   z.object({ kind: z.literal("job.cancel"), job: z.string().regex(/^[a-z0-9-]{1,40}$/, "a job id from `/berth jobs`") }),
   // For can-i, `text` is the command being asked about; it is parsed (never run) when the question is answered.
@@ -134,12 +152,19 @@ export const risk = {
   "container.restart": "change",
   "container.remove": "dangerous",
   "container.exec": "dangerous",
+  "host.list": "read",
+  "service.list": "read",
+  "service.ps": "read",
+  "service.logs": "read",
+  "service.scale": "change",
+  "service.update": "change",
+  "service.rollback": "change",
 } as const satisfies Record<ActionKind, Risk>;
 
 export const actionKinds = Object.keys(risk) as ActionKind[];
 
 export function targetsHost(action: Action): action is HostAction {
-  return action.kind.startsWith("container.");
+  return action.kind.startsWith("container.") || action.kind.startsWith("service.");
 }
 
 /** Who is asking, and from where. `groups` is filled lazily from Slack user groups by the caller. */

@@ -2,13 +2,15 @@ import { existsSync, unwatchFile, watchFile } from "node:fs";
 import { join } from "node:path";
 import { registry } from "../commands/index.ts";
 import type { Config } from "./config.ts";
+import { watchContainers } from "./container-watch.ts";
 import { createDockerEngine } from "./engines/docker.ts";
-import type { ContainerEngine } from "./engines/ports.ts";
+import { type ContainerEngine, type ContainerEvent, labels } from "./engines/ports.ts";
 import { type Hosts, loadHosts, localHost } from "./hosts.ts";
 import { createJobRegistry } from "./jobs.ts";
 import { createLogger } from "./logger.ts";
-import { type Policy, policyUsergroups } from "./policy.ts";
+import { type Policy, policyUsergroups, safeRegExp } from "./policy.ts";
 import { loadPolicyFile } from "./policy-file.ts";
+import { createRedactor } from "./redact.ts";
 import { createSlackApp } from "./slack/app.ts";
 import { openStore } from "./store.ts";
 
@@ -42,7 +44,7 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
   });
   const hosts: Hosts =
     config.hostsExplicit || existsSync(config.hostsPath)
-      ? loadHosts(config.hostsPath)
+      ? loadHosts(config.hostsPath, config.env)
       : localHost({ dockerHost: config.docker.host, tlsVerify: config.docker.tlsVerify, certPath: config.docker.certPath });
   const store = openStore(config.dataDir, options.clock);
   const jobs = createJobRegistry(store);
@@ -81,6 +83,17 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
       spoolDir: join(config.dataDir, "spool"),
       maxThreadMessages: config.threadMaxMessages,
       log: (event, fields) => log.info(event, fields),
+      lastLines: async (host, id) => {
+        const e = engine(host);
+        const signal = AbortSignal.timeout(10_000);
+        const redact = createRedactor(
+          await e.secretValues(id, signal),
+          policy.redact.flatMap((p) => safeRegExp(p) ?? []),
+        );
+        const lines: string[] = [];
+        for await (const line of e.logs({ container: id, follow: false, tail: 20 }, signal)) lines.push(redact(line.text));
+        return lines;
+      },
       health: async () => {
         const entries = await Promise.all(
           hosts.connections.map(async (c) => {
@@ -96,6 +109,7 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
       },
     },
   );
+  const watching = new AbortController();
   return {
     slack,
     store,
@@ -103,12 +117,24 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
     log,
     async start(): Promise<number> {
       const port = await slack.start();
+      if (hosts.notifications?.enabled ?? true) {
+        // One watch per host; each reconnects on its own, so a host that is down never delays the others.
+        for (const c of hosts.connections) {
+          // Only containers this installation started: another berth sharing the engine speaks for its own.
+          const ours = (event: ContainerEvent) => store.jobs.get(event.labels[labels.job] ?? "") !== undefined;
+          void watchContainers(engine(c.name), (event) => ours(event) && slack.notify(c.name, event), {
+            signal: watching.signal,
+            log: (event, fields) => log.info(event, { host: c.name, ...fields }),
+          }).catch((error: unknown) => log.error("container watch stopped", { host: c.name, err: error }));
+        }
+      }
       log.info("berth started", { mode: config.mode, port, command: config.command, hosts: hosts.connections.map((c) => c.name) });
       return port;
     },
     policy: () => policy,
     async stop(): Promise<void> {
       unwatchFile(config.policyPath);
+      watching.abort();
       jobs.cancelAll("berth (shutting down)");
       await slack.stop();
       for (const e of engines.values()) e.close();

@@ -40,6 +40,8 @@ export type Config = Readonly<{
   logLevel: "debug" | "info" | "warn" | "error";
   /** For ssh:// hosts. */
   sshAuthSock?: string | undefined;
+  /** The environment as given, for manifest values that name a variable (`env:NAME` TLS material). */
+  env: Readonly<Record<string, string | undefined>>;
 }>;
 
 export const slackSetupHelp = `berth needs Slack credentials to connect to Slack. Set either:
@@ -87,5 +89,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     docker: { host: e.DOCKER_HOST, tlsVerify: e.DOCKER_TLS_VERIFY === "1" || e.DOCKER_TLS_VERIFY === "true", certPath: e.DOCKER_CERT_PATH },
     logLevel: e.LOG_LEVEL,
     sshAuthSock: e.SSH_AUTH_SOCK,
+    env: Object.freeze({ ...env }),
   });
 }

@@ -23,7 +23,7 @@ import {
   safeRegExp,
 } from "./policy.ts";
 import { createRedactor, redactAction } from "./redact.ts";
-import { answer } from "./reply.ts";
+import { answer, type HostReport } from "./reply.ts";
 import type { PendingRecord, Store } from "./store.ts";
 
 export type DispatchDeps = {
@@ -68,6 +68,8 @@ export type Outcome =
   | { type: "reply"; reply: Reply; requestId: string }
   | { type: "job"; plan: JobPlan }
   | { type: "gate"; view: GateView; requestId: string }
+  /** Several hosts could take this action and none is the default here: ask with one button per host. */
+  | { type: "pick"; id: string; text: string; hosts: readonly string[]; requestId: string }
   /** A gated request was decided (or expired): edit its card, tell the clicker, then deliver what follows. */
   | { type: "decided"; pending: PendingRecord; card: string; reply?: Reply; next?: Outcome; requestId: string };
 
@@ -111,10 +113,35 @@ export async function dispatchAction(
   const reply = (text: string) => replyOutcome(requestId, text);
   if (action.kind === "approval.decide") return decide(action, actor, deps, signal, requestId);
   const choice = hostFor(action, actor, deps);
-  if (!choice.ok) return reply(choice.message);
-  const { host } = choice;
   const subject = await subjectOf(deps, actor.userId);
   const policy = deps.policy();
+  if (!choice.ok) {
+    if (!choice.choices || !targetsHost(action)) return reply(choice.message);
+    // Only the hosts this person may use for this action are offered; with just one, there is nothing to ask.
+    const allowed = choice.choices.filter(
+      (h) =>
+        authorize(
+          policy,
+          subject,
+          { ...action, host: h },
+          { channelId: actor.channelId, channelName: actor.channelName, host: h },
+          now(deps),
+        ).allow,
+    );
+    if (allowed.length === 1) return dispatchAction({ ...action, host: allowed[0] as string }, actor, deps, signal, requestId);
+    if (allowed.length > 1) {
+      const id = `h-${randomBytes(4).toString("hex")}`;
+      rememberPick(deps, id, action);
+      return { type: "pick", id, text: `${choice.message} (or add \`-H HOST\` to the command)`, hosts: allowed, requestId };
+    }
+  }
+  const host = choice.ok ? choice.host : undefined;
+  if (!choice.ok && targetsHost(action)) {
+    // No host it may use: the denial below names what is missing.
+    const decision = authorize(policy, subject, action, { channelId: actor.channelId, channelName: actor.channelName, host }, now(deps));
+    audit(deps, { requestId, actor, action, host, decision });
+    return reply(decision.allow ? choice.message : `:no_entry: ${decision.reason}`);
+  }
   const place: Place = { channelId: actor.channelId, channelName: actor.channelName, host };
   if (action.kind === "policy.explain" && action.question === "can-i") return explain(action.text ?? "", actor, subject, deps, requestId);
   let decision = authorize(policy, subject, action, place, now(deps));
@@ -182,7 +209,15 @@ async function perform(action: Action, actor: Actor, c: PerformContext): Promise
         run: (jobSignal) =>
           executeJob(
             action,
-            { engine: deps.engine(jobHost), host: jobHost, policy: c.policy, actor, jobId: id, clock: deps.clock },
+            {
+              engine: deps.engine(jobHost),
+              host: jobHost,
+              policy: c.policy,
+              actor,
+              jobId: id,
+              clock: deps.clock,
+              isolation: deps.hosts.settings?.[jobHost]?.isolation,
+            },
             jobSignal,
           ),
       },
@@ -201,6 +236,7 @@ async function perform(action: Action, actor: Actor, c: PerformContext): Promise
         jobs: deps.jobs,
         slash: deps.slash,
         clock: deps.clock,
+        hosts: () => hostReports(deps, c.signal),
       },
       c.signal,
     );
@@ -295,6 +331,15 @@ async function preview(
       break;
     case "grant.request":
       lines.push(`*Role:* ${action.role} for ${formatDuration(action.durationSeconds * 1000)}`, `*Reason:* ${action.reason}`);
+      break;
+    case "service.scale":
+      lines.push(`*Service:* \`${action.service}\` → ${action.replicas} replicas`);
+      break;
+    case "service.update":
+      lines.push(`*Service:* \`${action.service}\``, `*New image:* \`${action.image}\``);
+      break;
+    case "service.rollback":
+      lines.push(`*Service:* \`${action.service}\` → its previous spec`);
       break;
     default:
       if ("container" in action) lines.push(`*Container:* \`${action.container}\``);
@@ -591,6 +636,14 @@ function summarize(action: JobAction, host: string): string {
       return `logs${action.follow ? " -f" : ""} ${action.container} on ${host}`;
     case "container.exec":
       return `exec ${action.container} ${action.cmd.join(" ")} on ${host}`;
+    case "service.logs":
+      return `service logs${action.follow ? " -f" : ""} ${action.service} on ${host}`;
+    case "service.scale":
+      return `service scale ${action.service}=${action.replicas} on ${host}`;
+    case "service.update":
+      return `service update --image ${action.image} ${action.service} on ${host}`;
+    case "service.rollback":
+      return `service rollback ${action.service} on ${host}`;
   }
 }
 
@@ -603,12 +656,46 @@ function shown(text: string, action: Action, policy: Policy): string {
   )(text);
 }
 
+const maxPicks = 500;
+/** An action waiting for its host to be picked; kept in memory only (it may hold environment values). */
+function rememberPick(deps: Pick<DispatchDeps, "pendingActions">, id: string, action: Action): void {
+  deps.pendingActions.set(id, action);
+  const picks = [...deps.pendingActions.keys()].filter((k) => k.startsWith("h-"));
+  for (const old of picks.slice(0, Math.max(0, picks.length - maxPicks))) deps.pendingActions.delete(old);
+}
+
+/** A host button was clicked: the remembered action, on that host (authorized again, as the clicker). */
+export function pickedAction(deps: Pick<DispatchDeps, "pendingActions">, value: string): Action | undefined {
+  const [id = "", host = ""] = value.split(" ");
+  const action = id.startsWith("h-") ? deps.pendingActions.get(id) : undefined;
+  if (!action || !targetsHost(action)) return undefined;
+  deps.pendingActions.delete(id);
+  return { ...action, host };
+}
+
+/** Every host's capabilities, in parallel, each bounded by its own short timeout. */
+export async function hostReports(deps: Pick<DispatchDeps, "hosts" | "engine">, signal: AbortSignal): Promise<HostReport[]> {
+  return Promise.all(
+    deps.hosts.connections.map(async (c): Promise<HostReport> => {
+      const base = { name: c.name, url: c.url, isolation: deps.hosts.settings?.[c.name]?.isolation };
+      const bounded = AbortSignal.any([signal, AbortSignal.timeout(Math.min(c.timeoutMs, 5000))]);
+      try {
+        const engine = deps.engine(c.name);
+        const [info, containers] = await Promise.all([engine.info(bounded), engine.list({ all: true }, bounded)]);
+        return { ...base, reachable: true, info, containers: containers.length };
+      } catch (error) {
+        return { ...base, reachable: false, error: publicMessage(error) };
+      }
+    }),
+  );
+}
+
 /** The host an action runs on (none for actions that touch no engine), or why it cannot be chosen. */
 function hostFor(
   action: Action,
   actor: Actor,
   deps: Pick<DispatchDeps, "hosts">,
-): { ok: true; host: string | undefined } | { ok: false; message: string } {
+): { ok: true; host: string | undefined } | { ok: false; message: string; choices?: readonly string[] | undefined } {
   if (!targetsHost(action)) return { ok: true, host: undefined };
   return resolveHost(deps.hosts, action.host, { id: actor.channelId, name: actor.channelName });
 }

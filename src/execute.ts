@@ -1,13 +1,31 @@
 import type { ActionOf, Actor } from "./action.ts";
 import { formatBytes, formatDuration } from "./duration.ts";
-import { type ContainerEngine, labels } from "./engines/ports.ts";
+import { type ContainerEngine, type Isolation, labels } from "./engines/ports.ts";
+import { BerthError } from "./errors.ts";
 import type { JobEvent } from "./events.ts";
 import { containerLimits, type Policy } from "./policy.ts";
+import { serviceJob } from "./service-job.ts";
+import { checkPlatform } from "./windows.ts";
 
-export type JobAction = ActionOf<"container.run"> | ActionOf<"container.logs"> | ActionOf<"container.exec">;
+export type ServiceJobAction =
+  | ActionOf<"service.logs">
+  | ActionOf<"service.scale">
+  | ActionOf<"service.update">
+  | ActionOf<"service.rollback">;
+export type JobAction = ActionOf<"container.run"> | ActionOf<"container.logs"> | ActionOf<"container.exec"> | ServiceJobAction;
+
+const jobKinds: ReadonlySet<string> = new Set<JobAction["kind"]>([
+  "container.run",
+  "container.logs",
+  "container.exec",
+  "service.logs",
+  "service.scale",
+  "service.update",
+  "service.rollback",
+]);
 
 export function isJobAction(action: { kind: string }): action is JobAction {
-  return action.kind === "container.run" || action.kind === "container.logs" || action.kind === "container.exec";
+  return jobKinds.has(action.kind);
 }
 
 export type JobContext = {
@@ -17,6 +35,8 @@ export type JobContext = {
   actor: Actor;
   jobId: string;
   clock?: () => number;
+  /** The manifest's default isolation for this host (Windows), over the engine's own default. */
+  isolation?: Isolation | undefined;
 };
 
 /** Why a job's signal was aborted: a person (Stop button, `cancel`) or berth shutting down. */
@@ -38,6 +58,12 @@ export async function* executeJob(action: JobAction, ctx: JobContext, signal: Ab
     case "container.exec":
       yield* exec(action, ctx, signal);
       return;
+    case "service.logs":
+    case "service.scale":
+    case "service.update":
+    case "service.rollback":
+      yield* serviceJob(action, ctx, signal);
+      return;
     default: {
       const never: never = action;
       throw new Error(`not a job: ${JSON.stringify(never)}`);
@@ -58,6 +84,7 @@ async function* run(action: ActionOf<"container.run">, ctx: JobContext, signal: 
       yield { type: "status", text: `Pulling ${action.image}: ${p.status}${size}` };
     }
   }
+  const isolation = await platformCheck(action, ctx, signal);
   const limits = containerLimits(ctx.policy, action);
   const { id, name } = await engine.run(
     {
@@ -76,7 +103,7 @@ async function* run(action: ActionOf<"container.run">, ctx: JobContext, signal: 
       autoRemove: false,
       tty: false,
       platform: action.platform,
-      isolation: action.isolation,
+      isolation,
     },
     signal,
   );
@@ -143,6 +170,24 @@ async function* run(action: ActionOf<"container.run">, ctx: JobContext, signal: 
     exitCode: exit.exitCode,
     text: `${stoppedBy ? `${capitalize(stoppedBy)}; exited` : "Exited"} with code ${exit.exitCode} after ${took}${oom}.`,
   };
+}
+
+/**
+ * Before anything is created: the image must suit the host's OS, and on Windows a process-isolated container needs an
+ * image of a compatible build. The engine would only say so when starting the container, in HCS's words.
+ */
+async function platformCheck(action: ActionOf<"container.run">, ctx: JobContext, signal: AbortSignal): Promise<Isolation | undefined> {
+  const [host, image] = await Promise.all([ctx.engine.info(signal), ctx.engine.imagePlatform(action.image, signal)]);
+  if (!image) throw new BerthError("NOT_FOUND", `Image "${action.image}" is not on ${ctx.host}. Ask the operator to load it on that host.`);
+  const requested = action.isolation === "default" ? undefined : action.isolation;
+  const checked = checkPlatform(
+    { ...host, defaultIsolation: ctx.isolation ?? host.defaultIsolation },
+    image,
+    requested ?? (host.osType === "windows" ? ctx.isolation : undefined),
+    action.image,
+  );
+  if (!checked.ok) throw new BerthError(checked.code, `${checked.message}`);
+  return checked.isolation;
 }
 
 async function* logs(action: ActionOf<"container.logs">, ctx: JobContext, signal: AbortSignal): AsyncGenerator<JobEvent> {

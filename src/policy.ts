@@ -218,7 +218,8 @@ export function authorize(policy: Policy, subject: Subject, action: Action, plac
   const at = { ...place, host };
   const limits = checkLimits(policy, action);
   if (limits) return { allow: false, rule: "policy:containers", reason: limits };
-  if (action.kind === "container.run") {
+  // A service update puts a new image into production just as surely as `run` does: the same allow-list applies.
+  if (action.kind === "container.run" || action.kind === "service.update") {
     const image = normalizeImage(action.image);
     const allowed = (policy.images ?? []).some(
       (g) => globMatch(g, image, { segments: true }) || globMatch(g, action.image, { segments: true }),
@@ -265,7 +266,10 @@ function gateFor(policy: Policy, action: Action, place: Place): { gate: Gate; ga
     if (!channelMatches(r.channels, place) || !hostMatches(r.hosts, place.host)) continue;
     if (
       r.images &&
-      !(action.kind === "container.run" && r.images.some((g) => globMatch(g, normalizeImage(action.image), { segments: true })))
+      !(
+        (action.kind === "container.run" || action.kind === "service.update") &&
+        r.images.some((g) => globMatch(g, normalizeImage(action.image), { segments: true }))
+      )
     )
       continue;
     if (strength[r.require] > strength[best.gate]) best = { gate: r.require, gateRule: `rules.${r.id}`, approvers: r.approvers };

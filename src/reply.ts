@@ -1,7 +1,7 @@
 import type { Action, Actor } from "./action.ts";
 import type { Registry } from "./command.ts";
 import { formatBytes, formatDuration } from "./duration.ts";
-import type { ContainerEngine, ContainerSummary } from "./engines/ports.ts";
+import type { ContainerEngine, ContainerSummary, EngineInfo, ServiceSummary, ServiceTask } from "./engines/ports.ts";
 import type { Reply } from "./events.ts";
 import { helpText } from "./help.ts";
 import type { JobRegistry } from "./jobs.ts";
@@ -9,8 +9,27 @@ import { describeSubject, type Policy, type Subject } from "./policy.ts";
 
 export type ReplyAction = Exclude<
   Action,
-  { kind: "container.run" | "container.logs" | "container.exec" | "job.cancel" | "approval.decide" | "grant.request" | "audit.query" }
+  {
+    kind:
+      | "container.run"
+      | "container.logs"
+      | "container.exec"
+      | "service.logs"
+      | "service.scale"
+      | "service.update"
+      | "service.rollback"
+      | "job.cancel"
+      | "approval.decide"
+      | "grant.request"
+      | "audit.query";
+  }
 >;
+
+/** One row of `hosts`: what berth could learn about a host just now. */
+export type HostReport = { name: string; url: string; isolation?: string | undefined } & (
+  | { reachable: true; info: EngineInfo; containers: number }
+  | { reachable: false; error: string }
+);
 
 export type ReplyContext = {
   engine: () => ContainerEngine; // only called for container actions, after authorization
@@ -22,6 +41,8 @@ export type ReplyContext = {
   jobs: JobRegistry;
   slash: string;
   clock?: () => number;
+  /** Every host's capabilities, each bounded by its own timeout (an unreachable host never holds up the others). */
+  hosts: () => Promise<HostReport[]>;
 };
 
 const ephemeral = (text: string): Reply => ({ visibility: "ephemeral", text });
@@ -89,6 +110,22 @@ export async function answer(action: ReplyAction, ctx: ReplyContext, signal: Abo
     case "container.remove":
       await ctx.engine().remove(action.container, { force: action.force }, signal);
       return channel(`${by} removed \`${action.container}\` from ${ctx.host}.`);
+    case "host.list": {
+      const hosts = await ctx.hosts();
+      return ephemeral(["*Docker hosts*", ...hosts.map(hostLines)].join("\n"));
+    }
+    case "service.list": {
+      const list = await ctx.engine().services(signal);
+      if (!list.length) return ephemeral(`No Swarm services on ${ctx.host}.`);
+      return ephemeral([`*Swarm services on ${ctx.host}*`, ...list.map(serviceLine)].join("\n"));
+    }
+    case "service.ps": {
+      const tasks = await ctx.engine().serviceTasks(action.service, signal);
+      if (!tasks.length) return ephemeral(`Service \`${action.service}\` on ${ctx.host} has no tasks.`);
+      const shown = tasks.slice(0, 20);
+      const more = tasks.length > shown.length ? [`…and ${tasks.length - shown.length} older tasks.`] : [];
+      return ephemeral([`*Tasks of \`${action.service}\` on ${ctx.host}*`, ...shown.map(taskLine), ...more].join("\n"));
+    }
     default: {
       const never: never = action;
       throw new Error(`unhandled reply action ${JSON.stringify(never)}`);
@@ -98,4 +135,31 @@ export async function answer(action: ReplyAction, ctx: ReplyContext, signal: Abo
 
 function psLine(c: ContainerSummary): string {
   return `• \`${c.name}\` ${c.id} — ${c.status} — \`${c.image}\` — <@${c.labels["io.berth.user"] ?? "?"}>`;
+}
+
+function hostLines(h: HostReport): string {
+  if (!h.reachable) return `• :red_circle: *${h.name}* (${h.url}) — unreachable: ${h.error}`;
+  const i = h.info;
+  const isolation =
+    i.osType === "windows"
+      ? ` · isolation ${h.isolation ?? i.defaultIsolation ?? "?"} by default${i.isolations.length ? ` (supports ${i.isolations.join(", ")})` : ""}`
+      : "";
+  const swarm =
+    i.swarm.state === "active" ? ` · swarm ${i.swarm.role ?? "member"}` : i.swarm.state === "inactive" ? "" : ` · swarm ${i.swarm.state}`;
+  return [
+    `• :large_green_circle: *${h.name}* (${h.url}) — ${i.osType} ${i.osBuild}, ${i.architecture}`,
+    `   ${i.osVersion}`,
+    `   Docker ${i.engineVersion}, API ${i.apiVersion}${i.maxApiVersion !== i.apiVersion ? ` (engine up to ${i.maxApiVersion})` : ""}${isolation}${swarm} · ${h.containers} berth container${h.containers === 1 ? "" : "s"}`,
+  ].join("\n");
+}
+
+function serviceLine(s: ServiceSummary): string {
+  const replicas = s.mode === "global" ? `${s.running} running (global)` : `${s.running}/${s.desired ?? 0}`;
+  const update = s.updateState ? ` — update ${s.updateState.replace(/_/g, " ")}${s.updateMessage ? `: ${s.updateMessage}` : ""}` : "";
+  return `• \`${s.name}\` ${s.id} — ${replicas} — \`${s.image}\`${update}`;
+}
+
+function taskLine(t: ServiceTask): string {
+  const err = t.error ? ` — ${t.error}` : "";
+  return `• ${t.id}${t.slot ? ` slot ${t.slot}` : ""} on ${t.node ?? "?"} — ${t.state} (want ${t.desiredState}) — \`${t.image}\` — ${t.updatedAt.toISOString().slice(0, 19)}Z${err}`;
 }

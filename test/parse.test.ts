@@ -53,6 +53,18 @@ const ok: [string, string, Action][] = [
   ["cancel", "cancel j-abc123", { kind: "job.cancel", job: "j-abc123" }],
   ["jobs", "jobs", { kind: "job.list" }],
   ["double dash ends options", "logs -f -- api", { kind: "container.logs", container: "api", follow: true }],
+  ["hosts", "Hosts", { kind: "host.list" }],
+  ["service ls on a host", "service ls -H swarm-1", { kind: "service.list", host: "swarm-1" }],
+  ["service ps", "service ps web", { kind: "service.ps", service: "web" }],
+  ["service logs -f", "service logs -f --tail 50 web", { kind: "service.logs", service: "web", follow: true, tail: 50 }],
+  ["service scale NAME=N", "service scale web=3", { kind: "service.scale", service: "web", replicas: 3 }],
+  ["service scale NAME N (phone)", "Service scale web 0", { kind: "service.scale", service: "web", replicas: 0 }],
+  [
+    "service update --image",
+    "service update --image registry.example.com/web:2.4 web",
+    { kind: "service.update", service: "web", image: "registry.example.com/web:2.4" },
+  ],
+  ["service rollback", "services rollback web", { kind: "service.rollback", service: "web" }],
 ];
 
 for (const [name, text, action] of ok) {
@@ -100,6 +112,14 @@ const bad: [string, string, RegExp][] = [
   ["switch given a value", "ps --all=yes", /`--all` is a switch/],
   ["volume climbing out with ..", "run -v /srv/data/../../etc:/x busybox:1", /host paths may not contain `\.\.`/],
   ["malformed volume", "run -v data:/x busybox:1", /`data:\/x` is not \/host\/path:\/container\/path\[:ro\]/],
+  ["service without what to do", "service", /missing what to do: ls, ps, logs, scale, update, rollback/],
+  ["service typo", "service scael web=2", /`service scael` is not a service command\. Did you mean `service scale`\?/],
+  ["service scale without =", "service scale web", /write NAME=REPLICAS, e\.g\. web=3/],
+  ["service scale not a number", "service scale web=lots", /write NAME=REPLICAS/],
+  ["service update without image", "service update web", /missing --image IMAGE/],
+  ["service ps without name", "service ps", /missing NAME/],
+  ["-f on the wrong subcommand", "service scale -f web=2", /-f, --tail and --since go with `service logs`/],
+  ["hosts takes nothing", "hosts prod", /unexpected extra argument `prod`/],
 ];
 
 for (const [name, text, message] of bad) {

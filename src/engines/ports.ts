@@ -13,13 +13,82 @@ export const labels = {
 
 export type LogLine = { stream: "stdout" | "stderr"; text: string };
 
+export type Isolation = "process" | "hyperv";
+
 export type EngineInfo = {
   name: string; // the host name in berth's manifest
   osType: string; // "linux" | "windows"
+  /** Human-readable OS, e.g. "Microsoft Windows Server Version 21H2 (OS Build 20348.707)" or "Debian GNU/Linux 12 (kernel 6.1.0)". */
   osVersion: string;
+  /** Windows: "10.0.<build>" from /info OSVersion (no revision); Linux: the kernel version. */
+  osBuild: string;
+  architecture: string; // x86_64, aarch64
   engineVersion: string;
+  /** The API version berth speaks to this engine: min(engine's maximum, berth's maximum), negotiated from /_ping. */
   apiVersion: string;
+  /** The newest API version the engine supports. */
+  maxApiVersion: string;
+  /** Windows only: the engine's default isolation ("process" on Server, "hyperv" on client SKUs); undefined on Linux. */
+  defaultIsolation: Isolation | undefined;
+  /** Isolation modes berth may request on this host ([] on Linux, where only the default exists). */
+  isolations: readonly Isolation[];
+  swarm: { state: "inactive" | "pending" | "active" | "error" | "locked"; role: "manager" | "worker" | undefined };
 };
+
+/** What an image on a host was built for (from image inspect). */
+export type ImagePlatform = { os: string; osVersion: string | undefined; architecture: string };
+
+/** A berth-managed container event the notifier cares about. `time` is the engine's nanosecond timestamp. */
+export type ContainerEvent = {
+  kind: "die" | "oom" | "unhealthy";
+  id: string; // 12-char short id
+  name: string;
+  image: string;
+  exitCode: number | undefined; // die only
+  labels: Readonly<Record<string, string>>;
+  timeNano: bigint;
+};
+
+export type ServiceSummary = {
+  id: string; // 12-char short id
+  name: string;
+  image: string; // without the @sha256 digest
+  mode: "replicated" | "global";
+  desired: number | undefined; // replicated: Spec.Mode.Replicated.Replicas; global: undefined
+  running: number;
+  /** UpdateStatus.State when an update or rollback ran: updating, paused, completed, rollback_started, … */
+  updateState: string | undefined;
+  updateMessage: string | undefined;
+};
+
+export type ServiceTask = {
+  id: string; // 12-char short id
+  slot: number | undefined;
+  node: string | undefined; // hostname when known, else node id
+  image: string;
+  state: string; // Status.State: new, pending, running, failed, rejected, shutdown, complete…
+  desiredState: string;
+  message: string; // Status.Message
+  error: string | undefined; // Status.Err
+  exitCode: number | undefined;
+  updatedAt: Date;
+};
+
+export type ServiceChange = { kind: "scale"; replicas: number } | { kind: "image"; image: string } | { kind: "rollback" };
+
+/** One observation of a service converging after a change. */
+export type Convergence = {
+  running: number; // tasks running for the current spec
+  desired: number;
+  failed: readonly ServiceTask[]; // failed/rejected tasks since the change began, newest first
+  updateState: string | undefined;
+  updateMessage: string | undefined;
+  /** done = converged (ok) or given up (failed: update paused, rollback paused, …). */
+  done: boolean;
+  ok: boolean;
+};
+
+export type ServiceLogQuery = { service: string; follow: boolean; tail?: number | undefined; sinceSeconds?: number | undefined };
 
 export type RunSpec = {
   image: string;
@@ -84,6 +153,8 @@ export interface ContainerEngine {
   readonly name: string;
   info(signal: AbortSignal): Promise<EngineInfo>;
   hasImage(image: string, signal: AbortSignal): Promise<boolean>;
+  /** The image's OS, OS build and architecture, or undefined when the image is not on the host. */
+  imagePlatform(image: string, signal: AbortSignal): Promise<ImagePlatform | undefined>;
   /** Pulls an image; yields progress; throws UNAVAILABLE/NOT_FOUND with a readable message when the pull fails. */
   pull(image: string, signal: AbortSignal): AsyncIterable<PullProgress>;
   /** Creates and starts a container; returns its short id and name. */
@@ -103,6 +174,19 @@ export interface ContainerEngine {
   restart(container: string, signal: AbortSignal): Promise<void>;
   remove(container: string, options: { force: boolean }, signal: AbortSignal): Promise<void>;
   exec(container: string, cmd: readonly string[], signal: AbortSignal): Promise<ExecHandle>;
+  /**
+   * die (non-zero exit), oom and health_status: unhealthy events of berth-managed containers, from `since` (ns) on.
+   * Ends with UNAVAILABLE when the engine goes away; the caller reconnects with the last `timeNano` it saw.
+   */
+  events(options: { sinceNano?: bigint | undefined }, signal: AbortSignal): AsyncIterable<ContainerEvent>;
+  /** Swarm services. All throw CONFLICT with a clear message when the host is not a swarm manager. */
+  services(signal: AbortSignal): Promise<ServiceSummary[]>;
+  serviceTasks(service: string, signal: AbortSignal): Promise<ServiceTask[]>;
+  serviceLogs(query: ServiceLogQuery, signal: AbortSignal): AsyncIterable<LogLine>;
+  /** Applies a change; returns the engine's warnings. The caller follows it with watchService. */
+  updateService(service: string, change: ServiceChange, signal: AbortSignal): Promise<{ warnings: string[] }>;
+  /** Polls the service after a change until it converges or fails; yields on every visible change. */
+  watchService(service: string, signal: AbortSignal): AsyncIterable<Convergence>;
   close(): void;
 }
 

@@ -1,14 +1,24 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import bolt, { type LogLevel, type webApi } from "@slack/bolt";
-import type { Action, Actor } from "../action.ts";
-import { type DispatchDeps, dispatch, dispatchAction, type Outcome, sweep } from "../dispatch.ts";
+import { type Action, ActionSchema, type Actor } from "../action.ts";
+import { type DispatchDeps, dispatch, dispatchAction, type Outcome, pickedAction, sweep } from "../dispatch.ts";
 import { type HealthReport, healthHandler } from "../health.ts";
 import type { PendingRecord } from "../store.ts";
 import { createDirectory } from "./directory.ts";
 import { fit, slackLimits } from "./limits.ts";
+import { createNotifier } from "./notifier.ts";
 import { createOutbox, type Outbox } from "./outbox.ts";
-import { approveActionId, denyActionId, renderGateCard, stopActionId } from "./render.ts";
+import {
+  approveActionId,
+  denyActionId,
+  hostPickActionId,
+  notifyLogsActionId,
+  notifyRestartActionId,
+  renderGateCard,
+  renderHostPicker,
+  stopActionId,
+} from "./render.ts";
 import { runJob, slackError } from "./run-job.ts";
 
 const { App } = bolt;
@@ -30,6 +40,8 @@ export type CoreDeps = Omit<DispatchDeps, "groupsOf"> & {
   maxThreadMessages?: number;
   health: () => Promise<Omit<HealthReport, "slack" | "ok">>;
   log: (event: string, fields: Record<string, unknown>) => void;
+  /** A crashed container's last lines, redacted, for its notification thread. */
+  lastLines: (host: string, containerId: string) => Promise<string[]>;
 };
 
 const notInChannel = ["not_in_channel", "channel_not_found", "is_archived"];
@@ -151,6 +163,10 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
       }
       return;
     }
+    if (outcome.type === "pick") {
+      const picker = renderHostPicker({ id: outcome.id, text: outcome.text, hosts: outcome.hosts });
+      return void (await respond({ response_type: "ephemeral", replace_original: false, ...picker }));
+    }
     if (outcome.type === "decided") {
       const p = outcome.pending;
       const card = decidedCard(p, outcome.card);
@@ -218,14 +234,33 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
     );
   });
 
+  /** A notification button carries a typed action as JSON; it is validated like any input, then authorized. */
+  const carried = (value: string): Action | undefined => {
+    try {
+      const parsed = ActionSchema.safeParse(JSON.parse(value));
+      return parsed.success && (parsed.data.kind === "container.logs" || parsed.data.kind === "container.restart")
+        ? parsed.data
+        : undefined;
+    } catch {
+      return undefined;
+    }
+  };
   /** One listener per button: the clicker becomes the actor, and the button's value becomes a typed action. */
-  const buttons: [string, (value: string) => Action, boolean][] = [
-    [stopActionId, (job) => ({ kind: "job.cancel", job }), false],
-    [approveActionId, (id) => ({ kind: "approval.decide", id, verdict: "approve" }), true],
-    [denyActionId, (id) => ({ kind: "approval.decide", id, verdict: "deny" }), true],
+  const buttons: [string | RegExp, (value: string) => Action | undefined, boolean, string][] = [
+    [stopActionId, (job) => ({ kind: "job.cancel", job }), false, ""],
+    [approveActionId, (id) => ({ kind: "approval.decide", id, verdict: "approve" }), true, ""],
+    [denyActionId, (id) => ({ kind: "approval.decide", id, verdict: "deny" }), true, ""],
+    [
+      new RegExp(`^${hostPickActionId}:`),
+      (value) => pickedAction(deps, value),
+      false,
+      "That choice is no longer open (berth restarted, or it was already used). Type the command again, with `-H HOST` if you like.",
+    ],
+    [notifyLogsActionId, carried, false, "That button's request is not valid any more. Use `/berth logs` instead."],
+    [notifyRestartActionId, carried, false, "That button's request is not valid any more. Use `/berth restart` instead."],
   ];
-  for (const [actionId, toAction, onGateCard] of buttons) {
-    app.action(actionId, async ({ ack, body, action, respond }) => {
+  for (const [actionId, toAction, onGateCard, stale] of buttons) {
+    app.action({ action_id: actionId }, async ({ ack, body, action, respond }) => {
       await ack();
       if (body.type !== "block_actions" || action.type !== "button") return;
       const actor: Actor = {
@@ -234,13 +269,29 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
         channelName: body.channel?.name,
       };
       const requestId = crypto.randomUUID();
+      const typed = toAction(action.value ?? "");
+      if (!typed) {
+        track(() => respond({ response_type: "ephemeral", replace_original: false, text: stale }).catch(failSafe(requestId, respond)));
+        return;
+      }
       track(() =>
-        dispatchAction(toAction(action.value ?? ""), actor, deps, AbortSignal.timeout(60_000), requestId)
+        dispatchAction(typed, actor, deps, AbortSignal.timeout(60_000), requestId)
           .then((outcome) => deliver(outcome, actor, respond, onGateCard))
           .catch(failSafe(requestId, respond)),
       );
     });
   }
+
+  const notifier = createNotifier({
+    outbox,
+    routing: {
+      channel: core.hosts.notifications?.channel,
+      hostChannel: (host) => core.hosts.settings?.[host]?.notify,
+    },
+    lastLines: core.lastLines,
+    log: core.log,
+    clock: core.clock,
+  });
 
   /** Expires overdue requests (editing their cards) and announces grants that ended. */
   async function sweepNow(): Promise<void> {
@@ -263,6 +314,8 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
   return {
     app,
     outbox: outbox as Outbox,
+    /** Where the engines' container events go (see container-watch.ts). */
+    notify: notifier.handle,
     /** Starts listening (HTTP) or connecting (Socket Mode); resolves with the HTTP port in use. */
     async start(): Promise<number> {
       if (socketMode) {
@@ -288,6 +341,6 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
       await Promise.allSettled([...pending]);
     },
     /** Resolves when every command and click received so far has been fully handled (tests, shutdown). */
-    idle: () => Promise.allSettled([...pending]).then(() => undefined),
+    idle: () => Promise.allSettled([...pending, notifier.idle()]).then(() => undefined),
   };
 }

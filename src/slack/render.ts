@@ -154,3 +154,68 @@ export function renderGateCard(card: GateCard): { text: string; blocks: KnownBlo
   );
   return { text, blocks };
 }
+
+export const hostPickActionId = "berth_host";
+
+/** Asks which host to use, one button per host the person may use; each carries the remembered request's id. */
+export function renderHostPicker(p: { id: string; text: string; hosts: readonly string[] }): { text: string; blocks: KnownBlock[] } {
+  const buttons = p.hosts.slice(0, 25); // Slack's limit for one actions block
+  const rest = p.hosts.slice(buttons.length);
+  const blocks: KnownBlock[] = [
+    { type: "section", text: { type: "mrkdwn", text: fit(escapeKeepingMentions(p.text), slackLimits.sectionChars) } },
+    {
+      type: "actions",
+      block_id: `pick:${p.id}`,
+      elements: buttons.map((host) => ({
+        type: "button" as const,
+        action_id: `${hostPickActionId}:${host}`,
+        text: { type: "plain_text" as const, text: fit(host, 75) },
+        value: `${p.id} ${host}`,
+      })),
+    },
+  ];
+  if (rest.length) blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: fit(`Also: ${rest.join(", ")} (use -H)`, 3000) }] });
+  return { text: fit(`${p.text} ${p.hosts.join(", ")}`, slackLimits.textChars), blocks };
+}
+
+export const notifyLogsActionId = "berth_notify_logs";
+export const notifyRestartActionId = "berth_notify_restart";
+
+export type NotificationCard = {
+  host: string;
+  container: string; // name
+  id: string;
+  image: string;
+  headline: string; // "exited with code 3", "was killed: out of memory", "is unhealthy"
+  count: number;
+  firstAt: number;
+  lastAt: number;
+  startedBy?: string | undefined;
+  /** The typed actions behind the buttons, as JSON (parsed and authorized again on click). */
+  logsAction: string;
+  restartAction: string;
+};
+
+/** A crash/OOM/unhealthy notification; repeats edit the same card (the counter), they never post again. */
+export function renderNotification(n: NotificationCard): { text: string; blocks: KnownBlock[] } {
+  const times = n.count > 1 ? ` · ${n.count}× since ${clock(n.firstAt)}, last ${clock(n.lastAt)} UTC` : ` · ${clock(n.lastAt)} UTC`;
+  const headline = `:rotating_light: \`${escapeMrkdwn(n.container)}\` on ${escapeMrkdwn(n.host)} ${escapeMrkdwn(n.headline)}`;
+  const facts = [`container ${n.id}`, `image \`${escapeMrkdwn(n.image)}\``, ...(n.startedBy ? [`started by <@${n.startedBy}>`] : [])];
+  return {
+    text: fit(`${n.container} on ${n.host} ${n.headline}${n.count > 1 ? ` (${n.count}×)` : ""}`, slackLimits.textChars),
+    blocks: [
+      { type: "section", text: { type: "mrkdwn", text: fit(`${headline}${times}`, slackLimits.sectionChars) } },
+      { type: "context", elements: [{ type: "mrkdwn", text: fit(facts.join(" · "), slackLimits.sectionChars) }] },
+      {
+        type: "actions",
+        block_id: `notify:${n.host}:${n.id}`,
+        elements: [
+          { type: "button", action_id: notifyLogsActionId, text: { type: "plain_text", text: "Logs" }, value: n.logsAction },
+          { type: "button", action_id: notifyRestartActionId, text: { type: "plain_text", text: "Restart" }, value: n.restartAction },
+        ],
+      },
+    ],
+  };
+}
+
+const clock = (ms: number) => new Date(ms).toISOString().slice(11, 19);

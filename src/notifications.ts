@@ -1,0 +1,89 @@
+import { type ContainerEvent, labels } from "./engines/ports.ts";
+
+/** One container's notification thread: what happened, how often, and where it is shown. */
+export type Notice = {
+  key: string;
+  host: string;
+  channel: string;
+  id: string;
+  container: string;
+  image: string;
+  headline: string;
+  count: number;
+  firstAt: number;
+  lastAt: number;
+  startedBy: string | undefined;
+  lastKind: ContainerEvent["kind"];
+};
+
+export type NoticeRouting = {
+  /** Every notification goes here when set (the manifest's `notifications.channel`). */
+  channel?: string | undefined;
+  /** Per-host override (a host's `notify`). */
+  hostChannel: (host: string) => string | undefined;
+};
+
+/** A die that follows an OOM kill this soon is the same crash, not a second one. */
+const oomDieMs = 10_000;
+/** After this long without events, a container's next crash starts a new thread. */
+const quietMs = 6 * 3600_000;
+
+/**
+ * Coalesces container events into one notice per container: the first event opens it (post a card), later ones
+ * update it (edit the card's counter). Pure state; the Slack side posts and edits.
+ */
+export function createNotices(routing: NoticeRouting, clock: () => number = Date.now) {
+  const notices = new Map<string, Notice>();
+  return {
+    /** Returns the notice to show and whether it is new; undefined when the event changes nothing shown. */
+    add(host: string, event: ContainerEvent): { notice: Notice; isNew: boolean } | undefined {
+      const now = clock();
+      const key = `${host}/${event.id}`;
+      const channel = routing.channel ?? routing.hostChannel(host) ?? event.labels[labels.channel];
+      if (!channel) return undefined;
+      const known = notices.get(key);
+      if (known && now - known.lastAt < quietMs) {
+        // The engine reports an OOM kill as `oom` then `die` (exit 137): one crash, told once.
+        if (event.kind === "die" && known.lastKind === "oom" && now - known.lastAt < oomDieMs) {
+          known.headline = `was killed for running out of memory (exit ${event.exitCode ?? 137})`;
+          known.lastKind = "die";
+          return { notice: known, isNew: false };
+        }
+        known.count++;
+        known.lastAt = now;
+        known.lastKind = event.kind;
+        known.headline = headline(event);
+        return { notice: known, isNew: false };
+      }
+      const notice: Notice = {
+        key,
+        host,
+        channel,
+        id: event.id,
+        container: event.name,
+        image: event.image,
+        headline: headline(event),
+        count: 1,
+        firstAt: now,
+        lastAt: now,
+        startedBy: event.labels[labels.user],
+        lastKind: event.kind,
+      };
+      notices.set(key, notice);
+      // Old threads are forgotten so the map stays small on a long-running berth.
+      for (const [k, n] of notices) if (now - n.lastAt >= quietMs) notices.delete(k);
+      return { notice, isNew: true };
+    },
+  };
+}
+
+function headline(e: ContainerEvent): string {
+  switch (e.kind) {
+    case "die":
+      return `exited with code ${e.exitCode ?? "?"}`;
+    case "oom":
+      return "was killed for running out of memory";
+    case "unhealthy":
+      return "turned unhealthy (its health check fails)";
+  }
+}
