@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { registry } from "../commands/index.ts";
 import type { Actor } from "../src/action.ts";
-import { type DispatchDeps, dispatch, type Outcome } from "../src/dispatch.ts";
+import { type DispatchDeps, dispatch, type Outcome, pickedAction } from "../src/dispatch.ts";
 import type { JobEvent } from "../src/events.ts";
 import type { Hosts } from "../src/hosts.ts";
 import { createJobRegistry } from "../src/jobs.ts";
@@ -142,7 +142,7 @@ test("usage errors never reach policy or the engine", async () => {
   assert.equal(store.audit.all().length, 0);
 });
 
-test("several hosts and no default: berth asks for -H", async () => {
+test("several hosts and no default: berth asks with the hosts this person may use", async () => {
   const { deps } = setup({
     connections: [
       { name: "a", url: "unix:///a", timeoutMs: 1 },
@@ -151,7 +151,11 @@ test("several hosts and no default: berth asks for -H", async () => {
     channels: {},
   });
   const outcome = await dispatch({ text: "ps", actor: oper }, deps, signal());
-  assert.equal(replyText(outcome), "Several hosts are configured; pick one with `-H HOST` (a, b).");
+  assert.equal(outcome.type, "pick");
+  assert.deepEqual(outcome.type === "pick" && outcome.hosts, ["a", "b"]);
+  const picked = outcome.type === "pick" ? pickedAction(deps, `${outcome.id} b`) : undefined;
+  assert.deepEqual(picked, { kind: "container.list", all: false, host: "b" });
+  assert.equal(outcome.type === "pick" && pickedAction(deps, `${outcome.id} a`), undefined, "a choice is used once");
 });
 
 test("inspect shows environment names, never values", async () => {
@@ -189,7 +193,9 @@ test("a missing image is pulled first, with progress on the card", async () => {
   const statuses = events.filter((e) => e.type === "status").map((e) => (e.type === "status" ? e.text : ""));
   assert.equal(statuses[0], "Pulling busybox:1 on local…");
   assert.equal(statuses[1], "Pulling busybox:1: Downloading 1 MiB/4 MiB");
-  assert.deepEqual(engine.calls.map((c) => c.method).slice(0, 3), ["hasImage", "pull", "run"]);
+  const calls = engine.calls.map((c) => c.method);
+  assert.deepEqual(calls.slice(0, 2), ["hasImage", "pull"]);
+  assert.ok(calls.indexOf("imagePlatform") > 1 && calls.indexOf("imagePlatform") < calls.indexOf("run"), "the platform is checked before run");
 });
 
 test("logs of a container mask its environment values before any line", async () => {

@@ -73,3 +73,15 @@ test("with several hosts and no default, the choice lists them instead of failin
   const unknown = resolveHost(hosts, "c", { id: "C1" });
   assert.ok(!unknown.ok && /no host `c`/.test(unknown.message) && !unknown.choices);
 });
+
+test("the example hosts manifest is valid (its TLS files are the operator's, so only the schema is checked)", async () => {
+  const { parse } = await import("yaml");
+  const { readFileSync } = await import("node:fs");
+  const { HostsSchema } = await import("../src/hosts.ts");
+  const parsed = HostsSchema.safeParse(parse(readFileSync(new URL("../manifests/hosts.example.yaml", import.meta.url), "utf8")));
+  assert.equal(parsed.success, true, parsed.success ? "" : JSON.stringify(parsed.error.issues));
+  assert.deepEqual(
+    parsed.data?.hosts.map((h) => h.url.split(":")[0]),
+    ["unix", "tcp", "tcp", "tcp", "ssh"],
+  );
+});

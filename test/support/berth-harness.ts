@@ -32,11 +32,19 @@ default: local
 /** Starts a real berth (Bolt, WebClient, Docker adapter, store) against the Slack fake, HTTP or Socket Mode. */
 export async function startBerth(
   fake: SlackFake,
-  options: { socketMode?: boolean; threadMaxMessages?: number; policy?: string; clock?: () => number; reloadIntervalMs?: number } = {},
+  options: {
+    socketMode?: boolean;
+    threadMaxMessages?: number;
+    policy?: string;
+    hosts?: string;
+    env?: Record<string, string>;
+    clock?: () => number;
+    reloadIntervalMs?: number;
+  } = {},
 ) {
   const dir = mkdtempSync(join(tmpdir(), "berth-e2e-"));
   writeFileSync(join(dir, "policy.yaml"), options.policy ?? testPolicy);
-  writeFileSync(join(dir, "hosts.yaml"), testHosts);
+  writeFileSync(join(dir, "hosts.yaml"), options.hosts ?? testHosts);
   const config = loadConfig({
     SLACK_BOT_TOKEN: fake.botToken,
     ...(options.socketMode ? { SLACK_APP_TOKEN: fake.appToken } : { SLACK_SIGNING_SECRET: fake.signingSecret }),
@@ -48,6 +56,7 @@ export async function startBerth(
     BERTH_DATA_DIR: join(dir, "data"),
     BERTH_THREAD_MAX_MESSAGES: String(options.threadMaxMessages ?? 100),
     LOG_LEVEL: "info",
+    ...options.env,
   });
   const logs: string[] = [];
   const berth = createBerth(config, {
