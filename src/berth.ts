@@ -121,7 +121,9 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
         // One watch per host; each reconnects on its own, so a host that is down never delays the others.
         for (const c of hosts.connections) {
           // Only containers this installation started: another berth sharing the engine speaks for its own.
-          const ours = (event: ContainerEvent) => store.jobs.get(event.labels[labels.job] ?? "") !== undefined;
+          // Two manifest names for one engine would both see the event; the host it was started on speaks.
+          const ours = (event: ContainerEvent) =>
+            store.jobs.get(event.labels[labels.job] ?? "") !== undefined && (event.labels[labels.host] ?? c.name) === c.name;
           void watchContainers(engine(c.name), (event) => ours(event) && slack.notify(c.name, event), {
             signal: watching.signal,
             log: (event, fields) => log.info(event, { host: c.name, ...fields }),

@@ -92,7 +92,12 @@ async function* run(action: ActionOf<"container.run">, ctx: JobContext, signal: 
       cmd: action.cmd,
       name: action.name,
       env: action.env,
-      labels: { [labels.user]: ctx.actor.userId, [labels.channel]: ctx.actor.channelId, [labels.job]: ctx.jobId },
+      labels: {
+        [labels.user]: ctx.actor.userId,
+        [labels.channel]: ctx.actor.channelId,
+        [labels.job]: ctx.jobId,
+        [labels.host]: ctx.host,
+      },
       memoryBytes: limits.memoryBytes,
       nanoCpus: limits.nanoCpus,
       pidsLimit: limits.pidsLimit,

@@ -9,6 +9,7 @@ export const labels = {
   user: "io.berth.user",
   channel: "io.berth.channel",
   job: "io.berth.job",
+  host: "io.berth.host",
 } as const;
 
 export type LogLine = { stream: "stdout" | "stderr"; text: string };
