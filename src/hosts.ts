@@ -18,11 +18,20 @@ const HostEntry = z
     timeout: z.number().int().positive().default(15_000),
     /** Windows hosts: the isolation `run` uses when none is asked for (else the engine's own default). */
     isolation: z.enum(["process", "hyperv"]).optional(),
+    /** ssh:// hosts: the host's public key line or SHA256 fingerprint; berth refuses any other key. */
+    hostKey: z
+      .string()
+      .regex(/^(SHA256:[A-Za-z0-9+/]{43}|(ssh|ecdsa)-[a-z0-9-]+ [A-Za-z0-9+/=]+)$/, "an SSH public key line or SHA256:… fingerprint")
+      .optional(),
     /** Where crash/OOM/unhealthy notifications for this host go, instead of the channel a container was started from. */
     notify: channelRef.optional(),
   })
   .strict()
-  .refine((h) => !h.tls || h.url.startsWith("tcp://"), { message: "tls applies to tcp:// hosts only", path: ["tls"] });
+  .refine((h) => !h.tls || h.url.startsWith("tcp://"), { message: "tls applies to tcp:// hosts only", path: ["tls"] })
+  .refine((h) => !h.url.startsWith("ssh://") || h.hostKey, {
+    message: "ssh:// hosts need hostKey (get it with `ssh-keyscan HOST | ssh-keygen -lf -`)",
+    path: ["hostKey"],
+  });
 
 export const HostsSchema = z
   .object({
@@ -89,6 +98,7 @@ export function loadHosts(path: string, env: Readonly<Record<string, string | un
       name: h.name,
       url: h.url,
       timeoutMs: h.timeout,
+      sshHostKey: h.hostKey,
       tls: h.tls && { ca: pem(h.name, h.tls.ca), cert: pem(h.name, h.tls.cert), key: pem(h.name, h.tls.key) },
     })),
     channels: file.channels,

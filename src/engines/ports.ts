@@ -201,4 +201,6 @@ export type DockerConnection = {
   timeoutMs: number;
   /** ssh:// hosts: the SSH agent's socket (SSH_AUTH_SOCK, read by main.ts). */
   sshAuthSock?: string | undefined;
+  /** ssh:// hosts: the pinned host key ("ssh-ed25519 AAAA…" or "SHA256:…"); connections to any other key fail. */
+  sshHostKey?: string | undefined;
 };
