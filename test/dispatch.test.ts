@@ -14,7 +14,7 @@ import { details, FakeEngine } from "./fakes.ts";
 const policy = parseYaml(
   `version: 1
 roles:
-  operator: { actions: [container.run, container.list, container.logs, container.stop, container.inspect] }
+  operator: { actions: [container.run, container.list, container.logs, container.stop, container.inspect, service.*] }
 bindings:
   - { role: operator, users: [U0OPER], channels: [C0INCIDENT] }
   - { role: operator, usergroups: [S0ONCALL] }
@@ -195,7 +195,10 @@ test("a missing image is pulled first, with progress on the card", async () => {
   assert.equal(statuses[1], "Pulling busybox:1: Downloading 1 MiB/4 MiB");
   const calls = engine.calls.map((c) => c.method);
   assert.deepEqual(calls.slice(0, 2), ["hasImage", "pull"]);
-  assert.ok(calls.indexOf("imagePlatform") > 1 && calls.indexOf("imagePlatform") < calls.indexOf("run"), "the platform is checked before run");
+  assert.ok(
+    calls.indexOf("imagePlatform") > 1 && calls.indexOf("imagePlatform") < calls.indexOf("run"),
+    "the platform is checked before run",
+  );
 });
 
 test("logs of a container mask its environment values before any line", async () => {
@@ -238,4 +241,69 @@ rules:
   );
   assert.match(replyText(outcome), /Stopping job `j-00000a`/);
   assert.deepEqual(job.controller.signal.reason, { by: "U0B" });
+});
+
+const task = (id: string, error: string) => ({
+  id,
+  slot: 2,
+  node: "node-1",
+  image: "busybox:9",
+  state: "rejected",
+  desiredState: "shutdown",
+  message: "preparing",
+  error,
+  exitCode: undefined,
+  updatedAt: new Date(0),
+});
+
+test("service scale: the card follows convergence and ends when the service has converged", async () => {
+  const { deps, engine } = setup();
+  engine.convergence = [
+    { running: 1, desired: 3, failed: [], updateState: undefined, updateMessage: undefined, done: false, ok: false },
+    { running: 3, desired: 3, failed: [], updateState: undefined, updateMessage: undefined, done: true, ok: true },
+  ];
+  const events = await collect(await dispatch({ text: "service scale web=3", actor: oper }, deps, signal()));
+  assert.deepEqual(engine.calls.find((c) => c.method === "updateService")?.args, ["web", { kind: "scale", replicas: 3 }]);
+  const statuses = events.flatMap((e) => (e.type === "status" ? [e.text] : []));
+  assert.deepEqual(statuses, ["Scaling to 3 `web` on local…", "`web` on local: 1/3 running", "`web` on local: 3/3 running"]);
+  const end = events.at(-1);
+  assert.equal(end?.type === "end" && end.outcome, "succeeded");
+  assert.match(end?.type === "end" ? end.text : "", /^Converged: 3\/3 tasks running after /);
+});
+
+test("service update that fails: each failed task's error once in the thread, the pause reason and the way back on the card", async () => {
+  const { deps, engine } = setup();
+  const a = task("aaaaaaaaaaaa", "No such image: busybox:9");
+  const b = task("bbbbbbbbbbbb", "No such image: busybox:9");
+  engine.convergence = [
+    { running: 1, desired: 2, failed: [a], updateState: "updating", updateMessage: "update in progress", done: false, ok: false },
+    {
+      running: 1,
+      desired: 2,
+      failed: [b, a],
+      updateState: "paused",
+      updateMessage: "update paused due to failure or early termination of task bbbbbbbbbbbb",
+      done: true,
+      ok: false,
+    },
+  ];
+  const events = await collect(await dispatch({ text: "service update --image busybox:9 web", actor: oper }, deps, signal()));
+  const lines = events.flatMap((e) => (e.type === "line" ? [e.line.text] : []));
+  assert.deepEqual(lines, [
+    "task aaaaaaaaaaaa (slot 2) rejected: No such image: busybox:9",
+    "task bbbbbbbbbbbb (slot 2) rejected: No such image: busybox:9",
+  ]);
+  const end = events.at(-1);
+  assert.equal(end?.type === "end" && end.outcome, "failed");
+  assert.match(
+    end?.type === "end" ? end.text : "",
+    /1\/2 running\): update paused due to failure.*Roll back with `\/berth service rollback web`/,
+  );
+});
+
+test("service update to an image outside the allow-list is denied before the engine is asked", async () => {
+  const { deps, engine } = setup();
+  const outcome = await dispatch({ text: "service update --image evil/miner:1 web", actor: oper }, deps, signal());
+  assert.match(replyText(outcome), /not on berth's image allow-list/);
+  assert.equal(engine.calls.length, 0);
 });

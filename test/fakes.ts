@@ -1,14 +1,21 @@
 import type {
   ContainerDetails,
   ContainerEngine,
+  ContainerEvent,
   ContainerSummary,
+  Convergence,
   EngineInfo,
   ExecHandle,
   ExitStatus,
+  ImagePlatform,
   LogLine,
   LogQuery,
   PullProgress,
   RunSpec,
+  ServiceChange,
+  ServiceLogQuery,
+  ServiceSummary,
+  ServiceTask,
 } from "../src/engines/ports.ts";
 import { BerthError } from "../src/errors.ts";
 
@@ -21,6 +28,22 @@ export class FakeEngine implements ContainerEngine {
   imagePresent = true;
   pullSteps: PullProgress[] = [{ status: "Already exists" }];
   containers: ContainerDetails[] = [];
+  /** What info() reports besides the name: a Linux engine unless a test makes it a Windows host. */
+  host: Omit<EngineInfo, "name"> = {
+    osType: "linux",
+    osVersion: "test",
+    osBuild: "6.1.0-test",
+    architecture: "x86_64",
+    engineVersion: "0",
+    apiVersion: "1.41",
+    maxApiVersion: "1.41",
+    defaultIsolation: undefined,
+    isolations: [],
+    swarm: { state: "inactive", role: undefined },
+  };
+  /** imagePlatform() answers per image; any other present (or pulled) image is a Linux amd64 image. */
+  imagePlatforms = new Map<string, ImagePlatform>();
+  private pulled = new Set<string>();
 
   constructor(name = "local") {
     this.name = name;
@@ -47,7 +70,13 @@ export class FakeEngine implements ContainerEngine {
 
   async info(): Promise<EngineInfo> {
     this.record("info");
-    return { name: this.name, osType: "linux", osVersion: "test", engineVersion: "0", apiVersion: "1.41" };
+    return { name: this.name, ...this.host };
+  }
+  async imagePlatform(image: string): Promise<ImagePlatform | undefined> {
+    this.record("imagePlatform", image);
+    const known = this.imagePlatforms.get(image);
+    if (known) return known;
+    return this.imagePresent || this.pulled.has(image) ? { os: "linux", osVersion: undefined, architecture: "amd64" } : undefined;
   }
   async hasImage(image: string): Promise<boolean> {
     this.record("hasImage", image);
@@ -56,6 +85,7 @@ export class FakeEngine implements ContainerEngine {
   async *pull(image: string): AsyncIterable<PullProgress> {
     this.record("pull", image);
     yield* this.pullSteps;
+    this.pulled.add(image);
   }
   async run(spec: RunSpec): Promise<{ id: string; name: string }> {
     this.record("run", spec);
@@ -112,6 +142,35 @@ export class FakeEngine implements ContainerEngine {
       })(),
       exitCode: async () => 0,
     };
+  }
+  serviceList: ServiceSummary[] = [];
+  tasks: ServiceTask[] = [];
+  /** What watchService yields after a change, in order. */
+  convergence: Convergence[] = [];
+  async services(): Promise<ServiceSummary[]> {
+    this.record("services");
+    return this.serviceList;
+  }
+  async serviceTasks(service: string): Promise<ServiceTask[]> {
+    this.record("serviceTasks", service);
+    return this.tasks;
+  }
+  async *serviceLogs(query: ServiceLogQuery): AsyncIterable<LogLine> {
+    this.record("serviceLogs", query);
+    yield* this.lines;
+  }
+  async updateService(service: string, change: ServiceChange): Promise<{ warnings: string[] }> {
+    this.record("updateService", service, change);
+    return { warnings: [] };
+  }
+  async *watchService(service: string): AsyncIterable<Convergence> {
+    this.record("watchService", service);
+    yield* this.convergence;
+  }
+  async *events(options: { sinceNano?: bigint | undefined }, signal: AbortSignal): AsyncIterable<ContainerEvent> {
+    this.record("events", options);
+    // No events unless a test scripts them: wait like a quiet engine until the caller stops listening.
+    await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
   }
   close(): void {}
 }

@@ -72,7 +72,8 @@ test("the same image with --isolation hyperv runs, and the engine is asked for H
   const card = await finished("nanoserver:1809 cmd /c echo isolated on win");
   assert.match(cardText(card), /Exited with code 0/);
   const create = win.requests.filter((r) => r.method === "POST" && r.path.includes("/containers/create")).at(-1);
-  assert.equal((create?.body as { HostConfig?: { Isolation?: string } }).HostConfig?.Isolation, "hyperv");
+  assert.ok(create, "a create request reached the Windows engine");
+  assert.equal((create.body as { HostConfig?: { Isolation?: string } }).HostConfig?.Isolation, "hyperv");
 });
 
 test("a Linux image on the Windows host is refused with what to do instead", async () => {

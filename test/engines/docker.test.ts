@@ -513,8 +513,13 @@ describe("images and engine", () => {
     );
   });
 
-  it("accepts an ssh:// engine without connecting at construction", () => {
-    createDockerEngine({ name: "remote", url: "ssh://deploy@docker.example.invalid:2222", timeoutMs: 1000 }).close();
+  it("accepts an ssh:// engine with a pinned host key without connecting at construction, and refuses one without", () => {
+    const sshHostKey = "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8";
+    const url = "ssh://deploy@docker.example.invalid:2222";
+    const engine = createDockerEngine({ name: "remote", url, sshHostKey, timeoutMs: 1000 });
+    assert.equal(engine.name, "remote");
+    engine.close();
+    assert.throws(() => createDockerEngine({ name: "remote", url, timeoutMs: 1000 }), fails("CONFIG", /ssh:\/\/ hosts need `hostKey`/));
   });
 
   it("rejects an unusable URL as a configuration error", () => {

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 /**
  * The Docker adapter over ssh://, for real: a private sshd on loopback and an ssh-agent (test/support/ssh-server.ts).
  * docker-modem logs in with the agent's key and runs `docker system dial-stdio` on the "remote", which is this
@@ -9,6 +8,7 @@ import { createHash } from "node:crypto";
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { createDockerEngine } from "../../src/engines/docker.ts";
@@ -108,10 +108,7 @@ describe("a remote engine over SSH", () => {
       .replace(/=+$/, "")}`;
     const info = await connect({ sshAuthSock: server.authSock, sshHostKey: fingerprint }).info(never);
     assert.equal(info.osType, "linux", "the right fingerprint connects");
-    assert.throws(
-      () => createDockerEngine({ name: "nokey", url: server.url, timeoutMs: 1000 }),
-      /ssh:\/\/ hosts need `hostKey`/,
-    );
+    assert.throws(() => createDockerEngine({ name: "nokey", url: server.url, timeoutMs: 1000 }), /ssh:\/\/ hosts need `hostKey`/);
   });
 
   it("says the SSH login failed when berth's agent has no key the host accepts", async () => {
