@@ -58,6 +58,9 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
     engines.set(name, created);
     return created;
   };
+  // Build every client now: a host whose connection cannot work (bad PEM, ssh:// without hostKey) stops berth at
+  // start-up with the reason, not on someone's command at 3 a.m.
+  for (const c of hosts.connections) engine(c.name);
   const slack = createSlackApp(
     {
       botToken: config.slack.botToken,

@@ -62,6 +62,29 @@ test("an invalid policy stops berth with the file, line and problem", async () =
   );
 });
 
+test("a host whose connection cannot work stops berth at start-up with the reason", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "berth-main-"));
+  writeFileSync(join(dir, "policy.yaml"), "version: 1\nroles: {}\nbindings: []\n");
+  const { code, stderr } = await start({
+    SLACK_BOT_TOKEN: "xoxb-1",
+    SLACK_SIGNING_SECRET: "s",
+    BERTH_POLICY: join(dir, "policy.yaml"),
+    BERTH_HOSTS: join(dir, "absent.yaml"),
+    BERTH_DATA_DIR: dir,
+  }).output;
+  assert.equal(code, 1);
+  assert.match(stderr, /berth cannot start: .*absent\.yaml/);
+  const viaEnv = await start({
+    SLACK_BOT_TOKEN: "xoxb-1",
+    SLACK_SIGNING_SECRET: "s",
+    BERTH_POLICY: join(dir, "policy.yaml"),
+    BERTH_DATA_DIR: dir,
+    DOCKER_HOST: "ssh://deploy@docker.example.invalid",
+  }).output;
+  assert.equal(viaEnv.code, 1);
+  assert.match(viaEnv.stderr, /berth cannot start: Host "local" has an unusable Docker connection .*ssh:\/\/ hosts need `hostKey`/);
+});
+
 test("HTTP mode from the environment: /healthz, signed commands on /slack/events, clean shutdown on SIGTERM", async () => {
   const fake = await SlackFake.start();
   const dir = mkdtempSync(join(tmpdir(), "berth-main-"));
