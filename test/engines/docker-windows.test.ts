@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { createDockerEngine } from "../../src/engines/docker.ts";
 import type { ContainerEngine, LogLine, RunSpec } from "../../src/engines/ports.ts";
-import { BerthError, type ErrorCode } from "../../src/errors.ts";
+import { fails } from "../support/fails.ts";
 import { startWindowsEngine, type WindowsEngine, type WindowsEngineProfile } from "../support/windows-engine-fake.ts";
 
 const dir = await mkdtemp(join(tmpdir(), "berth-dockerwin-"));
@@ -47,15 +47,6 @@ function spec(image: string, over: Partial<RunSpec> = {}): RunSpec {
     autoRemove: false,
     tty: false,
     ...over,
-  };
-}
-
-function fails(code: ErrorCode, pattern: RegExp) {
-  return (e: unknown) => {
-    assert.ok(e instanceof BerthError, `expected a BerthError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    assert.match(e.message, pattern);
-    return true;
   };
 }
 

@@ -13,7 +13,8 @@ import { after, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { createDockerEngine } from "../../src/engines/docker.ts";
 import { type LogLine, labels, type RunSpec } from "../../src/engines/ports.ts";
-import { BerthError, type ErrorCode } from "../../src/errors.ts";
+import { BerthError } from "../../src/errors.ts";
+import { fails } from "../support/fails.ts";
 
 const execFileAsync = promisify(execFile);
 const docker = async (...args: string[]) => (await execFileAsync("docker", args)).stdout.trim();
@@ -71,15 +72,6 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
 }
 
 const texts = (lines: LogLine[], stream: LogLine["stream"]) => lines.filter((l) => l.stream === stream).map((l) => l.text);
-
-function fails(code: ErrorCode, pattern: RegExp) {
-  return (e: unknown) => {
-    assert.ok(e instanceof BerthError, `expected a BerthError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    assert.match(e.message, pattern);
-    return true;
-  };
-}
 
 const pipes = () => process.getActiveResourcesInfo().filter((r) => r === "PipeWrap").length;
 

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { createDockerEngine } from "../../src/engines/docker.ts";
 import type { ContainerEngine, LogLine, RunSpec } from "../../src/engines/ports.ts";
-import { BerthError, type ErrorCode } from "../../src/errors.ts";
+import { fails } from "../support/fails.ts";
 import { startTlsDaemon } from "../support/tls-daemon.ts";
 
 const never = new AbortController().signal;
@@ -27,15 +27,6 @@ function engine(name: string, url: string, timeoutMs = 10_000): ContainerEngine 
   const created = createDockerEngine({ name, url, timeoutMs });
   engines.push(created);
   return created;
-}
-
-function fails(code: ErrorCode, pattern: RegExp) {
-  return (e: unknown) => {
-    assert.ok(e instanceof BerthError, `expected a BerthError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    assert.match(e.message, pattern);
-    return true;
-  };
 }
 
 /** Listens on loopback (or a unix socket) and closes with every connection it ever accepted. */

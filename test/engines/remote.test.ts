@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createDockerEngine } from "../../src/engines/docker.ts";
 import type { ContainerEngine, DockerConnection, LogLine, RunSpec } from "../../src/engines/ports.ts";
-import { BerthError, type ErrorCode } from "../../src/errors.ts";
+import { fails } from "../support/fails.ts";
 import { startTlsDaemon, type TlsDaemon } from "../support/tls-daemon.ts";
 
 const never = new AbortController().signal;
@@ -55,15 +55,6 @@ function spec(cmd: string): RunSpec {
 
 /** Prints a numbered line every 200 ms until stopped; exits at once on SIGTERM (sh as PID 1 would ignore it). */
 const ticker = "trap 'exit 0' TERM; i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done";
-
-function fails(code: ErrorCode, pattern: RegExp) {
-  return (e: unknown) => {
-    assert.ok(e instanceof BerthError, `expected a BerthError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    assert.match(e.message, pattern);
-    return true;
-  };
-}
 
 describe("a remote engine over TLS", () => {
   it("answers info, runs a container, follows its logs to the end and lists it", async () => {

@@ -13,7 +13,7 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { createDockerEngine } from "../../src/engines/docker.ts";
 import type { ContainerEngine, LogLine, RunSpec } from "../../src/engines/ports.ts";
-import { BerthError, type ErrorCode } from "../../src/errors.ts";
+import { fails } from "../support/fails.ts";
 import { type SshServer, startSshServer } from "../support/ssh-server.ts";
 
 const execFileAsync = promisify(execFile);
@@ -64,15 +64,6 @@ function spec(cmd: string): RunSpec {
     mounts: [],
     autoRemove: false,
     tty: false,
-  };
-}
-
-function fails(code: ErrorCode, pattern: RegExp) {
-  return (e: unknown) => {
-    assert.ok(e instanceof BerthError, `expected a BerthError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    assert.match(e.message, pattern);
-    return true;
   };
 }
 

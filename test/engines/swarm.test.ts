@@ -14,7 +14,7 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { createDockerEngine } from "../../src/engines/docker.ts";
 import type { Convergence, LogLine } from "../../src/engines/ports.ts";
-import { BerthError, type ErrorCode } from "../../src/errors.ts";
+import { fails } from "../support/fails.ts";
 import { useSwarm } from "../support/swarm.ts";
 
 const execFileAsync = promisify(execFile);
@@ -87,15 +87,6 @@ async function watch(name: string): Promise<Convergence[]> {
   const steps = await collect(engine.watchService(name, AbortSignal.any([never, AbortSignal.timeout(150_000)])));
   assert.ok(steps.at(-1)?.done, `the watch ended without a final state: ${JSON.stringify(steps.at(-1))}`);
   return steps;
-}
-
-function fails(code: ErrorCode, pattern: RegExp) {
-  return (e: unknown) => {
-    assert.ok(e instanceof BerthError, `expected a BerthError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    assert.match(e.message, pattern);
-    return true;
-  };
 }
 
 describe("swarm services on the real engine", () => {
