@@ -14,6 +14,7 @@ import { promisify } from "node:util";
 import { createDockerEngine } from "../../src/engines/docker.ts";
 import type { RunSpec } from "../../src/engines/ports.ts";
 import { BerthError } from "../../src/errors.ts";
+import { shellSpec } from "../support/run-spec.ts";
 
 const execFileAsync = promisify(execFile);
 const docker = async (...args: string[]) => (await execFileAsync("docker", args)).stdout.trim();
@@ -52,22 +53,7 @@ after(async () => {
 function spec(cmd: string, over: Partial<RunSpec> = {}): RunSpec {
   const name = `${prefix}-${names.length + 1}`;
   names.push(name);
-  return {
-    image,
-    cmd: ["sh", "-c", cmd],
-    name,
-    env: [],
-    labels: {},
-    memoryBytes: 0,
-    nanoCpus: 0,
-    pidsLimit: 64,
-    networkMode: "none",
-    privileged: false,
-    mounts: [],
-    autoRemove: false,
-    tty: false,
-    ...over,
-  };
+  return shellSpec(cmd, { image, name, pidsLimit: 64, ...over });
 }
 
 describe("the real Linux engine", () => {

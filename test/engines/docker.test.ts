@@ -15,6 +15,7 @@ import { createDockerEngine } from "../../src/engines/docker.ts";
 import { type LogLine, labels, type RunSpec } from "../../src/engines/ports.ts";
 import { BerthError } from "../../src/errors.ts";
 import { fails } from "../support/fails.ts";
+import { shellSpec } from "../support/run-spec.ts";
 
 const execFileAsync = promisify(execFile);
 const docker = async (...args: string[]) => (await execFileAsync("docker", args)).stdout.trim();
@@ -38,22 +39,7 @@ after(async () => {
 });
 
 function spec(cmd: string, over: Partial<RunSpec> = {}): RunSpec {
-  return {
-    image,
-    cmd: ["sh", "-c", cmd],
-    name: uniqueName("c"),
-    env: [],
-    labels: {},
-    memoryBytes: 0,
-    nanoCpus: 0,
-    pidsLimit: 0,
-    networkMode: "none",
-    privileged: false,
-    mounts: [],
-    autoRemove: false,
-    tty: false,
-    ...over,
-  };
+  return shellSpec(cmd, { image, name: uniqueName("c"), ...over });
 }
 
 /** A container that stops at once on SIGTERM (busybox sh as PID 1 would ignore it and cost the 10 s grace). */

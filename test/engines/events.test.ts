@@ -13,6 +13,7 @@ import { promisify } from "node:util";
 import { createDockerEngine } from "../../src/engines/docker.ts";
 import { type ContainerEvent, labels, type RunSpec } from "../../src/engines/ports.ts";
 import { BerthError } from "../../src/errors.ts";
+import { shellSpec } from "../support/run-spec.ts";
 
 const execFileAsync = promisify(execFile);
 const docker = async (...args: string[]) => (await execFileAsync("docker", args)).stdout.trim();
@@ -32,22 +33,7 @@ const never = new AbortController().signal;
 const berthLabels = { [labels.managed]: "true", [labels.user]: "U0TEST", [labels.channel]: "C0TEST", "com.example.other": "x" };
 
 function spec(name: string, cmd: string, over: Partial<RunSpec> = {}): RunSpec {
-  return {
-    image,
-    cmd: ["sh", "-c", cmd],
-    name,
-    env: [],
-    labels: berthLabels,
-    memoryBytes: 0,
-    nanoCpus: 0,
-    pidsLimit: 0,
-    networkMode: "none",
-    privileged: false,
-    mounts: [],
-    autoRemove: false,
-    tty: false,
-    ...over,
-  };
+  return shellSpec(cmd, { image, name, labels: berthLabels, ...over });
 }
 
 /** Everything `engine.events` yields from before the suite's first container on, with a way to wait for an event. */

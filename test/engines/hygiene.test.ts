@@ -12,6 +12,7 @@ import { after, describe, it } from "node:test";
 import { createDockerEngine } from "../../src/engines/docker.ts";
 import type { ContainerEngine, LogLine, RunSpec } from "../../src/engines/ports.ts";
 import { fails } from "../support/fails.ts";
+import { shellSpec } from "../support/run-spec.ts";
 import { startTlsDaemon } from "../support/tls-daemon.ts";
 
 const never = new AbortController().signal;
@@ -195,19 +196,5 @@ describe("connection hygiene", () => {
 });
 
 function spec(cmd: string): RunSpec {
-  return {
-    image: "berth-test/busybox:1",
-    cmd: ["sh", "-c", cmd],
-    name: "hygiene-wait",
-    env: [],
-    labels: {},
-    memoryBytes: 0,
-    nanoCpus: 0,
-    pidsLimit: 0,
-    networkMode: "none",
-    privileged: false,
-    mounts: [],
-    autoRemove: false,
-    tty: false,
-  };
+  return shellSpec(cmd, { name: "hygiene-wait" });
 }

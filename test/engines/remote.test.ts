@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { createDockerEngine } from "../../src/engines/docker.ts";
 import type { ContainerEngine, DockerConnection, LogLine, RunSpec } from "../../src/engines/ports.ts";
 import { fails } from "../support/fails.ts";
+import { shellSpec } from "../support/run-spec.ts";
 import { startTlsDaemon, type TlsDaemon } from "../support/tls-daemon.ts";
 
 const never = new AbortController().signal;
@@ -36,21 +37,7 @@ function connect(name: string, tls: DockerConnection["tls"]): ContainerEngine {
 
 let counter = 0;
 function spec(cmd: string): RunSpec {
-  return {
-    image: "berth-test/busybox:1",
-    cmd: ["sh", "-c", cmd],
-    name: `remote-${++counter}`,
-    env: [],
-    labels: {},
-    memoryBytes: 0,
-    nanoCpus: 0,
-    pidsLimit: 0,
-    networkMode: "none",
-    privileged: false,
-    mounts: [],
-    autoRemove: false,
-    tty: false,
-  };
+  return shellSpec(cmd, { name: `remote-${++counter}` });
 }
 
 /** Prints a numbered line every 200 ms until stopped; exits at once on SIGTERM (sh as PID 1 would ignore it). */

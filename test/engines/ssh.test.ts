@@ -14,6 +14,7 @@ import { promisify } from "node:util";
 import { createDockerEngine } from "../../src/engines/docker.ts";
 import type { ContainerEngine, LogLine, RunSpec } from "../../src/engines/ports.ts";
 import { fails } from "../support/fails.ts";
+import { shellSpec } from "../support/run-spec.ts";
 import { type SshServer, startSshServer } from "../support/ssh-server.ts";
 
 const execFileAsync = promisify(execFile);
@@ -50,21 +51,7 @@ function connect(over: { url?: string; sshAuthSock?: string; sshHostKey?: string
 function spec(cmd: string): RunSpec {
   const name = `${prefix}-${names.length + 1}`;
   names.push(name);
-  return {
-    image: "berth-test/busybox:1",
-    cmd: ["sh", "-c", cmd],
-    name,
-    env: [],
-    labels: {},
-    memoryBytes: 0,
-    nanoCpus: 0,
-    pidsLimit: 0,
-    networkMode: "none",
-    privileged: false,
-    mounts: [],
-    autoRemove: false,
-    tty: false,
-  };
+  return shellSpec(cmd, { name });
 }
 
 describe("a remote engine over SSH", () => {

@@ -8,6 +8,7 @@ import { watchContainers } from "../../src/container-watch.ts";
 import { createDockerEngine } from "../../src/engines/docker.ts";
 import type { ContainerEngine, ContainerEvent, RunSpec } from "../../src/engines/ports.ts";
 import { eventually } from "../support/berth-harness.ts";
+import { shellSpec } from "../support/run-spec.ts";
 import { startTlsDaemon, type TlsDaemon } from "../support/tls-daemon.ts";
 
 let daemon: TlsDaemon;
@@ -39,21 +40,8 @@ after(async () => {
   await daemon?.stop();
 });
 
-const crash = (name: string, code: number): RunSpec => ({
-  image: "berth-test/busybox:1",
-  cmd: ["sh", "-c", `exit ${code}`],
-  name,
-  env: [],
-  labels: { "io.berth.managed": "true", "io.berth.job": name },
-  memoryBytes: 0,
-  nanoCpus: 0,
-  pidsLimit: 0,
-  networkMode: "none",
-  privileged: false,
-  mounts: [],
-  autoRemove: false,
-  tty: false,
-});
+const crash = (name: string, code: number): RunSpec =>
+  shellSpec(`exit ${code}`, { name, labels: { "io.berth.managed": "true", "io.berth.job": name } });
 
 test("after the engine is killed and restarted, the watch reconnects and delivers each crash exactly once", async () => {
   // The watch subscribes asynchronously: keep crashing fresh containers until the first one is seen.
