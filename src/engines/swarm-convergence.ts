@@ -97,9 +97,9 @@ export function summarizeService(s: RawService, tasks: readonly RawTask[]): Serv
 
 const time = (t: RawTask) => Date.parse(t.CreatedAt) || 0;
 
-/** Newest first: the task created last is the one the person is asking about. */
-export const newestFirst = (a: RawTask, b: RawTask) =>
-  time(b) - time(a) || Date.parse(b.UpdatedAt ?? "") - Date.parse(a.UpdatedAt ?? "") || 0;
+const updated = (t: RawTask) => Date.parse(t.UpdatedAt ?? t.CreatedAt) || 0;
+/** Newest first by the time shown (`updatedAt`): the task that changed last is the one the person is asking about. */
+export const newestFirst = (a: RawTask, b: RawTask) => updated(b) - updated(a) || time(b) - time(a);
 
 export function toServiceTask(t: RawTask, hostnames: ReadonlyMap<string, string>): ServiceTask {
   return {
