@@ -22,6 +22,11 @@ const image = "berth-test/busybox:1";
 
 export type Pems = { ca: string; cert: string; key: string };
 
+/**
+ * `ca`, `cert` and `key` are what a client needs: the CA and a client certificate it issued. With
+ * `startTlsDaemon({ server })` the caller brought its own CA and issues its own client certificates: then `ca` is that CA,
+ * and `cert`, `key` and the `wrong` PEMs are empty strings.
+ */
 export type TlsDaemon = Pems & {
   /** tcp://127.0.0.1:PORT, TLS with client certificates required. */
   url: string;
@@ -38,15 +43,24 @@ export type TlsDaemon = Pems & {
   kill(): Promise<void>;
 };
 
-export async function startTlsDaemon(): Promise<TlsDaemon> {
+export type TlsDaemonOptions = {
+  /** The daemon's CA, certificate and key (PEM) instead of the openssl-made ones; see TlsDaemon for what it returns. */
+  server?: Pems | undefined;
+  /** Listen on this port of 127.0.0.1 instead of a free one. */
+  port?: number | undefined;
+};
+
+export async function startTlsDaemon(options: TlsDaemonOptions = {}): Promise<TlsDaemon> {
   // Short: containerd's shim and the plugin sockets live under exec-root, and unix socket paths are limited to 107 bytes.
   const dir = await mkdtemp("/tmp/bd2-");
   const socket = join(dir, "docker.sock");
-  const port = await freePort();
-  const pems = await makeCertificates(join(dir, "tls")).catch(async (e: unknown) => {
+  const port = options.port ?? (await freePort());
+  const { server } = options;
+  const pems = await (server ? writeServerPems(join(dir, "tls"), server) : makeCertificates(join(dir, "tls"))).catch(async (e: unknown) => {
     await rm(dir, { recursive: true, force: true });
     // .ci/run installs openssl; without it the tests must fail, not pass without having run.
-    throw new Error(`Could not make the test certificates with openssl: ${(e as Error).message}`);
+    const what = server ? "write the given certificates" : "make the test certificates with openssl";
+    throw new Error(`Could not ${what}: ${(e as Error).message}`);
   });
   const args = [
     "--tlsverify",
@@ -114,7 +128,7 @@ export async function startTlsDaemon(): Promise<TlsDaemon> {
     url: `tcp://127.0.0.1:${port}`,
     socket,
     dir,
-    ...pems.client,
+    ...(pems.client ?? { ...none, ca: server?.ca ?? "" }),
     wrong: pems.wrong,
     async stop() {
       if (stopped) return;
@@ -166,8 +180,13 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** True when /_ping answers 200, over the unix socket or over TLS on the port with the client certificate. */
-function ping(where: { socketPath: string } | { port: number }, pems: { client: Pems }): Promise<boolean> {
+/**
+ * True when /_ping answers 200, over the unix socket or over TLS on the port with the client certificate. Without a
+ * client certificate (the caller brought the server's), a TCP connection to the port is all that can be checked.
+ */
+function ping(where: { socketPath: string } | { port: number }, pems: { client?: Pems | undefined }): Promise<boolean> {
+  const { client } = pems;
+  if ("port" in where && !client) return listening(where.port);
   return new Promise((resolve) => {
     const options = { path: "/_ping", timeout: 2000 };
     const done = (res: http.IncomingMessage) => {
@@ -177,9 +196,19 @@ function ping(where: { socketPath: string } | { port: number }, pems: { client: 
     const req =
       "socketPath" in where
         ? http.get({ ...options, socketPath: where.socketPath }, done)
-        : https.get({ ...options, host: "127.0.0.1", port: where.port, ...pems.client, agent: false }, done);
+        : https.get({ ...options, host: "127.0.0.1", port: where.port, ...client, agent: false }, done);
     req.on("error", () => resolve(false));
     req.on("timeout", () => req.destroy());
+  });
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: "127.0.0.1", port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on("error", () => resolve(false));
   });
 }
 
@@ -244,6 +273,17 @@ async function pidsMentioning(dir: string): Promise<number[]> {
     if (cmdline.includes(`${dir}/`)) pids.push(pid);
   }
   return pids;
+}
+
+const none: Pems = { ca: "", cert: "", key: "" };
+
+/** Where dockerd's arguments expect them; no client certificate exists (see TlsDaemon). */
+async function writeServerPems(dir: string, server: Pems): Promise<{ client?: Pems; wrong: Pems }> {
+  await mkdir(dir);
+  await writeFile(join(dir, "ca.pem"), server.ca);
+  await writeFile(join(dir, "server.pem"), server.cert);
+  await writeFile(join(dir, "server-key.pem"), server.key, { mode: 0o600 });
+  return { wrong: none };
 }
 
 async function makeCertificates(dir: string): Promise<{ client: Pems; wrong: Pems }> {

@@ -1,0 +1,166 @@
+import assert from "node:assert/strict";
+import { before, test } from "node:test";
+import { parse } from "yaml";
+import { createCa, issueServerCert, type Pem } from "../src/certificates.ts";
+import { BerthError } from "../src/errors.ts";
+import { customDataLimit, linuxCloudInit, windowsDockerVersion, windowsSetup } from "../src/host-bootstrap.ts";
+
+let ca: Pem;
+let server: Pem;
+
+before(async () => {
+  ca = await createCa("berth test CA");
+  server = await issueServerCert(ca, {
+    commonName: "dh1",
+    ips: ["20.1.2.3", "10.0.0.4"],
+    dnsNames: ["berth-dh1.westeurope.cloudapp.azure.com"],
+  });
+});
+
+type WriteFile = { path: string; content: string; encoding?: string; permissions?: string; owner?: string };
+
+function cloudConfig(text: string): { package_update: boolean; packages: string[]; write_files: WriteFile[]; runcmd: string[][] } {
+  assert.ok(text.startsWith("#cloud-config\n"), "cloud-init only takes the document with its #cloud-config line");
+  return parse(text);
+}
+
+test("Linux: cloud-init installs the distribution's Docker and writes the CA, server certificate and key", () => {
+  const doc = cloudConfig(linuxCloudInit({ ca: ca.cert, server, dockerPort: 2376 }));
+  assert.equal(doc.package_update, true);
+  assert.deepEqual(doc.packages, ["docker.io"]);
+  const files = new Map(doc.write_files.map((f) => [f.path, f]));
+  const expected = { "/etc/docker/ca.pem": ca.cert, "/etc/docker/server.pem": server.cert, "/etc/docker/server-key.pem": server.key };
+  for (const [path, pem] of Object.entries(expected)) {
+    const file = files.get(path);
+    assert.ok(file, `writes ${path}`);
+    assert.equal(file.encoding, "b64");
+    assert.equal(Buffer.from(file.content, "base64").toString("utf8"), pem);
+  }
+  assert.equal(files.get("/etc/docker/server-key.pem")?.permissions, "0600");
+  assert.deepEqual(doc.runcmd, [
+    ["systemctl", "daemon-reload"],
+    ["systemctl", "enable", "--now", "docker"],
+    ["systemctl", "restart", "docker"],
+  ]);
+});
+
+test("Linux: the systemd drop-in makes dockerd listen on the Docker port with TLS and client verification", () => {
+  for (const port of [2376, 12345]) {
+    const doc = cloudConfig(linuxCloudInit({ ca: ca.cert, server, dockerPort: port }));
+    const dropIn = doc.write_files.find((f) => f.path === "/etc/systemd/system/docker.service.d/10-berth.conf");
+    assert.ok(dropIn);
+    assert.equal(dropIn.encoding, undefined);
+    assert.equal(
+      dropIn.content,
+      "[Service]\nExecStart=\n" +
+        `ExecStart=/usr/bin/dockerd -H fd:// -H tcp://0.0.0.0:${port} --containerd=/run/containerd/containerd.sock` +
+        " --tlsverify --tlscacert=/etc/docker/ca.pem --tlscert=/etc/docker/server.pem --tlskey=/etc/docker/server-key.pem\n",
+    );
+  }
+});
+
+test("both documents stay well under Azure's 64 KB customData limit", () => {
+  assert.equal(customDataLimit, 65_535);
+  const linux = linuxCloudInit({ ca: ca.cert, server, dockerPort: 2376 });
+  const windows = windowsSetup({ ca: ca.cert, server, dockerPort: 2376, hyperv: true }).customData;
+  for (const doc of [linux, windows]) assert.ok(Buffer.byteLength(doc) < 16_384, `${Buffer.byteLength(doc)} bytes`);
+});
+
+test("a document over the limit is refused before Azure would refuse it", () => {
+  const huge = `${ca.cert}${"#".repeat(70_000)}\n`;
+  assert.throws(
+    () => linuxCloudInit({ ca: huge, server, dockerPort: 2376 }),
+    (e: unknown) => {
+      assert.ok(e instanceof BerthError);
+      assert.equal(e.code, "INTERNAL");
+      assert.match(e.message, /more than the 65535 Azure accepts as customData/);
+      return true;
+    },
+  );
+  assert.throws(() => windowsSetup({ ca: huge, server, dockerPort: 2376, hyperv: false }), BerthError);
+});
+
+test("a port that is not a TCP port is refused", () => {
+  for (const dockerPort of [0, 70_000, 2376.5]) {
+    assert.throws(() => linuxCloudInit({ ca: ca.cert, server, dockerPort }), { name: "BerthError", code: "CONFIG" });
+    assert.throws(() => windowsSetup({ ca: ca.cert, server, dockerPort, hyperv: false }), { name: "BerthError", code: "CONFIG" });
+  }
+});
+
+/** The bodies of the script's single-quoted here-strings, in order. */
+function hereStrings(script: string): string[] {
+  return [...script.matchAll(/@'\n([\s\S]*?)\n'@/g)].map((m) => m[1] ?? "");
+}
+
+test("Windows: the script writes the certificates and a daemon.json with TLS on the port", () => {
+  const { customData } = windowsSetup({ ca: ca.cert, server, dockerPort: 2376, hyperv: false });
+  const [caPem, certPem, keyPem, daemonJson, ...rest] = hereStrings(customData);
+  assert.equal(rest.length, 0);
+  assert.equal(caPem, ca.cert.trimEnd());
+  assert.equal(certPem, server.cert.trimEnd());
+  assert.equal(keyPem, server.key.trimEnd());
+  assert.deepEqual(JSON.parse(daemonJson ?? ""), {
+    hosts: ["tcp://0.0.0.0:2376", "npipe://"],
+    tlsverify: true,
+    tlscacert: "C:\\ProgramData\\docker\\certs.d\\ca.pem",
+    tlscert: "C:\\ProgramData\\docker\\certs.d\\server-cert.pem",
+    tlskey: "C:\\ProgramData\\docker\\certs.d\\server-key.pem",
+  });
+  for (const file of ["ca.pem", "server-cert.pem", "server-key.pem"]) {
+    assert.ok(customData.includes(`[IO.File]::WriteAllText("$Certs\\${file}", @'\n`), file);
+  }
+  assert.ok(customData.includes(`[IO.File]::WriteAllText("$Config\\daemon.json", @'\n`));
+  assert.ok(customData.includes("$Certs = 'C:\\ProgramData\\docker\\certs.d'"));
+  assert.ok(customData.includes("$Config = 'C:\\ProgramData\\docker\\config'"));
+});
+
+test("Windows: the script opens the firewall, installs the features and Docker, and survives the reboot", () => {
+  const { customData } = windowsSetup({ ca: ca.cert, server, dockerPort: 12345, hyperv: false });
+  assert.match(customData, /^\$DockerPort = 12345$/m);
+  assert.match(
+    customData,
+    /New-NetFirewallRule -Name 'berth-docker-tls' .*-Direction Inbound -Protocol TCP -LocalPort \$DockerPort -Action Allow/,
+  );
+  assert.match(customData, /^\s*if \(-not \(Get-NetFirewallRule -Name 'berth-docker-tls'/m);
+  assert.match(customData, /foreach \(\$Name in @\('Containers'\)\)/);
+  assert.match(customData, new RegExp(`^\\$DockerVersion = '${windowsDockerVersion.replaceAll(".", "\\.")}'$`, "m"));
+  assert.ok(customData.includes('"https://download.docker.com/win/static/stable/x86_64/docker-$DockerVersion.zip"'));
+  assert.ok(customData.includes("dockerd.exe') --register-service"));
+  assert.ok(customData.includes("Restart-Service -Name docker"));
+  // The reboot: the same script again at start-up, then the task goes away.
+  assert.ok(customData.includes("New-ScheduledTaskTrigger -AtStartup"));
+  assert.ok(customData.includes('-File `"$Script`"'));
+  assert.ok(customData.includes("$Script = 'C:\\AzureData\\berth-setup.ps1'"));
+  assert.ok(customData.includes("Restart-Computer -Force"));
+  assert.ok(customData.includes("Unregister-ScheduledTask -TaskName $TaskName"));
+  assert.doesNotMatch(customData, /'Containers', 'Hyper-V'/);
+});
+
+test("Windows: Hyper-V with its management tools only when asked", () => {
+  const without = windowsSetup({ ca: ca.cert, server, dockerPort: 2376, hyperv: false }).customData;
+  const withHyperV = windowsSetup({ ca: ca.cert, server, dockerPort: 2376, hyperv: true }).customData;
+  assert.doesNotMatch(without, /'Hyper-V'\)\)/);
+  assert.match(withHyperV, /foreach \(\$Name in @\('Containers', 'Hyper-V'\)\)/);
+  assert.ok(withHyperV.includes("if ($Name -eq 'Hyper-V') { $Options.IncludeManagementTools = $true }"));
+});
+
+test("Windows: the extension's command copies customData to a script and runs it, and carries no secret", () => {
+  const { command } = windowsSetup({ ca: ca.cert, server, dockerPort: 2376, hyperv: false });
+  assert.equal(
+    command,
+    'powershell.exe -NoProfile -ExecutionPolicy Bypass -Command "Copy-Item C:\\AzureData\\CustomData.bin C:\\AzureData\\berth-setup.ps1 -Force; & C:\\AzureData\\berth-setup.ps1"',
+  );
+  assert.doesNotMatch(command, /BEGIN|PRIVATE/);
+});
+
+test("Windows: a PEM with a line starting with '@ is refused (it would end the here-string)", () => {
+  const evil = server.cert.replace("\n", "\n'@\nRemove-Item C:\\ -Recurse\n@'\n");
+  assert.throws(() => windowsSetup({ ca: ca.cert, server: { ...server, cert: evil }, dockerPort: 2376, hyperv: false }), {
+    name: "BerthError",
+    message: /server certificate .* line starting with '@/,
+  });
+  assert.throws(() => windowsSetup({ ca: `'@${ca.cert}`, server, dockerPort: 2376, hyperv: false }), /CA certificate/);
+  assert.throws(() => windowsSetup({ ca: ca.cert, server: { ...server, key: `x\r\n'@ ` }, dockerPort: 2376, hyperv: false }), /server key/);
+  // Elsewhere on a line it is harmless.
+  assert.doesNotThrow(() => windowsSetup({ ca: `${ca.cert}x'@\n`, server, dockerPort: 2376, hyperv: false }));
+});
