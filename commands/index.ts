@@ -7,6 +7,7 @@ import deny from "./deny.ts";
 import exec from "./exec.ts";
 import grant from "./grant.ts";
 import help from "./help.ts";
+import host from "./host.ts";
 import hosts from "./hosts.ts";
 import inspect from "./inspect.ts";
 import jobs from "./jobs.ts";
@@ -33,6 +34,7 @@ export const commands = [
   inspect,
   exec,
   hosts,
+  host,
   service,
   jobs,
   cancel,

@@ -6,6 +6,10 @@ import { z } from "zod";
  */
 const containerRef = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/, "a container name or id (letters, digits, _ . -)");
 const hostName = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, "a host name from `/berth hosts`");
+/** Also the VM's computer name: Windows allows 15 characters, Azure DNS labels lower-case letters, digits and -. */
+const newHostName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,13}[a-z0-9]$/, "a new host name: 2–15 lower-case letters, digits or -, starting with a letter");
 const serviceRef = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, "a service name or id from `/berth service ls`");
 const imageRef = z
   .string()
@@ -74,6 +78,24 @@ export const ActionSchema = z.discriminatedUnion("kind", [
     cmd: z.array(z.string()).min(1),
   }),
   z.object({ kind: z.literal("host.list") }),
+  z.object({
+    kind: z.literal("host.create"),
+    name: newHostName,
+    os: z.enum(["linux", "windows"]),
+    size: z
+      .string()
+      .regex(/^[A-Za-z0-9_]+$/, "an Azure VM size such as Standard_D2s_v5")
+      .optional(),
+    region: z
+      .string()
+      .regex(/^[a-z0-9]+$/, "an Azure region such as westeurope")
+      .optional(),
+    ttlSeconds: z.number().int().positive().optional(),
+    hyperv: z.boolean(),
+    private: z.boolean(),
+  }),
+  z.object({ kind: z.literal("host.remove"), name: hostName }),
+  z.object({ kind: z.literal("host.extend"), name: hostName, ttlSeconds: z.number().int().positive().optional() }),
   z.object({ kind: z.literal("service.list"), host: hostName.optional() }),
   z.object({ kind: z.literal("service.ps"), host: hostName.optional(), service: serviceRef }),
   z.object({
@@ -153,6 +175,9 @@ export const risk = {
   "container.remove": "dangerous",
   "container.exec": "dangerous",
   "host.list": "read",
+  "host.create": "change",
+  "host.remove": "dangerous",
+  "host.extend": "change",
   "service.list": "read",
   "service.ps": "read",
   "service.logs": "read",

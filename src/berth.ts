@@ -1,18 +1,23 @@
+import { randomUUID } from "node:crypto";
 import { existsSync, unwatchFile, watchFile } from "node:fs";
 import { join } from "node:path";
 import { registry } from "../commands/index.ts";
+import { type AzureCloudOptions, createAzureCloud } from "./cloud/azure.ts";
 import type { Config } from "./config.ts";
 import { watchContainers } from "./container-watch.ts";
 import { createDockerEngine } from "./engines/docker.ts";
-import { type ContainerEngine, type ContainerEvent, labels } from "./engines/ports.ts";
+import { type ContainerEngine, type ContainerEvent, type DockerConnection, labels } from "./engines/ports.ts";
+import { lifetimeDue } from "./host-lifetime.ts";
 import { type Hosts, loadHosts, localHost } from "./hosts.ts";
 import { createJobRegistry } from "./jobs.ts";
 import { createLogger } from "./logger.ts";
 import { type Policy, policyUsergroups, safeRegExp } from "./policy.ts";
 import { loadPolicyFile } from "./policy-file.ts";
+import { berthPki, cloudConnection, type ProvisionDeps, provisionHost, removeHost } from "./provision.ts";
 import { createRedactor } from "./redact.ts";
 import { createSlackApp } from "./slack/app.ts";
-import { openStore } from "./store.ts";
+import { renderHostReminder } from "./slack/render.ts";
+import { type CloudHostRecord, openStore } from "./store.ts";
 
 /** Retries for Slack calls other than 429s (which the outbox handles): a few quick ones, never a long hang. */
 export const slackRetries = { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 4000 };
@@ -25,6 +30,17 @@ export type BerthOptions = {
   clock?: () => number;
   /** How often the policy file is checked for changes (ms). */
   reloadIntervalMs?: number;
+  /** Azure client tuning (tests and the benchmark poll fast; production keeps the SDK's defaults). */
+  azure?: {
+    credential?: AzureCloudOptions["credential"];
+    pollIntervalMs?: number;
+    retry?: AzureCloudOptions["retry"];
+    /** Between two probes of a new host's Docker port (default 10 s). */
+    probeIntervalMs?: number;
+    onResponse?: AzureCloudOptions["onResponse"];
+  };
+  /** How often host lifetimes (reminders, expiry) are checked (ms); tests call sweepHosts() instead. */
+  lifetimeIntervalMs?: number;
 };
 
 export function createBerth(config: Config, options: BerthOptions = {}) {
@@ -42,11 +58,31 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
   watchFile(config.policyPath, { interval: options.reloadIntervalMs ?? 2000, persistent: false }, (cur, prev) => {
     if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size) reload();
   });
-  const hosts: Hosts =
+  const manifest: Hosts =
     config.hostsExplicit || existsSync(config.hostsPath)
       ? loadHosts(config.hostsPath, config.env)
       : localHost({ dockerHost: config.docker.host, tlsVerify: config.docker.tlsVerify, certPath: config.docker.certPath });
   const store = openStore(config.dataDir, options.clock);
+  const clock = options.clock ?? Date.now;
+  // Hosts berth made in Azure join the manifest's once Docker answers on them (and leave when removed).
+  let pki: Awaited<ReturnType<typeof berthPki>> | undefined;
+  let cloudList: DockerConnection[] = [];
+  const listCloudHosts = () =>
+    pki
+      ? store.cloudHosts
+          .live()
+          .filter((r) => r.status === "ready" || r.status === "unreachable")
+          .flatMap((r) => cloudConnection(r, pki as NonNullable<typeof pki>) ?? [])
+      : [];
+  const hosts: Hosts = {
+    get connections() {
+      return [...manifest.connections, ...cloudList];
+    },
+    channels: manifest.channels,
+    default: manifest.default,
+    settings: manifest.settings,
+    notifications: manifest.notifications,
+  };
   const jobs = createJobRegistry(store);
   const engines = new Map<string, ContainerEngine>();
   const engine = (name: string): ContainerEngine => {
@@ -61,6 +97,46 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
   // Build every client now: a host whose connection cannot work (bad PEM, ssh:// without hostKey) stops berth at
   // start-up with the reason, not on someone's command at 3 a.m.
   for (const c of hosts.connections) engine(c.name);
+  const changed = () => {
+    cloudList = listCloudHosts();
+    const names = new Set(hosts.connections.map((c) => c.name));
+    for (const [name, e] of engines) {
+      if (names.has(name)) continue;
+      e.close();
+      engines.delete(name);
+    }
+  };
+  let stopping = false;
+  const azure = config.azure;
+  const cloud: ProvisionDeps | undefined = azure && {
+    cloud: createAzureCloud({
+      subscriptionId: azure.subscriptionId,
+      resourceGroup: azure.resourceGroup,
+      endpoint: azure.endpoint,
+      ca: azure.ca,
+      credential: options.azure?.credential,
+      pollIntervalMs: options.azure?.pollIntervalMs,
+      retry: options.azure?.retry,
+      onResponse: options.azure?.onResponse,
+    }),
+    store,
+    settings: {
+      resourceGroup: azure.resourceGroup,
+      region: azure.location,
+      dockerPort: azure.dockerPort,
+      allowCidr: azure.allowCidr,
+      adminCidr: azure.adminCidr,
+      adminUsername: "berth",
+      sshPublicKey: azure.sshPublicKey,
+      network: { vnet: "berth-vnet", addressPrefix: "10.77.0.0/16", subnet: "berth-hosts", subnetPrefix: "10.77.0.0/20" },
+      probeIntervalMs: options.azure?.probeIntervalMs ?? 10_000,
+    },
+    policy: () => policy,
+    connect: (conn) => createDockerEngine(conn),
+    clock,
+    changed,
+    suspended: () => stopping,
+  };
   const slack = createSlackApp(
     {
       botToken: config.slack.botToken,
@@ -79,6 +155,8 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
       engine,
       store,
       jobs,
+      cloud,
+      manifestHosts: manifest.connections.map((c) => c.name),
       pendingActions: new Map(),
       clock: options.clock,
       slash: config.command,
@@ -113,13 +191,79 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
     },
   );
   const watching = new AbortController();
+
+  /** A job for a host berth made, started by berth itself (a resume after a restart, an expiry), not by a command. */
+  const hostJob = (record: CloudHostRecord, kind: "host.create" | "host.remove", reason: string, cardTs?: string) => {
+    const c = cloud as ProvisionDeps;
+    const id = jobs.newId();
+    store.cloudHosts.put({ ...record, jobId: id, ...(kind === "host.remove" && { status: "removing" as const }) });
+    const action =
+      kind === "host.create"
+        ? {
+            kind,
+            name: record.name,
+            os: record.os,
+            size: record.size,
+            region: record.region,
+            hyperv: record.hyperv,
+            private: record.private,
+          }
+        : { kind, name: record.name };
+    slack.startJob({
+      id,
+      requestId: randomUUID(),
+      action,
+      host: record.name,
+      summary: `${kind === "host.create" ? "host create" : "host rm"} ${record.name} (${reason})`,
+      actor: { userId: record.requester, channelId: record.channelId },
+      cardTs,
+      stopLabel: kind === "host.create" ? "Cancel" : undefined,
+      run: (signal) => (kind === "host.create" ? provisionHost(record.name, c, signal) : removeHost(record.name, reason, c, signal)),
+    });
+  };
+
+  /** Reminders before expiry (with an Extend button), and removal once expired. */
+  async function sweepHosts(): Promise<void> {
+    if (!cloud) return;
+    const due = lifetimeDue(store.cloudHosts.live(), policy, clock());
+    for (const r of due.expire) {
+      log.info("host expired", { host: r.name, expiresAt: r.expiresAt });
+      hostJob(r, "host.remove", "expired");
+    }
+    await Promise.allSettled(
+      due.remind.map(async (r) => {
+        store.cloudHosts.put({ ...r, remindedAt: clock() });
+        const message = renderHostReminder(r, policy.azure.defaultTtl, clock());
+        await slack.outbox.post(r.channelId, { ...message, ...(r.threadTs && { thread_ts: r.threadTs }) });
+      }),
+    );
+  }
+  let lifetimeTimer: NodeJS.Timeout | undefined;
+
   return {
     slack,
     store,
     jobs,
     log,
+    sweepHosts,
     async start(): Promise<number> {
+      if (cloud) {
+        pki = await berthPki(store, new Date(clock()));
+        changed();
+      }
       const port = await slack.start();
+      if (cloud) {
+        // Work a previous berth left half-done goes on, in the same thread.
+        for (const r of store.cloudHosts.live()) {
+          if (r.status === "provisioning") hostJob(r, "host.create", "resumed after a restart", r.threadTs ?? undefined);
+          if (r.status === "removing") hostJob(r, "host.remove", "resumed after a restart");
+        }
+        lifetimeTimer = setInterval(
+          () => void sweepHosts().catch((e: unknown) => log.error("host lifetime sweep failed", { err: e })),
+          options.lifetimeIntervalMs ?? 60_000,
+        );
+        lifetimeTimer.unref();
+      }
       if (hosts.notifications?.enabled ?? true) {
         // One watch per host; each reconnects on its own, so a host that is down never delays the others.
         for (const c of hosts.connections) {
@@ -139,6 +283,9 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
     policy: () => policy,
     async stop(): Promise<void> {
       unwatchFile(config.policyPath);
+      clearInterval(lifetimeTimer);
+      // Jobs that make or remove Azure hosts are interrupted, not undone: the next start resumes them.
+      stopping = true;
       watching.abort();
       jobs.cancelAll("berth (shutting down)");
       await slack.stop();

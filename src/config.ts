@@ -1,5 +1,8 @@
+import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { BerthError } from "./errors.ts";
+
+const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "an IPv4 CIDR such as 203.0.113.7/32");
 
 /** The runtime contract (product.md §6). Only main.ts hands the process environment to this. */
 const Env = z.object({
@@ -22,6 +25,28 @@ const Env = z.object({
   DOCKER_CERT_PATH: z.string().optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   SSH_AUTH_SOCK: z.string().optional(),
+  AZURE_SUBSCRIPTION_ID: z
+    .string()
+    .regex(/^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/, "a subscription ID (a GUID)")
+    .optional(),
+  AZURE_LOCATION: z
+    .string()
+    .regex(/^[a-z0-9]+$/, "an Azure region name such as westeurope")
+    .optional(),
+  AZURE_RESOURCE_MANAGER_URL: z.url({ protocol: /^https$/, error: "an https:// URL" }).optional(),
+  /** A PEM file of an extra CA to trust for the Resource Manager endpoint (Azure Stack Hub, a private cloud). */
+  AZURE_RESOURCE_MANAGER_CA: z.string().optional(),
+  BERTH_AZURE_RESOURCE_GROUP: z
+    .string()
+    .regex(/^[-\w._()]{1,90}$/, "a resource group name")
+    .default("berth-hosts"),
+  BERTH_AZURE_ALLOW_CIDR: cidr.optional(),
+  BERTH_AZURE_ADMIN_CIDR: cidr.optional(),
+  BERTH_AZURE_DOCKER_PORT: z.coerce.number().int().min(1).max(65535).default(2376),
+  BERTH_AZURE_SSH_KEY: z
+    .string()
+    .regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+/, "an OpenSSH public key line")
+    .optional(),
 });
 
 export type Config = Readonly<{
@@ -40,6 +65,20 @@ export type Config = Readonly<{
   logLevel: "debug" | "info" | "warn" | "error";
   /** For ssh:// hosts. */
   sshAuthSock?: string | undefined;
+  /** Azure provisioning (`host create`); undefined unless AZURE_SUBSCRIPTION_ID is set. */
+  azure?:
+    | {
+        subscriptionId: string;
+        location: string;
+        endpoint?: string | undefined;
+        ca?: string | undefined;
+        resourceGroup: string;
+        allowCidr?: string | undefined;
+        adminCidr?: string | undefined;
+        dockerPort: number;
+        sshPublicKey?: string | undefined;
+      }
+    | undefined;
   /** The environment as given, for manifest values that name a variable (`env:NAME` TLS material). */
   env: Readonly<Record<string, string | undefined>>;
 }>;
@@ -89,6 +128,40 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     docker: { host: e.DOCKER_HOST, tlsVerify: e.DOCKER_TLS_VERIFY === "1" || e.DOCKER_TLS_VERIFY === "true", certPath: e.DOCKER_CERT_PATH },
     logLevel: e.LOG_LEVEL,
     sshAuthSock: e.SSH_AUTH_SOCK,
+    azure: azureConfig(e),
     env: Object.freeze({ ...env }),
   });
+}
+
+function azureConfig(e: z.output<typeof Env>): Config["azure"] {
+  if (!e.AZURE_SUBSCRIPTION_ID) return undefined;
+  if (!e.AZURE_LOCATION) {
+    throw new BerthError(
+      "CONFIG",
+      "AZURE_SUBSCRIPTION_ID is set but AZURE_LOCATION is not: set the region hosts are made in (e.g. westeurope).",
+    );
+  }
+  let ca: string | undefined;
+  if (e.AZURE_RESOURCE_MANAGER_CA) {
+    try {
+      ca = readFileSync(e.AZURE_RESOURCE_MANAGER_CA, "utf8");
+    } catch (cause) {
+      throw new BerthError(
+        "CONFIG",
+        `Cannot read AZURE_RESOURCE_MANAGER_CA (${e.AZURE_RESOURCE_MANAGER_CA}): ${(cause as Error).message}`,
+        { cause },
+      );
+    }
+  }
+  return {
+    subscriptionId: e.AZURE_SUBSCRIPTION_ID,
+    location: e.AZURE_LOCATION,
+    endpoint: e.AZURE_RESOURCE_MANAGER_URL,
+    ca,
+    resourceGroup: e.BERTH_AZURE_RESOURCE_GROUP,
+    allowCidr: e.BERTH_AZURE_ALLOW_CIDR,
+    adminCidr: e.BERTH_AZURE_ADMIN_CIDR,
+    dockerPort: e.BERTH_AZURE_DOCKER_PORT,
+    sshPublicKey: e.BERTH_AZURE_SSH_KEY,
+  };
 }

@@ -7,6 +7,7 @@ import type { ContainerEngine } from "./engines/ports.ts";
 import { BerthError, publicMessage } from "./errors.ts";
 import type { JobEvent, Reply } from "./events.ts";
 import { executeJob, isJobAction, type JobAction } from "./execute.ts";
+import { type HostJobAction, hostAction } from "./host-actions.ts";
 import { type Hosts, resolveHost } from "./hosts.ts";
 import type { JobRegistry } from "./jobs.ts";
 import { parse } from "./parse.ts";
@@ -22,6 +23,7 @@ import {
   type Subject,
   safeRegExp,
 } from "./policy.ts";
+import type { ProvisionDeps } from "./provision.ts";
 import { createRedactor, redactAction } from "./redact.ts";
 import { answer, type HostReport } from "./reply.ts";
 import type { PendingRecord, Store } from "./store.ts";
@@ -40,6 +42,10 @@ export type DispatchDeps = {
   slash: string;
   clock?: () => number;
   log?: (event: string, fields: Record<string, unknown>) => void;
+  /** Azure provisioning; absent when the operator has not configured it. */
+  cloud?: ProvisionDeps | undefined;
+  /** The hosts manifest's names (berth neither creates nor removes those). */
+  manifestHosts?: readonly string[];
 };
 
 export type Request = { text: string; actor: Actor; requestId?: string };
@@ -48,11 +54,15 @@ export type Request = { text: string; actor: Actor; requestId?: string };
 export type JobPlan = {
   id: string;
   requestId: string;
-  action: JobAction;
+  action: JobAction | HostJobAction;
   host: string;
   summary: string;
   actor: Actor;
   approvedBy?: string | undefined;
+  /** Carry on in this existing card (and its thread) instead of posting a new one: a job resumed after a restart. */
+  cardTs?: string | undefined;
+  /** The card's button: Stop for streams, Cancel for work that is undone when stopped (host create). */
+  stopLabel?: string | undefined;
   run(signal: AbortSignal): AsyncGenerator<JobEvent>;
 };
 
@@ -193,6 +203,33 @@ async function perform(action: Action, actor: Actor, c: PerformContext): Promise
   if (action.kind === "grant.request" || action.kind === "approval.decide") {
     throw new Error(`${action.kind} is handled before perform`);
   }
+  if (action.kind === "host.create" || action.kind === "host.remove" || action.kind === "host.extend") {
+    const id = deps.jobs.newId();
+    const out = hostAction(action, actor, {
+      cloud: deps.cloud,
+      manifestHosts: deps.manifestHosts ?? [],
+      jobId: id,
+      jobRunning: (job) => deps.jobs.get(job) !== undefined,
+    });
+    if (out.type === "reply") {
+      auditOutcome(deps, { requestId, actor, action, host: action.name, outcome: out.refused ? `refused: ${out.text}` : "ok" });
+      return reply(out.text, out.visibility);
+    }
+    return {
+      type: "job",
+      plan: {
+        id,
+        requestId,
+        action: action as HostJobAction,
+        host: out.host,
+        summary: out.summary,
+        actor,
+        approvedBy: c.approvedBy,
+        stopLabel: action.kind === "host.create" ? "Cancel" : undefined,
+        run: out.run,
+      },
+    };
+  }
   if (isJobAction(action)) {
     const jobHost = host as string;
     const id = deps.jobs.newId();
@@ -286,7 +323,11 @@ async function gate(
       pending,
       preview: (await preview(action, place.host, policy, deps, signal)).map((line) => shown(line, action, policy)),
       approvers: approvers.filter((a) => a !== `<@${actor.userId}>`),
-      dangerous: action.kind === "container.remove" || action.kind === "container.exec" || action.kind === "grant.request",
+      dangerous:
+        action.kind === "container.remove" ||
+        action.kind === "container.exec" ||
+        action.kind === "grant.request" ||
+        action.kind === "host.remove",
     },
   };
 }
@@ -341,6 +382,20 @@ async function preview(
     case "service.rollback":
       lines.push(`*Service:* \`${action.service}\` → its previous spec`);
       break;
+    case "host.create":
+      lines.push(
+        `*New Azure host:* \`${action.name}\` (${action.os}${action.hyperv ? ", Hyper-V" : ""}${action.private ? ", private" : ""})`,
+        `*Size / region:* ${action.size ?? policy.azure.sizes[0]} / ${action.region ?? deps.cloud?.settings.region ?? "default"}`,
+        `*Lifetime:* ${action.ttlSeconds ? formatDuration(action.ttlSeconds * 1000) : policy.azure.defaultTtl}`,
+      );
+      break;
+    case "host.remove": {
+      const r = deps.cloud?.store.cloudHosts.get(action.name);
+      lines.push(
+        `*Azure host:* \`${action.name}\`${r ? ` (${r.os}, ${r.size}, ${r.region}, created by <@${r.requester}>)` : ""}: its VM, disk, NIC, public IP and firewall are deleted`,
+      );
+      break;
+    }
     default:
       if ("container" in action) lines.push(`*Container:* \`${action.container}\``);
   }
@@ -623,6 +678,10 @@ function describe(action: Action, host: string | undefined): string {
       return `rm${action.force ? " -f" : ""} ${action.container} on ${host}`;
     case "grant.request":
       return `grant ${action.role} for ${formatDuration(action.durationSeconds * 1000)}`;
+    case "host.create":
+      return `host create ${action.name} (${action.os})`;
+    case "host.remove":
+      return `host rm ${action.name}`;
     default:
       return `${action.kind}${"container" in action ? ` ${action.container}` : ""}${host ? ` on ${host}` : ""}`;
   }
@@ -673,11 +732,17 @@ export function pickedAction(deps: Pick<DispatchDeps, "pendingActions">, value: 
   return { ...action, host };
 }
 
-/** Every host's capabilities, in parallel, each bounded by its own short timeout. */
-export async function hostReports(deps: Pick<DispatchDeps, "hosts" | "engine">, signal: AbortSignal): Promise<HostReport[]> {
-  return Promise.all(
+/** Every host's capabilities, in parallel, each bounded by its own short timeout; then Azure hosts still in the making. */
+export async function hostReports(deps: Pick<DispatchDeps, "hosts" | "engine" | "cloud">, signal: AbortSignal): Promise<HostReport[]> {
+  const made = new Map((deps.cloud?.store.cloudHosts.live() ?? []).map((r) => [r.name, r]));
+  const when = (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace("T", " ")} UTC`;
+  const note = (name: string) => {
+    const r = made.get(name);
+    return r && `Azure VM ${r.size}, ${r.region}${r.fqdn ? `, ${r.fqdn}` : ""} · made by <@${r.requester}> · expires ${when(r.expiresAt)}`;
+  };
+  const reports = await Promise.all(
     deps.hosts.connections.map(async (c): Promise<HostReport> => {
-      const base = { name: c.name, url: c.url, isolation: deps.hosts.settings?.[c.name]?.isolation };
+      const base = { name: c.name, url: c.url, isolation: deps.hosts.settings?.[c.name]?.isolation, note: note(c.name) };
       const bounded = AbortSignal.any([signal, AbortSignal.timeout(Math.min(c.timeoutMs, 5000))]);
       try {
         const engine = deps.engine(c.name);
@@ -688,6 +753,19 @@ export async function hostReports(deps: Pick<DispatchDeps, "hosts" | "engine">, 
       }
     }),
   );
+  const listed = new Set(reports.map((r) => r.name));
+  for (const r of made.values()) {
+    if (listed.has(r.name)) continue;
+    const doing = r.status === "removing" ? "being removed" : "being created";
+    reports.push({
+      name: r.name,
+      url: r.dockerUrl ?? "",
+      reachable: false,
+      error: `${doing} (job \`${r.jobId}\`)${r.detail ? `: ${r.detail}` : ""}`,
+      note: note(r.name),
+    });
+  }
+  return reports;
 }
 
 /** The host an action runs on (none for actions that touch no engine), or why it cannot be chosen. */

@@ -10,6 +10,10 @@ export const errorCodes = [
   "INVALID", // input that got past parsing but the engine refused (bad image reference, bad command)
   "CANCELLED",
   "CONFIG", // operator configuration (policy, hosts, env) is wrong
+  "CAPACITY", // the cloud has no room for this size here (another size or region)
+  "QUOTA", // the subscription's quota would be exceeded (ask for more, or a smaller size)
+  "THROTTLED", // the cloud asked us to slow down and retries ran out
+  "FORBIDDEN", // berth's own cloud identity lacks a permission (the operator fixes its role)
   "INTERNAL",
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];

@@ -1,7 +1,7 @@
 import { posix } from "node:path";
 import { z } from "zod";
 import { type Action, type ActionKind, type Actor, actionKinds, defaultGate, type Gate, risk, targetsHost } from "./action.ts";
-import { formatBytes, parseBytes, parseDuration } from "./duration.ts";
+import { formatBytes, formatDuration, parseBytes, parseDuration } from "./duration.ts";
 import { globMatch, normalizeImage } from "./glob.ts";
 
 const actionPattern = z.string().refine((p) => p === "*" || actionKinds.some((k) => globMatch(p, k)), {
@@ -67,15 +67,32 @@ const Containers = z
   })
   .strict();
 
-/** Limits on Azure Docker hosts (host create); enforced once that action exists. */
+/** Limits on Docker hosts berth creates in Azure (`host create`). The first size is the default. */
 const Azure = z
   .object({
-    sizes: z.array(z.string()).default(["Standard_B2s", "Standard_D2s_v5"]),
+    sizes: z
+      .array(z.string().regex(/^[A-Za-z0-9_]+$/, "an Azure VM size such as Standard_D2s_v5"))
+      .min(1)
+      .default(["Standard_B2s", "Standard_D2s_v5"]),
+    /** Regions a host may be created in; empty: only AZURE_LOCATION. */
     regions: z.array(z.string()).default([]),
     maxHostsPerUser: z.number().int().nonnegative().default(2),
+    /** Lifetime when --ttl is not given, and the longest a host may live in all (extensions included). */
+    defaultTtl: duration.default("8h"),
     maxTtl: duration.default("7d"),
+    /** How long before expiry the thread gets a reminder with an Extend button. */
+    reminder: duration.default("30m"),
+    /** How long Docker may take to answer over TLS once the VM exists (cloud-init installs it). */
+    readyTimeout: duration.default("20m"),
+    /** Keep a host whose Docker never answered, for inspection (it still expires), instead of removing it. */
+    keepUnreachable: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .superRefine((a, ctx) => {
+    if ((parseDuration(a.defaultTtl) ?? 0) > (parseDuration(a.maxTtl) ?? 0)) {
+      ctx.addIssue({ code: "custom", path: ["defaultTtl"], message: "defaultTtl is longer than maxTtl" });
+    }
+  });
 
 export const PolicySchema = z
   .object({
@@ -397,6 +414,52 @@ export function containerLimits(policy: Policy, action: Extract<Action, { kind: 
     networkMode: action.network ?? c.network,
     privileged: action.privileged && c.privileged,
     mounts: action.mounts,
+  };
+}
+
+/** Azure sizes that run Hyper-V inside the VM (nested virtualization): Dv3/Ev3 and newer D and E families. */
+export function supportsNestedVirtualization(size: string): boolean {
+  return /^Standard_[DE]\d+[a-z]*_v[3-9]$/i.test(size);
+}
+
+export type HostRequest = Extract<Action, { kind: "host.create" }>;
+export type HostLimits = { ok: true; size: string; region: string; ttlSeconds: number } | { ok: false; reason: string };
+
+/** Resolves a `host create` against the policy's Azure limits: defaults filled in, or why it is refused and what to ask for. */
+export function hostLimits(policy: Policy, action: HostRequest, defaults: { region: string }): HostLimits {
+  const a = policy.azure;
+  const size = action.size ?? (a.sizes[0] as string);
+  const region = action.region ?? defaults.region;
+  const regions = a.regions.length ? a.regions : [defaults.region];
+  const maxTtl = parseDuration(a.maxTtl) as number;
+  const ttlSeconds = action.ttlSeconds ?? (parseDuration(a.defaultTtl) as number);
+  const same = (x: string, y: string) => x.toLowerCase() === y.toLowerCase();
+  if (!a.sizes.some((s) => same(s, size))) {
+    return { ok: false, reason: `The policy does not allow size ${size}. Allowed: ${a.sizes.join(", ")} (pick one with --size).` };
+  }
+  if (!regions.some((r) => same(r, region))) {
+    return { ok: false, reason: `The policy does not allow region ${region}. Allowed: ${regions.join(", ")} (pick one with --region).` };
+  }
+  if (ttlSeconds > maxTtl) {
+    return { ok: false, reason: `--ttl ${formatDuration(ttlSeconds * 1000)} is longer than the policy's maximum of ${a.maxTtl}.` };
+  }
+  if (action.hyperv && action.os !== "windows") return { ok: false, reason: "--hyperv is for Windows hosts: add --os windows." };
+  if (action.hyperv && !supportsNestedVirtualization(size)) {
+    const nested = a.sizes.filter(supportsNestedVirtualization);
+    return {
+      ok: false,
+      reason: `Hyper-V isolation needs nested virtualization, which ${size} does not have (Dv3/Ev3 and newer D/E sizes do). ${
+        nested.length
+          ? `Allowed sizes that have it: ${nested.join(", ")}.`
+          : "No size the policy allows has it; ask an admin to allow one (e.g. Standard_D4s_v5)."
+      }`,
+    };
+  }
+  return {
+    ok: true,
+    size: a.sizes.find((s) => same(s, size)) as string,
+    region: regions.find((r) => same(r, region)) as string,
+    ttlSeconds,
   };
 }
 

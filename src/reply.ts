@@ -21,15 +21,21 @@ export type ReplyAction = Exclude<
       | "job.cancel"
       | "approval.decide"
       | "grant.request"
-      | "audit.query";
+      | "audit.query"
+      | "host.create"
+      | "host.remove"
+      | "host.extend";
   }
 >;
 
 /** One row of `hosts`: what berth could learn about a host just now. */
-export type HostReport = { name: string; url: string; isolation?: string | undefined } & (
-  | { reachable: true; info: EngineInfo; containers: number }
-  | { reachable: false; error: string }
-);
+export type HostReport = {
+  name: string;
+  url: string;
+  isolation?: string | undefined;
+  /** For hosts berth made in Azure: size, region, who made it, when it expires. */
+  note?: string | undefined;
+} & ({ reachable: true; info: EngineInfo; containers: number } | { reachable: false; error: string });
 
 export type ReplyContext = {
   engine: () => ContainerEngine; // only called for container actions, after authorization
@@ -138,7 +144,8 @@ function psLine(c: ContainerSummary): string {
 }
 
 function hostLines(h: HostReport): string {
-  if (!h.reachable) return `• :red_circle: *${h.name}* (${h.url}) — unreachable: ${h.error}`;
+  const note = h.note ? `\n   ${h.note}` : "";
+  if (!h.reachable) return `• :red_circle: *${h.name}* (${h.url}) — ${h.url ? "unreachable: " : ""}${h.error}${note}`;
   const i = h.info;
   const isolation =
     i.osType === "windows"
@@ -146,11 +153,13 @@ function hostLines(h: HostReport): string {
       : "";
   const swarm =
     i.swarm.state === "active" ? ` · swarm ${i.swarm.role ?? "member"}` : i.swarm.state === "inactive" ? "" : ` · swarm ${i.swarm.state}`;
-  return [
-    `• :large_green_circle: *${h.name}* (${h.url}) — ${i.osType} ${i.osBuild}, ${i.architecture}`,
-    `   ${i.osVersion}`,
-    `   Docker ${i.engineVersion}, API ${i.apiVersion}${i.maxApiVersion !== i.apiVersion ? ` (engine up to ${i.maxApiVersion})` : ""}${isolation}${swarm} · ${h.containers} berth container${h.containers === 1 ? "" : "s"}`,
-  ].join("\n");
+  return (
+    [
+      `• :large_green_circle: *${h.name}* (${h.url}) — ${i.osType} ${i.osBuild}, ${i.architecture}`,
+      `   ${i.osVersion}`,
+      `   Docker ${i.engineVersion}, API ${i.apiVersion}${i.maxApiVersion !== i.apiVersion ? ` (engine up to ${i.maxApiVersion})` : ""}${isolation}${swarm} · ${h.containers} berth container${h.containers === 1 ? "" : "s"}`,
+    ].join("\n") + note
+  );
 }
 
 function serviceLine(s: ServiceSummary): string {

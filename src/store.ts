@@ -72,6 +72,34 @@ export type GrantRecord = {
   endedAnnounced: boolean;
 };
 
+/** A Docker host berth made in Azure: what was asked, how far provisioning got (resumable), and how to reach it. */
+export type CloudHostRecord = {
+  name: string;
+  os: "linux" | "windows";
+  size: string;
+  region: string;
+  hyperv: boolean;
+  private: boolean;
+  requester: string;
+  channelId: string;
+  /** The job card whose thread tells this host's story (creation, reminders, removal). */
+  threadTs: string | null;
+  jobId: string;
+  createdAt: number;
+  expiresAt: number;
+  remindedAt: number | null;
+  status: "provisioning" | "ready" | "unreachable" | "removing" | "removed";
+  /** Per resource: done, or the stored poller of the operation in flight. */
+  steps: Record<string, { state: "running" | "done"; poller?: string | undefined; id?: string | undefined }>;
+  removal: Record<string, { state: "running" | "done"; poller?: string | undefined }>;
+  address: string | null;
+  fqdn: string | null;
+  dockerUrl: string | null;
+  /** The bootstrap inputs that must be identical on a retry (customData cannot change); dropped once the VM exists. */
+  bootstrap: { customData: string; setupCommand?: string | undefined; adminPassword?: string | undefined } | null;
+  detail: string | null;
+};
+
 export type AuditRecord = AuditEntry & { seq: number; at: number; prevHash: string; hash: string };
 
 export type Store = ReturnType<typeof openStore>;
@@ -89,6 +117,8 @@ CREATE TABLE IF NOT EXISTS pending (
 CREATE TABLE IF NOT EXISTS grants (
   id TEXT PRIMARY KEY, user_id TEXT NOT NULL, role TEXT NOT NULL, reason TEXT NOT NULL, channel_id TEXT NOT NULL,
   approved_by TEXT NOT NULL, starts_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, ended_announced INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS cloud_hosts (name TEXT PRIMARY KEY, status TEXT NOT NULL, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
   seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, record TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
@@ -116,6 +146,13 @@ export function openStore(dir: string | ":memory:", clock: () => number = Date.n
     clock(),
   );
 
+  const getCloudHost = db.prepare("SELECT record FROM cloud_hosts WHERE name = ?");
+  const putCloudHost = db.prepare(
+    "INSERT INTO cloud_hosts (name, status, record) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET status = excluded.status, record = excluded.record",
+  );
+  const liveCloudHosts = db.prepare("SELECT record FROM cloud_hosts WHERE status != 'removed' ORDER BY name");
+  const getSecret = db.prepare("SELECT value FROM secrets WHERE name = ?");
+  const insertSecret = db.prepare("INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)");
   const insertJob = db.prepare(
     "INSERT INTO jobs (id, kind, user_id, channel_id, host, summary, status, created_at, message_ts) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)",
   );
@@ -310,6 +347,32 @@ export function openStore(dir: string | ":memory:", clock: () => number = Date.n
           expectedSeq++;
         }
         return undefined;
+      },
+    },
+    /** Hosts made in Azure; the record is rewritten after every step so another process can pick it up. */
+    cloudHosts: {
+      get(name: string): CloudHostRecord | undefined {
+        const row = getCloudHost.get(name);
+        return row ? (JSON.parse(String(row.record)) as CloudHostRecord) : undefined;
+      },
+      put(record: CloudHostRecord): void {
+        putCloudHost.run(record.name, record.status, JSON.stringify(record));
+      },
+      /** Hosts not yet removed (a removed host's name can be used again). */
+      live(): CloudHostRecord[] {
+        return liveCloudHosts.all().map((r) => JSON.parse(String(r.record)) as CloudHostRecord);
+      },
+    },
+    /** berth's own key material (its CA); never logged, never shown. */
+    secrets: {
+      get: (name: string): string | undefined => {
+        const row = getSecret.get(name);
+        return row ? String(row.value) : undefined;
+      },
+      /** Stores the value unless one is there already; returns the one that is kept (first writer wins). */
+      putOnce(name: string, value: string): string {
+        insertSecret.run(name, value);
+        return String(getSecret.get(name)?.value);
       },
     },
     close(): void {

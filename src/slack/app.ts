@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import bolt, { type LogLevel, type webApi } from "@slack/bolt";
 import { type Action, ActionSchema, type Actor } from "../action.ts";
-import { type DispatchDeps, dispatch, dispatchAction, type Outcome, pickedAction, sweep } from "../dispatch.ts";
+import { type DispatchDeps, dispatch, dispatchAction, type JobPlan, type Outcome, pickedAction, sweep } from "../dispatch.ts";
 import { type HealthReport, healthHandler } from "../health.ts";
 import type { PendingRecord } from "../store.ts";
 import { createDirectory } from "./directory.ts";
@@ -12,6 +12,7 @@ import { createOutbox, type Outbox } from "./outbox.ts";
 import {
   approveActionId,
   denyActionId,
+  hostExtendActionId,
   hostPickActionId,
   notifyLogsActionId,
   notifyRestartActionId,
@@ -256,6 +257,15 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
       false,
       "That choice is no longer open (berth restarted, or it was already used). Type the command again, with `-H HOST` if you like.",
     ],
+    [
+      hostExtendActionId,
+      (name) => {
+        const parsed = ActionSchema.safeParse({ kind: "host.extend", name });
+        return parsed.success ? parsed.data : undefined;
+      },
+      false,
+      "That button is not valid any more. Use `/berth host extend NAME`.",
+    ],
     [notifyLogsActionId, carried, false, "That button's request is not valid any more. Use `/berth logs` instead."],
     [notifyRestartActionId, carried, false, "That button's request is not valid any more. Use `/berth restart` instead."],
   ];
@@ -332,8 +342,19 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
       slackState = "listening (http)";
       return (server.address() as AddressInfo).port;
     },
-    /** Stops taking requests, then waits for replies already under way. */
     sweep: sweepNow,
+    /** Starts a job berth itself begins (not a command): its card is posted, or `plan.cardTs` is carried on. */
+    startJob(plan: JobPlan): void {
+      keep(
+        runJob(plan, { ...deps, outbox, spoolDir: core.spoolDir, maxThreadMessages: core.maxThreadMessages, log: core.log }).then(
+          (started) => {
+            if (!started.ok) core.log("job could not start", { job: plan.id, error: slackError(started.error) });
+            return started.ok ? started.done : undefined;
+          },
+        ),
+      );
+    },
+    /** Stops taking requests, then waits for replies already under way. */
     async stop(): Promise<void> {
       clearInterval(sweeper);
       await app.stop();

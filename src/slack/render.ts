@@ -5,6 +5,7 @@ import { codeBlock, escapeMrkdwn, fit, slackLimits } from "./limits.ts";
 type KnownBlock = types.KnownBlock;
 
 export const stopActionId = "berth_stop";
+export const hostExtendActionId = "berth_host_extend";
 
 export type CardState = {
   jobId: string;
@@ -17,6 +18,8 @@ export type CardState = {
   elapsedMs: number;
   tail?: readonly string[] | undefined;
   note?: string | undefined;
+  /** "Stop" unless the job says otherwise (host create: "Cancel", which also removes what was made). */
+  stopLabel?: string | undefined;
 };
 
 const icons: Record<CardState["state"], string> = {
@@ -59,10 +62,10 @@ export function renderCard(card: CardState): { text: string; blocks: KnownBlock[
         {
           type: "button",
           action_id: stopActionId,
-          text: { type: "plain_text", text: "Stop" },
+          text: { type: "plain_text", text: card.stopLabel ?? "Stop" },
           style: "danger",
           value: card.jobId,
-          accessibility_label: `Stop job ${card.jobId}`,
+          accessibility_label: `${card.stopLabel ?? "Stop"} job ${card.jobId}`,
         },
       ],
     });
@@ -219,3 +222,33 @@ export function renderNotification(n: NotificationCard): { text: string; blocks:
 }
 
 const clock = (ms: number) => new Date(ms).toISOString().slice(11, 19);
+
+/** In a host's thread before it expires: when, and a button that extends it by the policy's default lifetime. */
+export function renderHostReminder(
+  host: { name: string; expiresAt: number; requester: string },
+  extendBy: string,
+  now: number,
+): { text: string; blocks: KnownBlock[] } {
+  const left = formatDuration(Math.max(0, host.expiresAt - now));
+  const at = new Date(host.expiresAt).toISOString().slice(0, 16).replace("T", " ");
+  const text = `:alarm_clock: <@${host.requester}> \`${escapeMrkdwn(host.name)}\` is removed in ${left} (${at} UTC). Extend it if you still need it.`;
+  return {
+    text,
+    blocks: [
+      { type: "section", text: { type: "mrkdwn", text: fit(text, slackLimits.sectionChars) } },
+      {
+        type: "actions",
+        block_id: `host-extend:${host.name}`,
+        elements: [
+          {
+            type: "button",
+            action_id: hostExtendActionId,
+            text: { type: "plain_text", text: `Extend by ${extendBy}` },
+            value: host.name,
+            accessibility_label: `Extend host ${host.name} by ${extendBy}`,
+          },
+        ],
+      },
+    ],
+  };
+}

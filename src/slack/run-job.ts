@@ -37,11 +37,17 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
     status: "Starting…",
     lines: 0,
     elapsedMs: 0,
+    stopLabel: plan.stopLabel,
   };
   const channel = plan.actor.channelId;
   let ts: string;
   try {
-    ts = await deps.outbox.post(channel, renderCard(card));
+    if (plan.cardTs) {
+      ts = plan.cardTs;
+      await deps.outbox.update(channel, ts, renderCard(card));
+    } else {
+      ts = await deps.outbox.post(channel, renderCard(card));
+    }
   } catch (error) {
     auditOutcome(deps, {
       requestId: plan.requestId,

@@ -1,0 +1,42 @@
+import { parseDuration } from "./duration.ts";
+import type { Policy } from "./policy.ts";
+import type { CloudHostRecord } from "./store.ts";
+
+export type LifetimeWork = {
+  /** Ready hosts inside the reminder window that have not been reminded since their expiry last moved. */
+  remind: CloudHostRecord[];
+  /** Hosts past their expiry (ready or kept unreachable): remove them. */
+  expire: CloudHostRecord[];
+};
+
+/** What the lifetime sweep has to do now. Pure: the clock and the records come in, the work goes out. */
+export function lifetimeDue(records: readonly CloudHostRecord[], policy: Policy, now: number): LifetimeWork {
+  const lead = (parseDuration(policy.azure.reminder) as number) * 1000;
+  const settled = records.filter((r) => r.status === "ready" || r.status === "unreachable");
+  return {
+    remind: settled.filter((r) => r.expiresAt > now && r.expiresAt - lead <= now && r.remindedAt === null),
+    expire: settled.filter((r) => r.expiresAt <= now),
+  };
+}
+
+export type Extension = { ok: true; expiresAt: number; capped: boolean } | { ok: false; reason: string };
+
+/**
+ * A new expiry for `host extend`: from now (or the current expiry, if later) by the requested or default TTL, never past
+ * the policy's maximum lifetime counted from creation.
+ */
+export function extendTo(record: CloudHostRecord, policy: Policy, now: number, ttlSeconds?: number): Extension {
+  if (record.status !== "ready" && record.status !== "unreachable") {
+    return { ok: false, reason: `\`${record.name}\` is ${record.status}; only a host that exists can be extended.` };
+  }
+  const by = (ttlSeconds ?? (parseDuration(policy.azure.defaultTtl) as number)) * 1000;
+  const limit = record.createdAt + (parseDuration(policy.azure.maxTtl) as number) * 1000;
+  const wanted = Math.max(record.expiresAt, now) + by;
+  if (record.expiresAt >= limit) {
+    return {
+      ok: false,
+      reason: `\`${record.name}\` already lives as long as the policy allows (${policy.azure.maxTtl} from creation). Create a new host if you need one longer.`,
+    };
+  }
+  return { ok: true, expiresAt: Math.min(wanted, limit), capped: wanted > limit };
+}
