@@ -7,7 +7,7 @@ import type { ContainerEngine } from "./engines/ports.ts";
 import { BerthError, publicMessage } from "./errors.ts";
 import type { JobEvent, Reply } from "./events.ts";
 import { executeJob, isJobAction, type JobAction } from "./execute.ts";
-import { type HostJobAction, hostAction } from "./host-actions.ts";
+import { type HostJobAction, hostAction, hostRefusal } from "./host-actions.ts";
 import { type Hosts, resolveHost } from "./hosts.ts";
 import type { JobRegistry } from "./jobs.ts";
 import { parse } from "./parse.ts";
@@ -174,6 +174,10 @@ export async function dispatchAction(
   }
   audit(deps, { requestId, actor, action, host, decision });
   if (!decision.allow) return reply(`:no_entry: ${decision.reason}`);
+  if (decision.gate !== "none" && (action.kind === "host.create" || action.kind === "host.remove" || action.kind === "host.extend")) {
+    const refusal = hostRefusal(action, { cloud: deps.cloud, manifestHosts: deps.manifestHosts ?? [] });
+    if (refusal) return reply(refusal);
+  }
   if (decision.gate !== "none") return gate(action, actor, place, decision, deps, signal, requestId);
   return perform(action, actor, { host, subject, policy, deps, signal, requestId });
 }

@@ -28,6 +28,20 @@ const when = (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace(
 export const notConfigured =
   "berth is not set up to create hosts in Azure: the operator sets AZURE_SUBSCRIPTION_ID, AZURE_LOCATION and BERTH_AZURE_ALLOW_CIDR and gives berth's identity the role in manifests/azure-role.json (README: “Hosts in Azure”).";
 
+/**
+ * Why a host command cannot go ahead whatever anyone confirms (no such host, a manifest host); asked before a
+ * confirmation card is shown, so nobody is asked to confirm something that cannot happen.
+ */
+export function hostRefusal(action: CloudAction, ctx: Pick<HostActionContext, "cloud" | "manifestHosts">): string | undefined {
+  if (!ctx.cloud) return notConfigured;
+  if (action.kind !== "host.remove") return undefined;
+  const live = ctx.cloud.store.cloudHosts.live().find((r) => r.name === action.name);
+  if (live) return undefined;
+  return ctx.manifestHosts.includes(action.name)
+    ? `\`${action.name}\` comes from berth's hosts manifest; berth only removes hosts it created. The operator edits the manifest.`
+    : `berth made no host \`${action.name}\` (or it is already removed). \`/berth hosts\` lists the hosts.`;
+}
+
 /** Checks a host command against what exists and the policy's Azure limits; an allowed one becomes a job. */
 export function hostAction(action: CloudAction, actor: Actor, ctx: HostActionContext): HostOutcome {
   const cloud = ctx.cloud;

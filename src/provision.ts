@@ -386,7 +386,9 @@ async function* waitForDocker(
     for (;;) {
       try {
         const info = await engine.info(AbortSignal.any([signal, AbortSignal.timeout(10_000)]));
-        return { ok: true, what: `${info.osType} ${info.osBuild}, Docker ${info.engineVersion}` };
+        // The certificate proves the engine is berth's; the OS proves it is this host's (an address reused too soon).
+        if (info.osType === record.os) return { ok: true, what: `${info.osType} ${info.osBuild}, Docker ${info.engineVersion}` };
+        last = `a ${info.osType} Docker engine answers there, not the ${record.os} host berth made`;
       } catch (error) {
         if (signal.aborted) throw error;
         last = publicMessage(error);

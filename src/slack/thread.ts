@@ -160,7 +160,8 @@ export function createThread(options: ThreadOptions) {
         await inFlight;
         inFlight = undefined;
       }
-      if (result.capped || result.failedPosts > 0 || result.messages > 1 || result.drained > 0) {
+      // Notices alone (a host being made, a stream with no output) are all in the thread already: no empty file.
+      if (result.lines > 0 && (result.capped || result.failedPosts > 0 || result.messages > 1 || result.drained > 0)) {
         try {
           const content = await readFile(options.spoolPath).catch(() => Buffer.alloc(0));
           await options.outbox.upload(options.channel, options.threadTs, {

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { createBerth } from "../../src/berth.ts";
+import { type BerthOptions, createBerth } from "../../src/berth.ts";
 import { loadConfig } from "../../src/config.ts";
 import { blockAction, slashCommand } from "./slack-driver.ts";
 import { type FakeMessage, SEED, type SlackFake } from "./slack-fake.ts";
@@ -40,9 +40,13 @@ export async function startBerth(
     env?: Record<string, string>;
     clock?: () => number;
     reloadIntervalMs?: number;
+    /** Azure client tuning (see BerthOptions.azure). */
+    azure?: BerthOptions["azure"];
+    /** Reuse this directory (its store): a restarted berth. */
+    dir?: string;
   } = {},
 ) {
-  const dir = mkdtempSync(join(tmpdir(), "berth-e2e-"));
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), "berth-e2e-"));
   writeFileSync(join(dir, "policy.yaml"), options.policy ?? testPolicy);
   writeFileSync(join(dir, "hosts.yaml"), options.hosts ?? testHosts);
   const config = loadConfig({
@@ -64,6 +68,7 @@ export async function startBerth(
     write: (l) => logs.push(l),
     ...(options.clock && { clock: options.clock }),
     ...(options.reloadIntervalMs && { reloadIntervalMs: options.reloadIntervalMs }),
+    ...(options.azure && { azure: options.azure }),
   });
   const port = await berth.start();
   const url = `http://127.0.0.1:${port}/slack/events`;
