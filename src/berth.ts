@@ -217,7 +217,7 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
       summary: `${kind === "host.create" ? "host create" : "host rm"} ${record.name} (${reason})`,
       actor: { userId: record.requester, channelId: record.channelId },
       cardTs,
-      stopLabel: kind === "host.create" ? "Cancel" : undefined,
+      stopLabel: kind === "host.create" ? "Cancel" : null,
       run: (signal) => (kind === "host.create" ? provisionHost(record.name, c, signal) : removeHost(record.name, reason, c, signal)),
     });
   };

@@ -61,8 +61,8 @@ export type JobPlan = {
   approvedBy?: string | undefined;
   /** Carry on in this existing card (and its thread) instead of posting a new one: a job resumed after a restart. */
   cardTs?: string | undefined;
-  /** The card's button: Stop for streams, Cancel for work that is undone when stopped (host create). */
-  stopLabel?: string | undefined;
+  /** The card's button: Stop for streams, Cancel for work that is undone when stopped (host create), null for none. */
+  stopLabel?: string | null | undefined;
   run(signal: AbortSignal): AsyncGenerator<JobEvent>;
 };
 
@@ -229,7 +229,8 @@ async function perform(action: Action, actor: Actor, c: PerformContext): Promise
         summary: out.summary,
         actor,
         approvedBy: c.approvedBy,
-        stopLabel: action.kind === "host.create" ? "Cancel" : undefined,
+        // Removal cannot be stopped half-way (it would leave resources nobody tracks): no button.
+        stopLabel: action.kind === "host.create" ? "Cancel" : null,
         run: out.run,
       },
     };

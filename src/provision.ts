@@ -193,6 +193,11 @@ export async function* provisionHost(name: string, deps: ProvisionDeps, signal: 
   const status = (): JobEvent => ({ type: "status", text: `Creating ${header}\n${progress(record, current)}` });
   try {
     const pki = await berthPki(store, new Date(deps.clock()));
+    if (!resumed) {
+      // Asked before anything is made: a size Azure will not give here fails in a second, with nothing to clean up.
+      const problem = await cloud.sizeProblem(record.size, record.region, signal);
+      if (problem) throw new BerthError("CAPACITY", problem);
+    }
     await cloud.prepare(record.region, signal);
     for (const kind of createOrder) {
       if (record.steps[kind]?.state === "done") continue;
@@ -247,7 +252,7 @@ export async function* provisionHost(name: string, deps: ProvisionDeps, signal: 
       return;
     }
     yield { type: "notice", text: `${why} Removing what was created…` };
-    const left = yield* removeResources(record, deps, (r) => (record = r));
+    const left = yield* removeResources(record, deps, (r) => (record = r), signal);
     yield { type: "end", outcome: "failed", text: `${why} ${left}` };
   } catch (error) {
     if (signal.aborted && deps.suspended()) {
@@ -261,27 +266,30 @@ export async function* provisionHost(name: string, deps: ProvisionDeps, signal: 
     const cancelled = signal.aborted;
     const why = cancelled ? `Cancelled by <@${cancelledBy(signal) ?? "unknown"}>.` : failureText(error, record, deps.policy());
     yield { type: "notice", text: `${why} Removing what was created…` };
-    const left = yield* removeResources(record, deps, (r) => (record = r));
+    const left = yield* removeResources(record, deps, (r) => (record = r), signal);
     yield { type: "end", outcome: cancelled ? "cancelled" : "failed", text: `${why} ${left}` };
   }
 }
 
 /** Removes a host (`host rm`, expiry, or a failed create): everything berth made for it, in order, resumable. */
-export async function* removeHost(name: string, reason: string, deps: ProvisionDeps, _signal: AbortSignal): AsyncGenerator<JobEvent> {
+export async function* removeHost(name: string, reason: string, deps: ProvisionDeps, signal: AbortSignal): AsyncGenerator<JobEvent> {
   let record = deps.store.cloudHosts.get(name) as CloudHostRecord;
   yield { type: "status", text: `Removing \`${name}\` (${reason})…` };
-  const left = yield* removeResources(record, deps, (r) => (record = r));
-  yield { type: "end", outcome: record.status === "removed" ? "succeeded" : "failed", text: left };
+  const left = yield* removeResources(record, deps, (r) => (record = r), signal);
+  const outcome = record.status === "removed" ? "succeeded" : signal.aborted && deps.suspended() ? "cancelled" : "failed";
+  yield { type: "end", outcome, text: left };
 }
 
 /**
- * Deletes vm → nic → ip → nsg, each poller stored as it goes; a resource that is already gone counts as removed. Not
- * cancellable: stopping half-way would leave resources nobody tracks. Returns the sentence that ends the story.
+ * Deletes vm → nic → ip → nsg, each poller stored as it goes; a resource that is already gone counts as removed. A
+ * person cannot stop it half-way (that would leave resources nobody tracks); berth shutting down can, and the next
+ * berth resumes it from the stored pollers. Returns the sentence that ends the story.
  */
 async function* removeResources(
   start: CloudHostRecord,
   deps: ProvisionDeps,
   update: (r: CloudHostRecord) => void,
+  jobSignal: AbortSignal,
 ): AsyncGenerator<JobEvent, string> {
   let record: CloudHostRecord = { ...start, status: "removing" };
   const save = (patch: Partial<CloudHostRecord>) => {
@@ -292,7 +300,11 @@ async function* removeResources(
   save({});
   // The host stops being offered for -H at once: nothing new should land on a VM that is going away.
   deps.changed();
-  const signal = AbortSignal.timeout(30 * 60_000);
+  const shutdown = new AbortController();
+  const onAbort = () => deps.suspended() && shutdown.abort(jobSignal.reason);
+  if (jobSignal.aborted) onAbort();
+  jobSignal.addEventListener("abort", onAbort);
+  const signal = AbortSignal.any([shutdown.signal, AbortSignal.timeout(30 * 60_000)]);
   const plan = planFor(record, deps.settings);
   try {
     for (const kind of removeOrder) {
@@ -309,8 +321,13 @@ async function* removeResources(
     deps.changed();
     return `Removed \`${record.name}\` and everything berth created for it (the shared network ${deps.settings.network.vnet} stays).`;
   } catch (error) {
+    if (shutdown.signal.aborted) {
+      return `berth is restarting; removing \`${record.name}\` goes on when it is back (${Object.keys(record.removal).length} of ${removeOrder.length} steps started).`;
+    }
     save({ detail: `removal failed: ${publicMessage(error)}` });
     return `:warning: Removing \`${record.name}\` did not finish: ${publicMessage(error)} berth retries when it restarts; \`/berth host rm ${record.name}\` retries now.`;
+  } finally {
+    jobSignal.removeEventListener("abort", onAbort);
   }
 }
 

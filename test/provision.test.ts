@@ -54,11 +54,20 @@ class FakeCloud implements HostCloud {
       },
     };
   }
-  async beginDelete(kind: ResourceKind): Promise<CloudOperation> {
-    this.calls.push(`delete ${kind}`);
+  async beginDelete(kind: ResourceKind, _plan: HostPlan, resumeFrom: string | undefined): Promise<CloudOperation> {
+    this.calls.push(`delete ${kind}${resumeFrom ? ` resume:${resumeFrom}` : ""}`);
     return {
       state: `delete-${kind}`,
-      done: async () => {
+      done: async (s) => {
+        if (kind === "nic" && this.deleteHold) {
+          await Promise.race([
+            this.deleteHold,
+            new Promise((_, reject) => {
+              if (s.aborted) reject(s.reason);
+              s.addEventListener("abort", () => reject(s.reason));
+            }),
+          ]);
+        }
         this.resources.delete(kind);
         return undefined;
       },
@@ -68,8 +77,11 @@ class FakeCloud implements HostCloud {
     this.calls.push(`find ${kind}`);
     return this.resources.get(kind);
   }
+  sizeIssue: string | undefined;
+  deleteHold: Promise<void> | undefined;
   async sizeProblem(): Promise<string | undefined> {
-    return undefined;
+    this.calls.push("sizes");
+    return this.sizeIssue;
   }
 }
 
@@ -170,7 +182,9 @@ test("a Linux host is made step by step, each poller stored first, then register
 });
 
 test("Windows hosts get the setup script through the extension step and a generated password", async () => {
-  const s = setup({ os: "windows" });
+  const windows = new FakeEngine("azure");
+  windows.host = { ...windows.host, osType: "windows", osBuild: "10.0.20348.2966" };
+  const s = setup({ os: "windows", engine: windows });
   const events = await collect(provisionHost("ci-1", s.deps, new AbortController().signal));
   assert.equal(end(events).outcome, "succeeded", end(events).text);
   assert.ok(s.cloud.calls.includes("begin extension"));
@@ -334,4 +348,58 @@ test("host rm removes in order and is idempotent: a second run finds everything 
   const again = await collect(removeHost("ci-1", "asked", s.deps, new AbortController().signal));
   assert.equal(end(again).outcome, "succeeded");
   assert.equal(s.cloud.calls.filter((c) => c.startsWith("delete")).length, 4, "nothing is deleted twice");
+});
+
+test("a size Azure will not give in that region fails before anything is made", async () => {
+  const s = setup();
+  s.cloud.sizeIssue =
+    "Size Standard_B2s is restricted in westeurope for this subscription (NotAvailableForSubscription): choose another size or region.";
+  const events = await collect(provisionHost("ci-1", s.deps, new AbortController().signal));
+  assert.equal(end(events).outcome, "failed");
+  assert.match(end(events).text, /restricted in westeurope.*Sizes the policy allows: Standard_D2s_v5/);
+  assert.ok(!s.cloud.calls.some((c) => c.startsWith("begin")), "nothing was created");
+});
+
+test("a removal interrupted by berth stopping resumes from its stored pollers; a person's Stop does not interrupt it", async () => {
+  const s = setup();
+  await collect(provisionHost("ci-1", s.deps, new AbortController().signal));
+  let release = () => {};
+  s.cloud.deleteHold = new Promise<void>((r) => (release = r));
+  const personal = new AbortController();
+  const removing = collect(removeHost("ci-1", "asked", s.deps, personal.signal));
+  await new Promise((r) => setTimeout(r, 20));
+  personal.abort({ by: "U0SOMEONE" });
+  await new Promise((r) => setTimeout(r, 20));
+  release();
+  assert.equal(end(await removing).outcome, "succeeded", "a person cannot leave a half-removed host");
+
+  const t = setup();
+  await collect(provisionHost("ci-1", t.deps, new AbortController().signal));
+  t.cloud.deleteHold = new Promise<void>(() => {});
+  const shutdown = new AbortController();
+  const interrupted = collect(removeHost("ci-1", "expired", t.deps, shutdown.signal));
+  await new Promise((r) => setTimeout(r, 20));
+  t.suspend();
+  shutdown.abort({ by: "berth (shutting down)" });
+  const events = await interrupted;
+  assert.equal(end(events).outcome, "cancelled");
+  assert.match(end(events).text, /berth is restarting; removing `ci-1` goes on when it is back/);
+  assert.equal(t.store.cloudHosts.get("ci-1")?.status, "removing");
+  assert.deepEqual(t.store.cloudHosts.get("ci-1")?.removal.nic, { state: "running", poller: "delete-nic" });
+  t.cloud.deleteHold = undefined;
+  const resumed = await collect(removeHost("ci-1", "resumed", { ...t.deps, suspended: () => false }, new AbortController().signal));
+  assert.equal(end(resumed).outcome, "succeeded");
+  assert.deepEqual(
+    t.cloud.calls.filter((c) => c.startsWith("delete")),
+    ["delete vm", "delete nic", "delete nic resume:delete-nic", "delete ip", "delete nsg"],
+  );
+});
+
+test("an engine of the other OS answering on the host's address is not taken for the new host", async () => {
+  const s = setup({ os: "windows", policy: { azure: { readyTimeout: "1s" } } });
+  const clock = s.deps.clock;
+  s.deps.clock = () => s.advance(300) && clock();
+  const events = await collect(provisionHost("ci-1", s.deps, new AbortController().signal));
+  assert.equal(end(events).outcome, "failed");
+  assert.match(end(events).text, /Last seen: a linux Docker engine answers there, not the windows host berth made/);
 });

@@ -464,7 +464,12 @@ export function createAzureCloud(options: AzureCloudOptions): HostCloud {
           return `Size ${size} is restricted in ${region} for this subscription (${restriction.reasonCode ?? "restricted"}): choose another size or region, or ask Azure support to lift the restriction.`;
         }
       } catch (error) {
-        throw toBerthError(error, "read", "sizes", region, signal);
+        const mapped = toBerthError(error, "read", "sizes", region, signal);
+        // A failed page loses ARM's message (and with it the missing action): name it here.
+        if (mapped instanceof BerthError && mapped.code === "FORBIDDEN" && !mapped.message.includes("skus/read")) {
+          throw new BerthError("FORBIDDEN", `${mapped.message} (Listing VM sizes needs Microsoft.Compute/skus/read.)`, { cause: error });
+        }
+        throw mapped;
       }
       return `Azure does not offer size ${size} in ${region} to this subscription: choose another size or region.`;
     },

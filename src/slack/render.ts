@@ -18,8 +18,8 @@ export type CardState = {
   elapsedMs: number;
   tail?: readonly string[] | undefined;
   note?: string | undefined;
-  /** "Stop" unless the job says otherwise (host create: "Cancel", which also removes what was made). */
-  stopLabel?: string | undefined;
+  /** "Stop" unless the job says otherwise (host create: "Cancel", which also removes what was made); null: no button. */
+  stopLabel?: string | null | undefined;
 };
 
 const icons: Record<CardState["state"], string> = {
@@ -54,7 +54,7 @@ export function renderCard(card: CardState): { text: string; blocks: KnownBlock[
   if (card.note) {
     blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: fit(escapeKeepingMentions(card.note), slackLimits.sectionChars) }] });
   }
-  if (running) {
+  if (running && card.stopLabel !== null) {
     blocks.push({
       type: "actions",
       block_id: `job:${card.jobId}`,
