@@ -265,6 +265,11 @@ export async function* provisionHost(name: string, deps: ProvisionDeps, signal: 
     }
     const cancelled = signal.aborted;
     const why = cancelled ? `Cancelled by <@${cancelledBy(signal) ?? "unknown"}>.` : failureText(error, record, deps.policy());
+    if (Object.keys(record.steps).length === 0) {
+      save({ status: "removed", detail: why, bootstrap: null });
+      yield { type: "end", outcome: cancelled ? "cancelled" : "failed", text: `${why} Nothing was created in Azure.` };
+      return;
+    }
     yield { type: "notice", text: `${why} Removing what was created…` };
     const left = yield* removeResources(record, deps, (r) => (record = r), signal);
     yield { type: "end", outcome: cancelled ? "cancelled" : "failed", text: `${why} ${left}` };

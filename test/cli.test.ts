@@ -116,7 +116,7 @@ for (const [name, tamper, message] of tampering) {
 test("policy check accepts the example and names the line of a mistake", async () => {
   const ok = await berth("policy", "check", "manifests/policy.example.yaml");
   assert.equal(ok.code, 0);
-  assert.match(ok.stdout, /valid — 4 roles, 5 bindings, 3 rules, 1 grant rules/);
+  assert.match(ok.stdout, /valid — 4 roles, 5 bindings, 4 rules, 1 grant rules/);
   const dir = mkdtempSync(join(tmpdir(), "berth-cli-"));
   writeFileSync(join(dir, "p.yaml"), "version: 1\nroles:\n  a: { actions: [container.explode] }\n");
   const bad = await berth("policy", "check", join(dir, "p.yaml"));

@@ -119,3 +119,13 @@ test("the example documents every section it uses", () => {
     assert.match(text, new RegExp(`^\\s*(- )?${key}:`, "m"), `the example does not show ${key}`);
   }
 });
+
+test("leads may make Azure hosts, each approved by another lead; on-call may not", () => {
+  const create: Action = { kind: "host.create", name: "ci-1", os: "linux", hyperv: false, private: false };
+  const d = authorize(policy, lead, create, random(""), now);
+  assert.equal(gateOf(d), "approval");
+  assert.equal(d.allow && d.gateRule, "rules.azure-host-second-lead");
+  assert.equal(gateOf(authorize(policy, oncall, create, incident(""), now)), "denied");
+  assert.equal(gateOf(authorize(policy, lead, { kind: "host.remove", name: "ci-1" }, random(""), now)), "confirm");
+  assert.equal(policy.azure.sizes[0], "Standard_B2s");
+});

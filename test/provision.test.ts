@@ -356,7 +356,8 @@ test("a size Azure will not give in that region fails before anything is made", 
     "Size Standard_B2s is restricted in westeurope for this subscription (NotAvailableForSubscription): choose another size or region.";
   const events = await collect(provisionHost("ci-1", s.deps, new AbortController().signal));
   assert.equal(end(events).outcome, "failed");
-  assert.match(end(events).text, /restricted in westeurope.*Sizes the policy allows: Standard_D2s_v5/);
+  assert.match(end(events).text, /restricted in westeurope.*Sizes the policy allows: Standard_D2s_v5.*Nothing was created in Azure\.$/);
+  assert.equal(s.store.cloudHosts.get("ci-1")?.status, "removed", "the name is free again");
   assert.ok(!s.cloud.calls.some((c) => c.startsWith("begin")), "nothing was created");
 });
 
@@ -402,4 +403,61 @@ test("an engine of the other OS answering on the host's address is not taken for
   const events = await collect(provisionHost("ci-1", s.deps, new AbortController().signal));
   assert.equal(end(events).outcome, "failed");
   assert.match(end(events).text, /Last seen: a linux Docker engine answers there, not the windows host berth made/);
+});
+
+for (const [kind, label] of [
+  ["network", "network"],
+  ["nsg", "firewall"],
+  ["ip", "public IP"],
+  ["vm", "VM"],
+] as const) {
+  test(`a restart during the ${label} step resumes that step's poller and skips the ones done`, async () => {
+    const s = setup();
+    s.cloud.holds.set(kind, new Promise<void>(() => {}));
+    const controller = new AbortController();
+    for await (const e of provisionHost("ci-1", s.deps, controller.signal)) {
+      if (e.type === "status" && e.text.includes(`:hourglass_flowing_sand: ${label}`)) {
+        s.suspend();
+        controller.abort({ by: "berth (shutting down)" });
+      }
+    }
+    const next = new FakeCloud();
+    next.resources = s.cloud.resources;
+    const resumed = await collect(provisionHost("ci-1", { ...s.deps, cloud: next, suspended: () => false }, new AbortController().signal));
+    assert.equal(end(resumed).outcome, "succeeded", end(resumed).text);
+    const begins = next.calls.filter((c) => c.startsWith("begin"));
+    assert.equal(begins[0], `begin ${kind} resume:poller-${kind}`);
+    const order = ["network", "nsg", "ip", "nic", "vm"];
+    assert.deepEqual(
+      begins.slice(1),
+      order.slice(order.indexOf(kind) + 1).map((k) => `begin ${k}`),
+    );
+    assert.ok(!next.calls.includes("sizes"), "a resumed host is not re-checked as if new");
+  });
+}
+
+test("a restart while waiting for Docker probes again and registers the host without touching Azure", async () => {
+  const failing = new FakeEngine("azure");
+  failing.info = async () => {
+    throw new BerthError("UNAVAILABLE", "connect ECONNREFUSED");
+  };
+  const s = setup({ engine: failing });
+  const controller = new AbortController();
+  for await (const e of provisionHost("ci-1", s.deps, controller.signal)) {
+    if (e.type === "notice" && e.text.includes("not answering yet")) {
+      s.suspend();
+      controller.abort({ by: "berth (shutting down)" });
+    }
+  }
+  assert.equal(s.store.cloudHosts.get("ci-1")?.status, "provisioning");
+  const next = new FakeCloud();
+  const resumed = await collect(
+    provisionHost(
+      "ci-1",
+      { ...s.deps, cloud: next, connect: () => new FakeEngine("azure"), suspended: () => false },
+      new AbortController().signal,
+    ),
+  );
+  assert.equal(end(resumed).outcome, "succeeded", end(resumed).text);
+  assert.deepEqual(next.calls, ["prepare westeurope"]);
 });
