@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import { existsSync, unwatchFile, watchFile } from "node:fs";
 import { join } from "node:path";
 import { registry } from "../commands/index.ts";
-import { type AzureCloudOptions, createAzureCloud } from "./cloud/azure.ts";
+import type { AzureCloudOptions } from "./cloud/azure.ts";
+import type { HostCloud } from "./cloud/ports.ts";
 import type { Config } from "./config.ts";
 import { watchContainers } from "./container-watch.ts";
 import { createDockerEngine } from "./engines/docker.ts";
@@ -109,7 +110,7 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
   let stopping = false;
   const azure = config.azure;
   const cloud: ProvisionDeps | undefined = azure && {
-    cloud: createAzureCloud({
+    cloud: lazyAzure({
       subscriptionId: azure.subscriptionId,
       resourceGroup: azure.resourceGroup,
       endpoint: azure.endpoint,
@@ -292,5 +293,24 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
       for (const e of engines.values()) e.close();
       store.close();
     },
+  };
+}
+
+/**
+ * The Azure adapter, loaded on first use: the SDK is tens of megabytes of modules that a berth without Azure, or one
+ * that never makes a host, should not carry.
+ */
+function lazyAzure(options: AzureCloudOptions): HostCloud {
+  let cloud: Promise<HostCloud> | undefined;
+  const get = () => {
+    cloud ??= import("./cloud/azure.ts").then((m) => m.createAzureCloud(options));
+    return cloud;
+  };
+  return {
+    prepare: async (...a) => (await get()).prepare(...a),
+    begin: async (...a) => (await get()).begin(...a),
+    beginDelete: async (...a) => (await get()).beginDelete(...a),
+    find: async (...a) => (await get()).find(...a),
+    sizeProblem: async (...a) => (await get()).sizeProblem(...a),
   };
 }
