@@ -1,23 +1,31 @@
 import { createBerth } from "./berth.ts";
-import { loadConfig, slackSetupHelp } from "./config.ts";
+import { loadConfig } from "./config.ts";
 import { BerthError } from "./errors.ts";
 
 /** The edge: the only place that reads process.env, and the only place that exits the process. */
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
+  let service: { log: { info(event: string, fields: Record<string, unknown>): void }; stop(): Promise<void> };
   if (config.mode === "none") {
-    process.stderr.write(`${slackSetupHelp}\n`);
-    process.exitCode = 2;
-    return;
+    // No Slack credentials: berth runs against the in-process Slack emulator, shown as a web page (product.md §9).
+    // Loaded only here: a berth connected to Slack never carries the emulator.
+    const { startPlayground } = await import("./playground/playground.ts");
+    const playground = await startPlayground(config);
+    process.stdout.write(
+      `berth playground on ${playground.url} — no Slack credentials set, so berth talks to a local Slack emulator; README: 'From zero to berth in your workspace' to connect one\n`,
+    );
+    service = { log: playground.berth.log, stop: () => playground.stop() };
+  } else {
+    const berth = createBerth(config);
+    await berth.start();
+    service = berth;
   }
-  const berth = createBerth(config);
-  await berth.start();
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    berth.log.info("stopping", { signal });
-    berth.stop().then(
+    service.log.info("stopping", { signal });
+    service.stop().then(
       () => process.exit(0),
       () => process.exit(1),
     );

@@ -30,11 +30,28 @@ function start(env: Record<string, string>): {
   return { child, output };
 }
 
-test("without Slack variables, berth says exactly what to set", async () => {
-  const { code, stderr } = await start({}).output;
-  assert.equal(code, 2);
-  assert.match(stderr, /SLACK_APP_TOKEN=xapp-… {2}SLACK_BOT_TOKEN=xoxb-…/);
-  assert.match(stderr, /SLACK_BOT_TOKEN=xoxb-… {2}SLACK_SIGNING_SECRET=…/);
+test("without Slack variables, berth serves the playground and says how to connect a workspace", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "berth-main-"));
+  const { child, output } = start({ PORT: "0", BERTH_DATA_DIR: join(dir, "data") });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let seen = "";
+      child.stdout?.on("data", (d) => {
+        seen += d;
+        const m = /^berth playground on (http:\/\/localhost:\d+) — no Slack credentials set/m.exec(seen);
+        if (m?.[1]) resolve(m[1]);
+      });
+      child.on("close", () => reject(new Error(`berth exited: ${seen}`)));
+    });
+    const page = await fetch(url.replace("localhost", "127.0.0.1"));
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<title>berth playground<\/title>/);
+  } finally {
+    child.kill("SIGTERM");
+    const { code, stdout } = await output;
+    assert.equal(code, 0);
+    assert.match(stdout, /README: 'From zero to berth in your workspace'/);
+  }
 });
 
 test("half a configuration names the missing variable", async () => {

@@ -1,0 +1,86 @@
+/**
+ * Drives a bot in HTTP mode the way Slack does: signed `application/x-www-form-urlencoded` POSTs of slash commands
+ * and block_actions payloads to the bot's Request URL (reference §1.2, §2.1, §2.4). Payloads come from the fake's
+ * workspace and carry a trigger_id and a response_url minted on the fake.
+ */
+import { createHmac } from "node:crypto";
+import type { SlackFake } from "./slack-fake.ts";
+import type { JsonObject } from "./slack-fake-json.ts";
+import type { BlockActionOptions, SlashCommandOptions, SlashCommandPayload } from "./slack-fake-payloads.ts";
+
+export interface SignedHeaders {
+  "content-type": "application/x-www-form-urlencoded";
+  "x-slack-request-timestamp": string;
+  "x-slack-signature": string;
+}
+
+/**
+ * Slack's v0 signature: `v0=` + hex(HMAC-SHA256(secret, `v0:{ts}:{body}`)). The content type is exact, without a
+ * charset: Bolt parses form bodies only for that exact string.
+ */
+export function signSlackRequest(secret: string, body: string, ts: number = Math.floor(Date.now() / 1000)): SignedHeaders {
+  const signature = `v0=${createHmac("sha256", secret).update(`v0:${ts}:${body}`).digest("hex")}`;
+  return {
+    "content-type": "application/x-www-form-urlencoded",
+    "x-slack-request-timestamp": String(ts),
+    "x-slack-signature": signature,
+  };
+}
+
+export interface DeliveryOptions {
+  /** The bot's Request URL, e.g. `http://127.0.0.1:PORT/slack/events`. */
+  url: string;
+  /** Sign with a wrong secret (Bolt answers 401). */
+  badSignature?: boolean;
+  /** Shift the request timestamp, e.g. -360 for a stale request (Bolt answers 401 beyond 5 minutes). */
+  timestampOffsetSec?: number;
+  /** Defaults to the fake's signing secret. */
+  signingSecret?: string;
+}
+
+export interface InboundResult {
+  status: number;
+  /** The response body as text (an ack body, or empty). */
+  body: string;
+  /** Wall-clock time from sending to the full response. */
+  ms: number;
+}
+
+export interface SlashCommandResult extends InboundResult {
+  payload: SlashCommandPayload;
+  responseUrl: string;
+  triggerId: string;
+}
+
+export interface BlockActionResult extends InboundResult {
+  payload: JsonObject;
+}
+
+/**
+ * POSTs a signed slash command to the bot. A 200 ack body with text or blocks is shown to the user through the
+ * fake (as an ephemeral, or in the channel for `response_type: "in_channel"`), as Slack does.
+ */
+export async function slashCommand(fake: SlackFake, options: SlashCommandOptions & DeliveryOptions): Promise<SlashCommandResult> {
+  const payload = fake.buildSlashCommand(options);
+  const body = new URLSearchParams(Object.entries(payload)).toString();
+  const result = await post(fake, options, body);
+  if (result.status === 200) fake.applyAck(payload.response_url, result.body);
+  return { ...result, payload, responseUrl: payload.response_url, triggerId: payload.trigger_id };
+}
+
+/** POSTs a signed block_actions payload (`payload=<json>`) for a click on a stored message's element. */
+export async function blockAction(fake: SlackFake, options: BlockActionOptions & DeliveryOptions): Promise<BlockActionResult> {
+  const payload = fake.buildBlockAction(options);
+  const body = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
+  return { ...(await post(fake, options, body)), payload };
+}
+
+async function post(fake: SlackFake, options: DeliveryOptions, body: string): Promise<InboundResult> {
+  const ts = Math.floor(Date.now() / 1000) + (options.timestampOffsetSec ?? 0);
+  const secret = options.signingSecret ?? fake.signingSecret;
+  const headers = signSlackRequest(options.badSignature ? `${secret}-wrong` : secret, body, ts);
+  const started = performance.now();
+  const response = await fetch(options.url, { method: "POST", headers: { ...headers }, body });
+  const text = await response.text();
+  return { status: response.status, body: text, ms: performance.now() - started };
+}

@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { promisify } from "node:util";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { loadConfig } from "../../src/config.ts";
+import { type Playground, startPlayground } from "../../src/playground/playground.ts";
+import { removeOwnContainers, testImage } from "../support/berth-harness.ts";
+
+// The playground in a real browser at a phone's width: the page, the real berth, the Slack emulator, the real engine.
+const chromiumPath = "/usr/bin/chromium";
+const run = promisify(execFile);
+let browser: Browser;
+let pg: Playground;
+let page: Page;
+
+before(async () => {
+  if (!existsSync(chromiumPath)) {
+    throw new Error(`${chromiumPath} is missing: the playground's browser test needs Debian's chromium (apt-get install chromium).`);
+  }
+  const dir = mkdtempSync(join(tmpdir(), "berth-playground-e2e-"));
+  pg = await startPlayground(loadConfig({ PORT: "0", BERTH_DATA_DIR: join(dir, "data") }), { write: () => {} });
+  browser = await chromium.launch({ executablePath: chromiumPath, args: ["--no-sandbox"] });
+  page = await browser.newPage({ viewport: { width: 375, height: 800 } });
+  // Buttons with a Slack `confirm` dialog ask with window.confirm; the person taps OK.
+  page.on("dialog", (dialog) => void dialog.accept());
+  await page.goto(`http://127.0.0.1:${pg.port}/`);
+  await page.locator('body[data-ready="1"]').waitFor({ timeout: 30_000 });
+});
+
+after(async () => {
+  await browser?.close();
+  if (pg) await removeOwnContainers(pg.berth.store);
+  await pg?.stop();
+});
+
+async function type(text: string): Promise<void> {
+  await page.locator("#text").fill(text);
+  await page.locator("#text").press("Enter");
+  // The box empties once the playground has delivered the command to berth.
+  await until("the message box to empty", async () => ((await page.locator("#text").inputValue()) === "" ? true : undefined));
+}
+
+/** The IDs of containers with exactly this name (the Docker CLI: tests never import dockerode). */
+async function containersNamed(name: string): Promise<string[]> {
+  const { stdout } = await run("docker", ["ps", "-aq", "--filter", `name=^/${name}$`]);
+  return stdout.split("\n").filter(Boolean);
+}
+
+/** Polls an async check (the page, the engine) until it returns a value. */
+async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test("the page fits a phone: nothing is wider than 375 px", async () => {
+  const width = Number(await page.evaluate("document.documentElement.scrollWidth"));
+  assert.ok(width <= 375, `the page is ${width} px wide`);
+  assert.equal(await page.locator("#user").inputValue(), "U0OPER", "Olive Operator is at the keyboard");
+});
+
+test("/berth help answers with an ephemeral, shown as only visible to you", async () => {
+  await type("/berth help");
+  const reply = page.locator(".ephemeral").filter({ hasText: "help COMMAND" });
+  await reply.first().waitFor({ timeout: 30_000 });
+  assert.match((await reply.first().textContent()) ?? "", /Only visible to you/);
+  // mrkdwn is rendered: code spans are <code>, not backticks.
+  assert.ok((await reply.first().locator("code").count()) > 0);
+  assert.doesNotMatch((await reply.first().textContent()) ?? "", /`/);
+});
+
+test("a run streams into its thread live, and Stop ends it as stopped", async () => {
+  await type(`/berth run ${testImage} sh -c 'for i in $(seq 1 1000); do echo line-$i; sleep 0.1; done'`);
+  const card = page.locator(".post").filter({ hasText: "seq 1 1000" }).first();
+  await card.waitFor({ timeout: 60_000 });
+  await card.locator(".thread pre").filter({ hasText: "line-5" }).first().waitFor({ timeout: 60_000 });
+  const stop = card.locator('button[data-action-id="berth_stop"]');
+  await stop.click();
+  await until("the card to show the job stopped", async () => {
+    const text = (await card.locator(":scope > .msg").textContent()) ?? "";
+    return text.includes("\u23f9") && (await stop.count()) === 0 ? text : undefined;
+  });
+  const thread = (await card.locator(".thread").textContent()) ?? "";
+  assert.match(thread, /line-1\n/);
+  assert.doesNotMatch(thread, /line-1000\b/, "stopped before the end");
+});
+
+test("a second person approves a gated request: Ada approves Olive's rm", async () => {
+  const name = `pg-${randomBytes(3).toString("hex")}`;
+  await type(`/berth run -d --name ${name} ${testImage} sleep 300`);
+  await until("the detached container", async () => ((await containersNamed(name)).length === 1 ? true : undefined));
+  await page.locator(".post").filter({ hasText: name }).first().waitFor({ timeout: 60_000 });
+
+  await type(`/berth rm -f ${name}`);
+  const gate = page.locator(".post").filter({ hasText: "asks for approval" }).filter({ hasText: name }).first();
+  await gate.waitFor({ timeout: 30_000 });
+
+  // Ada's view: Olive's ephemerals are not hers to see.
+  await page.locator("#user").selectOption("U0APPROVER");
+  await until("Olive's ephemerals to be hidden", async () => ((await page.locator(".ephemeral").count()) === 0 ? true : undefined));
+  await gate.locator('button[data-action-id="berth_approve"]').click();
+  await until("the gate card to say who approved", async () => {
+    const text = (await gate.textContent()) ?? "";
+    return text.includes("Approved by @Ada Approver") ? text : undefined;
+  });
+  await until("the container to be removed", async () => ((await containersNamed(name)).length === 0 ? true : undefined));
+  await page.locator("#user").selectOption("U0OPER");
+});
