@@ -7,11 +7,13 @@ import type { HostCloud } from "./cloud/ports.ts";
 import type { Config } from "./config.ts";
 import { watchContainers } from "./container-watch.ts";
 import { createDockerEngine } from "./engines/docker.ts";
+import { instrumentEngine } from "./engines/instrumented.ts";
 import { type ContainerEngine, type ContainerEvent, type DockerConnection, labels } from "./engines/ports.ts";
 import { lifetimeDue } from "./host-lifetime.ts";
 import { type Hosts, loadHosts, localHost } from "./hosts.ts";
 import { createJobRegistry } from "./jobs.ts";
 import { createLogger } from "./logger.ts";
+import { createMetrics } from "./metrics.ts";
 import { type Policy, policyUsergroups, safeRegExp } from "./policy.ts";
 import { loadPolicyFile } from "./policy-file.ts";
 import { berthPki, cloudConnection, type ProvisionDeps, provisionHost, removeHost } from "./provision.ts";
@@ -46,6 +48,7 @@ export type BerthOptions = {
 
 export function createBerth(config: Config, options: BerthOptions = {}) {
   const log = createLogger(config.logLevel, options.write);
+  const metrics = createMetrics();
   let policy: Policy = loadPolicyFile(config.policyPath);
   // A changed policy is validated and applied without a restart; an invalid one is refused and the old one stays.
   const reload = () => {
@@ -91,7 +94,7 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
     if (known) return known;
     const conn = hosts.connections.find((c) => c.name === name);
     if (!conn) throw new Error(`no host ${name}`);
-    const created = createDockerEngine({ ...conn, sshAuthSock: config.sshAuthSock });
+    const created = instrumentEngine(createDockerEngine({ ...conn, sshAuthSock: config.sshAuthSock }), metrics.engine);
     engines.set(name, created);
     return created;
   };
@@ -118,7 +121,10 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
       credential: options.azure?.credential,
       pollIntervalMs: options.azure?.pollIntervalMs,
       retry: options.azure?.retry,
-      onResponse: options.azure?.onResponse,
+      onResponse: (r) => {
+        metrics.azureResponse(r);
+        options.azure?.onResponse?.(r);
+      },
     }),
     store,
     settings: {
@@ -133,7 +139,7 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
       probeIntervalMs: options.azure?.probeIntervalMs ?? 10_000,
     },
     policy: () => policy,
-    connect: (conn) => createDockerEngine(conn),
+    connect: (conn) => instrumentEngine(createDockerEngine(conn), metrics.engine),
     clock,
     changed,
     suspended: () => stopping,
@@ -165,6 +171,7 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
       spoolDir: join(config.dataDir, "spool"),
       maxThreadMessages: config.threadMaxMessages,
       log: (event, fields) => log.info(event, fields),
+      metrics,
       lastLines: async (host, id) => {
         const e = engine(host);
         const signal = AbortSignal.timeout(10_000);
@@ -191,6 +198,11 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
       },
     },
   );
+  metrics.watch({
+    slackCalls: () => slack.outbox.stats,
+    activeStreams: () => jobs.list().length,
+    jobStates: () => store.jobs.counts(),
+  });
   const watching = new AbortController();
 
   /** A job for a host berth made, started by berth itself (a resume after a restart, an expiry), not by a command. */
@@ -282,6 +294,8 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
       return port;
     },
     policy: () => policy,
+    /** GET /metrics's body: Prometheus text format (the playground proxies it). */
+    metrics: (): Promise<string> => metrics.text(),
     async stop(): Promise<void> {
       unwatchFile(config.policyPath);
       clearInterval(lifetimeTimer);

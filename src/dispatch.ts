@@ -74,8 +74,11 @@ export type GateView = {
   dangerous: boolean;
 };
 
+export type ReplyResult = "denied" | "refused" | "usage_error" | "failed";
+
 export type Outcome =
-  | { type: "reply"; reply: Reply; requestId: string }
+  /** `result` says when the reply is not an answer: a usage error, a denial, a refusal, a failure (for metrics). */
+  | { type: "reply"; reply: Reply; requestId: string; result?: ReplyResult | undefined }
   | { type: "job"; plan: JobPlan }
   | { type: "gate"; view: GateView; requestId: string }
   /** Several hosts could take this action and none is the default here: ask with one button per host. */
@@ -91,7 +94,7 @@ export async function dispatch(req: Request, deps: DispatchDeps, signal: AbortSi
   const parsed = parse(req.text, deps.registry);
   if (!parsed.ok) {
     const text = parsed.usage ? `${parsed.message}\n${parsed.usage.replace("/berth", deps.slash)}` : parsed.message;
-    return { type: "reply", reply: { visibility: "ephemeral", text }, requestId };
+    return { type: "reply", reply: { visibility: "ephemeral", text }, requestId, result: "usage_error" };
   }
   return dispatchAction(parsed.action, req.actor, deps, signal, requestId);
 }
@@ -101,10 +104,11 @@ async function subjectOf(deps: DispatchDeps, userId: string): Promise<Subject> {
   return { userId, groups: await deps.groupsOf(userId), grants };
 }
 
-const replyOutcome = (requestId: string, text: string, visibility: Reply["visibility"] = "ephemeral"): Outcome => ({
+const replyOutcome = (requestId: string, text: string, visibility: Reply["visibility"] = "ephemeral", result?: ReplyResult): Outcome => ({
   type: "reply",
   reply: { visibility, text },
   requestId,
+  ...(result && { result }),
 });
 
 /**
@@ -120,7 +124,7 @@ export async function dispatchAction(
   signal: AbortSignal,
   requestId: string = randomUUID(),
 ): Promise<Outcome> {
-  const reply = (text: string) => replyOutcome(requestId, text);
+  const reply = (text: string, result?: ReplyResult) => replyOutcome(requestId, text, "ephemeral", result);
   if (action.kind === "approval.decide") return decide(action, actor, deps, signal, requestId);
   const choice = hostFor(action, actor, deps);
   const subject = await subjectOf(deps, actor.userId);
@@ -150,7 +154,7 @@ export async function dispatchAction(
     // No host it may use: the denial below names what is missing.
     const decision = authorize(policy, subject, action, { channelId: actor.channelId, channelName: actor.channelName, host }, now(deps));
     audit(deps, { requestId, actor, action, host, decision });
-    return reply(decision.allow ? choice.message : `:no_entry: ${decision.reason}`);
+    return decision.allow ? reply(choice.message) : reply(`:no_entry: ${decision.reason}`, "denied");
   }
   const place: Place = { channelId: actor.channelId, channelName: actor.channelName, host };
   if (action.kind === "policy.explain" && action.question === "can-i") return explain(action.text ?? "", actor, subject, deps, requestId);
@@ -173,10 +177,10 @@ export async function dispatchAction(
     }
   }
   audit(deps, { requestId, actor, action, host, decision });
-  if (!decision.allow) return reply(`:no_entry: ${decision.reason}`);
+  if (!decision.allow) return reply(`:no_entry: ${decision.reason}`, "denied");
   if (decision.gate !== "none" && (action.kind === "host.create" || action.kind === "host.remove" || action.kind === "host.extend")) {
     const refusal = hostRefusal(action, { cloud: deps.cloud, manifestHosts: deps.manifestHosts ?? [] });
-    if (refusal) return reply(refusal);
+    if (refusal) return reply(refusal, "refused");
   }
   if (decision.gate !== "none") return gate(action, actor, place, decision, deps, signal, requestId);
   return perform(action, actor, { host, subject, policy, deps, signal, requestId });
@@ -195,7 +199,8 @@ type PerformContext = {
 /** Carries out an authorized, audited action. Only dispatchAction and an approved decision call it. */
 async function perform(action: Action, actor: Actor, c: PerformContext): Promise<Outcome> {
   const { deps, host, requestId } = c;
-  const reply = (text: string, visibility: Reply["visibility"] = "ephemeral") => replyOutcome(requestId, text, visibility);
+  const reply = (text: string, visibility: Reply["visibility"] = "ephemeral", result?: ReplyResult) =>
+    replyOutcome(requestId, text, visibility, result);
   if (action.kind === "job.cancel") {
     const target = deps.jobs.get(action.job);
     if (!target) return reply(`No running job \`${action.job}\`. \`/berth jobs\` lists the running ones.`);
@@ -217,7 +222,7 @@ async function perform(action: Action, actor: Actor, c: PerformContext): Promise
     });
     if (out.type === "reply") {
       auditOutcome(deps, { requestId, actor, action, host: action.name, outcome: out.refused ? `refused: ${out.text}` : "ok" });
-      return reply(out.text, out.visibility);
+      return reply(out.text, out.visibility, out.refused ? "refused" : undefined);
     }
     return {
       type: "job",
@@ -287,7 +292,7 @@ async function perform(action: Action, actor: Actor, c: PerformContext): Promise
   } catch (error) {
     auditOutcome(deps, { requestId, actor, action, host, outcome: `error: ${errorCode(error)}`, approver: c.approvedBy });
     deps.log?.("command failed", { requestId, err: error, kind: action.kind });
-    return reply(`:warning: ${publicMessage(error, requestId.slice(0, 8))}`);
+    return reply(`:warning: ${publicMessage(error, requestId.slice(0, 8))}`, "ephemeral", "failed");
   }
 }
 
@@ -415,7 +420,7 @@ async function decide(
   signal: AbortSignal,
   requestId: string,
 ): Promise<Outcome> {
-  const reply = (text: string) => replyOutcome(requestId, text);
+  const reply = (text: string, result?: ReplyResult) => replyOutcome(requestId, text, "ephemeral", result);
   const p = deps.store.pending.get(action.id);
   if (!p) return reply(`No request \`${action.id}\` is waiting for a decision.`);
   if (p.state !== "pending") {
@@ -438,7 +443,7 @@ async function decide(
   const target = full ?? (p.action as Action);
   let rule = "requester";
   if (p.gate === "confirm" || (action.verdict === "deny" && clicker.userId === p.requester)) {
-    if (clicker.userId !== p.requester) return reply(`Only <@${p.requester}> can confirm their own request.`);
+    if (clicker.userId !== p.requester) return reply(`Only <@${p.requester}> can confirm their own request.`, "denied");
   } else {
     const check = mayApprove(
       policy,
@@ -455,7 +460,7 @@ async function decide(
         decision: { allow: false, rule: "approval", reason: check.reason },
         type: "approval",
       });
-      return reply(`:no_entry: ${check.reason}`);
+      return reply(`:no_entry: ${check.reason}`, "denied");
     }
     rule = check.rule;
   }

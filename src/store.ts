@@ -160,6 +160,7 @@ export function openStore(dir: string | ":memory:", clock: () => number = Date.n
   const setJobTs = db.prepare("UPDATE jobs SET message_ts = ? WHERE id = ?");
   const getJob = db.prepare("SELECT * FROM jobs WHERE id = ?");
   const runningJobs = db.prepare("SELECT * FROM jobs WHERE status = 'running' ORDER BY created_at");
+  const jobCounts = db.prepare("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status");
   const lastAudit = db.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
   const insertAudit = db.prepare("INSERT INTO audit (seq, at, record, prev_hash, hash) VALUES (?, ?, ?, ?, ?)");
   const allAudit = db.prepare("SELECT seq, at, record, prev_hash, hash FROM audit ORDER BY seq");
@@ -304,6 +305,10 @@ export function openStore(dir: string | ":memory:", clock: () => number = Date.n
       },
       running(): JobRecord[] {
         return runningJobs.all().map(toJob);
+      },
+      /** How many jobs are in each state (for the berth_jobs gauge). */
+      counts(): Record<string, number> {
+        return Object.fromEntries(jobCounts.all().map((r) => [String(r.status), Number(r.n)]));
       },
     },
     audit: {

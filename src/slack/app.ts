@@ -4,6 +4,8 @@ import bolt, { type LogLevel, type webApi } from "@slack/bolt";
 import { type Action, ActionSchema, type Actor } from "../action.ts";
 import { type DispatchDeps, dispatch, dispatchAction, type JobPlan, type Outcome, pickedAction, sweep } from "../dispatch.ts";
 import { type HealthReport, healthHandler } from "../health.ts";
+import { type CommandOutcome, type Metrics, metricsHandler } from "../metrics.ts";
+import { parse } from "../parse.ts";
 import type { PendingRecord } from "../store.ts";
 import { createDirectory } from "./directory.ts";
 import { fit, slackLimits } from "./limits.ts";
@@ -43,6 +45,8 @@ export type CoreDeps = Omit<DispatchDeps, "groupsOf"> & {
   log: (event: string, fields: Record<string, unknown>) => void;
   /** A crashed container's last lines, redacted, for its notification thread. */
   lastLines: (host: string, containerId: string) => Promise<string[]>;
+  /** Counters and histograms for GET /metrics; absent, nothing is measured and /metrics is not served. */
+  metrics?: Metrics | undefined;
 };
 
 const notInChannel = ["not_in_channel", "channel_not_found", "is_archived"];
@@ -63,6 +67,8 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
     const engines = await core.health();
     return { ok: slackState !== "failed", slack: slackState, ...engines };
   });
+  const metrics = core.metrics;
+  const metricsRoute = metrics ? [{ path: "/metrics", method: ["GET"], handler: metricsHandler(metrics) }] : [];
   const app = new App({
     token: config.botToken,
     ...(socketMode ? { socketMode: true, appToken: config.appToken } : { signingSecret: config.signingSecret ?? "" }),
@@ -79,8 +85,17 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
             clientOptions: { slackApiUrl: config.apiUrl, retryConfig: { retries: 10, factor: 2, minTimeout: 1000, maxTimeout: 60_000 } },
           },
         }
-      : { customRoutes: [{ path: "/healthz", method: ["GET"], handler: health }] }),
+      : { customRoutes: [{ path: "/healthz", method: ["GET"], handler: health }, ...metricsRoute] }),
   });
+  // Stamped before any other middleware runs, so berth_ack_seconds covers everything between receipt and the ack.
+  app.use(async ({ context, next }) => {
+    context.berthReceivedAt = performance.now();
+    await next();
+  });
+  const acked = (context: Record<string, unknown>) => {
+    const at = context.berthReceivedAt;
+    if (metrics && typeof at === "number") metrics.ack((performance.now() - at) / 1000);
+  };
   const outbox = createOutbox({
     client: app.client,
     spacing: {
@@ -139,8 +154,11 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
       outcome,
     });
 
-  /** Renders a pipeline outcome into Slack. `fromCard` is set when a button on a gate card was clicked. */
-  async function deliver(outcome: Outcome, actor: Actor, respond: Respond, fromCard = false): Promise<void> {
+  /**
+   * Renders a pipeline outcome into Slack. `fromCard` is set when a button on a gate card was clicked. Resolves false
+   * when nothing happened because Slack refused berth's message (not in the channel…).
+   */
+  async function deliver(outcome: Outcome, actor: Actor, respond: Respond, fromCard = false): Promise<boolean | undefined> {
     const ephemeral = (text: string) =>
       respond({ response_type: "ephemeral", replace_original: false, text: fit(text, slackLimits.textChars) });
     if (outcome.type === "gate") {
@@ -161,6 +179,7 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
       } catch (error) {
         core.store.pending.decide(view.pending.id, "cancelled", "berth");
         await ephemeral(`Nothing was requested. ${invite(error)}`);
+        return false;
       }
       return;
     }
@@ -173,10 +192,13 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
       const card = decidedCard(p, outcome.card);
       if (fromCard && p.gate === "confirm") await respond({ response_type: "ephemeral", replace_original: true, ...card });
       else if (p.messageTs)
-        await outbox.update(p.channelId, p.messageTs, card).catch((e: unknown) => core.log("card update failed", { error: slackError(e) }));
+        await outbox
+          .update(p.channelId, p.messageTs, card)
+          .catch((e: unknown) => core.log("card update failed", { requestId: outcome.requestId, error: slackError(e) }));
       if (outcome.reply) await ephemeral(outcome.reply.text);
       else if (!fromCard) await ephemeral(outcome.card);
-      if (outcome.next) await deliver(outcome.next, { ...actor, channelId: p.channelId, channelName: p.channelName ?? undefined }, respond);
+      if (outcome.next)
+        return deliver(outcome.next, { ...actor, channelId: p.channelId, channelName: p.channelName ?? undefined }, respond);
       return;
     }
     if (outcome.type === "reply") {
@@ -188,19 +210,15 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
       }
       return;
     }
-    const started = await runJob(outcome.plan, {
-      ...deps,
-      outbox,
-      spoolDir: core.spoolDir,
-      maxThreadMessages: core.maxThreadMessages,
-      log: core.log,
-    });
+    const started = await runJob(outcome.plan, jobDeps);
     if (!started.ok) {
+      core.log("job could not start", { requestId: outcome.plan.requestId, job: outcome.plan.id, error: slackError(started.error) });
       await ephemeral(`Nothing was run. ${invite(started.error)}`);
-      return;
+      return false;
     }
     // The job streams on its own; its slot among the concurrent requests is freed now.
     keep(started.done);
+    return true;
   }
 
   const invite = (error: unknown) => {
@@ -210,15 +228,51 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
       : `Slack refused berth's message (${code}). Try again; if it persists, tell the operator.`;
   };
 
-  const failSafe = (requestId: string, respond: Respond) => (error: unknown) => {
-    core.log("request failed", { requestId, err: error });
+  const jobDeps = {
+    ...deps,
+    outbox,
+    spoolDir: core.spoolDir,
+    maxThreadMessages: core.maxThreadMessages,
+    log: core.log,
+    lineLag: metrics?.lineLag,
+  };
+
+  /** How a request ended, for berth_commands_total and its closing log line. */
+  const classify = (outcome: Outcome): CommandOutcome => {
+    switch (outcome.type) {
+      case "reply":
+        return outcome.result ?? "reply";
+      case "job":
+        return "job";
+      case "gate":
+        return "gate";
+      case "pick":
+        return "reply";
+      case "decided":
+        return outcome.next ? classify(outcome.next) : "reply";
+    }
+  };
+  /** Delivers an outcome, then counts and logs how the request ended. */
+  const finish =
+    (requestId: string, kind: string, actor: Actor, respond: Respond, fromCard = false) =>
+    async (outcome: Outcome) => {
+      const delivered = await deliver(outcome, actor, respond, fromCard);
+      const result = delivered === false ? "failed" : classify(outcome);
+      metrics?.command(kind, result);
+      core.log("request done", { requestId, kind, outcome: result });
+    };
+
+  const failSafe = (requestId: string, respond: Respond, kind: string) => (error: unknown) => {
+    metrics?.command(kind, "failed");
+    core.log("request failed", { requestId, kind, err: error });
     return respond({ response_type: "ephemeral", text: `Something failed on berth's side (ref ${requestId.slice(0, 8)}).` }).catch(
       () => undefined,
     );
   };
 
-  app.command(core.slash, async ({ command, ack, respond }) => {
+  app.command(core.slash, async ({ command, ack, respond, context }) => {
     await ack();
+    acked(context);
     const actor: Actor = {
       userId: command.user_id,
       userName: command.user_name,
@@ -227,11 +281,14 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
       teamId: command.team_id,
     };
     const requestId = crypto.randomUUID();
-    core.log("command", { requestId, user: actor.userId, channel: actor.channelId, chars: command.text.length });
+    // The action kind labels the metrics (a bounded set); a command that does not parse is counted as "unparsed".
+    const parsed = parse(command.text, core.registry);
+    const kind = parsed.ok ? parsed.action.kind : "unparsed";
+    core.log("command", { requestId, kind, user: actor.userId, channel: actor.channelId, chars: command.text.length });
     track(() =>
       dispatch({ text: command.text, actor, requestId }, deps, AbortSignal.timeout(60_000))
-        .then((outcome) => deliver(outcome, actor, respond))
-        .catch(failSafe(requestId, respond)),
+        .then(finish(requestId, kind, actor, respond))
+        .catch(failSafe(requestId, respond, kind)),
     );
   });
 
@@ -270,8 +327,9 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
     [notifyRestartActionId, carried, false, "That button's request is not valid any more. Use `/berth restart` instead."],
   ];
   for (const [actionId, toAction, onGateCard, stale] of buttons) {
-    app.action({ action_id: actionId }, async ({ ack, body, action, respond }) => {
+    app.action({ action_id: actionId }, async ({ ack, body, action, respond, context }) => {
       await ack();
+      acked(context);
       if (body.type !== "block_actions" || action.type !== "button") return;
       const actor: Actor = {
         userId: body.user.id,
@@ -280,14 +338,25 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
       };
       const requestId = crypto.randomUUID();
       const typed = toAction(action.value ?? "");
+      const kind = typed?.kind ?? "stale_button";
+      core.log("click", {
+        requestId,
+        kind,
+        button: typeof actionId === "string" ? actionId : hostPickActionId,
+        user: actor.userId,
+        channel: actor.channelId,
+      });
       if (!typed) {
-        track(() => respond({ response_type: "ephemeral", replace_original: false, text: stale }).catch(failSafe(requestId, respond)));
+        metrics?.command(kind, "refused");
+        track(() =>
+          respond({ response_type: "ephemeral", replace_original: false, text: stale }).catch(failSafe(requestId, respond, kind)),
+        );
         return;
       }
       track(() =>
         dispatchAction(typed, actor, deps, AbortSignal.timeout(60_000), requestId)
-          .then((outcome) => deliver(outcome, actor, respond, onGateCard))
-          .catch(failSafe(requestId, respond)),
+          .then(finish(requestId, kind, actor, respond, onGateCard))
+          .catch(failSafe(requestId, respond, kind)),
       );
     });
   }
@@ -330,7 +399,9 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
     async start(): Promise<number> {
       if (socketMode) {
         healthServer = createServer((req, res) => {
-          if (req.method === "GET" && req.url?.split("?")[0] === "/healthz") return health(req, res);
+          const path = req.url?.split("?")[0];
+          if (req.method === "GET" && path === "/healthz") return health(req, res);
+          if (req.method === "GET" && path === "/metrics" && metrics) return metricsHandler(metrics)(req, res);
           res.writeHead(404).end();
         });
         await new Promise<void>((r) => healthServer?.listen(config.port, config.host ?? "0.0.0.0", r));
@@ -346,12 +417,10 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
     /** Starts a job berth itself begins (not a command): its card is posted, or `plan.cardTs` is carried on. */
     startJob(plan: JobPlan): void {
       keep(
-        runJob(plan, { ...deps, outbox, spoolDir: core.spoolDir, maxThreadMessages: core.maxThreadMessages, log: core.log }).then(
-          (started) => {
-            if (!started.ok) core.log("job could not start", { job: plan.id, error: slackError(started.error) });
-            return started.ok ? started.done : undefined;
-          },
-        ),
+        runJob(plan, jobDeps).then((started) => {
+          if (!started.ok) core.log("job could not start", { requestId: plan.requestId, job: plan.id, error: slackError(started.error) });
+          return started.ok ? started.done : undefined;
+        }),
       );
     },
     /** Stops taking requests, then waits for replies already under way. */

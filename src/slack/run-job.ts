@@ -17,6 +17,8 @@ export type RunJobDeps = Pick<DispatchDeps, "store" | "policy"> & {
   cardEveryMs?: number;
   clock?: () => number;
   log?: (event: string, fields: Record<string, unknown>) => void;
+  /** Seconds from an output line being read to Slack accepting the thread reply carrying it (berth_line_lag_seconds). */
+  lineLag?: (seconds: number) => void;
 };
 
 export type JobStart = { ok: true; done: Promise<void> } | { ok: false; error: unknown };
@@ -68,8 +70,10 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
     summary: plan.summary,
     messageTs: ts,
   });
+  deps.log?.("job started", { requestId: plan.requestId, job: plan.id, kind: plan.action.kind, host: plan.host, user: plan.actor.userId });
+  const lag = lineLagMeter(deps.outbox, deps.lineLag);
   const thread = createThread({
-    outbox: deps.outbox,
+    outbox: lag.outbox,
     channel,
     threadTs: ts,
     spoolPath: join(deps.spoolDir, `${plan.id}.log`),
@@ -87,7 +91,7 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
     card.lines = thread.result.lines;
     card.tail = thread.result.capped ? thread.tail() : undefined;
     await deps.outbox.update(channel, ts, renderCard(card)).catch((error: unknown) => {
-      deps.log?.("card update failed", { job: plan.id, error: slackError(error) });
+      deps.log?.("card update failed", { requestId: plan.requestId, job: plan.id, error: slackError(error) });
     });
   };
 
@@ -103,10 +107,14 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
             card.status = redact(event.text);
             void showCard(true);
             break;
-          case "line":
+          case "line": {
+            const readAt = performance.now();
+            const before = thread.result.drained;
             await thread.write({ stream: event.line.stream, text: redact(event.line.text) });
+            if (!thread.result.capped && thread.result.drained === before) lag.buffered(readAt);
             void showCard(false);
             break;
+          }
           case "mask":
             redact = createRedactor([...secrets, ...event.values], extra);
             break;
@@ -139,6 +147,16 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
         : unposted || undefined;
     await showCard(true);
     deps.jobs.finish(plan.id, outcome, exitCode, card.status);
+    deps.log?.("job ended", {
+      requestId: plan.requestId,
+      job: plan.id,
+      kind: plan.action.kind,
+      host: plan.host,
+      outcome,
+      exitCode,
+      lines: result.lines,
+      ms: clock() - started,
+    });
     auditOutcome(deps, {
       requestId: plan.requestId,
       actor: plan.actor,
@@ -155,4 +173,37 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
 export function slackError(error: unknown): string {
   const data = (error as { data?: { error?: unknown } }).data;
   return typeof data?.error === "string" ? data.error : (error as Error).message;
+}
+
+/**
+ * Measures berth_line_lag_seconds through the thread's outbox: a line is counted once its last piece sits in the
+ * thread's buffer, and the next code-block reply the thread posts carries it. Other posts (notices, the "limit
+ * reached" note, which replaces the buffered lines) carry no lines, so what was waiting is dropped unmeasured.
+ */
+function lineLagMeter(outbox: Outbox, observe: ((seconds: number) => void) | undefined) {
+  let waiting: number[] = [];
+  if (!observe) return { outbox, buffered: (_readAt: number) => undefined };
+  return {
+    outbox: {
+      ...outbox,
+      post(channel: string, message: Parameters<Outbox["post"]>[1]) {
+        const carried = waiting;
+        waiting = [];
+        const posted = outbox.post(channel, message);
+        if (message.text.startsWith("```")) {
+          void posted.then(
+            () => {
+              const now = performance.now();
+              for (const at of carried) observe((now - at) / 1000);
+            },
+            () => undefined,
+          );
+        }
+        return posted;
+      },
+    } satisfies Outbox,
+    buffered: (readAt: number) => {
+      waiting.push(readAt);
+    },
+  };
 }

@@ -1,0 +1,85 @@
+import { BerthError } from "../errors.ts";
+import type { EngineObserver } from "../metrics.ts";
+import type { ContainerEngine } from "./ports.ts";
+
+const codeOf = (error: unknown) => (error instanceof BerthError ? error.code : "INTERNAL");
+
+/**
+ * A call the caller stopped (Stop, shutdown) is not the engine failing; one that ran out of time is.
+ */
+const callerGaveUp = (signal: AbortSignal) => signal.aborted && (signal.reason as Error | undefined)?.name !== "TimeoutError";
+
+/**
+ * Wraps every method of a ContainerEngine to time it and count its failures. Streams are timed to their first item
+ * (how long the engine took to start answering), and an error at any point of a stream is counted.
+ */
+export function instrumentEngine(engine: ContainerEngine, observe: EngineObserver): ContainerEngine {
+  const host = engine.name;
+  const failed = (method: string, signal: AbortSignal, error: unknown) => {
+    if (!callerGaveUp(signal)) observe.error(host, method, codeOf(error));
+  };
+
+  async function call<T>(method: string, signal: AbortSignal, run: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await run();
+    } catch (error) {
+      failed(method, signal, error);
+      throw error;
+    } finally {
+      observe.call(host, method, (performance.now() - started) / 1000);
+    }
+  }
+
+  async function* stream<T>(method: string, signal: AbortSignal, open: () => AsyncIterable<T>): AsyncGenerator<T> {
+    const started = performance.now();
+    let timed = false;
+    const time = () => {
+      if (timed) return;
+      timed = true;
+      observe.call(host, method, (performance.now() - started) / 1000);
+    };
+    try {
+      for await (const item of open()) {
+        time();
+        yield item;
+      }
+    } catch (error) {
+      failed(method, signal, error);
+      throw error;
+    } finally {
+      // A stream that ended (or failed) before its first item is timed to that end.
+      time();
+    }
+  }
+
+  return {
+    name: engine.name,
+    info: (signal) => call("info", signal, () => engine.info(signal)),
+    hasImage: (image, signal) => call("hasImage", signal, () => engine.hasImage(image, signal)),
+    imagePlatform: (image, signal) => call("imagePlatform", signal, () => engine.imagePlatform(image, signal)),
+    pull: (image, signal) => stream("pull", signal, () => engine.pull(image, signal)),
+    run: (spec, signal) => call("run", signal, () => engine.run(spec, signal)),
+    list: (options, signal) => call("list", signal, () => engine.list(options, signal)),
+    inspect: (container, signal) => call("inspect", signal, () => engine.inspect(container, signal)),
+    logs: (query, signal) => stream("logs", signal, () => engine.logs(query, signal)),
+    secretValues: (container, signal) => call("secretValues", signal, () => engine.secretValues(container, signal)),
+    wait: (container, signal) => call("wait", signal, () => engine.wait(container, signal)),
+    stop: (container, signal) => call("stop", signal, () => engine.stop(container, signal)),
+    start: (container, signal) => call("start", signal, () => engine.start(container, signal)),
+    restart: (container, signal) => call("restart", signal, () => engine.restart(container, signal)),
+    remove: (container, options, signal) => call("remove", signal, () => engine.remove(container, options, signal)),
+    exec: (container, cmd, signal) =>
+      call("exec", signal, async () => {
+        const handle = await engine.exec(container, cmd, signal);
+        return { lines: stream("exec.lines", signal, () => handle.lines), exitCode: () => handle.exitCode() };
+      }),
+    events: (options, signal) => stream("events", signal, () => engine.events(options, signal)),
+    services: (signal) => call("services", signal, () => engine.services(signal)),
+    serviceTasks: (service, signal) => call("serviceTasks", signal, () => engine.serviceTasks(service, signal)),
+    serviceLogs: (query, signal) => stream("serviceLogs", signal, () => engine.serviceLogs(query, signal)),
+    updateService: (service, change, signal) => call("updateService", signal, () => engine.updateService(service, change, signal)),
+    watchService: (service, signal) => stream("watchService", signal, () => engine.watchService(service, signal)),
+    close: () => engine.close(),
+  };
+}
