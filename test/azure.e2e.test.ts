@@ -145,8 +145,9 @@ test("host create → progress → a registered TLS host that runs containers �
     assert.match(r.tags.job ?? "", /^j-/, r.type);
   }
   const nsg = arm.resources().find((r) => r.name === "ci-one-nsg");
+  assert.ok(nsg, "the host's NSG exists");
   assert.deepEqual(
-    (nsg?.properties.securityRules as { properties: { destinationPortRange: string; sourceAddressPrefix: string } }[]).map(
+    (nsg.properties.securityRules as { properties: { destinationPortRange: string; sourceAddressPrefix: string } }[]).map(
       (r) => `${r.properties.sourceAddressPrefix}→${r.properties.destinationPortRange}`,
     ),
     [`198.51.100.7/32→${dockerPort}`],
@@ -341,7 +342,8 @@ test("Windows with Hyper-V: the VM and script extension requests are built for i
     );
   });
   const vmPut = arm.requests.find((r) => r.method === "PUT" && /virtualmachines\/win-hv$/i.test(r.path));
-  const vm = (vmPut?.body as { properties: Record<string, Record<string, unknown>> }).properties;
+  assert.ok(vmPut, "a VM PUT was sent");
+  const vm = (vmPut.body as { properties: Record<string, Record<string, unknown>> }).properties;
   assert.deepEqual((vm.storageProfile as { imageReference: unknown }).imageReference, {
     publisher: "MicrosoftWindowsServer",
     offer: "WindowsServer",
@@ -355,7 +357,8 @@ test("Windows with Hyper-V: the VM and script extension requests are built for i
   assert.match(script, new RegExp(`\\$DockerPort = ${dockerPort}\\n[\\s\\S]*New-NetFirewallRule .*-LocalPort \\$DockerPort`));
   assert.match(script, /-----BEGIN CERTIFICATE-----/);
   const ext = arm.requests.find((r) => r.method === "PUT" && /virtualmachines\/win-hv\/extensions\//i.test(r.path));
-  const extProps = (ext?.body as { properties: Record<string, unknown> }).properties;
+  assert.ok(ext, "an extension PUT was sent");
+  const extProps = (ext.body as { properties: Record<string, unknown> }).properties;
   assert.equal(extProps.type, "CustomScriptExtension");
   assert.match(String((extProps.protectedSettings as { commandToExecute: string }).commandToExecute), /berth-setup\.ps1/);
   assert.ok(!JSON.stringify(extProps.settings ?? {}).includes("BEGIN"), "no certificate or key in the extension's public settings");

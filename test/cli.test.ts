@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -11,8 +12,11 @@ import { type AuditEntry, openStore } from "../src/store.ts";
 // The operator CLI, run as an operator would: `npx berth …` is bin/berth.js.
 const run = promisify(execFile);
 async function berth(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return berthWith({}, ...args);
+}
+async function berthWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ["bin/berth.js", ...args], { env: { PATH: process.env.PATH ?? "" } });
+    const { stdout, stderr } = await run(process.execPath, ["bin/berth.js", ...args], { env: { PATH: process.env.PATH ?? "", ...env } });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -51,8 +55,11 @@ function auditDir(tamper?: (db: DatabaseSync) => void): string {
 test("--help lists the operator commands with examples", async () => {
   const { code, stdout } = await berth("--help");
   assert.equal(code, 0);
-  for (const c of ["policy check", "audit export", "audit verify"]) assert.match(stdout, new RegExp(`npx berth ${c}`));
-  assert.match(stdout, /Examples:/);
+  const [usage = "", examples = ""] = stdout.split("Examples:");
+  for (const c of ["policy check", "audit export", "audit verify", "hosts check"]) {
+    assert.match(usage, new RegExp(`npx berth ${c}`), `${c} in the usage`);
+    assert.match(examples, new RegExp(`npx berth ${c}`), `an example of ${c}`);
+  }
 });
 
 test("audit export prints every record as a JSON line, oldest first", async () => {
@@ -128,4 +135,88 @@ test("an unknown command is refused with the help text", async () => {
   const { code, stderr } = await berth("audit", "shred");
   assert.equal(code, 2);
   assert.match(stderr, /Unknown command: audit shred/);
+});
+
+function hostsFile(text: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), "berth-cli-")), "hosts.yaml");
+  writeFileSync(path, text);
+  return path;
+}
+
+test("hosts check lists each host of a valid file, with its URL and the default", async () => {
+  const path = hostsFile(
+    "hosts:\n  - name: local\n    url: unix:///var/run/docker.sock\n  - name: edge-1\n    url: tcp://10.0.0.9:2375\ndefault: local\n",
+  );
+  const { code, stdout } = await berth("hosts", "check", path);
+  assert.equal(code, 0);
+  assert.match(stdout, /valid — 2 hosts/);
+  assert.match(stdout, /local\s+unix:\/\/\/var\/run\/docker\.sock\s+\(default\)/);
+  assert.match(stdout, /edge-1\s+tcp:\/\/10\.0\.0\.9:2375\n/);
+  assert.doesNotMatch(stdout, /reachable/i, "without --connect nothing is contacted");
+});
+
+test("hosts check reads $BERTH_HOSTS when no file is given", async () => {
+  const path = hostsFile("hosts:\n  - name: from-env\n    url: unix:///var/run/docker.sock\n");
+  const { code, stdout } = await berthWith({ BERTH_HOSTS: path }, "hosts", "check");
+  assert.equal(code, 0);
+  assert.match(stdout, new RegExp(`${path}: valid — 1 host\n`));
+  assert.match(stdout, /from-env/);
+});
+
+test("hosts check refuses an invalid file with the line and the problem, as berth's start-up would", async () => {
+  const bad = await berth("hosts", "check", hostsFile("hosts:\n  - name: a\n    url: http://a:2375\n"));
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /line 3 \(hosts\.0\.url\)/);
+  assert.match(bad.stderr, /unix:\/\/\/path, tcp:\/\/host:port or ssh:\/\/user@host/);
+  const missing = await berth("hosts", "check", "/nonexistent/hosts.yaml");
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /Cannot read the hosts file \/nonexistent\/hosts\.yaml/);
+});
+
+test("hosts check --connect reports the local engine's OS and Docker version", async () => {
+  const path = hostsFile("hosts:\n  - name: local\n    url: unix:///var/run/docker.sock\n");
+  const { code, stdout } = await berth("hosts", "check", path, "--connect");
+  assert.equal(code, 0, stdout);
+  assert.match(stdout, /local\s+reachable — .+ \(linux\/[a-z0-9_]+\), Docker \S+, API 1\.\d+/);
+});
+
+test("hosts check --connect names an unreachable host and why, and exits 1", async () => {
+  // One port that refuses, and one that accepts and never answers (bounded by --timeout).
+  const refused = createServer();
+  await new Promise<void>((resolve) => refused.listen(0, "127.0.0.1", resolve));
+  const refusedPort = (refused.address() as { port: number }).port;
+  await new Promise<void>((resolve) => refused.close(() => resolve()));
+  const sockets = new Set<Socket>();
+  const silent = createServer((s) => sockets.add(s));
+  await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+  const silentPort = (silent.address() as { port: number }).port;
+  try {
+    const path = hostsFile(
+      [
+        "hosts:",
+        "  - name: local",
+        "    url: unix:///var/run/docker.sock",
+        "  - name: refused",
+        `    url: tcp://127.0.0.1:${refusedPort}`,
+        "  - name: silent",
+        `    url: tcp://127.0.0.1:${silentPort}`,
+        "",
+      ].join("\n"),
+    );
+    const { code, stdout } = await berth("hosts", "check", path, "--connect", "--timeout", "1000");
+    assert.equal(code, 1);
+    assert.match(stdout, /local\s+reachable/);
+    assert.match(stdout, /refused\s+UNREACHABLE — Docker engine "refused" is unreachable at tcp:\/\/127\.0\.0\.1:\d+: connection refused/);
+    assert.match(stdout, /silent\s+UNREACHABLE — Docker engine "silent" is unreachable .*no answer within 1 s/);
+    assert.match(stdout, /2 of 3 hosts unreachable/);
+  } finally {
+    for (const s of sockets) s.destroy();
+    silent.close();
+  }
+});
+
+test("hosts check refuses a --timeout that is not a number of milliseconds", async () => {
+  const { code, stderr } = await berth("hosts", "check", "--timeout", "soon");
+  assert.equal(code, 2);
+  assert.match(stderr, /--timeout takes milliseconds/);
 });

@@ -1,0 +1,341 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, posix, relative } from "node:path";
+import { test } from "node:test";
+import { promisify } from "node:util";
+import { parse, parseAllDocuments } from "yaml";
+import { loadConfig } from "../src/config.ts";
+import { HostsSchema } from "../src/hosts.ts";
+import { loadPolicyFile } from "../src/policy-file.ts";
+import { parseYaml } from "../src/yaml-file.ts";
+
+// What can be checked about the Dockerfile and the compose and Kubernetes manifests without a registry to pull base
+// images from: they parse, name only variables berth reads, copy paths that exist, and agree with each other.
+
+// biome-ignore lint/suspicious/noExplicitAny: walking arbitrary YAML documents
+type Doc = Record<string, any>;
+
+function yamlFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name))
+    .map((e) => join(e.parentPath, e.name));
+}
+
+function docs(path: string): Doc[] {
+  const all = parseAllDocuments(readFileSync(path, "utf8"));
+  const list = Array.isArray(all) ? all : [all];
+  for (const d of list) assert.deepEqual(d.errors, [], `${path} does not parse`);
+  return list.map((d) => d.toJS() as Doc).filter((d) => d !== null);
+}
+
+const k8s = readdirSync("manifests/kubernetes")
+  .filter((f) => f.endsWith(".yaml"))
+  .flatMap((f) => docs(join("manifests/kubernetes", f)).map((doc) => ({ file: f, doc })));
+const ofKind = (kind: string) => k8s.filter((x) => x.doc.kind === kind).map((x) => x.doc);
+const deployment = ofKind("Deployment")[0] ?? {};
+const pod: Doc = deployment.spec?.template?.spec ?? {};
+const container: Doc = pod.containers?.[0] ?? {};
+const containerEnv: Doc[] = container.env ?? [];
+
+/** The variables berth reads: the keys of the Env schema in src/config.ts (read as text: the schema is private). */
+const envSchema = (() => {
+  const text = readFileSync("src/config.ts", "utf8");
+  const body = text.slice(text.indexOf("const Env = z.object({"), text.indexOf("\n});", text.indexOf("const Env = z.object({")));
+  return new Set([...body.matchAll(/^ {2}([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1] ?? ""));
+})();
+/** Read by @azure/identity's DefaultAzureCredential, not by berth (README "Runtime contract"). */
+const azureIdentity = new Set([
+  "AZURE_CLIENT_ID",
+  "AZURE_TENANT_ID",
+  "AZURE_CLIENT_SECRET",
+  "AZURE_CLIENT_CERTIFICATE_PATH",
+  "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+  "AZURE_FEDERATED_TOKEN_FILE",
+  "AZURE_AUTHORITY_HOST",
+  "AZURE_TOKEN_CREDENTIALS",
+]);
+
+function assertKnownVariables(where: string, names: Iterable<string>) {
+  for (const name of names) {
+    assert.ok(envSchema.has(name) || azureIdentity.has(name), `${where} sets ${name}, which berth does not read (src/config.ts Env)`);
+  }
+}
+
+type Instruction = { op: string; args: string };
+type Stage = { name: string | undefined; from: string; workdir: string; steps: Instruction[] };
+
+/** The Dockerfile as stages of instructions (continuation lines joined, comments dropped). */
+function dockerfile(): Stage[] {
+  const lines = readFileSync("Dockerfile", "utf8").replace(/\\\n/g, " ").split("\n");
+  const stages: Stage[] = [];
+  for (const line of lines) {
+    const m = /^([A-Z]+)\s+(.*)$/.exec(line.trim());
+    if (!m || line.trim().startsWith("#")) continue;
+    const [, op = "", args = ""] = m;
+    if (op === "FROM") {
+      const [, from = "", name] = /^(\S+)(?:\s+AS\s+(\S+))?/i.exec(args) ?? [];
+      stages.push({ name, from, workdir: "/", steps: [] });
+      continue;
+    }
+    const stage = stages.at(-1);
+    assert.ok(stage, `${op} before FROM`);
+    if (op === "WORKDIR") stage.workdir = posix.resolve(stage.workdir, args.trim());
+    stage.steps.push({ op, args: args.trim() });
+  }
+  return stages;
+}
+const stages = dockerfile();
+const runtime = stages.at(-1) as Stage;
+const instructions = (stage: Stage, op: string) => stage.steps.filter((s) => s.op === op).map((s) => s.args);
+const execForm = (args: string) => JSON.parse(args) as string[];
+const outDir = (JSON.parse(readFileSync("tsconfig.build.json", "utf8")) as { compilerOptions: { outDir: string } }).compilerOptions.outDir;
+const entrypoint = execForm(instructions(runtime, "ENTRYPOINT")[0] ?? "[]");
+const entryFile = entrypoint.find((a) => a.endsWith(".js")) ?? "";
+
+test("every YAML file under manifests/ parses", () => {
+  const files = yamlFiles("manifests");
+  assert.ok(files.length >= 9, `expected the compose and Kubernetes manifests, found ${files.join(", ")}`);
+  for (const file of files) docs(file);
+  assert.deepEqual(
+    ofKind("Deployment").length + ofKind("ServiceAccount").length + ofKind("PersistentVolumeClaim").length,
+    3,
+    "one Deployment, ServiceAccount and PersistentVolumeClaim",
+  );
+});
+
+test("the kustomization lists files that exist, and not the example Secret", () => {
+  const [kustomization] = docs("manifests/kubernetes/kustomization.yaml");
+  const resources = (kustomization?.resources ?? []) as string[];
+  for (const r of resources) assert.ok(existsSync(join("manifests/kubernetes", r)), `${r} is listed but missing`);
+  assert.ok(!resources.includes("secret.example.yaml"), "placeholder secrets must never be applied");
+  const listed = new Set(resources);
+  for (const f of readdirSync("manifests/kubernetes")) {
+    if (f !== "kustomization.yaml" && f !== "secret.example.yaml") assert.ok(listed.has(f), `${f} is not in kustomization.yaml`);
+  }
+});
+
+test("the Deployment runs one replica, recreated, probed on /healthz at the container port", () => {
+  assert.equal(deployment.spec?.replicas, 1);
+  assert.equal(deployment.spec?.strategy?.type, "Recreate");
+  // The reason is written next to the number, for whoever is tempted to scale it.
+  assert.match(
+    readFileSync("manifests/kubernetes/deployment.yaml", "utf8"),
+    /# Exactly one: the embedded SQLite store[\s\S]*replicas: 1\n/,
+  );
+  const ports = (container.ports ?? []) as Doc[];
+  const port = ports[0] as Doc;
+  assert.equal(port.containerPort, loadConfig({}).port, "the container port is berth's default PORT");
+  const portEnv = containerEnv.find((e) => e.name === "PORT");
+  assert.equal(Number(portEnv?.value ?? port.containerPort), port.containerPort);
+  for (const probe of ["livenessProbe", "readinessProbe"]) {
+    const get = container[probe]?.httpGet as Doc;
+    assert.equal(get?.path, "/healthz", probe);
+    assert.ok(get.port === port.name || get.port === port.containerPort, `${probe} must use the container port`);
+  }
+});
+
+test("the pod runs as the image's non-root user with a read-only root and a writable data volume", () => {
+  const user = instructions(runtime, "USER").at(-1) ?? "";
+  const uid = Number(user.split(":")[0]);
+  assert.equal(pod.securityContext.runAsNonRoot, true);
+  assert.equal(pod.securityContext.runAsUser, uid);
+  assert.equal(pod.securityContext.fsGroup, uid, "fsGroup makes the data volume writable for berth's uid");
+  assert.equal(container.securityContext?.readOnlyRootFilesystem, true);
+  assert.equal(container.securityContext?.allowPrivilegeEscalation, false);
+  assert.equal(pod.automountServiceAccountToken, false);
+  const [serviceAccount] = ofKind("ServiceAccount");
+  assert.equal(pod.serviceAccountName, serviceAccount?.metadata?.name);
+  assert.equal(serviceAccount?.automountServiceAccountToken, false);
+  assert.match(readFileSync("manifests/kubernetes/serviceaccount.yaml", "utf8"), /azure\.workload\.identity\/client-id/);
+
+  const dataDir = containerEnv.find((e) => e.name === "BERTH_DATA_DIR")?.value;
+  const mounts = container.volumeMounts as Doc[];
+  const dataMount = mounts.find((m) => m.mountPath === dataDir);
+  assert.ok(dataMount && !dataMount.readOnly, "BERTH_DATA_DIR is a writable mount");
+  const dataVolume = (pod.volumes as Doc[]).find((v) => v.name === dataMount.name);
+  const [pvc] = ofKind("PersistentVolumeClaim");
+  assert.equal(dataVolume?.persistentVolumeClaim?.claimName, pvc?.metadata?.name);
+  assert.deepEqual(pvc?.spec?.accessModes, ["ReadWriteOnce"]);
+  assert.ok(container.resources?.requests && container.resources?.limits, "resource requests and limits");
+});
+
+test("the ConfigMap's policy and hosts are valid for berth and mounted where berth reads them", () => {
+  const [configMap] = ofKind("ConfigMap");
+  const data = configMap?.data as Record<string, string>;
+  const dir = mkdtempSync(join(tmpdir(), "berth-deploy-"));
+  writeFileSync(join(dir, "policy.yaml"), data["policy.yaml"] ?? "");
+  loadPolicyFile(join(dir, "policy.yaml"));
+  const hosts = parseYaml(data["hosts.yaml"] ?? "", HostsSchema, "hosts (ConfigMap)");
+
+  const env = Object.fromEntries(containerEnv.map((e) => [e.name, e.value]));
+  const mounts = container.volumeMounts as Doc[];
+  const volumes = pod.volumes as Doc[];
+  const mountOf = (path: string) => mounts.find((m) => path.startsWith(`${m.mountPath}/`));
+  for (const key of ["BERTH_POLICY", "BERTH_HOSTS"]) {
+    const mount = mountOf(env[key]);
+    assert.ok(mount, `${key}=${env[key]} is not under a mounted volume`);
+    assert.equal(mount.subPath, undefined, "a subPath mount never sees ConfigMap updates (policy reload)");
+    assert.equal(volumes.find((v) => v.name === mount.name)?.configMap?.name, configMap?.metadata?.name);
+    assert.ok(data[posix.basename(env[key])], `the ConfigMap has no ${posix.basename(env[key])}`);
+  }
+  // The hosts' TLS files come from a mounted Secret that the example provides.
+  const secrets = ofKind("Secret");
+  for (const host of hosts.hosts) {
+    for (const file of Object.values(host.tls ?? {})) {
+      const mount = mountOf(file);
+      assert.ok(mount, `${host.name}: ${file} is not under a mounted volume`);
+      const secretName = volumes.find((v) => v.name === mount.name)?.secret?.secretName;
+      const secret = secrets.find((s) => s.metadata?.name === secretName);
+      assert.ok(secret?.stringData?.[posix.basename(file)], `${file}: no key ${posix.basename(file)} in Secret ${secretName}`);
+    }
+  }
+});
+
+test("every Secret reference names a Secret and key in secret.example.yaml; only the Slack token is required", () => {
+  const secrets = docs("manifests/kubernetes/secret.example.yaml");
+  const refs = containerEnv.filter((e) => e.valueFrom);
+  assert.ok(refs.some((e) => e.name.startsWith("SLACK_")) && refs.some((e) => e.name.startsWith("AZURE_")));
+  for (const e of refs) {
+    const ref = e.valueFrom.secretKeyRef as Doc;
+    assert.ok(ref, `${e.name} comes from a Secret`);
+    const secret = secrets.find((s) => s.metadata?.name === ref.name);
+    assert.ok(secret && ref.key in (secret.stringData ?? {}), `${e.name}: no key ${ref.key} in Secret ${ref.name}`);
+    assert.equal(ref.optional === true, e.name !== "SLACK_BOT_TOKEN", `${e.name}: optional`);
+  }
+  for (const s of secrets) assert.equal(s.metadata?.namespace, deployment.metadata?.namespace);
+});
+
+test("the Dockerfile, compose file, env example and Kubernetes manifests set only variables berth reads", () => {
+  assert.ok(envSchema.has("SLACK_BOT_TOKEN") && envSchema.has("BERTH_DATA_DIR") && envSchema.size > 20, "read the Env schema");
+  const dockerEnv = instructions(runtime, "ENV").map((a) => a.split(/[=\s]/)[0] ?? "");
+  assertKnownVariables("Dockerfile", dockerEnv);
+  const [compose] = docs("manifests/compose.yaml");
+  const service = compose?.services?.berth as Doc;
+  assertKnownVariables("manifests/compose.yaml", Object.keys(service.environment));
+  const example = readFileSync("manifests/berth.env.example", "utf8");
+  assertKnownVariables(
+    "manifests/berth.env.example",
+    [...example.matchAll(/^#?\s*([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1] ?? ""),
+  );
+  assertKnownVariables(
+    "manifests/kubernetes/deployment.yaml",
+    containerEnv.map((e) => e.name as string),
+  );
+  for (const s of docs("manifests/kubernetes/secret.example.yaml").filter((s) => /slack|azure/.test(s.metadata?.name))) {
+    assertKnownVariables(`Secret ${s.metadata?.name}`, Object.keys(s.stringData));
+  }
+});
+
+test("compose: env file, the Docker socket, a named volume for the data directory, and a health check", () => {
+  const [compose] = docs("manifests/compose.yaml");
+  const service = compose?.services?.berth as Doc;
+  const envFiles = (service.env_file as Doc[]).map((f) => f.path as string);
+  for (const f of envFiles) assert.ok(existsSync(join("manifests", `${f}.example`)), `${f}: ship ${f}.example`);
+  assert.equal(service.build.context, "..");
+  assert.ok(existsSync(join("manifests", service.build.context, service.build.dockerfile)));
+  const volumes = service.volumes as string[];
+  assert.ok(volumes.includes("/var/run/docker.sock:/var/run/docker.sock"));
+  const data = volumes.find((v) => v.endsWith(`:${service.environment.BERTH_DATA_DIR}`)) ?? "";
+  assert.ok(data && Object.keys(compose?.volumes ?? {}).includes(data.split(":")[0] ?? ""), "BERTH_DATA_DIR on a named volume");
+  assert.match((service.healthcheck.test as string[]).join(" "), /\/healthz/);
+  assert.equal(service.read_only, true);
+});
+
+test("the Dockerfile: multi-stage, production dependencies only, non-root, health check, port", () => {
+  assert.ok(stages.length >= 2, "multi-stage");
+  const build = stages.find((s) => instructions(s, "RUN").some((r) => r.includes("npm run build")));
+  assert.ok(build && instructions(build, "RUN").some((r) => /\bnpm ci\b(?!.*--omit=dev)/.test(r)), "the build stage has dev deps");
+  const modules = instructions(runtime, "COPY").find((c) => c.includes("node_modules")) ?? "";
+  const from = stages.find((s) => s.name === /--from=(\S+)/.exec(modules)?.[1]);
+  assert.ok(from && instructions(from, "RUN").some((r) => r.includes("npm ci --omit=dev")), "node_modules without dev deps");
+  assert.ok(!instructions(runtime, "RUN").some((r) => /npm (ci|install)/.test(r)), "nothing installed in the runtime stage");
+  assert.match(runtime.from, /^node:24/);
+
+  const user = instructions(runtime, "USER").at(-1) ?? "";
+  assert.ok(user && !/^(root|0)(:|$)/.test(user), `USER ${user} is not root`);
+  assert.ok(Number(user.split(":")[0]) >= 10000);
+  const dataDir =
+    instructions(runtime, "ENV")
+      .find((e) => e.startsWith("BERTH_DATA_DIR="))
+      ?.split("=")[1] ?? "";
+  assert.equal(dataDir, "/data");
+  assert.ok(instructions(runtime, "VOLUME").some((v) => v.includes(`"${dataDir}"`)));
+  assert.ok(
+    instructions(runtime, "RUN").some((r) => r.includes(`chown 10001:10001 ${dataDir}`)),
+    "the volume belongs to berth",
+  );
+  assert.deepEqual(instructions(runtime, "EXPOSE"), [String(loadConfig({}).port)]);
+  assert.match(instructions(runtime, "HEALTHCHECK")[0] ?? "", /CMD \["node", "-e", ".*127\.0\.0\.1.*\/healthz/);
+  assert.equal(entrypoint[0], "node");
+  assert.equal(entryFile, `${outDir}/src/main.js`);
+});
+
+test("every path the Dockerfile copies exists in the build context or is made by an earlier stage", () => {
+  const ignored = readFileSync(".dockerignore", "utf8")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("#"));
+  const build = stages.find((s) => instructions(s, "RUN").some((r) => r.includes("npm run build"))) as Stage;
+  for (const stage of stages) {
+    for (const copy of instructions(stage, "COPY")) {
+      const words = copy.split(/\s+/);
+      const fromStage = /^--from=(\S+)$/.exec(words[0] ?? "")?.[1];
+      const sources = words.filter((w) => !w.startsWith("--")).slice(0, -1);
+      for (const source of sources) {
+        if (!fromStage) {
+          assert.ok(existsSync(source), `COPY ${source}: not in the repository`);
+          assert.ok(!ignored.includes(source), `COPY ${source}: excluded by .dockerignore`);
+          continue;
+        }
+        const producer = stages.find((s) => s.name === fromStage);
+        assert.ok(producer, `COPY --from=${fromStage}: no such stage`);
+        const made =
+          source === posix.join(producer.workdir, "node_modules")
+            ? instructions(producer, "RUN").some((r) => r.includes("npm ci"))
+            : source === posix.join(producer.workdir, outDir) && producer === build;
+        assert.ok(made, `COPY --from=${fromStage} ${source}: that stage does not make it (tsconfig.build.json outDir is ${outDir})`);
+      }
+    }
+  }
+  // The build stage has everything tsconfig.build.json compiles.
+  const buildCopies = instructions(build, "COPY").join(" ");
+  for (const path of ["tsconfig.json", "tsconfig.build.json", "src", "commands", "package-lock.json"]) {
+    assert.match(buildCopies, new RegExp(`(^|\\s)${path}(\\s|$)`), `the build stage does not copy ${path}`);
+  }
+  // The CLI the image ships (bin/berth.js) imports TypeScript from paths the runtime stage copies.
+  const runtimeCopies = instructions(runtime, "COPY").map((c) => c.split(/\s+/).at(-2));
+  for (const m of readFileSync("bin/berth.js", "utf8").matchAll(/from "(\.[^"]+)"/g)) {
+    const top = relative(".", join("bin", m[1] ?? "")).split("/")[0];
+    assert.ok(runtimeCopies.includes(top), `bin/berth.js imports ${m[1]}, but the image has no ${top}/`);
+  }
+});
+
+test("npm run build makes the ENTRYPOINT's file", async () => {
+  const out = mkdtempSync(join(tmpdir(), "berth-build-"));
+  const tsc = join("node_modules", "typescript", "bin", "tsc");
+  // The same compile as the image's `npm run build`, into a scratch directory so dist/ in this checkout is left alone.
+  const result = await promisify(execFile)(process.execPath, [tsc, "-p", "tsconfig.build.json", "--outDir", out]).then(
+    () => ({ ok: true, output: "" }),
+    (e: { stdout: string; stderr: string }) => ({ ok: false, output: `${e.stdout}${e.stderr}` }),
+  );
+  assert.ok(result.ok, `the build fails, so the image would not build:\n${result.output}`);
+  const built = join(out, relative(outDir, entryFile));
+  assert.ok(existsSync(built), `the ENTRYPOINT runs ${entryFile}, which the build does not make`);
+  assert.ok(existsSync(join(out, "commands", "index.js")));
+});
+
+test("the package has what the runtime stage needs: ESM and the compiled start script", () => {
+  const pkg = parse(readFileSync("package.json", "utf8")) as { type: string; scripts: Record<string, string> };
+  assert.equal(pkg.type, "module", "dist/ is ESM; package.json must be in the image");
+  assert.match(
+    pkg.scripts.start ?? "",
+    new RegExp(
+      entrypoint
+        .slice(1)
+        .join(" ")
+        .replace(/[.*+?^${}()|[\]\\]/g, "\\$&"),
+    ),
+  );
+});

@@ -1,0 +1,155 @@
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { test } from "node:test";
+import { parse } from "yaml";
+import { z } from "zod";
+import { commands } from "../commands/index.ts";
+import { loadConfig } from "../src/config.ts";
+
+// Keeps manifests/slack-app.yaml equal to what berth's code does: the command it answers, the Web API methods it
+// calls and so the bot scopes it needs, no more and no fewer.
+
+const Manifest = z.object({
+  _metadata: z.object({ major_version: z.number().int(), minor_version: z.number().int() }),
+  display_information: z.object({ name: z.string().min(1).max(35), description: z.string().max(140) }),
+  features: z.object({
+    bot_user: z.object({ display_name: z.string().min(1).max(80), always_online: z.boolean() }),
+    slash_commands: z
+      .array(
+        z.object({
+          command: z.string().regex(/^\/.{1,31}$/),
+          url: z.url().optional(),
+          description: z.string().min(1).max(2000),
+          usage_hint: z.string().max(1000),
+          should_escape: z.boolean(),
+        }),
+      )
+      .min(1),
+  }),
+  oauth_config: z.object({ scopes: z.object({ bot: z.array(z.string()) }).strict() }),
+  settings: z.object({
+    interactivity: z.object({ is_enabled: z.boolean(), request_url: z.url().optional() }),
+    org_deploy_enabled: z.boolean(),
+    socket_mode_enabled: z.boolean(),
+    token_rotation_enabled: z.boolean(),
+  }),
+});
+
+const manifest = Manifest.parse(parse(readFileSync("manifests/slack-app.yaml", "utf8")));
+
+/**
+ * Bot scopes per Web API method, from slack-platform.md §4.1 and each method's reference page. A method berth starts
+ * calling must be added here, with its scope, before this test passes.
+ */
+const scopesByMethod: Readonly<Record<string, readonly string[]>> = {
+  "chat.postMessage": ["chat:write"],
+  "chat.update": ["chat:write"],
+  "chat.postEphemeral": ["chat:write"],
+  "files.getUploadURLExternal": ["files:write"],
+  "files.completeUploadExternal": ["files:write"],
+  "usergroups.users.list": ["usergroups:read"],
+  "conversations.info": ["channels:read", "groups:read"],
+  "users.info": ["users:read"],
+  "views.open": [],
+  // Bolt calls it with the bot token when the App starts; it needs no scope.
+  "auth.test": [],
+  // Socket Mode's own call, made with the app-level token (connections:write, set on that token, not a bot scope).
+  "apps.connections.open": [],
+};
+
+/** SDK helpers that are several Web API calls. */
+const helpers: Readonly<Record<string, readonly string[]>> = {
+  filesUploadV2: ["files.getUploadURLExternal", "files.completeUploadExternal"],
+  "files.uploadV2": ["files.getUploadURLExternal", "files.completeUploadExternal"],
+};
+
+/** Scopes the app needs for what it receives rather than calls. */
+const receivingScopes = ["commands"];
+
+const namespaces =
+  "admin|api|apps|assistant|auth|bookmarks|bots|calls|canvases|chat|conversations|dialog|dnd|emoji|files|functions|pins|reactions|reminders|search|stars|team|usergroups|users|views|workflows";
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && e.name.endsWith(".ts"))
+    .map((e) => join(e.parentPath, e.name))
+    .filter((path) => {
+      const rel = relative("src", path);
+      // The Slack emulator serves these methods to the playground and tests; it never calls Slack.
+      return !rel.startsWith("slack-emulator") && !rel.startsWith("playground");
+    });
+}
+
+/** Every Slack Web API method berth's source calls, with the files that call it. */
+function methodsCalled(): Map<string, Set<string>> {
+  const found = new Map<string, Set<string>>();
+  const add = (method: string, file: string) => {
+    for (const m of helpers[method] ?? [method]) found.set(m, (found.get(m) ?? new Set()).add(file));
+  };
+  const call = new RegExp(`\\bclient\\s*\\.\\s*((?:${namespaces})(?:\\s*\\.\\s*[a-zA-Z]+)+)\\s*\\(`, "g");
+  const helper = new RegExp(`\\bclient\\s*\\.\\s*(${Object.keys(helpers).join("|").replace(/\./g, "\\.")})\\s*\\(`, "g");
+  // Method names handed to the outbox (its lanes and logs are keyed by them).
+  const named = new RegExp(`["'\`]((?:${namespaces})\\.[a-zA-Z]+(?:\\.[a-zA-Z]+)?)["'\`]`, "g");
+  for (const file of sourceFiles("src")) {
+    const text = readFileSync(file, "utf8");
+    for (const m of text.matchAll(call)) add((m[1] ?? "").replace(/\s+/g, ""), file);
+    for (const m of text.matchAll(helper)) add(m[1] ?? "", file);
+    for (const m of text.matchAll(named)) add(m[1] ?? "", file);
+  }
+  return found;
+}
+
+test("the manifest's slash command is berth's default BERTH_COMMAND", () => {
+  const [command, ...others] = manifest.features.slash_commands;
+  assert.equal(others.length, 0, "berth answers one slash command");
+  assert.equal(command?.command, loadConfig({}).command);
+});
+
+test("the usage hint names only commands berth has", () => {
+  const names = new Set(commands.map((c) => c.name));
+  const hint = manifest.features.slash_commands[0]?.usage_hint ?? "";
+  for (const alternative of hint.split("|")) {
+    const word = alternative.trim().split(/\s+/)[0] ?? "";
+    assert.ok(names.has(word), `usage_hint mentions "${word}", which is not a berth command`);
+  }
+});
+
+test("berth's source calls the Web API methods this test knows the scopes of", () => {
+  const called = methodsCalled();
+  // The scan must find the calls berth is known to make; if it finds none, the scan itself is broken.
+  for (const m of ["chat.postMessage", "chat.update", "files.getUploadURLExternal", "usergroups.users.list"]) {
+    assert.ok(called.has(m), `expected berth to call ${m}`);
+  }
+  for (const [method, files] of called) {
+    assert.ok(
+      method in scopesByMethod,
+      `${[...files].join(", ")} calls ${method}: add it and its scopes to scopesByMethod and to the manifest`,
+    );
+  }
+});
+
+test("the manifest has exactly the bot scopes berth's calls need", () => {
+  const needed = new Set(receivingScopes);
+  for (const method of methodsCalled().keys()) for (const scope of scopesByMethod[method] ?? []) needed.add(scope);
+  const declared = manifest.oauth_config.scopes.bot;
+  assert.equal(new Set(declared).size, declared.length, "a scope is listed twice");
+  for (const scope of needed) assert.ok(declared.includes(scope), `berth needs ${scope}; add it to oauth_config.scopes.bot`);
+  for (const scope of declared) assert.ok(needed.has(scope), `no method berth calls needs ${scope}; remove it from the manifest`);
+  assert.deepEqual([...declared].sort(), ["chat:write", "commands", "files:write", "usergroups:read"]);
+});
+
+test("interactivity and Socket Mode are on; no org-wide deploy or token rotation", () => {
+  assert.equal(manifest.settings.interactivity.is_enabled, true, "the Stop / Approve / Deny buttons need interactivity");
+  assert.equal(manifest.settings.socket_mode_enabled, true);
+  assert.equal(manifest.settings.org_deploy_enabled, false);
+  // berth keeps one bot token for its whole life; rotating tokens would expire it.
+  assert.equal(manifest.settings.token_rotation_enabled, false);
+});
+
+test("the README explains every scope the manifest asks for", () => {
+  const readme = readFileSync("README.md", "utf8");
+  for (const scope of manifest.oauth_config.scopes.bot) {
+    assert.ok(readme.includes(`| \`${scope}\` |`), `README: add a row for \`${scope}\` to the scope table`);
+  }
+});
