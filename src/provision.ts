@@ -93,7 +93,7 @@ export function planFor(record: CloudHostRecord, settings: CloudSettings): HostP
     allowCidr: settings.allowCidr ?? "",
     adminCidr: settings.adminCidr,
     adminUsername: settings.adminUsername,
-    sshPublicKey: record.os === "linux" ? (settings.sshPublicKey ?? throwawySshKey()) : undefined,
+    sshPublicKey: record.os === "linux" ? (settings.sshPublicKey ?? record.bootstrap?.sshPublicKey) : undefined,
     adminPassword: record.bootstrap?.adminPassword,
     customData: record.bootstrap?.customData,
     setupCommand: record.bootstrap?.setupCommand,
@@ -105,7 +105,7 @@ export function planFor(record: CloudHostRecord, settings: CloudSettings): HostP
  * Azure insists on a log-in for a Linux VM. Without an operator key, berth gives it a key whose private half it never
  * keeps: the host is only ever reached through Docker's TLS port.
  */
-function throwawySshKey(): string {
+function throwawaySshKey(): string {
   const { publicKey } = generateKeyPairSync("ed25519");
   const raw = Buffer.from(publicKey.export({ format: "jwk" }).x as string, "base64url");
   const field = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
@@ -370,7 +370,13 @@ async function runStep(
 async function bootstrapFor(record: CloudHostRecord, pki: { ca: Pem }, settings: CloudSettings): Promise<CloudHostRecord["bootstrap"]> {
   const ips = record.address ? [record.address] : [];
   const server = await issueServerCert(pki.ca, { commonName: record.name, ips, dnsNames: record.fqdn ? [record.fqdn] : [] });
-  if (record.os === "linux") return { customData: linuxCloudInit({ ca: pki.ca.cert, server, dockerPort: settings.dockerPort }) };
+  if (record.os === "linux") {
+    return {
+      customData: linuxCloudInit({ ca: pki.ca.cert, server, dockerPort: settings.dockerPort }),
+      // Made once and kept with the customData: a VM's SSH keys, like its customData, cannot change on a retried PUT.
+      sshPublicKey: settings.sshPublicKey ? undefined : throwawaySshKey(),
+    };
+  }
   const w = windowsSetup({ ca: pki.ca.cert, server, dockerPort: settings.dockerPort, hyperv: record.hyperv });
   return { customData: w.customData, setupCommand: w.command, adminPassword: windowsPassword() };
 }

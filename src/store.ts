@@ -96,7 +96,12 @@ export type CloudHostRecord = {
   fqdn: string | null;
   dockerUrl: string | null;
   /** The bootstrap inputs that must be identical on a retry (customData cannot change); dropped once the VM exists. */
-  bootstrap: { customData: string; setupCommand?: string | undefined; adminPassword?: string | undefined } | null;
+  bootstrap: {
+    customData: string;
+    setupCommand?: string | undefined;
+    adminPassword?: string | undefined;
+    sshPublicKey?: string | undefined;
+  } | null;
   detail: string | null;
 };
 

@@ -177,6 +177,11 @@ test("a Linux host is made step by step, each poller stored first, then register
   assert.equal(vmPlan?.tags.job, "j-1");
   assert.equal(vmPlan?.tags.expires, "2026-11-28T11:00:00.000Z");
   assert.match(vmPlan?.sshPublicKey ?? "", /^ssh-ed25519 [A-Za-z0-9+/=]+ berth-unused$/);
+  assert.equal(
+    new Set(s.cloud.plans.filter((p) => p.customData).map((p) => p.sshPublicKey)).size,
+    1,
+    "one key for the VM, however often its plan is built",
+  );
   const statuses = events.flatMap((e) => (e.type === "status" ? [e.text] : []));
   assert.match(statuses.at(-1) ?? "", /:white_check_mark: public IP 203\.0\.113\.9 .*:hourglass_flowing_sand: Docker reachable/);
 });
@@ -460,4 +465,29 @@ test("a restart while waiting for Docker probes again and registers the host wit
   );
   assert.equal(end(resumed).outcome, "succeeded", end(resumed).text);
   assert.deepEqual(next.calls, ["prepare westeurope"]);
+});
+
+test("a VM request retried after a crash carries the same customData and SSH key as the first", async () => {
+  const s = setup();
+  s.cloud.holds.set("vm", new Promise<void>(() => {}));
+  const controller = new AbortController();
+  for await (const e of provisionHost("ci-1", s.deps, controller.signal)) {
+    if (e.type === "status" && e.text.includes(":hourglass_flowing_sand: VM")) {
+      s.suspend();
+      controller.abort({ by: "berth (shutting down)" });
+    }
+  }
+  const first = s.cloud.plans.at(-1);
+  // The crash came before the poller was stored: the next berth finds no poller and sends the VM request again.
+  const stored = s.store.cloudHosts.get("ci-1");
+  assert.ok(stored);
+  s.store.cloudHosts.put({ ...stored, steps: { ...stored.steps, vm: { state: "running" } } });
+  const next = new FakeCloud();
+  next.resources = s.cloud.resources;
+  const resumed = await collect(provisionHost("ci-1", { ...s.deps, cloud: next, suspended: () => false }, new AbortController().signal));
+  assert.equal(end(resumed).outcome, "succeeded", end(resumed).text);
+  const again = next.plans.find((p) => p.customData);
+  assert.ok(first?.customData && first.sshPublicKey);
+  assert.equal(again?.customData, first.customData);
+  assert.equal(again?.sshPublicKey, first.sshPublicKey);
 });
