@@ -31,26 +31,42 @@ export function instrumentEngine(engine: ContainerEngine, observe: EngineObserve
     }
   }
 
-  async function* stream<T>(method: string, signal: AbortSignal, open: () => AsyncIterable<T>): AsyncGenerator<T> {
-    const started = performance.now();
-    let timed = false;
-    const time = () => {
-      if (timed) return;
-      timed = true;
-      observe.call(host, method, (performance.now() - started) / 1000);
+  /**
+   * Delegates to the engine's iterator instead of re-yielding from a generator: the streaming path is hot, and after
+   * the first item each line only gains a rejection handler.
+   */
+  function stream<T>(method: string, signal: AbortSignal, open: () => AsyncIterable<T>): AsyncIterable<T> {
+    return {
+      [Symbol.asyncIterator]() {
+        const inner = open()[Symbol.asyncIterator]();
+        const started = performance.now();
+        let timed = false;
+        // A stream that ends (or fails) before its first item is timed to that end.
+        const time = () => {
+          if (timed) return;
+          timed = true;
+          observe.call(host, method, (performance.now() - started) / 1000);
+        };
+        const fail = (error: unknown): never => {
+          time();
+          failed(method, signal, error);
+          throw error;
+        };
+        return {
+          next: () =>
+            timed
+              ? inner.next().catch(fail)
+              : inner.next().then((result) => {
+                  time();
+                  return result;
+                }, fail),
+          return: async (value?: unknown) => {
+            time();
+            return (await inner.return?.(value)) ?? { done: true as const, value: undefined };
+          },
+        };
+      },
     };
-    try {
-      for await (const item of open()) {
-        time();
-        yield item;
-      }
-    } catch (error) {
-      failed(method, signal, error);
-      throw error;
-    } finally {
-      // A stream that ended (or failed) before its first item is timed to that end.
-      time();
-    }
   }
 
   return {
