@@ -1,7 +1,8 @@
+import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { compareWithAnchors, readAnchors } from "./audit-anchor.ts";
+import { appendAnchor, compareWithAnchors, readAnchors } from "./audit-anchor.ts";
 import { type AuditKeyring, auditKeysFromEnv, noAuditKeys, readLocalAuditKeys } from "./audit-key.ts";
-import { type AuditLog, openAuditLogReadOnly } from "./audit-log.ts";
+import { type AuditLog, type ChainProblem, openAuditLogReadOnly } from "./audit-log.ts";
 import { createDockerEngine } from "./engines/docker.ts";
 import { BerthError } from "./errors.ts";
 import { loadHosts } from "./hosts.ts";
@@ -20,6 +21,9 @@ Usage:
                                     anchors in FILE (default $BERTH_AUDIT_ANCHOR_FILE); exit 1 and name the first
                                     record that was edited, removed or reordered, or a log cut off after an anchor;
                                     prints the head (seq, hash) to compare with the audit channel's last anchor
+  npx berth audit anchor [--data-dir DIR] [--anchors FILE]
+                                    verify, then append the head to the anchor file now (berth itself anchors
+                                    every $BERTH_AUDIT_ANCHOR_INTERVAL, at start and at shutdown)
   npx berth hosts check [FILE] [--connect] [--timeout MS]
                                     validate a hosts file (default: $BERTH_HOSTS or manifests/hosts.yaml) and list
                                     its hosts; --connect asks each engine for /info (OS, Docker version) within its
@@ -31,6 +35,7 @@ Examples:
   BERTH_DATA_DIR=/var/lib/berth npx berth audit export > audit.jsonl
   npx berth audit verify --data-dir ./data
   npx berth audit verify --data-dir ./data --anchors /var/log/berth/anchors.jsonl
+  npx berth audit anchor --data-dir ./data --anchors /var/log/berth/anchors.jsonl
   npx berth hosts check manifests/hosts.example.yaml
   npx berth hosts check --connect --timeout 5000
 
@@ -74,8 +79,8 @@ export async function cli(argv: readonly string[], env: Record<string, string | 
       }
       return await hostsCheck(arg ?? env.BERTH_HOSTS ?? "manifests/hosts.yaml", env, { connect: values.connect === true, timeout }, out);
     }
-    if (group === "audit" && (verb === "export" || verb === "verify")) {
-      const keys = verb === "verify" ? verifyKeys(env, dataDir) : { keys: noAuditKeys("(export needs no key)"), warning: undefined };
+    if (group === "audit" && (verb === "export" || verb === "verify" || verb === "anchor")) {
+      const keys = verb === "export" ? { keys: noAuditKeys("(export needs no key)"), warning: undefined } : verifyKeys(env, dataDir);
       // Read-only: a verification must not create, migrate or change what it verifies.
       const log = openAuditLogReadOnly(dataDir, keys.keys);
       try {
@@ -84,7 +89,7 @@ export async function cli(argv: readonly string[], env: Record<string, string | 
           return 0;
         }
         const anchors = typeof values.anchors === "string" ? values.anchors : env.BERTH_AUDIT_ANCHOR_FILE;
-        return auditVerify(log, anchors, keys.warning, out, err);
+        return verb === "anchor" ? auditAnchor(log, anchors, out, err) : auditVerify(log, anchors, keys.warning, out, err);
       } finally {
         log.close();
       }
@@ -119,14 +124,7 @@ function auditVerify(
 ): number {
   const report = log.check();
   if (report.problem) {
-    const { seq, problem, kind } = report.problem;
-    if (kind === "unknown-key") {
-      err.write(
-        `audit log CANNOT BE VERIFIED: record ${seq} ${problem}. Add that key to BERTH_AUDIT_KEY after the current one (current:secret,old:secret) to verify older records.\n`,
-      );
-    } else {
-      err.write(`audit log TAMPERED: record ${seq} ${problem}. Records from ${seq} on cannot be trusted.\n`);
-    }
+    err.write(chainProblem(report.problem));
     return 1;
   }
   const anchors = anchorFile ? readAnchors(anchorFile) : undefined;
@@ -162,6 +160,39 @@ function auditVerify(
     );
   }
   if (warning) err.write(`${warning}\n`);
+  return 0;
+}
+
+const chainProblem = ({ seq, problem, kind }: ChainProblem) =>
+  kind === "unknown-key"
+    ? `audit log CANNOT BE VERIFIED: record ${seq} ${problem}. Add that key to BERTH_AUDIT_KEY after the current one (current:secret,old:secret) to verify older records.\n`
+    : `audit log TAMPERED: record ${seq} ${problem}. Records from ${seq} on cannot be trusted.\n`;
+
+/** An anchor on demand: only a head whose chain holds, and that agrees with the anchors before it, is written down. */
+function auditAnchor(log: AuditLog, anchorFile: string | undefined, out: Out, err: Out): number {
+  if (!anchorFile) {
+    err.write("audit anchor needs an anchor file: give --anchors FILE or set BERTH_AUDIT_ANCHOR_FILE.\n");
+    return 2;
+  }
+  const report = log.check();
+  if (report.problem) {
+    err.write(`${chainProblem(report.problem)}Nothing was anchored.\n`);
+    return 1;
+  }
+  const anchors = existsSync(anchorFile) ? readAnchors(anchorFile).anchors : [];
+  const mismatch = compareWithAnchors(report.head, (seq) => log.at(seq), anchors);
+  if (mismatch) {
+    err.write(`audit log TAMPERED: ${mismatch.problem} (anchor file ${anchorFile}). Nothing was anchored.\n`);
+    return 1;
+  }
+  const { head } = report;
+  const last = anchors.at(-1);
+  if (!head || (last && last.seq === head.seq && last.hash === head.hash)) {
+    out.write(`nothing to anchor: ${head ? `the head (seq ${head.seq}) is anchored already` : "the log is empty"}.\n`);
+    return 0;
+  }
+  appendAnchor(anchorFile, { ...head, at: Date.now() });
+  out.write(`anchored: seq ${head.seq}, hash ${head.hash}, key ${head.keyId ?? "(legacy)"} in ${anchorFile}\n`);
   return 0;
 }
 

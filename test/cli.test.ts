@@ -240,6 +240,22 @@ test("audit verify after a key rotation: both keys verify; without the old key i
   assert.match(newOnly.stderr, /audit log CANNOT BE VERIFIED: record 1 is signed with audit key "k1", which BERTH_AUDIT_KEY does not hold/);
 });
 
+test("audit anchor appends the verified head to the anchor file once, and refuses a broken chain", async () => {
+  const dir = keyedDir(3);
+  const file = join(mkdtempSync(join(tmpdir(), "berth-anchors-")), "anchors.jsonl");
+  const first = await berthWith({ BERTH_AUDIT_KEY: k1 }, "audit", "anchor", "--data-dir", dir, "--anchors", file);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /anchored: seq 3, hash [0-9a-f]{64}, key k1 in /);
+  const again = await berthWith({ BERTH_AUDIT_KEY: k1, BERTH_AUDIT_ANCHOR_FILE: file }, "audit", "anchor", "--data-dir", dir);
+  assert.match(again.stdout, /nothing to anchor: the head \(seq 3\) is anchored already/);
+  assert.equal(readFileSync(file, "utf8").trim().split("\n").length, 1);
+  rechainWithoutKey(dir, 2);
+  const broken = await berthWith({ BERTH_AUDIT_KEY: k1 }, "audit", "anchor", "--data-dir", dir, "--anchors", file);
+  assert.equal(broken.code, 1);
+  assert.match(broken.stderr, /audit log TAMPERED: record 1 was edited.*\nNothing was anchored\./s);
+  assert.equal(readFileSync(file, "utf8").trim().split("\n").length, 1);
+});
+
 test("audit verify and export on a missing data dir fail and create nothing", async () => {
   const dir = join(mkdtempSync(join(tmpdir(), "berth-cli-")), "no-such-data");
   for (const verb of ["verify", "export"]) {
