@@ -34,6 +34,12 @@ export function parseAuditKeys(text: string, source: string): AuditKeyring {
     const named = colon > 0 && idPattern.test(entry.slice(0, colon));
     const id = named ? entry.slice(0, colon) : "default";
     const secret = named ? entry.slice(colon + 1) : entry;
+    if (secret.includes("REPLACE-ME")) {
+      throw new BerthError(
+        "CONFIG",
+        `${source}: the audit key "${id}" is still the example's placeholder; generate one with \`openssl rand -base64 32\`.`,
+      );
+    }
     if (secret.length < minSecretChars) {
       throw new BerthError(
         "CONFIG",
