@@ -134,7 +134,6 @@ export function createAuditLog(db: DatabaseSync, keys: AuditKeyring, clock: () =
   }
 
   return {
-    keys,
     /** Appends one record, chained to the one before by its HMAC; returns the stored record. */
     append(entry: AuditEntry): AuditRecord {
       insertAudit ??= db.prepare("INSERT INTO audit (seq, at, record, prev_hash, hash, key_id) VALUES (?, ?, ?, ?, ?, ?)");
