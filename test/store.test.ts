@@ -171,7 +171,9 @@ test("key rotation: old records verify with the old key kept for verification, a
 test("a database from before keyed audit: its plain-SHA-256 records verify as the legacy prefix, new records are keyed", () => {
   const dir = mkdtempSync(join(tmpdir(), "berth-store-"));
   const old = new DatabaseSync(join(dir, "berth.db"));
-  old.exec("CREATE TABLE audit (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, record TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)");
+  old.exec(
+    "CREATE TABLE audit (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, record TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
+  );
   let prev = "0".repeat(64);
   for (let seq = 1; seq <= 3; seq++) {
     const record = JSON.stringify(entry(seq));
