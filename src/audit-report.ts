@@ -14,7 +14,7 @@ export function auditReport(records: readonly AuditRecord[], q: ActionOf<"audit.
         ? `→ ${r.outcome}`
         : r.type === "approval"
           ? `${r.outcome} by <@${r.approver}>`
-          : r.type === "grant"
+          : r.type === "grant" || r.type === "policy"
             ? `${r.outcome}`
             : `${r.decision} (${r.rule})`;
     return `\`#${r.seq}\` ${new Date(r.at).toISOString().slice(0, 19)}Z <@${r.userId}> ${kind}${r.host ? ` on ${r.host}` : ""} ${verdict}${r.grant ? ` [grant ${r.grant}]` : ""}`;

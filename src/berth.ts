@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import { existsSync, unwatchFile, watchFile } from "node:fs";
 import { join } from "node:path";
 import { registry } from "../commands/index.ts";
+import { ensureLocalAuditKeys } from "./audit-key.ts";
+import { createAuditOperations } from "./audit-operations.ts";
 import type { AzureCloudOptions } from "./cloud/azure.ts";
 import type { HostCloud } from "./cloud/ports.ts";
 import type { Config } from "./config.ts";
@@ -16,9 +18,11 @@ import { createLogger } from "./logger.ts";
 import { createMetrics } from "./metrics.ts";
 import { type Policy, policyUsergroups, safeRegExp } from "./policy.ts";
 import { loadPolicyFile } from "./policy-file.ts";
+import { createPolicyReloader, type ReloadResult } from "./policy-reload.ts";
 import { berthPki, cloudConnection, type ProvisionDeps, provisionHost, removeHost } from "./provision.ts";
 import { createRedactor } from "./redact.ts";
 import { createSlackApp } from "./slack/app.ts";
+import { auditChannel } from "./slack/audit-channel.ts";
 import { renderHostReminder } from "./slack/render.ts";
 import { type CloudHostRecord, openStore } from "./store.ts";
 
@@ -33,6 +37,8 @@ export type BerthOptions = {
   clock?: () => number;
   /** How often the policy file is checked for changes (ms). */
   reloadIntervalMs?: number;
+  /** How long a changed policy file must stay the same before it is read as complete (ms, default 500). */
+  policySettleMs?: number;
   /** Azure client tuning (tests and the benchmark poll fast; production keeps the SDK's defaults). */
   azure?: {
     credential?: AzureCloudOptions["credential"];
@@ -50,23 +56,44 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
   const log = createLogger(config.logLevel, options.write);
   const metrics = createMetrics();
   let policy: Policy = loadPolicyFile(config.policyPath);
-  // A changed policy is validated and applied without a restart; an invalid one is refused and the old one stays.
-  const reload = () => {
-    try {
-      policy = loadPolicyFile(config.policyPath);
-      log.info("policy reloaded", { path: config.policyPath });
-    } catch (error) {
-      log.error("policy reload rejected; keeping the previous policy", { path: config.policyPath, reason: (error as Error).message });
-    }
+  // A changed policy is applied without a restart once the file is complete and valid; every reload, applied or
+  // refused, is audited and posted to the audit channel (audit-operations.ts).
+  const reloader = createPolicyReloader({
+    path: config.policyPath,
+    current: () => policy,
+    apply: (next) => {
+      policy = next;
+    },
+    settleMs: options.policySettleMs,
+  });
+  const reloadPolicy = async (): Promise<ReloadResult> => {
+    const result = await reloader.changed();
+    audit.reportReload(result);
+    return result;
   };
   watchFile(config.policyPath, { interval: options.reloadIntervalMs ?? 2000, persistent: false }, (cur, prev) => {
-    if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size) reload();
+    if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size) {
+      void reloadPolicy().catch((error: unknown) => log.error("policy reload failed", { path: config.policyPath, err: error }));
+    }
   });
   const manifest: Hosts =
     config.hostsExplicit || existsSync(config.hostsPath)
       ? loadHosts(config.hostsPath, config.env)
       : localHost({ dockerHost: config.docker.host, tlsVerify: config.docker.tlsVerify, certPath: config.docker.certPath });
-  const store = openStore(config.dataDir, options.clock);
+  // Without BERTH_AUDIT_KEY a key file next to the database keeps the playground and tests working; it is worth
+  // nothing against whoever can write the data dir, and the log says so.
+  const auditKeys =
+    config.audit.keys ??
+    (() => {
+      const local = ensureLocalAuditKeys(config.dataDir);
+      log.warn("AUDIT KEY STORED NEXT TO THE DATABASE: BERTH_AUDIT_KEY is not set", {
+        keyFile: local.path,
+        created: local.created,
+        why: "whoever can write the data dir can read this key and rewrite the audit log undetected; in production set BERTH_AUDIT_KEY from a secret store (docs/security.md)",
+      });
+      return local.keys;
+    })();
+  const store = openStore(config.dataDir, options.clock, { auditKeys });
   const clock = options.clock ?? Date.now;
   // Hosts berth made in Azure join the manifest's once Docker answers on them (and leave when removed).
   let pki: Awaited<ReturnType<typeof berthPki>> | undefined;
@@ -205,6 +232,14 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
   });
   const watching = new AbortController();
 
+  const audit = createAuditOperations({
+    audit: config.audit,
+    store,
+    log,
+    clock,
+    channel: config.audit.channel ? auditChannel(slack.outbox, config.audit.channel) : undefined,
+  });
+
   /** A job for a host berth made, started by berth itself (a resume after a restart, an expiry), not by a command. */
   const hostJob = (record: CloudHostRecord, kind: "host.create" | "host.remove", reason: string, cardTs?: string) => {
     const c = cloud as ProvisionDeps;
@@ -259,6 +294,10 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
     jobs,
     log,
     sweepHosts,
+    /** Reloads the policy file now (the file watcher calls this on a change). */
+    reloadPolicy,
+    /** Anchors the audit head now (a timer does it every BERTH_AUDIT_ANCHOR_INTERVAL, and stop() once more). */
+    anchorAudit: audit.anchor,
     async start(): Promise<number> {
       if (cloud) {
         pki = await berthPki(store, new Date(clock()));
@@ -290,6 +329,7 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
           }).catch((error: unknown) => log.error("container watch stopped", { host: c.name, err: error }));
         }
       }
+      await audit.start();
       log.info("berth started", { mode: config.mode, port, command: config.command, hosts: hosts.connections.map((c) => c.name) });
       return port;
     },
@@ -304,6 +344,8 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
       watching.abort();
       jobs.cancelAll("berth (shutting down)");
       await slack.stop();
+      // The last records (jobs cancelled above) are anchored before the store closes.
+      await audit.stop();
       for (const e of engines.values()) e.close();
       store.close();
     },

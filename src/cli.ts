@@ -1,10 +1,12 @@
-import { join } from "node:path";
+import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { appendAnchor, compareWithAnchors, readAnchors } from "./audit-anchor.ts";
+import { type AuditKeyring, auditKeysFromEnv, noAuditKeys, readLocalAuditKeys } from "./audit-key.ts";
+import { type AuditLog, type ChainProblem, openAuditLogReadOnly } from "./audit-log.ts";
 import { createDockerEngine } from "./engines/docker.ts";
 import { BerthError } from "./errors.ts";
 import { loadHosts } from "./hosts.ts";
 import { loadPolicyFile } from "./policy-file.ts";
-import { openStore } from "./store.ts";
 
 type Out = { write(text: string): unknown };
 
@@ -14,9 +16,14 @@ Usage:
   npx berth policy check [FILE]     validate a policy file (default: $BERTH_POLICY or manifests/policy.yaml)
   npx berth audit export [--data-dir DIR]
                                     print the audit log as JSON lines (one record per line, oldest first)
-  npx berth audit verify [--data-dir DIR]
-                                    re-check the hash chain; exit 1 and name the first record that was
-                                    edited, removed or reordered
+  npx berth audit verify [--data-dir DIR] [--anchors FILE]
+                                    re-check the HMAC chain (key: $BERTH_AUDIT_KEY) and compare it with the
+                                    anchors in FILE (default $BERTH_AUDIT_ANCHOR_FILE); exit 1 and name the first
+                                    record that was edited, removed or reordered, or a log cut off after an anchor;
+                                    prints the head (seq, hash) to compare with the audit channel's last anchor
+  npx berth audit anchor [--data-dir DIR] [--anchors FILE]
+                                    verify, then append the head to the anchor file now (berth itself anchors
+                                    every $BERTH_AUDIT_ANCHOR_INTERVAL, at start and at shutdown)
   npx berth hosts check [FILE] [--connect] [--timeout MS]
                                     validate a hosts file (default: $BERTH_HOSTS or manifests/hosts.yaml) and list
                                     its hosts; --connect asks each engine for /info (OS, Docker version) within its
@@ -27,6 +34,8 @@ Examples:
   npx berth policy check manifests/policy.example.yaml
   BERTH_DATA_DIR=/var/lib/berth npx berth audit export > audit.jsonl
   npx berth audit verify --data-dir ./data
+  npx berth audit verify --data-dir ./data --anchors /var/log/berth/anchors.jsonl
+  npx berth audit anchor --data-dir ./data --anchors /var/log/berth/anchors.jsonl
   npx berth hosts check manifests/hosts.example.yaml
   npx berth hosts check --connect --timeout 5000
 
@@ -42,6 +51,7 @@ export async function cli(argv: readonly string[], env: Record<string, string | 
     options: {
       help: { type: "boolean", short: "h" },
       "data-dir": { type: "string" },
+      anchors: { type: "string" },
       connect: { type: "boolean" },
       timeout: { type: "string" },
     },
@@ -69,23 +79,19 @@ export async function cli(argv: readonly string[], env: Record<string, string | 
       }
       return await hostsCheck(arg ?? env.BERTH_HOSTS ?? "manifests/hosts.yaml", env, { connect: values.connect === true, timeout }, out);
     }
-    if (group === "audit" && (verb === "export" || verb === "verify")) {
-      const store = openStore(dataDir);
+    if (group === "audit" && (verb === "export" || verb === "verify" || verb === "anchor")) {
+      const keys = verb === "export" ? { keys: noAuditKeys("(export needs no key)"), warning: undefined } : verifyKeys(env, dataDir);
+      // Read-only: a verification must not create, migrate or change what it verifies.
+      const log = openAuditLogReadOnly(dataDir, keys.keys);
       try {
         if (verb === "export") {
-          for (const record of store.audit.all()) out.write(`${JSON.stringify(record)}\n`);
+          for (const record of log.all()) out.write(`${JSON.stringify(record)}\n`);
           return 0;
         }
-        const problem = store.audit.verify();
-        const count = store.audit.all().length;
-        if (!problem) {
-          out.write(`audit log intact: ${count} records, hash chain verified (${join(dataDir, "berth.db")})\n`);
-          return 0;
-        }
-        err.write(`audit log TAMPERED: record ${problem.seq} ${problem.problem}. Records from ${problem.seq} on cannot be trusted.\n`);
-        return 1;
+        const anchors = typeof values.anchors === "string" ? values.anchors : env.BERTH_AUDIT_ANCHOR_FILE;
+        return verb === "anchor" ? auditAnchor(log, anchors, out, err) : auditVerify(log, anchors, keys.warning, out, err);
       } finally {
-        store.close();
+        log.close();
       }
     }
     err.write(`Unknown command: ${positionals.join(" ")}\n\n${help}`);
@@ -94,6 +100,100 @@ export async function cli(argv: readonly string[], env: Record<string, string | 
     err.write(`${error instanceof BerthError ? error.message : String(error)}\n`);
     return 1;
   }
+}
+
+/** The keys `audit verify` checks with: BERTH_AUDIT_KEY, else the key file berth made in the data dir. */
+function verifyKeys(env: Record<string, string | undefined>, dataDir: string): { keys: AuditKeyring; warning: string | undefined } {
+  const configured = auditKeysFromEnv(env.BERTH_AUDIT_KEY);
+  if (configured) return { keys: configured, warning: undefined };
+  const local = readLocalAuditKeys(dataDir);
+  if (!local) return { keys: noAuditKeys(`BERTH_AUDIT_KEY (not set, and ${dataDir} has no audit.key)`), warning: undefined };
+  return {
+    keys: local,
+    warning:
+      "warning: verified with the key file next to the database (BERTH_AUDIT_KEY is not set): whoever can write the data dir can read it and forge records. Set BERTH_AUDIT_KEY from a secret store (docs/security.md).",
+  };
+}
+
+function auditVerify(
+  log: AuditLog & { path: string },
+  anchorFile: string | undefined,
+  warning: string | undefined,
+  out: Out,
+  err: Out,
+): number {
+  const report = log.check();
+  if (report.problem) {
+    err.write(chainProblem(report.problem));
+    return 1;
+  }
+  const anchors = anchorFile ? readAnchors(anchorFile) : undefined;
+  const mismatch = anchors && compareWithAnchors(report.head, (seq) => log.at(seq), anchors.anchors);
+  if (mismatch) {
+    err.write(`audit log TAMPERED: ${mismatch.problem} (anchor file ${anchorFile}).\n`);
+    return 1;
+  }
+  const { head, legacy } = report;
+  out.write(
+    `audit log intact: ${report.records} records, ${report.keyIds.length ? `HMAC-SHA256 chain verified with key ${report.keyIds.join(", ")}` : "chain verified"} (${log.path})\n`,
+  );
+  if (legacy > 0) {
+    out.write(
+      `legacy: records 1–${legacy} are in the legacy format (plain SHA-256, written before the chain was keyed); their links hold, but whoever could write berth.db could have rewritten them.${legacy === report.records ? " No record is keyed yet." : ""}\n`,
+    );
+  }
+  out.write(
+    head
+      ? `head: seq ${head.seq}, hash ${head.hash}, key ${head.keyId ?? "(legacy)"}. Compare with the last anchor in the audit channel: its record must be at or before seq ${head.seq}, with the same hash there.\n`
+      : "head: the log is empty.\n",
+  );
+  if (anchors) {
+    const lastAnchor = anchors.anchors.at(-1);
+    out.write(
+      lastAnchor
+        ? `anchors: ${anchors.anchors.length} in ${anchorFile} agree with the log; the last is record ${lastAnchor.seq} at ${new Date(lastAnchor.at).toISOString()}.${anchors.skipped ? ` (${anchors.skipped} unreadable lines skipped.)` : ""}\n`
+        : `anchors: ${anchorFile} holds no anchor yet.\n`,
+    );
+  } else {
+    out.write(
+      "anchors: none compared (give --anchors FILE or set BERTH_AUDIT_ANCHOR_FILE): a log cut off at its end is only caught by an anchor.\n",
+    );
+  }
+  if (warning) err.write(`${warning}\n`);
+  return 0;
+}
+
+const chainProblem = ({ seq, problem, kind }: ChainProblem) =>
+  kind === "unknown-key"
+    ? `audit log CANNOT BE VERIFIED: record ${seq} ${problem}. Add that key to BERTH_AUDIT_KEY after the current one (current:secret,old:secret) to verify older records.\n`
+    : `audit log TAMPERED: record ${seq} ${problem}. Records from ${seq} on cannot be trusted.\n`;
+
+/** An anchor on demand: only a head whose chain holds, and that agrees with the anchors before it, is written down. */
+function auditAnchor(log: AuditLog, anchorFile: string | undefined, out: Out, err: Out): number {
+  if (!anchorFile) {
+    err.write("audit anchor needs an anchor file: give --anchors FILE or set BERTH_AUDIT_ANCHOR_FILE.\n");
+    return 2;
+  }
+  const report = log.check();
+  if (report.problem) {
+    err.write(`${chainProblem(report.problem)}Nothing was anchored.\n`);
+    return 1;
+  }
+  const anchors = existsSync(anchorFile) ? readAnchors(anchorFile).anchors : [];
+  const mismatch = compareWithAnchors(report.head, (seq) => log.at(seq), anchors);
+  if (mismatch) {
+    err.write(`audit log TAMPERED: ${mismatch.problem} (anchor file ${anchorFile}). Nothing was anchored.\n`);
+    return 1;
+  }
+  const { head } = report;
+  const last = anchors.at(-1);
+  if (!head || (last && last.seq === head.seq && last.hash === head.hash)) {
+    out.write(`nothing to anchor: ${head ? `the head (seq ${head.seq}) is anchored already` : "the log is empty"}.\n`);
+    return 0;
+  }
+  appendAnchor(anchorFile, { ...head, at: Date.now() });
+  out.write(`anchored: seq ${head.seq}, hash ${head.hash}, key ${head.keyId ?? "(legacy)"} in ${anchorFile}\n`);
+  return 0;
 }
 
 /** Validates a hosts manifest as berth loads it at start-up; with `connect`, asks every engine for /info at once. */

@@ -1,5 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { type AuditKeyring, auditKeysFromEnv } from "./audit-key.ts";
+import { parseDuration } from "./duration.ts";
 import { BerthError } from "./errors.ts";
 
 const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "an IPv4 CIDR such as 203.0.113.7/32");
@@ -20,6 +22,18 @@ const Env = z.object({
   BERTH_HOSTS: z.string().default("manifests/hosts.yaml"),
   BERTH_DATA_DIR: z.string().default("./data"),
   BERTH_THREAD_MAX_MESSAGES: z.coerce.number().int().min(2).max(1000).default(100),
+  /** The audit chain's HMAC keys: `id:secret[,id:secret…]` (first signs) or `file:PATH` of a file holding them. */
+  BERTH_AUDIT_KEY: z.string().optional(),
+  /** Where anchors and policy reloads are posted: a Slack channel ID the bot is a member of. */
+  BERTH_AUDIT_CHANNEL: z
+    .string()
+    .regex(/^[CG][A-Z0-9]+$/, "a Slack channel ID such as C0123ABCD")
+    .optional(),
+  BERTH_AUDIT_ANCHOR_FILE: z.string().optional(),
+  BERTH_AUDIT_ANCHOR_INTERVAL: z
+    .string()
+    .refine((s) => (parseDuration(s) ?? 0) >= 10, "a duration of at least 10s, such as 15m or 1h")
+    .default("15m"),
   DOCKER_HOST: z.string().optional(),
   DOCKER_TLS_VERIFY: z.string().optional(),
   DOCKER_CERT_PATH: z.string().optional(),
@@ -61,6 +75,13 @@ export type Config = Readonly<{
   hostsExplicit: boolean;
   dataDir: string;
   threadMaxMessages: number;
+  audit: {
+    /** undefined: BERTH_AUDIT_KEY is not set, and berth keeps a key file in the data dir (see audit-key.ts). */
+    keys?: AuditKeyring | undefined;
+    channel?: string | undefined;
+    anchorFile?: string | undefined;
+    anchorIntervalMs: number;
+  };
   docker: { host?: string | undefined; tlsVerify: boolean; certPath?: string | undefined };
   logLevel: "debug" | "info" | "warn" | "error";
   /** For ssh:// hosts. */
@@ -125,6 +146,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     hostsExplicit: env.BERTH_HOSTS !== undefined && env.BERTH_HOSTS !== "",
     dataDir: e.BERTH_DATA_DIR,
     threadMaxMessages: e.BERTH_THREAD_MAX_MESSAGES,
+    audit: {
+      keys: auditKeysFromEnv(e.BERTH_AUDIT_KEY),
+      channel: e.BERTH_AUDIT_CHANNEL,
+      anchorFile: e.BERTH_AUDIT_ANCHOR_FILE,
+      anchorIntervalMs: (parseDuration(e.BERTH_AUDIT_ANCHOR_INTERVAL) ?? 900) * 1000,
+    },
     docker: { host: e.DOCKER_HOST, tlsVerify: e.DOCKER_TLS_VERIFY === "1" || e.DOCKER_TLS_VERIFY === "true", certPath: e.DOCKER_CERT_PATH },
     logLevel: e.LOG_LEVEL,
     sshAuthSock: e.SSH_AUTH_SOCK,

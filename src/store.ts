@@ -1,7 +1,11 @@
-import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import { type AuditKeyring, ensureLocalAuditKeys, ephemeralAuditKeys } from "./audit-key.ts";
+import { createAuditLog, migrateAuditTable } from "./audit-log.ts";
+
+export type { AuditEntry, AuditRecord } from "./audit-log.ts";
+export { auditHash } from "./audit-log.ts";
 
 /** A job as stored: attached runs, log streams and execs, from start to outcome. */
 export type JobRecord = {
@@ -17,24 +21,6 @@ export type JobRecord = {
   exitCode: number | null;
   messageTs: string | null;
   detail: string | null;
-};
-
-export type AuditEntry = {
-  requestId: string;
-  /** decision: policy's answer; approval: a person approved or denied; outcome: how it ended; grant: a grant began or ended. */
-  type: "decision" | "approval" | "outcome" | "grant";
-  userId: string;
-  channelId: string;
-  action: unknown; // the normalized, typed action (never env values: see redactAction)
-  host: string | null;
-  decision: "allow" | "deny" | null;
-  rule: string | null;
-  outcome: string | null;
-  messageTs: string | null;
-  /** Who approved (or denied) a gated request. */
-  approver?: string | null;
-  /** The break-glass grant the action was allowed under. */
-  grant?: string | null;
 };
 
 /** A request waiting for its requester's confirmation or another person's approval. */
@@ -105,8 +91,6 @@ export type CloudHostRecord = {
   detail: string | null;
 };
 
-export type AuditRecord = AuditEntry & { seq: number; at: number; prevHash: string; hash: string };
-
 export type Store = ReturnType<typeof openStore>;
 
 const schema = `
@@ -125,27 +109,26 @@ CREATE TABLE IF NOT EXISTS grants (
 CREATE TABLE IF NOT EXISTS cloud_hosts (name TEXT PRIMARY KEY, status TEXT NOT NULL, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
-  seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, record TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+  seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, record TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, key_id TEXT);
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 `;
 
-const genesis = "0".repeat(64);
-
-export function auditHash(prevHash: string, seq: number, at: number, record: string): string {
-  return createHash("sha256").update(`${prevHash}\n${seq}\n${at}\n${record}`).digest("hex");
-}
-
-/** The embedded store (node:sqlite) under BERTH_DATA_DIR; `:memory:` for tests that need no file. */
-export function openStore(dir: string | ":memory:", clock: () => number = Date.now) {
+/**
+ * The embedded store (node:sqlite) under BERTH_DATA_DIR; `:memory:` for tests that need no file. `auditKeys` sign the
+ * audit chain; without them a `:memory:` store uses a throwaway key and a data dir its own key file (see audit-key.ts).
+ */
+export function openStore(dir: string | ":memory:", clock: () => number = Date.now, options: { auditKeys?: AuditKeyring } = {}) {
   let path = ":memory:";
   if (dir !== ":memory:") {
     mkdirSync(dir, { recursive: true });
     path = join(dir, "berth.db");
   }
+  const auditKeys = options.auditKeys ?? (dir === ":memory:" ? ephemeralAuditKeys() : ensureLocalAuditKeys(dir).keys);
   const db = new DatabaseSync(path);
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
   db.exec(schema);
+  migrateAuditTable(db);
   // Jobs that were running when berth last stopped can no longer be followed; say so instead of showing them running.
   db.prepare("UPDATE jobs SET status = 'failed', detail = 'berth restarted while this job ran', ended_at = ? WHERE status = 'running'").run(
     clock(),
@@ -166,9 +149,6 @@ export function openStore(dir: string | ":memory:", clock: () => number = Date.n
   const getJob = db.prepare("SELECT * FROM jobs WHERE id = ?");
   const runningJobs = db.prepare("SELECT * FROM jobs WHERE status = 'running' ORDER BY created_at");
   const jobCounts = db.prepare("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status");
-  const lastAudit = db.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
-  const insertAudit = db.prepare("INSERT INTO audit (seq, at, record, prev_hash, hash) VALUES (?, ?, ?, ?, ?)");
-  const allAudit = db.prepare("SELECT seq, at, record, prev_hash, hash FROM audit ORDER BY seq");
 
   const toJob = (row: Record<string, unknown>): JobRecord => ({
     id: String(row.id),
@@ -316,49 +296,7 @@ export function openStore(dir: string | ":memory:", clock: () => number = Date.n
         return Object.fromEntries(jobCounts.all().map((r) => [String(r.status), Number(r.n)]));
       },
     },
-    audit: {
-      /** Appends one record, chained to the one before by its hash; returns the stored record. */
-      append(entry: AuditEntry): AuditRecord {
-        db.exec("BEGIN IMMEDIATE");
-        try {
-          const last = lastAudit.get() as { seq: number; hash: string } | undefined;
-          const seq = (last?.seq ?? 0) + 1;
-          const prevHash = last?.hash ?? genesis;
-          const at = clock();
-          const record = JSON.stringify(entry);
-          const hash = auditHash(prevHash, seq, at, record);
-          insertAudit.run(seq, at, record, prevHash, hash);
-          db.exec("COMMIT");
-          return { ...entry, seq, at, prevHash, hash };
-        } catch (error) {
-          db.exec("ROLLBACK");
-          throw error;
-        }
-      },
-      all(): AuditRecord[] {
-        return allAudit.all().map((r) => ({
-          ...(JSON.parse(String(r.record)) as AuditEntry),
-          seq: Number(r.seq),
-          at: Number(r.at),
-          prevHash: String(r.prev_hash),
-          hash: String(r.hash),
-        }));
-      },
-      /** Re-computes the chain; returns the first record that does not fit, or undefined if all do. */
-      verify(): { seq: number; problem: string } | undefined {
-        let prev = genesis;
-        let expectedSeq = 1;
-        for (const r of allAudit.all()) {
-          const seq = Number(r.seq);
-          if (seq !== expectedSeq) return { seq, problem: `follows a gap: record ${expectedSeq} is missing` };
-          if (String(r.prev_hash) !== prev) return { seq, problem: "does not follow the record before it" };
-          if (auditHash(prev, seq, Number(r.at), String(r.record)) !== String(r.hash)) return { seq, problem: "was edited" };
-          prev = String(r.hash);
-          expectedSeq++;
-        }
-        return undefined;
-      },
-    },
+    audit: createAuditLog(db, auditKeys, clock),
     /** Hosts made in Azure; the record is rewritten after every step so another process can pick it up. */
     cloudHosts: {
       get(name: string): CloudHostRecord | undefined {

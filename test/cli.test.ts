@@ -1,13 +1,16 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "node:test";
 import { promisify } from "node:util";
-import { type AuditEntry, openStore } from "../src/store.ts";
+import { appendAnchor } from "../src/audit-anchor.ts";
+import { parseAuditKeys } from "../src/audit-key.ts";
+import { type AuditEntry, auditHash, openStore } from "../src/store.ts";
 
 // The operator CLI, run as an operator would: `npx berth …` is bin/berth.js.
 const run = promisify(execFile);
@@ -119,6 +122,160 @@ for (const [name, tamper, message] of tampering) {
     assert.match(stderr, message);
   });
 }
+
+/**
+ * The attack on berth.db alone, as someone who can write the data dir would do it: drop the triggers, delete record
+ * `victim`, renumber and re-chain the rest with plain SHA-256. `legacy` also blanks the key ids, so the forged rows
+ * pass for records written before the chain was keyed.
+ */
+function rechainWithoutKey(dir: string, victim: number, legacy = false): void {
+  const db = new DatabaseSync(join(dir, "berth.db"));
+  db.exec("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;");
+  db.prepare("DELETE FROM audit WHERE seq = ?").run(victim);
+  const rows = db.prepare("SELECT seq, at, record FROM audit ORDER BY seq").all() as { seq: number; at: number; record: string }[];
+  let prev = "0".repeat(64);
+  for (const [i, r] of rows.entries()) {
+    const seq = i + 1;
+    const hash = auditHash(prev, seq, r.at, r.record);
+    db.prepare("UPDATE audit SET seq = ?, prev_hash = ?, hash = ? WHERE seq = ?").run(seq, prev, hash, r.seq);
+    prev = hash;
+  }
+  if (legacy) db.exec("UPDATE audit SET key_id = NULL");
+  db.close();
+}
+
+const k1 = "k1:0123456789abcdef-first-key";
+const k2 = "k2:fedcba9876543210-second-key";
+
+/** A data dir with `n` records signed with `keys` (as BERTH_AUDIT_KEY would give them). */
+function keyedDir(n: number, keys = k1, from = 1): string {
+  const dir = mkdtempSync(join(tmpdir(), "berth-cli-"));
+  appendRecords(dir, keys, from, n);
+  return dir;
+}
+function appendRecords(dir: string, keys: string, from: number, n: number): void {
+  const store = openStore(dir, Date.now, { auditKeys: parseAuditKeys(keys, "test") });
+  for (let i = from; i < from + n; i++) store.audit.append(entry(i));
+  store.close();
+}
+/** Anchors the data dir's current head in a new anchor file, as berth does. */
+function anchorNow(dir: string, keys = k1): { file: string; seq: number; hash: string } {
+  const store = openStore(dir, Date.now, { auditKeys: parseAuditKeys(keys, "test") });
+  const head = store.audit.head();
+  store.close();
+  assert.ok(head);
+  const file = join(mkdtempSync(join(tmpdir(), "berth-anchors-")), "anchors.jsonl");
+  appendAnchor(file, { ...head, at: Date.now() });
+  return { file, seq: head.seq, hash: head.hash };
+}
+const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
+
+test("audit verify sees through a log re-chained with plain SHA-256 after a record was deleted", async () => {
+  const dir = auditDir();
+  rechainWithoutKey(dir, 3);
+  const { code, stderr } = await berth("audit", "verify", "--data-dir", dir);
+  assert.equal(code, 1, "the forged chain must not verify");
+  assert.match(stderr, /audit log TAMPERED: record 1 was edited/);
+});
+
+test("audit verify checks the HMAC chain with BERTH_AUDIT_KEY and prints the head to compare with the channel's anchor", async () => {
+  const dir = keyedDir(4);
+  const keyFile = join(dir, "..", `${dir.split("/").at(-1)}.key`);
+  writeFileSync(keyFile, `${k1}\n`);
+  const { code, stdout } = await berthWith({ BERTH_AUDIT_KEY: `file:${keyFile}` }, "audit", "verify", "--data-dir", dir);
+  assert.equal(code, 0);
+  assert.match(stdout, /audit log intact: 4 records, HMAC-SHA256 chain verified with key k1/);
+  const store = openStore(dir, Date.now, { auditKeys: parseAuditKeys(k1, "test") });
+  const head = store.audit.head();
+  store.close();
+  assert.match(stdout, new RegExp(`head: seq 4, hash ${head?.hash}, key k1`));
+  assert.match(stdout, /anchors: none compared/);
+  const wrong = await berthWith({ BERTH_AUDIT_KEY: "k1:not-the-key-that-signed" }, "audit", "verify", "--data-dir", dir);
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.stderr, /audit log TAMPERED: record 1 was edited/);
+  const missing = await berthWith({ BERTH_AUDIT_KEY: "file:/nonexistent/berth-audit.key" }, "audit", "verify", "--data-dir", dir);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /Cannot read the audit key file \/nonexistent\/berth-audit\.key/);
+});
+
+test("audit verify: records cut off after an anchor are TAMPERED, though the chain that is left holds", async () => {
+  const dir = keyedDir(5);
+  const anchor = anchorNow(dir);
+  const ok = await berthWith({ BERTH_AUDIT_KEY: k1 }, "audit", "verify", "--data-dir", dir, "--anchors", anchor.file);
+  assert.equal(ok.code, 0);
+  assert.match(ok.stdout, /anchors: 1 in .* agree with the log; the last is record 5/);
+  const db = new DatabaseSync(join(dir, "berth.db"));
+  db.exec("DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq >= 4");
+  db.close();
+  const plain = await berthWith({ BERTH_AUDIT_KEY: k1 }, "audit", "verify", "--data-dir", dir);
+  assert.equal(plain.code, 0, "without the anchor a cut end cannot be seen");
+  const cut = await berthWith({ BERTH_AUDIT_KEY: k1, BERTH_AUDIT_ANCHOR_FILE: anchor.file }, "audit", "verify", "--data-dir", dir);
+  assert.equal(cut.code, 1);
+  assert.match(cut.stderr, /audit log TAMPERED: the log ends at record 3, but record 5 was anchored at .*: records were cut off its end/);
+});
+
+test("audit verify: a log rewritten whole in the legacy format passes for legacy, but not against its anchor", async () => {
+  const dir = keyedDir(5);
+  const anchor = anchorNow(dir);
+  rechainWithoutKey(dir, 2, true);
+  const unanchored = await berthWith({ BERTH_AUDIT_KEY: k1 }, "audit", "verify", "--data-dir", dir);
+  assert.match(unanchored.stdout, /legacy: records 1–4 are in the legacy format .* No record is keyed yet\./);
+  const anchored = await berthWith({ BERTH_AUDIT_KEY: k1 }, "audit", "verify", "--data-dir", dir, "--anchors", anchor.file);
+  assert.equal(anchored.code, 1);
+  assert.match(anchored.stderr, /audit log TAMPERED: the log ends at record 4, but record 5 was anchored/);
+  appendRecords(dir, k1, 6, 1);
+  const regrown = await berthWith({ BERTH_AUDIT_KEY: k1 }, "audit", "verify", "--data-dir", dir, "--anchors", anchor.file);
+  assert.equal(regrown.code, 1);
+  assert.match(regrown.stderr, /audit log TAMPERED: record 5 no longer has the hash anchored at .*: the log was rewritten/);
+});
+
+test("audit verify after a key rotation: both keys verify; without the old key it names the key it needs", async () => {
+  const dir = keyedDir(2, k1);
+  appendRecords(dir, `${k2},${k1}`, 3, 2);
+  const both = await berthWith({ BERTH_AUDIT_KEY: `${k2},${k1}` }, "audit", "verify", "--data-dir", dir);
+  assert.equal(both.code, 0);
+  assert.match(both.stdout, /4 records, HMAC-SHA256 chain verified with key k1, k2/);
+  const newOnly = await berthWith({ BERTH_AUDIT_KEY: k2 }, "audit", "verify", "--data-dir", dir);
+  assert.equal(newOnly.code, 1);
+  assert.match(newOnly.stderr, /audit log CANNOT BE VERIFIED: record 1 is signed with audit key "k1", which BERTH_AUDIT_KEY does not hold/);
+});
+
+test("audit anchor appends the verified head to the anchor file once, and refuses a broken chain", async () => {
+  const dir = keyedDir(3);
+  const file = join(mkdtempSync(join(tmpdir(), "berth-anchors-")), "anchors.jsonl");
+  const first = await berthWith({ BERTH_AUDIT_KEY: k1 }, "audit", "anchor", "--data-dir", dir, "--anchors", file);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /anchored: seq 3, hash [0-9a-f]{64}, key k1 in /);
+  const again = await berthWith({ BERTH_AUDIT_KEY: k1, BERTH_AUDIT_ANCHOR_FILE: file }, "audit", "anchor", "--data-dir", dir);
+  assert.match(again.stdout, /nothing to anchor: the head \(seq 3\) is anchored already/);
+  assert.equal(readFileSync(file, "utf8").trim().split("\n").length, 1);
+  rechainWithoutKey(dir, 2);
+  const broken = await berthWith({ BERTH_AUDIT_KEY: k1 }, "audit", "anchor", "--data-dir", dir, "--anchors", file);
+  assert.equal(broken.code, 1);
+  assert.match(broken.stderr, /audit log TAMPERED: record 1 was edited.*\nNothing was anchored\./s);
+  assert.equal(readFileSync(file, "utf8").trim().split("\n").length, 1);
+});
+
+test("audit verify and export on a missing data dir fail and create nothing", async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), "berth-cli-")), "no-such-data");
+  for (const verb of ["verify", "export"]) {
+    const { code, stderr } = await berth("audit", verb, "--data-dir", dir);
+    assert.equal(code, 1);
+    assert.match(stderr, /No berth database at .*no-such-data\/berth\.db\. Point --data-dir \(or BERTH_DATA_DIR\)/);
+    assert.equal(existsSync(dir), false, `${verb} created ${dir}`);
+  }
+});
+
+test("audit verify and export do not change the database, nor make a key file", async () => {
+  const dir = keyedDir(3);
+  const before = sha256(join(dir, "berth.db"));
+  for (const verb of ["verify", "export"]) {
+    const { code } = await berthWith({ BERTH_AUDIT_KEY: k1 }, "audit", verb, "--data-dir", dir);
+    assert.equal(code, 0);
+  }
+  assert.equal(sha256(join(dir, "berth.db")), before);
+  assert.ok(!readdirSync(dir).includes("audit.key"));
+});
 
 test("policy check accepts the example and names the line of a mistake", async () => {
   const ok = await berth("policy", "check", "manifests/policy.example.yaml");

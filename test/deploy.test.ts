@@ -193,7 +193,7 @@ test("the ConfigMap's policy and hosts are valid for berth and mounted where ber
   }
 });
 
-test("every Secret reference names a Secret and key in secret.example.yaml; only the Slack token is required", () => {
+test("every Secret reference names a Secret and key in secret.example.yaml; only the Slack token and the audit key are required", () => {
   const secrets = docs("manifests/kubernetes/secret.example.yaml");
   const refs = containerEnv.filter((e) => e.valueFrom);
   assert.ok(refs.some((e) => e.name.startsWith("SLACK_")) && refs.some((e) => e.name.startsWith("AZURE_")));
@@ -202,7 +202,8 @@ test("every Secret reference names a Secret and key in secret.example.yaml; only
     assert.ok(ref, `${e.name} comes from a Secret`);
     const secret = secrets.find((s) => s.metadata?.name === ref.name);
     assert.ok(secret && ref.key in (secret.stringData ?? {}), `${e.name}: no key ${ref.key} in Secret ${ref.name}`);
-    assert.equal(ref.optional === true, e.name !== "SLACK_BOT_TOKEN", `${e.name}: optional`);
+    // The audit key is required: without it berth would keep its key next to the database (docs/security.md).
+    assert.equal(ref.optional === true, !["SLACK_BOT_TOKEN", "BERTH_AUDIT_KEY"].includes(e.name), `${e.name}: optional`);
   }
   for (const s of secrets) assert.equal(s.metadata?.namespace, deployment.metadata?.namespace);
 });
@@ -223,7 +224,7 @@ test("the Dockerfile, compose file, env example and Kubernetes manifests set onl
     "manifests/kubernetes/deployment.yaml",
     containerEnv.map((e) => e.name as string),
   );
-  for (const s of docs("manifests/kubernetes/secret.example.yaml").filter((s) => /slack|azure/.test(s.metadata?.name))) {
+  for (const s of docs("manifests/kubernetes/secret.example.yaml").filter((s) => /slack|azure|audit/.test(s.metadata?.name))) {
     assertKnownVariables(`Secret ${s.metadata?.name}`, Object.keys(s.stringData));
   }
 });

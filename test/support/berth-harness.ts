@@ -40,6 +40,8 @@ export async function startBerth(
     env?: Record<string, string>;
     clock?: () => number;
     reloadIntervalMs?: number;
+    /** How long a changed policy file must stay the same before it is applied (see BerthOptions). */
+    policySettleMs?: number;
     /** Azure client tuning (see BerthOptions.azure). */
     azure?: BerthOptions["azure"];
     /** Reuse this directory (its store): a restarted berth. */
@@ -68,6 +70,7 @@ export async function startBerth(
     write: (l) => logs.push(l),
     ...(options.clock && { clock: options.clock }),
     ...(options.reloadIntervalMs && { reloadIntervalMs: options.reloadIntervalMs }),
+    ...(options.policySettleMs && { policySettleMs: options.policySettleMs }),
     ...(options.azure && { azure: options.azure }),
   });
   const port = await berth.start();
