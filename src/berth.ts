@@ -323,7 +323,8 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
           // Two manifest names for one engine would both see the event; the host it was started on speaks.
           const ours = (event: ContainerEvent) =>
             store.jobs.get(event.labels[labels.job] ?? "") !== undefined && (event.labels[labels.host] ?? c.name) === c.name;
-          void watchContainers(engine(c.name), (event) => ours(event) && slack.notify(c.name, event), {
+          // An event already on its way when stop() aborts the watch must not reach a closed store or a stopped Slack.
+          void watchContainers(engine(c.name), (event) => !stopping && ours(event) && slack.notify(c.name, event), {
             signal: watching.signal,
             log: (event, fields) => log.info(event, { host: c.name, ...fields }),
           }).catch((error: unknown) => log.error("container watch stopped", { host: c.name, err: error }));

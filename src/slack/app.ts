@@ -428,7 +428,9 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
       clearInterval(sweeper);
       await app.stop();
       healthServer?.close();
-      await Promise.allSettled([...pending]);
+      // Work under way can start more (a command's job keeps its stream): wait until nothing is left, not for a snapshot.
+      while (pending.size) await Promise.allSettled([...pending, notifier.idle()]);
+      await notifier.idle();
     },
     /** Resolves when every command and click received so far has been fully handled (tests, shutdown). */
     idle: () => Promise.allSettled([...pending, notifier.idle()]).then(() => undefined),
