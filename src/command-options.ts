@@ -1,6 +1,8 @@
 import { z } from "zod";
+import { minMemoryBytes } from "./action.ts";
 import type { OptionSpec } from "./command.ts";
-import { parseBytes, parseDuration } from "./duration.ts";
+import { formatBytes, parseBytes, parseDuration } from "./duration.ts";
+import { targetProblem } from "./mounts.ts";
 
 /** Options and argument schemas that several commands share, so they read and fail the same way everywhere. */
 export const hostOption: OptionSpec = {
@@ -79,21 +81,33 @@ export const envOption = z
     }),
   );
 
-/** `-v /host/path:/container/path[:ro]`, repeated. Only absolute host paths: named volumes are not berth's business. */
+/**
+ * `-v NAME:/container/path[:ro|rw]`, repeated. NAME is a mount the operator defined in the policy; the policy resolves
+ * it, and refuses (listing the names it offers) anything else, host paths included. No suffix: the mount's own mode.
+ */
 export const volumeOption = z
   .array(z.string())
   .default([])
   .transform((specs, ctx) =>
     specs.flatMap((spec) => {
-      const m = /^(\/[^:]*):(\/[^:]*)(?::(ro|rw))?$/.exec(spec);
-      if (m && (m[1] as string).split("/").includes("..")) {
-        ctx.addIssue({ code: "custom", message: `\`${spec}\`: host paths may not contain \`..\`; write the real path` });
-        return [];
-      }
+      const m = /^([^:]+):([^:]+)(?::(ro|rw))?$/.exec(spec);
       if (!m) {
-        ctx.addIssue({ code: "custom", message: `\`${spec}\` is not /host/path:/container/path[:ro]` });
+        ctx.addIssue({ code: "custom", message: `\`${spec}\` is not NAME:/container/path[:ro]; NAME is a mount the policy defines` });
         return [];
       }
-      return [{ source: m[1] as string, target: m[2] as string, readOnly: m[3] === "ro" }];
+      const [, name = "", target = "", mode] = m;
+      const problem = targetProblem(target);
+      if (problem) {
+        ctx.addIssue({ code: "custom", message: `\`${spec}\`: ${problem}` });
+        return [];
+      }
+      return [{ name, target, ...(mode && { readOnly: mode === "ro" }) }];
     }),
   );
+
+/** `--memory SIZE`: at least Docker's minimum, since the engine reads 0 as "no limit". */
+export const memoryOption = bytesOption.superRefine((bytes, ctx) => {
+  if (bytes !== undefined && bytes < minMemoryBytes) {
+    ctx.addIssue({ code: "custom", message: `${formatBytes(bytes)} is below Docker's minimum of 6m; ask for at least 6m` });
+  }
+});

@@ -15,7 +15,7 @@ import { createDockerEngine } from "../../src/engines/docker.ts";
 import { type LogLine, labels, type RunSpec } from "../../src/engines/ports.ts";
 import { BerthError } from "../../src/errors.ts";
 import { fails } from "../support/fails.ts";
-import { shellSpec } from "../support/run-spec.ts";
+import { shellSpec, testInstallation } from "../support/run-spec.ts";
 
 const execFileAsync = promisify(execFile);
 const docker = async (...args: string[]) => (await execFileAsync("docker", args)).stdout.trim();
@@ -30,7 +30,7 @@ function uniqueName(what: string): string {
   return name;
 }
 
-const engine = createDockerEngine({ name: "local", url: "unix:///var/run/docker.sock", timeoutMs: 10_000 });
+const engine = createDockerEngine({ installation: testInstallation, name: "local", url: "unix:///var/run/docker.sock", timeoutMs: 10_000 });
 const never = new AbortController().signal;
 
 after(async () => {
@@ -228,7 +228,12 @@ describe("logs", () => {
   });
 
   it("keeps follow and wait open longer than the per-call timeout", async () => {
-    const quick = createDockerEngine({ name: "quick", url: "unix:///var/run/docker.sock", timeoutMs: 1000 });
+    const quick = createDockerEngine({
+      installation: testInstallation,
+      name: "quick",
+      url: "unix:///var/run/docker.sock",
+      timeoutMs: 1000,
+    });
     try {
       const { name } = await quick.run(spec("sleep 3; echo late; exit 2"), never);
       const [lines, status] = await Promise.all([collect(quick.logs({ container: name, follow: true }, never)), quick.wait(name, never)]);
@@ -421,7 +426,7 @@ describe("images and engine", () => {
       { url: `tcp://127.0.0.1:${port}`, reason: "connection refused" },
     ];
     for (const { url, reason } of cases) {
-      const down = createDockerEngine({ name: "ghost", url, timeoutMs: 2000 });
+      const down = createDockerEngine({ installation: testInstallation, name: "ghost", url, timeoutMs: 2000 });
       const unreachable = fails(
         "UNAVAILABLE",
         new RegExp(
@@ -441,7 +446,7 @@ describe("images and engine", () => {
     const server = net.createServer((socket) => sockets.add(socket)); // reads the request, never answers
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const { port } = server.address() as net.AddressInfo;
-    const mute = createDockerEngine({ name: "mute", url: `tcp://127.0.0.1:${port}`, timeoutMs: 300 });
+    const mute = createDockerEngine({ installation: testInstallation, name: "mute", url: `tcp://127.0.0.1:${port}`, timeoutMs: 300 });
     try {
       const silent = fails("UNAVAILABLE", /^Docker engine "mute" is unreachable at tcp:\/\/127\.0\.0\.1:\d+: no answer within 1 s\./);
       await assert.rejects(mute.info(never), silent);
@@ -473,7 +478,13 @@ describe("images and engine", () => {
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const { port } = server.address() as net.AddressInfo;
-    const plain = createDockerEngine({ name: "tls", url: `tcp://127.0.0.1:${port}`, tls: tlsMaterial, timeoutMs: 2000 });
+    const plain = createDockerEngine({
+      installation: testInstallation,
+      name: "tls",
+      url: `tcp://127.0.0.1:${port}`,
+      tls: tlsMaterial,
+      timeoutMs: 2000,
+    });
     try {
       await assert.rejects(
         plain.info(never),
@@ -486,7 +497,7 @@ describe("images and engine", () => {
     }
     const garbage = { ...tlsMaterial, key: "not a key" };
     assert.throws(
-      () => createDockerEngine({ name: "tls", url: "tcp://127.0.0.1:2376", tls: garbage, timeoutMs: 1000 }),
+      () => createDockerEngine({ installation: testInstallation, name: "tls", url: "tcp://127.0.0.1:2376", tls: garbage, timeoutMs: 1000 }),
       fails("CONFIG", /the TLS CA, certificate or key is not usable PEM/),
     );
   });
@@ -494,15 +505,18 @@ describe("images and engine", () => {
   it("accepts an ssh:// engine with a pinned host key without connecting at construction, and refuses one without", () => {
     const sshHostKey = "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8";
     const url = "ssh://deploy@docker.example.invalid:2222";
-    const engine = createDockerEngine({ name: "remote", url, sshHostKey, timeoutMs: 1000 });
+    const engine = createDockerEngine({ installation: testInstallation, name: "remote", url, sshHostKey, timeoutMs: 1000 });
     assert.equal(engine.name, "remote");
     engine.close();
-    assert.throws(() => createDockerEngine({ name: "remote", url, timeoutMs: 1000 }), fails("CONFIG", /ssh:\/\/ hosts need `hostKey`/));
+    assert.throws(
+      () => createDockerEngine({ installation: testInstallation, name: "remote", url, timeoutMs: 1000 }),
+      fails("CONFIG", /ssh:\/\/ hosts need `hostKey`/),
+    );
   });
 
   it("rejects an unusable URL as a configuration error", () => {
     assert.throws(
-      () => createDockerEngine({ name: "bad", url: "ftp://x", timeoutMs: 1000 }),
+      () => createDockerEngine({ installation: testInstallation, name: "bad", url: "ftp://x", timeoutMs: 1000 }),
       fails("CONFIG", /^Host "bad" has an unusable Docker connection "ftp:\/\/x"/),
     );
   });
