@@ -44,6 +44,26 @@ export function definitionProblem(path: string): string | undefined {
   return undefined;
 }
 
+/**
+ * A mount inside a writable one is not a fixed directory: a container given the writable one can replace it with a
+ * symlink, and Docker follows symlinks in a bind's source, so the inner mount would then reach anywhere on the host.
+ */
+export function nestingProblem(defined: Readonly<Record<string, MountDefinition>>): { name: string; message: string } | undefined {
+  const dir = (p: string) => `${p.replace(/\/+$/, "")}/`;
+  for (const [outer, o] of Object.entries(defined)) {
+    if (o.readOnly) continue;
+    for (const [inner, i] of Object.entries(defined)) {
+      if (inner !== outer && dir(i.path).startsWith(dir(o.path)) && dir(i.path) !== dir(o.path)) {
+        return {
+          name: inner,
+          message: `${i.path} lies inside the writable mount \`${outer}\` (${o.path}): a container could swap it for a symlink to anywhere on the host. Move it out, or make \`${outer}\` read-only.`,
+        };
+      }
+    }
+  }
+  return undefined;
+}
+
 export type Resolution = { ok: true; mounts: ResolvedMount[] } | { ok: false; reason: string };
 
 /** The operator's paths for what was asked, or why it is refused, naming the mounts the policy offers. */

@@ -14,7 +14,7 @@ import {
 import { formatBytes, formatDuration, parseBytes, parseDuration } from "./duration.ts";
 import { BerthError } from "./errors.ts";
 import { globMatch, normalizeImage } from "./glob.ts";
-import { definitionProblem, mountNamePattern, type ResolvedMount, resolveMounts } from "./mounts.ts";
+import { definitionProblem, mountNamePattern, nestingProblem, type ResolvedMount, resolveMounts } from "./mounts.ts";
 
 const actionPattern = z.string().refine((p) => p === "*" || actionKinds.some((k) => globMatch(p, k)), {
   error: (issue) => `unknown action "${String(issue.input)}"; known actions: ${actionKinds.join(", ")}`,
@@ -104,7 +104,11 @@ const Containers = z
       })
       .default({}),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    const problem = nestingProblem(c.mounts);
+    if (problem) ctx.addIssue({ code: "custom", path: ["mounts", problem.name], message: problem.message });
+  });
 
 /** Limits on Docker hosts berth creates in Azure (`host create`). The first size is the default. */
 const Azure = z

@@ -258,6 +258,11 @@ const invalid: [string, string, RegExp][] = [
     "version: 1\nroles: {}\ncontainers: { mounts: { /srv: { path: /srv } } }\n",
     /mount names are lower-case words/,
   ],
+  [
+    "a mount inside a writable mount",
+    "version: 1\nroles: {}\ncontainers:\n  mounts:\n    cache: { path: /srv/cache/, readOnly: false }\n    sub: { path: /srv/cache/sub }\n",
+    /containers\.mounts\.sub\): \/srv\/cache\/sub lies inside the writable mount `cache`.*symlink/,
+  ],
   ["CPUs that round to no limit", "version: 1\nroles: {}\ncontainers: { cpus: 0.000001 }\n", /at least 0\.01/],
   ["memory below Docker's minimum", "version: 1\nroles: {}\ncontainers: { memory: 1m }\n", /at least 6m/],
 ];
