@@ -1127,6 +1127,7 @@ function checkRunSpec(spec: RunSpec, installation: string): void {
   if (!spec.labels[labels.job]) refuse("it has no job label, so berth could not recognise it as its own");
   if (!(spec.memoryBytes >= minMemoryBytes)) refuse(`a memory limit of ${spec.memoryBytes} bytes is below Docker's 6 MiB minimum`);
   if (!(spec.nanoCpus >= minNanoCpus)) refuse(`a CPU limit of ${spec.nanoCpus} NanoCpus is below 0.01 CPU (0 means no limit)`);
+  if (!(spec.pidsLimit >= 1)) refuse(`a pids limit of ${spec.pidsLimit} would mean no limit`);
   for (const m of spec.mounts) {
     const bad = (p: string) => !p.startsWith("/") || p.split("/").includes("..") || /[:,]/.test(p);
     if (bad(m.source) || bad(m.target)) refuse(`the mount ${m.source} → ${m.target} is not an absolute path without .., : or ,`);

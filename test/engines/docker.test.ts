@@ -251,6 +251,7 @@ describe("limits and mounts the engine will not send", () => {
     ["a CPU limit that rounds to none", { nanoCpus: 1 }, /below 0\.01 CPU/],
     ["no memory limit (0)", { memoryBytes: 0 }, /below Docker's 6 MiB minimum/],
     ["memory below Docker's minimum", { memoryBytes: 1024 * 1024 }, /below Docker's 6 MiB minimum/],
+    ["no pids limit (0)", { pidsLimit: 0 }, /pids limit of 0 would mean no limit/],
     ["no job label", { labels: { [labels.job]: "" } }, /no job label/],
     ["a relative bind source", { mounts: [{ source: "srv", target: "/x", readOnly: true }] }, /not an absolute path/],
     ["a bind source with ..", { mounts: [{ source: "/srv/../etc", target: "/x", readOnly: true }] }, /not an absolute path/],
