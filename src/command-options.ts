@@ -50,19 +50,6 @@ export const durationOption = z
     return seconds;
   });
 
-export const bytesOption = z
-  .string()
-  .optional()
-  .transform((text, ctx) => {
-    if (text === undefined) return undefined;
-    const bytes = parseBytes(text);
-    if (bytes === undefined) {
-      ctx.addIssue({ code: "custom", message: `\`${text}\` is not a size; write e.g. 256m or 1g` });
-      return z.NEVER;
-    }
-    return bytes;
-  });
-
 /** `-e NAME=value`, repeated. Values may contain `=`; a bare name is refused (berth has no environment to copy). */
 export const envOption = z
   .array(z.string())
@@ -105,9 +92,26 @@ export const volumeOption = z
     }),
   );
 
-/** `--memory SIZE`: at least Docker's minimum, since the engine reads 0 as "no limit". */
-export const memoryOption = bytesOption.superRefine((bytes, ctx) => {
-  if (bytes !== undefined && bytes < minMemoryBytes) {
-    ctx.addIssue({ code: "custom", message: `${formatBytes(bytes)} is below Docker's minimum of 6m; ask for at least 6m` });
-  }
-});
+/** `--memory SIZE`: at least Docker's minimum, since the engine reads 0 as "no limit" and refuses less than 6m. */
+export const memoryOption = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (text === undefined) return undefined;
+    const bytes = parseBytes(text);
+    if (bytes === undefined) {
+      const zero = /^0*(\.0*)?\s*[kmg]?(i?b)?$/i.test(text.trim()) && /\d/.test(text);
+      ctx.addIssue({
+        code: "custom",
+        message: zero
+          ? `\`${text}\` would mean no memory limit at all; ask for at least 6m`
+          : `\`${text}\` is not a size; write e.g. 256m or 1g`,
+      });
+      return z.NEVER;
+    }
+    if (bytes < minMemoryBytes) {
+      ctx.addIssue({ code: "custom", message: `${formatBytes(bytes)} is below Docker's minimum of 6m; ask for at least 6m` });
+      return z.NEVER;
+    }
+    return bytes;
+  });

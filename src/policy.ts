@@ -14,7 +14,7 @@ import {
 import { formatBytes, formatDuration, parseBytes, parseDuration } from "./duration.ts";
 import { BerthError } from "./errors.ts";
 import { globMatch, normalizeImage } from "./glob.ts";
-import { definitionProblem, mountNamePattern, nestingProblem, type ResolvedMount, resolveMounts } from "./mounts.ts";
+import { definitionProblem, mountNamePattern, nestingProblem, resolveMounts } from "./mounts.ts";
 
 const actionPattern = z.string().refine((p) => p === "*" || actionKinds.some((k) => globMatch(p, k)), {
   error: (issue) => `unknown action "${String(issue.input)}"; known actions: ${actionKinds.join(", ")}`,
@@ -462,7 +462,7 @@ export function containerLimits(policy: Policy, action: Extract<Action, { kind: 
     timeoutSeconds: action.timeoutSeconds ?? (parseDuration(c.timeout) as number),
     networkMode: action.network ?? c.network,
     privileged: action.privileged && c.privileged,
-    mounts: mounts.mounts as readonly ResolvedMount[],
+    mounts: mounts.mounts,
   };
 }
 
