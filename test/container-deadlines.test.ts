@@ -92,7 +92,7 @@ describe("a detached run through berth", () => {
     await fake?.stop();
   });
 
-  it("is stopped by the sweep once its --timeout has passed, said in its thread and recorded in the audit", async () => {
+  it("is stopped by the sweep once its --timeout has passed, after a restart of berth, said in its thread and audited", async () => {
     const name = uniqueName("detached");
     await berth.command(`run -d --timeout 1s --name ${name} ${testImage} sh -c "${idle}"`);
     const card = await eventually("the detached run's card", () => {
@@ -106,6 +106,9 @@ describe("a detached run through berth", () => {
     await berth.berth.sweepDeadlines();
     assert.equal(await state(name), "running", "not before its deadline");
 
+    // berth restarts in between: the deadline is on the container, and the new process (same store) enforces it.
+    await berth.stop();
+    berth = await startBerth(fake, { clock: () => now, dir: berth.dir });
     now = deadline;
     await berth.berth.sweepDeadlines();
     assert.equal(await state(name), "exited");
