@@ -18,7 +18,7 @@ export function deadlineOf(container: Pick<ContainerSummary, "labels">): number 
 }
 
 /**
- * Stops this engine's running berth containers whose deadline is at or before `now`, except those `skip` names (a job
+ * Stops this engine's live berth containers whose deadline is at or before `now`, except those `skip` names (a job
  * in this process that stops its container itself). A container that stopped in the meantime is not an error.
  */
 export async function stopOverdue(
@@ -30,7 +30,8 @@ export async function stopOverdue(
   const result: DeadlineSweep = { stopped: [], failed: [] };
   for (const container of await engine.list({ all: false }, signal)) {
     const deadline = deadlineOf(container);
-    if (deadline === undefined || deadline > now || container.state !== "running" || skip(container)) continue;
+    // Every container the engine lists without `all`: running, and paused or restarting ones, which are not done either.
+    if (deadline === undefined || deadline > now || skip(container)) continue;
     try {
       await engine.stop(container.id, signal);
       result.stopped.push({ container, deadline });
