@@ -1,6 +1,7 @@
 import { z } from "zod";
+import { minCpus } from "../src/action.ts";
 import { defineCommand } from "../src/command.ts";
-import { bytesOption, durationOption, envOption, flag, hostOption, leadingPositionals, volumeOption } from "../src/command-options.ts";
+import { durationOption, envOption, flag, hostOption, leadingPositionals, memoryOption, volumeOption } from "../src/command-options.ts";
 
 export default defineCommand({
   name: "run",
@@ -11,6 +12,7 @@ export default defineCommand({
     "run -e LEVEL=debug --memory 128m busybox:1 sh -c 'env | grep LEVEL'",
     "run -d --name worker-1 -H local busybox:1 sleep 600",
     "run --timeout 2m --rm busybox:1 ping -c 3 127.0.0.1",
+    "run -v scratch:/data:ro busybox:1 ls /data",
     "Run —rm busybox:1 echo “typed on a phone”",
   ],
   options: [
@@ -25,7 +27,13 @@ export default defineCommand({
     { long: "timeout", type: "value", valueName: "DURATION", help: "stop it after this long (e.g. 10m)" },
     { long: "rm", type: "flag", help: "remove the container when it exits" },
     { long: "network", type: "value", valueName: "NAME", help: "network mode, if the policy allows it (default: none)" },
-    { long: "volume", short: "v", type: "list", valueName: "/host:/ctr[:ro]", help: "mount a host path the policy allows" },
+    {
+      long: "volume",
+      short: "v",
+      type: "list",
+      valueName: "NAME:/ctr[:ro]",
+      help: "mount a host directory the policy offers under NAME (host paths are not accepted)",
+    },
     { long: "privileged", type: "flag", help: "run privileged, only where the policy allows it" },
   ],
   interspersed: false,
@@ -34,8 +42,12 @@ export default defineCommand({
     host: z.string().optional(),
     name: z.string().optional(),
     env: envOption,
-    memory: bytesOption,
-    cpus: z.coerce.number({ error: "write a number of CPUs, e.g. 0.5" }).positive("must be more than 0").max(64, "at most 64").optional(),
+    memory: memoryOption,
+    cpus: z.coerce
+      .number({ error: "write a number of CPUs, e.g. 0.5" })
+      .min(minCpus, `at least ${minCpus} (less would mean no CPU limit at all)`)
+      .max(64, "at most 64")
+      .optional(),
     isolation: z.enum(["process", "hyperv", "default"], { error: "write process or hyperv" }).optional(),
     platform: z.string().optional(),
     detach: flag,

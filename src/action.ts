@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { targetProblem } from "./mounts.ts";
 
 /**
  * What berth can do, independent of how it was asked. Commands turn text into one of these; policy, audit and the
@@ -20,6 +21,28 @@ const envVar = z.object({
   value: z.string(),
 });
 
+/** Docker's smallest memory limit; 0 would mean none at all. */
+export const minMemoryBytes = 6 * 1024 ** 2;
+/** The fewest CPUs a container may be limited to: less rounds to NanoCpus 0, which Docker reads as "no limit". */
+export const minCpus = 0.01;
+
+/**
+ * `-v NAME:/target[:ro|rw]`: the name of an operator-defined mount. Only the policy turns a name into a host path, and
+ * it refuses anything else it is given (a host path included), so the refusal is audited and lists the mounts offered.
+ */
+const mountRequest = z.object({
+  name: z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[^:]+$/, "a mount name from the policy"),
+  target: z.string().superRefine((t, ctx) => {
+    const problem = targetProblem(t);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  }),
+  readOnly: z.boolean().optional(),
+});
+
 export const ActionSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("help"), topic: z.string().optional() }),
   z.object({
@@ -29,8 +52,8 @@ export const ActionSchema = z.discriminatedUnion("kind", [
     cmd: z.array(z.string()),
     name: containerRef.optional(),
     env: z.array(envVar),
-    memoryBytes: z.number().int().positive().optional(),
-    cpus: z.number().positive().optional(),
+    memoryBytes: z.number().int().min(minMemoryBytes, "at least 6m (Docker's minimum)").optional(),
+    cpus: z.number().min(minCpus, `at least ${minCpus} CPU`).optional(),
     isolation: z.enum(["process", "hyperv", "default"]).optional(),
     platform: z.string().optional(),
     detach: z.boolean(),
@@ -41,16 +64,7 @@ export const ActionSchema = z.discriminatedUnion("kind", [
       .string()
       .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, "a network name")
       .optional(),
-    mounts: z.array(
-      z.object({
-        source: z
-          .string()
-          .startsWith("/")
-          .refine((p) => !p.split("/").includes(".."), "host paths may not contain `..`"),
-        target: z.string().startsWith("/"),
-        readOnly: z.boolean(),
-      }),
-    ),
+    mounts: z.array(mountRequest),
   }),
   z.object({ kind: z.literal("container.list"), host: hostName.optional(), all: z.boolean() }),
   z.object({

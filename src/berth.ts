@@ -7,10 +7,18 @@ import { createAuditOperations } from "./audit-operations.ts";
 import type { AzureCloudOptions } from "./cloud/azure.ts";
 import type { HostCloud } from "./cloud/ports.ts";
 import type { Config } from "./config.ts";
+import { stopOverdue } from "./container-deadlines.ts";
 import { watchContainers } from "./container-watch.ts";
 import { createDockerEngine } from "./engines/docker.ts";
 import { instrumentEngine } from "./engines/instrumented.ts";
-import { type ContainerEngine, type ContainerEvent, type DockerConnection, labels } from "./engines/ports.ts";
+import {
+  type ContainerEngine,
+  type ContainerEvent,
+  type ContainerSummary,
+  type DockerConnection,
+  isOwned,
+  labels,
+} from "./engines/ports.ts";
 import { lifetimeDue } from "./host-lifetime.ts";
 import { type Hosts, loadHosts, localHost } from "./hosts.ts";
 import { createJobRegistry } from "./jobs.ts";
@@ -50,6 +58,8 @@ export type BerthOptions = {
   };
   /** How often host lifetimes (reminders, expiry) are checked (ms); tests call sweepHosts() instead. */
   lifetimeIntervalMs?: number;
+  /** How often containers past their run-time limit are looked for on every host (ms); tests call sweepDeadlines(). */
+  deadlineIntervalMs?: number;
 };
 
 export function createBerth(config: Config, options: BerthOptions = {}) {
@@ -94,6 +104,7 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
       return local.keys;
     })();
   const store = openStore(config.dataDir, options.clock, { auditKeys });
+  const installation = store.installationId();
   const clock = options.clock ?? Date.now;
   // Hosts berth made in Azure join the manifest's once Docker answers on them (and leave when removed).
   let pki: Awaited<ReturnType<typeof berthPki>> | undefined;
@@ -121,7 +132,7 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
     if (known) return known;
     const conn = hosts.connections.find((c) => c.name === name);
     if (!conn) throw new Error(`no host ${name}`);
-    const created = instrumentEngine(createDockerEngine({ ...conn, sshAuthSock: config.sshAuthSock }), metrics.engine);
+    const created = instrumentEngine(createDockerEngine({ ...conn, sshAuthSock: config.sshAuthSock, installation }), metrics.engine);
     engines.set(name, created);
     return created;
   };
@@ -166,7 +177,7 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
       probeIntervalMs: options.azure?.probeIntervalMs ?? 10_000,
     },
     policy: () => policy,
-    connect: (conn) => instrumentEngine(createDockerEngine(conn), metrics.engine),
+    connect: (conn) => instrumentEngine(createDockerEngine({ ...conn, installation }), metrics.engine),
     clock,
     changed,
     suspended: () => stopping,
@@ -288,6 +299,58 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
   }
   let lifetimeTimer: NodeJS.Timeout | undefined;
 
+  /** Says where a container was started, in its job's thread, that it ran out of time; and records it. */
+  async function deadlineReached(host: string, container: ContainerSummary, deadline: number): Promise<void> {
+    const job = store.jobs.get(container.labels[labels.job] ?? "");
+    const channel = container.labels[labels.channel];
+    const at = new Date(deadline).toISOString();
+    log.info("container stopped at its deadline", { host, container: container.id, job: job?.id, deadline: at });
+    store.audit.append({
+      requestId: job?.id ?? randomUUID(),
+      type: "outcome",
+      userId: container.labels[labels.user] ?? "berth",
+      channelId: channel ?? "",
+      action: { kind: "container.stop", host, container: container.name },
+      host,
+      decision: null,
+      rule: "containers.timeout",
+      outcome: `stopped: run-time limit reached at ${at}`,
+      messageTs: job?.messageTs ?? null,
+    });
+    if (!channel) return;
+    const text = `:alarm_clock: Stopped \`${container.name}\` (${container.id}) on ${host}: its run-time limit ended at ${at}. Its logs stay: \`/berth logs ${container.name}\`; remove it with \`/berth rm ${container.name}\`.`;
+    await slack.outbox.post(channel, { text, ...(job?.messageTs && { thread_ts: job.messageTs }) });
+  }
+
+  const sweepingDeadlines = new Set<string>();
+  /** Stops berth's containers past their deadline (detached runs, runs whose job a restart ended), host by host. */
+  async function sweepDeadlines(): Promise<void> {
+    await Promise.allSettled(
+      hosts.connections.map(async ({ name: host }) => {
+        if (sweepingDeadlines.has(host)) return; // the previous sweep still waits for this host
+        sweepingDeadlines.add(host);
+        try {
+          // A job running here stops its own container; one engine under two names is swept under the name it ran on.
+          const notHere = (c: ContainerSummary) =>
+            (c.labels[labels.host] ?? host) !== host || jobs.get(c.labels[labels.job] ?? "") !== undefined;
+          const swept = await stopOverdue(engine(host), clock(), AbortSignal.timeout(60_000), notHere);
+          for (const f of swept.failed)
+            log.error("could not stop a container past its deadline", { host, container: f.container.id, err: f.error });
+          for (const s of swept.stopped) {
+            await deadlineReached(host, s.container, s.deadline).catch((e: unknown) =>
+              log.error("could not report a container stopped at its deadline", { host, container: s.container.id, err: e }),
+            );
+          }
+        } catch (error) {
+          log.error("deadline sweep failed", { host, err: error });
+        } finally {
+          sweepingDeadlines.delete(host);
+        }
+      }),
+    );
+  }
+  let deadlineTimer: NodeJS.Timeout | undefined;
+
   return {
     slack,
     store,
@@ -298,6 +361,7 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
     reloadPolicy,
     /** Anchors the audit head now (a timer does it every BERTH_AUDIT_ANCHOR_INTERVAL, and stop() once more). */
     anchorAudit: audit.anchor,
+    sweepDeadlines,
     async start(): Promise<number> {
       if (cloud) {
         pki = await berthPki(store, new Date(clock()));
@@ -316,13 +380,17 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
         );
         lifetimeTimer.unref();
       }
+      deadlineTimer = setInterval(() => void sweepDeadlines(), options.deadlineIntervalMs ?? 30_000);
+      deadlineTimer.unref();
       if (hosts.notifications?.enabled ?? true) {
         // One watch per host; each reconnects on its own, so a host that is down never delays the others.
         for (const c of hosts.connections) {
           // Only containers this installation started: another berth sharing the engine speaks for its own.
           // Two manifest names for one engine would both see the event; the host it was started on speaks.
           const ours = (event: ContainerEvent) =>
-            store.jobs.get(event.labels[labels.job] ?? "") !== undefined && (event.labels[labels.host] ?? c.name) === c.name;
+            isOwned(event.labels, installation) &&
+            store.jobs.get(event.labels[labels.job] ?? "") !== undefined &&
+            (event.labels[labels.host] ?? c.name) === c.name;
           // An event already on its way when stop() aborts the watch must not reach a closed store or a stopped Slack.
           void watchContainers(engine(c.name), (event) => !stopping && ours(event) && slack.notify(c.name, event), {
             signal: watching.signal,
@@ -340,6 +408,7 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
     async stop(): Promise<void> {
       unwatchFile(config.policyPath);
       clearInterval(lifetimeTimer);
+      clearInterval(deadlineTimer);
       // Jobs that make or remove Azure hosts are interrupted, not undone: the next start resumes them.
       stopping = true;
       watching.abort();

@@ -1,6 +1,8 @@
 import { z } from "zod";
+import { minMemoryBytes } from "./action.ts";
 import type { OptionSpec } from "./command.ts";
-import { parseBytes, parseDuration } from "./duration.ts";
+import { formatBytes, parseBytes, parseDuration } from "./duration.ts";
+import { targetProblem } from "./mounts.ts";
 
 /** Options and argument schemas that several commands share, so they read and fail the same way everywhere. */
 export const hostOption: OptionSpec = {
@@ -48,19 +50,6 @@ export const durationOption = z
     return seconds;
   });
 
-export const bytesOption = z
-  .string()
-  .optional()
-  .transform((text, ctx) => {
-    if (text === undefined) return undefined;
-    const bytes = parseBytes(text);
-    if (bytes === undefined) {
-      ctx.addIssue({ code: "custom", message: `\`${text}\` is not a size; write e.g. 256m or 1g` });
-      return z.NEVER;
-    }
-    return bytes;
-  });
-
 /** `-e NAME=value`, repeated. Values may contain `=`; a bare name is refused (berth has no environment to copy). */
 export const envOption = z
   .array(z.string())
@@ -79,21 +68,50 @@ export const envOption = z
     }),
   );
 
-/** `-v /host/path:/container/path[:ro]`, repeated. Only absolute host paths: named volumes are not berth's business. */
+/**
+ * `-v NAME:/container/path[:ro|rw]`, repeated. NAME is a mount the operator defined in the policy; the policy resolves
+ * it, and refuses (listing the names it offers) anything else, host paths included. No suffix: the mount's own mode.
+ */
 export const volumeOption = z
   .array(z.string())
   .default([])
   .transform((specs, ctx) =>
     specs.flatMap((spec) => {
-      const m = /^(\/[^:]*):(\/[^:]*)(?::(ro|rw))?$/.exec(spec);
-      if (m && (m[1] as string).split("/").includes("..")) {
-        ctx.addIssue({ code: "custom", message: `\`${spec}\`: host paths may not contain \`..\`; write the real path` });
-        return [];
-      }
+      const m = /^([^:]+):([^:]+)(?::(ro|rw))?$/.exec(spec);
       if (!m) {
-        ctx.addIssue({ code: "custom", message: `\`${spec}\` is not /host/path:/container/path[:ro]` });
+        ctx.addIssue({ code: "custom", message: `\`${spec}\` is not NAME:/container/path[:ro]; NAME is a mount the policy defines` });
         return [];
       }
-      return [{ source: m[1] as string, target: m[2] as string, readOnly: m[3] === "ro" }];
+      const [, name = "", target = "", mode] = m;
+      const problem = targetProblem(target);
+      if (problem) {
+        ctx.addIssue({ code: "custom", message: `\`${spec}\`: ${problem}` });
+        return [];
+      }
+      return [{ name, target, ...(mode && { readOnly: mode === "ro" }) }];
     }),
   );
+
+/** `--memory SIZE`: at least Docker's minimum, since the engine reads 0 as "no limit" and refuses less than 6m. */
+export const memoryOption = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (text === undefined) return undefined;
+    const bytes = parseBytes(text);
+    if (bytes === undefined) {
+      const zero = /^0*(\.0*)?\s*[kmg]?(i?b)?$/i.test(text.trim()) && /\d/.test(text);
+      ctx.addIssue({
+        code: "custom",
+        message: zero
+          ? `\`${text}\` would mean no memory limit at all; ask for at least 6m`
+          : `\`${text}\` is not a size; write e.g. 256m or 1g`,
+      });
+      return z.NEVER;
+    }
+    if (bytes < minMemoryBytes) {
+      ctx.addIssue({ code: "custom", message: `${formatBytes(bytes)} is below Docker's minimum of 6m; ask for at least 6m` });
+      return z.NEVER;
+    }
+    return bytes;
+  });

@@ -86,6 +86,8 @@ async function* run(action: ActionOf<"container.run">, ctx: JobContext, signal: 
   }
   const isolation = await platformCheck(action, ctx, signal);
   const limits = containerLimits(ctx.policy, action);
+  // On the container itself, so the limit holds for a detached run, and after berth restarts (container-deadlines.ts).
+  const deadline = clock() + limits.timeoutSeconds * 1000;
   const { id, name } = await engine.run(
     {
       image: action.image,
@@ -97,6 +99,7 @@ async function* run(action: ActionOf<"container.run">, ctx: JobContext, signal: 
         [labels.channel]: ctx.actor.channelId,
         [labels.job]: ctx.jobId,
         [labels.host]: ctx.host,
+        [labels.deadline]: String(deadline),
       },
       memoryBytes: limits.memoryBytes,
       nanoCpus: limits.nanoCpus,
@@ -118,7 +121,7 @@ async function* run(action: ActionOf<"container.run">, ctx: JobContext, signal: 
     yield {
       type: "end",
       outcome: "succeeded",
-      text: `Started ${where}. Follow it with \`/berth logs -f ${name}\`; stop it with \`/berth stop ${name}\`.`,
+      text: `Started ${where}; berth stops it after ${formatDuration(limits.timeoutSeconds * 1000)}. Follow it with \`/berth logs -f ${name}\`; stop it with \`/berth stop ${name}\`.`,
     };
     return;
   }

@@ -176,12 +176,20 @@ function diffLimits(prev: Policy, next: Policy, add: (area: string, effect: Chan
   if (c0.network !== c1.network) {
     add("containers", c1.network === "none" ? "narrows" : "widens", `containers.network ${c1.network} (was ${c0.network})`);
   }
-  for (const k of ["networks", "mounts"] as const) {
-    const added = minus(c1[k] ?? [], c0[k] ?? []);
-    const removed = minus(c0[k] ?? [], c1[k] ?? []);
-    if (added.length) add("containers", "widens", `containers.${k} added ${list(added)}`);
-    if (removed.length) add("containers", "narrows", `containers.${k} removed ${list(removed)}`);
+  const networksAdded = minus(c1.networks ?? [], c0.networks ?? []);
+  const networksRemoved = minus(c0.networks ?? [], c1.networks ?? []);
+  if (networksAdded.length) add("containers", "widens", `containers.networks added ${list(networksAdded)}`);
+  if (networksRemoved.length) add("containers", "narrows", `containers.networks removed ${list(networksRemoved)}`);
+  // A mount is widened by being new, by pointing elsewhere, or by becoming writable.
+  for (const [name, m] of Object.entries(c1.mounts)) {
+    const was = c0.mounts[name];
+    if (!was) add("containers", "widens", `containers.mounts added ${name} (${m.path}${m.readOnly ? ", read-only" : ", writable"})`);
+    else if (was.path !== m.path) add("containers", "widens", `containers.mounts.${name} now ${m.path} (was ${was.path})`);
+    else if (was.readOnly && !m.readOnly) add("containers", "widens", `containers.mounts.${name} now writable`);
+    else if (!was.readOnly && m.readOnly) add("containers", "narrows", `containers.mounts.${name} now read-only`);
   }
+  const mountsRemoved = Object.keys(c0.mounts).filter((name) => !c1.mounts[name]);
+  if (mountsRemoved.length) add("containers", "narrows", `containers.mounts removed ${list(mountsRemoved)}`);
   const a0 = prev.azure;
   const a1 = next.azure;
   for (const k of ["sizes", "regions"] as const) {

@@ -1,13 +1,29 @@
-import { posix } from "node:path";
 import { z } from "zod";
-import { type Action, type ActionKind, type Actor, actionKinds, defaultGate, type Gate, risk, targetsHost } from "./action.ts";
+import {
+  type Action,
+  type ActionKind,
+  type Actor,
+  actionKinds,
+  defaultGate,
+  type Gate,
+  minCpus,
+  minMemoryBytes,
+  risk,
+  targetsHost,
+} from "./action.ts";
 import { formatBytes, formatDuration, parseBytes, parseDuration } from "./duration.ts";
+import { BerthError } from "./errors.ts";
 import { globMatch, normalizeImage } from "./glob.ts";
+import { definitionProblem, mountNamePattern, nestingProblem, resolveMounts } from "./mounts.ts";
 
 const actionPattern = z.string().refine((p) => p === "*" || actionKinds.some((k) => globMatch(p, k)), {
   error: (issue) => `unknown action "${String(issue.input)}"; known actions: ${actionKinds.join(", ")}`,
 });
 const size = z.string().refine((s) => parseBytes(s) !== undefined, "a size such as 256m or 1g");
+/** Docker refuses less than 6 MiB, and reads 0 as "no limit": a container limit is at least that. */
+const memoryLimit = size.refine((s) => (parseBytes(s) ?? 0) >= minMemoryBytes, "at least 6m (Docker's minimum)");
+/** Fewer CPUs than this round to NanoCpus 0, which Docker reads as "no limit". */
+const cpuLimit = z.number().min(minCpus, `at least ${minCpus} (less would mean no limit at all)`);
 const duration = z.string().refine((s) => (parseDuration(s) ?? 0) > 0, "a duration such as 30m or 2h");
 const userId = z.string().regex(/^([UW][A-Z0-9]+|\*)$/, "a Slack user ID like U0123ABCD, or *");
 const groupId = z.string().regex(/^S[A-Z0-9]+$/, "a Slack user group ID like S0123ABCD");
@@ -48,13 +64,27 @@ const GrantRule = z
   })
   .strict();
 
+/** One host directory the operator offers under a name; read-only unless the policy says otherwise. */
+const Mount = z
+  .object({
+    path: z.string().superRefine((p, ctx) => {
+      const problem = definitionProblem(p);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }),
+    readOnly: z.boolean().default(true),
+  })
+  .strict();
+
+const legacyMounts = (globs: unknown[]) =>
+  `\`mounts\` is now a map of named mounts, and user-typed host paths are no longer accepted (a path a user picks can reach the whole host through a symlink; see docs/security.md, "Host mounts"). Replace the list ${JSON.stringify(globs)} with e.g. \`mounts: { scratch: { path: /srv/berth-scratch } }\` (read-only; add \`readOnly: false\` only for a dedicated filesystem), and users write \`-v scratch:/data\`.`;
+
 /** Defaults applied to every container berth runs, and the most a user may ask for. Safe unless relaxed. */
 const Containers = z
   .object({
-    memory: size.default("256m"),
-    maxMemory: size.default("1g"),
-    cpus: z.number().positive().default(1),
-    maxCpus: z.number().positive().default(2),
+    memory: memoryLimit.default("256m"),
+    maxMemory: memoryLimit.default("1g"),
+    cpus: cpuLimit.default(1),
+    maxCpus: cpuLimit.default(2),
     pids: z.number().int().positive().default(256),
     timeout: duration.default("30m"),
     maxTimeout: duration.default("4h"),
@@ -62,10 +92,23 @@ const Containers = z
     network: z.string().default("none"),
     networks: z.array(z.string()).optional(),
     privileged: z.boolean().default(false),
-    /** Host paths (globs) that may be mounted with -v; none by default. */
-    mounts: z.array(z.string().startsWith("/", "host paths are absolute")).default([]),
+    /** Host directories users may mount by name with `-v NAME:/path`; none by default. */
+    mounts: z
+      .record(z.string().regex(mountNamePattern), Mount, {
+        error: (issue) =>
+          Array.isArray(issue.input)
+            ? legacyMounts(issue.input)
+            : issue.code === "invalid_key"
+              ? "mount names are lower-case words, e.g. scratch"
+              : undefined,
+      })
+      .default({}),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    const problem = nestingProblem(c.mounts);
+    if (problem) ctx.addIssue({ code: "custom", path: ["mounts", problem.name], message: problem.message });
+  });
 
 /** Limits on Docker hosts berth creates in Azure (`host create`). The first size is the default. */
 const Azure = z
@@ -378,6 +421,13 @@ function checkLimits(policy: Policy, action: Action): string | undefined {
   if (action.memoryBytes !== undefined && action.memoryBytes > maxMemory) {
     return `--memory ${formatBytes(action.memoryBytes)} is above the policy's limit of ${formatBytes(maxMemory)}. Ask for less.`;
   }
+  // The schema refuses these too; a limit that reads as "unlimited" must never get past the policy, whatever built the action.
+  if (action.memoryBytes !== undefined && action.memoryBytes < minMemoryBytes) {
+    return `--memory ${formatBytes(action.memoryBytes)} is below Docker's minimum of ${formatBytes(minMemoryBytes)}. Ask for more.`;
+  }
+  if (action.cpus !== undefined && !(action.cpus >= minCpus)) {
+    return `--cpus ${action.cpus} is below berth's minimum of ${minCpus} (less would mean no CPU limit at all). Ask for more.`;
+  }
   if (action.cpus !== undefined && action.cpus > c.maxCpus) {
     return `--cpus ${action.cpus} is above the policy's limit of ${c.maxCpus}. Ask for less.`;
   }
@@ -392,20 +442,19 @@ function checkLimits(policy: Policy, action: Action): string | undefined {
     const allowed = [c.network, ...(c.networks ?? [])].map((n) => `\`${n}\``).join(", ");
     return `--network ${action.network} is not allowed by the policy (allowed: ${allowed}).`;
   }
-  for (const m of action.mounts) {
-    // `..` would let an allowed prefix reach anywhere (`/srv/data/../../etc`): refuse it, and match the normal form.
-    const source = posix.normalize(m.source);
-    if (m.source.split("/").includes("..") || !c.mounts.some((g) => globMatch(g, source, { segments: true }))) {
-      const allowed = c.mounts.length ? c.mounts.map((g) => `\`${g}\``).join(", ") : "none";
-      return `Mounting ${m.source} is not allowed by the policy (host paths allowed: ${allowed}).`;
-    }
-  }
+  const mounts = resolveMounts(c.mounts, action.mounts);
+  if (!mounts.ok) return mounts.reason;
   return undefined;
 }
 
-/** The resolved container limits for a run: what was asked, else the policy's defaults. */
+/**
+ * The resolved container limits for a run: what was asked, else the policy's defaults. Mounts are resolved against
+ * the policy in force now (it may have changed while the run waited for approval): CONFIG when they no longer pass.
+ */
 export function containerLimits(policy: Policy, action: Extract<Action, { kind: "container.run" }>) {
   const c = policy.containers;
+  const mounts = resolveMounts(c.mounts, action.mounts);
+  if (!mounts.ok) throw new BerthError("CONFIG", `The policy no longer allows these mounts: ${mounts.reason}`);
   return {
     memoryBytes: action.memoryBytes ?? (parseBytes(c.memory) as number),
     nanoCpus: Math.round((action.cpus ?? c.cpus) * 1e9),
@@ -413,7 +462,7 @@ export function containerLimits(policy: Policy, action: Extract<Action, { kind: 
     timeoutSeconds: action.timeoutSeconds ?? (parseDuration(c.timeout) as number),
     networkMode: action.network ?? c.network,
     privileged: action.privileged && c.privileged,
-    mounts: action.mounts,
+    mounts: mounts.mounts,
   };
 }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -322,6 +323,14 @@ export function openStore(dir: string | ":memory:", clock: () => number = Date.n
         insertSecret.run(name, value);
         return String(getSecret.get(name)?.value);
       },
+    },
+    /**
+     * This berth's installation id, made on first use and kept: it marks the containers this berth started, so a
+     * container that merely carries `io.berth.managed` (any image can) is not taken for one of them.
+     */
+    installationId(): string {
+      insertSecret.run("installation", randomUUID()); // ignored once there is one: the first stays
+      return String(getSecret.get("installation")?.value);
     },
     close(): void {
       db.close();

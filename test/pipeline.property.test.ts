@@ -41,7 +41,7 @@ approvals: { ttl: 10m }
 grants:
   - { role: admin, requesters: { users: [U0LEAD], usergroups: [S0ONCALL] }, approvers: [lead, admin], maxDuration: 2h }
   - { role: operator, requesters: { users: ["*"] }, approvers: [lead], maxDuration: 30m }
-containers: { maxMemory: 1g, maxCpus: 2, maxTimeout: 4h, networks: [bridge], mounts: ["/srv/data/**", "/tmp/berth-*"] }
+containers: { maxMemory: 1g, maxCpus: 2, maxTimeout: 4h, networks: [bridge], mounts: { data: { path: /srv/data }, scratch: { path: /tmp/berth-scratch, readOnly: false } } }
 `;
 const policy = parseYaml(policyText, PolicySchema, "property policy");
 /** The policy after a reload that took rights away: no on-call binding, no registry images, no exec for leads, U0OPER only on local. */
@@ -205,7 +205,7 @@ const runCmd = join(
     mostly(["--timeout 10m", "--timeout=1h"], ["--timeout 5h", "--timeout soon"]),
     one("--rm", "-d", "--detach", "--privileged"),
     mostly(["--network bridge", "--network none"], ["--network host"]),
-    mostly(["-v /srv/data/x:/d", "-v /tmp/berth-1:/t:ro"], ["-v /etc:/etc", "-v data:/d"]),
+    mostly(["-v data:/d", "-v scratch:/t:ro", "-v scratch:/t"], ["-v /etc:/etc", "-v data:/d:rw", "-v nope:/d", "-v data:/proc"]),
     mostly(["--isolation process", "--platform linux/amd64"], ["--isolation weird"]),
   ),
   image,

@@ -129,3 +129,17 @@ test("leads may make Azure hosts, each approved by another lead; on-call may not
   assert.equal(gateOf(authorize(policy, lead, { kind: "host.remove", name: "ci-1" }, random(""), now)), "confirm");
   assert.equal(policy.azure.sizes[0], "Standard_B2s");
 });
+
+test("the example offers its scratch mount by name, read-only, and refuses a host path under it", () => {
+  assert.deepEqual(policy.containers.mounts, { scratch: { path: "/srv/berth-scratch", readOnly: true } });
+  const mounting = (name: string): Action => ({ ...run, mounts: [{ name, target: "/data" }] });
+  const d = authorize(
+    policy,
+    lead,
+    mounting("/srv/berth-scratch/x"),
+    { channelId: "C0INC", channelName: "incident-db", host: "local" },
+    now,
+  );
+  assert.equal(d.allow, false);
+  assert.match(d.allow ? "" : d.reason, /is a host path.*`scratch` \(read-only\)/);
+});

@@ -142,9 +142,79 @@ test("container defaults are safe and requests are honoured", () => {
     privileged: false,
     mounts: [],
   });
-  const asked = containerLimits(policy, run("busybox:1", { memoryBytes: 1024, cpus: 0.5 }) as Extract<Action, { kind: "container.run" }>);
-  assert.equal(asked.memoryBytes, 1024);
+  const asked = containerLimits(
+    policy,
+    run("busybox:1", { memoryBytes: 8 * 1024 ** 2, cpus: 0.5 }) as Extract<Action, { kind: "container.run" }>,
+  );
+  assert.equal(asked.memoryBytes, 8 * 1024 ** 2);
   assert.equal(asked.nanoCpus, 5e8);
+});
+
+const mounting = parseYaml(
+  `${policyYaml}containers:\n  mounts:\n    scratch: { path: /srv/berth-scratch }\n    cache: { path: /srv/berth-cache, readOnly: false }\n`,
+  PolicySchema,
+  "policy test",
+);
+const withMounts = (mounts: Extract<Action, { kind: "container.run" }>["mounts"]) =>
+  run("busybox:1", { mounts }) as Extract<Action, { kind: "container.run" }>;
+const refusal = (mounts: Extract<Action, { kind: "container.run" }>["mounts"]) => {
+  const d = authorize(mounting, subject("U0ADMIN"), withMounts(mounts), incident);
+  return d.allow ? "allowed" : `${d.rule}: ${d.reason}`;
+};
+
+test("mounts: a host path is refused, saying why and naming the mounts the policy offers", () => {
+  const reason = refusal([{ name: "/srv/berth-scratch/root", target: "/y" }]);
+  assert.match(reason, /^policy:containers: `\/srv\/berth-scratch\/root` is a host path: berth does not take host paths/);
+  assert.match(reason, /symlink/);
+  assert.match(reason, /`scratch` \(read-only\), `cache` \(writable\)/);
+  for (const path of ["~/x", "./x", "../x", "a/b"]) assert.match(refusal([{ name: path, target: "/y" }]), /is a host path/);
+});
+
+test("mounts: an unknown name is refused with the names the policy defines", () => {
+  assert.match(refusal([{ name: "etc", target: "/y" }]), /There is no mount named `etc`\. Mounts the policy defines: `scratch`/);
+  assert.match(refusal([{ name: "toString", target: "/y" }]), /There is no mount named `toString`/);
+});
+
+test("mounts: rw on a read-only name is refused; ro on a writable one is honoured", () => {
+  assert.match(refusal([{ name: "scratch", target: "/y", readOnly: false }]), /`scratch` is read-only in the policy; drop `:rw`/);
+  assert.equal(refusal([{ name: "cache", target: "/y", readOnly: true }]), "allowed");
+});
+
+test("mounts: targets that climb with .., are relative, or cover / /proc /sys /dev are refused", () => {
+  const cases: [string, RegExp][] = [
+    ["/x/../etc", /may not contain `\.\.`/],
+    ["x", /must be absolute/],
+    ["/", /may not replace the container's root/],
+    ["//", /may not replace the container's root/],
+    ["/proc", /may not cover `\/proc`/],
+    ["/sys/fs/cgroup", /may not cover `\/sys`/],
+    ["/dev/", /may not cover `\/dev`/],
+    ["/./proc", /may not cover `\/proc`/],
+  ];
+  for (const [target, why] of cases) assert.match(refusal([{ name: "scratch", target }]), why, target);
+});
+
+test("mounts: a name resolves to the operator's path, in the mount's own mode unless asked read-only", () => {
+  const limits = containerLimits(
+    mounting,
+    withMounts([
+      { name: "scratch", target: "/x" },
+      { name: "cache", target: "/c" },
+      { name: "cache", target: "/c2", readOnly: true },
+    ]),
+  );
+  assert.deepEqual(limits.mounts, [
+    { source: "/srv/berth-scratch", target: "/x", readOnly: true },
+    { source: "/srv/berth-cache", target: "/c", readOnly: false },
+    { source: "/srv/berth-cache", target: "/c2", readOnly: true },
+  ]);
+});
+
+test("mounts: a run resolved after the policy dropped its mount fails instead of binding anything", () => {
+  assert.throws(
+    () => containerLimits(policy, withMounts([{ name: "scratch", target: "/x" }])),
+    (e: unknown) => e instanceof BerthError && e.code === "CONFIG" && /no longer allows these mounts/.test(e.message),
+  );
 });
 
 test("whoami lists the caller's roles and where they apply", () => {
@@ -170,6 +240,31 @@ const invalid: [string, string, RegExp][] = [
   ["YAML syntax error", "version: 1\nroles: [\n", /Invalid policy .*, line \d+:/],
   ["duplicate key", "version: 1\nversion: 1\nroles: {}\n", /line 2: Map keys must be unique/],
   ["bad size", "version: 1\nroles: {}\ncontainers: { memory: lots }\n", /a size such as 256m/],
+  [
+    "the old list of host path globs, with how to convert it",
+    'version: 1\nroles: {}\ncontainers:\n  mounts: ["/srv/berth-scratch/**"]\n',
+    /line 4 \(containers\.mounts\): `mounts` is now a map of named mounts.*symlink.*\["\/srv\/berth-scratch\/\*\*"\].*mounts: \{ scratch: \{ path: \/srv\/berth-scratch \} \}/s,
+  ],
+  [
+    "a glob as a mount path",
+    "version: 1\nroles: {}\ncontainers: { mounts: { data: { path: /srv/* } } }\n",
+    /a mount is one directory: no globs/,
+  ],
+  ["the host's / as a mount", "version: 1\nroles: {}\ncontainers: { mounts: { all: { path: / } } }\n", /would give away the whole host/],
+  ["a mount path with ..", "version: 1\nroles: {}\ncontainers: { mounts: { x: { path: /srv/../etc } } }\n", /without \. or \.\./],
+  ["a relative mount path", "version: 1\nroles: {}\ncontainers: { mounts: { x: { path: srv } } }\n", /host paths are absolute/],
+  [
+    "a mount name that is not a word",
+    "version: 1\nroles: {}\ncontainers: { mounts: { /srv: { path: /srv } } }\n",
+    /mount names are lower-case words/,
+  ],
+  [
+    "a mount inside a writable mount",
+    "version: 1\nroles: {}\ncontainers:\n  mounts:\n    cache: { path: /srv/cache/, readOnly: false }\n    sub: { path: /srv/cache/sub }\n",
+    /containers\.mounts\.sub\): \/srv\/cache\/sub lies inside the writable mount `cache`.*symlink/,
+  ],
+  ["CPUs that round to no limit", "version: 1\nroles: {}\ncontainers: { cpus: 0.000001 }\n", /at least 0\.01/],
+  ["memory below Docker's minimum", "version: 1\nroles: {}\ncontainers: { memory: 1m }\n", /at least 6m/],
 ];
 
 for (const [name, yaml, message] of invalid) {

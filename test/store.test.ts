@@ -250,3 +250,18 @@ test("jobs are stored from start to outcome; running jobs of a previous process 
   assert.equal(reopened.jobs.get("j-1")?.detail, "berth restarted while this job ran");
   reopened.close();
 });
+
+test("the installation id is made once, kept across restarts, and differs between installations", () => {
+  const dir = mkdtempSync(join(tmpdir(), "berth-store-installation-"));
+  const first = openStore(dir);
+  const id = first.installationId();
+  assert.match(id, /^[0-9a-f-]{36}$/);
+  assert.equal(first.installationId(), id);
+  first.close();
+  const again = openStore(dir);
+  assert.equal(again.installationId(), id, "the same berth after a restart");
+  again.close();
+  const other = openStore(":memory:");
+  assert.notEqual(other.installationId(), id, "another berth");
+  other.close();
+});

@@ -1,6 +1,7 @@
 /**
  * ContainerEngine over the Docker Engine API (dockerode), the only importer of the SDK. Every dockerode error becomes
- * a BerthError here, and only containers labelled io.berth.managed=true are visible or touched.
+ * a BerthError here, and only berth's own containers (see `isOwned`: this installation's, with a job) are visible or
+ * touched.
  *
  * "Already stopped/running" (HTTP 304) is CONFLICT, never a silent no-op, so the person in Slack learns that their
  * command changed nothing. Aborting a logs or exec stream just ends it; aborting anything else throws CANCELLED.
@@ -26,10 +27,11 @@ import type {
   Isolation,
   LogLine,
   LogQuery,
+  RunSpec,
   ServiceChange,
   ServiceLogQuery,
 } from "./ports.ts";
-import { labels } from "./ports.ts";
+import { isOwned, labels, ownerFilters } from "./ports.ts";
 import {
   changedSpec,
   convergence,
@@ -45,6 +47,9 @@ import {
 } from "./swarm-convergence.ts";
 
 const graceSeconds = 10; // stop/restart: SIGTERM, then SIGKILL this much later
+/** Docker reads Memory 0 and NanoCpus 0 as "no limit", and refuses memory below 6 MiB. */
+const minMemoryBytes = 6 * 1024 ** 2;
+const minNanoCpus = 10_000_000;
 /** The newest Engine API berth is written against (Docker 27.5); newer engines are spoken to in this version. */
 const berthMaxApi = "1.47";
 /** The oldest API berth speaks: the minimum of every Windows engine up to 28.x, and of Docker 1.12. */
@@ -152,10 +157,17 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
     <T>(path: string) =>
     (s: AbortSignal) =>
       dial<T>(calls, { path, method: "GET", abortSignal: s, statusCodes: { 200: true, 404: "not found", 500: "server error" } });
-  const listRaw = (all: boolean, signal: AbortSignal) =>
-    call(signal, "listing containers", (s) =>
-      calls.listContainers({ all, filters: { label: [`${labels.managed}=true`] }, abortSignal: s }),
-    );
+  const installation = conn.installation ?? "";
+  const owned = (l: Readonly<Record<string, string>> | undefined) => isOwned(l, installation);
+  // Filtered by the engine and checked again here: an engine (or a proxy) that ignores a filter must not widen the set.
+  const listRaw = async (all: boolean, signal: AbortSignal) =>
+    installation === ""
+      ? []
+      : (
+          await call(signal, "listing containers", (s) =>
+            calls.listContainers({ all, filters: { label: ownerFilters(installation) }, abortSignal: s }),
+          )
+        ).filter((c) => owned(c.Labels));
   const inspectRaw = (id: string, ref: string, signal: AbortSignal) =>
     call(signal, `inspecting "${ref}"`, (s) => calls.getContainer(id).inspect({ abortSignal: s }), { status: about(ref) });
 
@@ -516,9 +528,10 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
     const doing = "reading the container events";
     const streamLost = (reason: string, cause?: unknown) =>
       fail("UNAVAILABLE", `Lost the event stream of host ${conn.name}: ${reason}. berth reconnects by itself.`, cause);
+    if (installation === "") return; // no installation: no container is berth's, so none has events to tell
     const filters = {
       type: ["container"],
-      label: [`${labels.managed}=true`],
+      label: ownerFilters(installation),
       event: ["die", "oom", "health_status"],
     };
     const since = options.sinceNano === undefined ? {} : { since: nanoSince(options.sinceNano) };
@@ -542,7 +555,7 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
     try {
       for await (const { text } of readLines(res, false, signal)) {
         const event = containerEvent(text);
-        if (event) yield event;
+        if (event && owned(event.labels)) yield event;
       }
     } catch (e) {
       if (signal.aborted) return;
@@ -582,6 +595,7 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
     },
     pull,
     async run(spec, signal) {
+      checkRunSpec(spec, installation);
       const { osType } = await call(signal, "connecting to the engine", () => negotiation.api());
       // A Windows engine refuses Linux-only options outright (reference §6 E16/E17), and has no capabilities or
       // no-new-privileges to drop: send only what it accepts. Privileged:false is accepted; true is refused by it.
@@ -598,14 +612,17 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
         Image: spec.image,
         ...(spec.cmd.length > 0 ? { Cmd: [...spec.cmd] } : {}),
         Env: spec.env.map((e) => `${e.name}=${e.value}`),
-        Labels: { ...spec.labels, [labels.managed]: "true" },
+        Labels: { ...spec.labels, [labels.managed]: "true", [labels.installation]: installation },
         Tty: spec.tty,
         HostConfig: {
           Memory: spec.memoryBytes,
           NanoCpus: spec.nanoCpus,
           NetworkMode: spec.networkMode,
           Privileged: spec.privileged,
-          ...(spec.mounts.length && { Binds: spec.mounts.map((m) => `${m.source}:${m.target}${m.readOnly ? ":ro" : ""}`) }),
+          // Mounts, not Binds: structured fields leave no `src:dst:opts` string to smuggle options into.
+          ...(spec.mounts.length && {
+            Mounts: spec.mounts.map((m) => ({ Type: "bind" as const, Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
+          }),
           AutoRemove: spec.autoRemove,
           ...linuxOnly,
           ...(spec.isolation ? { Isolation: spec.isolation } : {}),
@@ -1096,6 +1113,25 @@ function containerEvent(text: string): ContainerEvent | undefined {
     labels: Object.fromEntries(Object.entries(attrs).filter(([k]) => k.startsWith("io.berth."))),
     timeNano: BigInt(nano),
   };
+}
+
+/**
+ * The last word before a container is created: limits Docker would read as "none", a container that would not count as
+ * berth's, or a bind that did not come resolved from the policy are refused here whatever the caller checked.
+ */
+function checkRunSpec(spec: RunSpec, installation: string): void {
+  const refuse = (why: string) => {
+    throw new BerthError("INVALID", `berth refused to create this container: ${why}.`);
+  };
+  if (installation === "") refuse("this engine was opened without berth's installation id, so the container would not be berth's");
+  if (!spec.labels[labels.job]) refuse("it has no job label, so berth could not recognise it as its own");
+  if (!(spec.memoryBytes >= minMemoryBytes)) refuse(`a memory limit of ${spec.memoryBytes} bytes is below Docker's 6 MiB minimum`);
+  if (!(spec.nanoCpus >= minNanoCpus)) refuse(`a CPU limit of ${spec.nanoCpus} NanoCpus is below 0.01 CPU (0 means no limit)`);
+  if (!(spec.pidsLimit >= 1)) refuse(`a pids limit of ${spec.pidsLimit} would mean no limit`);
+  for (const m of spec.mounts) {
+    const bad = (p: string) => !p.startsWith("/") || p.split("/").includes("..") || /[:,]/.test(p);
+    if (bad(m.source) || bad(m.target)) refuse(`the mount ${m.source} → ${m.target} is not an absolute path without .., : or ,`);
+  }
 }
 
 const when = (s: string | undefined) => (!s || s.startsWith("0001-01-01") ? null : new Date(s));

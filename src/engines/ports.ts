@@ -3,14 +3,29 @@
  * `docker.ts` is the only importer of the SDK. Every call takes an AbortSignal; every failure is a BerthError.
  */
 
-/** Labels berth puts on every container it creates; `ps` and friends only act on containers carrying `managed`. */
+/** Labels berth puts on every container it creates. Which of them make a container berth's: see `isOwned`. */
 export const labels = {
   managed: "io.berth.managed",
+  /** This berth's installation id (kept in its store): any image can carry `managed`, none can guess this. */
+  installation: "io.berth.installation",
   user: "io.berth.user",
   channel: "io.berth.channel",
   job: "io.berth.job",
   host: "io.berth.host",
+  /** When berth stops the container (epoch ms), even a detached one, even after berth restarted. */
+  deadline: "io.berth.deadline",
 } as const;
+
+/**
+ * The one test of "this container is berth's": `managed`, this installation's id, and a job. Every list, lookup,
+ * action and event goes through it (the engine filters with `ownerFilters`, the same three).
+ */
+export function isOwned(l: Readonly<Record<string, string>> | undefined, installation: string): boolean {
+  return installation !== "" && l?.[labels.managed] === "true" && l[labels.installation] === installation && !!l[labels.job];
+}
+
+/** `isOwned` as Docker label filters (all must match; a bare key matches any value). */
+export const ownerFilters = (installation: string) => [`${labels.managed}=true`, `${labels.installation}=${installation}`, labels.job];
 
 export type LogLine = { stream: "stdout" | "stderr"; text: string };
 
@@ -102,7 +117,7 @@ export type RunSpec = {
   pidsLimit: number;
   networkMode: string;
   privileged: boolean;
-  /** Host paths bound into the container (allowed by policy before they get here). */
+  /** Operator-defined host directories (resolved from mount names by the policy), bound into the container. */
   mounts: readonly { source: string; target: string; readOnly: boolean }[];
   autoRemove: boolean;
   tty: boolean;
@@ -203,4 +218,9 @@ export type DockerConnection = {
   sshAuthSock?: string | undefined;
   /** ssh:// hosts: the pinned host key ("ssh-ed25519 AAAA…" or "SHA256:…"); connections to any other key fail. */
   sshHostKey?: string | undefined;
+  /**
+   * berth's installation id (see `isOwned`), put on every container it runs. Without one the engine sees no
+   * containers as berth's and runs none (enough for `hosts check`, which only asks the engine what it is).
+   */
+  installation?: string | undefined;
 };

@@ -14,7 +14,7 @@ import { promisify } from "node:util";
 import { createDockerEngine } from "../../src/engines/docker.ts";
 import type { RunSpec } from "../../src/engines/ports.ts";
 import { BerthError } from "../../src/errors.ts";
-import { shellSpec } from "../support/run-spec.ts";
+import { shellSpec, testInstallation } from "../support/run-spec.ts";
 
 const execFileAsync = promisify(execFile);
 const docker = async (...args: string[]) => (await execFileAsync("docker", args)).stdout.trim();
@@ -38,8 +38,8 @@ const proxy = createServer((req, res) => {
 const proxySocket = join(dir, "docker.sock");
 await new Promise<void>((resolve) => proxy.listen(proxySocket, resolve));
 
-const engine = createDockerEngine({ name: "local", url: "unix:///var/run/docker.sock", timeoutMs: 10_000 });
-const proxied = createDockerEngine({ name: "proxied", url: `unix://${proxySocket}`, timeoutMs: 10_000 });
+const engine = createDockerEngine({ installation: testInstallation, name: "local", url: "unix:///var/run/docker.sock", timeoutMs: 10_000 });
+const proxied = createDockerEngine({ installation: testInstallation, name: "proxied", url: `unix://${proxySocket}`, timeoutMs: 10_000 });
 
 after(async () => {
   engine.close();

@@ -11,6 +11,7 @@ import { after, describe, test } from "node:test";
 import { createDockerEngine } from "../../src/engines/docker.ts";
 import type { ContainerEngine, LogLine, RunSpec } from "../../src/engines/ports.ts";
 import { fails } from "../support/fails.ts";
+import { testInstallation } from "../support/run-spec.ts";
 import { startWindowsEngine, type WindowsEngine, type WindowsEngineProfile } from "../support/windows-engine-fake.ts";
 
 const dir = await mkdtemp(join(tmpdir(), "berth-dockerwin-"));
@@ -24,7 +25,7 @@ const never = new AbortController().signal;
 let n = 0;
 async function setup(profile: Omit<WindowsEngineProfile, "listen"> = {}): Promise<{ fake: WindowsEngine; engine: ContainerEngine }> {
   const fake = await startWindowsEngine({ ...profile, listen: { socketPath: join(dir, `w${++n}.sock`) } });
-  const engine = createDockerEngine({ name: "win", url: fake.url, timeoutMs: 5_000 });
+  const engine = createDockerEngine({ installation: testInstallation, name: "win", url: fake.url, timeoutMs: 5_000 });
   cleanups.push(
     () => fake.close(),
     () => engine.close(),
@@ -37,7 +38,7 @@ function spec(image: string, over: Partial<RunSpec> = {}): RunSpec {
     image,
     cmd: ["cmd", "/c", "echo hi"],
     env: [],
-    labels: {},
+    labels: { "io.berth.job": "j-test" },
     memoryBytes: 256 * 1024 ** 2,
     nanoCpus: 1e9,
     pidsLimit: 256,
@@ -90,7 +91,7 @@ describe("API version negotiation", () => {
 
   test("a failed ping is not remembered: once the engine is up, the next call negotiates", async () => {
     const socketPath = join(dir, "late.sock");
-    const engine = createDockerEngine({ name: "late", url: `unix://${socketPath}`, timeoutMs: 5_000 });
+    const engine = createDockerEngine({ installation: testInstallation, name: "late", url: `unix://${socketPath}`, timeoutMs: 5_000 });
     cleanups.push(() => engine.close());
     await assert.rejects(engine.list({ all: true }, never), fails("UNAVAILABLE", /unreachable/));
     const fake = await startWindowsEngine({ listen: { socketPath } });

@@ -15,7 +15,7 @@ import { createDockerEngine } from "../../src/engines/docker.ts";
 import { type LogLine, labels, type RunSpec } from "../../src/engines/ports.ts";
 import { BerthError } from "../../src/errors.ts";
 import { fails } from "../support/fails.ts";
-import { shellSpec } from "../support/run-spec.ts";
+import { ownedLabels, shellSpec, testInstallation } from "../support/run-spec.ts";
 
 const execFileAsync = promisify(execFile);
 const docker = async (...args: string[]) => (await execFileAsync("docker", args)).stdout.trim();
@@ -30,7 +30,7 @@ function uniqueName(what: string): string {
   return name;
 }
 
-const engine = createDockerEngine({ name: "local", url: "unix:///var/run/docker.sock", timeoutMs: 10_000 });
+const engine = createDockerEngine({ installation: testInstallation, name: "local", url: "unix:///var/run/docker.sock", timeoutMs: 10_000 });
 const never = new AbortController().signal;
 
 after(async () => {
@@ -228,7 +228,12 @@ describe("logs", () => {
   });
 
   it("keeps follow and wait open longer than the per-call timeout", async () => {
-    const quick = createDockerEngine({ name: "quick", url: "unix:///var/run/docker.sock", timeoutMs: 1000 });
+    const quick = createDockerEngine({
+      installation: testInstallation,
+      name: "quick",
+      url: "unix:///var/run/docker.sock",
+      timeoutMs: 1000,
+    });
     try {
       const { name } = await quick.run(spec("sleep 3; echo late; exit 2"), never);
       const [lines, status] = await Promise.all([collect(quick.logs({ container: name, follow: true }, never)), quick.wait(name, never)]);
@@ -236,6 +241,47 @@ describe("logs", () => {
       assert.deepEqual(status, { exitCode: 2, oomKilled: false });
     } finally {
       quick.close();
+    }
+  });
+});
+
+describe("limits and mounts the engine will not send", () => {
+  const refused: [string, Partial<RunSpec>, RegExp][] = [
+    ["no CPU limit (NanoCpus 0)", { nanoCpus: 0 }, /below 0\.01 CPU \(0 means no limit\)/],
+    ["a CPU limit that rounds to none", { nanoCpus: 1 }, /below 0\.01 CPU/],
+    ["no memory limit (0)", { memoryBytes: 0 }, /below Docker's 6 MiB minimum/],
+    ["memory below Docker's minimum", { memoryBytes: 1024 * 1024 }, /below Docker's 6 MiB minimum/],
+    ["no pids limit (0)", { pidsLimit: 0 }, /pids limit of 0 would mean no limit/],
+    ["no job label", { labels: { [labels.job]: "" } }, /no job label/],
+    ["a relative bind source", { mounts: [{ source: "srv", target: "/x", readOnly: true }] }, /not an absolute path/],
+    ["a bind source with ..", { mounts: [{ source: "/srv/../etc", target: "/x", readOnly: true }] }, /not an absolute path/],
+    ["options smuggled into a target", { mounts: [{ source: "/srv", target: "/x:rw", readOnly: true }] }, /not an absolute path/],
+  ];
+  for (const [what, over, message] of refused) {
+    it(`refuses ${what}, before creating anything`, async () => {
+      const name = uniqueName("refused");
+      await assert.rejects(engine.run(spec("true", { name, ...over }), never), fails("INVALID", message));
+      await assert.rejects(docker("inspect", name), "nothing was created");
+    });
+  }
+
+  it("binds a mount as a structured, read-only bind mount, never a Binds string", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "berth-bind-"));
+    try {
+      const name = await runToEnd("ls /data", { mounts: [{ source: dir, target: "/data", readOnly: true }] });
+      const hc = JSON.parse(await docker("inspect", "--format", "{{json .HostConfig}}", name)) as {
+        Binds: string[] | null;
+        Mounts: { Type: string; Source: string; Target: string; ReadOnly: boolean }[];
+      };
+      assert.equal(hc.Binds, null);
+      assert.deepEqual(
+        hc.Mounts.map((m) => ({ Type: m.Type, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly })),
+        [{ Type: "bind", Source: dir, Target: "/data", ReadOnly: true }],
+      );
+      const wrote = await runToEnd("touch /data/x", { mounts: [{ source: dir, target: "/data", readOnly: true }] });
+      assert.notEqual(await docker("inspect", "--format", "{{.State.ExitCode}}", wrote), "0", "read-only inside the container");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
@@ -290,6 +336,46 @@ describe("list and references", () => {
     await assert.rejects(engine.exec(foreign, ["true"], never), notBerths);
     await assert.rejects(collect(engine.logs({ container: foreign, follow: false }, never)), notBerths);
     assert.equal(await docker("inspect", "--format", "{{.State.Running}}", foreign), "true");
+  });
+
+  it("does not take a container for berth's because it carries berth's labels: only this installation's id and a job count", async () => {
+    const lookalikes = [
+      ["managed", { [labels.managed]: "true" }],
+      ["managed-job", { [labels.managed]: "true", [labels.job]: "j-000001" }],
+      ["other-berth", { ...ownedLabels(), [labels.installation]: "another-berth" }],
+      ["no-job", { [labels.managed]: "true", [labels.installation]: testInstallation }],
+    ] as const;
+    const notBerths = fails("NOT_FOUND", /was not started by berth, and berth only manages containers it started/);
+    for (const [what, l] of lookalikes) {
+      const name = uniqueName(what);
+      const flags = Object.entries(l).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
+      await docker("run", "-d", "--name", name, ...flags, "--network", "none", image, "sleep", "300");
+      assert.ok(!(await engine.list({ all: true }, never)).some((c) => c.name === name), `${what}: not listed`);
+      await assert.rejects(engine.inspect(name, never), notBerths, what);
+      await assert.rejects(engine.stop(name, never), notBerths, what);
+      await assert.rejects(engine.remove(name, { force: true }, never), notBerths, what);
+      await assert.rejects(engine.exec(name, ["true"], never), notBerths, what);
+      await assert.rejects(collect(engine.logs({ container: name, follow: false }, never)), notBerths, what);
+      assert.equal(await docker("inspect", "--format", "{{.State.Running}}", name), "true", `${what}: still running`);
+    }
+    // The same labels with this installation's id and a job: that one is berth's.
+    const mine = uniqueName("mine");
+    const flags = Object.entries(ownedLabels()).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
+    await docker("run", "-d", "--name", mine, ...flags, "--network", "none", image, "sleep", "300");
+    assert.ok((await engine.list({ all: true }, never)).some((c) => c.name === mine));
+  });
+
+  it("sees no container as berth's, and runs none, without an installation id", async () => {
+    const anonymous = createDockerEngine({ name: "anonymous", url: "unix:///var/run/docker.sock", timeoutMs: 10_000 });
+    try {
+      await engine.run(spec(idle), never);
+      assert.deepEqual(await anonymous.list({ all: true }, never), []);
+      const name = uniqueName("anonymous");
+      await assert.rejects(anonymous.run(spec(idle, { name }), never), fails("INVALID", /without berth's installation id/));
+      await assert.rejects(docker("inspect", name), "nothing was created");
+    } finally {
+      anonymous.close();
+    }
   });
 
   it("does not treat fewer than 4 hex characters as an id prefix", async () => {
@@ -421,7 +507,7 @@ describe("images and engine", () => {
       { url: `tcp://127.0.0.1:${port}`, reason: "connection refused" },
     ];
     for (const { url, reason } of cases) {
-      const down = createDockerEngine({ name: "ghost", url, timeoutMs: 2000 });
+      const down = createDockerEngine({ installation: testInstallation, name: "ghost", url, timeoutMs: 2000 });
       const unreachable = fails(
         "UNAVAILABLE",
         new RegExp(
@@ -441,7 +527,7 @@ describe("images and engine", () => {
     const server = net.createServer((socket) => sockets.add(socket)); // reads the request, never answers
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const { port } = server.address() as net.AddressInfo;
-    const mute = createDockerEngine({ name: "mute", url: `tcp://127.0.0.1:${port}`, timeoutMs: 300 });
+    const mute = createDockerEngine({ installation: testInstallation, name: "mute", url: `tcp://127.0.0.1:${port}`, timeoutMs: 300 });
     try {
       const silent = fails("UNAVAILABLE", /^Docker engine "mute" is unreachable at tcp:\/\/127\.0\.0\.1:\d+: no answer within 1 s\./);
       await assert.rejects(mute.info(never), silent);
@@ -473,7 +559,13 @@ describe("images and engine", () => {
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const { port } = server.address() as net.AddressInfo;
-    const plain = createDockerEngine({ name: "tls", url: `tcp://127.0.0.1:${port}`, tls: tlsMaterial, timeoutMs: 2000 });
+    const plain = createDockerEngine({
+      installation: testInstallation,
+      name: "tls",
+      url: `tcp://127.0.0.1:${port}`,
+      tls: tlsMaterial,
+      timeoutMs: 2000,
+    });
     try {
       await assert.rejects(
         plain.info(never),
@@ -486,7 +578,7 @@ describe("images and engine", () => {
     }
     const garbage = { ...tlsMaterial, key: "not a key" };
     assert.throws(
-      () => createDockerEngine({ name: "tls", url: "tcp://127.0.0.1:2376", tls: garbage, timeoutMs: 1000 }),
+      () => createDockerEngine({ installation: testInstallation, name: "tls", url: "tcp://127.0.0.1:2376", tls: garbage, timeoutMs: 1000 }),
       fails("CONFIG", /the TLS CA, certificate or key is not usable PEM/),
     );
   });
@@ -494,15 +586,18 @@ describe("images and engine", () => {
   it("accepts an ssh:// engine with a pinned host key without connecting at construction, and refuses one without", () => {
     const sshHostKey = "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8";
     const url = "ssh://deploy@docker.example.invalid:2222";
-    const engine = createDockerEngine({ name: "remote", url, sshHostKey, timeoutMs: 1000 });
+    const engine = createDockerEngine({ installation: testInstallation, name: "remote", url, sshHostKey, timeoutMs: 1000 });
     assert.equal(engine.name, "remote");
     engine.close();
-    assert.throws(() => createDockerEngine({ name: "remote", url, timeoutMs: 1000 }), fails("CONFIG", /ssh:\/\/ hosts need `hostKey`/));
+    assert.throws(
+      () => createDockerEngine({ installation: testInstallation, name: "remote", url, timeoutMs: 1000 }),
+      fails("CONFIG", /ssh:\/\/ hosts need `hostKey`/),
+    );
   });
 
   it("rejects an unusable URL as a configuration error", () => {
     assert.throws(
-      () => createDockerEngine({ name: "bad", url: "ftp://x", timeoutMs: 1000 }),
+      () => createDockerEngine({ installation: testInstallation, name: "bad", url: "ftp://x", timeoutMs: 1000 }),
       fails("CONFIG", /^Host "bad" has an unusable Docker connection "ftp:\/\/x"/),
     );
   });

@@ -13,7 +13,9 @@ import { promisify } from "node:util";
 import { createDockerEngine } from "../../src/engines/docker.ts";
 import { type ContainerEvent, labels, type RunSpec } from "../../src/engines/ports.ts";
 import { BerthError } from "../../src/errors.ts";
-import { shellSpec } from "../support/run-spec.ts";
+import { ownedLabels, shellSpec, testInstallation } from "../support/run-spec.ts";
+
+const labelArgs = (l: Record<string, string>) => Object.entries(l).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
 
 const execFileAsync = promisify(execFile);
 const docker = async (...args: string[]) => (await execFileAsync("docker", args)).stdout.trim();
@@ -28,7 +30,7 @@ const uniqueName = (what: string) => {
   return name;
 };
 
-const engine = createDockerEngine({ name: "local", url: "unix:///var/run/docker.sock", timeoutMs: 15_000 });
+const engine = createDockerEngine({ installation: testInstallation, name: "local", url: "unix:///var/run/docker.sock", timeoutMs: 15_000 });
 const never = new AbortController().signal;
 const berthLabels = { [labels.managed]: "true", [labels.user]: "U0TEST", [labels.channel]: "C0TEST", "com.example.other": "x" };
 
@@ -92,6 +94,12 @@ describe("events on the real engine", () => {
     await engine.wait(clean, never);
     const foreign = uniqueName("foreign");
     await assert.rejects(docker("run", "--name", foreign, "--network", "none", image, "sh", "-c", "exit 5"), { code: 5 });
+    // Any image or person can put berth's `managed` label (and a job) on a container: without this berth's id it is not berth's.
+    const impostor = uniqueName("impostor");
+    const lookalike = { ...ownedLabels(), [labels.installation]: "another-berth" };
+    await assert.rejects(docker("run", "--name", impostor, ...labelArgs(lookalike), "--network", "none", image, "sh", "-c", "exit 6"), {
+      code: 6,
+    });
     const failing = uniqueName("exit3");
     const { id } = await engine.run(spec(failing, "exit 3"), never);
     const e = await waitFor("die", (x) => x.kind === "die" && x.name === failing);
@@ -103,14 +111,14 @@ describe("events on the real engine", () => {
         name: failing,
         image,
         exitCode: 3,
-        labels: { [labels.managed]: "true", [labels.user]: "U0TEST", [labels.channel]: "C0TEST" },
+        labels: { ...ownedLabels(), [labels.user]: "U0TEST", [labels.channel]: "C0TEST" },
         timeNano: "bigint",
       },
     );
     assert.ok(e.timeNano > 1_600_000_000_000_000_000n, "nanoseconds since the epoch");
     // The engine sends events in order, and both others ended before this one was even created.
     assert.deepEqual(
-      seen.filter((x) => x.name === clean || x.name === foreign),
+      seen.filter((x) => x.name === clean || x.name === foreign || x.name === impostor),
       [],
     );
   });
@@ -122,8 +130,7 @@ describe("events on the real engine", () => {
       "-d",
       "--name",
       name,
-      "--label",
-      `${labels.managed}=true`,
+      ...labelArgs(ownedLabels()),
       "--network",
       "none",
       "--health-cmd",
@@ -142,8 +149,7 @@ describe("events on the real engine", () => {
       "-d",
       "--name",
       healthy,
-      "--label",
-      `${labels.managed}=true`,
+      ...labelArgs(ownedLabels()),
       "--network",
       "none",
       "--health-cmd",
@@ -157,7 +163,7 @@ describe("events on the real engine", () => {
     const e = await waitFor("unhealthy", (x) => x.kind === "unhealthy" && x.name === name);
     assert.equal(e.id, id.slice(0, 12));
     assert.equal(e.exitCode, undefined);
-    assert.deepEqual(e.labels, { [labels.managed]: "true" });
+    assert.deepEqual(e.labels, ownedLabels());
     await docker("rm", "-f", healthy);
     await waitFor("die of the healthy container", (x) => x.kind === "die" && x.name === healthy);
     assert.deepEqual(
@@ -228,7 +234,7 @@ describe("the event stream's edges", () => {
       query = new URL(req.url ?? "/", "http://engine").searchParams;
       res.writeHead(200, { "Content-Type": "application/json" });
       const id = "d298ca8e2c449277108ce5a94e18402db624206a51bcaa2d08b45e558c242bfc";
-      const attrs = { exitCode: "3", image, [labels.managed]: "true", name: "web", "com.example.team": "a" };
+      const attrs = { exitCode: "3", image, ...ownedLabels(), name: "web", "com.example.team": "a" };
       res.write(line({ status: "die", id, from: image, Action: "die", Actor: { ID: id, Attributes: attrs } }, "1795888535999876443"));
       res.write(
         line(
@@ -245,7 +251,7 @@ describe("the event stream's edges", () => {
       res.write(line({ status: "start", id, Action: "start", Actor: { ID: id, Attributes: attrs } }, "1795888536000000003"));
       res.end();
     });
-    const remote = createDockerEngine({ name: "far", url: fake.url, timeoutMs: 5000 });
+    const remote = createDockerEngine({ installation: testInstallation, name: "far", url: fake.url, timeoutMs: 5000 });
     const got: ContainerEvent[] = [];
     try {
       await assert.rejects(
@@ -261,17 +267,18 @@ describe("the event stream's edges", () => {
     assert.equal(query?.get("since"), "1795888535.000000042");
     assert.deepEqual(JSON.parse(query?.get("filters") ?? "{}"), {
       type: ["container"],
-      label: [`${labels.managed}=true`],
+      label: [`${labels.managed}=true`, `${labels.installation}=${testInstallation}`, labels.job],
       event: ["die", "oom", "health_status"],
     });
     assert.deepEqual(
       got.map((e) => [e.kind, e.exitCode, e.timeNano, e.id, e.labels]),
-      [["die", 3, 1795888535999876443n, "d298ca8e2c44", { [labels.managed]: "true" }]],
+      [["die", 3, 1795888535999876443n, "d298ca8e2c44", ownedLabels()]],
     );
   });
 
   it("reports an engine that cannot be reached as UNAVAILABLE", async () => {
     const nowhere = createDockerEngine({
+      installation: testInstallation,
       name: "gone",
       url: `unix://${join(tmpdir(), `berth-none-${process.pid}.sock`)}`,
       timeoutMs: 5000,

@@ -12,7 +12,7 @@ import { after, describe, it } from "node:test";
 import { createDockerEngine } from "../../src/engines/docker.ts";
 import type { ContainerEngine, LogLine, RunSpec } from "../../src/engines/ports.ts";
 import { fails } from "../support/fails.ts";
-import { shellSpec } from "../support/run-spec.ts";
+import { ownedLabels, shellSpec, testInstallation } from "../support/run-spec.ts";
 import { startTlsDaemon } from "../support/tls-daemon.ts";
 
 const never = new AbortController().signal;
@@ -25,7 +25,7 @@ after(async () => {
 });
 
 function engine(name: string, url: string, timeoutMs = 10_000): ContainerEngine {
-  const created = createDockerEngine({ name, url, timeoutMs });
+  const created = createDockerEngine({ installation: testInstallation, name, url, timeoutMs });
   engines.push(created);
   return created;
 }
@@ -140,7 +140,7 @@ describe("connection hygiene", () => {
           const json = (body: unknown) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
           if (path === "/_ping") return void res.writeHead(200, { "api-version": "1.41" }).end("OK");
           if (path === "/containers/json") {
-            const labels = { "io.berth.managed": "true" };
+            const labels = ownedLabels();
             return json([{ Id: id, Names: ["/fake"], Image: "img", State: "running", Status: "Up", Created: 0, Labels: labels }]);
           }
           if (path === `/containers/${id}/json`) {

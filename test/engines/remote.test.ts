@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { createDockerEngine } from "../../src/engines/docker.ts";
 import type { ContainerEngine, DockerConnection, LogLine, RunSpec } from "../../src/engines/ports.ts";
 import { fails } from "../support/fails.ts";
-import { shellSpec } from "../support/run-spec.ts";
+import { shellSpec, testInstallation } from "../support/run-spec.ts";
 import { startTlsDaemon, type TlsDaemon } from "../support/tls-daemon.ts";
 
 const never = new AbortController().signal;
@@ -18,7 +18,7 @@ const others: ContainerEngine[] = [];
 
 before(async () => {
   daemon = await startTlsDaemon();
-  engine = createDockerEngine({ name: "remote", url: daemon.url, tls: pems(), timeoutMs: 10_000 });
+  engine = createDockerEngine({ installation: testInstallation, name: "remote", url: daemon.url, tls: pems(), timeoutMs: 10_000 });
 });
 
 after(async () => {
@@ -30,7 +30,7 @@ after(async () => {
 const pems = () => ({ ca: daemon.ca, cert: daemon.cert, key: daemon.key });
 
 function connect(name: string, tls: DockerConnection["tls"]): ContainerEngine {
-  const other = createDockerEngine({ name, url: daemon.url, tls, timeoutMs: 10_000 });
+  const other = createDockerEngine({ installation: testInstallation, name, url: daemon.url, tls, timeoutMs: 10_000 });
   others.push(other);
   return other;
 }

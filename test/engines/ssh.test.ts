@@ -14,7 +14,7 @@ import { promisify } from "node:util";
 import { createDockerEngine } from "../../src/engines/docker.ts";
 import type { ContainerEngine, LogLine, RunSpec } from "../../src/engines/ports.ts";
 import { fails } from "../support/fails.ts";
-import { shellSpec } from "../support/run-spec.ts";
+import { shellSpec, testInstallation } from "../support/run-spec.ts";
 import { type SshServer, startSshServer } from "../support/ssh-server.ts";
 
 const execFileAsync = promisify(execFile);
@@ -38,6 +38,7 @@ after(async () => {
 
 function connect(over: { url?: string; sshAuthSock?: string; sshHostKey?: string }): ContainerEngine {
   const created = createDockerEngine({
+    installation: testInstallation,
     name: "ssh",
     url: over.url ?? server.url,
     sshAuthSock: over.sshAuthSock,
@@ -56,7 +57,12 @@ function spec(cmd: string): RunSpec {
 
 describe("a remote engine over SSH", () => {
   it("answers info with the engine behind the SSH host", async () => {
-    const local = createDockerEngine({ name: "local", url: "unix:///var/run/docker.sock", timeoutMs: 10_000 });
+    const local = createDockerEngine({
+      installation: testInstallation,
+      name: "local",
+      url: "unix:///var/run/docker.sock",
+      timeoutMs: 10_000,
+    });
     engines.push(local);
     const [viaSsh, direct] = await Promise.all([engine.info(never), local.info(never)]);
     assert.equal(viaSsh.name, "ssh");
@@ -86,7 +92,10 @@ describe("a remote engine over SSH", () => {
       .replace(/=+$/, "")}`;
     const info = await connect({ sshAuthSock: server.authSock, sshHostKey: fingerprint }).info(never);
     assert.equal(info.osType, "linux", "the right fingerprint connects");
-    assert.throws(() => createDockerEngine({ name: "nokey", url: server.url, timeoutMs: 1000 }), /ssh:\/\/ hosts need `hostKey`/);
+    assert.throws(
+      () => createDockerEngine({ installation: testInstallation, name: "nokey", url: server.url, timeoutMs: 1000 }),
+      /ssh:\/\/ hosts need `hostKey`/,
+    );
   });
 
   it("says the SSH login failed when berth's agent has no key the host accepts", async () => {

@@ -15,6 +15,7 @@ import { promisify } from "node:util";
 import { createDockerEngine } from "../../src/engines/docker.ts";
 import type { Convergence, LogLine } from "../../src/engines/ports.ts";
 import { fails } from "../support/fails.ts";
+import { testInstallation } from "../support/run-spec.ts";
 import { useSwarm } from "../support/swarm.ts";
 
 const execFileAsync = promisify(execFile);
@@ -24,7 +25,7 @@ const image = "berth-test/busybox:1";
 const missing = "berth-test/busybox:does-not-exist"; // no registry here: every pull fails
 const prefix = `berth-sw-${process.pid}-${Date.now().toString(36)}`;
 const label = `berth-test=${prefix}`;
-const engine = createDockerEngine({ name: "local", url: "unix:///var/run/docker.sock", timeoutMs: 15_000 });
+const engine = createDockerEngine({ installation: testInstallation, name: "local", url: "unix:///var/run/docker.sock", timeoutMs: 15_000 });
 const never = new AbortController().signal;
 
 let leave: (() => Promise<void>) | undefined;
@@ -269,7 +270,7 @@ describe("hosts that cannot serve services", () => {
     const message =
       'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
     const fake = await fakeEngine((_path, res) => json(res, 503, { message }));
-    const worker = createDockerEngine({ name: "edge-1", url: fake.url, timeoutMs: 5000 });
+    const worker = createDockerEngine({ installation: testInstallation, name: "edge-1", url: fake.url, timeoutMs: 5000 });
     const expected = fails(
       "CONFLICT",
       /^Host "edge-1" is not a Swarm manager \(This node is not a swarm manager\. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again\)\. Run service commands against a manager host with -H\.$/,
@@ -297,7 +298,7 @@ describe("hosts that cannot serve services", () => {
         ? json(res, 200, [service("abcd1234ffffffffffffffff1", "api"), service("abcd9876ffffffffffffffff2", "worker")])
         : json(res, 404, { message: "not here" }),
     );
-    const remote = createDockerEngine({ name: "far", url: fake.url, timeoutMs: 5000 });
+    const remote = createDockerEngine({ installation: testInstallation, name: "far", url: fake.url, timeoutMs: 5000 });
     try {
       await assert.rejects(
         remote.serviceTasks("abcd", never),

@@ -8,7 +8,7 @@ import { watchContainers } from "../../src/container-watch.ts";
 import { createDockerEngine } from "../../src/engines/docker.ts";
 import type { ContainerEngine, ContainerEvent, RunSpec } from "../../src/engines/ports.ts";
 import { eventually } from "../support/berth-harness.ts";
-import { shellSpec } from "../support/run-spec.ts";
+import { shellSpec, testInstallation } from "../support/run-spec.ts";
 import { startTlsDaemon, type TlsDaemon } from "../support/tls-daemon.ts";
 
 let daemon: TlsDaemon;
@@ -21,6 +21,7 @@ let watching: Promise<void>;
 before(async () => {
   daemon = await startTlsDaemon();
   engine = createDockerEngine({
+    installation: testInstallation,
     name: "remote",
     url: daemon.url,
     tls: { ca: daemon.ca, cert: daemon.cert, key: daemon.key },
