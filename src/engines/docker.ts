@@ -39,6 +39,7 @@ import {
   parseService,
   parseServices,
   parseTasks,
+  previousImage,
   type RawService,
   summarizeService,
   toServiceTask,
@@ -456,6 +457,14 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
     for (let attempt = 1; ; attempt++) {
       // The version from a fresh inspect: the engine refuses an update based on a spec someone else has replaced.
       const { raw, service } = await inspectService(ID, ref, signal);
+      // The version sent below pins this inspect, so the image checked here is the one the engine brings back.
+      const previous = previousImage(service);
+      if (change.kind === "rollback" && change.expect !== undefined && previous !== change.expect) {
+        throw fail(
+          "CONFLICT",
+          `Service ${ref} changed since berth checked it: its previous version now runs ${previous ? `\`${previous}\`` : "nothing"}, not \`${change.expect}\`. Nothing was rolled back; run the rollback again.`,
+        );
+      }
       const _body = changedSpec(service, raw, change);
       // rollback=previous is what `docker service rollback` sends: the engine swaps in PreviousSpec itself.
       const _query = { version: service.Version.Index, ...(change.kind === "rollback" ? { rollback: "previous" } : {}) };
@@ -475,6 +484,11 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
         throw e;
       }
     }
+  }
+
+  async function previousServiceImage(ref: string, signal: AbortSignal): Promise<string | undefined> {
+    const { ID } = await findService(ref, signal);
+    return previousImage((await inspectService(ID, ref, signal)).service);
   }
 
   async function* watchService(ref: string, signal: AbortSignal): AsyncGenerator<Convergence> {
@@ -755,6 +769,7 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
     },
     serviceLogs,
     updateService,
+    previousServiceImage,
     watchService,
     close() {
       for (const stream of open) stream.destroy();
