@@ -273,7 +273,13 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
    * Refuses (ephemerally, logged and audited) a request from outside berth's workspace; true when it did. Nothing of
    * such a request reaches policy: its user IDs belong to another workspace's directory.
    */
-  const refusedForeign = (origin: Origin, actor: Actor, action: Action | undefined, requestId: string, respond: Respond) => {
+  const refusedForeign = (
+    origin: Origin,
+    actor: Actor,
+    what: { kind: string } & Record<string, unknown>,
+    requestId: string,
+    respond: Respond,
+  ) => {
     const reason = foreignRequest(home, origin);
     if (!reason) return false;
     core.log("request from another workspace refused", {
@@ -287,14 +293,14 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
       type: "decision",
       userId: actor.userId,
       channelId: actor.channelId,
-      action: action ? redactAction(action) : { kind: "unparsed" },
+      action: what,
       host: null,
       decision: "deny",
       rule: `slack:workspace (from ${origin.teamId ?? "unknown"}${origin.enterpriseId ? `/${origin.enterpriseId}` : ""})`,
       outcome: null,
       messageTs: null,
     });
-    metrics?.command(action?.kind ?? "unparsed", "denied");
+    metrics?.command(what.kind, "denied");
     track(() => respond({ response_type: "ephemeral", replace_original: false, text: `:no_entry: ${reason}` }).catch(() => undefined));
     return true;
   };
@@ -323,7 +329,7 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
     // The action kind labels the metrics (a bounded set); a command that does not parse is counted as "unparsed".
     const parsed = parse(command.text, core.registry);
     const kind = parsed.ok ? parsed.action.kind : "unparsed";
-    if (refusedForeign(origin, actor, parsed.ok ? parsed.action : undefined, requestId, respond)) return;
+    if (refusedForeign(origin, actor, parsed.ok ? redactAction(parsed.action) : { kind }, requestId, respond)) return;
     core.log("command", { requestId, kind, user: actor.userId, channel: actor.channelId, chars: command.text.length });
     track(() =>
       dispatch({ text: command.text, actor, requestId }, deps, AbortSignal.timeout(60_000))
@@ -383,13 +389,15 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
         homeTeam: home !== undefined && userTeam === home.teamId,
       };
       const requestId = crypto.randomUUID();
+      // Before the button's value is read: reading a host choice uses it up, and it is not this clicker's to use.
+      const button = typeof actionId === "string" ? actionId : hostPickActionId;
+      if (refusedForeign(origin, actor, { kind: "button", button }, requestId, respond)) return;
       const typed = toAction(action.value ?? "");
-      if (refusedForeign(origin, actor, typed, requestId, respond)) return;
       const kind = typed?.kind ?? "stale_button";
       core.log("click", {
         requestId,
         kind,
-        button: typeof actionId === "string" ? actionId : hostPickActionId,
+        button,
         user: actor.userId,
         channel: actor.channelId,
       });
