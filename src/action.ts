@@ -161,7 +161,8 @@ export const ActionSchema = z.discriminatedUnion("kind", [
 export type Action = z.infer<typeof ActionSchema>;
 export type ActionKind = Action["kind"];
 export type ActionOf<K extends ActionKind> = Extract<Action, { kind: K }>;
-export type HostAction = Extract<Action, { host?: string | undefined }>;
+/** Actions that run on a Docker engine (audit's `-H` only filters records: it is not one). */
+export type HostAction = Extract<Action, { kind: `container.${string}` | `service.${string}` }>;
 
 /**
  * How much harm an action can do. Declared for every kind; adding a kind without a risk fails to compile.
@@ -202,8 +203,42 @@ export const risk = {
 
 export const actionKinds = Object.keys(risk) as ActionKind[];
 
+/**
+ * Permissions that are not actions of their own: checked on top of an action's own permission when it reaches past
+ * the person's own things (a host someone else made, other people's jobs elsewhere). Roles name them like actions;
+ * `*` and globs such as `host.*` cover them.
+ */
+export const widerPermissions = ["host.remove.any", "host.extend.any", "job.list.all"] as const;
+export type Permission = ActionKind | (typeof widerPermissions)[number];
+export const permissions: readonly Permission[] = [...actionKinds, ...widerPermissions];
+
+/** The permission an action on a host someone else made needs besides its own. */
+export const onAnotherPersonsHost = { "host.remove": "host.remove.any", "host.extend": "host.extend.any" } as const satisfies Partial<
+  Record<ActionKind, Permission>
+>;
+
+/** Actions that run on a Docker engine: the host is resolved (-H, the channel's, the default) before authorizing. */
 export function targetsHost(action: Action): action is HostAction {
   return action.kind.startsWith("container.") || action.kind.startsWith("service.");
+}
+
+/**
+ * The host an action concerns, for the policy's `hosts:` (bindings, rules, approvers): the resolved engine host for
+ * container and service actions, the named host for `host create|extend|rm`, `-H` for `audit`. Undefined for actions
+ * that concern no host; a binding or rule that names hosts never matches those.
+ */
+export function hostOf(action: Action, resolvedHost: string | undefined): string | undefined {
+  if (targetsHost(action)) return resolvedHost;
+  switch (action.kind) {
+    case "host.create":
+    case "host.remove":
+    case "host.extend":
+      return action.name;
+    case "audit.query":
+      return action.host;
+    default:
+      return undefined;
+  }
 }
 
 /** Who is asking, and from where. `groups` is filled lazily from Slack user groups by the caller. */
@@ -212,5 +247,11 @@ export type Actor = {
   userName?: string | undefined;
   channelId: string;
   channelName?: string | undefined;
+  /** The person's Slack team (workspace), as the request reported it. */
   teamId?: string | undefined;
+  /**
+   * Whether the person belongs to the workspace berth serves. Set by the Slack adapter; unset counts as not (a
+   * Slack Connect guest from another organization): `users: ["*"]` then does not match them.
+   */
+  homeTeam?: boolean | undefined;
 };

@@ -188,6 +188,8 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
       signingSecret: config.slack.signingSecret,
       appToken: config.mode === "socket" ? config.slack.appToken : undefined,
       apiUrl: config.slack.apiUrl,
+      teamId: config.slack.teamId,
+      enterpriseId: config.slack.enterpriseId,
       port: config.port,
       host: config.host,
       retryConfig: options.retryConfig ?? slackRetries,

@@ -12,6 +12,16 @@ const Env = z.object({
   SLACK_SIGNING_SECRET: z.string().min(1).optional(),
   SLACK_APP_TOKEN: z.string().startsWith("xapp-", "an app-level token starts with xapp-").optional(),
   SLACK_API_URL: z.url().default("https://slack.com/api/"),
+  /** The workspace berth serves; requests from any other are refused. Unset: the bot token's own (auth.test). */
+  BERTH_SLACK_TEAM_ID: z
+    .string()
+    .regex(/^T[A-Z0-9]+$/, "a Slack workspace (team) ID like T0123ABCD")
+    .optional(),
+  /** On Enterprise Grid: the organization requests must also come from. */
+  BERTH_SLACK_ENTERPRISE_ID: z
+    .string()
+    .regex(/^E[A-Z0-9]+$/, "a Slack Enterprise Grid organization ID like E0123ABCD")
+    .optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default("0.0.0.0"),
   BERTH_COMMAND: z
@@ -65,7 +75,15 @@ const Env = z.object({
 
 export type Config = Readonly<{
   mode: "http" | "socket" | "none";
-  slack: { botToken: string; signingSecret?: string | undefined; appToken?: string | undefined; apiUrl: string };
+  slack: {
+    botToken: string;
+    signingSecret?: string | undefined;
+    appToken?: string | undefined;
+    apiUrl: string;
+    /** The workspace (and organization) berth serves; teamId unset: learned from auth.test at start. */
+    teamId?: string | undefined;
+    enterpriseId?: string | undefined;
+  };
   port: number;
   host: string;
   command: string;
@@ -137,6 +155,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       signingSecret: e.SLACK_SIGNING_SECRET,
       appToken: e.SLACK_APP_TOKEN,
       apiUrl: e.SLACK_API_URL.endsWith("/") ? e.SLACK_API_URL : `${e.SLACK_API_URL}/`,
+      teamId: e.BERTH_SLACK_TEAM_ID,
+      enterpriseId: e.BERTH_SLACK_ENTERPRISE_ID,
     },
     port: e.PORT,
     host: e.HOST,

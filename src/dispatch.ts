@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { type Action, type ActionOf, type Actor, targetsHost } from "./action.ts";
+import { type Action, type ActionOf, type Actor, hostOf, onAnotherPersonsHost, targetsHost } from "./action.ts";
 import { auditReport } from "./audit-report.ts";
 import type { Registry } from "./command.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
@@ -9,7 +9,7 @@ import type { JobEvent, Reply } from "./events.ts";
 import { executeJob, isJobAction, type JobAction } from "./execute.ts";
 import { type HostJobAction, hostAction, hostRefusal } from "./host-actions.ts";
 import { type Hosts, resolveHost } from "./hosts.ts";
-import type { JobRegistry } from "./jobs.ts";
+import { type JobRegistry, jobVisible } from "./jobs.ts";
 import { parse } from "./parse.ts";
 import {
   type ActiveGrant,
@@ -17,6 +17,8 @@ import {
   authorize,
   containerLimits,
   type Decision,
+  findPermission,
+  imageRefusal,
   mayApprove,
   type Place,
   type Policy,
@@ -99,10 +101,39 @@ export async function dispatch(req: Request, deps: DispatchDeps, signal: AbortSi
   return dispatchAction(parsed.action, req.actor, deps, signal, requestId);
 }
 
-async function subjectOf(deps: DispatchDeps, userId: string): Promise<Subject> {
-  const grants: ActiveGrant[] = deps.store.grants.active().filter((g) => g.userId === userId);
-  return { userId, groups: await deps.groupsOf(userId), grants };
+/** `homeTeam` only when the Slack adapter vouched for it: a person of unknown team is not matched by `users: ["*"]`. */
+async function subjectOf(deps: DispatchDeps, actor: Pick<Actor, "userId" | "teamId" | "homeTeam">): Promise<Subject> {
+  const grants: ActiveGrant[] = deps.store.grants.active().filter((g) => g.userId === actor.userId);
+  return {
+    userId: actor.userId,
+    groups: await deps.groupsOf(actor.userId),
+    grants,
+    teamId: actor.teamId,
+    homeTeam: actor.homeTeam === true,
+  };
 }
+
+/**
+ * Where an action happens, for policy: the channel, the host it concerns (see `hostOf`), and, for removing or
+ * extending a host berth made, who made it.
+ */
+function placeOf(
+  deps: Pick<DispatchDeps, "cloud">,
+  action: Action,
+  channel: { channelId: string; channelName?: string | undefined },
+  host: string | undefined,
+): Place {
+  const concerned = hostOf(action, host);
+  const made = concerned !== undefined && action.kind in onAnotherPersonsHost ? deps.cloud?.store.cloudHosts.get(concerned) : undefined;
+  return {
+    channelId: channel.channelId,
+    channelName: channel.channelName,
+    host: concerned,
+    hostOwner: made && made.status !== "removed" ? made.requester : undefined,
+  };
+}
+
+const noSuchJob = (id: string) => `No running job \`${id}\`. \`/berth jobs\` lists the running ones.`;
 
 const replyOutcome = (requestId: string, text: string, visibility: Reply["visibility"] = "ephemeral", result?: ReplyResult): Outcome => ({
   type: "reply",
@@ -127,7 +158,7 @@ export async function dispatchAction(
   const reply = (text: string, result?: ReplyResult) => replyOutcome(requestId, text, "ephemeral", result);
   if (action.kind === "approval.decide") return decide(action, actor, deps, signal, requestId);
   const choice = hostFor(action, actor, deps);
-  const subject = await subjectOf(deps, actor.userId);
+  const subject = await subjectOf(deps, actor);
   const policy = deps.policy();
   if (!choice.ok) {
     if (!choice.choices || !targetsHost(action)) return reply(choice.message);
@@ -152,16 +183,24 @@ export async function dispatchAction(
   const host = choice.ok ? choice.host : undefined;
   if (!choice.ok && targetsHost(action)) {
     // No host it may use: the denial below names what is missing.
-    const decision = authorize(policy, subject, action, { channelId: actor.channelId, channelName: actor.channelName, host }, now(deps));
+    const decision = authorize(policy, subject, action, placeOf(deps, action, actor, host), now(deps));
     audit(deps, { requestId, actor, action, host, decision });
     return decision.allow ? reply(choice.message) : reply(`:no_entry: ${decision.reason}`, "denied");
   }
-  const place: Place = { channelId: actor.channelId, channelName: actor.channelName, host };
+  const place = placeOf(deps, action, actor, host);
   if (action.kind === "policy.explain" && action.question === "can-i") return explain(action.text ?? "", actor, subject, deps, requestId);
   let decision = authorize(policy, subject, action, place, now(deps));
   let cancelTarget: ReturnType<JobRegistry["get"]>;
   if (action.kind === "job.cancel") {
     cancelTarget = deps.jobs.get(action.job);
+    // Someone else's job is only there for you if `jobs` shows it to you (this channel's, or job.list.all): a job
+    // from a channel you cannot see answers exactly like one that does not exist.
+    const seesAll = () => findPermission(policy, subject, "job.list.all", place, now(deps)) !== undefined;
+    if (cancelTarget && !jobVisible(cancelTarget.record, actor, seesAll)) {
+      const reason = noSuchJob(action.job);
+      audit(deps, { requestId, actor, action, host: place.host, decision: { allow: false, rule: "job:not-visible", reason } });
+      return reply(reason, "denied");
+    }
     // Anyone may stop their own job; stopping someone else's needs the right to stop containers where it runs.
     if (cancelTarget && cancelTarget.record.userId !== actor.userId) {
       const jobHost = cancelTarget.record.host ?? undefined;
@@ -176,7 +215,7 @@ export async function dispatchAction(
       decision = asStop.allow ? { ...asStop, gate: "none", gateRule: undefined, approvers: undefined } : asStop;
     }
   }
-  audit(deps, { requestId, actor, action, host, decision });
+  audit(deps, { requestId, actor, action, host: place.host, decision });
   if (!decision.allow) return reply(`:no_entry: ${decision.reason}`, "denied");
   if (decision.gate !== "none" && (action.kind === "host.create" || action.kind === "host.remove" || action.kind === "host.extend")) {
     const refusal = hostRefusal(action, { cloud: deps.cloud, manifestHosts: deps.manifestHosts ?? [] });
@@ -203,7 +242,7 @@ async function perform(action: Action, actor: Actor, c: PerformContext): Promise
     replyOutcome(requestId, text, visibility, result);
   if (action.kind === "job.cancel") {
     const target = deps.jobs.get(action.job);
-    if (!target) return reply(`No running job \`${action.job}\`. \`/berth jobs\` lists the running ones.`);
+    if (!target) return reply(noSuchJob(action.job));
     deps.jobs.cancel(action.job, actor.userId);
     auditOutcome(deps, { requestId, actor, action, host, outcome: "cancel requested" });
     return reply(`Stopping job \`${action.job}\` (${target.record.summary}).`);
@@ -242,6 +281,13 @@ async function perform(action: Action, actor: Actor, c: PerformContext): Promise
   }
   if (isJobAction(action)) {
     const jobHost = host as string;
+    let rollbackImage: string | undefined;
+    if (action.kind === "service.rollback") {
+      // A rollback deploys the previous spec's image: it passes the same allow-list as `service update --image`.
+      const checked = await checkRollback(action, actor, jobHost, c);
+      if (!checked.ok) return checked.outcome;
+      rollbackImage = checked.image;
+    }
     const id = deps.jobs.newId();
     return {
       type: "job",
@@ -264,6 +310,7 @@ async function perform(action: Action, actor: Actor, c: PerformContext): Promise
               jobId: id,
               clock: deps.clock,
               isolation: deps.hosts.settings?.[jobHost]?.isolation,
+              rollbackImage,
             },
             jobSignal,
           ),
@@ -294,6 +341,35 @@ async function perform(action: Action, actor: Actor, c: PerformContext): Promise
     deps.log?.("command failed", { requestId, err: error, kind: action.kind });
     return reply(`:warning: ${publicMessage(error, requestId.slice(0, 8))}`, "ephemeral", "failed");
   }
+}
+
+/**
+ * Reads the image a rollback would bring back and holds it to the image allow-list. Runs after the rollback itself
+ * was allowed and audited (it reads the engine); a refusal is audited as a denial by `policy:images`.
+ */
+async function checkRollback(
+  action: ActionOf<"service.rollback">,
+  actor: Actor,
+  host: string,
+  c: PerformContext,
+): Promise<{ ok: true; image: string | undefined } | { ok: false; outcome: Outcome }> {
+  const { deps, requestId } = c;
+  let image: string | undefined;
+  try {
+    image = await deps.engine(host).previousServiceImage(action.service, c.signal);
+  } catch (error) {
+    auditOutcome(deps, { requestId, actor, action, host, outcome: `error: ${errorCode(error)}`, approver: c.approvedBy });
+    return {
+      ok: false,
+      outcome: replyOutcome(requestId, `:warning: ${publicMessage(error, requestId.slice(0, 8))}`, "ephemeral", "failed"),
+    };
+  }
+  // No previous spec: the engine refuses the rollback itself, with its own clear message.
+  const refused = image === undefined ? undefined : imageRefusal(c.policy, image);
+  if (!refused) return { ok: true, image };
+  const reason = `A rollback of \`${action.service}\` would bring back its previous image. ${refused} Or deploy an allowed image with \`/berth service update --image IMAGE ${action.service}\`.`;
+  audit(deps, { requestId, actor, action, host, decision: { allow: false, rule: "policy:images", reason } });
+  return { ok: false, outcome: replyOutcome(requestId, `:no_entry: ${reason}`, "ephemeral", "denied") };
 }
 
 /** Records a request that needs a tap or a second person, and describes its card. */
@@ -331,7 +407,9 @@ async function gate(
     requestId,
     view: {
       pending,
-      preview: (await preview(action, place.host, policy, deps, signal)).map((line) => shown(line, action, policy)),
+      preview: (await preview(action, targetsHost(action) ? place.host : undefined, policy, deps, signal)).map((line) =>
+        shown(line, action, policy),
+      ),
       approvers: approvers.filter((a) => a !== `<@${actor.userId}>`),
       dangerous:
         action.kind === "container.remove" ||
@@ -439,7 +517,12 @@ async function decide(
     };
   }
   const policy = deps.policy();
-  const place: Place = { channelId: p.channelId, channelName: p.channelName ?? undefined, host: p.host ?? undefined };
+  const place = placeOf(
+    deps,
+    full ?? (p.action as Action),
+    { channelId: p.channelId, channelName: p.channelName ?? undefined },
+    p.host ?? undefined,
+  );
   const target = full ?? (p.action as Action);
   let rule = "requester";
   if (p.gate === "confirm" || (action.verdict === "deny" && clicker.userId === p.requester)) {
@@ -447,7 +530,7 @@ async function decide(
   } else {
     const check = mayApprove(
       policy,
-      await subjectOf(deps, clicker.userId),
+      await subjectOf(deps, clicker),
       { requester: p.requester, action: target, place, approvers: p.approvers },
       now(deps),
     );
@@ -498,7 +581,8 @@ async function decide(
   }
   if (target.kind === "grant.request") return startGrant(target, decided, clicker, deps, requestId);
   // Policy may have changed, or a grant expired, while the request waited: the requester is authorized again.
-  const subject = await subjectOf(deps, p.requester);
+  // The requester's team is not kept with the request: re-authorized as someone `users: ["*"]` does not cover.
+  const subject = await subjectOf(deps, requester);
   const again = authorize(policy, subject, target, place, now(deps));
   if (!again.allow) {
     audit(deps, { requestId: p.requestId, actor: requester, action: target, host: p.host ?? undefined, decision: again });
@@ -617,7 +701,7 @@ async function explain(text: string, actor: Actor, subject: Subject, deps: Dispa
   if (!choice.ok) return replyOutcome(requestId, choice.message);
   const { host } = choice;
   const policy = deps.policy();
-  const place: Place = { channelId: actor.channelId, channelName: actor.channelName, host };
+  const place = placeOf(deps, action, actor, host);
   const d = authorize(policy, subject, action, place, now(deps));
   const what = `\`${text}\``;
   if (!d.allow) return replyOutcome(requestId, `*Denied:* ${what}. ${d.reason} (rule \`${d.rule}\`)`);

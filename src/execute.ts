@@ -37,6 +37,8 @@ export type JobContext = {
   clock?: () => number;
   /** The manifest's default isolation for this host (Windows), over the engine's own default. */
   isolation?: Isolation | undefined;
+  /** `service rollback`: the previous image berth checked against the allow-list; the rollback brings back no other. */
+  rollbackImage?: string | undefined;
 };
 
 /** Why a job's signal was aborted: a person (Stop button, `cancel`) or berth shutting down. */

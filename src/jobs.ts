@@ -38,3 +38,15 @@ export function createJobRegistry(store: Store) {
 }
 
 export type JobRegistry = ReturnType<typeof createJobRegistry>;
+
+/**
+ * Whether `viewer` may see (and so name, to cancel) a job: their own, and the jobs of the channel they are in.
+ * Everyone's, everywhere (private channels and DMs included) takes the `job.list.all` permission: `seesAll`.
+ */
+export function jobVisible(
+  job: Pick<JobRecord, "userId" | "channelId">,
+  viewer: { userId: string; channelId: string },
+  seesAll: () => boolean,
+): boolean {
+  return job.userId === viewer.userId || job.channelId === viewer.channelId || seesAll();
+}

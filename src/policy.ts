@@ -1,23 +1,24 @@
 import { z } from "zod";
 import {
   type Action,
-  type ActionKind,
   type Actor,
-  actionKinds,
   defaultGate,
   type Gate,
   minCpus,
   minMemoryBytes,
   risk,
-  targetsHost,
+  hostOf,
+  onAnotherPersonsHost,
+  type Permission,
+  permissions,
 } from "./action.ts";
 import { formatBytes, formatDuration, parseBytes, parseDuration } from "./duration.ts";
 import { BerthError } from "./errors.ts";
 import { globMatch, normalizeImage } from "./glob.ts";
 import { definitionProblem, mountNamePattern, nestingProblem, resolveMounts } from "./mounts.ts";
 
-const actionPattern = z.string().refine((p) => p === "*" || actionKinds.some((k) => globMatch(p, k)), {
-  error: (issue) => `unknown action "${String(issue.input)}"; known actions: ${actionKinds.join(", ")}`,
+const actionPattern = z.string().refine((p) => p === "*" || permissions.some((k) => globMatch(p, k)), {
+  error: (issue) => `unknown action "${String(issue.input)}"; known actions: ${permissions.join(", ")}`,
 });
 const size = z.string().refine((s) => parseBytes(s) !== undefined, "a size such as 256m or 1g");
 /** Docker refuses less than 6 MiB, and reads 0 as "no limit": a container limit is at least that. */
@@ -28,13 +29,26 @@ const duration = z.string().refine((s) => (parseDuration(s) ?? 0) > 0, "a durati
 const userId = z.string().regex(/^([UW][A-Z0-9]+|\*)$/, "a Slack user ID like U0123ABCD, or *");
 const groupId = z.string().regex(/^S[A-Z0-9]+$/, "a Slack user group ID like S0123ABCD");
 const roleName = z.string().regex(/^[a-z][a-z0-9_-]*$/, "role names are lower-case words");
+/**
+ * Channels by ID only: a name (or a name glob) matches any channel a member creates or renames to fit it, so it
+ * would hand the binding's role to whoever names a channel that way.
+ */
+const channelId = z.string().superRefine((c, ctx) => {
+  if (/^[CGD][A-Z0-9]{2,}$/.test(c)) return;
+  ctx.addIssue({
+    code: "custom",
+    message: c.startsWith("#")
+      ? `"${c}" names a channel by name, and any member can create or rename a channel to match a name, so berth binds channels by ID only. Find the ID in Slack (open the channel, click its name: the ID is at the bottom of About; or copy the channel's link, the C… part) and write it instead, e.g. C0123ABCD with the name in a comment`
+      : `"${c}" is not a Slack channel ID like C0123ABCD (channels C…, private channels G…, direct messages D…)`,
+  });
+});
 
 const Binding = z
   .object({
     role: z.string(),
     users: z.array(userId).optional(),
     usergroups: z.array(groupId).optional(),
-    channels: z.array(z.string().min(1)).optional(),
+    channels: z.array(channelId).optional(),
     hosts: z.array(z.string().min(1)).optional(),
   })
   .strict()
@@ -45,7 +59,7 @@ const Rule = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, "rule ids are lower-case words"),
     actions: z.array(actionPattern).min(1),
-    channels: z.array(z.string().min(1)).optional(),
+    channels: z.array(channelId).optional(),
     hosts: z.array(z.string().min(1)).optional(),
     images: z.array(z.string()).optional(),
     require: z.enum(["confirm", "approval"]),
@@ -212,10 +226,27 @@ export function roleActions(policy: Policy, role: string): string[] {
 /** An approved break-glass grant: the role applies to this one user, everywhere, until it expires. */
 export type ActiveGrant = { id: string; userId: string; role: string; expiresAt: number };
 
-/** The person asking: Slack user ID, the user groups they belong to, and their active grants. */
-export type Subject = { userId: string; groups: ReadonlySet<string>; grants?: readonly ActiveGrant[] };
-/** Where the action would happen. `host` is resolved (explicit -H or the default) before authorizing. */
-export type Place = { channelId: string; channelName?: string | undefined; host?: string | undefined };
+/**
+ * The person asking: Slack user ID, the user groups they belong to, their active grants, and whether they belong to
+ * the workspace berth serves (`users: ["*"]` means everyone in it, never a Slack Connect guest from elsewhere).
+ */
+export type Subject = {
+  userId: string;
+  groups: ReadonlySet<string>;
+  grants?: readonly ActiveGrant[];
+  teamId?: string | undefined;
+  homeTeam: boolean;
+};
+/**
+ * Where the action would happen. `host` is resolved (explicit -H or the default) before authorizing; `hostOwner` is
+ * who made the host, for hosts berth made (removing or extending someone else's needs a wider permission).
+ */
+export type Place = {
+  channelId: string;
+  channelName?: string | undefined;
+  host?: string | undefined;
+  hostOwner?: string | undefined;
+};
 
 export type Decision =
   | {
@@ -231,19 +262,16 @@ export type Decision =
   | { allow: false; rule: string; reason: string };
 
 const subjectMatches = (users: readonly string[] | undefined, groups: readonly string[] | undefined, s: Subject) =>
-  (users ?? []).some((u) => u === "*" || u === s.userId) || (groups ?? []).some((g) => s.groups.has(g));
+  (users ?? []).some((u) => (u === "*" ? s.homeTeam : u === s.userId)) || (groups ?? []).some((g) => s.groups.has(g));
 
-function channelMatches(channels: readonly string[] | undefined, place: Place): boolean {
-  if (!channels) return true;
-  return channels.some((c) =>
-    c.startsWith("#") ? place.channelName !== undefined && globMatch(c.slice(1), place.channelName) : c === place.channelId,
-  );
-}
+const channelMatches = (channels: readonly string[] | undefined, place: Pick<Place, "channelId">) =>
+  !channels || channels.includes(place.channelId);
 
+/** Fails closed: a binding or rule that names hosts never matches an action that concerns no host. */
 const hostMatches = (hosts: readonly string[] | undefined, host: string | undefined) =>
-  !hosts || host === undefined || hosts.some((h) => globMatch(h, host));
+  !hosts || (host !== undefined && hosts.some((h) => globMatch(h, host)));
 
-function grants(policy: Policy, role: string, kind: ActionKind): boolean {
+function grants(policy: Policy, role: string, kind: Permission): boolean {
   return roleActions(policy, role).some((p) => globMatch(p, kind));
 }
 
@@ -252,7 +280,7 @@ const where = (b: { channels?: readonly string[] | undefined; hosts?: readonly s
   "everywhere";
 
 /** Which binding (or active grant) gives `subject` the right to `kind` at `place`, if any. */
-export function findPermission(policy: Policy, subject: Subject, kind: ActionKind, place: Place, now: number) {
+export function findPermission(policy: Policy, subject: Subject, kind: Permission, place: Place, now: number) {
   const host = place.host;
   const index = policy.bindings.findIndex(
     (b) =>
@@ -274,32 +302,54 @@ export function findPermission(policy: Policy, subject: Subject, kind: ActionKin
  */
 export function authorize(policy: Policy, subject: Subject, action: Action, place: Place, now: number = Date.now()): Decision {
   if (risk[action.kind] === "self") return { allow: true, rule: "builtin:self-service", gate: "none" };
-  const host = targetsHost(action) ? place.host : undefined;
-  const at = { ...place, host };
+  const at = { ...place, host: hostOf(action, place.host) };
   const limits = checkLimits(policy, action);
   if (limits) return { allow: false, rule: "policy:containers", reason: limits };
   // A service update puts a new image into production just as surely as `run` does: the same allow-list applies.
   if (action.kind === "container.run" || action.kind === "service.update") {
-    const image = normalizeImage(action.image);
-    const allowed = (policy.images ?? []).some(
-      (g) => globMatch(g, image, { segments: true }) || globMatch(g, action.image, { segments: true }),
-    );
-    if (!allowed) {
-      const list = policy.images?.length ? policy.images.map((g) => `\`${g}\``).join(", ") : "none";
-      return {
-        allow: false,
-        rule: "policy:images",
-        reason: `The image \`${action.image}\` is not on berth's image allow-list (allowed: ${list}). Use an allowed image, or ask the operator to add it to \`images\` in the policy.`,
-      };
-    }
+    const refused = imageRefusal(policy, action.image);
+    if (refused) return { allow: false, rule: "policy:images", reason: refused };
   }
   if (action.kind === "grant.request") return authorizeGrant(policy, subject, action);
-  const found = findPermission(policy, subject, action.kind, at, now);
-  if (found) return { allow: true, rule: found.rule, grant: found.grant, ...gateFor(policy, action, at) };
-  return { allow: false, rule: "default:deny", reason: denial(policy, subject, action.kind, at) };
+  const found = permitted(policy, subject, action, at, now);
+  if (found.ok) return { allow: true, rule: found.rule, grant: found.grant, ...gateFor(policy, action, at) };
+  return { allow: false, rule: "default:deny", reason: found.reason };
 }
 
-function denial(policy: Policy, subject: Subject, kind: ActionKind, place: Place): string {
+/** Why `image` may not be deployed (run, service update, or brought back by a rollback); undefined when allowed. */
+export function imageRefusal(policy: Policy, image: string): string | undefined {
+  const normal = normalizeImage(image);
+  const allowed = (policy.images ?? []).some((g) => globMatch(g, normal, { segments: true }) || globMatch(g, image, { segments: true }));
+  if (allowed) return undefined;
+  const list = policy.images?.length ? policy.images.map((g) => `\`${g}\``).join(", ") : "none";
+  return `The image \`${image}\` is not on berth's image allow-list (allowed: ${list}). Use an allowed image, or ask the operator to add it to \`images\` in the policy.`;
+}
+
+/**
+ * Every permission the action needs here, each from some binding or grant: its own, and the wider `.any` one when it
+ * touches a host someone else made. The decision names the binding that gave the last (widest) one.
+ */
+function permitted(
+  policy: Policy,
+  subject: Subject,
+  action: Action,
+  at: Place,
+  now: number,
+): { ok: true; rule: string; grant: string | undefined } | { ok: false; missing: Permission; reason: string } {
+  const own = findPermission(policy, subject, action.kind, at, now);
+  if (!own) return { ok: false, missing: action.kind, reason: denial(policy, subject, action.kind, at) };
+  const wider = (onAnotherPersonsHost as Partial<Record<string, Permission>>)[action.kind];
+  if (!wider || at.hostOwner === undefined || at.hostOwner === subject.userId) return { ok: true, ...own };
+  const any = findPermission(policy, subject, wider, at, now);
+  if (any) return { ok: true, ...any };
+  return {
+    ok: false,
+    missing: wider,
+    reason: `\`${at.host}\` was made by <@${at.hostOwner}>, not you: ${action.kind === "host.remove" ? "removing" : "extending"} a host someone else made needs permission \`${wider}\` as well. ${denial(policy, subject, wider, at)}`,
+  };
+}
+
+function denial(policy: Policy, subject: Subject, kind: Permission, place: Place): string {
   const yours = policy.bindings.filter((b) => subjectMatches(b.users, b.usergroups, subject) && grants(policy, b.role, kind));
   const roles = Object.keys(policy.roles).filter((r) => grants(policy, r, kind));
   const here = `${place.channelName ? `#${place.channelName}` : place.channelId}${place.host ? ` on host ${place.host}` : ""}`;
@@ -309,8 +359,15 @@ function denial(policy: Policy, subject: Subject, kind: ActionKind, place: Place
   const breakGlass = grantable.length
     ? ` In an emergency you may ask for ${grantable.map((g) => `\`/berth grant ${g.role} --for ${g.maxDuration} --reason "…"\``).join(" or ")}.`
     : "";
+  // A host-scoped role never applies to a request that names no host (fail closed): say how to name one.
+  const noHost =
+    place.host === undefined && yours.length && yours.every((b) => b.hosts)
+      ? kind === "audit.query"
+        ? " This request names no host, and your role only applies on some hosts: add `-H HOST` to see that host's records."
+        : " This request names no host, and your role only applies on some hosts."
+      : "";
   return yours.length
-    ? `You may not \`${kind}\` in ${here}. Your role ${yours.map((b) => `${b.role} allows it ${where(b)}`).join("; ")}.${breakGlass}`
+    ? `You may not \`${kind}\` in ${here}. Your role ${yours.map((b) => `${b.role} allows it ${where(b)}`).join("; ")}.${noHost}${breakGlass}`
     : `You need permission \`${kind}\` in ${here}, and no binding gives it to you. Roles that allow it: ${roles.join(", ") || "none"}. Ask the operator to bind you to one, and see \`/berth whoami\` for what you have.${breakGlass}`;
 }
 
@@ -378,7 +435,7 @@ export function mayApprove(
   now: number,
 ): { ok: true; rule: string } | { ok: false; reason: string } {
   if (approver.userId === request.requester) return { ok: false, reason: "You cannot approve your own request; another person has to." };
-  const place = { ...request.place, host: targetsHost(request.action) ? request.place.host : undefined };
+  const place = { ...request.place, host: hostOf(request.action, request.place.host) };
   const roles = request.approvers;
   if (roles?.length) {
     const index = policy.bindings.findIndex(
@@ -391,8 +448,9 @@ export function mayApprove(
     if (index === -1) return { ok: false, reason: `Only someone with the role ${roles.join(" or ")} here may approve this.` };
     if (request.action.kind === "grant.request") return { ok: true, rule: `bindings[${index}] (role ${policy.bindings[index]?.role})` };
   }
-  const found = findPermission(policy, approver, request.action.kind, place, now);
-  if (!found) return { ok: false, reason: `You may not approve this: you are not allowed \`${request.action.kind}\` here yourself.` };
+  // The approver needs every permission the requester needs, the wider one for someone else's host included.
+  const found = permitted(policy, approver, request.action, place, now);
+  if (!found.ok) return { ok: false, reason: `You may not approve this: you are not allowed \`${found.missing}\` here yourself.` };
   return { ok: true, rule: found.rule };
 }
 
@@ -401,7 +459,7 @@ export function approversFor(
   policy: Policy,
   request: { action: Action; place: Place; approvers?: readonly string[] | undefined },
 ): string[] {
-  const place = { ...request.place, host: targetsHost(request.action) ? request.place.host : undefined };
+  const place = { ...request.place, host: hostOf(request.action, request.place.host) };
   const roles = request.approvers?.length
     ? request.approvers
     : Object.keys(policy.roles).filter((r) => grants(policy, r, request.action.kind));
@@ -517,7 +575,7 @@ export function describeSubject(policy: Policy, subject: Subject, actor: Actor, 
   const bound = policy.bindings
     .filter((b) => subjectMatches(b.users, b.usergroups, subject))
     .map((b) => {
-      const here = channelMatches(b.channels, { channelId: actor.channelId, channelName: actor.channelName }) ? " (applies here)" : "";
+      const here = channelMatches(b.channels, actor) ? " (applies here)" : "";
       return `*${b.role}* ${where(b)}${here}: ${roleActions(policy, b.role).join(", ")}`;
     });
   const granted = (subject.grants ?? [])

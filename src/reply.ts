@@ -4,8 +4,8 @@ import { formatBytes, formatDuration } from "./duration.ts";
 import type { ContainerEngine, ContainerSummary, EngineInfo, ServiceSummary, ServiceTask } from "./engines/ports.ts";
 import type { Reply } from "./events.ts";
 import { helpText } from "./help.ts";
-import type { JobRegistry } from "./jobs.ts";
-import { describeSubject, type Policy, type Subject } from "./policy.ts";
+import { type JobRegistry, jobVisible } from "./jobs.ts";
+import { describeSubject, findPermission, type Policy, type Subject } from "./policy.ts";
 
 export type ReplyAction = Exclude<
   Action,
@@ -69,9 +69,17 @@ export async function answer(action: ReplyAction, ctx: ReplyContext, signal: Abo
       );
     }
     case "job.list": {
-      const jobs = ctx.jobs.list();
-      if (!jobs.length) return ephemeral("No jobs are running.");
       const now = (ctx.clock ?? Date.now)();
+      const seesAll = () =>
+        findPermission(
+          ctx.policy,
+          ctx.subject,
+          "job.list.all",
+          { channelId: ctx.actor.channelId, channelName: ctx.actor.channelName },
+          now,
+        ) !== undefined;
+      const jobs = ctx.jobs.list().filter((j) => jobVisible(j, ctx.actor, seesAll));
+      if (!jobs.length) return ephemeral(seesAll() ? "No jobs are running." : "None of your jobs, and no job in this channel, is running.");
       return ephemeral(
         [
           "*Running jobs*",

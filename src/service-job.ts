@@ -16,7 +16,7 @@ export async function* serviceJob(action: ServiceJobAction, ctx: JobContext, sig
       ? { kind: "scale", replicas: action.replicas }
       : action.kind === "service.update"
         ? { kind: "image", image: action.image }
-        : { kind: "rollback" };
+        : { kind: "rollback", expect: ctx.rollbackImage };
   const verb = {
     scale: `Scaling to ${action.kind === "service.scale" ? action.replicas : 0}`,
     image: "Updating",

@@ -210,13 +210,13 @@ test("logs of a container mask its environment values before any line", async ()
   assert.equal(events.findIndex((e) => e.type === "mask") < events.findIndex((e) => e.type === "line"), true);
 });
 
-test("cancelling someone else's job follows channel-name bindings and is never gated", async () => {
+test("cancelling someone else's job follows the bindings of the job's channel and is never gated", async () => {
   const namePolicy = parseYaml(
     `version: 1
 roles:
   operator: { actions: [container.stop] }
 bindings:
-  - { role: operator, users: [U0A, U0B], channels: ["#incident-*"] }
+  - { role: operator, users: [U0A, U0B], channels: [C0INC] }
 rules:
   - { id: stops-need-approval, actions: [container.stop], require: approval }
 `,

@@ -163,6 +163,12 @@ export class FakeEngine implements ContainerEngine {
     this.record("updateService", service, change);
     return { warnings: [] };
   }
+  /** What previousServiceImage() answers: the image a rollback would bring back. */
+  previousImage: string | undefined = undefined;
+  async previousServiceImage(service: string): Promise<string | undefined> {
+    this.record("previousServiceImage", service);
+    return this.previousImage;
+  }
   async *watchService(service: string): AsyncIterable<Convergence> {
     this.record("watchService", service);
     yield* this.convergence;

@@ -26,14 +26,14 @@ roles:
   lead: { inherits: [operator], actions: [container.remove, container.exec, audit.query] }
   admin: { actions: ["*"] }
 bindings:
-  - { role: operator, usergroups: [S0ONCALL], channels: [C0INCIDENT, "#incident-*", "#prod-*"], hosts: ["staging-*", "prod-*"] }
+  - { role: operator, usergroups: [S0ONCALL], channels: [C0INCIDENT, C0INCDB, C0PRODALR], hosts: ["staging-*", "prod-*"] }
   - { role: operator, users: [U0OPER], hosts: [local, "staging-*"] }
-  - { role: lead, users: [U0LEAD], usergroups: [S0LEADS], channels: ["#ops-*", C0INCIDENT, "#prod-*"] }
-  - { role: viewer, users: ["*"], channels: ["#ops-*", "#prod-*"] }
+  - { role: lead, users: [U0LEAD], usergroups: [S0LEADS], channels: [C0OPSDEP, C0INCIDENT, C0PRODALR] }
+  - { role: viewer, users: ["*"], channels: [C0OPSDEP, C0PRODALR] }
   - { role: admin, users: [U0ADMIN] }
 images: ["busybox:*", "alpine:latest", "registry.example.com/**"]
 rules:
-  - { id: incident-confirm, actions: [container.run, "container.st*", container.restart], channels: ["#incident-*"], require: confirm }
+  - { id: incident-confirm, actions: [container.run, "container.st*", container.restart], channels: [C0INCDB], require: confirm }
   - { id: prod-run, actions: [container.run], hosts: ["prod-*"], require: approval, approvers: [lead] }
   - { id: experimental, actions: [container.run], images: ["registry.example.com/experimental/**"], require: approval }
   - { id: prod-danger, actions: [container.exec, container.remove], hosts: ["prod-*"], require: approval, approvers: [admin] }
@@ -474,7 +474,7 @@ test("the engine is touched only after an audited allow, and never for denied, u
         const id = card?.id ?? "r-000000";
         const byRequester = c.by === "requester" || (c.by === "fitting" && card?.gate === "confirm");
         const named = c.by === "fitting" && card?.approvers.length ? card.approvers[c.nth % card.approvers.length] : undefined;
-        const actor = card && byRequester ? card.actor : { userId: named ?? c.user, ...c.channel };
+        const actor = card && byRequester ? card.actor : { userId: named ?? c.user, ...c.channel, homeTeam: true };
         const text = c.shout ? `${c.verdict[0]?.toUpperCase()}${c.verdict.slice(1)} ${id.toUpperCase()}` : `${c.verdict} ${id}`;
         return send(w, actor, text, `q-${runNo}-${n++}`);
       };
@@ -488,7 +488,7 @@ test("the engine is touched only after an audited allow, and never for denied, u
           await decide(s.say.click, cards[s.say.pick % Math.max(cards.length, 1)]);
           continue;
         }
-        const actor: Actor = { userId: s.user, ...s.channel };
+        const actor: Actor = { userId: s.user, ...s.channel, homeTeam: true };
         const outcome = await send(w, actor, s.say.text, `q-${runNo}-${n++}`);
         if (outcome.type !== "gate") continue;
         const card = { id: outcome.view.pending.id, actor, gate: outcome.view.pending.gate, approvers: people(outcome.view.approvers) };

@@ -9,11 +9,11 @@ import { loadPolicyFile } from "../src/policy-file.ts";
 const policy = loadPolicyFile("manifests/policy.example.yaml");
 const now = Date.parse("2026-11-28T12:00:00Z");
 
-const oncall: Subject = { userId: "U0ONCALL", groups: new Set(["S0ONCALL"]) };
-const lead: Subject = { userId: "U0LEAD", groups: new Set(["S0LEADS"]) };
-const colleague: Subject = { userId: "U0ONCALL2", groups: new Set(["S0ONCALL"]) };
-const stranger: Subject = { userId: "U0STRANGER", groups: new Set() };
-const incident = (host: string): Place => ({ channelId: "C0INC", channelName: "incident-db", host });
+const oncall: Subject = { userId: "U0ONCALL", groups: new Set(["S0ONCALL"]), homeTeam: true };
+const lead: Subject = { userId: "U0LEAD", groups: new Set(["S0LEADS"]), homeTeam: true };
+const colleague: Subject = { userId: "U0ONCALL2", groups: new Set(["S0ONCALL"]), homeTeam: true };
+const stranger: Subject = { userId: "U0STRANGER", groups: new Set(), homeTeam: true };
+const incident = (host: string): Place => ({ channelId: "C0INCIDENT1", channelName: "incident-db", host });
 const random = (host: string): Place => ({ channelId: "C0RND", channelName: "random", host });
 const run: Action = {
   kind: "container.run",
@@ -30,7 +30,7 @@ const logs: Action = { kind: "container.logs", container: "api", follow: true };
 
 const gateOf = (d: ReturnType<typeof authorize>) => (d.allow ? d.gate : "denied");
 
-test("on-call may read logs and restart on prod from #incident-*, at once", () => {
+test("on-call may read logs and restart on prod from the incident channels, at once", () => {
   assert.equal(gateOf(authorize(policy, oncall, logs, incident("prod-1"), now)), "none");
   assert.equal(gateOf(authorize(policy, oncall, restart, incident("prod-1"), now)), "none");
 });
@@ -38,7 +38,7 @@ test("on-call may read logs and restart on prod from #incident-*, at once", () =
 test("on-call may not restart on prod from another channel, and is told where they may", () => {
   const d = authorize(policy, oncall, restart, random("prod-1"), now);
   assert.equal(d.allow, false);
-  assert.match(d.allow ? "" : d.reason, /Your role responder allows it in #incident-\* on hosts prod-\*/);
+  assert.match(d.allow ? "" : d.reason, /Your role responder allows it in C0INCIDENT1, C0INCIDENT2 on hosts prod-\*/);
 });
 
 test("running a new container on prod needs a second person; on staging it runs at once", () => {
@@ -79,6 +79,8 @@ test("on-call may ask for one hour of admin, leads approve, and the grant then a
 
 test("everyone may look from incident channels; strangers may not act", () => {
   assert.equal(gateOf(authorize(policy, stranger, logs, incident("prod-1"), now)), "none");
+  const guest: Subject = { ...stranger, teamId: "T0PARTNER", homeTeam: false };
+  assert.equal(authorize(policy, guest, logs, incident("prod-1"), now).allow, false, "a Slack Connect guest is not everyone");
   assert.equal(authorize(policy, stranger, restart, incident("prod-1"), now).allow, false);
   assert.equal(authorize(policy, stranger, logs, random("prod-1"), now).allow, false);
 });
@@ -93,6 +95,18 @@ test("stopping on prod asks the requester to confirm; rm and exec are dangerous 
     gateOf(authorize(policy, lead, { kind: "container.exec", container: "api", cmd: ["sh"] }, random("staging-1"), now)),
     "confirm",
   );
+});
+
+test("a lead removes and extends their own Azure hosts; someone else's take an admin", () => {
+  const made = (host: string, owner: string): Place => ({ ...random(host), hostOwner: owner });
+  const rm: Action = { kind: "host.remove", name: "ci-1" };
+  assert.equal(gateOf(authorize(policy, lead, rm, made("ci-1", lead.userId), now)), "confirm");
+  const other = authorize(policy, lead, rm, made("ci-1", "U0OTHERLEAD"), now);
+  assert.match(other.allow ? "" : other.reason, /made by <@U0OTHERLEAD>.*`host\.remove\.any`/);
+  const extend: Action = { kind: "host.extend", name: "ci-1" };
+  assert.equal(authorize(policy, lead, extend, made("ci-1", "U0OTHERLEAD"), now).allow, false);
+  const admin: Subject = { userId: "U0PLATFORM1", groups: new Set(), homeTeam: true };
+  assert.equal(authorize(policy, admin, rm, made("ci-1", "U0OTHERLEAD"), now).allow, true);
 });
 
 test("the example documents every section it uses", () => {

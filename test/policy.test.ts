@@ -16,11 +16,11 @@ bindings:
   - role: operator
     users: [U0OPER]
     usergroups: [S0ONCALL]
-    channels: ["C0INCIDENT", "#incident-*"]
+    channels: ["C0INCIDENT", "G0INCIDENT2"]
     hosts: ["local", "staging-*"]
   - role: viewer
     users: ["*"]
-    channels: ["#ops"]
+    channels: ["C0OPS"]
   - role: admin
     users: [U0ADMIN]
 images: ["busybox:*", "registry.example.com/**"]
@@ -38,7 +38,7 @@ const run = (image: string, extra: Partial<Extract<Action, { kind: "container.ru
   mounts: [],
   ...extra,
 });
-const subject = (userId: string, groups: string[] = []): Subject => ({ userId, groups: new Set(groups) });
+const subject = (userId: string, groups: string[] = []): Subject => ({ userId, groups: new Set(groups), homeTeam: true });
 const incident: Place = { channelId: "C0INCIDENT", channelName: "incident-db", host: "local" };
 const logs: Action = { kind: "container.logs", container: "api", follow: true };
 
@@ -46,13 +46,14 @@ const table: [string, Subject, Action, Place, boolean, RegExp][] = [
   ["operator runs an allowed image", subject("U0OPER"), run("busybox:1"), incident, true, /^bindings\[0\] \(role operator\)$/],
   ["operator by user group", subject("U0SOMEONE", ["S0ONCALL"]), run("busybox:1"), incident, true, /bindings\[0\]/],
   ["inherited viewer action", subject("U0OPER"), logs, incident, true, /bindings\[0\]/],
+  ["private channel by ID", subject("U0OPER"), logs, { channelId: "G0INCIDENT2", host: "local" }, true, /bindings\[0\]/],
   [
-    "channel glob by name",
+    "a channel's name counts for nothing, only its ID",
     subject("U0OPER"),
     logs,
-    { channelId: "C0OTHER", channelName: "incident-api", host: "local" },
-    true,
-    /bindings\[0\]/,
+    { channelId: "C0OTHER", channelName: "incident-db", host: "local" },
+    false,
+    /default:deny/,
   ],
   ["host glob", subject("U0OPER"), logs, { ...incident, host: "staging-3" }, true, /bindings\[0\]/],
   ["registry ** crosses path segments", subject("U0OPER"), run("registry.example.com/team/app:2"), incident, true, /bindings\[0\]/],
@@ -118,7 +119,7 @@ test("a denial names the missing permission and the roles that grant it", () => 
 
 test("a denial tells a bound user where their role does apply", () => {
   const d = authorize(policy, subject("U0OPER"), logs, { channelId: "C0RANDOM", channelName: "random", host: "local" });
-  assert.match(d.allow ? "" : d.reason, /Your role operator allows it in C0INCIDENT, #incident-\* on hosts local, staging-\*/);
+  assert.match(d.allow ? "" : d.reason, /Your role operator allows it in C0INCIDENT, G0INCIDENT2 on hosts local, staging-\*/);
 });
 
 test("no images list means no image may run", () => {
@@ -220,8 +221,8 @@ test("mounts: a run resolved after the policy dropped its mount fails instead of
 test("whoami lists the caller's roles and where they apply", () => {
   const lines = describeSubject(policy, subject("U0OPER"), { userId: "U0OPER", channelId: "C0INCIDENT", channelName: "incident-db" });
   assert.equal(lines.length, 2); // operator binding + the "*" viewer binding
-  assert.match(lines[0] ?? "", /\*operator\* in C0INCIDENT, #incident-\* on hosts local, staging-\* \(applies here\): container\.run/);
-  assert.match(lines[1] ?? "", /\*viewer\* in #ops: container\.list/);
+  assert.match(lines[0] ?? "", /\*operator\* in C0INCIDENT, G0INCIDENT2 on hosts local, staging-\* \(applies here\): container\.run/);
+  assert.match(lines[1] ?? "", /\*viewer\* in C0OPS: container\.list/);
 });
 
 const invalid: [string, string, RegExp][] = [
@@ -265,6 +266,22 @@ const invalid: [string, string, RegExp][] = [
   ],
   ["CPUs that round to no limit", "version: 1\nroles: {}\ncontainers: { cpus: 0.000001 }\n", /at least 0\.01/],
   ["memory below Docker's minimum", "version: 1\nroles: {}\ncontainers: { memory: 1m }\n", /at least 6m/],
+  [
+    "a channel bound by name (spoofable)",
+    'version: 1\nroles: { r: {} }\nbindings:\n  - role: r\n    users: [U1]\n    channels: ["#incident-*"]\n',
+    /line 6 \(bindings\.0\.channels\.0\): "#incident-\*" names a channel by name, and any member can create or rename a channel to match a name, so berth binds channels by ID only\. Find the ID in Slack \(open the channel, click its name: the ID is at the bottom of About/,
+  ],
+  [
+    "a rule's channel by name",
+    'version: 1\nroles: { r: {} }\nrules:\n  - { id: x, actions: [help], channels: ["#ops"], require: confirm }\n',
+    /rules\.0\.channels\.0.*"#ops" names a channel by name/,
+  ],
+  [
+    "a channel that is neither ID nor name",
+    "version: 1\nroles: { r: {} }\nbindings:\n  - { role: r, users: [U1], channels: [general] }\n",
+    /"general" is not a Slack channel ID like C0123ABCD/,
+  ],
+  ["a misspelt wider permission", "version: 1\nroles:\n  r: { actions: [host.remove.all] }\n", /unknown action "host\.remove\.all"/],
 ];
 
 for (const [name, yaml, message] of invalid) {
@@ -278,4 +295,75 @@ for (const [name, yaml, message] of invalid) {
 
 test("a missing policy file says how to create one", () => {
   assert.throws(() => loadPolicyFile("/nonexistent/policy.yaml"), /Copy manifests\/policy\.example\.yaml to \/nonexistent\/policy\.yaml/);
+});
+
+test("wider permissions are names a role may list, and * covers them", () => {
+  const p = parseYaml(
+    "version: 1\nroles:\n  keeper: { actions: [host.remove.any, host.extend.any, job.list.all] }\n  admin: { actions: ['*'] }\n",
+    PolicySchema,
+    "t",
+  );
+  assert.deepEqual(p.roles.keeper?.actions, ["host.remove.any", "host.extend.any", "job.list.all"]);
+});
+
+// Part of the host-scope fix: a binding's `hosts:` covers every action that concerns a host, and no action without one.
+const ciPolicy = parseYaml(
+  `version: 1
+roles:
+  keeper: { actions: [host.create, host.extend, host.remove, host.list, audit.query] }
+  admin: { actions: ["*"] }
+bindings:
+  - { role: keeper, users: [U0CI], hosts: ["ci-*"] }
+  - { role: admin, users: [U0ADMIN] }
+`,
+  PolicySchema,
+  "ci policy",
+);
+const anywhere: Place = { channelId: "C0CI", channelName: "ci" };
+const ciUser = subject("U0CI");
+
+test("a host-scoped binding does not reach host create|extend|rm of a host outside its hosts", () => {
+  for (const action of [
+    { kind: "host.remove", name: "prod-db" },
+    { kind: "host.extend", name: "prod-db" },
+    { kind: "host.create", name: "prod-db", os: "linux", hyperv: false, private: false },
+  ] as Action[]) {
+    const d = authorize(ciPolicy, ciUser, action, { ...anywhere, hostOwner: "U0CI" });
+    assert.equal(d.allow, false, action.kind);
+    assert.match(
+      d.allow ? "" : d.reason,
+      new RegExp(`\`${action.kind.replace(".", "\\.")}\` in #ci on host prod-db\\. Your role keeper allows it on hosts ci-\\*`),
+    );
+  }
+  assert.equal(authorize(ciPolicy, ciUser, { kind: "host.remove", name: "ci-1" }, { ...anywhere, hostOwner: "U0CI" }).allow, true);
+});
+
+test("audit -H is held to the binding's hosts, and audit without -H to no host-scoped binding", () => {
+  assert.equal(authorize(ciPolicy, ciUser, { kind: "audit.query", host: "ci-1" }, anywhere).allow, true);
+  assert.equal(authorize(ciPolicy, ciUser, { kind: "audit.query", host: "prod-db" }, anywhere).allow, false);
+  const all = authorize(ciPolicy, ciUser, { kind: "audit.query" }, anywhere);
+  assert.match(all.allow ? "" : all.reason, /names no host, and your role only applies on some hosts: add `-H HOST`/);
+  assert.equal(authorize(ciPolicy, ciUser, { kind: "host.list" }, anywhere).allow, false, "host.list concerns no host");
+  assert.equal(authorize(ciPolicy, subject("U0ADMIN"), { kind: "audit.query" }, anywhere).allow, true);
+});
+
+test("removing or extending a host someone else made needs host.remove.any / host.extend.any, and says who made it", () => {
+  const theirs = { ...anywhere, hostOwner: "U0ALICE" };
+  const rm = authorize(ciPolicy, ciUser, { kind: "host.remove", name: "ci-1" }, theirs);
+  assert.equal(rm.allow, false);
+  assert.match(
+    rm.allow ? "" : rm.reason,
+    /^`ci-1` was made by <@U0ALICE>, not you: removing a host someone else made needs permission `host\.remove\.any` as well\./,
+  );
+  const ext = authorize(ciPolicy, ciUser, { kind: "host.extend", name: "ci-1" }, theirs);
+  assert.match(ext.allow ? "" : ext.reason, /extending a host someone else made needs permission `host\.extend\.any`/);
+  assert.equal(authorize(ciPolicy, subject("U0ADMIN"), { kind: "host.remove", name: "ci-1" }, theirs).allow, true, "* covers it");
+});
+
+test("users: ['*'] is everyone in berth's workspace, never a user of another team; named users match wherever from", () => {
+  const guest: Subject = { userId: "U0GUEST", groups: new Set(), teamId: "T0PARTNER", homeTeam: false };
+  const ops: Place = { channelId: "C0OPS", channelName: "ops", host: "prod-1" };
+  assert.equal(authorize(policy, { ...guest, homeTeam: true }, logs, ops).allow, true);
+  assert.equal(authorize(policy, guest, logs, ops).allow, false);
+  assert.equal(authorize(policy, { ...guest, userId: "U0OPER" }, logs, incident).allow, true);
 });

@@ -41,6 +41,7 @@ import {
   parseService,
   parseServices,
   parseTasks,
+  previousImage,
   type RawService,
   summarizeService,
   toServiceTask,
@@ -468,6 +469,14 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
     for (let attempt = 1; ; attempt++) {
       // The version from a fresh inspect: the engine refuses an update based on a spec someone else has replaced.
       const { raw, service } = await inspectService(ID, ref, signal);
+      // The version sent below pins this inspect, so the image checked here is the one the engine brings back.
+      const previous = previousImage(service);
+      if (change.kind === "rollback" && change.expect !== undefined && previous !== change.expect) {
+        throw fail(
+          "CONFLICT",
+          `Service ${ref} changed since berth checked it: its previous version now runs ${previous ? `\`${previous}\`` : "nothing"}, not \`${change.expect}\`. Nothing was rolled back; run the rollback again.`,
+        );
+      }
       const _body = changedSpec(service, raw, change);
       // rollback=previous is what `docker service rollback` sends: the engine swaps in PreviousSpec itself.
       const _query = { version: service.Version.Index, ...(change.kind === "rollback" ? { rollback: "previous" } : {}) };
@@ -487,6 +496,11 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
         throw e;
       }
     }
+  }
+
+  async function previousServiceImage(ref: string, signal: AbortSignal): Promise<string | undefined> {
+    const { ID } = await findService(ref, signal);
+    return previousImage((await inspectService(ID, ref, signal)).service);
   }
 
   async function* watchService(ref: string, signal: AbortSignal): AsyncGenerator<Convergence> {
@@ -772,6 +786,7 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
     },
     serviceLogs,
     updateService,
+    previousServiceImage,
     watchService,
     close() {
       for (const stream of open) stream.destroy();

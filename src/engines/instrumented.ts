@@ -95,6 +95,7 @@ export function instrumentEngine(engine: ContainerEngine, observe: EngineObserve
     serviceTasks: (service, signal) => call("serviceTasks", signal, () => engine.serviceTasks(service, signal)),
     serviceLogs: (query, signal) => stream("serviceLogs", signal, () => engine.serviceLogs(query, signal)),
     updateService: (service, change, signal) => call("updateService", signal, () => engine.updateService(service, change, signal)),
+    previousServiceImage: (service, signal) => call("previousServiceImage", signal, () => engine.previousServiceImage(service, signal)),
     watchService: (service, signal) => stream("watchService", signal, () => engine.watchService(service, signal)),
     close: () => engine.close(),
   };

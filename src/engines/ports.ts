@@ -90,7 +90,11 @@ export type ServiceTask = {
   updatedAt: Date;
 };
 
-export type ServiceChange = { kind: "scale"; replicas: number } | { kind: "image"; image: string } | { kind: "rollback" };
+export type ServiceChange =
+  | { kind: "scale"; replicas: number }
+  | { kind: "image"; image: string }
+  /** `expect`: roll back only if the previous spec still runs this image (the one berth checked), else CONFLICT. */
+  | { kind: "rollback"; expect?: string | undefined };
 
 /** One observation of a service converging after a change. */
 export type Convergence = {
@@ -201,6 +205,8 @@ export interface ContainerEngine {
   serviceLogs(query: ServiceLogQuery, signal: AbortSignal): AsyncIterable<LogLine>;
   /** Applies a change; returns the engine's warnings. The caller follows it with watchService. */
   updateService(service: string, change: ServiceChange, signal: AbortSignal): Promise<{ warnings: string[] }>;
+  /** The image of the service's previous spec, which a rollback brings back; undefined when there is none. */
+  previousServiceImage(service: string, signal: AbortSignal): Promise<string | undefined>;
   /** Polls the service after a change until it converges or fails; yields on every visible change. */
   watchService(service: string, signal: AbortSignal): AsyncIterable<Convergence>;
   close(): void;

@@ -32,6 +32,8 @@ export const RawService = z.object({
     Mode: Mode.default({}),
     TaskTemplate: z.object({ ContainerSpec: ContainerSpec.optional() }).default({}),
   }),
+  /** What a rollback brings back. */
+  PreviousSpec: z.object({ TaskTemplate: z.object({ ContainerSpec: ContainerSpec.optional() }).default({}) }).optional(),
   UpdateStatus: UpdateStatus.optional(),
 });
 export type RawService = z.infer<typeof RawService>;
@@ -74,6 +76,9 @@ export function stripDigest(image: string): string {
   const at = image.indexOf("@");
   return at < 0 ? image : image.slice(0, at);
 }
+
+/** The image a rollback would bring back: the previous spec's, if the service has one. */
+export const previousImage = (s: RawService): string | undefined => s.PreviousSpec?.TaskTemplate.ContainerSpec?.Image || undefined;
 
 const isGlobal = (s: RawService) => s.Spec.Mode.Global !== undefined || s.Spec.Mode.GlobalJob !== undefined;
 

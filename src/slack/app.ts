@@ -6,6 +6,7 @@ import { type DispatchDeps, dispatch, dispatchAction, type JobPlan, type Outcome
 import { type HealthReport, healthHandler } from "../health.ts";
 import { type CommandOutcome, type Metrics, metricsHandler } from "../metrics.ts";
 import { parse } from "../parse.ts";
+import { redactAction } from "../redact.ts";
 import type { PendingRecord } from "../store.ts";
 import { createDirectory } from "./directory.ts";
 import { fit, slackLimits } from "./limits.ts";
@@ -23,6 +24,7 @@ import {
   stopActionId,
 } from "./render.ts";
 import { runJob, slackError } from "./run-job.ts";
+import { foreignRequest, type Home, homeWorkspace, type Origin } from "./workspace.ts";
 
 const { App } = bolt;
 
@@ -35,6 +37,10 @@ export type SlackConfig = {
   host?: string | undefined;
   retryConfig: webApi.RetryOptions;
   logLevel: "debug" | "info" | "warn" | "error";
+  /** The workspace berth serves (BERTH_SLACK_TEAM_ID); unset, berth asks auth.test at start. */
+  teamId?: string | undefined;
+  /** The Enterprise Grid organization berth serves (BERTH_SLACK_ENTERPRISE_ID); unset, not checked. */
+  enterpriseId?: string | undefined;
 };
 
 export type CoreDeps = Omit<DispatchDeps, "groupsOf"> & {
@@ -262,6 +268,43 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
       core.log("request done", { requestId, kind, outcome: result });
     };
 
+  let home: Home | undefined;
+  /**
+   * Refuses (ephemerally, logged and audited) a request from outside berth's workspace; true when it did. Nothing of
+   * such a request reaches policy: its user IDs belong to another workspace's directory.
+   */
+  const refusedForeign = (
+    origin: Origin,
+    actor: Actor,
+    what: { kind: string } & Record<string, unknown>,
+    requestId: string,
+    respond: Respond,
+  ) => {
+    const reason = foreignRequest(home, origin);
+    if (!reason) return false;
+    core.log("request from another workspace refused", {
+      requestId,
+      team: origin.teamId,
+      enterprise: origin.enterpriseId,
+      user: actor.userId,
+    });
+    core.store.audit.append({
+      requestId,
+      type: "decision",
+      userId: actor.userId,
+      channelId: actor.channelId,
+      action: what,
+      host: null,
+      decision: "deny",
+      rule: `slack:workspace (from ${origin.teamId ?? "unknown"}${origin.enterpriseId ? `/${origin.enterpriseId}` : ""})`,
+      outcome: null,
+      messageTs: null,
+    });
+    metrics?.command(what.kind, "denied");
+    track(() => respond({ response_type: "ephemeral", replace_original: false, text: `:no_entry: ${reason}` }).catch(() => undefined));
+    return true;
+  };
+
   const failSafe = (requestId: string, respond: Respond, kind: string) => (error: unknown) => {
     metrics?.command(kind, "failed");
     core.log("request failed", { requestId, kind, err: error });
@@ -273,17 +316,20 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
   app.command(core.slash, async ({ command, ack, respond, context }) => {
     await ack();
     acked(context);
+    const origin = { teamId: command.team_id, enterpriseId: command.enterprise_id };
     const actor: Actor = {
       userId: command.user_id,
       userName: command.user_name,
       channelId: command.channel_id,
       channelName: command.channel_name,
       teamId: command.team_id,
+      homeTeam: foreignRequest(home, origin) === undefined,
     };
     const requestId = crypto.randomUUID();
     // The action kind labels the metrics (a bounded set); a command that does not parse is counted as "unparsed".
     const parsed = parse(command.text, core.registry);
     const kind = parsed.ok ? parsed.action.kind : "unparsed";
+    if (refusedForeign(origin, actor, parsed.ok ? redactAction(parsed.action) : { kind }, requestId, respond)) return;
     core.log("command", { requestId, kind, user: actor.userId, channel: actor.channelId, chars: command.text.length });
     track(() =>
       dispatch({ text: command.text, actor, requestId }, deps, AbortSignal.timeout(60_000))
@@ -331,18 +377,27 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
       await ack();
       acked(context);
       if (body.type !== "block_actions" || action.type !== "button") return;
+      // The workspace the click came through, and the clicker's own: in a channel shared with another organization
+      // (Slack Connect) they differ for its guests, whom `users: ["*"]` does not cover.
+      const origin = { teamId: body.team?.id ?? body.user.team_id, enterpriseId: body.enterprise?.id };
+      const userTeam = body.user.team_id ?? origin.teamId;
       const actor: Actor = {
         userId: body.user.id,
         channelId: body.channel?.id ?? body.container?.channel_id ?? "",
         channelName: body.channel?.name,
+        teamId: userTeam,
+        homeTeam: home !== undefined && userTeam === home.teamId,
       };
       const requestId = crypto.randomUUID();
+      // Before the button's value is read: reading a host choice uses it up, and it is not this clicker's to use.
+      const button = typeof actionId === "string" ? actionId : hostPickActionId;
+      if (refusedForeign(origin, actor, { kind: "button", button }, requestId, respond)) return;
       const typed = toAction(action.value ?? "");
       const kind = typed?.kind ?? "stale_button";
       core.log("click", {
         requestId,
         kind,
-        button: typeof actionId === "string" ? actionId : hostPickActionId,
+        button,
         user: actor.userId,
         channel: actor.channelId,
       });
@@ -397,6 +452,8 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
     notify: notifier.handle,
     /** Starts listening (HTTP) or connecting (Socket Mode); resolves with the HTTP port in use. */
     async start(): Promise<number> {
+      // Before any request can arrive: until it is known, every request is refused.
+      home = await homeWorkspace({ teamId: config.teamId, enterpriseId: config.enterpriseId }, () => app.client.auth.test());
       if (socketMode) {
         healthServer = createServer((req, res) => {
           const path = req.url?.split("?")[0];

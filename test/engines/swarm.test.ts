@@ -170,8 +170,24 @@ describe("swarm services on the real engine", () => {
     assert.deepEqual(summary && [summary.image, summary.updateState], [missing, "paused"]);
   });
 
+  it("reads the image a rollback would bring back, and rolls back only to the image the caller checked", async () => {
+    const previous = await engine.previousServiceImage(svc.update, never);
+    assert.match(previous ?? "", /^berth-test\/busybox:1(@sha256:[0-9a-f]{64})?$/);
+    assert.equal(await engine.previousServiceImage(svc.ls, never), undefined, "a service never updated has no previous spec");
+    await assert.rejects(
+      engine.updateService(svc.update, { kind: "rollback", expect: "berth-test/busybox:other" }, never),
+      fails(
+        "CONFLICT",
+        /changed since berth checked it: its previous version now runs `berth-test\/busybox:1.*`, not `berth-test\/busybox:other`/,
+      ),
+    );
+    const summary = (await engine.services(never)).find((s) => s.name === svc.update);
+    assert.equal(summary?.image, missing, "nothing was rolled back");
+  });
+
   it("rolls back to the previous image and converges", async () => {
-    await engine.updateService(svc.update, { kind: "rollback" }, never);
+    const previous = await engine.previousServiceImage(svc.update, never);
+    await engine.updateService(svc.update, { kind: "rollback", expect: previous }, never);
     const steps = await watch(svc.update);
     const last = steps.at(-1);
     assert.deepEqual(last && [last.done, last.ok, last.running, last.desired, last.updateState], [true, true, 1, 1, "rollback_completed"]);
