@@ -3,6 +3,7 @@ import { z } from "zod";
 import { type Action, type ActionKind, type Actor, actionKinds, defaultGate, type Gate, risk, targetsHost } from "./action.ts";
 import { formatBytes, formatDuration, parseBytes, parseDuration } from "./duration.ts";
 import { globMatch, normalizeImage } from "./glob.ts";
+import { linearRegExp } from "./linear-regexp.ts";
 
 const actionPattern = z.string().refine((p) => p === "*" || actionKinds.some((k) => globMatch(p, k)), {
   error: (issue) => `unknown action "${String(issue.input)}"; known actions: ${actionKinds.join(", ")}`,
@@ -112,7 +113,14 @@ export const PolicySchema = z
     containers: Containers.default(Containers.parse({})),
     azure: Azure.default(Azure.parse({})),
     /** Extra secret patterns (JavaScript regular expressions) masked in everything berth shows. */
-    redact: z.array(z.string().refine((p) => safeRegExp(p) !== undefined, "not a valid regular expression")).default([]),
+    redact: z
+      .array(
+        z.string().superRefine((p, ctx) => {
+          const compiled = linearRegExp(p);
+          if (typeof compiled === "string") ctx.addIssue({ code: "custom", message: compiled });
+        }),
+      )
+      .default([]),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -144,12 +152,10 @@ export type Policy = z.output<typeof PolicySchema>;
 type Roles = Policy["roles"];
 export type Rule = Policy["rules"][number];
 
+/** A policy `redact:` pattern, compiled to run in linear time on any output (see linear-regexp.ts). */
 export function safeRegExp(pattern: string): RegExp | undefined {
-  try {
-    return new RegExp(pattern, "g");
-  } catch {
-    return undefined;
-  }
+  const compiled = linearRegExp(pattern);
+  return typeof compiled === "string" ? undefined : compiled;
 }
 
 function inherited(roles: Roles, name: string, seen: string[]): string[] {

@@ -12,7 +12,12 @@ export const labels = {
   host: "io.berth.host",
 } as const;
 
-export type LogLine = { stream: "stdout" | "stderr"; text: string };
+export type LogLine = {
+  stream: "stdout" | "stderr";
+  text: string;
+  /** A piece of a line cut for length: the line goes on in the next piece of this stream (the redactor needs both). */
+  continued?: boolean;
+};
 
 export type Isolation = "process" | "hyperv";
 
