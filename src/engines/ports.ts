@@ -189,6 +189,8 @@ export interface ContainerEngine {
   services(signal: AbortSignal): Promise<ServiceSummary[]>;
   serviceTasks(service: string, signal: AbortSignal): Promise<ServiceTask[]>;
   serviceLogs(query: ServiceLogQuery, signal: AbortSignal): AsyncIterable<LogLine>;
+  /** The service's environment values (from its spec), for masking in its logs only, like secretValues. */
+  serviceSecretValues(service: string, signal: AbortSignal): Promise<string[]>;
   /** Applies a change; returns the engine's warnings. The caller follows it with watchService. */
   updateService(service: string, change: ServiceChange, signal: AbortSignal): Promise<{ warnings: string[] }>;
   /** Polls the service after a change until it converges or fails; yields on every visible change. */
