@@ -80,12 +80,12 @@ export function createRedactor(values: readonly string[] = [], extra: readonly R
       // A value can hold something that looks like a key (password=token=x): it is masked already.
       secretKey.lastIndex = Math.max(secretKey.lastIndex, end);
     }
+    // exec rather than matchAll, which copies the pattern on every call: this runs for every line of output.
     for (const pattern of all) {
-      pattern.lastIndex = 0; // matchAll starts where the pattern's lastIndex is
-      for (const m of text.matchAll(pattern)) {
-        const s = m.indices?.groups?.s;
-        if (s) found.push(s);
-        else if (m[0].length > 0) found.push([m.index, m.index + m[0].length]);
+      pattern.lastIndex = 0;
+      for (let m = pattern.exec(text); m; m = pattern.exec(text)) {
+        if (m[0].length === 0) pattern.lastIndex++;
+        else found.push(m.indices?.groups?.s ?? [m.index, m.index + m[0].length]);
       }
     }
     return merge(found);
