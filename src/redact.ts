@@ -201,11 +201,14 @@ function apply(text: string, ranges: readonly Range[], until: number): string {
 
 const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff;
 
-/** The action as it may be stored or shown: environment values never leave the request that carried them. */
+/**
+ * The action as it may be stored or shown: environment values never leave the request that carried them. A redactor
+ * per action: one shared by all would carry an unended private key from one command line into the next actions'.
+ */
 export function redactAction(action: Action): Action {
-  if (action.kind === "container.exec") return { ...action, cmd: action.cmd.map(builtin) };
-  if (action.kind !== "container.run") return action;
-  return { ...action, cmd: action.cmd.map(builtin), env: action.env.map((e) => ({ name: e.name, value: mask })) };
+  if (action.kind !== "container.exec" && action.kind !== "container.run") return action;
+  const redact = createRedactor();
+  const cmd = action.cmd.map((arg) => redact(arg));
+  if (action.kind === "container.exec") return { ...action, cmd };
+  return { ...action, cmd, env: action.env.map((e) => ({ name: e.name, value: mask })) };
 }
-
-const builtin = createRedactor();

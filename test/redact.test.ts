@@ -82,3 +82,12 @@ test("a private key on one line, cut into pieces, is masked in every piece", () 
   assert.ok(!shown.includes("MIIE"), shown);
   assert.equal(r("after"), "after", "the key state ends with its END line");
 });
+
+test("an unended private key in one command line does not mask the next actions' command lines", () => {
+  const exec = (cmd: string[]) => redactAction({ kind: "container.exec", container: "web", cmd });
+  assert.deepEqual(exec(["echo", "-----BEGIN PRIVATE KEY-----", "MIIE"]).kind === "container.exec" && exec(["ls"]), {
+    kind: "container.exec",
+    container: "web",
+    cmd: ["ls"],
+  });
+});
