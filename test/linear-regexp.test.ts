@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import fc from "fast-check";
 import { BerthError } from "../src/errors.ts";
 import { linearEngine, linearRegExp } from "../src/linear-regexp.ts";
 import { PolicySchema, safeRegExp } from "../src/policy.ts";
@@ -38,4 +39,37 @@ test("a pattern that is exponential on a backtracking engine is masked in linear
   assert.equal(r(`x ${"a".repeat(16 * 1024)}`), `x ${"a".repeat(16 * 1024)}`);
   assert.equal(r("x aaab y"), "x •••• y");
   assert.equal(linearRegExp("(a+)+b") instanceof RegExp, true);
+});
+
+test("counts above the engine's 16 are split, and match exactly what the pattern says", () => {
+  const acme = safeRegExp("acme_live_[A-Za-z0-9]{24}");
+  assert.ok(acme);
+  const r = createRedactor([], [acme]);
+  assert.equal(r(`key acme_live_${"a".repeat(24)} end`), "key •••• end");
+  assert.equal(r(`short acme_live_${"a".repeat(23)} end`), `short acme_live_${"a".repeat(23)} end`);
+  assert.equal(policy(["acme_live_[A-Za-z0-9]{24}", "\\d{17,40}"]).redact.length, 2, "the example policy's pattern loads");
+  for (const [pattern, why] of [
+    ["(?:ab){20}", /counts above 16 on a group/],
+    ["[a-z]{1,5000}", /repetition counts above 256/],
+  ] as const) {
+    assert.throws(() => policy([pattern]), why, pattern);
+  }
+});
+
+test("a split count finds the same matches as the pattern on the backtracking engine (property)", () => {
+  const atom = fc.constantFrom("a", "[ab]", "\\x61", "\\u0062", ".", "[^\\]a]", "\\w");
+  const quantifier = fc
+    .tuple(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 40 }), fc.boolean(), fc.boolean())
+    .map(([a, b, open, lazy]) => `{${Math.min(a, b)}${open ? "," : `,${Math.max(a, b)}`}}${lazy ? "?" : ""}`);
+  const pattern = fc.tuple(atom, quantifier, fc.constantFrom("", "b", "a", "c")).map(([a, q, tail]) => `${a}${q}${tail}`);
+  const text = fc.array(fc.constantFrom("a", "b", "c", "]", " "), { maxLength: 120 }).map((c) => c.join(""));
+  fc.assert(
+    fc.property(pattern, text, (p, t) => {
+      const linear = safeRegExp(p);
+      assert.ok(linear, p);
+      const matches = (re: RegExp) => [...t.matchAll(re)].map((m) => [m.index, m[0]]);
+      assert.deepEqual(matches(linear), matches(new RegExp(p, "g")), `${p} → ${linear.source} on "${t}"`);
+    }),
+    { numRuns: 500 },
+  );
 });
