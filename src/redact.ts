@@ -10,9 +10,8 @@ export const ansi = /\u001B(?:\[[0-?]*[ -/]*[@-~]|\][^\u0007\u001B]*(?:\u0007|\u
  *
  * They run on output a container controls, so each is linear-time by construction, as test/redact-linear.test.ts
  * checks by counting a backtracking matcher's steps: every unbounded run that can still fail after it starts where
- * no earlier attempt's run could have covered it (a lookbehind excludes the run's own characters), and a quoted value
- * is searched for at most 256 characters. A start in the middle of a run would otherwise rescan the rest of the run
- * once per character: quadratic on a 16 KiB line.
+ * no earlier attempt's run could have covered it (a lookbehind excludes the run's own characters). A start in the
+ * middle of a run would otherwise rescan the rest of the run once per character: quadratic on a 16 KiB line.
  */
 export const builtinPatterns: readonly RegExp[] = [
   /\bxox[abposr]-[A-Za-z0-9-]{10,}/g, // Slack tokens
