@@ -220,7 +220,7 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
           policy.redact.flatMap((p) => safeRegExp(p) ?? []),
         );
         const lines: string[] = [];
-        for await (const line of e.logs({ container: id, follow: false, tail: 20 }, signal)) lines.push(redact(line.text));
+        for await (const line of e.logs({ container: id, follow: false, tail: 20 }, signal)) lines.push(redact.line(line));
         return lines;
       },
       health: async () => {

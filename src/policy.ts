@@ -15,6 +15,7 @@ import {
 import { formatBytes, formatDuration, parseBytes, parseDuration } from "./duration.ts";
 import { BerthError } from "./errors.ts";
 import { globMatch, normalizeImage } from "./glob.ts";
+import { linearRegExp } from "./linear-regexp.ts";
 import { definitionProblem, mountNamePattern, nestingProblem, resolveMounts } from "./mounts.ts";
 
 const actionPattern = z.string().refine((p) => p === "*" || permissions.some((k) => globMatch(p, k)), {
@@ -169,7 +170,14 @@ export const PolicySchema = z
     containers: Containers.default(Containers.parse({})),
     azure: Azure.default(Azure.parse({})),
     /** Extra secret patterns (JavaScript regular expressions) masked in everything berth shows. */
-    redact: z.array(z.string().refine((p) => safeRegExp(p) !== undefined, "not a valid regular expression")).default([]),
+    redact: z
+      .array(
+        z.string().superRefine((p, ctx) => {
+          const compiled = linearRegExp(p);
+          if (typeof compiled === "string") ctx.addIssue({ code: "custom", message: compiled });
+        }),
+      )
+      .default([]),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -201,12 +209,10 @@ export type Policy = z.output<typeof PolicySchema>;
 type Roles = Policy["roles"];
 export type Rule = Policy["rules"][number];
 
+/** A policy `redact:` pattern, compiled to run in linear time on any output (see linear-regexp.ts). */
 export function safeRegExp(pattern: string): RegExp | undefined {
-  try {
-    return new RegExp(pattern, "g");
-  } catch {
-    return undefined;
-  }
+  const compiled = linearRegExp(pattern);
+  return typeof compiled === "string" ? undefined : compiled;
 }
 
 function inherited(roles: Roles, name: string, seen: string[]): string[] {

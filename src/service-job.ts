@@ -67,7 +67,13 @@ export async function* serviceJob(action: ServiceJobAction, ctx: JobContext, sig
   };
 }
 
-async function* serviceLogs(action: Extract<ServiceJobAction, { kind: "service.logs" }>, ctx: JobContext, signal: AbortSignal) {
+async function* serviceLogs(
+  action: Extract<ServiceJobAction, { kind: "service.logs" }>,
+  ctx: JobContext,
+  signal: AbortSignal,
+): AsyncGenerator<JobEvent> {
+  // Its environment values are masked in its output, as a container's are in `logs`.
+  yield { type: "mask", values: await ctx.engine.serviceSecretValues(action.service, signal) };
   yield {
     type: "status",
     text: `${action.follow ? "Following" : "Reading"} logs of service \`${action.service}\` on ${ctx.host}`,

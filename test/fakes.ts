@@ -155,6 +155,12 @@ export class FakeEngine implements ContainerEngine {
     this.record("serviceTasks", service);
     return this.tasks;
   }
+  /** A service's environment values, as serviceSecretValues reads them from its spec. */
+  serviceEnv: string[] = [];
+  async serviceSecretValues(service: string): Promise<string[]> {
+    this.record("serviceSecretValues", service);
+    return this.serviceEnv;
+  }
   async *serviceLogs(query: ServiceLogQuery): AsyncIterable<LogLine> {
     this.record("serviceLogs", query);
     yield* this.lines;

@@ -11,6 +11,8 @@ import { useSwarm } from "./support/swarm.ts";
 
 const run = promisify(execFile);
 const service = `e2e-web-${process.pid}`;
+const talker = `e2e-talker-${process.pid}`;
+const envSecret = "s3cr3t-from-the-spec-0123";
 let fake: SlackFake;
 let berth: Awaited<ReturnType<typeof startBerth>>;
 let leave: () => Promise<void>;
@@ -41,12 +43,28 @@ before(async () => {
     "sleep",
     "3600",
   ]);
+  // A service that prints its own secret: `service logs` must mask it, as `logs` masks a container's environment.
+  await run("docker", [
+    "service",
+    "create",
+    "--detach",
+    "--name",
+    talker,
+    "--label",
+    "berth-test=1",
+    "--env",
+    `API_SECRET=${envSecret}`,
+    testImage,
+    "sh",
+    "-c",
+    'echo "connecting with $API_SECRET now"; sleep 3600',
+  ]);
   fake = await SlackFake.start();
   berth = await startBerth(fake, { policy });
 });
 
 after(async () => {
-  await run("docker", ["service", "rm", service]).catch(() => undefined);
+  await run("docker", ["service", "rm", service, talker]).catch(() => undefined);
   await berth?.stop();
   await fake?.stop();
   await leave?.();
@@ -105,4 +123,17 @@ test("an image outside the allow-list is refused before the swarm sees it", asyn
   await eventually("the denial", () =>
     fake.responses().find((r) => r.user === SEED.operator && /not on berth's image allow-list/.test(textOf(r))),
   );
+});
+
+test("service logs masks the service's environment values", async () => {
+  // Set-up, not the assertion: the task has started and printed its line.
+  for (const deadline = Date.now() + 60_000; ; ) {
+    if ((await run("docker", ["service", "logs", talker])).stdout.includes("connecting with")) break;
+    if (Date.now() > deadline) throw new Error(`${talker} printed nothing within 60 s`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  await berth.command(`service logs ${talker}`);
+  const card = await finished(`service logs ${talker}`);
+  const lines = threadLines(fake, SEED.incidentChannel, card.ts);
+  assert.deepEqual(lines, ["connecting with •••• now"]);
 });

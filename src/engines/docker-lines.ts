@@ -50,7 +50,11 @@ export function createDemuxer(): (chunk: Buffer) => Piece[] {
   };
 }
 
-/** Longest line emitted; a longer line is emitted in pieces, so a writer that never ends a line cannot exhaust memory. */
+/**
+ * Longest line emitted; a longer line is emitted in pieces, so a writer that never ends a line cannot exhaust memory.
+ * Every piece but the last is marked `continued`: a secret may straddle the cut, and the redactor holds back the end of
+ * such a piece until it has seen the start of the next (see createRedactor).
+ */
 export const maxLineChars = 16 * 1024;
 
 export type LineSplitter = {
@@ -72,7 +76,7 @@ export function createLineSplitter(maxLine: number = maxLineChars): LineSplitter
   const emit = (out: LogLine[], stream: StreamName, text: string) => {
     let rest = text;
     for (let at = cut(rest); rest.length > maxLine; at = cut(rest)) {
-      out.push({ stream, text: rest.slice(0, at) });
+      out.push({ stream, text: rest.slice(0, at), continued: true });
       rest = rest.slice(at);
     }
     out.push({ stream, text: rest });
@@ -85,7 +89,7 @@ export function createLineSplitter(maxLine: number = maxLineChars): LineSplitter
       const out: LogLine[] = [];
       for (const part of parts) emit(out, stream, stripCr(part));
       for (let at = cut(s.pending); s.pending.length >= maxLine; at = cut(s.pending)) {
-        out.push({ stream, text: s.pending.slice(0, at) });
+        out.push({ stream, text: s.pending.slice(0, at), continued: true });
         s.pending = s.pending.slice(at);
       }
       return out;

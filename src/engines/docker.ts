@@ -450,6 +450,12 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
     }
   }
 
+  async function serviceSecretValues(ref: string, signal: AbortSignal): Promise<string[]> {
+    const { ID } = await findService(ref, signal);
+    const { service } = await inspectService(ID, ref, signal);
+    return envValues(service.Spec.TaskTemplate.ContainerSpec?.Env ?? []);
+  }
+
   async function updateService(ref: string, change: ServiceChange, signal: AbortSignal): Promise<{ warnings: string[] }> {
     if (change.kind === "image") checkImage(change.image);
     if (change.kind === "scale" && !(Number.isSafeInteger(change.replicas) && change.replicas >= 0))
@@ -693,8 +699,7 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
     },
     async secretValues(ref, signal) {
       const c = await resolve(ref, signal);
-      const env = (await inspectRaw(c.Id, ref, signal)).Config.Env ?? [];
-      return env.map((e) => e.slice(e.indexOf("=") + 1)).filter((v) => v.length >= 4);
+      return envValues((await inspectRaw(c.Id, ref, signal)).Config.Env ?? []);
     },
     logs,
     async wait(ref, signal) {
@@ -785,6 +790,7 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
       return tasks.sort(newestFirst).map((t) => toServiceTask(t, names));
     },
     serviceLogs,
+    serviceSecretValues,
     updateService,
     previousServiceImage,
     watchService,
@@ -1190,4 +1196,9 @@ function details(c: Docker.ContainerInfo, i: Docker.ContainerInspectInfo): Conta
     networkMode: hc.NetworkMode ?? "",
     privileged: hc.Privileged ?? false,
   };
+}
+
+/** The values of `NAME=value` environment entries worth masking (shorter ones would mask ordinary words). */
+function envValues(env: readonly string[]): string[] {
+  return env.map((e) => e.slice(e.indexOf("=") + 1)).filter((v) => v.length >= 4);
 }

@@ -94,6 +94,7 @@ export function instrumentEngine(engine: ContainerEngine, observe: EngineObserve
     services: (signal) => call("services", signal, () => engine.services(signal)),
     serviceTasks: (service, signal) => call("serviceTasks", signal, () => engine.serviceTasks(service, signal)),
     serviceLogs: (query, signal) => stream("serviceLogs", signal, () => engine.serviceLogs(query, signal)),
+    serviceSecretValues: (service, signal) => call("serviceSecretValues", signal, () => engine.serviceSecretValues(service, signal)),
     updateService: (service, change, signal) => call("updateService", signal, () => engine.updateService(service, change, signal)),
     previousServiceImage: (service, signal) => call("previousServiceImage", signal, () => engine.previousServiceImage(service, signal)),
     watchService: (service, signal) => stream("watchService", signal, () => engine.watchService(service, signal)),

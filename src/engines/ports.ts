@@ -27,7 +27,12 @@ export function isOwned(l: Readonly<Record<string, string>> | undefined, install
 /** `isOwned` as Docker label filters (all must match; a bare key matches any value). */
 export const ownerFilters = (installation: string) => [`${labels.managed}=true`, `${labels.installation}=${installation}`, labels.job];
 
-export type LogLine = { stream: "stdout" | "stderr"; text: string };
+export type LogLine = {
+  stream: "stdout" | "stderr";
+  text: string;
+  /** A piece of a line cut for length: the line goes on in the next piece of this stream (the redactor needs both). */
+  continued?: boolean;
+};
 
 export type Isolation = "process" | "hyperv";
 
@@ -203,6 +208,8 @@ export interface ContainerEngine {
   services(signal: AbortSignal): Promise<ServiceSummary[]>;
   serviceTasks(service: string, signal: AbortSignal): Promise<ServiceTask[]>;
   serviceLogs(query: ServiceLogQuery, signal: AbortSignal): AsyncIterable<LogLine>;
+  /** The service's environment values (from its spec), for masking in its logs only, like secretValues. */
+  serviceSecretValues(service: string, signal: AbortSignal): Promise<string[]>;
   /** Applies a change; returns the engine's warnings. The caller follows it with watchService. */
   updateService(service: string, change: ServiceChange, signal: AbortSignal): Promise<{ warnings: string[] }>;
   /** The image of the service's previous spec, which a rollback brings back; undefined when there is none. */

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { BerthError } from "../errors.ts";
 import type { Convergence, ServiceChange, ServiceSummary, ServiceTask } from "./ports.ts";
 
-const ContainerSpec = z.object({ Image: z.string().default(""), TTY: z.boolean().optional() });
+const ContainerSpec = z.object({ Image: z.string().default(""), TTY: z.boolean().optional(), Env: z.array(z.string()).optional() });
 
 const Mode = z.object({
   Replicated: z.object({ Replicas: z.number().optional() }).optional(),

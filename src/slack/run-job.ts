@@ -110,7 +110,7 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
           case "line": {
             const readAt = performance.now();
             const before = thread.result.drained;
-            await thread.write({ stream: event.line.stream, text: redact(event.line.text) });
+            await thread.write({ stream: event.line.stream, text: redact.line(event.line) });
             if (!thread.result.capped && thread.result.drained === before) lag.buffered(readAt);
             void showCard(false);
             break;

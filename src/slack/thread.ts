@@ -1,5 +1,6 @@
 import { mkdir, open, readFile, rm } from "node:fs/promises";
 import { dirname } from "node:path";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import type { LogLine } from "../engines/ports.ts";
 import { codeBlock, escapeMrkdwn, slackLimits } from "./limits.ts";
 import type { Outbox } from "./outbox.ts";
@@ -34,6 +35,12 @@ const chunkChars = slackLimits.textChars - 100;
 const pieceChars = Math.floor(chunkChars / 5);
 /** Replies a job's thread gets before a drain sends the rest of its output to the full log only. */
 const drainAfter = 3;
+/**
+ * Characters of output a thread takes (each line redacted just before) between two turns of the event loop. Lines
+ * that arrive in one chunk are handed over without the loop turning, so without this a burst of long lines would hold
+ * up everything else berth does, acks included (Slack gives an ack 3 s).
+ */
+const charsPerTurn = 64 * 1024;
 
 /**
  * A job's thread: lines are coalesced into preformatted replies of up to ~4,000 characters, posted through the
@@ -55,6 +62,7 @@ export function createThread(options: ThreadOptions) {
   const tail: string[] = [];
   const result: ThreadResult = { lines: 0, messages: 0, capped: false, failedPosts: 0, uploaded: false, drained: 0 };
   let drainNote: string | undefined;
+  let sinceTurn = 0;
 
   const flushSpool = () => {
     if (!spool.length) return spoolWrite;
@@ -117,6 +125,11 @@ export function createThread(options: ThreadOptions) {
     /** The newest lines, for the card once the thread is full. */
     tail: (): readonly string[] => tail,
     async write(line: LogLine): Promise<void> {
+      sinceTurn += line.text.length + 1;
+      if (sinceTurn >= charsPerTurn) {
+        sinceTurn = 0;
+        await nextTurn();
+      }
       result.lines++;
       const spooling = keep(line.text);
       if (spooling) await spooling;

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createDemuxer, createLineSplitter, type Piece, readJsonLines, readLines } from "../../src/engines/docker-lines.ts";
+import { createDemuxer, createLineSplitter, maxLineChars, type Piece, readJsonLines, readLines } from "../../src/engines/docker-lines.ts";
 import type { LogLine } from "../../src/engines/ports.ts";
+import { createRedactor } from "../../src/redact.ts";
 
 function frame(stream: 1 | 2, text: string | Buffer): Buffer {
   const payload = typeof text === "string" ? Buffer.from(text) : text;
@@ -27,6 +28,8 @@ function lines(bytes: Buffer, size: number, multiplexed = true): LogLine[] {
 
 const out = (text: string): LogLine => ({ stream: "stdout", text });
 const err = (text: string): LogLine => ({ stream: "stderr", text });
+/** A piece of a line cut for length: the line goes on in the next piece. */
+const cont = (text: string): LogLine => ({ stream: "stdout", text, continued: true });
 
 describe("createDemuxer", () => {
   it("separates stdout and stderr frames that arrive in one chunk", () => {
@@ -75,7 +78,7 @@ describe("createLineSplitter", () => {
   it("emits an overlong line in pieces instead of buffering it", () => {
     const split = createLineSplitter(10);
     const first = split.push("stdout", Buffer.from("0123456789abcdefghij12"));
-    assert.deepEqual(first, [out("0123456789"), out("abcdefghij")]);
+    assert.deepEqual(first, [cont("0123456789"), cont("abcdefghij")]);
     assert.deepEqual(split.push("stdout", Buffer.from("3\n")), [out("123")]);
     assert.deepEqual(split.end(), []);
   });
@@ -83,7 +86,38 @@ describe("createLineSplitter", () => {
   it("does not split a surrogate pair at the length cap", () => {
     const split = createLineSplitter(4);
     const pieces = split.push("stdout", Buffer.from("abc🚢def\n"));
-    assert.deepEqual(pieces, [out("abc"), out("🚢de"), out("f")]);
+    assert.deepEqual(pieces, [cont("abc"), cont("🚢de"), out("f")]);
+  });
+
+  it("a secret straddling the 16 KiB cut is masked: the redactor sees both sides of the cut", () => {
+    // Each secret, and the part of it that must not be shown.
+    const secrets = [
+      ["xoxb-1234567890-abcdefghijklmnop", "xoxb-1234567890-abcdefghijklmnop"],
+      ["eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLXNpZ25hdHVyZQ", "c2lnbmF0dXJlLXNpZ25hdHVyZQ"],
+      ["password=correct-horse-battery-staple", "battery-staple"],
+      ["postgres://app:s3cr3t-pa55word@db.internal:5432/app", "s3cr3t-pa55word"],
+    ];
+    for (const [secret = "", hidden = ""] of secrets) {
+      // The cut falls at every position inside the secret, on both streams, their pieces interleaved.
+      for (let offset = 1; offset < secret.length; offset++) {
+        const line = `${" ".repeat(maxLineChars - offset)}${secret} tail`;
+        const split = createLineSplitter();
+        const redact = createRedactor();
+        const pieces = [
+          ...split.push("stdout", Buffer.from(line.slice(0, 20_000))),
+          ...split.push("stderr", Buffer.from(`${line}\n`)),
+          ...split.push("stdout", Buffer.from(`${line.slice(20_000)}\n`)),
+        ];
+        assert.equal(pieces.filter((p) => p.continued).length, 2, "both lines were cut");
+        const shown = { stdout: "", stderr: "" };
+        for (const piece of pieces) shown[piece.stream] += redact.line(piece);
+        for (const text of Object.values(shown)) {
+          const near = text.slice(maxLineChars - 80);
+          assert.ok(!text.includes(hidden.slice(0, 4)) && !text.includes(hidden.slice(-4)), `cut at ${offset} leaked: ${near}`);
+          assert.ok(text.endsWith(" tail") && text.includes("••••"), `cut at ${offset}: ${near}`);
+        }
+      }
+    }
   });
 
   it("emits an empty line for a blank line and nothing for an empty stream", () => {

@@ -47,7 +47,11 @@ before(async () => {
   leave = await useSwarm(); // shared with the other test files that need a swarm: the last one out leaves it
   await Promise.all([
     createService(svc.ls, ["--replicas", "2"], ["sleep", "3600"]),
-    createService(svc.logs, [], ["sh", "-c", "echo out-1; echo err-1 >&2; echo out-2; sleep 3600"]),
+    createService(
+      svc.logs,
+      ["--env", "API_SECRET=s3cr3t-swarm-value", "--env", "N=1"],
+      ["sh", "-c", "echo out-1; echo err-1 >&2; echo out-2; sleep 3600"],
+    ),
     createService(svc.scale, ["--replicas", "1"], ["sleep", "3600"]),
     createService(svc.update, ["--replicas", "1", "--update-monitor", "2s"], ["sleep", "3600"]),
     createService(svc.global, ["--mode", "global"], ["sleep", "3600"]),
@@ -139,6 +143,12 @@ describe("swarm services on the real engine", () => {
       if (l.text === "out-2") ctl.abort();
     }
     assert.ok(followed.includes("out-2"));
+  });
+
+  it("reads a service's environment values from its spec, for masking them in its logs", async () => {
+    // N=1 is too short to mask: it would hide every "1" in the output.
+    assert.deepEqual(await engine.serviceSecretValues(svc.logs, never), ["s3cr3t-swarm-value"]);
+    await assert.rejects(engine.serviceSecretValues("nope-env", never), /nope-env/);
   });
 
   it("scales 1 → 3 and watches it converge", async () => {

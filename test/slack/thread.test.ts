@@ -1,0 +1,46 @@
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import type { Outbox } from "../../src/slack/outbox.ts";
+import { createThread } from "../../src/slack/thread.ts";
+
+/** An outbox that accepts everything at once: nothing in it ever waits for the event loop. */
+const instantOutbox: Outbox = {
+  stats: { calls: {}, rateLimited: {} },
+  post: async () => "1.0",
+  update: async () => undefined,
+  upload: async () => ({ ok: true, files: [] }),
+};
+
+test("a burst of long lines lets the event loop turn (acks are answered in between)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "berth-thread-"));
+  const thread = createThread({
+    outbox: instantOutbox,
+    channel: "C1",
+    threadTs: "1.0",
+    spoolPath: join(dir, "j.log"),
+    filename: "j.log",
+    maxMessages: 1_000_000,
+  });
+  // Lines written between two turns of the event loop, at most.
+  let written = 0;
+  let seen = 0;
+  let most = 0;
+  const turn = () => {
+    most = Math.max(most, written - seen);
+    seen = written;
+    ticker = setImmediate(turn);
+  };
+  let ticker = setImmediate(turn);
+  const line = "x".repeat(16 * 1024);
+  for (let i = 0; i < 64; i++) {
+    await thread.write({ stream: "stdout", text: line });
+    written++;
+  }
+  clearImmediate(ticker);
+  await thread.close("burst");
+  // 1 MiB of output in 16 KiB lines: other work waits for one 64 KiB slice at most, never for the whole burst.
+  assert.ok(most <= 4, `${most} lines of 16 KiB were taken without the event loop turning`);
+});
