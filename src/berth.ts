@@ -18,6 +18,7 @@ import { type Policy, policyUsergroups, safeRegExp } from "./policy.ts";
 import { loadPolicyFile } from "./policy-file.ts";
 import { berthPki, cloudConnection, type ProvisionDeps, provisionHost, removeHost } from "./provision.ts";
 import { createRedactor } from "./redact.ts";
+import { createSecretBox } from "./secret-box.ts";
 import { createSlackApp } from "./slack/app.ts";
 import { renderHostReminder } from "./slack/render.ts";
 import { type CloudHostRecord, openStore } from "./store.ts";
@@ -66,7 +67,9 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
     config.hostsExplicit || existsSync(config.hostsPath)
       ? loadHosts(config.hostsPath, config.env)
       : localHost({ dockerHost: config.docker.host, tlsVerify: config.docker.tlsVerify, certPath: config.docker.certPath });
-  const store = openStore(config.dataDir, options.clock);
+  const store = openStore(config.dataDir, options.clock, {
+    secretBox: config.secretKey === undefined ? undefined : createSecretBox(config.secretKey),
+  });
   const clock = options.clock ?? Date.now;
   // Hosts berth made in Azure join the manifest's once Docker answers on them (and leave when removed).
   let pki: Awaited<ReturnType<typeof berthPki>> | undefined;

@@ -51,7 +51,7 @@ export function createThread(options: ThreadOptions) {
   let inFlight: Promise<void> | undefined;
   let spool: string[] = [];
   let spoolChars = 0;
-  let spoolWrite: Promise<void> = mkdir(dirname(options.spoolPath), { recursive: true }).then(() => undefined);
+  let spoolWrite: Promise<void> = mkdir(dirname(options.spoolPath), { recursive: true, mode: 0o700 }).then(() => undefined);
   const tail: string[] = [];
   const result: ThreadResult = { lines: 0, messages: 0, capped: false, failedPosts: 0, uploaded: false, drained: 0 };
   let drainNote: string | undefined;
@@ -62,7 +62,8 @@ export function createThread(options: ThreadOptions) {
     spool = [];
     spoolChars = 0;
     spoolWrite = spoolWrite.then(async () => {
-      const file = await open(options.spoolPath, "a");
+      // A job's output may hold what the redactor did not know to mask: berth's alone, like the database.
+      const file = await open(options.spoolPath, "a", 0o600);
       try {
         await file.write(data);
       } finally {
