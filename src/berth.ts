@@ -157,6 +157,7 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
       host: config.host,
       retryConfig: options.retryConfig ?? slackRetries,
       logLevel: config.logLevel,
+      ops: config.metrics,
     },
     {
       registry,
@@ -297,7 +298,9 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
       return port;
     },
     policy: () => policy,
-    /** GET /metrics's body: Prometheus text format (the playground proxies it). */
+    /** The BERTH_METRICS_PORT listener's port, once started. */
+    metricsPort: (): number | undefined => slack.opsPort(),
+    /** GET /metrics's body: Prometheus text format. */
     metrics: (): Promise<string> => metrics.text(),
     async stop(): Promise<void> {
       unwatchFile(config.policyPath);

@@ -43,6 +43,11 @@ const Env = z.object({
   BERTH_AZURE_ALLOW_CIDR: cidr.optional(),
   BERTH_AZURE_ADMIN_CIDR: cidr.optional(),
   BERTH_AZURE_DOCKER_PORT: z.coerce.number().int().min(1).max(65535).default(2376),
+  /** Bearer token for /healthz details and /metrics on the public port; without it they are not served there. */
+  BERTH_METRICS_TOKEN: z.string().min(16, "at least 16 characters (e.g. `openssl rand -hex 32`)").optional(),
+  /** A separate listener for health details and /metrics, without a token (0: any free port). */
+  BERTH_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  BERTH_METRICS_HOST: z.string().default("127.0.0.1"),
   /** Encrypts berth's secrets at rest (its CA key); the value, or file:PATH to read it from. */
   BERTH_SECRET_KEY: z.string().optional(),
   BERTH_AZURE_SSH_KEY: z
@@ -81,6 +86,8 @@ export type Config = Readonly<{
         sshPublicKey?: string | undefined;
       }
     | undefined;
+  /** Health details and metrics: the public port's bearer token, and the separate listener's port and address. */
+  metrics: { token?: string | undefined; port?: number | undefined; host: string };
   /** BERTH_SECRET_KEY's value (read from its file when given as file:PATH); required with Azure. */
   secretKey?: string | undefined;
   /** The environment as given, for manifest values that name a variable (`env:NAME` TLS material). */
@@ -133,6 +140,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: e.LOG_LEVEL,
     sshAuthSock: e.SSH_AUTH_SOCK,
     azure: azureConfig(e),
+    metrics: { token: e.BERTH_METRICS_TOKEN, port: e.BERTH_METRICS_PORT, host: e.BERTH_METRICS_HOST },
     secretKey: secretKey(e),
     env: Object.freeze({ ...env }),
   });

@@ -1,10 +1,11 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import bolt, { type LogLevel, type webApi } from "@slack/bolt";
 import { type Action, ActionSchema, type Actor } from "../action.ts";
 import { type DispatchDeps, dispatch, dispatchAction, type JobPlan, type Outcome, pickedAction, sweep } from "../dispatch.ts";
-import { type HealthReport, healthHandler } from "../health.ts";
-import { type CommandOutcome, type Metrics, metricsHandler } from "../metrics.ts";
+import { BerthError } from "../errors.ts";
+import { type HealthReport, type OpsAccess, opsHandler, opsPaths } from "../health.ts";
+import type { CommandOutcome, Metrics } from "../metrics.ts";
 import { parse } from "../parse.ts";
 import type { PendingRecord } from "../store.ts";
 import { createDirectory } from "./directory.ts";
@@ -35,6 +36,8 @@ export type SlackConfig = {
   host?: string | undefined;
   retryConfig: webApi.RetryOptions;
   logLevel: "debug" | "info" | "warn" | "error";
+  /** Health details and /metrics: on the public port with this bearer token, and/or on their own listener. */
+  ops?: { token?: string | undefined; port?: number | undefined; host?: string | undefined } | undefined;
 };
 
 export type CoreDeps = Omit<DispatchDeps, "groupsOf"> & {
@@ -63,12 +66,14 @@ const maxConcurrentWork = 4;
 export function createSlackApp(config: SlackConfig, core: CoreDeps) {
   const socketMode = Boolean(config.appToken);
   let slackState = "starting";
-  const health = healthHandler(async () => {
+  const report = async () => {
     const engines = await core.health();
     return { ok: slackState !== "failed", slack: slackState, ...engines };
-  });
+  };
   const metrics = core.metrics;
-  const metricsRoute = metrics ? [{ path: "/metrics", method: ["GET"], handler: metricsHandler(metrics) }] : [];
+  const publicAccess: OpsAccess = config.ops?.token ? { kind: "token", token: config.ops.token } : { kind: "none" };
+  const ops = opsHandler({ report, metrics, access: publicAccess });
+  const opsRoutes = opsPaths.map((path) => ({ path, method: ["GET"], handler: ops }));
   const app = new App({
     token: config.botToken,
     ...(socketMode ? { socketMode: true, appToken: config.appToken } : { signingSecret: config.signingSecret ?? "" }),
@@ -85,7 +90,7 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
             clientOptions: { slackApiUrl: config.apiUrl, retryConfig: { retries: 10, factor: 2, minTimeout: 1000, maxTimeout: 60_000 } },
           },
         }
-      : { customRoutes: [{ path: "/healthz", method: ["GET"], handler: health }, ...metricsRoute] }),
+      : { customRoutes: opsRoutes }),
   });
   // Stamped before any other middleware runs, so berth_ack_seconds covers everything between receipt and the ack.
   app.use(async ({ context, next }) => {
@@ -390,6 +395,7 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
   });
 
   let healthServer: Server | undefined;
+  let opsServer: Server | undefined;
   return {
     app,
     outbox: outbox as Outbox,
@@ -397,13 +403,16 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
     notify: notifier.handle,
     /** Starts listening (HTTP) or connecting (Socket Mode); resolves with the HTTP port in use. */
     async start(): Promise<number> {
+      if (config.ops?.port !== undefined) {
+        // Details and metrics for whoever can reach this listener (loopback unless BERTH_METRICS_HOST says otherwise).
+        opsServer = await listen(
+          opsHandler({ report, metrics, access: { kind: "open" } }),
+          config.ops.port,
+          config.ops.host ?? "127.0.0.1",
+        );
+      }
       if (socketMode) {
-        healthServer = createServer((req, res) => {
-          const path = req.url?.split("?")[0];
-          if (req.method === "GET" && path === "/healthz") return health(req, res);
-          if (req.method === "GET" && path === "/metrics" && metrics) return metricsHandler(metrics)(req, res);
-          res.writeHead(404).end();
-        });
+        healthServer = createServer(opsOnly(ops));
         await new Promise<void>((r) => healthServer?.listen(config.port, config.host ?? "0.0.0.0", r));
         await app.start();
         slackState = "connected (socket mode)";
@@ -428,9 +437,38 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
       clearInterval(sweeper);
       await app.stop();
       healthServer?.close();
+      opsServer?.close();
       await Promise.allSettled([...pending]);
     },
+    /** The port of the BERTH_METRICS_PORT listener, once started (undefined without one). */
+    opsPort: () => (opsServer?.address() as AddressInfo | null)?.port,
     /** Resolves when every command and click received so far has been fully handled (tests, shutdown). */
     idle: () => Promise.allSettled([...pending, notifier.idle()]).then(() => undefined),
   };
+}
+
+/** A listener that answers only GET on the health and metrics paths. */
+function opsOnly(handler: ReturnType<typeof opsHandler>) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const path = new URL(req.url ?? "/", "http://berth").pathname;
+    if (req.method === "GET" && (opsPaths as readonly string[]).includes(path)) return handler(req, res);
+    res.writeHead(404).end();
+  };
+}
+
+async function listen(handler: ReturnType<typeof opsHandler>, port: number, host: string): Promise<Server> {
+  const server = createServer(opsOnly(handler));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (error) =>
+      reject(
+        new BerthError(
+          "CONFIG",
+          `berth cannot serve metrics on ${host}:${port} (${error.message}); check BERTH_METRICS_PORT and BERTH_METRICS_HOST.`,
+          { cause: error },
+        ),
+      ),
+    );
+    server.listen(port, host, () => resolve());
+  });
+  return server;
 }
