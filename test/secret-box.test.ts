@@ -21,7 +21,7 @@ after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-const key = "k".repeat(16) + "0123456789abcdefghij";
+const key = `${"k".repeat(16)}0123456789abcdefghij`;
 const otherKey = "o".repeat(40);
 const rawSecret = (dir: string, name: string) => {
   const db = new DatabaseSync(join(dir, "berth.db"));

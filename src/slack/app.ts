@@ -6,6 +6,7 @@ import { type DispatchDeps, dispatch, dispatchAction, type JobPlan, type Outcome
 import { BerthError } from "../errors.ts";
 import { type HealthReport, type OpsAccess, opsHandler, opsPaths } from "../health.ts";
 import type { CommandOutcome, Metrics } from "../metrics.ts";
+import { neutralizeMrkdwn } from "../mrkdwn-escape.ts";
 import { parse } from "../parse.ts";
 import type { PendingRecord } from "../store.ts";
 import { createDirectory } from "./directory.ts";
@@ -20,6 +21,7 @@ import {
   notifyLogsActionId,
   notifyRestartActionId,
   renderGateCard,
+  renderGateOverflow,
   renderHostPicker,
   stopActionId,
 } from "./render.ts";
@@ -164,8 +166,9 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
    * when nothing happened because Slack refused berth's message (not in the channel…).
    */
   async function deliver(outcome: Outcome, actor: Actor, respond: Respond, fromCard = false): Promise<boolean | undefined> {
-    const ephemeral = (text: string) =>
-      respond({ response_type: "ephemeral", replace_original: false, text: fit(text, slackLimits.textChars) });
+    // Whatever the core composed is checked once more here: no special mention or link gets out under berth's name.
+    const safe = (text: string) => fit(neutralizeMrkdwn(text, core.usergroups()), slackLimits.textChars);
+    const ephemeral = (text: string) => respond({ response_type: "ephemeral", replace_original: false, text: safe(text) });
     if (outcome.type === "gate") {
       const { view } = outcome;
       const card = renderGateCard({
@@ -174,10 +177,18 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
         dangerous: view.dangerous,
         ...(view.pending.gate === "approval" && { approvers: view.approvers }),
       });
-      if (view.pending.gate === "confirm") return void (await respond({ response_type: "ephemeral", replace_original: false, ...card }));
+      // A request too long for its card is shown in full right after it: an approver sees exactly what will run.
+      const overflow = renderGateOverflow({ ...view.pending, preview: view.preview });
+      if (view.pending.gate === "confirm") {
+        await respond({ response_type: "ephemeral", replace_original: false, ...card });
+        for (const text of overflow) await respond({ response_type: "ephemeral", replace_original: false, text });
+        return;
+      }
       try {
         const ts = await outbox.post(actor.channelId, card);
         core.store.pending.setMessageTs(view.pending.id, ts);
+        // Not shown in full, not approvable: a failure here cancels the request like a failed card.
+        for (const text of overflow) await outbox.post(actor.channelId, { text, thread_ts: ts });
         await ephemeral(
           `Your request \`${view.pending.id}\` waits for approval by ${view.approvers.join(", ") || "a second person"}; the card above shows its state.`,
         );
@@ -209,7 +220,7 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
     if (outcome.type === "reply") {
       if (outcome.reply.visibility === "ephemeral") return void (await ephemeral(outcome.reply.text));
       try {
-        await outbox.post(actor.channelId, { text: fit(outcome.reply.text, slackLimits.textChars) });
+        await outbox.post(actor.channelId, { text: safe(outcome.reply.text) });
       } catch (error) {
         await ephemeral(`${outcome.reply.text}\n${invite(error)}`);
       }
@@ -384,7 +395,7 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
       ...result.expired
         .filter((e) => e.pending.messageTs)
         .map((e) => outbox.update(e.pending.channelId, e.pending.messageTs as string, decidedCard(e.pending, e.card))),
-      ...result.grantsEnded.map((g) => outbox.post(g.channelId, { text: g.text })),
+      ...result.grantsEnded.map((g) => outbox.post(g.channelId, { text: neutralizeMrkdwn(g.text) })),
     ]);
   }
   const sweeper = setInterval(() => void sweepNow().catch((e: unknown) => core.log("sweep failed", { err: e })), 15_000);

@@ -1,6 +1,7 @@
 import { mkdir, open, readFile, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { LogLine } from "../engines/ports.ts";
+import { neutralizeMrkdwn } from "../mrkdwn-escape.ts";
 import { codeBlock, escapeMrkdwn, slackLimits } from "./limits.ts";
 import type { Outbox } from "./outbox.ts";
 
@@ -147,7 +148,8 @@ export function createThread(options: ThreadOptions) {
     async notice(text: string): Promise<void> {
       await flush();
       if (!result.capped) {
-        inFlight = postText(text);
+        // Notices quote engines and Azure (errors, warnings): their markup is shown, never acted on.
+        inFlight = postText(neutralizeMrkdwn(text));
         await inFlight;
         inFlight = undefined;
       }
@@ -157,7 +159,7 @@ export function createThread(options: ThreadOptions) {
       await flush();
       await flushSpool();
       if (drainNote !== undefined && result.drained > 0 && !result.capped) {
-        inFlight = postText(`${drainNote} (${result.drained.toLocaleString("en")} more lines)`);
+        inFlight = postText(neutralizeMrkdwn(`${drainNote} (${result.drained.toLocaleString("en")} more lines)`));
         await inFlight;
         inFlight = undefined;
       }
