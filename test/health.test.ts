@@ -102,3 +102,20 @@ test("BERTH_METRICS_PORT: a separate loopback listener serves details and metric
     await fake.stop();
   }
 });
+
+test("HTTP mode with BERTH_METRICS_TOKEN: Bolt's routes serve /healthz/details and /metrics to the token only", async () => {
+  const fake = await SlackFake.start();
+  const berth = await startBerth(fake, { env: { BERTH_METRICS_TOKEN: token } });
+  try {
+    const base = `http://127.0.0.1:${berth.port}`;
+    const bearer = { authorization: `Bearer ${token}` };
+    for (const path of ["/healthz/details", "/healthz?details", "/metrics"]) {
+      assert.equal((await fetch(`${base}${path}`)).status, 401, path);
+      assert.equal((await fetch(`${base}${path}`, { headers: bearer })).status, 200, path);
+    }
+    assert.equal(berth.berth.metricsPort(), undefined, "no separate listener unless asked for");
+  } finally {
+    await berth.stop();
+    await fake.stop();
+  }
+});
