@@ -174,7 +174,8 @@ export function openStore(dir: string | ":memory:", clock: () => number = Date.n
     privateFiles(dir, path);
   }
   const db = new DatabaseSync(path);
-  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+  // secure_delete: what is overwritten or deleted (a secret stored in clear by an older berth) is zeroed on disk.
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA secure_delete = ON;");
   db.exec(schema);
   // SQLite made the -wal and -shm files just now, with the database's mode; said again, so no umask decides it.
   if (path !== ":memory:") for (const f of [`${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
@@ -420,7 +421,10 @@ export function openStore(dir: string | ":memory:", clock: () => number = Date.n
           if (!box) throw noKey(name);
           return box.open(name, value);
         }
-        if (box) replaceSecret.run(box.seal(name, value), name, value);
+        if (box && replaceSecret.run(box.seal(name, value), name, value).changes) {
+          // secure_delete zeroed the old cell; the checkpoint moves the page over the one that held the clear text.
+          db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+        }
         return value;
       },
       /** Stores the value unless one is there already; returns the one that is kept (first writer wins). */

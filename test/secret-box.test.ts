@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -106,6 +106,10 @@ test("a CA an older berth stored in clear is encrypted in place on its first rea
   store.close();
   const raw = rawSecret(dir, "pki");
   assert.ok(isSealed(raw) && !raw.includes("PRIVATE KEY"));
+  for (const f of ["berth.db", "berth.db-wal"]) {
+    const bytes = existsSync(join(dir, f)) ? readFileSync(join(dir, f)) : Buffer.alloc(0);
+    assert.ok(!bytes.includes("PRIVATE KEY"), `no clear key left in ${f}`);
+  }
   const again = openStore(dir, Date.now, { secretBox: createSecretBox(key) });
   assert.equal(again.secrets.get("pki"), legacy);
   again.close();

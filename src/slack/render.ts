@@ -33,11 +33,9 @@ const icons: Record<CardState["state"], string> = {
 
 /**
  * The job card: one message in the channel that says who ran what where, its status, and, while it runs, a Stop
- * button. A short summary first (it is what a phone's notification shows); details live in the thread.
- */
-/**
- * Status lines, notes and previews are berth's own words around engine and user text: they pass through
- * neutralizeMrkdwn, which leaves berth's user mentions and escapes every other `<`, `>`, `&`.
+ * button. A short summary first (it is what a phone's notification shows); details live in the thread. Status lines
+ * and notes are berth's own words around engine and user text: neutralizeMrkdwn leaves berth's user mentions live and
+ * escapes every other `<`, `>`, `&`.
  */
 export function renderCard(card: CardState): { text: string; blocks: KnownBlock[] } {
   const running = card.state === "starting" || card.state === "running";
