@@ -38,7 +38,8 @@ ENV BERTH_DATA_DIR=/data
 VOLUME ["/data"]
 USER 10001:10001
 EXPOSE 3000
-# Healthy while berth answers /healthz; one unreachable remote engine does not fail it (README "Runtime contract").
+# Healthy while berth answers /healthz ({"ok":true}, nothing more without a token); one unreachable remote engine
+# does not fail it (docs/security.md "Health and metrics endpoints").
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # The same flags as `npm start`: a small young generation keeps the resident memory low (docs/benchmarks.md).

@@ -8,6 +8,7 @@ import { createDockerEngine } from "../src/engines/docker.ts";
 import type { JobEvent } from "../src/events.ts";
 import { PolicySchema } from "../src/policy.ts";
 import { newHostRecord, type ProvisionDeps, provisionHost } from "../src/provision.ts";
+import { createSecretBox } from "../src/secret-box.ts";
 import { openStore } from "../src/store.ts";
 import { startArmFake } from "../test/support/arm-fake.ts";
 import { median, round } from "./support.ts";
@@ -32,7 +33,7 @@ export type ProvisionResult = {
 export async function provisionBenchmark(hosts = 10, opDurationMs = 2000, retryAfterSeconds = 1, latencyMs = 25): Promise<ProvisionResult> {
   const arm = await startArmFake({ opDurationMs, retryAfterSeconds, latencyMs });
   const dir = mkdtempSync(join(tmpdir(), "berth-bench-provision-"));
-  const store = openStore(dir);
+  const store = openStore(dir, Date.now, { secretBox: createSecretBox("berth-bench-secret-key-0123456789abcdef") });
   const policy = PolicySchema.parse({ version: 1, roles: {}, azure: { sizes: ["Standard_D2s_v5"], readyTimeout: "2m" } });
   const deps: ProvisionDeps = {
     // The production client: default poll interval (the SDK's 2 s, overridden by each Retry-After), default retries.

@@ -29,6 +29,7 @@ import { loadPolicyFile } from "./policy-file.ts";
 import { createPolicyReloader, type ReloadResult } from "./policy-reload.ts";
 import { berthPki, cloudConnection, type ProvisionDeps, provisionHost, removeHost } from "./provision.ts";
 import { createRedactor } from "./redact.ts";
+import { createSecretBox } from "./secret-box.ts";
 import { createSlackApp } from "./slack/app.ts";
 import { auditChannel } from "./slack/audit-channel.ts";
 import { renderHostReminder } from "./slack/render.ts";
@@ -103,7 +104,10 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
       });
       return local.keys;
     })();
-  const store = openStore(config.dataDir, options.clock, { auditKeys });
+  const store = openStore(config.dataDir, options.clock, {
+    auditKeys,
+    secretBox: config.secretKey === undefined ? undefined : createSecretBox(config.secretKey),
+  });
   const installation = store.installationId();
   const clock = options.clock ?? Date.now;
   // Hosts berth made in Azure join the manifest's once Docker answers on them (and leave when removed).
@@ -194,6 +198,7 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
       host: config.host,
       retryConfig: options.retryConfig ?? slackRetries,
       logLevel: config.logLevel,
+      ops: config.metrics,
     },
     {
       registry,
@@ -405,7 +410,9 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
       return port;
     },
     policy: () => policy,
-    /** GET /metrics's body: Prometheus text format (the playground proxies it). */
+    /** The BERTH_METRICS_PORT listener's port, once started. */
+    metricsPort: (): number | undefined => slack.opsPort(),
+    /** GET /metrics's body: Prometheus text format. */
     metrics: (): Promise<string> => metrics.text(),
     async stop(): Promise<void> {
       unwatchFile(config.policyPath);

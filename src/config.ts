@@ -67,6 +67,13 @@ const Env = z.object({
   BERTH_AZURE_ALLOW_CIDR: cidr.optional(),
   BERTH_AZURE_ADMIN_CIDR: cidr.optional(),
   BERTH_AZURE_DOCKER_PORT: z.coerce.number().int().min(1).max(65535).default(2376),
+  /** Bearer token for /healthz details and /metrics on the public port; without it they are not served there. */
+  BERTH_METRICS_TOKEN: z.string().min(16, "at least 16 characters (e.g. `openssl rand -hex 32`)").optional(),
+  /** A separate listener for health details and /metrics, without a token (0: any free port). */
+  BERTH_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  BERTH_METRICS_HOST: z.string().default("127.0.0.1"),
+  /** Encrypts berth's secrets at rest (its CA key); the value, or file:PATH to read it from. */
+  BERTH_SECRET_KEY: z.string().optional(),
   BERTH_AZURE_SSH_KEY: z
     .string()
     .regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+/, "an OpenSSH public key line")
@@ -118,6 +125,10 @@ export type Config = Readonly<{
         sshPublicKey?: string | undefined;
       }
     | undefined;
+  /** Health details and metrics: the public port's bearer token, and the separate listener's port and address. */
+  metrics: { token?: string | undefined; port?: number | undefined; host: string };
+  /** BERTH_SECRET_KEY's value (read from its file when given as file:PATH); required with Azure. */
+  secretKey?: string | undefined;
   /** The environment as given, for manifest values that name a variable (`env:NAME` TLS material). */
   env: Readonly<Record<string, string | undefined>>;
 }>;
@@ -176,12 +187,32 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: e.LOG_LEVEL,
     sshAuthSock: e.SSH_AUTH_SOCK,
     azure: azureConfig(e),
+    metrics: { token: e.BERTH_METRICS_TOKEN, port: e.BERTH_METRICS_PORT, host: e.BERTH_METRICS_HOST },
+    secretKey: secretKey(e),
     env: Object.freeze({ ...env }),
   });
 }
 
+function secretKey(e: z.output<typeof Env>): string | undefined {
+  const value = e.BERTH_SECRET_KEY;
+  if (!value?.startsWith("file:")) return value;
+  const path = value.slice("file:".length);
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch (cause) {
+    throw new BerthError("CONFIG", `Cannot read BERTH_SECRET_KEY's file (${path}): ${(cause as Error).message}`, { cause });
+  }
+}
+
 function azureConfig(e: z.output<typeof Env>): Config["azure"] {
   if (!e.AZURE_SUBSCRIPTION_ID) return undefined;
+  if (!e.BERTH_SECRET_KEY) {
+    // berth makes a CA that every host it creates trusts; its private key is kept only encrypted (docs/security.md).
+    throw new BerthError(
+      "CONFIG",
+      "AZURE_SUBSCRIPTION_ID is set but BERTH_SECRET_KEY is not: berth keeps the private key of the CA its Azure hosts trust, and only encrypted. Set BERTH_SECRET_KEY to at least 32 random characters (`openssl rand -base64 32`), or to file:PATH of a file holding them, kept outside BERTH_DATA_DIR.",
+    );
+  }
   if (!e.AZURE_LOCATION) {
     throw new BerthError(
       "CONFIG",

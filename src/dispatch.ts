@@ -10,6 +10,7 @@ import { executeJob, isJobAction, type JobAction } from "./execute.ts";
 import { type HostJobAction, hostAction, hostRefusal } from "./host-actions.ts";
 import { type Hosts, resolveHost } from "./hosts.ts";
 import { type JobRegistry, jobVisible } from "./jobs.ts";
+import { escapeMrkdwn } from "./mrkdwn-escape.ts";
 import { parse } from "./parse.ts";
 import {
   type ActiveGrant,
@@ -443,7 +444,7 @@ async function preview(
     case "container.run": {
       const l = containerLimits(policy, action);
       lines.push(`*Image:* \`${action.image}\``);
-      lines.push(`*Command:* ${action.cmd.length ? `\`${action.cmd.join(" ")}\`` : "the image's default"}`);
+      lines.push(`*Command:* ${action.cmd.length ? `\`${escapeMrkdwn(action.cmd.join(" "))}\`` : "the image's default"}`);
       lines.push(
         `*Limits:* ${Math.round(l.memoryBytes / 1024 ** 2)} MiB, ${l.nanoCpus / 1e9} CPU, ${l.pidsLimit} pids, network ${l.networkMode}, ${action.detach ? "detached" : `stopped after ${formatDuration(l.timeoutSeconds * 1000)}`}${l.privileged ? ", *privileged*" : ""}`,
       );
@@ -453,13 +454,13 @@ async function preview(
       break;
     }
     case "container.exec":
-      lines.push(`*Container:* \`${action.container}\``, `*Command:* \`${action.cmd.join(" ")}\``);
+      lines.push(`*Container:* \`${action.container}\``, `*Command:* \`${escapeMrkdwn(action.cmd.join(" "))}\``);
       break;
     case "container.remove":
       lines.push(`*Container:* \`${action.container}\`${action.force ? " (forced, even if running)" : ""}`);
       break;
     case "grant.request":
-      lines.push(`*Role:* ${action.role} for ${formatDuration(action.durationSeconds * 1000)}`, `*Reason:* ${action.reason}`);
+      lines.push(`*Role:* ${action.role} for ${formatDuration(action.durationSeconds * 1000)}`, `*Reason:* ${escapeMrkdwn(action.reason)}`);
       break;
     case "service.scale":
       lines.push(`*Service:* \`${action.service}\` → ${action.replicas} replicas`);
@@ -629,7 +630,7 @@ function startGrant(action: ActionOf<"grant.request">, p: PendingRecord, approve
     approver: approver.userId,
     grant: id,
   });
-  const text = `:rotating_light: Break-glass: <@${p.requester}> has role *${action.role}* for ${formatDuration(action.durationSeconds * 1000)} (grant \`${id}\`, until ${new Date(expiresAt).toISOString()}), approved by <@${approver.userId}>. Reason: ${action.reason}`;
+  const text = `:rotating_light: Break-glass: <@${p.requester}> has role *${action.role}* for ${formatDuration(action.durationSeconds * 1000)} (grant \`${id}\`, until ${new Date(expiresAt).toISOString()}), approved by <@${approver.userId}>. Reason: ${escapeMrkdwn(action.reason)}`;
   return {
     type: "decided",
     pending: p,

@@ -20,6 +20,56 @@ const windowsCertDir = "C:\\ProgramData\\docker\\certs.d";
 const windowsConfigDir = "C:\\ProgramData\\docker\\config";
 const windowsScript = "C:\\AzureData\\berth-setup.ps1";
 
+/** Azure's Instance Metadata Service: instance facts and, on a VM with a managed identity, that identity's tokens. */
+export const metadataAddress = "169.254.169.254";
+/**
+ * Azure's WireServer: the VM agent's channel (extension settings, health) and the VM's DNS resolver. Containers keep
+ * DNS (port 53, which Docker hands them from the host's resolv.conf); everything else there is the host's business.
+ */
+export const wireServerAddress = "168.63.129.16";
+export const metadataBlockScript = "/usr/local/sbin/berth-block-metadata";
+
+/** The chain berth fills; DOCKER-USER jumps to it first, and any rules the administrator keeps there stay. */
+export const metadataChain = "BERTH-METADATA";
+
+/**
+ * iptables rules (iptables-save form) for DOCKER-USER, the chain Docker leaves to the administrator in front of its
+ * own FORWARD rules: it sees what containers on bridge networks send out and not the host's own traffic (OUTPUT), so
+ * the VM agent and berth's own tools keep working. `--network host` containers are the host's own traffic: see
+ * docs/security.md.
+ */
+export function metadataBlockRules(): string[] {
+  return [
+    `-A ${metadataChain} -d ${metadataAddress}/32 -j DROP`,
+    `-A ${metadataChain} -d ${wireServerAddress}/32 -p udp -m udp --dport 53 -j RETURN`,
+    `-A ${metadataChain} -d ${wireServerAddress}/32 -p tcp -m tcp --dport 53 -j RETURN`,
+    `-A ${metadataChain} -d ${wireServerAddress}/32 -j DROP`,
+  ];
+}
+
+/**
+ * The script that installs metadataBlockRules; also what docs/security.md gives other hosts. iptables-restore swaps
+ * the whole chain in one commit (no moment without the rules when it runs again), and --noflush leaves every other
+ * chain, DOCKER-USER included, as it is. Safe to run any number of times.
+ */
+export function linuxMetadataBlock(): string {
+  return [
+    "#!/bin/sh",
+    "# berth: containers must not reach the cloud metadata endpoints (managed-identity tokens, agent settings).",
+    "set -e",
+    "iptables-restore -w --noflush <<'RULES'",
+    "*filter",
+    `:${metadataChain} - [0:0]`,
+    ...metadataBlockRules(),
+    "COMMIT",
+    "RULES",
+    // Before dockerd's first start DOCKER-USER does not exist yet; Docker keeps an existing one and its rules.
+    "iptables -w -N DOCKER-USER 2>/dev/null || true",
+    `iptables -w -C DOCKER-USER -j ${metadataChain} 2>/dev/null || iptables -w -I DOCKER-USER 1 -j ${metadataChain}`,
+    "",
+  ].join("\n");
+}
+
 /**
  * A #cloud-config for Ubuntu: the distribution's docker.io with a systemd drop-in that makes dockerd listen with TLS.
  * cloud-init's write_files runs before its package module, so dockerd's very first start already has TLS.
@@ -32,6 +82,10 @@ export function linuxCloudInit(o: { ca: string; server: Pem; dockerPort: number 
     "ExecStart=",
     `ExecStart=/usr/bin/dockerd -H fd:// -H tcp://0.0.0.0:${o.dockerPort} --containerd=/run/containerd/containerd.sock` +
       ` --tlsverify --tlscacert=${linuxTlsDir}/ca.pem --tlscert=${linuxTlsDir}/server.pem --tlskey=${linuxTlsDir}/server-key.pem`,
+    // Before dockerd starts (so no restarted container gets a moment without the rules; dockerd does not start if they
+    // cannot be set), and again once it runs (in case a firewall reload dropped them in between).
+    `ExecStartPre=${metadataBlockScript}`,
+    `ExecStartPost=${metadataBlockScript}`,
     "",
   ].join("\n");
   const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
@@ -43,6 +97,7 @@ export function linuxCloudInit(o: { ca: string; server: Pem; dockerPort: number 
       { path: `${linuxTlsDir}/server.pem`, encoding: "b64", content: b64(o.server.cert), owner: "root:root", permissions: "0644" },
       { path: `${linuxTlsDir}/server-key.pem`, encoding: "b64", content: b64(o.server.key), owner: "root:root", permissions: "0600" },
       { path: "/etc/systemd/system/docker.service.d/10-berth.conf", content: dropIn, owner: "root:root", permissions: "0644" },
+      { path: metadataBlockScript, content: linuxMetadataBlock(), owner: "root:root", permissions: "0755" },
     ],
     runcmd: [
       ["systemctl", "daemon-reload"],
@@ -152,6 +207,24 @@ ${daemonJson}
   Set-Service -Name docker -StartupType Automatic
   # A restart, not a start: a second run may have brought new certificates.
   Restart-Service -Name docker -Force
+
+  # Containers must not reach the cloud metadata endpoints. The host's firewall applies to process-isolated containers
+  # (it is namespace-aware); rules scoped to the containers' NAT prefix leave the host's own traffic (the VM agent)
+  # alone. Hyper-V isolated containers run their own firewall in the utility VM: these rules do not reach them.
+  $Nat = $null
+  foreach ($Try in 1..30) {
+    $Nat = Get-NetNat -ErrorAction SilentlyContinue | Select-Object -First 1
+    if ($Nat) { break }
+    Start-Sleep -Seconds 2
+  }
+  if ($Nat) {
+    $Prefix = $Nat.InternalIPInterfaceAddressPrefix
+    Get-NetFirewallRule -Name 'berth-block-metadata*' -ErrorAction SilentlyContinue | Remove-NetFirewallRule
+    New-NetFirewallRule -Name 'berth-block-metadata' -DisplayName 'Containers: no cloud metadata (berth)' -Direction Outbound -LocalAddress $Prefix -RemoteAddress '${metadataAddress}' -Action Block | Out-Null
+    New-NetFirewallRule -Name 'berth-block-metadata-wireserver' -DisplayName 'Containers: no Azure WireServer but DNS (berth)' -Direction Outbound -LocalAddress $Prefix -RemoteAddress '${wireServerAddress}' -Protocol TCP -RemotePort @('80', '32526') -Action Block | Out-Null
+  } else {
+    Write-Warning 'berth: no container NAT network found; the cloud metadata endpoints are not blocked for containers'
+  }
   if (Get-ScheduledTask -TaskName $TaskName -ErrorAction SilentlyContinue) {
     Unregister-ScheduledTask -TaskName $TaskName -Confirm:$false
   }

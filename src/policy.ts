@@ -4,13 +4,13 @@ import {
   type Actor,
   defaultGate,
   type Gate,
+  hostOf,
   minCpus,
   minMemoryBytes,
-  risk,
-  hostOf,
   onAnotherPersonsHost,
   type Permission,
   permissions,
+  risk,
 } from "./action.ts";
 import { formatBytes, formatDuration, parseBytes, parseDuration } from "./duration.ts";
 import { BerthError } from "./errors.ts";

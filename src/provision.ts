@@ -53,7 +53,7 @@ const stepLabel: Record<ResourceKind, string> = {
   extension: "Docker setup",
 };
 
-/** berth's CA and its client certificate, made once and kept in the store (the CA key never leaves it). */
+/** berth's CA and its client certificate, made once and kept in the store, encrypted (the CA key never leaves it). */
 export async function berthPki(store: Store, now: Date): Promise<{ ca: Pem; client: Pem }> {
   const stored = store.secrets.get("pki");
   if (stored) return JSON.parse(stored) as { ca: Pem; client: Pem };

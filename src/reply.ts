@@ -5,6 +5,7 @@ import type { ContainerEngine, ContainerSummary, EngineInfo, ServiceSummary, Ser
 import type { Reply } from "./events.ts";
 import { helpText } from "./help.ts";
 import { type JobRegistry, jobVisible } from "./jobs.ts";
+import { escapeMrkdwn as esc, mention } from "./mrkdwn-escape.ts";
 import { describeSubject, findPermission, type Policy, type Subject } from "./policy.ts";
 
 export type ReplyAction = Exclude<
@@ -83,7 +84,9 @@ export async function answer(action: ReplyAction, ctx: ReplyContext, signal: Abo
       return ephemeral(
         [
           "*Running jobs*",
-          ...jobs.map((j) => `• \`${j.id}\` ${j.summary} — <@${j.userId}> in <#${j.channelId}>, ${formatDuration(now - j.createdAt)}`),
+          ...jobs.map(
+            (j) => `• \`${j.id}\` ${esc(j.summary)} — ${mention(j.userId)} in <#${j.channelId}>, ${formatDuration(now - j.createdAt)}`,
+          ),
           "Stop one with its Stop button or `/berth cancel JOB`.",
         ].join("\n"),
       );
@@ -104,11 +107,11 @@ export async function answer(action: ReplyAction, ctx: ReplyContext, signal: Abo
       const ended = d.finishedAt && d.state !== "running" ? `, exited ${d.exitCode} at ${d.finishedAt.toISOString()}` : "";
       return ephemeral(
         [
-          `*${d.name}* (${d.id}) on ${ctx.host} — ${d.state}${ended}${d.oomKilled ? " (OOM-killed)" : ""}`,
-          `image \`${d.image}\`, command \`${d.cmd.join(" ") || "(image default)"}\``,
-          `limits: ${d.memoryBytes ? formatBytes(d.memoryBytes) : "no memory limit"}, ${d.nanoCpus ? `${d.nanoCpus / 1e9} CPU` : "no CPU limit"}, ${d.pidsLimit || "no"} pids, network ${d.networkMode}${d.privileged ? ", *privileged*" : ""}`,
-          `env: ${d.envNames.length ? d.envNames.map((n) => `\`${n}\``).join(", ") : "none"} (values are never shown)`,
-          `started by <@${d.labels["io.berth.user"] ?? "?"}>${d.restartCount ? `, restarted ${d.restartCount}×` : ""}`,
+          `*${esc(d.name)}* (${esc(d.id)}) on ${ctx.host} — ${esc(d.state)}${ended}${d.oomKilled ? " (OOM-killed)" : ""}`,
+          `image \`${esc(d.image)}\`, command \`${esc(d.cmd.join(" ")) || "(image default)"}\``,
+          `limits: ${d.memoryBytes ? formatBytes(d.memoryBytes) : "no memory limit"}, ${d.nanoCpus ? `${d.nanoCpus / 1e9} CPU` : "no CPU limit"}, ${d.pidsLimit || "no"} pids, network ${esc(d.networkMode)}${d.privileged ? ", *privileged*" : ""}`,
+          `env: ${d.envNames.length ? d.envNames.map((n) => `\`${esc(n)}\``).join(", ") : "none"} (values are never shown)`,
+          `started by ${mention(d.labels["io.berth.user"] ?? "?")}${d.restartCount ? `, restarted ${d.restartCount}×` : ""}`,
         ].join("\n"),
       );
     }
@@ -148,12 +151,12 @@ export async function answer(action: ReplyAction, ctx: ReplyContext, signal: Abo
 }
 
 function psLine(c: ContainerSummary): string {
-  return `• \`${c.name}\` ${c.id} — ${c.status} — \`${c.image}\` — <@${c.labels["io.berth.user"] ?? "?"}>`;
+  return `• \`${esc(c.name)}\` ${esc(c.id)} — ${esc(c.status)} — \`${esc(c.image)}\` — ${mention(c.labels["io.berth.user"] ?? "?")}`;
 }
 
 function hostLines(h: HostReport): string {
   const note = h.note ? `\n   ${h.note}` : "";
-  if (!h.reachable) return `• :red_circle: *${h.name}* (${h.url}) — ${h.url ? "unreachable: " : ""}${h.error}${note}`;
+  if (!h.reachable) return `• :red_circle: *${h.name}* (${esc(h.url)}) — ${h.url ? "unreachable: " : ""}${esc(h.error)}${note}`;
   const i = h.info;
   const isolation =
     i.osType === "windows"
@@ -163,20 +166,22 @@ function hostLines(h: HostReport): string {
     i.swarm.state === "active" ? ` · swarm ${i.swarm.role ?? "member"}` : i.swarm.state === "inactive" ? "" : ` · swarm ${i.swarm.state}`;
   return (
     [
-      `• :large_green_circle: *${h.name}* (${h.url}) — ${i.osType} ${i.osBuild}, ${i.architecture}`,
-      `   ${i.osVersion}`,
-      `   Docker ${i.engineVersion}, API ${i.apiVersion}${i.maxApiVersion !== i.apiVersion ? ` (engine up to ${i.maxApiVersion})` : ""}${isolation}${swarm} · ${h.containers} berth container${h.containers === 1 ? "" : "s"}`,
+      `• :large_green_circle: *${h.name}* (${esc(h.url)}) — ${esc(i.osType)} ${esc(i.osBuild)}, ${esc(i.architecture)}`,
+      `   ${esc(i.osVersion)}`,
+      `   Docker ${esc(i.engineVersion)}, API ${esc(i.apiVersion)}${i.maxApiVersion !== i.apiVersion ? ` (engine up to ${i.maxApiVersion})` : ""}${isolation}${swarm} · ${h.containers} berth container${h.containers === 1 ? "" : "s"}`,
     ].join("\n") + note
   );
 }
 
 function serviceLine(s: ServiceSummary): string {
   const replicas = s.mode === "global" ? `${s.running} running (global)` : `${s.running}/${s.desired ?? 0}`;
-  const update = s.updateState ? ` — update ${s.updateState.replace(/_/g, " ")}${s.updateMessage ? `: ${s.updateMessage}` : ""}` : "";
-  return `• \`${s.name}\` ${s.id} — ${replicas} — \`${s.image}\`${update}`;
+  const update = s.updateState
+    ? ` — update ${esc(s.updateState.replace(/_/g, " "))}${s.updateMessage ? `: ${esc(s.updateMessage)}` : ""}`
+    : "";
+  return `• \`${esc(s.name)}\` ${esc(s.id)} — ${replicas} — \`${esc(s.image)}\`${update}`;
 }
 
 function taskLine(t: ServiceTask): string {
-  const err = t.error ? ` — ${t.error}` : "";
-  return `• ${t.id}${t.slot ? ` slot ${t.slot}` : ""} on ${t.node ?? "?"} — ${t.state} (want ${t.desiredState}) — \`${t.image}\` — ${t.updatedAt.toISOString().slice(0, 19)}Z${err}`;
+  const err = t.error ? ` — ${esc(t.error)}` : "";
+  return `• ${esc(t.id)}${t.slot ? ` slot ${t.slot}` : ""} on ${esc(t.node ?? "?")} — ${esc(t.state)} (want ${esc(t.desiredState)}) — \`${esc(t.image)}\` — ${t.updatedAt.toISOString().slice(0, 19)}Z${err}`;
 }

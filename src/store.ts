@@ -1,9 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { type AuditKeyring, ensureLocalAuditKeys, ephemeralAuditKeys } from "./audit-key.ts";
 import { createAuditLog, migrateAuditTable } from "./audit-log.ts";
+import { BerthError } from "./errors.ts";
+import { isSealed, type SecretBox } from "./secret-box.ts";
 
 export type { AuditEntry, AuditRecord } from "./audit-log.ts";
 export { auditHash } from "./audit-log.ts";
@@ -115,21 +117,52 @@ CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 `;
 
+export type StoreOptions = {
+  /** Encrypts the secrets table (BERTH_SECRET_KEY); without it, berth cannot keep a secret on disk. */
+  secretBox?: SecretBox | undefined;
+  /** Sign the audit chain; without them a `:memory:` store uses a throwaway key and a data dir its own key file (audit-key.ts). */
+  auditKeys?: AuditKeyring | undefined;
+};
+
 /**
- * The embedded store (node:sqlite) under BERTH_DATA_DIR; `:memory:` for tests that need no file. `auditKeys` sign the
- * audit chain; without them a `:memory:` store uses a throwaway key and a data dir its own key file (see audit-key.ts).
+ * The data directory is berth's alone (0700) and the database in it is readable by berth only (0600): it holds the
+ * audit log, jobs and requests. Modes are set explicitly, whatever the umask and whatever an older berth left.
  */
-export function openStore(dir: string | ":memory:", clock: () => number = Date.now, options: { auditKeys?: AuditKeyring } = {}) {
+function privateFiles(dir: string, db: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    chmodSync(dir, 0o700);
+  } catch (error) {
+    // A volume's mount point owned by someone else (Kubernetes fsGroup): the files in it are still berth's alone.
+    if ((error as NodeJS.ErrnoException).code !== "EPERM") throw error;
+  }
+  // Created before SQLite opens it, so that it never exists with a wider mode; SQLite gives -wal and -shm its mode.
+  closeSync(openSync(db, "a", 0o600));
+  for (const f of [db, `${db}-wal`, `${db}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+}
+
+const noKey = (name: string) =>
+  new BerthError(
+    "CONFIG",
+    `berth needs BERTH_SECRET_KEY to keep "${name}" (its CA's private key) on disk, and it is not set. Set it to at least 32 random characters (\`openssl rand -base64 32\`) or file:PATH, kept outside BERTH_DATA_DIR, and restart berth.`,
+  );
+
+/** The embedded store (node:sqlite) under BERTH_DATA_DIR; `:memory:` for tests that need no file. */
+export function openStore(dir: string | ":memory:", clock: () => number = Date.now, options: StoreOptions = {}) {
   let path = ":memory:";
   if (dir !== ":memory:") {
-    mkdirSync(dir, { recursive: true });
     path = join(dir, "berth.db");
+    privateFiles(dir, path);
   }
   const auditKeys = options.auditKeys ?? (dir === ":memory:" ? ephemeralAuditKeys() : ensureLocalAuditKeys(dir).keys);
   const db = new DatabaseSync(path);
-  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+  // secure_delete: what is overwritten or deleted (a secret stored in clear by an older berth) is zeroed on disk.
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA secure_delete = ON;");
   db.exec(schema);
   migrateAuditTable(db);
+  // SQLite made the -wal and -shm files just now, with the database's mode; said again, so no umask decides it.
+  if (path !== ":memory:") for (const f of [`${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+  const box = options.secretBox;
   // Jobs that were running when berth last stopped can no longer be followed; say so instead of showing them running.
   db.prepare("UPDATE jobs SET status = 'failed', detail = 'berth restarted while this job ran', ended_at = ? WHERE status = 'running'").run(
     clock(),
@@ -142,6 +175,7 @@ export function openStore(dir: string | ":memory:", clock: () => number = Date.n
   const liveCloudHosts = db.prepare("SELECT record FROM cloud_hosts WHERE status != 'removed' ORDER BY name");
   const getSecret = db.prepare("SELECT value FROM secrets WHERE name = ?");
   const insertSecret = db.prepare("INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)");
+  const replaceSecret = db.prepare("UPDATE secrets SET value = ? WHERE name = ? AND value = ?");
   const insertJob = db.prepare(
     "INSERT INTO jobs (id, kind, user_id, channel_id, host, summary, status, created_at, message_ts) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)",
   );
@@ -312,16 +346,31 @@ export function openStore(dir: string | ":memory:", clock: () => number = Date.n
         return liveCloudHosts.all().map((r) => JSON.parse(String(r.record)) as CloudHostRecord);
       },
     },
-    /** berth's own key material (its CA); never logged, never shown. */
+    /**
+     * berth's own key material (its CA); never logged, never shown. Encrypted at rest with the secret box; a value an
+     * older berth stored in clear is encrypted in place the first time it is read with a key.
+     */
     secrets: {
       get: (name: string): string | undefined => {
         const row = getSecret.get(name);
-        return row ? String(row.value) : undefined;
+        if (!row) return undefined;
+        const value = String(row.value);
+        if (isSealed(value)) {
+          if (!box) throw noKey(name);
+          return box.open(name, value);
+        }
+        if (box && replaceSecret.run(box.seal(name, value), name, value).changes) {
+          // secure_delete zeroed the old cell; the checkpoint moves the page over the one that held the clear text.
+          db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+        }
+        return value;
       },
       /** Stores the value unless one is there already; returns the one that is kept (first writer wins). */
       putOnce(name: string, value: string): string {
-        insertSecret.run(name, value);
-        return String(getSecret.get(name)?.value);
+        if (!box && path !== ":memory:") throw noKey(name);
+        insertSecret.run(name, box ? box.seal(name, value) : value);
+        const kept = String(getSecret.get(name)?.value);
+        return box && isSealed(kept) ? box.open(name, kept) : kept;
       },
     },
     /**

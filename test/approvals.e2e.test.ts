@@ -238,6 +238,66 @@ test("secrets in real container output are masked in the thread and in the uploa
   assert.match(file.content, /^3000$/m);
 });
 
+/** Everything berth sent Slack since call `from` that Slack renders as mrkdwn: messages, edits, ephemerals. */
+const sentSince = (from: number) =>
+  fake
+    .calls()
+    .slice(from)
+    .filter((c) => ["chat.postMessage", "chat.update", "chat.postEphemeral", "response_url"].includes(c.method))
+    .map((c) => JSON.stringify(c.args))
+    .join("\n");
+/** A special mention, user-group mention or link Slack would act on. */
+const liveMarkup = /<!(?:channel|here|everyone|subteam)|<https?:/;
+
+test("a grant reason and a command cannot ping the channel or post a link as berth", async () => {
+  const from = fake.calls().length;
+  // What Slack delivers when someone types `<!channel> see <http://evil.example|docs>`: the markup as entities.
+  const typed = "&lt;!channel&gt; see &lt;http://evil.example|docs&gt; &lt;!here&gt; &lt;!subteam^S0EVIL&gt;";
+  await berth.command(`grant admin --for 30m --reason "${typed}"`);
+  const card = await approvalCard("evil.example");
+  assert.match(cardText(card), /\*Reason:\* &lt;!channel&gt; see &lt;http:\/\/evil\.example\|docs&gt;/);
+  await approve(card, SEED.approver);
+  const announcement = await eventually("the announcement", () =>
+    fake.messages(SEED.incidentChannel).find((m) => /Break-glass: .*Reason: &lt;!channel&gt; see/.test(m.text)),
+  );
+  assert.match(announcement.text, /<@U0OPER> has role \*admin\*/, "berth's own mentions still work");
+  await berth.command(`run ${testImage} echo ${typed.replaceAll(" ", "-")}`);
+  const run = await approvalCard("evil.example|docs&gt;-&lt;!here");
+  await approve(run, SEED.approver);
+  const job = await eventually("the hostile echo's card", () => {
+    const c = findCard(fake, SEED.incidentChannel, "evil.example");
+    return c && isFinished(c) && c.ts !== run.ts ? c : undefined;
+  });
+  // The container's own output, shown as it is (decoded here from the entities it was sent as).
+  assert.ok(
+    threadLines(fake, SEED.incidentChannel, job.ts).includes("<!channel>-see-<http://evil.example|docs>-<!here>-<!subteam^S0EVIL>"),
+  );
+  const sent = sentSince(from);
+  assert.ok(sent.includes("evil.example"), "the hostile text was shown");
+  assert.doesNotMatch(sent, liveMarkup);
+  // End the grant, so that the tests after this one see the operator's own roles.
+  advance(31 * 60_000);
+  await berth.berth.slack.sweep();
+});
+
+test("an approval card shows hidden characters, and a command too long for it in full in its thread", async () => {
+  const long = "L".repeat(3000);
+  await berth.command(`run ${testImage} echo safe\u202Etxt.exe ${long}`);
+  const card = await approvalCard("txt.exe");
+  const shown = `${card.text} ${cardText(card)}`;
+  assert.ok(!shown.includes("\u202E"), "no live direction override on the card");
+  assert.match(shown, /safe⟨U\+202E⟩txt\.exe/);
+  assert.match(shown, /full command in thread/);
+  const replies = await eventually("the full command in the card's thread", () => {
+    const r = fake.thread(SEED.incidentChannel, card.ts);
+    return r.length >= 2 ? r : undefined;
+  });
+  assert.match(replies[0]?.text ?? "", new RegExp(`^Full request \`${requestIdOf(card)}\`, exactly as it will run`));
+  const body = replies.map((m) => m.text.slice(m.text.indexOf("```\n") + 4, -"\n```".length)).join("");
+  assert.ok(body.includes(`echo safe⟨U+202E⟩txt.exe ${long}`), "the whole command, every character, in order");
+  await deny(card, SEED.approver);
+});
+
 test("a changed policy is applied without restart; an invalid one is refused and the old one stays", async () => {
   writeFileSync(
     berth.policyPath,

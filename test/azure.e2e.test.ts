@@ -60,6 +60,7 @@ const start = async (reuse?: string) => {
     AZURE_RESOURCE_MANAGER_CA: join(reuse ?? dir ?? "/tmp", "arm-ca.pem"),
     BERTH_AZURE_ALLOW_CIDR: "198.51.100.7/32",
     BERTH_AZURE_DOCKER_PORT: String(dockerPort),
+    BERTH_SECRET_KEY: "azure-e2e-secret-key-0123456789abcdef",
   };
   return startBerth(slack, {
     policy,

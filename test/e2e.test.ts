@@ -20,11 +20,12 @@ import { SEED, SlackFake } from "./support/slack-fake.ts";
 
 let fake: SlackFake;
 let berth: Awaited<ReturnType<typeof startBerth>>;
+const metricsToken = "e2e-metrics-token-0123456789";
 
 before(async () => {
   fake = await SlackFake.start();
   fake.addUserGroup({ id: "S0VIEWERS", users: [SEED.nobody] });
-  berth = await startBerth(fake);
+  berth = await startBerth(fake, { env: { BERTH_METRICS_TOKEN: metricsToken } });
 });
 
 after(async () => {
@@ -239,8 +240,8 @@ test("a channel the bot is not in: the user learns how to invite it, and nothing
   assert.deepEqual(await containersWithLabel(`io.berth.channel=${SEED.randomChannel}`), []);
 });
 
-test("GET /healthz reports Slack and each engine without failing for an unreachable one", async () => {
-  const res = await fetch(`http://127.0.0.1:${berth.port}/healthz`);
+test("GET /healthz?details reports Slack and each engine without failing for an unreachable one", async () => {
+  const res = await fetch(`http://127.0.0.1:${berth.port}/healthz?details`, { headers: { authorization: `Bearer ${metricsToken}` } });
   assert.equal(res.status, 200);
   const body = (await res.json()) as { ok: boolean; engines: Record<string, { reachable: boolean }> };
   assert.equal(body.ok, true);

@@ -64,6 +64,8 @@ test("a whole Slack config and an Azure host plan can be logged: no token, secre
     AZURE_SUBSCRIPTION_ID: "00000000-0000-0000-0000-000000000001",
     AZURE_LOCATION: "westeurope",
     BERTH_AZURE_ALLOW_CIDR: "198.51.100.7/32",
+    BERTH_SECRET_KEY: "secretkeyvalue-0123456789abcdefghij",
+    BERTH_METRICS_TOKEN: "metricstokenvalue-0123",
   });
   const plan: HostPlan = {
     name: "build-1",
@@ -97,6 +99,8 @@ test("a whole Slack config and an Azure host plan can be logged: no token, secre
     "customdatavalue",
     "tlskeyvalue",
     "tokenvalue",
+    "secretkeyvalue",
+    "metricstokenvalue",
   ]) {
     assert.equal(out.includes(secret), false, `${secret} was logged`);
   }

@@ -27,10 +27,12 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 
 let fake: SlackFake;
 let berth: Awaited<ReturnType<typeof startBerth>>;
+const metricsToken = "metrics-test-token-0123456789";
+const bearer = { authorization: `Bearer ${metricsToken}` };
 
 before(async () => {
   fake = await SlackFake.start();
-  berth = await startBerth(fake);
+  berth = await startBerth(fake, { env: { BERTH_METRICS_TOKEN: metricsToken } });
 });
 
 after(async () => {
@@ -39,8 +41,8 @@ after(async () => {
   await fake?.stop();
 });
 
-const scrape = async (port = berth.port) => {
-  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+const scrape = async (port = berth.port, headers: Record<string, string> = bearer) => {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`, { headers });
   assert.equal(res.status, 200);
   assert.match(res.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
   return res.text();
@@ -122,10 +124,12 @@ test("every log line about a command carries its request id, and no line carries
   for (const secret of [fake.botToken, fake.signingSecret]) assert.equal(all.includes(secret), false);
 });
 
-test("Socket Mode serves GET /metrics on its health port", async () => {
-  const socket = await startBerth(fake, { socketMode: true });
+test("Socket Mode serves GET /metrics on the BERTH_METRICS_PORT listener, without a token, and not on its health port", async () => {
+  const socket = await startBerth(fake, { socketMode: true, env: { BERTH_METRICS_PORT: "0" } });
   try {
-    const text = await scrape(socket.port);
+    assert.equal((await fetch(`http://127.0.0.1:${socket.port}/metrics`)).status, 404);
+    assert.equal((await fetch(`http://127.0.0.1:${socket.port}/metrics`, { headers: bearer })).status, 404);
+    const text = await scrape(socket.berth.metricsPort(), {});
     assert.match(text, /^# TYPE berth_commands_total counter$/m);
     // Its own registry: the other berth's commands are not counted here.
     assert.equal(sample(text, "berth_commands_total", { kind: "container.list", outcome: "reply" }), undefined);
@@ -167,12 +171,14 @@ test("hosts berth made in Azure are in /healthz; one that is unreachable does no
     dir,
     env: {
       AZURE_SUBSCRIPTION_ID: "00000000-0000-0000-0000-000000000001",
+      BERTH_SECRET_KEY: "metrics-test-secret-key-0123456789abcdef",
+      BERTH_METRICS_TOKEN: metricsToken,
       AZURE_LOCATION: "westeurope",
       BERTH_AZURE_ALLOW_CIDR: "198.51.100.7/32",
     },
   });
   try {
-    const res = await fetch(`http://127.0.0.1:${azure.port}/healthz`);
+    const res = await fetch(`http://127.0.0.1:${azure.port}/healthz?details`, { headers: bearer });
     assert.equal(res.status, 200);
     const body = (await res.json()) as { ok: boolean; engines: Record<string, { reachable: boolean; error?: string }> };
     assert.equal(body.ok, true);

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { type BerthOptions, createBerth } from "../berth.ts";
 import { type Config, loadConfig } from "../config.ts";
 import { BerthError } from "../errors.ts";
+import { opsPaths } from "../health.ts";
 import { blockAction, slashCommand } from "../slack-emulator/slack-driver.ts";
 import { type FakeEphemeral, type FakeMessage, SEED, SlackFake } from "../slack-emulator/slack-fake.ts";
 import type { FileRecord } from "../slack-emulator/slack-fake-store.ts";
@@ -111,7 +112,8 @@ export async function startPlayground(config: Config, options: PlaygroundOptions
       return;
     }
     if (req.method === "GET" && path === "/events") return feed.subscribe(req, res);
-    if (req.method === "GET" && (path === "/healthz" || path === "/metrics")) return proxy(path, res);
+    // berth's own answers, with berth's own rules: details and metrics need BERTH_METRICS_TOKEN (docs/security.md).
+    if (req.method === "GET" && (opsPaths as readonly string[]).includes(path)) return proxy(req, res);
     if (req.method === "GET" && path.startsWith("/files/")) return download(decodeURIComponent(path.slice("/files/".length)), res);
     if (req.method === "POST" && (path === "/command" || path === "/action")) {
       // JSON only and same origin: a form on another site cannot post here, and a script there gets no CORS grant.
@@ -185,10 +187,18 @@ export async function startPlayground(config: Config, options: PlaygroundOptions
     res.end(file.bytes);
   }
 
-  async function proxy(path: string, res: ServerResponse): Promise<void> {
+  async function proxy(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = req.url ?? "/";
     try {
-      const upstream = await fetch(`http://127.0.0.1:${berthPort}${path}`, { signal: AbortSignal.timeout(10_000) });
-      res.writeHead(upstream.status, { "content-type": upstream.headers.get("content-type") ?? "text/plain; charset=utf-8" });
+      const upstream = await fetch(`http://127.0.0.1:${berthPort}${path}`, {
+        signal: AbortSignal.timeout(10_000),
+        headers: req.headers.authorization ? { authorization: req.headers.authorization } : {},
+      });
+      const challenge = upstream.headers.get("www-authenticate");
+      res.writeHead(upstream.status, {
+        "content-type": upstream.headers.get("content-type") ?? "text/plain; charset=utf-8",
+        ...(challenge && { "www-authenticate": challenge }),
+      });
       res.end(Buffer.from(await upstream.arrayBuffer()));
     } catch (error) {
       json(res, 502, { error: `berth did not answer on ${path}: ${(error as Error).message}` });

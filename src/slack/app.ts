@@ -1,10 +1,12 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import bolt, { type LogLevel, type webApi } from "@slack/bolt";
 import { type Action, ActionSchema, type Actor } from "../action.ts";
 import { type DispatchDeps, dispatch, dispatchAction, type JobPlan, type Outcome, pickedAction, sweep } from "../dispatch.ts";
-import { type HealthReport, healthHandler } from "../health.ts";
-import { type CommandOutcome, type Metrics, metricsHandler } from "../metrics.ts";
+import { BerthError } from "../errors.ts";
+import { type HealthReport, type OpsAccess, opsHandler, opsPaths } from "../health.ts";
+import type { CommandOutcome, Metrics } from "../metrics.ts";
+import { neutralizeMrkdwn } from "../mrkdwn-escape.ts";
 import { parse } from "../parse.ts";
 import { redactAction } from "../redact.ts";
 import type { PendingRecord } from "../store.ts";
@@ -20,6 +22,7 @@ import {
   notifyLogsActionId,
   notifyRestartActionId,
   renderGateCard,
+  renderGateOverflow,
   renderHostPicker,
   stopActionId,
 } from "./render.ts";
@@ -41,6 +44,8 @@ export type SlackConfig = {
   teamId?: string | undefined;
   /** The Enterprise Grid organization berth serves (BERTH_SLACK_ENTERPRISE_ID); unset, not checked. */
   enterpriseId?: string | undefined;
+  /** Health details and /metrics: on the public port with this bearer token, and/or on their own listener. */
+  ops?: { token?: string | undefined; port?: number | undefined; host?: string | undefined } | undefined;
 };
 
 export type CoreDeps = Omit<DispatchDeps, "groupsOf"> & {
@@ -69,12 +74,14 @@ const maxConcurrentWork = 4;
 export function createSlackApp(config: SlackConfig, core: CoreDeps) {
   const socketMode = Boolean(config.appToken);
   let slackState = "starting";
-  const health = healthHandler(async () => {
+  const report = async () => {
     const engines = await core.health();
     return { ok: slackState !== "failed", slack: slackState, ...engines };
-  });
+  };
   const metrics = core.metrics;
-  const metricsRoute = metrics ? [{ path: "/metrics", method: ["GET"], handler: metricsHandler(metrics) }] : [];
+  const publicAccess: OpsAccess = config.ops?.token ? { kind: "token", token: config.ops.token } : { kind: "none" };
+  const ops = opsHandler({ report, metrics, access: publicAccess });
+  const opsRoutes = opsPaths.map((path) => ({ path, method: ["GET"], handler: ops }));
   const app = new App({
     token: config.botToken,
     ...(socketMode ? { socketMode: true, appToken: config.appToken } : { signingSecret: config.signingSecret ?? "" }),
@@ -91,7 +98,7 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
             clientOptions: { slackApiUrl: config.apiUrl, retryConfig: { retries: 10, factor: 2, minTimeout: 1000, maxTimeout: 60_000 } },
           },
         }
-      : { customRoutes: [{ path: "/healthz", method: ["GET"], handler: health }, ...metricsRoute] }),
+      : { customRoutes: opsRoutes }),
   });
   // Stamped before any other middleware runs, so berth_ack_seconds covers everything between receipt and the ack.
   app.use(async ({ context, next }) => {
@@ -165,8 +172,9 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
    * when nothing happened because Slack refused berth's message (not in the channel…).
    */
   async function deliver(outcome: Outcome, actor: Actor, respond: Respond, fromCard = false): Promise<boolean | undefined> {
-    const ephemeral = (text: string) =>
-      respond({ response_type: "ephemeral", replace_original: false, text: fit(text, slackLimits.textChars) });
+    // Whatever the core composed is checked once more here: no special mention or link gets out under berth's name.
+    const safe = (text: string) => fit(neutralizeMrkdwn(text, core.usergroups()), slackLimits.textChars);
+    const ephemeral = (text: string) => respond({ response_type: "ephemeral", replace_original: false, text: safe(text) });
     if (outcome.type === "gate") {
       const { view } = outcome;
       const card = renderGateCard({
@@ -175,10 +183,18 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
         dangerous: view.dangerous,
         ...(view.pending.gate === "approval" && { approvers: view.approvers }),
       });
-      if (view.pending.gate === "confirm") return void (await respond({ response_type: "ephemeral", replace_original: false, ...card }));
+      // A request too long for its card is shown in full right after it: an approver sees exactly what will run.
+      const overflow = renderGateOverflow({ ...view.pending, preview: view.preview });
+      if (view.pending.gate === "confirm") {
+        await respond({ response_type: "ephemeral", replace_original: false, ...card });
+        for (const text of overflow) await respond({ response_type: "ephemeral", replace_original: false, text });
+        return;
+      }
       try {
         const ts = await outbox.post(actor.channelId, card);
         core.store.pending.setMessageTs(view.pending.id, ts);
+        // Not shown in full, not approvable: a failure here cancels the request like a failed card.
+        for (const text of overflow) await outbox.post(actor.channelId, { text, thread_ts: ts });
         await ephemeral(
           `Your request \`${view.pending.id}\` waits for approval by ${view.approvers.join(", ") || "a second person"}; the card above shows its state.`,
         );
@@ -210,7 +226,7 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
     if (outcome.type === "reply") {
       if (outcome.reply.visibility === "ephemeral") return void (await ephemeral(outcome.reply.text));
       try {
-        await outbox.post(actor.channelId, { text: fit(outcome.reply.text, slackLimits.textChars) });
+        await outbox.post(actor.channelId, { text: safe(outcome.reply.text) });
       } catch (error) {
         await ephemeral(`${outcome.reply.text}\n${invite(error)}`);
       }
@@ -434,7 +450,7 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
       ...result.expired
         .filter((e) => e.pending.messageTs)
         .map((e) => outbox.update(e.pending.channelId, e.pending.messageTs as string, decidedCard(e.pending, e.card))),
-      ...result.grantsEnded.map((g) => outbox.post(g.channelId, { text: g.text })),
+      ...result.grantsEnded.map((g) => outbox.post(g.channelId, { text: neutralizeMrkdwn(g.text) })),
     ]);
   }
   const sweeper = setInterval(() => void sweepNow().catch((e: unknown) => core.log("sweep failed", { err: e })), 15_000);
@@ -445,6 +461,7 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
   });
 
   let healthServer: Server | undefined;
+  let opsServer: Server | undefined;
   return {
     app,
     outbox: outbox as Outbox,
@@ -454,13 +471,16 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
     async start(): Promise<number> {
       // Before any request can arrive: until it is known, every request is refused.
       home = await homeWorkspace({ teamId: config.teamId, enterpriseId: config.enterpriseId }, () => app.client.auth.test());
+      if (config.ops?.port !== undefined) {
+        // Details and metrics for whoever can reach this listener (loopback unless BERTH_METRICS_HOST says otherwise).
+        opsServer = await listen(
+          opsHandler({ report, metrics, access: { kind: "open" } }),
+          config.ops.port,
+          config.ops.host ?? "127.0.0.1",
+        );
+      }
       if (socketMode) {
-        healthServer = createServer((req, res) => {
-          const path = req.url?.split("?")[0];
-          if (req.method === "GET" && path === "/healthz") return health(req, res);
-          if (req.method === "GET" && path === "/metrics" && metrics) return metricsHandler(metrics)(req, res);
-          res.writeHead(404).end();
-        });
+        healthServer = createServer(opsOnly(ops));
         await new Promise<void>((r) => healthServer?.listen(config.port, config.host ?? "0.0.0.0", r));
         await app.start();
         slackState = "connected (socket mode)";
@@ -485,11 +505,40 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
       clearInterval(sweeper);
       await app.stop();
       healthServer?.close();
+      opsServer?.close();
       // Work under way can start more (a command's job keeps its stream): wait until nothing is left, not for a snapshot.
       while (pending.size) await Promise.allSettled([...pending, notifier.idle()]);
       await notifier.idle();
     },
+    /** The port of the BERTH_METRICS_PORT listener, once started (undefined without one). */
+    opsPort: () => (opsServer?.address() as AddressInfo | null)?.port,
     /** Resolves when every command and click received so far has been fully handled (tests, shutdown). */
     idle: () => Promise.allSettled([...pending, notifier.idle()]).then(() => undefined),
   };
+}
+
+/** A listener that answers only GET on the health and metrics paths. */
+function opsOnly(handler: ReturnType<typeof opsHandler>) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const path = new URL(req.url ?? "/", "http://berth").pathname;
+    if (req.method === "GET" && (opsPaths as readonly string[]).includes(path)) return handler(req, res);
+    res.writeHead(404).end();
+  };
+}
+
+async function listen(handler: ReturnType<typeof opsHandler>, port: number, host: string): Promise<Server> {
+  const server = createServer(opsOnly(handler));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (error) =>
+      reject(
+        new BerthError(
+          "CONFIG",
+          `berth cannot serve metrics on ${host}:${port} (${error.message}); check BERTH_METRICS_PORT and BERTH_METRICS_HOST.`,
+          { cause: error },
+        ),
+      ),
+    );
+    server.listen(port, host, () => resolve());
+  });
+  return server;
 }

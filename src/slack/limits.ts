@@ -1,3 +1,8 @@
+import { escapeMrkdwn } from "../mrkdwn-escape.ts";
+
+// One escaping function for all of berth (src/mrkdwn-escape.ts); re-exported for the Slack layer's own users.
+export { escapeMrkdwn };
+
 /**
  * Slack's limits, in one place (docs: chat.postMessage, chat.update, Block Kit reference, rate-limit tiers).
  * Everything berth sends is cut to fit here rather than discovered through `msg_too_long` or `invalid_blocks`.
@@ -23,11 +28,6 @@ export const slackLimits = {
   /** files.getUploadURLExternal and files.completeUploadExternal are Tier 4 (100/min); an upload uses both. */
   uploadSpacingMs: Math.ceil(60_000 / 45),
 } as const;
-
-/** Escapes the three characters Slack's mrkdwn treats as markup; Slack asks for exactly these entities. */
-export function escapeMrkdwn(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-}
 
 /** Cuts `text` to `max` characters, saying that it did. */
 export function fit(text: string, max: number, note = "… (cut to fit Slack's limit)"): string {

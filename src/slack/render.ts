@@ -1,6 +1,7 @@
 import type { types } from "@slack/bolt";
 import { formatDuration } from "../duration.ts";
-import { codeBlock, escapeMrkdwn, fit, slackLimits } from "./limits.ts";
+import { escapeMrkdwn, mention, neutralizeMrkdwn, showInvisible, unescapeMrkdwn } from "../mrkdwn-escape.ts";
+import { codeBlock, fit, slackLimits } from "./limits.ts";
 
 type KnownBlock = types.KnownBlock;
 
@@ -32,11 +33,16 @@ const icons: Record<CardState["state"], string> = {
 
 /**
  * The job card: one message in the channel that says who ran what where, its status, and, while it runs, a Stop
- * button. A short summary first (it is what a phone's notification shows); details live in the thread.
+ * button. A short summary first (it is what a phone's notification shows); details live in the thread. Status lines
+ * and notes are berth's own words around engine and user text: neutralizeMrkdwn leaves berth's user mentions live and
+ * escapes every other `<`, `>`, `&`.
  */
 export function renderCard(card: CardState): { text: string; blocks: KnownBlock[] } {
   const running = card.state === "starting" || card.state === "running";
-  const headline = fit(`${icons[card.state]} *${escapeMrkdwn(card.summary)}* · <@${card.userId}>`, slackLimits.sectionChars);
+  const headline = fit(
+    neutralizeMrkdwn(`${icons[card.state]} *${escapeMrkdwn(card.summary)}* · ${mention(card.userId)}`),
+    slackLimits.sectionChars,
+  );
   const facts = [
     `job \`${card.jobId}\``,
     `host ${escapeMrkdwn(card.host)}`,
@@ -45,14 +51,14 @@ export function renderCard(card: CardState): { text: string; blocks: KnownBlock[
   ].join(" · ");
   const blocks: KnownBlock[] = [
     { type: "section", text: { type: "mrkdwn", text: headline } },
-    { type: "section", text: { type: "mrkdwn", text: fit(escapeKeepingMentions(card.status), slackLimits.sectionChars) } },
+    { type: "section", text: { type: "mrkdwn", text: fit(neutralizeMrkdwn(card.status), slackLimits.sectionChars) } },
     { type: "context", elements: [{ type: "mrkdwn", text: facts }] },
   ];
   if (card.tail?.length) {
     blocks.push({ type: "section", text: { type: "mrkdwn", text: codeBlock(card.tail, slackLimits.sectionChars) } });
   }
   if (card.note) {
-    blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: fit(escapeKeepingMentions(card.note), slackLimits.sectionChars) }] });
+    blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: fit(neutralizeMrkdwn(card.note), slackLimits.sectionChars) }] });
   }
   if (running && card.stopLabel !== null) {
     blocks.push({
@@ -70,13 +76,8 @@ export function renderCard(card: CardState): { text: string; blocks: KnownBlock[
       ],
     });
   }
-  const text = fit(`${card.summary} — ${card.status}`, slackLimits.textChars);
+  const text = fit(neutralizeMrkdwn(`${card.summary} — ${card.status}`), slackLimits.textChars);
   return { text, blocks };
-}
-
-/** Status lines are berth's own words around engine text: escape everything, then let berth's user mentions through. */
-function escapeKeepingMentions(text: string): string {
-  return escapeMrkdwn(text).replace(/&lt;@([UW][A-Z0-9]+)&gt;/g, "<@$1>");
 }
 
 export const approveActionId = "berth_approve";
@@ -101,14 +102,18 @@ type GateCard = {
  * requester) or Approve/Deny (approval, in the channel). Once decided, the outcome replaces the buttons.
  */
 export function renderGateCard(card: GateCard): { text: string; blocks: KnownBlock[] } {
-  const asks = card.gate === "confirm" ? "Confirm before it runs" : `<@${card.requester}> asks for approval`;
+  const asks = card.gate === "confirm" ? "Confirm before it runs" : `${mention(card.requester)} asks for approval`;
   const icon = card.outcome ? ":ballot_box_with_check:" : card.gate === "confirm" ? ":question:" : ":raised_hand:";
-  const headline = `${icon} ${asks}: *${escapeMrkdwn(card.summary)}*`;
+  const where = card.gate === "confirm" ? "full command in the next message" : "full command in thread";
+  const summary = showInvisible(card.summary);
+  const shortSummary = summary.length > gateSummaryChars ? `${summary.slice(0, gateSummaryChars)}… (${where})` : summary;
+  const headline = neutralizeMrkdwn(`${icon} ${asks}: *${escapeMrkdwn(shortSummary)}*`);
   const blocks: KnownBlock[] = [{ type: "section", text: { type: "mrkdwn", text: fit(headline, slackLimits.sectionChars) } }];
   if (card.preview?.length) {
+    const preview = gatePreview(card.preview);
     blocks.push({
       type: "section",
-      text: { type: "mrkdwn", text: fit(card.preview.map(escapeKeepingMentions).join("\n"), slackLimits.sectionChars) },
+      text: { type: "mrkdwn", text: fit(preview, slackLimits.sectionChars, `… _(${where})_`) },
     });
   }
   const facts = [`request \`${card.id}\``, `rule \`${escapeMrkdwn(card.gateRule)}\``];
@@ -117,13 +122,13 @@ export function renderGateCard(card: GateCard): { text: string; blocks: KnownBlo
     facts.push(`can approve: ${card.approvers.length ? card.approvers.join(", ") : "nobody bound here"}`);
   blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: fit(facts.join(" · "), slackLimits.sectionChars) }] });
   if (card.outcome) {
-    blocks.push({ type: "section", text: { type: "mrkdwn", text: fit(escapeKeepingMentions(card.outcome), slackLimits.sectionChars) } });
+    blocks.push({ type: "section", text: { type: "mrkdwn", text: fit(neutralizeMrkdwn(card.outcome), slackLimits.sectionChars) } });
   } else {
     const confirm = card.dangerous
       ? {
           confirm: {
             title: { type: "plain_text" as const, text: "Are you sure?" },
-            text: { type: "mrkdwn" as const, text: fit(escapeMrkdwn(card.summary), 300) },
+            text: { type: "mrkdwn" as const, text: fit(escapeMrkdwn(shortSummary), 300) },
             confirm: { type: "plain_text" as const, text: card.gate === "confirm" ? "Run it" : "Approve" },
             deny: { type: "plain_text" as const, text: "Back" },
             style: "danger" as const,
@@ -152,10 +157,50 @@ export function renderGateCard(card: GateCard): { text: string; blocks: KnownBlo
     });
   }
   const text = fit(
-    `${card.gate === "confirm" ? "Confirm" : "Approval needed"}: ${card.summary}${card.outcome ? ` — ${card.outcome}` : ""}`,
+    neutralizeMrkdwn(
+      `${card.gate === "confirm" ? "Confirm" : "Approval needed"}: ${shortSummary}${card.outcome ? ` — ${card.outcome}` : ""}`,
+    ),
     slackLimits.textChars,
   );
   return { text, blocks };
+}
+
+/** Beyond this, a gate card's headline shows the start of the summary and the full request goes below the card. */
+const gateSummaryChars = 300;
+
+const gatePreview = (preview: readonly string[]) => preview.map((line) => neutralizeMrkdwn(showInvisible(line))).join("\n");
+
+/**
+ * What a gate card could not hold: the full request, invisible characters shown, in code blocks that each fit one
+ * message. Posted in the approval card's thread (or after a confirm card); empty when the card shows it all.
+ */
+export function renderGateOverflow(card: Pick<GateCard, "id" | "summary" | "preview">): string[] {
+  const preview = card.preview ?? [];
+  if (showInvisible(card.summary).length <= gateSummaryChars && gatePreview(preview).length <= slackLimits.sectionChars) return [];
+  // A code block ends at the first ```; one inside is broken by a zero-width space (shown ones are ⟨U+200B⟩).
+  // The preview's values were escaped for mrkdwn where they were composed; here they are shown as the text they are.
+  const full = [card.summary, ...preview.map(unescapeMrkdwn)].map(showInvisible).join("\n").replace(/```/g, "``\u200b`");
+  const pieces = splitEscaped(full, slackLimits.sectionChars - 8);
+  return pieces.map(
+    (piece, i) =>
+      `${i === 0 ? `Full request \`${card.id}\`, exactly as it will run${pieces.length > 1 ? ` (${pieces.length} parts)` : ""}:\n` : ""}\`\`\`\n${piece}\n\`\`\``,
+  );
+}
+
+/** Splits text into escaped pieces of at most `max` characters each, without losing or splitting a character. */
+function splitEscaped(text: string, max: number): string[] {
+  const pieces: string[] = [];
+  let piece = "";
+  for (const c of text) {
+    const escaped = escapeMrkdwn(c);
+    if (piece.length + escaped.length > max) {
+      pieces.push(piece);
+      piece = "";
+    }
+    piece += escaped;
+  }
+  if (piece || !pieces.length) pieces.push(piece);
+  return pieces;
 }
 
 export const hostPickActionId = "berth_host";
@@ -165,7 +210,7 @@ export function renderHostPicker(p: { id: string; text: string; hosts: readonly 
   const buttons = p.hosts.slice(0, 25); // Slack's limit for one actions block
   const rest = p.hosts.slice(buttons.length);
   const blocks: KnownBlock[] = [
-    { type: "section", text: { type: "mrkdwn", text: fit(escapeKeepingMentions(p.text), slackLimits.sectionChars) } },
+    { type: "section", text: { type: "mrkdwn", text: fit(neutralizeMrkdwn(p.text), slackLimits.sectionChars) } },
     {
       type: "actions",
       block_id: `pick:${p.id}`,
@@ -178,7 +223,7 @@ export function renderHostPicker(p: { id: string; text: string; hosts: readonly 
     },
   ];
   if (rest.length) blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: fit(`Also: ${rest.join(", ")} (use -H)`, 3000) }] });
-  return { text: fit(`${p.text} ${p.hosts.join(", ")}`, slackLimits.textChars), blocks };
+  return { text: fit(neutralizeMrkdwn(`${p.text} ${p.hosts.join(", ")}`), slackLimits.textChars), blocks };
 }
 
 export const notifyLogsActionId = "berth_notify_logs";
@@ -202,10 +247,16 @@ export type NotificationCard = {
 /** A crash/OOM/unhealthy notification; repeats edit the same card (the counter), they never post again. */
 export function renderNotification(n: NotificationCard): { text: string; blocks: KnownBlock[] } {
   const times = n.count > 1 ? ` · ${n.count}× since ${clock(n.firstAt)}, last ${clock(n.lastAt)} UTC` : ` · ${clock(n.lastAt)} UTC`;
-  const headline = `:rotating_light: \`${escapeMrkdwn(n.container)}\` on ${escapeMrkdwn(n.host)} ${escapeMrkdwn(n.headline)}`;
-  const facts = [`container ${n.id}`, `image \`${escapeMrkdwn(n.image)}\``, ...(n.startedBy ? [`started by <@${n.startedBy}>`] : [])];
+  const headline = neutralizeMrkdwn(
+    `:rotating_light: \`${escapeMrkdwn(n.container)}\` on ${escapeMrkdwn(n.host)} ${escapeMrkdwn(n.headline)}`,
+  );
+  const facts = [
+    `container ${escapeMrkdwn(n.id)}`,
+    `image \`${escapeMrkdwn(n.image)}\``,
+    ...(n.startedBy ? [`started by ${mention(n.startedBy)}`] : []),
+  ];
   return {
-    text: fit(`${n.container} on ${n.host} ${n.headline}${n.count > 1 ? ` (${n.count}×)` : ""}`, slackLimits.textChars),
+    text: fit(escapeMrkdwn(`${n.container} on ${n.host} ${n.headline}${n.count > 1 ? ` (${n.count}×)` : ""}`), slackLimits.textChars),
     blocks: [
       { type: "section", text: { type: "mrkdwn", text: fit(`${headline}${times}`, slackLimits.sectionChars) } },
       { type: "context", elements: [{ type: "mrkdwn", text: fit(facts.join(" · "), slackLimits.sectionChars) }] },
@@ -231,7 +282,7 @@ export function renderHostReminder(
 ): { text: string; blocks: KnownBlock[] } {
   const left = formatDuration(Math.max(0, host.expiresAt - now));
   const at = new Date(host.expiresAt).toISOString().slice(0, 16).replace("T", " ");
-  const text = `:alarm_clock: <@${host.requester}> \`${escapeMrkdwn(host.name)}\` is removed in ${left} (${at} UTC). Extend it if you still need it.`;
+  const text = `:alarm_clock: ${mention(host.requester)} \`${escapeMrkdwn(host.name)}\` is removed in ${left} (${at} UTC). Extend it if you still need it.`;
   return {
     text,
     blocks: [

@@ -2,6 +2,7 @@ import { mkdir, open, readFile, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { LogLine } from "../engines/ports.ts";
+import { neutralizeMrkdwn } from "../mrkdwn-escape.ts";
 import { codeBlock, escapeMrkdwn, slackLimits } from "./limits.ts";
 import type { Outbox } from "./outbox.ts";
 
@@ -58,7 +59,7 @@ export function createThread(options: ThreadOptions) {
   let inFlight: Promise<void> | undefined;
   let spool: string[] = [];
   let spoolChars = 0;
-  let spoolWrite: Promise<void> = mkdir(dirname(options.spoolPath), { recursive: true }).then(() => undefined);
+  let spoolWrite: Promise<void> = mkdir(dirname(options.spoolPath), { recursive: true, mode: 0o700 }).then(() => undefined);
   const tail: string[] = [];
   const result: ThreadResult = { lines: 0, messages: 0, capped: false, failedPosts: 0, uploaded: false, drained: 0 };
   let drainNote: string | undefined;
@@ -70,7 +71,8 @@ export function createThread(options: ThreadOptions) {
     spool = [];
     spoolChars = 0;
     spoolWrite = spoolWrite.then(async () => {
-      const file = await open(options.spoolPath, "a");
+      // A job's output may hold what the redactor did not know to mask: berth's alone, like the database.
+      const file = await open(options.spoolPath, "a", 0o600);
       try {
         await file.write(data);
       } finally {
@@ -159,7 +161,8 @@ export function createThread(options: ThreadOptions) {
     async notice(text: string): Promise<void> {
       await flush();
       if (!result.capped) {
-        inFlight = postText(text);
+        // Notices quote engines and Azure (errors, warnings): their markup is shown, never acted on.
+        inFlight = postText(neutralizeMrkdwn(text));
         await inFlight;
         inFlight = undefined;
       }
@@ -169,7 +172,7 @@ export function createThread(options: ThreadOptions) {
       await flush();
       await flushSpool();
       if (drainNote !== undefined && result.drained > 0 && !result.capped) {
-        inFlight = postText(`${drainNote} (${result.drained.toLocaleString("en")} more lines)`);
+        inFlight = postText(neutralizeMrkdwn(`${drainNote} (${result.drained.toLocaleString("en")} more lines)`));
         await inFlight;
         inFlight = undefined;
       }

@@ -12,12 +12,18 @@ import { eventually, removeOwnContainers, testImage } from "../support/berth-har
 // The playground's HTTP routes, without a browser: the real berth behind the Slack emulator, and the real engine.
 let pg: Playground;
 let base: string;
+const metricsToken = "playground-metrics-token-0123";
 const logs: string[] = [];
 
 before(async () => {
   const dir = mkdtempSync(join(tmpdir(), "berth-playground-"));
   // A thread of two messages at most: longer output goes to an uploaded file, which the page offers for download.
-  const config = loadConfig({ PORT: "0", BERTH_DATA_DIR: join(dir, "data"), BERTH_THREAD_MAX_MESSAGES: "2" });
+  const config = loadConfig({
+    PORT: "0",
+    BERTH_DATA_DIR: join(dir, "data"),
+    BERTH_THREAD_MAX_MESSAGES: "2",
+    BERTH_METRICS_TOKEN: metricsToken,
+  });
   assert.equal(config.mode, "none");
   pg = await startPlayground(config, { write: (l) => logs.push(l) });
   base = `http://127.0.0.1:${pg.port}`;
@@ -181,13 +187,23 @@ test("a log too long for the thread is uploaded and downloadable from /files/ID"
   }
 });
 
-test("/healthz and /metrics are berth's own, passed through", async () => {
+test("/healthz and /metrics are berth's own, passed through with berth's rules (details and metrics need the token)", async () => {
   const health = await fetch(`${base}/healthz`);
   assert.equal(health.status, 200);
-  const body = (await health.json()) as { ok: boolean; engines: Record<string, { reachable: boolean }> };
+  assert.deepEqual(await health.json(), { ok: true });
+  const bearer = { authorization: `Bearer ${metricsToken}` };
+  assert.equal((await fetch(`${base}/healthz?details`)).status, 401);
+  const details = await fetch(`${base}/healthz?details`, { headers: bearer });
+  assert.equal(details.status, 200);
+  const body = (await details.json()) as { ok: boolean; engines: Record<string, { reachable: boolean }> };
   assert.equal(body.ok, true);
   assert.equal(body.engines.local?.reachable, true);
-  const direct = await fetch(`http://127.0.0.1:${pg.berthPort}/metrics`);
-  const proxied = await fetch(`${base}/metrics`);
-  assert.equal(proxied.status, direct.status, "whatever berth answers, 404 included");
+  const unauthorized = await fetch(`${base}/metrics`);
+  assert.equal(unauthorized.status, 401);
+  assert.match(unauthorized.headers.get("www-authenticate") ?? "", /^Bearer/);
+  const direct = await fetch(`http://127.0.0.1:${pg.berthPort}/metrics`, { headers: bearer });
+  const proxied = await fetch(`${base}/metrics`, { headers: bearer });
+  assert.equal(proxied.status, 200);
+  assert.equal(proxied.status, direct.status, "whatever berth answers");
+  assert.match(await proxied.text(), /^# TYPE berth_commands_total counter$/m);
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -170,4 +170,28 @@ test("a new card is not held back behind other channels' thread replies", async 
   await Promise.all([...replies.map((p) => p.then(() => order.push("reply"))), card.then(() => order.push("card"))]);
   assert.ok(order.indexOf("card") < 2, `the card went out at position ${order.indexOf("card")} of ${order.length}`);
   assert.deepEqual(fake.rateLimited, []);
+});
+
+test("a job's spool file on disk is readable by berth only, whatever the umask", async () => {
+  fake.reset();
+  const outbox = createOutbox({ client, spacing });
+  const parent = await outbox.post(SEED.incidentChannel, { text: "card" });
+  const dir = join(mkdtempSync(join(tmpdir(), "berth-thread-")), "spool");
+  const old = process.umask(0o000);
+  try {
+    const thread = createThread({
+      outbox,
+      channel: SEED.incidentChannel,
+      threadTs: parent,
+      spoolPath: join(dir, "j.log"),
+      filename: "j.log",
+    });
+    // Past the spool's 256 KiB buffer, so that it is written to disk before the job ends.
+    for (let i = 0; i < 300; i++) await thread.write({ stream: "stdout", text: "x".repeat(1000) });
+    assert.equal(statSync(join(dir, "j.log")).mode & 0o777, 0o600);
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+    await thread.close("modes");
+  } finally {
+    process.umask(old);
+  }
 });

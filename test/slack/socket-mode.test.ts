@@ -16,10 +16,11 @@ import { SEED, SlackFake } from "../support/slack-fake.ts";
 // The same app over Socket Mode: apps.connections.open on the fake, envelopes over a local WebSocket.
 let fake: SlackFake;
 let berth: Awaited<ReturnType<typeof startBerth>>;
+const metricsToken = "socket-mode-metrics-token";
 
 before(async () => {
   fake = await SlackFake.start();
-  berth = await startBerth(fake, { socketMode: true });
+  berth = await startBerth(fake, { socketMode: true, env: { BERTH_METRICS_TOKEN: metricsToken } });
   await fake.socket.waitForConnections(1);
 });
 
@@ -71,10 +72,15 @@ test("a denied command over Socket Mode gets its ephemeral reply", async () => {
   );
 });
 
-test("healthz is served in Socket Mode as well", async () => {
+test("healthz is served in Socket Mode as well; its details with the metrics token", async () => {
   const res = await fetch(`http://127.0.0.1:${berth.port}/healthz`);
   assert.equal(res.status, 200);
-  const body = (await res.json()) as { slack: string };
+  assert.deepEqual(await res.json(), { ok: true });
+  assert.equal((await fetch(`http://127.0.0.1:${berth.port}/healthz/details`)).status, 401);
+  const details = await fetch(`http://127.0.0.1:${berth.port}/healthz/details`, {
+    headers: { authorization: `Bearer ${metricsToken}` },
+  });
+  const body = (await details.json()) as { slack: string };
   assert.equal(body.slack, "connected (socket mode)");
 });
 
