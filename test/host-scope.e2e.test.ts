@@ -28,6 +28,7 @@ before(async () => {
     policy,
     env: {
       AZURE_SUBSCRIPTION_ID: "00000000-0000-0000-0000-000000000000",
+      BERTH_SECRET_KEY: "host-scope-e2e-secret-key-0123456789abcdef",
       AZURE_LOCATION: "westeurope",
       // Nothing listens here: a request that reached Azure would fail loudly instead of passing unnoticed.
       AZURE_RESOURCE_MANAGER_URL: "https://127.0.0.1:9/",

@@ -9,7 +9,7 @@ roles:
   operator: { inherits: [viewer], actions: [container.run, container.restart] }
   lead: { inherits: [operator], actions: [container.remove] }
 bindings:
-  - { role: operator, usergroups: [S0ONCALL], channels: ["#incident-*"] }
+  - { role: operator, usergroups: [S0ONCALL], channels: [C0INCIDENT1] }
   - { role: viewer, users: [U0NOBODY] }
 images: ["berth-test/**"]
 rules:
