@@ -232,10 +232,11 @@ describe("logs", () => {
       installation: testInstallation,
       name: "quick",
       url: "unix:///var/run/docker.sock",
-      timeoutMs: 1000,
+      // Long enough for create/start on a busy shared machine; the container outlives it by a wide margin.
+      timeoutMs: 4000,
     });
     try {
-      const { name } = await quick.run(spec("sleep 3; echo late; exit 2"), never);
+      const { name } = await quick.run(spec("sleep 9; echo late; exit 2"), never);
       const [lines, status] = await Promise.all([collect(quick.logs({ container: name, follow: true }, never)), quick.wait(name, never)]);
       assert.deepEqual(texts(lines, "stdout"), ["late"]);
       assert.deepEqual(status, { exitCode: 2, oomKilled: false });
