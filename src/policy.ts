@@ -1,3 +1,5 @@
+// Past 400 lines: the policy schema and the pure decision functions over it (authorize, mayApprove, limits).
+// Issue 12 (one pipeline) splits mounts/limits and host scope into their own files; kept together until then.
 import { z } from "zod";
 import {
   type Action,

@@ -1,3 +1,4 @@
+// Past 400 lines: one closure over the dockerode client (containers, logs, exec, events, Swarm); issue 12 splits it.
 /**
  * ContainerEngine over the Docker Engine API (dockerode), the only importer of the SDK. Every dockerode error becomes
  * a BerthError here, and only berth's own containers (see `isOwned`: this installation's, with a job) are visible or

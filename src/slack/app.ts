@@ -1,3 +1,5 @@
+// Past 400 lines: Bolt wiring, the work queue, outcome delivery, the button table, workspace checks and the
+// ops listener; issue 12 splits these by responsibility.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import bolt, { type LogLevel, type webApi } from "@slack/bolt";
