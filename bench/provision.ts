@@ -4,12 +4,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createAzureCloud } from "../src/cloud/azure.ts";
+import { newHostRecord, type ProvisionDeps, provisionHost } from "../src/cloud/provision.ts";
+import type { JobEvent } from "../src/core/events.ts";
+import { PolicySchema } from "../src/core/policy.ts";
 import { createDockerEngine } from "../src/engines/docker.ts";
-import type { JobEvent } from "../src/events.ts";
-import { PolicySchema } from "../src/policy.ts";
-import { newHostRecord, type ProvisionDeps, provisionHost } from "../src/provision.ts";
-import { createSecretBox } from "../src/secret-box.ts";
-import { openStore } from "../src/store.ts";
+import { createSecretBox } from "../src/store/secret-box.ts";
+import { openStore } from "../src/store/store.ts";
 import { startArmFake } from "../test/support/arm-fake.ts";
 import { median, round } from "./support.ts";
 

@@ -1,8 +1,8 @@
 // The redactor on 16 KiB lines, in process: ordinary log text against lines crafted to make a backtracking pattern
 // work hard (runs that almost match a secret, from every start). Linear patterns keep a crafted line within a small
 // factor of an ordinary one; the earlier patterns took 0.1–0.25 s for one such line. `node bench/redact.ts` prints the table alone.
-import { safeRegExp } from "../src/policy.ts";
-import { createRedactor } from "../src/redact.ts";
+import { safeRegExp } from "../src/core/policy.ts";
+import { createRedactor } from "../src/core/redact.ts";
 import { median, round } from "./support.ts";
 
 const lineChars = 16 * 1024;

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { defineCommand } from "../src/command.ts";
-import { positionals } from "../src/command-options.ts";
+import { defineCommand } from "../src/core/command.ts";
+import { positionals } from "../src/core/command-options.ts";
 
 export default defineCommand({
   name: "cancel",

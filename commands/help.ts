@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { defineCommand } from "../src/command.ts";
+import { defineCommand } from "../src/core/command.ts";
 
 export default defineCommand({
   name: "help",

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { defineCommand } from "../src/command.ts";
-import { durationOption, flag } from "../src/command-options.ts";
-import { suggest } from "../src/suggest.ts";
+import { defineCommand } from "../src/core/command.ts";
+import { durationOption, flag } from "../src/core/command-options.ts";
+import { suggest } from "../src/core/suggest.ts";
 
 const subcommands = ["create", "rm", "extend"] as const;
 const createOnly = ["os", "size", "region", "hyperv", "private"] as const;

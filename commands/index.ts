@@ -1,4 +1,4 @@
-import { createRegistry } from "../src/command.ts";
+import { createRegistry } from "../src/core/command.ts";
 import approve from "./approve.ts";
 import audit from "./audit.ts";
 import canI from "./can-i.ts";

@@ -1,7 +1,15 @@
 import { z } from "zod";
-import { minCpus } from "../src/action.ts";
-import { defineCommand } from "../src/command.ts";
-import { durationOption, envOption, flag, hostOption, leadingPositionals, memoryOption, volumeOption } from "../src/command-options.ts";
+import { minCpus } from "../src/core/action.ts";
+import { defineCommand } from "../src/core/command.ts";
+import {
+  durationOption,
+  envOption,
+  flag,
+  hostOption,
+  leadingPositionals,
+  memoryOption,
+  volumeOption,
+} from "../src/core/command-options.ts";
 
 export default defineCommand({
   name: "run",

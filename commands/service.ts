@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { defineCommand } from "../src/command.ts";
-import { durationOption, flag, hostOption } from "../src/command-options.ts";
-import { suggest } from "../src/suggest.ts";
+import { defineCommand } from "../src/core/command.ts";
+import { durationOption, flag, hostOption } from "../src/core/command-options.ts";
+import { suggest } from "../src/core/suggest.ts";
 
 const subcommands = ["ls", "ps", "logs", "scale", "update", "rollback"] as const;
 const arity: Record<(typeof subcommands)[number], string[]> = {

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { defineCommand } from "../src/command.ts";
-import { hostOption, positionals } from "../src/command-options.ts";
+import { defineCommand } from "../src/core/command.ts";
+import { hostOption, positionals } from "../src/core/command-options.ts";
 
 export default defineCommand({
   name: "stop",

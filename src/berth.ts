@@ -2,13 +2,18 @@ import { randomUUID } from "node:crypto";
 import { existsSync, unwatchFile, watchFile } from "node:fs";
 import { join } from "node:path";
 import { registry } from "../commands/index.ts";
-import { ensureLocalAuditKeys } from "./audit-key.ts";
-import { createAuditOperations } from "./audit-operations.ts";
 import type { AzureCloudOptions } from "./cloud/azure.ts";
 import type { HostCloud } from "./cloud/ports.ts";
+import { berthPki, cloudConnection, type ProvisionDeps, provisionHost, removeHost } from "./cloud/provision.ts";
 import type { Config } from "./config.ts";
 import { stopOverdue } from "./container-deadlines.ts";
 import { watchContainers } from "./container-watch.ts";
+import { type Hosts, loadHosts, localHost } from "./core/hosts.ts";
+import { createJobRegistry } from "./core/jobs.ts";
+import { type Policy, policyUsergroups, safeRegExp } from "./core/policy.ts";
+import { loadPolicyFile } from "./core/policy-file.ts";
+import { createPolicyReloader, type ReloadResult } from "./core/policy-reload.ts";
+import { createRedactor } from "./core/redact.ts";
 import { createDockerEngine } from "./engines/docker.ts";
 import { instrumentEngine } from "./engines/instrumented.ts";
 import {
@@ -20,20 +25,15 @@ import {
   labels,
 } from "./engines/ports.ts";
 import { lifetimeDue } from "./host-lifetime.ts";
-import { type Hosts, loadHosts, localHost } from "./hosts.ts";
-import { createJobRegistry } from "./jobs.ts";
 import { createLogger } from "./logger.ts";
 import { createMetrics } from "./metrics.ts";
-import { type Policy, policyUsergroups, safeRegExp } from "./policy.ts";
-import { loadPolicyFile } from "./policy-file.ts";
-import { createPolicyReloader, type ReloadResult } from "./policy-reload.ts";
-import { berthPki, cloudConnection, type ProvisionDeps, provisionHost, removeHost } from "./provision.ts";
-import { createRedactor } from "./redact.ts";
-import { createSecretBox } from "./secret-box.ts";
 import { createSlackApp } from "./slack/app.ts";
 import { auditChannel } from "./slack/audit-channel.ts";
 import { renderHostReminder } from "./slack/render.ts";
-import { type CloudHostRecord, openStore } from "./store.ts";
+import { ensureLocalAuditKeys } from "./store/audit-key.ts";
+import { createAuditOperations } from "./store/audit-operations.ts";
+import { createSecretBox } from "./store/secret-box.ts";
+import { type CloudHostRecord, openStore } from "./store/store.ts";
 
 /** Retries for Slack calls other than 429s (which the outbox handles): a few quick ones, never a long hang. */
 export const slackRetries = { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 4000 };

@@ -1,12 +1,12 @@
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { appendAnchor, compareWithAnchors, readAnchors } from "./audit-anchor.ts";
-import { type AuditKeyring, auditKeysFromEnv, noAuditKeys, readLocalAuditKeys } from "./audit-key.ts";
-import { type AuditLog, type ChainProblem, openAuditLogReadOnly } from "./audit-log.ts";
+import { BerthError } from "./core/errors.ts";
+import { loadHosts } from "./core/hosts.ts";
+import { loadPolicyFile } from "./core/policy-file.ts";
 import { createDockerEngine } from "./engines/docker.ts";
-import { BerthError } from "./errors.ts";
-import { loadHosts } from "./hosts.ts";
-import { loadPolicyFile } from "./policy-file.ts";
+import { appendAnchor, compareWithAnchors, readAnchors } from "./store/audit-anchor.ts";
+import { type AuditKeyring, auditKeysFromEnv, noAuditKeys, readLocalAuditKeys } from "./store/audit-key.ts";
+import { type AuditLog, type ChainProblem, openAuditLogReadOnly } from "./store/audit-log.ts";
 
 type Out = { write(text: string): unknown };
 

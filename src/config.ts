@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { type AuditKeyring, auditKeysFromEnv } from "./audit-key.ts";
-import { parseDuration } from "./duration.ts";
-import { BerthError } from "./errors.ts";
+import { parseDuration } from "./core/duration.ts";
+import { BerthError } from "./core/errors.ts";
+import { type AuditKeyring, auditKeysFromEnv } from "./store/audit-key.ts";
 
 const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "an IPv4 CIDR such as 203.0.113.7/32");
 

@@ -3,8 +3,9 @@
  * job; a detached one, or one whose job was lost when berth restarted, is stopped by this sweep. Stopped, not
  * removed: its logs and exit code stay for `logs` and `inspect`.
  */
+
+import { BerthError } from "./core/errors.ts";
 import { type ContainerEngine, type ContainerSummary, labels } from "./engines/ports.ts";
-import { BerthError } from "./errors.ts";
 
 export type Overdue = { container: ContainerSummary; deadline: number };
 

@@ -3,8 +3,8 @@
  * when the stream is lost, resumes from the last event it delivered, and never delivers one event twice.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import { BerthError } from "./core/errors.ts";
 import type { ContainerEngine, ContainerEvent } from "./engines/ports.ts";
-import { BerthError } from "./errors.ts";
 
 export type WatchOptions = {
   signal: AbortSignal;

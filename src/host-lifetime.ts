@@ -1,6 +1,6 @@
-import { parseDuration } from "./duration.ts";
-import type { Policy } from "./policy.ts";
-import type { CloudHostRecord } from "./store.ts";
+import { parseDuration } from "./core/duration.ts";
+import type { Policy } from "./core/policy.ts";
+import type { CloudHostRecord } from "./store/store.ts";
 
 export type LifetimeWork = {
   /** Ready hosts inside the reminder window that have not been reminded since their expiry last moved. */

@@ -1,6 +1,6 @@
 import { createBerth } from "./berth.ts";
 import { loadConfig } from "./config.ts";
-import { BerthError } from "./errors.ts";
+import { BerthError } from "./core/errors.ts";
 
 /** The edge: the only place that reads process.env, and the only place that exits the process. */
 async function main(): Promise<void> {

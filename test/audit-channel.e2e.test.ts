@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, test } from "node:test";
-import { readAnchors } from "../src/audit-anchor.ts";
 import { cli } from "../src/cli.ts";
-import type { AuditEntry } from "../src/store.ts";
+import { readAnchors } from "../src/store/audit-anchor.ts";
+import type { AuditEntry } from "../src/store/store.ts";
 import { eventually, startBerth, testPolicy } from "./support/berth-harness.ts";
 import { SEED, SlackFake } from "./support/slack-fake.ts";
 

@@ -8,9 +8,9 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "node:test";
 import { promisify } from "node:util";
-import { appendAnchor } from "../src/audit-anchor.ts";
-import { parseAuditKeys } from "../src/audit-key.ts";
-import { type AuditEntry, auditHash, openStore } from "../src/store.ts";
+import { appendAnchor } from "../src/store/audit-anchor.ts";
+import { parseAuditKeys } from "../src/store/audit-key.ts";
+import { type AuditEntry, auditHash, openStore } from "../src/store/store.ts";
 
 // The operator CLI, run as an operator would: `npx berth …` is bin/berth.js.
 const run = promisify(execFile);

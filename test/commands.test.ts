@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { z } from "zod";
 import { commands, registry } from "../commands/index.ts";
-import { createRegistry, defineCommand } from "../src/command.ts";
-import { helpText } from "../src/help.ts";
-import { parse } from "../src/parse.ts";
+import { createRegistry, defineCommand } from "../src/core/command.ts";
+import { helpText } from "../src/core/help.ts";
+import { parse } from "../src/core/parse.ts";
 
 for (const command of commands) {
   for (const example of command.examples) {

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { describe, it } from "node:test";
 import { watchContainers } from "../src/container-watch.ts";
+import { BerthError } from "../src/core/errors.ts";
 import type { ContainerEngine, ContainerEvent } from "../src/engines/ports.ts";
-import { BerthError } from "../src/errors.ts";
 
 const lost = () => new BerthError("UNAVAILABLE", "Lost the event stream of host local: the engine closed it. berth reconnects by itself.");
 

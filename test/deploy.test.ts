@@ -7,9 +7,9 @@ import { test } from "node:test";
 import { promisify } from "node:util";
 import { parse, parseAllDocuments } from "yaml";
 import { loadConfig } from "../src/config.ts";
-import { HostsSchema } from "../src/hosts.ts";
-import { loadPolicyFile } from "../src/policy-file.ts";
-import { parseYaml } from "../src/yaml-file.ts";
+import { HostsSchema } from "../src/core/hosts.ts";
+import { loadPolicyFile } from "../src/core/policy-file.ts";
+import { parseYaml } from "../src/core/yaml-file.ts";
 
 // What can be checked about the Dockerfile and the compose and Kubernetes manifests without a registry to pull base
 // images from: they parse, name only variables berth reads, copy paths that exist, and agree with each other.

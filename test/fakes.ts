@@ -1,3 +1,4 @@
+import { BerthError } from "../src/core/errors.ts";
 import type {
   ContainerDetails,
   ContainerEngine,
@@ -17,7 +18,6 @@ import type {
   ServiceSummary,
   ServiceTask,
 } from "../src/engines/ports.ts";
-import { BerthError } from "../src/errors.ts";
 
 /** A hand-written ContainerEngine for core tests: records every call, serves scripted containers and lines. */
 export class FakeEngine implements ContainerEngine {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { newHostRecord } from "../src/cloud/provision.ts";
+import { PolicySchema } from "../src/core/policy.ts";
 import { extendTo, lifetimeDue } from "../src/host-lifetime.ts";
-import { PolicySchema } from "../src/policy.ts";
-import { newHostRecord } from "../src/provision.ts";
-import type { CloudHostRecord } from "../src/store.ts";
+import type { CloudHostRecord } from "../src/store/store.ts";
 
 const policy = PolicySchema.parse({ version: 1, roles: {}, azure: { defaultTtl: "2h", maxTtl: "1d", reminder: "30m" } });
 const t0 = Date.parse("2026-11-28T10:00:00Z");

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { newHostRecord } from "../src/provision.ts";
+import { newHostRecord } from "../src/cloud/provision.ts";
 import { hostExtendActionId } from "../src/slack/render.ts";
-import type { CloudHostRecord } from "../src/store.ts";
+import type { CloudHostRecord } from "../src/store/store.ts";
 import { eventually, startBerth } from "./support/berth-harness.ts";
 import { SEED, SlackFake } from "./support/slack-fake.ts";
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { HostPlan } from "../src/cloud/ports.ts";
 import { loadConfig } from "../src/config.ts";
-import { BerthError } from "../src/errors.ts";
+import { BerthError } from "../src/core/errors.ts";
 import { createLogger } from "../src/logger.ts";
 
 const capture = (level: Parameters<typeof createLogger>[0] = "info") => {

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { loadConfig } from "../src/config.ts";
-import { BerthError } from "../src/errors.ts";
+import { BerthError } from "../src/core/errors.ts";
 import { testHosts, testPolicy } from "./support/berth-harness.ts";
 import { slashCommand } from "./support/slack-driver.ts";
 import { SlackFake } from "./support/slack-fake.ts";

@@ -3,11 +3,11 @@ import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { BerthError } from "../src/core/errors.ts";
 import { instrumentEngine } from "../src/engines/instrumented.ts";
 import type { ContainerEngine } from "../src/engines/ports.ts";
-import { BerthError } from "../src/errors.ts";
 import { createMetrics } from "../src/metrics.ts";
-import { openStore } from "../src/store.ts";
+import { openStore } from "../src/store/store.ts";
 import { eventually, findCard, isFinished, removeOwnContainers, startBerth, testImage } from "./support/berth-harness.ts";
 import { SEED, SlackFake } from "./support/slack-fake.ts";
 

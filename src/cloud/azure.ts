@@ -14,7 +14,7 @@ import type { NetworkInterface, NetworkSecurityGroup, PublicIPAddress, SecurityR
 import { NetworkManagementClient, restorePoller as restoreNetworkPoller } from "@azure/arm-network";
 import { ResourceManagementClient } from "@azure/arm-resources";
 import { DefaultAzureCredential, type TokenCredential } from "@azure/identity";
-import { BerthError, type ErrorCode } from "../errors.ts";
+import { BerthError, type ErrorCode } from "../core/errors.ts";
 import { type CloudOperation, type CloudResource, type HostCloud, type HostPlan, type ResourceKind, resourceNames } from "./ports.ts";
 
 export type AzureCloudOptions = {

@@ -14,7 +14,7 @@ import type { Duplex, Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import tls from "node:tls";
 import Docker from "dockerode";
-import { BerthError, type ErrorCode } from "../errors.ts";
+import { BerthError, type ErrorCode } from "../core/errors.ts";
 import { readJsonLines, readLines } from "./docker-lines.ts";
 import type {
   ContainerDetails,

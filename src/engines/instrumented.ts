@@ -1,4 +1,4 @@
-import { BerthError } from "../errors.ts";
+import { BerthError } from "../core/errors.ts";
 import type { EngineObserver } from "../metrics.ts";
 import type { ContainerEngine } from "./ports.ts";
 

@@ -4,7 +4,7 @@
  * rule is unit-tested with literal objects.
  */
 import { z } from "zod";
-import { BerthError } from "../errors.ts";
+import { BerthError } from "../core/errors.ts";
 import type { Convergence, ServiceChange, ServiceSummary, ServiceTask } from "./ports.ts";
 
 const ContainerSpec = z.object({ Image: z.string().default(""), TTY: z.boolean().optional(), Env: z.array(z.string()).optional() });

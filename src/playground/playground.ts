@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import { z } from "zod";
 import { type BerthOptions, createBerth } from "../berth.ts";
 import { type Config, loadConfig } from "../config.ts";
-import { BerthError } from "../errors.ts";
+import { BerthError } from "../core/errors.ts";
 import { opsPaths } from "../health.ts";
 import { blockAction, slashCommand } from "../slack-emulator/slack-driver.ts";
 import { type FakeEphemeral, type FakeMessage, SEED, SlackFake } from "../slack-emulator/slack-fake.ts";

@@ -1,19 +1,21 @@
 // Past 400 lines: Bolt wiring, the work queue, outcome delivery, the button table, workspace checks and the
 // ops listener; issue 12 splits these by responsibility.
+
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import bolt, { type LogLevel, type webApi } from "@slack/bolt";
-import { type Action, ActionSchema, type Actor } from "../action.ts";
-import { type DispatchDeps, dispatch, dispatchAction, type JobPlan, type Outcome, pickedAction, sweep } from "../dispatch.ts";
-import { BerthError } from "../errors.ts";
+import { type Action, ActionSchema, type Actor } from "../core/action.ts";
+import { type DispatchDeps, dispatch, dispatchAction, type JobPlan, type Outcome, pickedAction, sweep } from "../core/dispatch.ts";
+import { BerthError } from "../core/errors.ts";
+import type { Text } from "../core/events.ts";
+import { parse } from "../core/parse.ts";
+import { redactAction } from "../core/redact.ts";
 import { type HealthReport, type OpsAccess, opsHandler, opsPaths } from "../health.ts";
 import type { CommandOutcome, Metrics } from "../metrics.ts";
-import { neutralizeMrkdwn } from "../mrkdwn-escape.ts";
-import { parse } from "../parse.ts";
-import { redactAction } from "../redact.ts";
-import type { PendingRecord } from "../store.ts";
+import type { PendingRecord } from "../store/store.ts";
 import { createDirectory } from "./directory.ts";
 import { fit, slackLimits } from "./limits.ts";
+import { neutralizeMrkdwn } from "./mrkdwn-escape.ts";
 import { createNotifier } from "./notifier.ts";
 import { createOutbox, type Outbox } from "./outbox.ts";
 import {
@@ -27,6 +29,7 @@ import {
   renderGateOverflow,
   renderHostPicker,
   stopActionId,
+  toMrkdwn,
 } from "./render.ts";
 import { runJob, slackError } from "./run-job.ts";
 import { foreignRequest, type Home, homeWorkspace, type Origin } from "./workspace.ts";
@@ -176,7 +179,8 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
   async function deliver(outcome: Outcome, actor: Actor, respond: Respond, fromCard = false): Promise<boolean | undefined> {
     // Whatever the core composed is checked once more here: no special mention or link gets out under berth's name.
     const safe = (text: string) => fit(neutralizeMrkdwn(text, core.usergroups()), slackLimits.textChars);
-    const ephemeral = (text: string) => respond({ response_type: "ephemeral", replace_original: false, text: safe(text) });
+    const ephemeral = (text: Text) =>
+      respond({ response_type: "ephemeral", replace_original: false, text: safe(toMrkdwn(text, core.slash)) });
     if (outcome.type === "gate") {
       const { view } = outcome;
       const card = renderGateCard({
@@ -228,9 +232,9 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
     if (outcome.type === "reply") {
       if (outcome.reply.visibility === "ephemeral") return void (await ephemeral(outcome.reply.text));
       try {
-        await outbox.post(actor.channelId, { text: safe(outcome.reply.text) });
+        await outbox.post(actor.channelId, { text: safe(toMrkdwn(outcome.reply.text, core.slash)) });
       } catch (error) {
-        await ephemeral(`${outcome.reply.text}\n${invite(error)}`);
+        await ephemeral(`${toMrkdwn(outcome.reply.text, core.slash)}\n${invite(error)}`);
       }
       return;
     }

@@ -1,8 +1,8 @@
-import type { AuditAnchor } from "../audit-anchor.ts";
-import type { ChainProblem } from "../audit-log.ts";
-import type { AuditChannel } from "../audit-operations.ts";
-import type { PolicyChange } from "../policy-diff.ts";
-import type { ReloadResult } from "../policy-reload.ts";
+import type { PolicyChange } from "../core/policy-diff.ts";
+import type { ReloadResult } from "../core/policy-reload.ts";
+import type { AuditAnchor } from "../store/audit-anchor.ts";
+import type { ChainProblem } from "../store/audit-log.ts";
+import type { AuditChannel } from "../store/audit-operations.ts";
 import { fit, slackLimits } from "./limits.ts";
 import type { Outbox } from "./outbox.ts";
 

@@ -1,4 +1,4 @@
-import { escapeMrkdwn } from "../mrkdwn-escape.ts";
+import { escapeMrkdwn } from "./mrkdwn-escape.ts";
 
 // One escaping function for all of berth (src/mrkdwn-escape.ts); re-exported for the Slack layer's own users.
 export { escapeMrkdwn };

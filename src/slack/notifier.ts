@@ -1,4 +1,4 @@
-import type { Action } from "../action.ts";
+import type { Action } from "../core/action.ts";
 import type { ContainerEvent } from "../engines/ports.ts";
 import { createNotices, type Notice, type NoticeRouting } from "../notifications.ts";
 import { codeBlock, slackLimits } from "./limits.ts";

@@ -1,9 +1,49 @@
 import type { types } from "@slack/bolt";
-import { formatDuration } from "../duration.ts";
-import { escapeMrkdwn, mention, neutralizeMrkdwn, showInvisible, unescapeMrkdwn } from "../mrkdwn-escape.ts";
+import { formatDuration } from "../core/duration.ts";
+import type { Message, Tone } from "../core/message.ts";
 import { codeBlock, fit, slackLimits } from "./limits.ts";
+import { escapeMrkdwn, mention, neutralizeMrkdwn, showInvisible, unescapeMrkdwn } from "./mrkdwn-escape.ts";
 
 type KnownBlock = types.KnownBlock;
+
+/** The one place a tone becomes a glyph. */
+export const toneEmoji: Record<Tone, string> = {
+  success: ":white_check_mark:",
+  failure: ":x:",
+  denied: ":no_entry:",
+  warning: ":warning:",
+  waiting: ":hourglass_flowing_sand:",
+  expired: ":alarm_clock:",
+  removed: ":wastebasket:",
+  alert: ":rotating_light:",
+  locked: ":lock:",
+  healthy: ":large_green_circle:",
+  unreachable: ":red_circle:",
+  idle: ":white_circle:",
+};
+
+/**
+ * A core message as Slack mrkdwn: literal text escaped (it can never become a mention or a link), code in backticks,
+ * users and channels as mentions (only well-formed IDs), commands with the configured slash command.
+ * A string is text berth composed before issue 12's structured messages: passed through (neutralized where posted).
+ */
+export function toMrkdwn(message: Message | string, slash = "/berth"): string {
+  if (typeof message === "string") return message;
+  return message
+    .map((p) => {
+      if (typeof p === "string") return escapeMrkdwn(p);
+      if ("code" in p) return inlineCode(p.code);
+      if ("strong" in p) return `*${escapeMrkdwn(p.strong)}*`;
+      if ("user" in p) return mention(p.user);
+      if ("channel" in p) return /^[CGD][A-Z0-9]{2,}$/.test(p.channel) ? `<#${p.channel}>` : escapeMrkdwn(p.channel);
+      if ("command" in p) return inlineCode(`${slash} ${p.command}`);
+      return toneEmoji[p.tone];
+    })
+    .join("");
+}
+
+/** Backticks inside code would end it early: Slack has no escape for them, so they are shown as a look-alike. */
+const inlineCode = (text: string) => (text ? `\`${escapeMrkdwn(text.replace(/`/g, "ˋ"))}\`` : "");
 
 export const stopActionId = "berth_stop";
 export const hostExtendActionId = "berth_host_extend";

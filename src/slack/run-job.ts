@@ -1,14 +1,14 @@
 import { join } from "node:path";
-import { auditOutcome, type DispatchDeps, errorCode, type JobPlan } from "../dispatch.ts";
-import { publicMessage } from "../errors.ts";
-import type { JobRegistry } from "../jobs.ts";
-import { safeRegExp } from "../policy.ts";
-import { createRedactor } from "../redact.ts";
+import { auditOutcome, type DispatchDeps, errorCode, type JobPlan } from "../core/dispatch.ts";
+import { publicMessage } from "../core/errors.ts";
+import type { JobRegistry } from "../core/jobs.ts";
+import { safeRegExp } from "../core/policy.ts";
+import { createRedactor } from "../core/redact.ts";
 import type { Outbox } from "./outbox.ts";
-import { type CardState, renderCard } from "./render.ts";
+import { type CardState, renderCard, toMrkdwn } from "./render.ts";
 import { createThread } from "./thread.ts";
 
-export type RunJobDeps = Pick<DispatchDeps, "store" | "policy"> & {
+export type RunJobDeps = Pick<DispatchDeps, "store" | "policy" | "slash"> & {
   outbox: Outbox;
   jobs: JobRegistry;
   spoolDir: string;
@@ -29,6 +29,7 @@ export type JobStart = { ok: true; done: Promise<void> } | { ok: false; error: u
  */
 export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart> {
   const clock = deps.clock ?? Date.now;
+  const slash = deps.slash;
   const started = clock();
   const card: CardState = {
     jobId: plan.id,
@@ -104,7 +105,7 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
         switch (event.type) {
           case "status":
             card.state = "running";
-            card.status = redact(event.text);
+            card.status = redact(toMrkdwn(event.text, slash));
             void showCard(true);
             break;
           case "line": {
@@ -119,15 +120,15 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
             redact = createRedactor([...secrets, ...event.values], extra);
             break;
           case "drain":
-            thread.drain(`:fast_forward: ${event.text}`);
+            thread.drain(`:fast_forward: ${toMrkdwn(event.text, slash)}`);
             break;
           case "notice":
-            await thread.notice(`:information_source: ${redact(event.text)}`);
+            await thread.notice(`:information_source: ${redact(toMrkdwn(event.text, slash))}`);
             break;
           case "end":
             outcome = event.outcome;
             exitCode = event.exitCode ?? null;
-            text = redact(event.text);
+            text = redact(toMrkdwn(event.text, slash));
             break;
         }
       }

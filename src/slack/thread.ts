@@ -2,8 +2,8 @@ import { mkdir, open, readFile, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { LogLine } from "../engines/ports.ts";
-import { neutralizeMrkdwn } from "../mrkdwn-escape.ts";
 import { codeBlock, escapeMrkdwn, slackLimits } from "./limits.ts";
+import { neutralizeMrkdwn } from "./mrkdwn-escape.ts";
 import type { Outbox } from "./outbox.ts";
 
 export type ThreadOptions = {

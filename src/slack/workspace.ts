@@ -3,7 +3,7 @@
  * whom: an app distributed to, or shared into, another workspace (Slack Connect) receives that workspace's commands
  * and clicks too, and their user IDs mean nothing in berth's policy. Every command and click is checked here first.
  */
-import { BerthError } from "../errors.ts";
+import { BerthError } from "../core/errors.ts";
 
 /** The workspace (and, on Enterprise Grid, the organization) berth serves. */
 export type Home = { teamId: string; enterpriseId?: string | undefined };

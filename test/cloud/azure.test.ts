@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { type AzureCloudOptions, type AzureHostPlan, createAzureCloud, windowsServerSkus } from "../../src/cloud/azure.ts";
 import { type CloudResource, type HostCloud, type HostPlan, type ResourceKind, resourceKinds } from "../../src/cloud/ports.ts";
-import { BerthError } from "../../src/errors.ts";
+import { BerthError } from "../../src/core/errors.ts";
 import { type ArmFake, type ArmRequest, startArmFake } from "../support/arm-fake.ts";
 
 const credential = { getToken: async () => ({ token: "t", expiresOnTimestamp: Date.now() + 3600e3 }) };

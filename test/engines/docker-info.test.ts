@@ -11,9 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { promisify } from "node:util";
+import { BerthError } from "../../src/core/errors.ts";
 import { createDockerEngine } from "../../src/engines/docker.ts";
 import type { RunSpec } from "../../src/engines/ports.ts";
-import { BerthError } from "../../src/errors.ts";
 import { shellSpec, testInstallation } from "../support/run-spec.ts";
 
 const execFileAsync = promisify(execFile);

@@ -11,9 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { promisify } from "node:util";
+import { BerthError } from "../../src/core/errors.ts";
 import { createDockerEngine } from "../../src/engines/docker.ts";
 import { type LogLine, labels, type RunSpec } from "../../src/engines/ports.ts";
-import { BerthError } from "../../src/errors.ts";
 import { fails } from "../support/fails.ts";
 import { ownedLabels, shellSpec, testInstallation } from "../support/run-spec.ts";
 

@@ -10,9 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
+import { BerthError } from "../../src/core/errors.ts";
 import { createDockerEngine } from "../../src/engines/docker.ts";
 import { type ContainerEvent, labels, type RunSpec } from "../../src/engines/ports.ts";
-import { BerthError } from "../../src/errors.ts";
 import { ownedLabels, shellSpec, testInstallation } from "../support/run-spec.ts";
 
 const labelArgs = (l: Record<string, string>) => Object.entries(l).flatMap(([k, v]) => ["--label", `${k}=${v}`]);

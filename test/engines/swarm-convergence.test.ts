@@ -1,6 +1,7 @@
 /** The pure Swarm rules, with engine JSON written out by hand (shapes as Docker 20.10 sends them). */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { BerthError } from "../../src/core/errors.ts";
 import {
   changedSpec,
   convergence,
@@ -14,7 +15,6 @@ import {
   summarizeService,
   toServiceTask,
 } from "../../src/engines/swarm-convergence.ts";
-import { BerthError } from "../../src/errors.ts";
 
 const serviceId = "wl1x6zpf9t5ixzoam8d0rwnrf";
 const nodeA = "yxd1k2mrdo693jzy2gqaav9ta";

@@ -12,8 +12,8 @@ import { after, before, test } from "node:test";
 import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
 import { stringify } from "yaml";
-import { createCa, issueClientCert, issueServerCert, type Pem } from "../../src/certificates.ts";
-import { linuxCloudInit } from "../../src/host-bootstrap.ts";
+import { createCa, issueClientCert, issueServerCert, type Pem } from "../../src/cloud/certificates.ts";
+import { linuxCloudInit } from "../../src/cloud/host-bootstrap.ts";
 import { readCloudInit, startDockerFromCustomData } from "./azure-docker-host.ts";
 import type { TlsDaemon } from "./tls-daemon.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BerthError, type ErrorCode } from "../../src/errors.ts";
+import { BerthError, type ErrorCode } from "../../src/core/errors.ts";
 
 /** For assert.rejects/throws: the error is a BerthError with this code and a message matching `pattern`. */
 export function fails(code: ErrorCode, pattern: RegExp) {

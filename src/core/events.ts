@@ -1,0 +1,21 @@
+import type { LogLine } from "../engines/ports.ts";
+import type { Message, Tone } from "./message.ts";
+
+/**
+ * Issue 12 moves every producer to structured `Message`s; a string is mrkdwn from before that and is removed once the
+ * last producer is converted (the Slack renderer passes it through).
+ */
+export type Text = Message | string;
+
+/** What a running job reports, in order; the Slack layer renders these into the job card and its thread. */
+export type JobEvent =
+  | { type: "status"; text: Text } // replaces the card's status line ("Pulling busybox:1 — 3.1/10 MiB")
+  | { type: "line"; line: LogLine }
+  | { type: "notice"; text: Text } // a note in the thread (a timeout, a cap, the container was removed)
+  | { type: "mask"; values: readonly string[] } // secrets to redact from every line that follows (never shown)
+  // The container has exited: what is left goes to the full log at once instead of at Slack's pace.
+  | { type: "drain"; text: Text }
+  | { type: "end"; outcome: "succeeded" | "failed" | "cancelled"; exitCode?: number | undefined; text: Text };
+
+/** A short answer to a command that is not a job; shown to the requester alone unless `visibility` is channel. */
+export type Reply = { visibility: "ephemeral" | "channel"; text: Text; tone?: Tone | undefined };

@@ -1,0 +1,109 @@
+import type { Convergence, ServiceChange, ServiceTask } from "../engines/ports.ts";
+import { formatDuration } from "./duration.ts";
+import type { JobEvent } from "./events.ts";
+import type { JobContext, ServiceJobAction } from "./execute.ts";
+
+const cancelledBy = (signal: AbortSignal) => (signal.reason as { by?: string } | undefined)?.by;
+
+/** Swarm service jobs: `service logs`, and changes (scale, update, rollback) whose card follows convergence. */
+export async function* serviceJob(action: ServiceJobAction, ctx: JobContext, signal: AbortSignal): AsyncGenerator<JobEvent> {
+  if (action.kind === "service.logs") {
+    yield* serviceLogs(action, ctx, signal);
+    return;
+  }
+  const change: ServiceChange =
+    action.kind === "service.scale"
+      ? { kind: "scale", replicas: action.replicas }
+      : action.kind === "service.update"
+        ? { kind: "image", image: action.image }
+        : { kind: "rollback", expect: ctx.rollbackImage };
+  const verb = {
+    scale: `Scaling to ${action.kind === "service.scale" ? action.replicas : 0}`,
+    image: "Updating",
+    rollback: "Rolling back",
+  }[change.kind];
+  const clock = ctx.clock ?? Date.now;
+  const started = clock();
+  yield { type: "status", text: `${verb} \`${action.service}\` on ${ctx.host}…` };
+  const { warnings } = await ctx.engine.updateService(action.service, change, signal);
+  for (const w of warnings) yield { type: "notice", text: `Docker: ${w}` };
+  const seen = new Set<string>();
+  let last: Convergence | undefined;
+  for await (const c of ctx.engine.watchService(action.service, signal)) {
+    last = c;
+    // Each failed task once, in the thread, with its error: the card only has room for the latest.
+    for (const t of [...c.failed].reverse()) {
+      if (seen.has(t.id)) continue;
+      seen.add(t.id);
+      yield {
+        type: "line",
+        line: { stream: "stderr", text: `task ${t.id}${t.slot ? ` (slot ${t.slot})` : ""} ${t.state}: ${taskError(t)}` },
+      };
+    }
+    yield { type: "status", text: progress(action.service, ctx.host, c) };
+  }
+  const took = formatDuration(clock() - started);
+  if (signal.aborted) {
+    yield {
+      type: "end",
+      outcome: "cancelled",
+      text: `Stopped watching (by <@${cancelledBy(signal) ?? "unknown"}>) after ${took}; the change itself goes on in the swarm. \`/berth service ps ${action.service}\` shows where it is.`,
+    };
+    return;
+  }
+  if (last?.ok) {
+    yield { type: "end", outcome: "succeeded", text: `Converged: ${last.running}/${last.desired} tasks running after ${took}.` };
+    return;
+  }
+  const why = last?.updateMessage ?? (last?.failed[0] ? taskError(last.failed[0]) : "the service did not converge");
+  const next =
+    action.kind === "service.rollback"
+      ? `Look at \`/berth service ps ${action.service}\` and the thread for the task errors.`
+      : `Roll back with \`/berth service rollback ${action.service}\`, or look at \`/berth service ps ${action.service}\`.`;
+  yield {
+    type: "end",
+    outcome: "failed",
+    text: `Did not converge after ${took} (${last ? `${last.running}/${last.desired} running` : "no progress seen"}): ${why}. ${next}`,
+  };
+}
+
+async function* serviceLogs(
+  action: Extract<ServiceJobAction, { kind: "service.logs" }>,
+  ctx: JobContext,
+  signal: AbortSignal,
+): AsyncGenerator<JobEvent> {
+  // Its environment values are masked in its output, as a container's are in `logs`.
+  yield { type: "mask", values: await ctx.engine.serviceSecretValues(action.service, signal) };
+  yield {
+    type: "status",
+    text: `${action.follow ? "Following" : "Reading"} logs of service \`${action.service}\` on ${ctx.host}`,
+  } as const;
+  let count = 0;
+  for await (const line of ctx.engine.serviceLogs(
+    { service: action.service, follow: action.follow, tail: action.tail, sinceSeconds: action.sinceSeconds },
+    signal,
+  )) {
+    count++;
+    yield { type: "line", line } as const;
+  }
+  const lines = `${count.toLocaleString("en")} line${count === 1 ? "" : "s"}`;
+  if (signal.aborted) {
+    yield {
+      type: "end",
+      outcome: "cancelled",
+      text: `Stopped following after ${lines} (by <@${cancelledBy(signal) ?? "unknown"}>).`,
+    } as const;
+  } else {
+    yield { type: "end", outcome: "succeeded", text: count ? `${lines}.` : "No output in that range." } as const;
+  }
+}
+
+function progress(service: string, host: string, c: Convergence): string {
+  const state = c.updateState ? ` · update ${c.updateState.replace(/_/g, " ")}` : "";
+  const failed = c.failed.length
+    ? ` · ${c.failed.length} failed task${c.failed.length === 1 ? "" : "s"}, latest: ${taskError(c.failed[0] as ServiceTask)}`
+    : "";
+  return `\`${service}\` on ${host}: ${c.running}/${c.desired} running${state}${failed}`;
+}
+
+const taskError = (t: ServiceTask) => t.error || t.message || t.state;

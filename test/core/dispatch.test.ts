@@ -1,0 +1,310 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { registry } from "../../commands/index.ts";
+import type { Actor } from "../../src/core/action.ts";
+import { type DispatchDeps, dispatch, type Outcome, pickedAction } from "../../src/core/dispatch.ts";
+import type { JobEvent } from "../../src/core/events.ts";
+import type { Hosts } from "../../src/core/hosts.ts";
+import { createJobRegistry } from "../../src/core/jobs.ts";
+import { PolicySchema } from "../../src/core/policy.ts";
+import { parseYaml } from "../../src/core/yaml-file.ts";
+import { openStore } from "../../src/store/store.ts";
+import { details, FakeEngine } from "../fakes.ts";
+import { mrkdwn } from "../support/text.ts";
+
+const policy = parseYaml(
+  `version: 1
+roles:
+  operator: { actions: [container.run, container.list, container.logs, container.stop, container.inspect, service.*] }
+bindings:
+  - { role: operator, users: [U0OPER], channels: [C0INCIDENT] }
+  - { role: operator, usergroups: [S0ONCALL] }
+images: ["busybox:*"]
+`,
+  PolicySchema,
+  "test policy",
+);
+
+function setup(hosts: Hosts = { connections: [{ name: "local", url: "unix:///x", timeoutMs: 1000 }], channels: {}, default: "local" }) {
+  const engine = new FakeEngine();
+  const store = openStore(":memory:");
+  const engines: string[] = [];
+  const deps: DispatchDeps = {
+    registry,
+    policy: () => policy,
+    hosts,
+    engine: (host) => {
+      engines.push(host);
+      return engine;
+    },
+    store,
+    jobs: createJobRegistry(store),
+    pendingActions: new Map(),
+    groupsOf: async (u) => new Set(u === "U0GROUPIE" ? ["S0ONCALL"] : []),
+    slash: "/berth",
+  };
+  return { engine, store, deps, engines };
+}
+
+const oper: Actor = { userId: "U0OPER", channelId: "C0INCIDENT", channelName: "incident-db" };
+const nobody: Actor = { userId: "U0NOBODY", channelId: "C0INCIDENT", channelName: "incident-db" };
+const signal = () => AbortSignal.timeout(5000);
+const replyText = (o: Outcome) => (o.type === "reply" ? mrkdwn(o.reply.text) : o.type === "job" ? `job ${o.plan.summary}` : o.type);
+
+async function collect(o: Outcome): Promise<JobEvent[]> {
+  assert.equal(o.type, "job");
+  const events: JobEvent[] = [];
+  if (o.type === "job") for await (const e of o.plan.run(signal())) events.push(e);
+  return events;
+}
+
+test("an operator's run becomes a job that creates a labelled, limited container", async () => {
+  const { deps, engine, store } = setup();
+  engine.lines = [{ stream: "stdout", text: "hello" }];
+  const outcome = await dispatch({ text: "run -e TOKEN=s3cr3t busybox:1 echo hello", actor: oper }, deps, signal());
+  const events = await collect(outcome);
+  assert.deepEqual(
+    events.map((e) => e.type),
+    ["status", "line", "end"],
+  );
+  const spec = engine.calls.find((c) => c.method === "run")?.args[0] as {
+    labels: Record<string, string>;
+    memoryBytes: number;
+    privileged: boolean;
+    networkMode: string;
+  };
+  assert.equal(spec.labels["io.berth.user"], "U0OPER");
+  assert.equal(spec.labels["io.berth.channel"], "C0INCIDENT");
+  assert.match(spec.labels["io.berth.job"] ?? "", /^j-[0-9a-f]{6}$/);
+  assert.equal(spec.memoryBytes, 256 * 1024 ** 2);
+  assert.equal(spec.privileged, false);
+  assert.equal(spec.networkMode, "none");
+  const [decision] = store.audit.all();
+  assert.equal(decision?.decision, "allow");
+  assert.equal(decision?.rule, "bindings[0] (role operator)");
+  assert.ok(!JSON.stringify(store.audit.all()).includes("s3cr3t"), "env values must not reach the audit log");
+});
+
+test("a user without a binding is denied, nothing reaches the engine, and the denial is audited", async () => {
+  const { deps, engine, store, engines } = setup();
+  const outcome = await dispatch({ text: "run busybox:1 echo hi", actor: nobody }, deps, signal());
+  assert.equal(outcome.type, "reply");
+  assert.match(replyText(outcome), /You need permission `container\.run` in #incident-db on host local/);
+  assert.equal(engine.calls.length, 0);
+  assert.deepEqual(engines, []);
+  const records = store.audit.all();
+  assert.equal(records.length, 1);
+  assert.equal(records[0]?.decision, "deny");
+  assert.equal(records[0]?.rule, "default:deny");
+});
+
+test("membership of a user group grants the bound role", async () => {
+  const { deps } = setup();
+  const outcome = await dispatch({ text: "ps", actor: { ...nobody, userId: "U0GROUPIE" } }, deps, signal());
+  assert.match(replyText(outcome), /No berth containers are running on local/);
+});
+
+test("an image outside the allow-list is refused before anything runs", async () => {
+  const { deps, engine } = setup();
+  const outcome = await dispatch({ text: "run alpine:3 echo hi", actor: oper }, deps, signal());
+  assert.match(replyText(outcome), /The image `alpine:3` is not on berth's image allow-list \(allowed: `busybox:\*`\)/);
+  assert.equal(engine.calls.length, 0);
+});
+
+test("an unknown host is named, with the hosts that exist", async () => {
+  const { deps, engine } = setup();
+  const outcome = await dispatch({ text: "ps -H prod-9", actor: oper }, deps, signal());
+  assert.equal(replyText(outcome), "berth knows no host `prod-9`. Hosts: `local`.");
+  assert.equal(engine.calls.length, 0);
+});
+
+test("an unknown container gets the engine's clear message", async () => {
+  const { deps } = setup();
+  const outcome = await dispatch({ text: "stop ghost", actor: oper }, deps, signal());
+  assert.match(replyText(outcome), /No berth container "ghost" on host local\. Run `\/berth ps -a`/);
+});
+
+test("an unreachable engine is a clear message, and the failure is audited", async () => {
+  const { deps, engine, store } = setup();
+  engine.unreachable = true;
+  const outcome = await dispatch({ text: "ps", actor: oper }, deps, signal());
+  assert.match(replyText(outcome), /Docker engine "local" is unreachable/);
+  assert.deepEqual(
+    store.audit.all().map((r) => r.outcome ?? r.decision),
+    ["allow", "error: UNAVAILABLE"],
+  );
+});
+
+test("usage errors never reach policy or the engine", async () => {
+  const { deps, engine, store } = setup();
+  const outcome = await dispatch({ text: "lgos api", actor: oper }, deps, signal());
+  assert.match(replyText(outcome), /Did you mean `logs`\?/);
+  assert.equal(engine.calls.length, 0);
+  assert.equal(store.audit.all().length, 0);
+});
+
+test("several hosts and no default: berth asks with the hosts this person may use", async () => {
+  const { deps } = setup({
+    connections: [
+      { name: "a", url: "unix:///a", timeoutMs: 1 },
+      { name: "b", url: "unix:///b", timeoutMs: 1 },
+    ],
+    channels: {},
+  });
+  const outcome = await dispatch({ text: "ps", actor: oper }, deps, signal());
+  assert.equal(outcome.type, "pick");
+  assert.deepEqual(outcome.type === "pick" && outcome.hosts, ["a", "b"]);
+  const picked = outcome.type === "pick" ? pickedAction(deps, `${outcome.id} b`) : undefined;
+  assert.deepEqual(picked, { kind: "container.list", all: false, host: "b" });
+  assert.equal(outcome.type === "pick" && pickedAction(deps, `${outcome.id} a`), undefined, "a choice is used once");
+});
+
+test("inspect shows environment names, never values", async () => {
+  const { deps, engine } = setup();
+  engine.containers.push(details({ id: "abc123def456", name: "api", envNames: ["TOKEN", "LEVEL"] }));
+  const outcome = await dispatch({ text: "inspect api", actor: oper }, deps, signal());
+  assert.match(replyText(outcome), /env: `TOKEN`, `LEVEL` \(values are never shown\)/);
+});
+
+test("cancel: your own job yes, someone else's only with the right to stop containers there", async () => {
+  const { deps } = setup();
+  const job = deps.jobs.start({
+    id: "j-000001",
+    kind: "container.logs",
+    userId: "U0OPER",
+    channelId: "C0INCIDENT",
+    host: "local",
+    summary: "logs -f api",
+  });
+  const denied = await dispatch({ text: "cancel j-000001", actor: nobody }, deps, signal());
+  assert.match(replyText(denied), /You need permission `container\.stop`/);
+  assert.equal(job.controller.signal.aborted, false);
+  const own = await dispatch({ text: "cancel j-000001", actor: oper }, deps, signal());
+  assert.match(replyText(own), /Stopping job `j-000001`/);
+  assert.deepEqual(job.controller.signal.reason, { by: "U0OPER" });
+  const missing = await dispatch({ text: "cancel j-ffffff", actor: oper }, deps, signal());
+  assert.match(replyText(missing), /No running job `j-ffffff`/);
+});
+
+test("a missing image is pulled first, with progress on the card", async () => {
+  const { deps, engine } = setup();
+  engine.imagePresent = false;
+  engine.pullSteps = [{ status: "Downloading", id: "layer1", current: 1024 * 1024, total: 4 * 1024 * 1024 }];
+  const events = await collect(await dispatch({ text: "run busybox:1 true", actor: oper }, deps, signal()));
+  const statuses = events.filter((e) => e.type === "status").map((e) => (e.type === "status" ? mrkdwn(e.text) : ""));
+  assert.equal(statuses[0], "Pulling busybox:1 on local…");
+  assert.equal(statuses[1], "Pulling busybox:1: Downloading 1 MiB/4 MiB");
+  const calls = engine.calls.map((c) => c.method);
+  assert.deepEqual(calls.slice(0, 2), ["hasImage", "pull"]);
+  assert.ok(
+    calls.indexOf("imagePlatform") > 1 && calls.indexOf("imagePlatform") < calls.indexOf("run"),
+    "the platform is checked before run",
+  );
+});
+
+test("logs of a container mask its environment values before any line", async () => {
+  const { deps, engine } = setup();
+  engine.containers.push(details({ id: "abc123def456", name: "api", envNames: ["DB_PASSWORD"] }));
+  engine.lines = [{ stream: "stdout", text: "connecting with value-of-DB_PASSWORD" }];
+  const events = await collect(await dispatch({ text: "logs api", actor: oper }, deps, signal()));
+  assert.deepEqual(events[0], { type: "mask", values: ["value-of-DB_PASSWORD"] });
+  assert.equal(events.findIndex((e) => e.type === "mask") < events.findIndex((e) => e.type === "line"), true);
+});
+
+test("cancelling someone else's job follows the bindings of the job's channel and is never gated", async () => {
+  const namePolicy = parseYaml(
+    `version: 1
+roles:
+  operator: { actions: [container.stop] }
+bindings:
+  - { role: operator, users: [U0A, U0B], channels: [C0INC] }
+rules:
+  - { id: stops-need-approval, actions: [container.stop], require: approval }
+`,
+    PolicySchema,
+    "name policy",
+  );
+  const { deps } = setup();
+  deps.policy = () => namePolicy;
+  const job = deps.jobs.start({
+    id: "j-00000a",
+    kind: "container.logs",
+    userId: "U0A",
+    channelId: "C0INC",
+    channelName: "incident-db",
+    host: "local",
+    summary: "logs -f api",
+  });
+  const outcome = await dispatch(
+    { text: "cancel j-00000a", actor: { userId: "U0B", channelId: "C0INC", channelName: "incident-db" } },
+    deps,
+    signal(),
+  );
+  assert.match(replyText(outcome), /Stopping job `j-00000a`/);
+  assert.deepEqual(job.controller.signal.reason, { by: "U0B" });
+});
+
+const task = (id: string, error: string) => ({
+  id,
+  slot: 2,
+  node: "node-1",
+  image: "busybox:9",
+  state: "rejected",
+  desiredState: "shutdown",
+  message: "preparing",
+  error,
+  exitCode: undefined,
+  updatedAt: new Date(0),
+});
+
+test("service scale: the card follows convergence and ends when the service has converged", async () => {
+  const { deps, engine } = setup();
+  engine.convergence = [
+    { running: 1, desired: 3, failed: [], updateState: undefined, updateMessage: undefined, done: false, ok: false },
+    { running: 3, desired: 3, failed: [], updateState: undefined, updateMessage: undefined, done: true, ok: true },
+  ];
+  const events = await collect(await dispatch({ text: "service scale web=3", actor: oper }, deps, signal()));
+  assert.deepEqual(engine.calls.find((c) => c.method === "updateService")?.args, ["web", { kind: "scale", replicas: 3 }]);
+  const statuses = events.flatMap((e) => (e.type === "status" ? [mrkdwn(e.text)] : []));
+  assert.deepEqual(statuses, ["Scaling to 3 `web` on local…", "`web` on local: 1/3 running", "`web` on local: 3/3 running"]);
+  const end = events.at(-1);
+  assert.equal(end?.type === "end" && end.outcome, "succeeded");
+  assert.match(end?.type === "end" ? mrkdwn(end.text) : "", /^Converged: 3\/3 tasks running after /);
+});
+
+test("service update that fails: each failed task's error once in the thread, the pause reason and the way back on the card", async () => {
+  const { deps, engine } = setup();
+  const a = task("aaaaaaaaaaaa", "No such image: busybox:9");
+  const b = task("bbbbbbbbbbbb", "No such image: busybox:9");
+  engine.convergence = [
+    { running: 1, desired: 2, failed: [a], updateState: "updating", updateMessage: "update in progress", done: false, ok: false },
+    {
+      running: 1,
+      desired: 2,
+      failed: [b, a],
+      updateState: "paused",
+      updateMessage: "update paused due to failure or early termination of task bbbbbbbbbbbb",
+      done: true,
+      ok: false,
+    },
+  ];
+  const events = await collect(await dispatch({ text: "service update --image busybox:9 web", actor: oper }, deps, signal()));
+  const lines = events.flatMap((e) => (e.type === "line" ? [e.line.text] : []));
+  assert.deepEqual(lines, [
+    "task aaaaaaaaaaaa (slot 2) rejected: No such image: busybox:9",
+    "task bbbbbbbbbbbb (slot 2) rejected: No such image: busybox:9",
+  ]);
+  const end = events.at(-1);
+  assert.equal(end?.type === "end" && end.outcome, "failed");
+  assert.match(
+    end?.type === "end" ? mrkdwn(end.text) : "",
+    /1\/2 running\): update paused due to failure.*Roll back with `\/berth service rollback web`/,
+  );
+});
+
+test("service update to an image outside the allow-list is denied before the engine is asked", async () => {
+  const { deps, engine } = setup();
+  const outcome = await dispatch({ text: "service update --image evil/miner:1 web", actor: oper }, deps, signal());
+  assert.match(replyText(outcome), /not on berth's image allow-list/);
+  assert.equal(engine.calls.length, 0);
+});

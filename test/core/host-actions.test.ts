@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { ProvisionDeps } from "../../src/cloud/provision.ts";
+import type { ActionOf } from "../../src/core/action.ts";
+import { hostAction, hostRefusal, notConfigured } from "../../src/core/host-actions.ts";
+import { hostLimits, PolicySchema, supportsNestedVirtualization } from "../../src/core/policy.ts";
+import { openStore } from "../../src/store/store.ts";
+
+const policy = PolicySchema.parse({
+  version: 1,
+  roles: {},
+  azure: {
+    sizes: ["Standard_B2s", "Standard_D4s_v5"],
+    regions: ["westeurope", "northeurope"],
+    maxHostsPerUser: 1,
+    defaultTtl: "2h",
+    maxTtl: "1d",
+  },
+});
+const create = (patch: Partial<ActionOf<"host.create">> = {}): ActionOf<"host.create"> => ({
+  kind: "host.create",
+  name: "ci-1",
+  os: "linux",
+  hyperv: false,
+  private: false,
+  ...patch,
+});
+const actor = { userId: "U1", channelId: "C1" };
+
+function deps(patch: Partial<ProvisionDeps["settings"]> = {}): ProvisionDeps {
+  return {
+    cloud: {} as ProvisionDeps["cloud"],
+    store: openStore(":memory:"),
+    settings: {
+      resourceGroup: "rg",
+      region: "westeurope",
+      dockerPort: 2376,
+      allowCidr: "198.51.100.7/32",
+      adminUsername: "berth",
+      network: { vnet: "v", addressPrefix: "10.0.0.0/16", subnet: "s", subnetPrefix: "10.0.0.0/24" },
+      probeIntervalMs: 1,
+      ...patch,
+    },
+    policy: () => policy,
+    connect: () => {
+      throw new Error("not used");
+    },
+    clock: () => Date.parse("2026-11-28T10:00:00Z"),
+    changed: () => {},
+    suspended: () => false,
+  };
+}
+const ctx = (cloud: ProvisionDeps | undefined) => ({ cloud, manifestHosts: ["local"], jobId: "j-1", jobRunning: () => false });
+
+test("hostLimits fills in the policy's defaults and refuses sizes, regions, lifetimes and Hyper-V sizes it does not allow", () => {
+  assert.deepEqual(hostLimits(policy, create(), { region: "westeurope" }), {
+    ok: true,
+    size: "Standard_B2s",
+    region: "westeurope",
+    ttlSeconds: 7200,
+  });
+  assert.deepEqual(hostLimits(policy, create({ size: "standard_d4s_v5", region: "northeurope" }), { region: "westeurope" }), {
+    ok: true,
+    size: "Standard_D4s_v5",
+    region: "northeurope",
+    ttlSeconds: 7200,
+  });
+  const cases: [Partial<ActionOf<"host.create">>, RegExp][] = [
+    [{ size: "Standard_M128s" }, /does not allow size Standard_M128s\. Allowed: Standard_B2s, Standard_D4s_v5/],
+    [{ region: "eastus" }, /does not allow region eastus\. Allowed: westeurope, northeurope/],
+    [{ ttlSeconds: 2 * 86400 }, /longer than the policy's maximum of 1d/],
+    [{ hyperv: true }, /--hyperv is for Windows hosts/],
+    [{ os: "windows", hyperv: true }, /Standard_B2s does not have .*Allowed sizes that have it: Standard_D4s_v5/],
+  ];
+  for (const [patch, reason] of cases) {
+    const r = hostLimits(policy, create(patch), { region: "westeurope" });
+    assert.match(r.ok ? "" : r.reason, reason);
+  }
+  const onlyRegion = PolicySchema.parse({ version: 1, roles: {} });
+  assert.match(
+    (hostLimits(onlyRegion, create({ region: "northeurope" }), { region: "westeurope" }) as { reason: string }).reason,
+    /Allowed: westeurope/,
+  );
+  assert.deepEqual(
+    ["Standard_D4s_v5", "Standard_E4s_v5", "Standard_D2s_v3", "Standard_B2s", "Standard_D2_v2", "Standard_A2"].map(
+      supportsNestedVirtualization,
+    ),
+    [true, true, true, false, false, false],
+  );
+});
+
+test("a policy whose default lifetime exceeds its maximum is refused at load", () => {
+  assert.throws(
+    () => PolicySchema.parse({ version: 1, roles: {}, azure: { defaultTtl: "2d", maxTtl: "1d" } }),
+    /defaultTtl is longer than maxTtl/,
+  );
+});
+
+test("host commands refuse with what to do: not configured, taken names, per-person limit, no allow CIDR", () => {
+  assert.deepEqual(hostAction(create(), actor, ctx(undefined)), {
+    type: "reply",
+    text: notConfigured,
+    visibility: "ephemeral",
+    refused: true,
+  });
+  const d = deps();
+  const first = hostAction(create(), actor, ctx(d));
+  assert.equal(first.type, "job");
+  assert.equal(d.store.cloudHosts.get("ci-1")?.status, "provisioning", "stored before anything reaches Azure");
+  const again = hostAction(create(), { ...actor, userId: "U2" }, ctx(d));
+  assert.match(again.type === "reply" ? again.text : "", /`ci-1` already exists \(provisioning, created by <@U1>/);
+  const second = hostAction(create({ name: "ci-2" }), actor, ctx(d));
+  assert.match(second.type === "reply" ? second.text : "", /the policy allows 1 per person/);
+  const manifest = hostAction(create({ name: "local" }), actor, ctx(d));
+  assert.match(manifest.type === "reply" ? manifest.text : "", /`local` is a host in berth's hosts manifest/);
+  const open = hostAction(create({ name: "ci-3" }), { ...actor, userId: "U3" }, ctx(deps({ allowCidr: undefined })));
+  assert.match(open.type === "reply" ? open.text : "", /BERTH_AZURE_ALLOW_CIDR/);
+  const priv = hostAction(create({ name: "ci-3", private: true }), { ...actor, userId: "U3" }, ctx(deps({ allowCidr: undefined })));
+  assert.equal(priv.type, "job", "a private host needs no public allow-list");
+});
+
+test("host rm and extend: unknown and manifest hosts are refused before any confirmation; a host in the making points to Cancel", () => {
+  const d = deps();
+  assert.match(hostRefusal({ kind: "host.remove", name: "nope" }, ctx(d)) ?? "", /berth made no host `nope`/);
+  assert.match(hostRefusal({ kind: "host.remove", name: "local" }, ctx(d)) ?? "", /comes from berth's hosts manifest/);
+  hostAction(create(), actor, ctx(d));
+  assert.equal(hostRefusal({ kind: "host.remove", name: "ci-1" }, ctx(d)), undefined);
+  const busy = hostAction({ kind: "host.remove", name: "ci-1" }, actor, { ...ctx(d), jobRunning: () => true });
+  assert.match(busy.type === "reply" ? busy.text : "", /still being created \(job `j-1`\)\. Press Cancel on its card/);
+  const ext = hostAction({ kind: "host.extend", name: "ci-1" }, actor, ctx(d));
+  assert.match(ext.type === "reply" ? ext.text : "", /only a host that exists can be extended/);
+  const made = d.store.cloudHosts.get("ci-1");
+  assert.ok(made);
+  d.store.cloudHosts.put({ ...made, status: "ready" });
+  const ok = hostAction({ kind: "host.extend", name: "ci-1", ttlSeconds: 3600 }, actor, ctx(d));
+  assert.deepEqual(ok.type === "reply" && [ok.visibility, ok.refused], ["channel", false]);
+  assert.match(ok.type === "reply" ? ok.text : "", /<@U1> extended `ci-1` until 2026-11-28 13:00 UTC/);
+});

@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { registry } from "../../commands/index.ts";
+import { createJobRegistry } from "../../src/core/jobs.ts";
+import { PolicySchema } from "../../src/core/policy.ts";
+import { answer, type ReplyAction, type ReplyContext } from "../../src/core/reply.ts";
+import { openStore } from "../../src/store/store.ts";
+import { details, FakeEngine } from "../fakes.ts";
+import { mrkdwn } from "../support/text.ts";
+
+// Answers quote what engines report (names, images, commands, states, errors): none of it may become markup.
+const hostile = "<!channel> <http://evil.example|docs> <!subteam^S0EVIL> <@U0VICTIM>";
+
+function context(engine: FakeEngine): ReplyContext {
+  return {
+    engine: () => engine,
+    host: "local",
+    registry,
+    policy: PolicySchema.parse({ version: 1, roles: {} }),
+    subject: { userId: "U0OPER", groups: new Set(), grants: [], homeTeam: true },
+    actor: { userId: "U0OPER", channelId: "C0INCIDENT" },
+    jobs: createJobRegistry(openStore(":memory:")),
+    slash: "/berth",
+    hosts: async () => [
+      { name: "local", url: "unix:///var/run/docker.sock", reachable: true, info: { name: "local", ...engine.host }, containers: 1 },
+      { name: "down", url: "tcp://10.0.0.9:2376", reachable: false, error: `Docker said: ${hostile}` },
+    ],
+  };
+}
+
+test("ps, inspect and hosts show engine text as text: no special mention, user-group ping, link or user ping", async () => {
+  const engine = new FakeEngine();
+  engine.host = { ...engine.host, osVersion: hostile };
+  engine.containers = [
+    details({
+      id: "abc123def456",
+      name: "web",
+      image: `busybox:1 ${hostile}`,
+      status: hostile,
+      cmd: ["echo", hostile],
+      labels: { "io.berth.user": "U1><!channel" },
+    }),
+  ];
+  const actions: ReplyAction[] = [
+    { kind: "container.list", all: true },
+    { kind: "container.inspect", container: "web" },
+    { kind: "host.list" },
+  ];
+  for (const action of actions) {
+    const text = mrkdwn((await answer(action, context(engine), AbortSignal.timeout(5000))).text);
+    assert.ok(text.includes("&lt;!channel&gt;"), `${action.kind} shows the text: ${text}`);
+    assert.doesNotMatch(text, /<!|<http|<@U0VICTIM/, `${action.kind}: ${text}`);
+  }
+});
