@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createAzureCloud } from "../src/cloud/azure.ts";
+import { createAzureCloud } from "../src/cloud/azure/index.ts";
 import { newHostRecord, type ProvisionDeps, provisionHost } from "../src/cloud/provision.ts";
 import type { JobEvent } from "../src/core/events.ts";
 import { PolicySchema } from "../src/core/policy.ts";

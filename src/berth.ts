@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { existsSync, unwatchFile, watchFile } from "node:fs";
 import { join } from "node:path";
 import { registry } from "../commands/index.ts";
-import type { AzureCloudOptions } from "./cloud/azure.ts";
+import type { AzureCloudOptions } from "./cloud/azure/index.ts";
 import type { HostCloud } from "./cloud/ports.ts";
 import { berthPki, cloudConnection, type ProvisionDeps, provisionHost, removeHost } from "./cloud/provision.ts";
 import type { Config } from "./config.ts";
@@ -438,7 +438,7 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
 function lazyAzure(options: AzureCloudOptions): HostCloud {
   let cloud: Promise<HostCloud> | undefined;
   const get = () => {
-    cloud ??= import("./cloud/azure.ts").then((m) => m.createAzureCloud(options));
+    cloud ??= import("./cloud/azure/index.ts").then((m) => m.createAzureCloud(options));
     return cloud;
   };
   return {

@@ -1,8 +1,8 @@
 /**
  * What berth needs from a cloud to make a Docker host: create and delete a handful of resources, each one a
  * long-running operation whose poller state can be stored and resumed by another process. The Azure adapter
- * (src/cloud/azure.ts) is the only implementation and the only importer of the Azure SDK; the provisioning job
- * (src/provision.ts) only sees this.
+ * (src/cloud/azure/) is the only implementation and the only importer of the Azure SDK; the provisioning jobs
+ * (src/cloud/provision.ts) only see this.
  */
 
 /** The resources of one host, in creation order. `network` is the shared virtual network and subnet (reused). */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
-import { createAzureCloud } from "../../src/cloud/azure.ts";
+import { createAzureCloud } from "../../src/cloud/azure/index.ts";
 import { type HostPlan, resourceKinds } from "../../src/cloud/ports.ts";
 import { BerthError } from "../../src/core/errors.ts";
 import { type ArmFake, startArmFake } from "../support/arm-fake.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
-import { type AzureCloudOptions, type AzureHostPlan, createAzureCloud, windowsServerSkus } from "../../src/cloud/azure.ts";
+import { type AzureCloudOptions, type AzureHostPlan, createAzureCloud, windowsServerSkus } from "../../src/cloud/azure/index.ts";
 import { type CloudResource, type HostCloud, type HostPlan, type ResourceKind, resourceKinds } from "../../src/cloud/ports.ts";
 import { BerthError } from "../../src/core/errors.ts";
 import { type ArmFake, type ArmRequest, startArmFake } from "../support/arm-fake.ts";
