@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { createAzureCloud } from "../src/cloud/azure/index.ts";
 import { newHostRecord, type ProvisionDeps, provisionHost } from "../src/cloud/provision.ts";
 import type { JobEvent } from "../src/core/events.ts";
+import { plainText } from "../src/core/message.ts";
 import { PolicySchema } from "../src/core/policy.ts";
 import { createDockerEngine } from "../src/engines/docker.ts";
 import { createSecretBox } from "../src/store/secret-box.ts";
@@ -78,7 +79,8 @@ export async function provisionBenchmark(hosts = 10, opDurationMs = 2000, retryA
     names.map(async (name) => {
       let last: JobEvent | undefined;
       for await (const e of provisionHost(name, deps, AbortSignal.timeout(300_000))) last = e;
-      if (last?.type !== "end" || last.outcome !== "succeeded") failures.push(`${name}: ${last?.type === "end" ? last.text : "no end"}`);
+      if (last?.type !== "end" || last.outcome !== "succeeded")
+        failures.push(`${name}: ${last?.type !== "end" ? "no end" : typeof last.text === "string" ? last.text : plainText(last.text)}`);
       return (Date.now() - started) / 1000;
     }),
   );

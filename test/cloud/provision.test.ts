@@ -5,6 +5,7 @@ import { type CloudSettings, newHostRecord, type ProvisionDeps, provisionHost, r
 import { BerthError } from "../../src/core/errors.ts";
 import type { JobEvent } from "../../src/core/events.ts";
 import { PolicySchema } from "../../src/core/policy.ts";
+import { toMrkdwn } from "../../src/slack/render.ts";
 import { openStore } from "../../src/store/store.ts";
 import { FakeEngine } from "../fakes.ts";
 import { mrkdwn } from "../support/text.ts";
@@ -252,7 +253,7 @@ test("Cancel stops at the step in flight and removes what was made; the card say
   const run = (async () => {
     for await (const e of provisionHost("ci-1", s.deps, controller.signal)) {
       events.push(e);
-      if (e.type === "status" && e.text.includes(":hourglass_flowing_sand: VM")) controller.abort({ by: "U0APPROVER" });
+      if (e.type === "status" && mrkdwn(e.text).includes(":hourglass_flowing_sand: VM")) controller.abort({ by: "U0APPROVER" });
     }
   })();
   await run;
@@ -273,7 +274,7 @@ test("berth stopping mid-step leaves the stored poller; the next berth resumes i
   const events: JobEvent[] = [];
   for await (const e of provisionHost("ci-1", s.deps, controller.signal)) {
     events.push(e);
-    if (e.type === "status" && e.text.includes(":hourglass_flowing_sand: NIC")) {
+    if (e.type === "status" && mrkdwn(e.text).includes(":hourglass_flowing_sand: NIC")) {
       s.suspend();
       controller.abort({ by: "berth (shutting down)" });
     }
@@ -338,7 +339,12 @@ test("Docker never answering: reported with what was seen, then removed — or k
   const keptClock = kept.deps.clock;
   kept.deps.clock = () => kept.advance(300) && keptClock();
   const keptEvents = await collect(provisionHost("ci-1", kept.deps, new AbortController().signal));
-  assert.match(end(keptEvents).text, /kept for inspection/);
+  assert.match(
+    end(keptEvents).text,
+    /kept for inspection \(policy `keepUnreachable`\) until it expires; `\/berth host rm ci-1` removes it now\.$/,
+  );
+  const keptEnd = keptEvents.at(-1) as Extract<JobEvent, { type: "end" }>;
+  assert.match(toMrkdwn(keptEnd.text, "/ops"), /`\/ops host rm ci-1` removes it now/, "the configured slash command, not a fixed /berth");
   assert.equal(kept.store.cloudHosts.get("ci-1")?.status, "unreachable");
   assert.ok(!kept.cloud.calls.some((c) => c.startsWith("delete")));
 });
@@ -425,7 +431,7 @@ for (const [kind, label] of [
     s.cloud.holds.set(kind, new Promise<void>(() => {}));
     const controller = new AbortController();
     for await (const e of provisionHost("ci-1", s.deps, controller.signal)) {
-      if (e.type === "status" && e.text.includes(`:hourglass_flowing_sand: ${label}`)) {
+      if (e.type === "status" && mrkdwn(e.text).includes(`:hourglass_flowing_sand: ${label}`)) {
         s.suspend();
         controller.abort({ by: "berth (shutting down)" });
       }
@@ -453,7 +459,7 @@ test("a restart while waiting for Docker probes again and registers the host wit
   const s = setup({ engine: failing });
   const controller = new AbortController();
   for await (const e of provisionHost("ci-1", s.deps, controller.signal)) {
-    if (e.type === "notice" && e.text.includes("not answering yet")) {
+    if (e.type === "notice" && mrkdwn(e.text).includes("not answering yet")) {
       s.suspend();
       controller.abort({ by: "berth (shutting down)" });
     }
@@ -476,7 +482,7 @@ test("a VM request retried after a crash carries the same customData and SSH key
   s.cloud.holds.set("vm", new Promise<void>(() => {}));
   const controller = new AbortController();
   for await (const e of provisionHost("ci-1", s.deps, controller.signal)) {
-    if (e.type === "status" && e.text.includes(":hourglass_flowing_sand: VM")) {
+    if (e.type === "status" && mrkdwn(e.text).includes(":hourglass_flowing_sand: VM")) {
       s.suspend();
       controller.abort({ by: "berth (shutting down)" });
     }

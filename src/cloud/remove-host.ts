@@ -1,0 +1,75 @@
+import { publicMessage } from "../core/errors.ts";
+import type { JobEvent, Text } from "../core/events.ts";
+import { code, command, type Message, msg, tone } from "../core/message.ts";
+import type { CloudHostRecord } from "../store/store.ts";
+import { removeOrder, stepLabel } from "./checklist.ts";
+import { planFor } from "./host-record.ts";
+import type { ProvisionDeps } from "./provision-deps.ts";
+
+/**
+ * Removes a host (`host rm`, expiry, or a failed create): everything berth made for it, in order, resumable. A string
+ * reason is mrkdwn from a caller not yet moved to structured messages (issue 12), so the status stays mrkdwn for it.
+ */
+export async function* removeHost(name: string, reason: Text, deps: ProvisionDeps, signal: AbortSignal): AsyncGenerator<JobEvent> {
+  let record = deps.store.cloudHosts.get(name) as CloudHostRecord;
+  yield {
+    type: "status",
+    text: typeof reason === "string" ? `Removing \`${name}\` (${reason})…` : msg`Removing ${code(name)} (${reason})…`,
+  };
+  const left = yield* removeResources(record, deps, (r) => (record = r), signal);
+  const outcome = record.status === "removed" ? "succeeded" : signal.aborted && deps.suspended() ? "cancelled" : "failed";
+  yield { type: "end", outcome, text: left };
+}
+
+/**
+ * Deletes vm → nic → ip → nsg, each poller stored as it goes; a resource that is already gone counts as removed. A
+ * person cannot stop it half-way (that would leave resources nobody tracks); berth shutting down can, and the next
+ * berth resumes it from the stored pollers. Returns the sentence that ends the story.
+ */
+export async function* removeResources(
+  start: CloudHostRecord,
+  deps: ProvisionDeps,
+  update: (r: CloudHostRecord) => void,
+  jobSignal: AbortSignal,
+): AsyncGenerator<JobEvent, Message> {
+  let record: CloudHostRecord = { ...start, status: "removing" };
+  const save = (patch: Partial<CloudHostRecord>) => {
+    record = { ...record, ...patch };
+    deps.store.cloudHosts.put(record);
+    update(record);
+  };
+  save({});
+  // The host stops being offered for -H at once: nothing new should land on a VM that is going away.
+  deps.changed();
+  const shutdown = new AbortController();
+  const onAbort = () => deps.suspended() && shutdown.abort(jobSignal.reason);
+  if (jobSignal.aborted) onAbort();
+  jobSignal.addEventListener("abort", onAbort);
+  const signal = AbortSignal.any([shutdown.signal, AbortSignal.timeout(30 * 60_000)]);
+  const plan = planFor(record, deps.settings);
+  const name = code(record.name);
+  try {
+    for (const kind of removeOrder) {
+      const step = record.removal[kind];
+      if (step?.state === "done") continue;
+      yield { type: "status", text: msg`Removing ${name}: ${stepLabel[kind]}…` };
+      const op = await deps.cloud.beginDelete(kind, plan, step?.poller, signal);
+      save({ removal: { ...record.removal, [kind]: { state: "running", poller: op.state } } });
+      await op.done(signal);
+      save({ removal: { ...record.removal, [kind]: { state: "done" } } });
+      yield { type: "notice", text: msg`${tone("removed")} ${stepLabel[kind]} removed` };
+    }
+    save({ status: "removed", detail: null, bootstrap: null });
+    deps.changed();
+    return msg`Removed ${name} and everything berth created for it (the shared network ${deps.settings.network.vnet} stays).`;
+  } catch (error) {
+    if (shutdown.signal.aborted) {
+      const started = Object.keys(record.removal).length;
+      return msg`berth is restarting; removing ${name} goes on when it is back (${started} of ${removeOrder.length} steps started).`;
+    }
+    save({ detail: `removal failed: ${publicMessage(error)}` });
+    return msg`${tone("warning")} Removing ${name} did not finish: ${publicMessage(error)} berth retries when it restarts; ${command(`host rm ${record.name}`)} retries now.`;
+  } finally {
+    jobSignal.removeEventListener("abort", onAbort);
+  }
+}
