@@ -7,7 +7,7 @@ import { createAzureCloud } from "../src/cloud/azure.ts";
 import { newHostRecord, type ProvisionDeps, provisionHost } from "../src/cloud/provision.ts";
 import type { JobEvent } from "../src/core/events.ts";
 import { PolicySchema } from "../src/core/policy.ts";
-import { createDockerEngine } from "../src/engines/docker.ts";
+import { createDockerEngine } from "../src/engines/docker/engine.ts";
 import { createSecretBox } from "../src/store/secret-box.ts";
 import { openStore } from "../src/store/store.ts";
 import { startArmFake } from "../test/support/arm-fake.ts";
