@@ -8,7 +8,7 @@ import { newHostRecord, type ProvisionDeps, provisionHost } from "../src/cloud/p
 import type { JobEvent } from "../src/core/events.ts";
 import { plainText } from "../src/core/message.ts";
 import { PolicySchema } from "../src/core/policy.ts";
-import { createDockerEngine } from "../src/engines/docker.ts";
+import { createDockerEngine } from "../src/engines/docker/engine.ts";
 import { createSecretBox } from "../src/store/secret-box.ts";
 import { openStore } from "../src/store/store.ts";
 import { startArmFake } from "../test/support/arm-fake.ts";

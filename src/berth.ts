@@ -14,7 +14,7 @@ import { type Policy, policyUsergroups, safeRegExp } from "./core/policy.ts";
 import { loadPolicyFile } from "./core/policy-file.ts";
 import { createPolicyReloader, type ReloadResult } from "./core/policy-reload.ts";
 import { createRedactor } from "./core/redact.ts";
-import { createDockerEngine } from "./engines/docker.ts";
+import { createDockerEngine } from "./engines/docker/engine.ts";
 import { instrumentEngine } from "./engines/instrumented.ts";
 import {
   type ContainerEngine,

@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { BerthError } from "./core/errors.ts";
 import { loadHosts } from "./core/hosts.ts";
 import { loadPolicyFile } from "./core/policy-file.ts";
-import { createDockerEngine } from "./engines/docker.ts";
+import { createDockerEngine } from "./engines/docker/engine.ts";
 import { appendAnchor, compareWithAnchors, readAnchors } from "./store/audit-anchor.ts";
 import { type AuditKeyring, auditKeysFromEnv, noAuditKeys, readLocalAuditKeys } from "./store/audit-key.ts";
 import { type AuditLog, type ChainProblem, openAuditLogReadOnly } from "./store/audit-log.ts";

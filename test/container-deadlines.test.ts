@@ -3,7 +3,7 @@ import { execFile } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { deadlineOf, stopOverdue } from "../src/container-deadlines.ts";
-import { createDockerEngine } from "../src/engines/docker.ts";
+import { createDockerEngine } from "../src/engines/docker/engine.ts";
 import { labels } from "../src/engines/ports.ts";
 import { eventually, findCard, removeOwnContainers, startBerth, testImage } from "./support/berth-harness.ts";
 import { ownedLabels, shellSpec, testInstallation } from "./support/run-spec.ts";

@@ -1,6 +1,6 @@
 /**
  * The ports the core owns and the engine adapters implement. Nothing in here knows about dockerode; the adapter in
- * `docker.ts` is the only importer of the SDK. Every call takes an AbortSignal; every failure is a BerthError.
+ * `docker/` is the only importer of the SDK. Every call takes an AbortSignal; every failure is a BerthError.
  */
 
 /** Labels berth puts on every container it creates. Which of them make a container berth's: see `isOwned`. */

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { BerthError } from "../../src/core/errors.ts";
-import { createDockerEngine } from "../../src/engines/docker.ts";
+import { createDockerEngine } from "../../src/engines/docker/engine.ts";
 import type { RunSpec } from "../../src/engines/ports.ts";
 import { shellSpec, testInstallation } from "../support/run-spec.ts";
 

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { createDockerEngine } from "../../src/engines/docker.ts";
+import { createDockerEngine } from "../../src/engines/docker/engine.ts";
 import type { ContainerEngine, LogLine, RunSpec } from "../../src/engines/ports.ts";
 import { fails } from "../support/fails.ts";
 import { testInstallation } from "../support/run-spec.ts";

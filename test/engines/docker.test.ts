@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { BerthError } from "../../src/core/errors.ts";
-import { createDockerEngine } from "../../src/engines/docker.ts";
+import { createDockerEngine } from "../../src/engines/docker/engine.ts";
 import { type LogLine, labels, type RunSpec } from "../../src/engines/ports.ts";
 import { fails } from "../support/fails.ts";
 import { ownedLabels, shellSpec, testInstallation } from "../support/run-spec.ts";

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { BerthError } from "../../src/core/errors.ts";
-import { createDockerEngine } from "../../src/engines/docker.ts";
+import { createDockerEngine } from "../../src/engines/docker/engine.ts";
 import { type ContainerEvent, labels, type RunSpec } from "../../src/engines/ports.ts";
 import { ownedLabels, shellSpec, testInstallation } from "../support/run-spec.ts";
 

@@ -9,7 +9,7 @@ import http from "node:http";
 import net from "node:net";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { createDockerEngine } from "../../src/engines/docker.ts";
+import { createDockerEngine } from "../../src/engines/docker/engine.ts";
 import type { ContainerEngine, LogLine, RunSpec } from "../../src/engines/ports.ts";
 import { fails } from "../support/fails.ts";
 import { ownedLabels, shellSpec, testInstallation } from "../support/run-spec.ts";

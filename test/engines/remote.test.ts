@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { createDockerEngine } from "../../src/engines/docker.ts";
+import { createDockerEngine } from "../../src/engines/docker/engine.ts";
 import type { ContainerEngine, DockerConnection, LogLine, RunSpec } from "../../src/engines/ports.ts";
 import { fails } from "../support/fails.ts";
 import { shellSpec, testInstallation } from "../support/run-spec.ts";

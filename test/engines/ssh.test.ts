@@ -11,7 +11,7 @@ import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { createDockerEngine } from "../../src/engines/docker.ts";
+import { createDockerEngine } from "../../src/engines/docker/engine.ts";
 import type { ContainerEngine, LogLine, RunSpec } from "../../src/engines/ports.ts";
 import { fails } from "../support/fails.ts";
 import { shellSpec, testInstallation } from "../support/run-spec.ts";

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { createDockerEngine } from "../../src/engines/docker.ts";
+import { createDockerEngine } from "../../src/engines/docker/engine.ts";
 import type { Convergence, LogLine } from "../../src/engines/ports.ts";
 import { fails } from "../support/fails.ts";
 import { testInstallation } from "../support/run-spec.ts";

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { watchContainers } from "../../src/container-watch.ts";
-import { createDockerEngine } from "../../src/engines/docker.ts";
+import { createDockerEngine } from "../../src/engines/docker/engine.ts";
 import type { ContainerEngine, ContainerEvent, RunSpec } from "../../src/engines/ports.ts";
 import { eventually } from "../support/berth-harness.ts";
 import { shellSpec, testInstallation } from "../support/run-spec.ts";

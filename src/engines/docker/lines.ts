@@ -3,7 +3,7 @@
  * so a stream is processed chunk by chunk without holding more than one partial line per stream.
  */
 import { StringDecoder } from "node:string_decoder";
-import type { LogLine } from "./ports.ts";
+import type { LogLine } from "../ports.ts";
 
 export type StreamName = LogLine["stream"];
 export type Piece = { stream: StreamName; data: Buffer };

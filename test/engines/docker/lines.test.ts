@@ -1,8 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createRedactor } from "../../src/core/redact.ts";
-import { createDemuxer, createLineSplitter, maxLineChars, type Piece, readJsonLines, readLines } from "../../src/engines/docker-lines.ts";
-import type { LogLine } from "../../src/engines/ports.ts";
+import { createRedactor } from "../../../src/core/redact.ts";
+import {
+  createDemuxer,
+  createLineSplitter,
+  maxLineChars,
+  type Piece,
+  readJsonLines,
+  readLines,
+} from "../../../src/engines/docker/lines.ts";
+import type { LogLine } from "../../../src/engines/ports.ts";
 
 function frame(stream: 1 | 2, text: string | Buffer): Buffer {
   const payload = typeof text === "string" ? Buffer.from(text) : text;
