@@ -45,7 +45,7 @@ const envSchema = (() => {
   const body = text.slice(text.indexOf("const Env = z.object({"), text.indexOf("\n});", text.indexOf("const Env = z.object({")));
   return new Set([...body.matchAll(/^ {2}([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1] ?? ""));
 })();
-/** Read by @azure/identity's DefaultAzureCredential, not by berth (README "Runtime contract"). */
+/** Read by @azure/identity's DefaultAzureCredential, not by berth (docs/deploy.md "Runtime contract"). */
 const azureIdentity = new Set([
   "AZURE_CLIENT_ID",
   "AZURE_TENANT_ID",

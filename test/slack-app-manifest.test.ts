@@ -39,7 +39,7 @@ const Manifest = z.object({
 const manifest = Manifest.parse(parse(readFileSync("manifests/slack-app.yaml", "utf8")));
 
 /**
- * Bot scopes per Web API method, from slack-platform.md §4.1 and each method's reference page. A method berth starts
+ * Bot scopes per Web API method, from docs/reference/slack-platform.md §4.1 and each method's reference page. A method berth starts
  * calling must be added here, with its scope, before this test passes.
  */
 const scopesByMethod: Readonly<Record<string, readonly string[]>> = {

@@ -1,7 +1,7 @@
 /**
  * The Azure implementation of HostCloud, and the only file in src/ that imports the Azure SDK. Each resource is one
  * ARM long-running operation; its poller state is what berth persists, so another process can resume it with
- * `restorePoller` instead of sending the PUT again (azure.md §3.5). Failures leave here as BerthError only.
+ * `restorePoller` instead of sending the PUT again (docs/reference/azure.md §3.5). Failures leave here as BerthError only.
  */
 import tls from "node:tls";
 import type { VirtualMachine, VirtualMachineExtension } from "@azure/arm-compute";
@@ -98,7 +98,7 @@ export function createAzureCloud(options: AzureCloudOptions): HostCloud {
     };
   };
 
-  /** Starts (or resumes) a poller and waits for its initial response, so a refused PUT fails here (azure.md §3.4). */
+  /** Starts (or resumes) a poller and waits for its initial response, so a refused PUT fails here (docs/reference/azure.md §3.4). */
   async function started<T>(
     kind: ResourceKind,
     plan: HostPlan,
@@ -230,7 +230,7 @@ export function createAzureCloud(options: AzureCloudOptions): HostCloud {
             }),
       },
       networkProfile: { networkInterfaces: [{ id: ids(plan).nic, primary: true, deleteOption: "Delete" }] },
-      // Trusted Launch (Azure's default) blocks nested virtualization on some sizes (azure.md §2.3).
+      // Trusted Launch (Azure's default) blocks nested virtualization on some sizes (docs/reference/azure.md §2.3).
       ...(plan.hyperv ? { securityProfile: { securityType: "Standard" } } : {}),
     };
   }
@@ -518,7 +518,7 @@ function toResource(kind: ResourceKind, r: ArmResource | undefined, name?: strin
     kind,
     id: r.id ?? "",
     name: r.name ?? name ?? "",
-    // ARM: no provisioningState means Succeeded (azure.md §3.1).
+    // ARM: no provisioningState means Succeeded (docs/reference/azure.md §3.1).
     provisioningState: r.provisioningState ?? "Succeeded",
     tags: r.tags ?? {},
   };

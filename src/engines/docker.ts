@@ -618,7 +618,7 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
     async run(spec, signal) {
       checkRunSpec(spec, installation);
       const { osType } = await call(signal, "connecting to the engine", () => negotiation.api());
-      // A Windows engine refuses Linux-only options outright (reference §6 E16/E17), and has no capabilities or
+      // A Windows engine refuses Linux-only options outright (docs/reference/windows-engine.md §6 E16/E17), and has no capabilities or
       // no-new-privileges to drop: send only what it accepts. Privileged:false is accepted; true is refused by it.
       const linuxOnly =
         osType === "windows"
@@ -874,7 +874,7 @@ const apiNumber = (v: string) => {
 };
 
 /**
- * docker-modem does no version negotiation (reference windows-engine.md §1.2): unversioned paths get the engine's
+ * docker-modem does no version negotiation (docs/reference/windows-engine.md §1.2): unversioned paths get the engine's
  * newest API, which berth was not written against. So berth does what Docker's Go client does, once per engine:
  * GET /_ping on the unversioned path, read Api-Version and Ostype, and pin both clients to min(engine's max, berth's
  * max); docker-modem puts `/v<version>` in front of every path it dials from then on. A failed ping is not remembered,
@@ -985,7 +985,7 @@ function engineInfo(name: string, version: Docker.DockerVersion, info: RawInfo, 
 }
 
 /**
- * Which isolation modes a Windows host runs, from /info (reference §3.3, §5.1, §5.2). Server SKUs: process and
+ * Which isolation modes a Windows host runs, from /info (docs/reference/windows-engine.md §3.3, §5.1, §5.2). Server SKUs: process and
  * Hyper-V (whether the Hyper-V role is installed is not in /info: the hosts manifest narrows the list, and a start
  * without it fails with a clear CONFLICT). Client SKUs, whose OperatingSystem has no "Server" ("Microsoft Windows
  * Version 24H2 …", before Docker 23 "Windows 10 Pro …"): Hyper-V, plus process on Windows 11 (build 22000 on), which
@@ -998,7 +998,7 @@ function windowsIsolations(operatingSystem: string, build: string, defaultIsolat
   return number >= 22000 ? ["hyperv", "process"] : ["hyperv"];
 }
 
-/** The engine refused HostConfig.Isolation (reference §6 E12 on Windows, E13 on Linux). */
+/** The engine refused HostConfig.Isolation (docs/reference/windows-engine.md §6 E12 on Windows, E13 on Linux). */
 function isolationRefused(host: string, osType: string, isolation: string | undefined): string {
   const flag = isolation ? `--isolation ${isolation}` : "--isolation";
   if (osType !== "windows")
@@ -1006,7 +1006,7 @@ function isolationRefused(host: string, osType: string, isolation: string | unde
   return `Host ${host} does not accept ${flag}; use --isolation process or --isolation hyperv, or leave it out for the host's default.`;
 }
 
-/** The HCS start failures of a Windows engine (reference §6 E1, E3, E4, E6), as what to do about them. */
+/** The HCS start failures of a Windows engine (docs/reference/windows-engine.md §6 E1, E3, E4, E6), as what to do about them. */
 function windowsStartFailure(host: string, image: string, isolation: string | undefined, msg: string): string | undefined {
   const otherMode = "Run it with --isolation process if the image's Windows build is the host's (/berth hosts shows it)";
   if (/does not match the host operating system/i.test(msg))
