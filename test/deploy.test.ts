@@ -232,7 +232,9 @@ test("the Dockerfile, compose file, env example and Kubernetes manifests set onl
 test("docs/deploy.md's runtime contract names every variable berth reads, and only those", () => {
   const text = readFileSync("docs/deploy.md", "utf8");
   const table = text.slice(text.indexOf("## Runtime contract"), text.indexOf("\n## ", text.indexOf("## Runtime contract") + 1));
-  const named = new Set([...table.matchAll(/^\| (.*?) \|/gm)].flatMap((m) => [...(m[1] ?? "").matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((n) => n[1] ?? "")));
+  const named = new Set(
+    [...table.matchAll(/^\| (.*?) \|/gm)].flatMap((m) => [...(m[1] ?? "").matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((n) => n[1] ?? "")),
+  );
   assertKnownVariables("docs/deploy.md's runtime contract", named);
   for (const name of envSchema) assert.ok(named.has(name), `berth reads ${name}: describe it in docs/deploy.md "Runtime contract"`);
 });

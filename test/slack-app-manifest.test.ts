@@ -147,9 +147,9 @@ test("interactivity and Socket Mode are on; no org-wide deploy or token rotation
   assert.equal(manifest.settings.token_rotation_enabled, false);
 });
 
-test("the README explains every scope the manifest asks for", () => {
-  const readme = readFileSync("README.md", "utf8");
+test("docs/deploy.md explains every scope the manifest asks for", () => {
+  const deploy = readFileSync("docs/deploy.md", "utf8");
   for (const scope of manifest.oauth_config.scopes.bot) {
-    assert.ok(readme.includes(`| \`${scope}\` |`), `README: add a row for \`${scope}\` to the scope table`);
+    assert.ok(deploy.includes(`| \`${scope}\` |`), `docs/deploy.md: add a row for \`${scope}\` to the scope table`);
   }
 });
