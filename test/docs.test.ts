@@ -100,7 +100,10 @@ test("every document the code cites is in the repository, by its path", () => {
   for (const file of code) {
     for (const [doc = ""] of read(file).matchAll(/[\w./-]*\b[\w-]+\.md\b/g)) {
       if (/^https?:|\/\//.test(doc) || doc.startsWith("docs.") || doc.includes("github.com")) continue;
-      assert.ok(existsSync(doc), `${file} cites ${doc}, which is not a file in the repository (copy it to docs/reference/)`);
+      assert.ok(
+        existsSync(doc),
+        `${file} cites ${doc}, which is not a file in the repository: cite it by its path (docs/reference/…), copying it there if needed`,
+      );
       cited++;
     }
   }
