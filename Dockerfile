@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# berth's container image. Build: docker build -t berth . ; run: see manifests/compose.yaml and README "Deploy".
+# berth's container image. Build: docker build -t berth . ; run: see manifests/compose.yaml and docs/deploy.md.
 
 # --- build: all dependencies, TypeScript compiled to dist/ ------------------------------------------------------
 FROM node:24-bookworm-slim AS build

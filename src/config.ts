@@ -6,7 +6,7 @@ import { type AuditKeyring, auditKeysFromEnv } from "./store/audit-key.ts";
 
 const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "an IPv4 CIDR such as 203.0.113.7/32");
 
-/** The runtime contract (product.md §6). Only main.ts hands the process environment to this. */
+/** The runtime contract (docs/deploy.md, "Runtime contract"). Only main.ts hands the process environment to this. */
 const Env = z.object({
   SLACK_BOT_TOKEN: z.string().startsWith("xoxb-", "a bot token starts with xoxb-").optional(),
   SLACK_SIGNING_SECRET: z.string().min(1).optional(),
@@ -136,7 +136,7 @@ export type Config = Readonly<{
 export const slackSetupHelp = `berth needs Slack credentials to connect to Slack. Set either:
   Socket Mode (no public URL needed):  SLACK_APP_TOKEN=xapp-…  SLACK_BOT_TOKEN=xoxb-…
   HTTP mode (Slack posts to POST /slack/events on PORT):  SLACK_BOT_TOKEN=xoxb-…  SLACK_SIGNING_SECRET=…
-Create the app from manifests/slack-app.yaml (README: "Create the Slack app"), install it, and copy the tokens.
+Create the app from manifests/slack-app.yaml (docs/deploy.md: "Create the Slack app"), install it, and copy the tokens.
 Optional: PORT (3000), BERTH_COMMAND (/berth), BERTH_POLICY, BERTH_HOSTS, BERTH_DATA_DIR, SLACK_API_URL, DOCKER_HOST.`;
 
 export function loadConfig(env: Record<string, string | undefined>): Config {

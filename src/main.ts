@@ -7,7 +7,7 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env);
   let service: { log: { info(event: string, fields: Record<string, unknown>): void }; stop(): Promise<void> };
   if (config.mode === "none") {
-    // No Slack credentials: berth runs against the in-process Slack emulator, shown as a web page (product.md §9).
+    // No Slack credentials: berth runs against the in-process Slack emulator, shown as a web page (README, "The two commands").
     // Loaded only here: a berth connected to Slack never carries the emulator.
     const { startPlayground } = await import("./playground/playground.ts");
     const playground = await startPlayground(config);

@@ -45,7 +45,7 @@ const envSchema = (() => {
   const body = text.slice(text.indexOf("const Env = z.object({"), text.indexOf("\n});", text.indexOf("const Env = z.object({")));
   return new Set([...body.matchAll(/^ {2}([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1] ?? ""));
 })();
-/** Read by @azure/identity's DefaultAzureCredential, not by berth (README "Runtime contract"). */
+/** Read by @azure/identity's DefaultAzureCredential, not by berth (docs/deploy.md "Runtime contract"). */
 const azureIdentity = new Set([
   "AZURE_CLIENT_ID",
   "AZURE_TENANT_ID",
@@ -227,6 +227,16 @@ test("the Dockerfile, compose file, env example and Kubernetes manifests set onl
   for (const s of docs("manifests/kubernetes/secret.example.yaml").filter((s) => /slack|azure|audit/.test(s.metadata?.name))) {
     assertKnownVariables(`Secret ${s.metadata?.name}`, Object.keys(s.stringData));
   }
+});
+
+test("docs/deploy.md's runtime contract names every variable berth reads, and only those", () => {
+  const text = readFileSync("docs/deploy.md", "utf8");
+  const table = text.slice(text.indexOf("## Runtime contract"), text.indexOf("\n## ", text.indexOf("## Runtime contract") + 1));
+  const named = new Set(
+    [...table.matchAll(/^\| (.*?) \|/gm)].flatMap((m) => [...(m[1] ?? "").matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((n) => n[1] ?? "")),
+  );
+  assertKnownVariables("docs/deploy.md's runtime contract", named);
+  for (const name of envSchema) assert.ok(named.has(name), `berth reads ${name}: describe it in docs/deploy.md "Runtime contract"`);
 });
 
 test("compose: env file, the Docker socket, a named volume for the data directory, and a health check", () => {

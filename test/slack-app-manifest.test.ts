@@ -39,7 +39,7 @@ const Manifest = z.object({
 const manifest = Manifest.parse(parse(readFileSync("manifests/slack-app.yaml", "utf8")));
 
 /**
- * Bot scopes per Web API method, from slack-platform.md §4.1 and each method's reference page. A method berth starts
+ * Bot scopes per Web API method, from docs/reference/slack-platform.md §4.1 and each method's reference page. A method berth starts
  * calling must be added here, with its scope, before this test passes.
  */
 const scopesByMethod: Readonly<Record<string, readonly string[]>> = {
@@ -147,9 +147,9 @@ test("interactivity and Socket Mode are on; no org-wide deploy or token rotation
   assert.equal(manifest.settings.token_rotation_enabled, false);
 });
 
-test("the README explains every scope the manifest asks for", () => {
-  const readme = readFileSync("README.md", "utf8");
+test("docs/deploy.md explains every scope the manifest asks for", () => {
+  const deploy = readFileSync("docs/deploy.md", "utf8");
   for (const scope of manifest.oauth_config.scopes.bot) {
-    assert.ok(readme.includes(`| \`${scope}\` |`), `README: add a row for \`${scope}\` to the scope table`);
+    assert.ok(deploy.includes(`| \`${scope}\` |`), `docs/deploy.md: add a row for \`${scope}\` to the scope table`);
   }
 });

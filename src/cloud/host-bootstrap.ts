@@ -1,7 +1,7 @@
 /**
  * What a new Azure VM runs at first boot to become a Docker host berth can reach: Docker from the platform's own
  * source, the TLS material berth issued, and dockerd listening on the Docker TLS port with client certificates
- * required (docker-machine's setup, azure.md §1.3, without the SSH round trips). Pure: builds documents, no I/O.
+ * required (docker-machine's setup, docs/reference/azure.md §1.3, without the SSH round trips). Pure: builds documents, no I/O.
  *
  * The documents carry the server's private key: never log them.
  */

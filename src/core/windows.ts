@@ -1,7 +1,7 @@
 /**
  * Whether an image can run on a host, decided before berth asks the engine. A Windows engine accepts a container whose
  * build cannot run and only fails at start with a bare "does not match the host operating system" (reference
- * windows-engine.md §6 E1), so berth checks first and says why and what to do instead.
+ * docs/reference/windows-engine.md §6 E1), so berth checks first and says why and what to do instead.
  *
  * The rule is hcsshim's `CheckHostAndContainerCompat` (§5.4), which is Microsoft's compatibility table (§5.1, §5.2):
  * process isolation needs the host's build, except that hosts from Windows Server 2022 on also run images from the

@@ -1,5 +1,5 @@
 /**
- * The local playground (product.md §9): `npm start` without Slack credentials. The real berth (createBerth, Bolt in
+ * The local playground (README, "The two commands"): `npm start` without Slack credentials. The real berth (createBerth, Bolt in
  * HTTP mode) runs against the in-process Slack API emulator the tests use, and a small web page shows the emulator's
  * channel: what the page sends becomes a signed slash command or button click, exactly as Slack would deliver it.
  */

@@ -1,6 +1,6 @@
 /**
  * Drives a bot in HTTP mode the way Slack does: signed `application/x-www-form-urlencoded` POSTs of slash commands
- * and block_actions payloads to the bot's Request URL (reference §1.2, §2.1, §2.4). Payloads come from the fake's
+ * and block_actions payloads to the bot's Request URL (docs/reference/slack-platform.md §1.2, §2.1, §2.4). Payloads come from the fake's
  * workspace and carry a trigger_id and a response_url minted on the fake.
  */
 import { createHmac } from "node:crypto";

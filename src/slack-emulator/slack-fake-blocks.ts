@@ -1,5 +1,5 @@
 /**
- * A hand-written Block Kit validator for the subset berth emits, with Slack's limits (reference §0, §5.1). It
+ * A hand-written Block Kit validator for the subset berth emits, with Slack's limits (docs/reference/slack-platform.md §0, §5.1). It
  * returns Slack-style messages — "[ERROR] <what> [json-pointer:/blocks/N/…]" — the strings that come back in
  * `response_metadata.messages` with `invalid_blocks`. It is pure, so bot unit tests can run it on their own.
  *

@@ -1,7 +1,7 @@
 /**
  * Slack's Web API rate limits as sliding windows, per method per workspace (one fake = one workspace and one app).
  *
- * Numbers (docs.slack.dev/apis/web-api/rate-limits; reference §4.1): Tier 1 1/min, Tier 2 20/min, Tier 3 50/min,
+ * Numbers (docs.slack.dev/apis/web-api/rate-limits; docs/reference/slack-platform.md §4.1): Tier 1 1/min, Tier 2 20/min, Tier 3 50/min,
  * Tier 4 100/min; auth.test 600/min (the Java SDK's model of its "special" tier).
  *
  * chat.postMessage ("1 per second per channel, short bursts allowed", plus a workspace-wide cap) is modelled as two

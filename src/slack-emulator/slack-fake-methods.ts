@@ -1,6 +1,6 @@
 /**
  * Web API method handlers of the Slack fake. Each handler validates like Slack (error codes from the method
- * reference pages; reference §4.4, §4.5, §7.4), mutates the workspace and returns the success body without `ok`.
+ * reference pages; docs/reference/slack-platform.md §4.4, §4.5, §7.4), mutates the workspace and returns the success body without `ok`.
  * A failure is thrown as SlackApiError and becomes HTTP 200 `{ ok: false, error, ...extra }`.
  */
 import { validateBlocks } from "./slack-fake-blocks.ts";

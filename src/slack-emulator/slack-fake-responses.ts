@@ -1,5 +1,5 @@
 /**
- * response_url semantics (docs.slack.dev/interactivity/handling-user-interaction; reference §1.4):
+ * response_url semantics (docs.slack.dev/interactivity/handling-user-interaction; docs/reference/slack-platform.md §1.4):
  *   - up to 5 uses within 30 minutes of the payload; then 404 `used_url` / `expired_url` (Slack's exact bodies
  *     are undocumented; these codes are the fake's);
  *   - `response_type: "ephemeral"` (default) shows the message to the invoking user only; `"in_channel"` posts it

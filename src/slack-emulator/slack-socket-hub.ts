@@ -1,5 +1,5 @@
 /**
- * The Socket Mode side of the fake (docs.slack.dev/apis/events-api/using-socket-mode; reference §3):
+ * The Socket Mode side of the fake (docs.slack.dev/apis/events-api/using-socket-mode; docs/reference/slack-platform.md §3):
  * apps.connections.open hands out `ws://…/link/?ticket=<one-time>`; on upgrade with a valid ticket the hub sends
  * `hello`; `send()` wraps a payload in an envelope and resolves when the app acks it (or rejects after 3 s, Slack's
  * deadline). Payloads go round-robin over the open connections ("each payload may be sent to any of them").

@@ -90,7 +90,7 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
   const app = new App({
     token: config.botToken,
     ...(socketMode ? { socketMode: true, appToken: config.appToken } : { signingSecret: config.signingSecret ?? "" }),
-    // Explicit: in Socket Mode the listener clients would otherwise inherit 100 retries (slack-platform.md §3.3).
+    // Explicit: in Socket Mode the listener clients would otherwise inherit 100 retries (docs/reference/slack-platform.md §3.3).
     // Rate limits are not retried by the client: the outbox waits Retry-After itself, so nothing stalls other calls.
     clientOptions: { slackApiUrl: config.apiUrl, retryConfig: config.retryConfig, rejectRateLimitedCalls: true },
     // Bolt's own log lines are for debugging berth; berth's JSON log is the operator's.

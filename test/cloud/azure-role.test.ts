@@ -6,7 +6,7 @@ import { type HostPlan, resourceKinds } from "../../src/cloud/ports.ts";
 import { BerthError } from "../../src/core/errors.ts";
 import { type ArmFake, startArmFake } from "../support/arm-fake.ts";
 
-// manifests/azure-role.json is the role the README tells operators to assign. The ARM fake refuses any action a
+// manifests/azure-role.json is the role docs/azure.md tells operators to assign. The ARM fake refuses any action a
 // principal was not granted (403 AuthorizationFailed, as ARM does), so a whole host lifecycle run with exactly the
 // role's actions proves the role is enough; the lifecycle without one of them proves each grant is checked.
 

@@ -1,5 +1,5 @@
 /**
- * checkPlatform against Microsoft's compatibility tables (reference windows-engine.md §5.1 Windows Server hosts, §5.2
+ * checkPlatform against Microsoft's compatibility tables (docs/reference/windows-engine.md §5.1 Windows Server hosts, §5.2
  * client hosts), every cell, plus the Linux/Windows cross cases and the wording of the refusals.
  */
 import assert from "node:assert/strict";

@@ -1,7 +1,7 @@
 /**
  * A stateful fake of Azure Resource Manager over HTTPS, for tests and the benchmark: resource groups, the network
  * resources of a Docker host (vnet + subnets, NSG, public IP, NIC) and compute (VMs, VM extensions, OS disks, the
- * resource SKU list). Built from /work/shared/docs/reference/azure.md (cited as §n): the ARM RPC long-running
+ * resource SKU list). Built from docs/reference/azure.md (cited as §n): the ARM RPC long-running
  * operation protocol of §3.1, the routes and referential rules of §7.1, the state machine of §7.2 and the error texts
  * of §5.3. The unmodified Azure SDK clients reach it through their `endpoint` option with `tlsOptions.ca` (§4.4 B).
  *

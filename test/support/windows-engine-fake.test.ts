@@ -1,6 +1,6 @@
 /**
  * The Windows engine fake over raw HTTP on a unix socket: what it answers must be what the reference says a Windows
- * engine answers (windows-engine.md §1.1, §6, §7.2), so the adapter tests built on it mean something.
+ * engine answers (docs/reference/windows-engine.md §1.1, §6, §7.2), so the adapter tests built on it mean something.
  */
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";

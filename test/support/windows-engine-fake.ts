@@ -1,12 +1,12 @@
 /**
  * A fake Docker Engine API of a Windows host, for testing berth's Docker adapter without Windows. Built from
- * /work/shared/docs/reference/windows-engine.md (cited as §n): the request → response table of §7.2, the bodies of
+ * docs/reference/windows-engine.md (cited as §n): the request → response table of §7.2, the bodies of
  * §2.2 (/version), §3.4 (/info), §4.3 (image inspect) and §4.2 (container inspect), and the exact error strings of §6.
  *
  * It listens on a unix socket or on loopback TCP, keeps containers and images in memory, and records every request.
  * Nothing leaves the process: a "pull" only succeeds for images listed in the profile's `registry`.
  *
- * Deliberately independent of src/windows.ts: the start-time build check below is written from hcsshim's rule (§5.4)
+ * Deliberately independent of src/core/windows.ts: the start-time build check below is written from hcsshim's rule (§5.4)
  * again, so a bug there does not hide behind the same bug here.
  */
 import { randomBytes } from "node:crypto";

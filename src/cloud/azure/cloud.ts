@@ -1,6 +1,6 @@
 /**
  * The Azure implementation of the HostCloud port: each resource is one ARM long-running operation whose poller state
- * berth persists, so another process can resume it instead of sending the PUT again (azure.md §3.5). Failures leave
+ * berth persists, so another process can resume it instead of sending the PUT again (docs/reference/azure.md §3.5). Failures leave
  * here as BerthError only.
  */
 import type { HostCloud } from "../ports.ts";

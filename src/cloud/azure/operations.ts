@@ -1,6 +1,6 @@
 /**
  * One ARM long-running operation as the port's CloudOperation: started (or restored from its stored poller state with
- * `restorePoller`, so another process picks it up without a second PUT, azure.md §3.5) and awaited to its end.
+ * `restorePoller`, so another process picks it up without a second PUT, docs/reference/azure.md §3.5) and awaited to its end.
  */
 import { restorePoller as restoreComputePoller } from "@azure/arm-compute";
 import { restorePoller as restoreNetworkPoller } from "@azure/arm-network";
@@ -24,7 +24,7 @@ export const doneAtOnce = (resource: () => Promise<CloudResource | undefined>): 
   done: resource,
 });
 
-/** Starts (or resumes) a poller and waits for its initial response, so a refused PUT fails here (azure.md §3.4). */
+/** Starts (or resumes) a poller and waits for its initial response, so a refused PUT fails here (docs/reference/azure.md §3.4). */
 export async function started<T>(
   kind: ResourceKind,
   plan: HostPlan,

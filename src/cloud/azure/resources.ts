@@ -23,7 +23,7 @@ export function toResource(kind: ResourceKind, r: ArmResource | undefined, name?
     kind,
     id: r.id ?? "",
     name: r.name ?? name ?? "",
-    // ARM: no provisioningState means Succeeded (azure.md §3.1).
+    // ARM: no provisioningState means Succeeded (docs/reference/azure.md §3.1).
     provisioningState: r.provisioningState ?? "Succeeded",
     tags: r.tags ?? {},
   };

@@ -59,7 +59,7 @@ export function vmBody(plan: AzureHostPlan, nicId: string): VirtualMachine {
           }),
     },
     networkProfile: { networkInterfaces: [{ id: nicId, primary: true, deleteOption: "Delete" }] },
-    // Trusted Launch (Azure's default) blocks nested virtualization on some sizes (azure.md §2.3).
+    // Trusted Launch (Azure's default) blocks nested virtualization on some sizes (docs/reference/azure.md §2.3).
     ...(plan.hyperv ? { securityProfile: { securityType: "Standard" } } : {}),
   };
 }

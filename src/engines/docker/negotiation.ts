@@ -21,7 +21,7 @@ const apiNumber = (v: string) => {
 };
 
 /**
- * docker-modem does no version negotiation (reference windows-engine.md §1.2): unversioned paths get the engine's
+ * docker-modem does no version negotiation (docs/reference/windows-engine.md §1.2): unversioned paths get the engine's
  * newest API, which berth was not written against. So berth does what Docker's Go client does, once per engine:
  * GET /_ping on the unversioned path, read Api-Version and Ostype, and pin both clients to min(engine's max, berth's
  * max); docker-modem puts `/v<version>` in front of every path it dials from then on. A failed ping is not remembered,
@@ -144,7 +144,7 @@ function engineInfo(name: string, version: Docker.DockerVersion, info: RawInfo, 
 }
 
 /**
- * Which isolation modes a Windows host runs, from /info (reference §3.3, §5.1, §5.2). Server SKUs: process and
+ * Which isolation modes a Windows host runs, from /info (docs/reference/windows-engine.md §3.3, §5.1, §5.2). Server SKUs: process and
  * Hyper-V (whether the Hyper-V role is installed is not in /info: the hosts manifest narrows the list, and a start
  * without it fails with a clear CONFLICT). Client SKUs, whose OperatingSystem has no "Server" ("Microsoft Windows
  * Version 24H2 …", before Docker 23 "Windows 10 Pro …"): Hyper-V, plus process on Windows 11 (build 22000 on), which

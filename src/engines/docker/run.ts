@@ -18,7 +18,7 @@ export function createRun(client: Client, lookup: Lookup, negotiation: Negotiati
   return async (spec, signal) => {
     checkRunSpec(spec, installation);
     const { osType } = await call(signal, "connecting to the engine", () => negotiation.api());
-    // A Windows engine refuses Linux-only options outright (reference §6 E16/E17), and has no capabilities or
+    // A Windows engine refuses Linux-only options outright (docs/reference/windows-engine.md §6 E16/E17), and has no capabilities or
     // no-new-privileges to drop: send only what it accepts. Privileged:false is accepted; true is refused by it.
     const linuxOnly =
       osType === "windows"
@@ -112,7 +112,7 @@ function checkRunSpec(spec: RunSpec, installation: string): void {
   }
 }
 
-/** The engine refused HostConfig.Isolation (reference §6 E12 on Windows, E13 on Linux). */
+/** The engine refused HostConfig.Isolation (docs/reference/windows-engine.md §6 E12 on Windows, E13 on Linux). */
 function isolationRefused(host: string, osType: string, isolation: string | undefined): string {
   const flag = isolation ? `--isolation ${isolation}` : "--isolation";
   if (osType !== "windows")
@@ -120,7 +120,7 @@ function isolationRefused(host: string, osType: string, isolation: string | unde
   return `Host ${host} does not accept ${flag}; use --isolation process or --isolation hyperv, or leave it out for the host's default.`;
 }
 
-/** The HCS start failures of a Windows engine (reference §6 E1, E3, E4, E6), as what to do about them. */
+/** The HCS start failures of a Windows engine (docs/reference/windows-engine.md §6 E1, E3, E4, E6), as what to do about them. */
 function windowsStartFailure(host: string, image: string, isolation: string | undefined, msg: string): string | undefined {
   const otherMode = "Run it with --isolation process if the image's Windows build is the host's (/berth hosts shows it)";
   if (/does not match the host operating system/i.test(msg))
