@@ -1,5 +1,4 @@
-import { blockAction, slashCommand } from "../test/support/slack-driver.ts";
-import { SEED, SlackFake } from "../test/support/slack-fake.ts";
+import { blockAction, SEED, SlackFake, slashCommand } from "@berth/slack-emulator";
 import { waitForCard } from "./stream.ts";
 import { image, median, procStats, removeLabelled, round, run, sampleRss, sleep, spawnBerth, threadLines } from "./support.ts";
 

@@ -1,5 +1,4 @@
-import { slashCommand } from "../test/support/slack-driver.ts";
-import { SEED, SlackFake } from "../test/support/slack-fake.ts";
+import { SEED, SlackFake, slashCommand } from "@berth/slack-emulator";
 import { waitForCard } from "./stream.ts";
 import { image, percentile, round, run, spawnBerth } from "./support.ts";
 

@@ -1,6 +1,5 @@
 import { spawn } from "node:child_process";
-import { slashCommand } from "../test/support/slack-driver.ts";
-import { SEED, SlackFake } from "../test/support/slack-fake.ts";
+import { SEED, SlackFake, slashCommand } from "@berth/slack-emulator";
 import { image, median, removeByName, removeLabelled, round, run, sleep, spawnBerth } from "./support.ts";
 
 export type StartResult = { runs: number; berthMedianMs: number; cliMedianMs: number; ratio: number; berth: number[]; cli: number[] };

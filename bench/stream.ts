@@ -1,5 +1,4 @@
-import { slashCommand } from "../test/support/slack-driver.ts";
-import { type FakeMessage, SEED, SlackFake } from "../test/support/slack-fake.ts";
+import { type FakeMessage, SEED, SlackFake, slashCommand } from "@berth/slack-emulator";
 import { image, procStats, round, run, sampleRss, sleep, spawnBerth, threadLines } from "./support.ts";
 
 const cardText = (m: FakeMessage) => JSON.stringify(m.blocks ?? []);

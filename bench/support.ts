@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { SEED, type SlackFake } from "../test/support/slack-fake.ts";
+import { SEED, type SlackFake } from "@berth/slack-emulator";
 
 export { threadLines } from "../test/support/berth-harness.ts";
 

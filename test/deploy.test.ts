@@ -93,6 +93,14 @@ const execForm = (args: string) => JSON.parse(args) as string[];
 const outDir = (JSON.parse(readFileSync("tsconfig.build.json", "utf8")) as { compilerOptions: { outDir: string } }).compilerOptions.outDir;
 const entrypoint = execForm(instructions(runtime, "ENTRYPOINT")[0] ?? "[]");
 const entryFile = entrypoint.find((a) => a.endsWith(".js")) ?? "";
+/** The workspace packages that compile (packages/<name>/tsconfig.build.json): `npm run build` builds each into its outDir. */
+const packageBuilds = readdirSync("packages")
+  .map((name) => join("packages", name))
+  .filter((dir) => existsSync(join(dir, "tsconfig.build.json")))
+  .map((dir) => {
+    const config = JSON.parse(readFileSync(join(dir, "tsconfig.build.json"), "utf8")) as { compilerOptions: { outDir: string } };
+    return { dir, outDir: posix.join(dir, config.compilerOptions.outDir) };
+  });
 
 test("every YAML file under manifests/ parses", () => {
   const files = yamlFiles("manifests");
@@ -305,14 +313,15 @@ test("every path the Dockerfile copies exists in the build context or is made by
         const made =
           source === posix.join(producer.workdir, "node_modules")
             ? instructions(producer, "RUN").some((r) => r.includes("npm ci"))
-            : source === posix.join(producer.workdir, outDir) && producer === build;
+            : producer === build &&
+              [outDir, ...packageBuilds.map((p) => p.outDir)].some((out) => source === posix.join(producer.workdir, out));
         assert.ok(made, `COPY --from=${fromStage} ${source}: that stage does not make it (tsconfig.build.json outDir is ${outDir})`);
       }
     }
   }
   // The build stage has everything tsconfig.build.json compiles.
   const buildCopies = instructions(build, "COPY").join(" ");
-  for (const path of ["tsconfig.json", "tsconfig.build.json", "src", "commands", "package-lock.json"]) {
+  for (const path of ["tsconfig.json", "tsconfig.build.json", "src", "commands", "packages", "package-lock.json"]) {
     assert.match(buildCopies, new RegExp(`(^|\\s)${path}(\\s|$)`), `the build stage does not copy ${path}`);
   }
   // The CLI the image ships (bin/berth.js) imports TypeScript from paths the runtime stage copies.
@@ -335,6 +344,23 @@ test("npm run build makes the ENTRYPOINT's file", async () => {
   const built = join(out, relative(outDir, entryFile));
   assert.ok(existsSync(built), `the ENTRYPOINT runs ${entryFile}, which the build does not make`);
   assert.ok(existsSync(join(out, "commands", "index.js")));
+});
+
+test("npm run build compiles each workspace package to the entry the ENTRYPOINT's condition loads", async () => {
+  const pkg = parse(readFileSync("package.json", "utf8")) as { scripts: Record<string, string> };
+  assert.match(pkg.scripts.build ?? "", /npm run build --workspaces/);
+  const conditions = entrypoint.flatMap((a) => /^--conditions=(.+)$/.exec(a)?.[1] ?? []);
+  assert.ok(packageBuilds.length > 0 && conditions.length > 0, "the Slack emulator builds, and the image loads it compiled");
+  const tsc = join("node_modules", "typescript", "bin", "tsc");
+  for (const { dir, outDir: packageOut } of packageBuilds) {
+    const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { exports: Record<string, Record<string, string>> };
+    const compiled = conditions.map((c) => manifest.exports["."]?.[c]).find((target) => target !== undefined) ?? "";
+    const target = posix.join(dir, compiled);
+    assert.ok(compiled && target.startsWith(`${packageOut}/`), `${dir}: no export under ${packageOut} for --conditions=${conditions}`);
+    const out = mkdtempSync(join(tmpdir(), "berth-build-"));
+    await promisify(execFile)(process.execPath, [tsc, "-p", join(dir, "tsconfig.build.json"), "--outDir", out]);
+    assert.ok(existsSync(join(out, relative(packageOut, target))), `${dir}: the build does not make ${compiled}`);
+  }
 });
 
 test("the package has what the runtime stage needs: ESM and the compiled start script", () => {

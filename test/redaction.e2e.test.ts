@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { slashCommand } from "../src/slack-emulator/slack-driver.ts";
+import { slashCommand } from "@berth/slack-emulator";
 import { cardText, eventually, findCard, isFinished, removeOwnContainers, startBerth, testImage } from "./support/berth-harness.ts";
 import { SEED, SlackFake } from "./support/slack-fake.ts";
 

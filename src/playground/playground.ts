@@ -5,14 +5,12 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { blockAction, type FakeEphemeral, type FakeMessage, type FileRecord, SEED, SlackFake, slashCommand } from "@berth/slack-emulator";
 import { z } from "zod";
 import { type BerthOptions, createBerth } from "../berth.ts";
 import { type Config, loadConfig } from "../config.ts";
 import { BerthError } from "../core/errors.ts";
 import { opsPaths } from "../health.ts";
-import { blockAction, slashCommand } from "../slack-emulator/slack-driver.ts";
-import { type FakeEphemeral, type FakeMessage, SEED, SlackFake } from "../slack-emulator/slack-fake.ts";
-import type { FileRecord } from "../slack-emulator/slack-fake-store.ts";
 import { playgroundPage } from "./page.ts";
 
 export const playgroundPolicy = "manifests/policy.playground.yaml";

@@ -4,9 +4,9 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { SEED } from "@berth/slack-emulator";
 import { loadConfig } from "../../src/config.ts";
 import { type Playground, startPlayground } from "../../src/playground/playground.ts";
-import { SEED } from "../../src/slack-emulator/slack-fake.ts";
 import { eventually, removeOwnContainers, testImage } from "../support/berth-harness.ts";
 
 // The playground's HTTP routes, without a browser: the real berth behind the Slack emulator, and the real engine.

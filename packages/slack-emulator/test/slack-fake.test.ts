@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
+import { blockAction, SEED, SlackFake, signSlackRequest, slashCommand, validateBlocks } from "@berth/slack-emulator";
 import { App, SocketModeReceiver, verifySlackRequest } from "@slack/bolt";
 import {
   ErrorCode,
@@ -18,8 +19,6 @@ import {
   type WebClientOptions,
 } from "@slack/web-api";
 import { WebSocket } from "ws";
-import { blockAction, signSlackRequest, slashCommand } from "./slack-driver.ts";
-import { SEED, SlackFake, validateBlocks } from "./slack-fake.ts";
 
 const C = SEED.incidentChannel;
 

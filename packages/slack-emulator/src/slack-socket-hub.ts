@@ -57,8 +57,8 @@ export interface SocketHubOptions {
 
 export class SocketHub {
   /**
-   * Made on the first Socket Mode connection: `ws` is a development dependency, and the playground (HTTP mode, in a
-   * production install too) must load this module without it.
+   * Made on the first Socket Mode connection: `ws` is an optional peer dependency (berth installs it for development
+   * only), and the playground (HTTP mode, in a production install too) must load this module without it.
    */
   private wssInstance: WebSocketServer | undefined;
   private get wss(): WebSocketServer {

@@ -1,5 +1,5 @@
 /**
- * An offline fake of the Slack platform for berth's tests: one Node HTTP server on 127.0.0.1 serving
+ * An offline fake of the Slack platform for berth's playground and tests: one Node HTTP server on 127.0.0.1 serving
  *   /api/<method>            the Web API methods berth uses (slack-fake-methods.ts), with Slack's rate limits
  *                            (slack-fake-limits.ts), fault injection and a call log;
  *   /upload/v1/<file_id>     files v2 step 2 (raw bytes or multipart);

@@ -1,1 +1,0 @@
-export * from "../../src/slack-emulator/slack-fake-blocks.ts";
