@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { type Action, type Actor, targetsHost } from "./action.ts";
+import { code, msg } from "./message.ts";
 import { type DispatchDeps, now, type Outcome, replyOutcome } from "./pipeline-types.ts";
 import { hostFor } from "./place.ts";
 import { authorize, type Policy, type Subject } from "./policy.ts";
@@ -36,7 +37,7 @@ export function resolveHostFor(
   if (allowed.length > 1) {
     const id = `h-${randomBytes(4).toString("hex")}`;
     rememberPick(deps, id, action);
-    const text = `${choice.message} (or add \`-H HOST\` to the command)`;
+    const text = msg`${choice.message} (or add ${code("-H HOST")} to the command)`;
     return { type: "answer", outcome: { type: "pick", id, text, hosts: allowed, requestId } };
   }
   return { type: "unresolved", message: choice.message };

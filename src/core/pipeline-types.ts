@@ -67,7 +67,7 @@ export type Outcome =
   | { type: "job"; plan: JobPlan }
   | { type: "gate"; view: GateView; requestId: string }
   /** Several hosts could take this action and none is the default here: ask with one button per host. */
-  | { type: "pick"; id: string; text: string; hosts: readonly string[]; requestId: string }
+  | { type: "pick"; id: string; text: Message; hosts: readonly string[]; requestId: string }
   /** A gated request was decided (or expired): edit its card, tell the clicker, then deliver what follows. */
   | { type: "decided"; pending: PendingRecord; card: Message; reply?: Reply; next?: Outcome; requestId: string };
 

@@ -213,7 +213,7 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
       return;
     }
     if (outcome.type === "pick") {
-      const picker = renderHostPicker({ id: outcome.id, text: outcome.text, hosts: outcome.hosts });
+      const picker = renderHostPicker({ id: outcome.id, text: toMrkdwn(outcome.text, core.slash), hosts: outcome.hosts });
       return void (await respond({ response_type: "ephemeral", replace_original: false, ...picker }));
     }
     if (outcome.type === "decided") {
