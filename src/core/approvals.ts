@@ -3,7 +3,6 @@ import type { PendingRecord } from "../store/store.ts";
 import { type Action, type ActionOf, type Actor, risk } from "./action.ts";
 import { auditApproval, auditDecision, auditExpired, auditGrantEnded, auditGrantStarted } from "./audit.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
-import { legacyText } from "./legacy-text.ts";
 import { code, type Message, msg, strong, tone, user } from "./message.ts";
 import { type DispatchDeps, now, type Outcome, type ReplyResult, replyOutcome } from "./pipeline-types.ts";
 import { placeOf, subjectOf } from "./place.ts";
@@ -145,9 +144,9 @@ export async function decide(action: ActionOf<"approval.decide">, clicker: Actor
 const by = (userId: string | null | undefined): Message => (userId ? msg` by ${user(userId)}` : []);
 
 /** The card of an approved request once the pipeline has its answer: running it, or why it no longer may. */
-export function approvedCard(a: Approved, refusal?: string): Message {
+export function approvedCard(a: Approved, refusal?: Message): Message {
   const who = user(a.approver);
-  if (refusal !== undefined) return msg`Approved by ${who}, but no longer allowed: ${legacyText(refusal)}`;
+  if (refusal !== undefined) return msg`Approved by ${who}, but no longer allowed: ${refusal}`;
   return a.confirmed ? msg`Confirmed; running it now.` : msg`Approved by ${who}; running it now.`;
 }
 

@@ -1,6 +1,6 @@
 import type { Action, Actor } from "./action.ts";
 import { jobVisible } from "./jobs.ts";
-import { code, command, type Message, msg, plainText } from "./message.ts";
+import { code, command, type Message, msg } from "./message.ts";
 import { type DispatchDeps, now } from "./pipeline-types.ts";
 import { authorize, type Decision, findPermission, type Place, type Subject } from "./policy.ts";
 
@@ -27,7 +27,7 @@ export function authorizeRequest(
   const seesAll = () => findPermission(policy, subject, "job.list.all", place, now(deps)) !== undefined;
   if (!jobVisible(target.record, actor, seesAll)) {
     const hidden = noSuchJob(action.job);
-    return { decision: { allow: false, rule: "job:not-visible", reason: plainText(hidden) }, hidden };
+    return { decision: { allow: false, rule: "job:not-visible", reason: hidden }, hidden };
   }
   // Anyone may stop their own job; stopping someone else's needs the right to stop containers where it runs.
   if (target.record.userId === actor.userId) return { decision };

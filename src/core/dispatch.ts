@@ -62,7 +62,7 @@ export async function dispatchAction(
   const { decision, hidden } = authorizeRequest(action, actor, subject, place, deps);
   auditDecision(deps, { requestId, actor, action, host: place.host, decision });
   if (!decision.allow) {
-    return replyOutcome(requestId, hidden ?? msg`${tone("denied")} ${legacyText(decision.reason)}`, "ephemeral", "denied");
+    return replyOutcome(requestId, hidden ?? msg`${tone("denied")} ${decision.reason}`, "ephemeral", "denied");
   }
   // No host could be chosen, yet the policy allows the action somewhere: say what is missing.
   if (where.type === "unresolved") return replyOutcome(requestId, msg`${where.message}`);

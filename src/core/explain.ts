@@ -1,6 +1,5 @@
 import type { ActionOf } from "./action.ts";
 import type { HandlerContext } from "./handlers/handler.ts";
-import { legacyText } from "./legacy-text.ts";
 import { code, msg, strong } from "./message.ts";
 import { parse } from "./parse.ts";
 import { now, type Outcome, replyOutcome } from "./pipeline-types.ts";
@@ -20,7 +19,7 @@ export function explain(action: ActionOf<"policy.explain">, c: HandlerContext): 
   const place = placeOf(deps, asked, actor, choice.host);
   const d = authorize(c.policy, c.subject, asked, place, now(deps));
   const what = code(text);
-  if (!d.allow) return answer(msg`${strong("Denied:")} ${what}. ${legacyText(d.reason)} (rule ${code(d.rule)})`);
+  if (!d.allow) return answer(msg`${strong("Denied:")} ${what}. ${d.reason} (rule ${code(d.rule)})`);
   const via = msg`allowed by ${code(d.rule)}`;
   if (d.gate === "none") return answer(msg`${strong("Allowed:")} ${what}, ${via}; it runs at once.`);
   const gateRule = code(d.gateRule ?? "");

@@ -1,9 +1,9 @@
 import { command, type Message, type Part, user } from "./message.ts";
 
 /**
- * Text from modules that still write Slack text (policy.ts's reasons, parse.ts's and command.ts's usage errors; issue
- * 12 converts them next): their user mentions and `/berth …` commands become parts here, so the renderer shows them
- * and the configured slash command. Everything else is kept as the literal text it is.
+ * Text from modules that still write Slack text (parse.ts's and command.ts's usage errors, the engines' error
+ * messages; issue 12 converts them next): their user mentions and `/berth …` commands become parts here, so the
+ * renderer shows them and the configured slash command. Everything else is kept as the literal text it is.
  */
 export function legacyText(reason: string): Message {
   const parts: Part[] = [];

@@ -1,6 +1,6 @@
 import type { ActionOf } from "../action.ts";
 import { auditDecision, auditOutcome, errorCode } from "../audit.ts";
-import { code, command, msg, plainText, strong, tone } from "../message.ts";
+import { code, command, msg, strong, tone } from "../message.ts";
 import type { Outcome } from "../pipeline-types.ts";
 import { replyOutcome } from "../pipeline-types.ts";
 import { imageRefusal } from "../policy.ts";
@@ -92,6 +92,6 @@ async function checkRollback(
   const refused = image === undefined ? undefined : imageRefusal(c.policy, image);
   if (!refused) return { ok: true, image };
   const reason = msg`A rollback of ${code(action.service)} would bring back its previous image. ${refused} Or deploy an allowed image with ${command(`service update --image IMAGE ${action.service}`)}.`;
-  auditDecision(deps, { requestId, actor, action, host, decision: { allow: false, rule: "policy:images", reason: plainText(reason) } });
+  auditDecision(deps, { requestId, actor, action, host, decision: { allow: false, rule: "policy:images", reason } });
   return { ok: false, outcome: replyOutcome(requestId, msg`${tone("denied")} ${reason}`, "ephemeral", "denied") };
 }
