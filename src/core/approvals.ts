@@ -45,6 +45,7 @@ export function gate(
     approvers: [...(decision.approvers ?? [])],
     expiresAt: now(deps) + (parseDuration(policy.approvals.ttl) ?? 900) * 1000,
   });
+  // The store keeps the action masked; the full one (environment values included) stays in this process's memory.
   deps.pendingActions.set(id, action);
   const approvers = decision.gate === "approval" ? approversFor(policy, { action, place, approvers: decision.approvers }) : [];
   return {

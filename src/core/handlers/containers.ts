@@ -7,8 +7,6 @@ import { containerInspect, containerList, containerRemove, containerRestart, con
 import { answered, engineJob } from "./execution.ts";
 import { containerPreview, type Handler, noPreview, plainSummary } from "./handler.ts";
 
-const label = (text: string) => strong(text);
-
 const runSummary = (a: ActionOf<"container.run">, host: string | undefined) =>
   `run ${a.image}${a.cmd.length ? ` ${a.cmd.join(" ")}` : ""} on ${host ?? "?"}`;
 const logsSummary = (a: ActionOf<"container.logs">, host: string | undefined) =>
@@ -21,14 +19,14 @@ export const run: Handler<"container.run"> = {
   preview(a, { policy }) {
     const l = containerLimits(policy, a);
     const lines: Message[] = [
-      msg`${label("Image:")} ${code(a.image)}`,
-      msg`${label("Command:")} ${a.cmd.length ? code(a.cmd.join(" ")) : "the image's default"}`,
-      msg`${label("Limits:")} ${Math.round(l.memoryBytes / 1024 ** 2)} MiB, ${l.nanoCpus / 1e9} CPU, ${l.pidsLimit} pids, network ${l.networkMode}, ${a.detach ? "detached" : `stopped after ${formatDuration(l.timeoutSeconds * 1000)}`}${l.privileged ? msg`, ${strong("privileged")}` : ""}`,
+      msg`${strong("Image:")} ${code(a.image)}`,
+      msg`${strong("Command:")} ${a.cmd.length ? code(a.cmd.join(" ")) : "the image's default"}`,
+      msg`${strong("Limits:")} ${Math.round(l.memoryBytes / 1024 ** 2)} MiB, ${l.nanoCpus / 1e9} CPU, ${l.pidsLimit} pids, network ${l.networkMode}, ${a.detach ? "detached" : `stopped after ${formatDuration(l.timeoutSeconds * 1000)}`}${l.privileged ? msg`, ${strong("privileged")}` : ""}`,
     ];
     if (l.mounts.length)
-      lines.push(msg`${label("Mounts:")} ${l.mounts.map((m) => `${m.source} → ${m.target}${m.readOnly ? " (ro)" : ""}`).join(", ")}`);
+      lines.push(msg`${strong("Mounts:")} ${l.mounts.map((m) => `${m.source} → ${m.target}${m.readOnly ? " (ro)" : ""}`).join(", ")}`);
     lines.push(
-      msg`${label("Environment:")} ${
+      msg`${strong("Environment:")} ${
         a.env.length
           ? join(
               a.env.map((e) => [code(e.name)]),
@@ -39,7 +37,7 @@ export const run: Handler<"container.run"> = {
     );
     return lines;
   },
-  execute: async (a, c) => engineJob(runContainer, runSummary)(a, c),
+  execute: engineJob(runContainer, runSummary),
   // A named container can be removed again; an unnamed one's name is only known once it runs.
   inverse: (a) => (a.name ? { kind: "container.remove", host: a.host, container: a.name, force: true } : undefined),
 };
@@ -48,15 +46,15 @@ export const logs: Handler<"container.logs"> = {
   runs: "job",
   summary: logsSummary,
   preview: containerPreview,
-  execute: async (a, c) => engineJob(containerLogs, logsSummary)(a, c),
+  execute: engineJob(containerLogs, logsSummary),
   inverse: undefined,
 };
 
 export const exec: Handler<"container.exec"> = {
   runs: "job",
   summary: execSummary,
-  preview: (a) => [msg`${label("Container:")} ${code(a.container)}`, msg`${label("Command:")} ${code(a.cmd.join(" "))}`],
-  execute: async (a, c) => engineJob(containerExec, execSummary)(a, c),
+  preview: (a) => [msg`${strong("Container:")} ${code(a.container)}`, msg`${strong("Command:")} ${code(a.cmd.join(" "))}`],
+  execute: engineJob(containerExec, execSummary),
   inverse: undefined,
 };
 
@@ -103,7 +101,7 @@ export const restart: Handler<"container.restart"> = {
 export const remove: Handler<"container.remove"> = {
   runs: "reply",
   summary: (a, host) => `rm${a.force ? " -f" : ""} ${a.container} on ${host}`,
-  preview: (a) => [msg`${label("Container:")} ${code(a.container)}${a.force ? " (forced, even if running)" : ""}`],
+  preview: (a) => [msg`${strong("Container:")} ${code(a.container)}${a.force ? " (forced, even if running)" : ""}`],
   execute: answered(containerRemove),
   inverse: undefined,
 };

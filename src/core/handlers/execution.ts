@@ -61,7 +61,7 @@ export function engineJob<A extends JobAction>(
   summary: (action: A, host: string) => string,
   extra: Partial<Pick<JobContext, "rollbackImage">> = {},
 ) {
-  return (action: A, c: HandlerContext): Outcome => {
+  return async (action: A, c: HandlerContext): Promise<Outcome> => {
     const { deps } = c;
     const host = c.host as string;
     const id = deps.jobs.newId();

@@ -1,7 +1,7 @@
 import type { ProvisionDeps } from "../../cloud/provision.ts";
 import type { Action, ActionKind, ActionOf, Actor } from "../action.ts";
 import type { Approved } from "../approvals.ts";
-import type { Message, Part } from "../message.ts";
+import { code, type Message, msg, type Part, strong } from "../message.ts";
 import type { DispatchDeps, Outcome } from "../pipeline-types.ts";
 import { type Policy, type Subject, safeRegExp } from "../policy.ts";
 import { createRedactor } from "../redact.ts";
@@ -51,7 +51,7 @@ export type Handler<K extends ActionKind> = {
 };
 
 /** The preview of an action on a container: just its name. */
-export const containerPreview = (action: { container: string }): Message[] => [[{ strong: "Container:" }, " ", { code: action.container }]];
+export const containerPreview = (action: { container: string }): Message[] => [msg`${strong("Container:")} ${code(action.container)}`];
 
 /** Nothing more to show than the summary. */
 export const noPreview = (): Message[] => [];

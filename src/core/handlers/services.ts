@@ -37,7 +37,7 @@ export const logs: Handler<"service.logs"> = {
   runs: "job",
   summary: logsSummary,
   preview: noPreview,
-  execute: async (a, c) => engineJob(serviceLogs, logsSummary)(a, c),
+  execute: engineJob(serviceLogs, logsSummary),
   inverse: undefined,
 };
 
@@ -45,7 +45,7 @@ export const scale: Handler<"service.scale"> = {
   runs: "job",
   summary: scaleSummary,
   preview: (a) => [msg`${strong("Service:")} ${code(a.service)} → ${a.replicas} replicas`],
-  execute: async (a, c) => engineJob(serviceChange, scaleSummary)(a, c),
+  execute: engineJob(serviceChange, scaleSummary),
   // The replicas before the change are not known here.
   inverse: undefined,
 };
@@ -54,7 +54,7 @@ export const update: Handler<"service.update"> = {
   runs: "job",
   summary: updateSummary,
   preview: (a) => [msg`${strong("Service:")} ${code(a.service)}`, msg`${strong("New image:")} ${code(a.image)}`],
-  execute: async (a, c) => engineJob(serviceChange, updateSummary)(a, c),
+  execute: engineJob(serviceChange, updateSummary),
   inverse: (a) => ({ kind: "service.rollback", host: a.host, service: a.service }),
 };
 
