@@ -47,7 +47,13 @@ export async function dispatchAction(
   const subject = await subjectOf(deps, actor);
   const policy = deps.policy();
   const context = (host: string | undefined): HandlerContext => ({
-    ...{ deps, actor, host, subject, policy, signal, requestId },
+    deps,
+    actor,
+    host,
+    subject,
+    policy,
+    signal,
+    requestId,
     resume: (approved) => resume(approved, deps, signal, requestId),
   });
   // A decision on a waiting request is checked against that request (approvals.ts), not the policy's bindings.
@@ -93,7 +99,13 @@ async function resume(approved: Approved, deps: DispatchDeps, signal: AbortSigna
     }
   }
   const then = await handlerOf(action).execute(action, {
-    ...{ deps, actor: requester, host, subject, policy, signal, requestId: pending.requestId },
+    deps,
+    actor: requester,
+    host,
+    subject,
+    policy,
+    signal,
+    requestId: pending.requestId,
     approval: approved,
     resume: (next) => resume(next, deps, signal, requestId),
   });
