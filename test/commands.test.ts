@@ -5,6 +5,8 @@ import { commands, registry } from "../commands/index.ts";
 import { createRegistry, defineCommand } from "../src/core/command.ts";
 import { helpText } from "../src/core/help.ts";
 import { parse } from "../src/core/parse.ts";
+import { toMrkdwn } from "../src/slack/render.ts";
+import { mrkdwn } from "./support/text.ts";
 
 for (const command of commands) {
   for (const example of command.examples) {
@@ -16,16 +18,16 @@ for (const command of commands) {
 }
 
 test("help lists every command with its usage", () => {
-  const help = helpText(registry);
+  const help = mrkdwn(helpText(registry));
   for (const c of commands) assert.ok(help.includes(`\`${c.usage}\``), `help is missing ${c.name}`);
 });
 
 test("help for one command shows its options and examples", () => {
-  const help = helpText(registry, "logs", "/ops");
+  const help = toMrkdwn(helpText(registry, "logs", "/ops"), "/ops");
   assert.match(help, /\*\/ops logs \[-f\]/);
   assert.match(help, /`-f, --follow` keep streaming/);
   assert.match(help, /`\/ops logs -f api`/);
-  assert.match(helpText(registry, "lgos"), /No command `lgos`; did you mean `logs`\?/);
+  assert.match(mrkdwn(helpText(registry, "lgos")), /No command `lgos`; did you mean `logs`\?/);
 });
 
 const dummy = (name: string, aliases: string[] = []) =>

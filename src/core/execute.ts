@@ -1,79 +1,20 @@
-import { type ContainerEngine, type Isolation, labels } from "../engines/ports.ts";
-import type { ActionOf, Actor } from "./action.ts";
+import { type Isolation, labels } from "../engines/ports.ts";
+import type { ActionOf } from "./action.ts";
 import { formatBytes, formatDuration } from "./duration.ts";
 import { BerthError } from "./errors.ts";
 import type { JobEvent } from "./events.ts";
-import { containerLimits, type Policy } from "./policy.ts";
-import { serviceJob } from "./service-job.ts";
+import { cancelledBy, type JobContext } from "./job-context.ts";
+import { code, command, type Message, msg, user } from "./message.ts";
+import { containerLimits } from "./policy.ts";
 import { checkPlatform } from "./windows.ts";
 
-export type ServiceJobAction =
-  | ActionOf<"service.logs">
-  | ActionOf<"service.scale">
-  | ActionOf<"service.update">
-  | ActionOf<"service.rollback">;
-export type JobAction = ActionOf<"container.run"> | ActionOf<"container.logs"> | ActionOf<"container.exec"> | ServiceJobAction;
+export type { CancelReason, JobAction, JobContext, ServiceJobAction } from "./job-context.ts";
 
-const jobKinds: ReadonlySet<string> = new Set<JobAction["kind"]>([
-  "container.run",
-  "container.logs",
-  "container.exec",
-  "service.logs",
-  "service.scale",
-  "service.update",
-  "service.rollback",
-]);
-
-export function isJobAction(action: { kind: string }): action is JobAction {
-  return jobKinds.has(action.kind);
-}
-
-export type JobContext = {
-  engine: ContainerEngine;
-  host: string;
-  policy: Policy;
-  actor: Actor;
-  jobId: string;
-  clock?: () => number;
-  /** The manifest's default isolation for this host (Windows), over the engine's own default. */
-  isolation?: Isolation | undefined;
-  /** `service rollback`: the previous image berth checked against the allow-list; the rollback brings back no other. */
-  rollbackImage?: string | undefined;
-};
-
-/** Why a job's signal was aborted: a person (Stop button, `cancel`) or berth shutting down. */
-export type CancelReason = { by: string };
-
-const cancelledBy = (signal: AbortSignal) => (signal.reason as Partial<CancelReason> | undefined)?.by;
 /** Clean-up calls after a cancel must not inherit the aborted signal. */
 const cleanupSignal = () => AbortSignal.timeout(30_000);
 
-/** Runs a job action on its engine, yielding what happens. Errors are thrown as BerthError for the caller to render. */
-export async function* executeJob(action: JobAction, ctx: JobContext, signal: AbortSignal): AsyncGenerator<JobEvent> {
-  switch (action.kind) {
-    case "container.run":
-      yield* run(action, ctx, signal);
-      return;
-    case "container.logs":
-      yield* logs(action, ctx, signal);
-      return;
-    case "container.exec":
-      yield* exec(action, ctx, signal);
-      return;
-    case "service.logs":
-    case "service.scale":
-    case "service.update":
-    case "service.rollback":
-      yield* serviceJob(action, ctx, signal);
-      return;
-    default: {
-      const never: never = action;
-      throw new Error(`not a job: ${JSON.stringify(never)}`);
-    }
-  }
-}
-
-async function* run(action: ActionOf<"container.run">, ctx: JobContext, signal: AbortSignal): AsyncGenerator<JobEvent> {
+/** `run`: pulls the image if needed, starts a limited container, streams its output until it exits, is stopped or times out. */
+export async function* runContainer(action: ActionOf<"container.run">, ctx: JobContext, signal: AbortSignal): AsyncGenerator<JobEvent> {
   const { engine } = ctx;
   const clock = ctx.clock ?? Date.now;
   if (!(await engine.hasImage(action.image, signal))) {
@@ -118,16 +59,16 @@ async function* run(action: ActionOf<"container.run">, ctx: JobContext, signal: 
     signal,
   );
   const started = clock();
-  const where = `\`${name}\` (${id}) on ${ctx.host}`;
+  const where = msg`${code(name)} (${id}) on ${ctx.host}`;
   if (action.detach) {
     yield {
       type: "end",
       outcome: "succeeded",
-      text: `Started ${where}; berth stops it after ${formatDuration(limits.timeoutSeconds * 1000)}. Follow it with \`/berth logs -f ${name}\`; stop it with \`/berth stop ${name}\`.`,
+      text: msg`Started ${where}; berth stops it after ${formatDuration(limits.timeoutSeconds * 1000)}. Follow it with ${command(`logs -f ${name}`)}; stop it with ${command(`stop ${name}`)}.`,
     };
     return;
   }
-  yield { type: "status", text: `Running ${where} · limits ${formatBytes(limits.memoryBytes)}, ${limits.nanoCpus / 1e9} CPU` };
+  yield { type: "status", text: msg`Running ${where} · limits ${formatBytes(limits.memoryBytes)}, ${limits.nanoCpus / 1e9} CPU` };
   const timeout = new AbortController();
   const timer = setTimeout(() => timeout.abort(), limits.timeoutSeconds * 1000);
   // Watch for the exit while reading: output is read at Slack's pace, and once the container is gone there is no
@@ -153,12 +94,12 @@ async function* run(action: ActionOf<"container.run">, ctx: JobContext, signal: 
   } finally {
     clearTimeout(timer);
   }
-  let stoppedBy: string | undefined;
+  let stoppedBy: Message | undefined;
   if (signal.aborted || timeout.signal.aborted) {
     stoppedBy = signal.aborted
-      ? `stopped by <@${cancelledBy(signal) ?? "unknown"}>`
-      : `stopped: timeout of ${formatDuration(limits.timeoutSeconds * 1000)} reached`;
-    yield { type: "notice", text: `Container ${stoppedBy}.` };
+      ? msg` by ${user(cancelledBy(signal))}`
+      : msg`: timeout of ${formatDuration(limits.timeoutSeconds * 1000)} reached`;
+    yield { type: "notice", text: msg`Container stopped${stoppedBy}.` };
     await engine.stop(id, cleanupSignal());
   }
   const exit = await Promise.race([
@@ -178,7 +119,7 @@ async function* run(action: ActionOf<"container.run">, ctx: JobContext, signal: 
     type: "end",
     outcome: stoppedBy && signal.aborted ? "cancelled" : exit.exitCode === 0 ? "succeeded" : "failed",
     exitCode: exit.exitCode,
-    text: `${stoppedBy ? `${capitalize(stoppedBy)}; exited` : "Exited"} with code ${exit.exitCode} after ${took}${oom}.`,
+    text: msg`${stoppedBy ? msg`Stopped${stoppedBy}; exited` : "Exited"} with code ${exit.exitCode} after ${took}${oom}.`,
   };
 }
 
@@ -200,12 +141,13 @@ async function platformCheck(action: ActionOf<"container.run">, ctx: JobContext,
   return checked.isolation;
 }
 
-async function* logs(action: ActionOf<"container.logs">, ctx: JobContext, signal: AbortSignal): AsyncGenerator<JobEvent> {
+/** `logs`: a container's output, followed or read once; its environment values are masked. */
+export async function* containerLogs(action: ActionOf<"container.logs">, ctx: JobContext, signal: AbortSignal): AsyncGenerator<JobEvent> {
   const details = await ctx.engine.inspect(action.container, signal);
   yield { type: "mask", values: await ctx.engine.secretValues(details.id, signal) };
   yield {
     type: "status",
-    text: `${action.follow ? "Following" : "Reading"} logs of \`${details.name}\` (${details.id}, ${details.state}) on ${ctx.host}`,
+    text: msg`${action.follow ? "Following" : "Reading"} logs of ${code(details.name)} (${details.id}, ${details.state}) on ${ctx.host}`,
   };
   let count = 0;
   for await (const line of ctx.engine.logs(
@@ -217,7 +159,7 @@ async function* logs(action: ActionOf<"container.logs">, ctx: JobContext, signal
   }
   const lines = `${count.toLocaleString("en")} line${count === 1 ? "" : "s"}`;
   if (signal.aborted) {
-    yield { type: "end", outcome: "cancelled", text: `Stopped following after ${lines} (by <@${cancelledBy(signal) ?? "unknown"}>).` };
+    yield { type: "end", outcome: "cancelled", text: msg`Stopped following after ${lines} (by ${user(cancelledBy(signal))}).` };
   } else if (action.follow) {
     yield { type: "end", outcome: "succeeded", text: `The container stopped; stream ended after ${lines}.` };
   } else {
@@ -225,21 +167,20 @@ async function* logs(action: ActionOf<"container.logs">, ctx: JobContext, signal
   }
 }
 
-async function* exec(action: ActionOf<"container.exec">, ctx: JobContext, signal: AbortSignal): AsyncGenerator<JobEvent> {
+/** `exec`: a command in a running container, its output streamed. */
+export async function* containerExec(action: ActionOf<"container.exec">, ctx: JobContext, signal: AbortSignal): AsyncGenerator<JobEvent> {
   yield { type: "mask", values: await ctx.engine.secretValues(action.container, signal) };
   const handle = await ctx.engine.exec(action.container, action.cmd, signal);
-  yield { type: "status", text: `Running \`${action.cmd.join(" ")}\` in \`${action.container}\` on ${ctx.host}` };
+  yield { type: "status", text: msg`Running ${code(action.cmd.join(" "))} in ${code(action.container)} on ${ctx.host}` };
   for await (const line of handle.lines) yield { type: "line", line };
   if (signal.aborted) {
     yield {
       type: "end",
       outcome: "cancelled",
-      text: `Stopped reading (by <@${cancelledBy(signal) ?? "unknown"}>); the process may still run in the container.`,
+      text: msg`Stopped reading (by ${user(cancelledBy(signal))}); the process may still run in the container.`,
     };
     return;
   }
-  const code = await handle.exitCode();
-  yield { type: "end", outcome: code === 0 ? "succeeded" : "failed", exitCode: code, text: `Exited with code ${code}.` };
+  const exitCode = await handle.exitCode();
+  yield { type: "end", outcome: exitCode === 0 ? "succeeded" : "failed", exitCode, text: `Exited with code ${exitCode}.` };
 }
-
-const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);

@@ -1,26 +1,34 @@
 import type { Registry } from "./command.ts";
+import { code, command, join, type Message, msg, strong } from "./message.ts";
 
-/** Help is generated from the command definitions, never written by hand. */
-export function helpText(registry: Registry, topic?: string, slash = "/berth"): string {
+/** Help is generated from the command definitions, never written by hand. `slash` heads one command's usage. */
+export function helpText(registry: Registry, topic?: string, slash = "/berth"): Message {
   if (topic) {
     const c = registry.find(topic);
     if (!c) {
       const close = registry.suggest(topic);
-      return `No command \`${topic}\`${close.length ? `; did you mean ${close.map((n) => `\`${n}\``).join(" or ")}?` : "."} Try \`${slash} help\`.`;
+      const didYouMean = close.length
+        ? msg`; did you mean ${join(
+            close.map((n) => [code(n)]),
+            " or ",
+          )}?`
+        : msg`.`;
+      return msg`No command ${code(topic)}${didYouMean} Try ${command("help")}.`;
     }
     const options = c.options.map(
-      (o) => `• \`${o.short ? `-${o.short}, ` : ""}--${o.long}${o.type === "flag" ? "" : ` ${o.valueName ?? "VALUE"}`}\` ${o.help}`,
+      (o) =>
+        msg`• ${code(`${o.short ? `-${o.short}, ` : ""}--${o.long}${o.type === "flag" ? "" : ` ${o.valueName ?? "VALUE"}`}`)} ${o.help}`,
     );
-    return [
-      `*${slash} ${c.usage}*`,
-      c.summary,
-      ...(options.length ? ["*Options*", ...options] : []),
-      "*Examples*",
-      ...c.examples.map((e) => `\`${slash} ${e}\``),
-    ].join("\n");
+    return join([
+      msg`${strong(`${slash} ${c.usage}`)}`,
+      msg`${c.summary}`,
+      ...(options.length ? [msg`${strong("Options")}`, ...options] : []),
+      msg`${strong("Examples")}`,
+      ...c.examples.map((e) => msg`${command(e)}`),
+    ]);
   }
-  return [
-    `*berth* runs containers from Slack. \`${slash} help COMMAND\` shows one command in full.`,
-    ...registry.commands.map((c) => `• \`${c.usage}\` — ${c.summary}`),
-  ].join("\n");
+  return join([
+    msg`${strong("berth")} runs containers from Slack. ${command("help COMMAND")} shows one command in full.`,
+    ...registry.commands.map((c) => msg`• ${code(c.usage)} — ${c.summary}`),
+  ]);
 }

@@ -2,6 +2,7 @@ import { newHostRecord, type ProvisionDeps, provisionHost, removeHost } from "..
 import { extendTo } from "../host-lifetime.ts";
 import type { ActionOf, Actor } from "./action.ts";
 import type { JobEvent } from "./events.ts";
+import { code, command, join, type Message, msg, tone, user } from "./message.ts";
 import { hostLimits } from "./policy.ts";
 
 export type HostJobAction = ActionOf<"host.create"> | ActionOf<"host.remove">;
@@ -10,7 +11,7 @@ export type CloudAction = HostJobAction | ActionOf<"host.extend">;
 /** What `host create|rm|extend` comes to: a job to run (and show on a card), or a sentence for the person. */
 export type HostOutcome =
   | { type: "job"; host: string; summary: string; run: (signal: AbortSignal) => AsyncGenerator<JobEvent> }
-  | { type: "reply"; text: string; visibility: "ephemeral" | "channel"; refused: boolean };
+  | { type: "reply"; text: Message; visibility: "ephemeral" | "channel"; refused: boolean };
 
 export type HostActionContext = {
   /** Absent when Azure is not configured on this berth. */
@@ -22,25 +23,29 @@ export type HostActionContext = {
   jobRunning: (jobId: string) => boolean;
 };
 
-const refuse = (text: string): HostOutcome => ({ type: "reply", text, visibility: "ephemeral", refused: true });
+const refuse = (text: Message): HostOutcome => ({ type: "reply", text, visibility: "ephemeral", refused: true });
 const when = (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace("T", " ")} UTC`;
 
-export const notConfigured =
-  "berth is not set up to create hosts in Azure: the operator sets AZURE_SUBSCRIPTION_ID, AZURE_LOCATION and BERTH_AZURE_ALLOW_CIDR and gives berth's identity the role in manifests/azure-role.json (README: “Hosts in Azure”).";
+export const notConfigured: Message = [
+  "berth is not set up to create hosts in Azure: the operator sets AZURE_SUBSCRIPTION_ID, AZURE_LOCATION and BERTH_AZURE_ALLOW_CIDR and gives berth's identity the role in manifests/azure-role.json (README: “Hosts in Azure”).",
+];
 
 /**
  * Why a host command cannot go ahead whatever anyone confirms (no such host, a manifest host); asked before a
  * confirmation card is shown, so nobody is asked to confirm something that cannot happen.
  */
-export function hostRefusal(action: CloudAction, ctx: Pick<HostActionContext, "cloud" | "manifestHosts">): string | undefined {
+export function hostRefusal(action: CloudAction, ctx: Pick<HostActionContext, "cloud" | "manifestHosts">): Message | undefined {
   if (!ctx.cloud) return notConfigured;
   if (action.kind !== "host.remove") return undefined;
   const live = ctx.cloud.store.cloudHosts.live().find((r) => r.name === action.name);
   if (live) return undefined;
-  return ctx.manifestHosts.includes(action.name)
-    ? `\`${action.name}\` comes from berth's hosts manifest; berth only removes hosts it created. The operator edits the manifest.`
-    : `berth made no host \`${action.name}\` (or it is already removed). \`/berth hosts\` lists the hosts.`;
+  return notRemovable(action.name, ctx.manifestHosts.includes(action.name));
 }
+
+const notRemovable = (name: string, manifest: boolean): Message =>
+  manifest
+    ? msg`${code(name)} comes from berth's hosts manifest; berth only removes hosts it created. The operator edits the manifest.`
+    : msg`berth made no host ${code(name)} (or it is already removed). ${command("hosts")} lists the hosts.`;
 
 /** Checks a host command against what exists and the policy's Azure limits; an allowed one becomes a job. */
 export function hostAction(action: CloudAction, actor: Actor, ctx: HostActionContext): HostOutcome {
@@ -54,22 +59,25 @@ export function hostAction(action: CloudAction, actor: Actor, ctx: HostActionCon
   switch (action.kind) {
     case "host.create": {
       const limits = hostLimits(policy, action, { region: cloud.settings.region });
-      if (!limits.ok) return refuse(`:no_entry: ${limits.reason}`);
-      if (manifest) return refuse(`\`${action.name}\` is a host in berth's hosts manifest. Pick another name.`);
+      if (!limits.ok) return refuse(msg`${tone("denied")} ${limits.reason}`);
+      if (manifest) return refuse(msg`${code(action.name)} is a host in berth's hosts manifest. Pick another name.`);
       if (live) {
         return refuse(
-          `\`${action.name}\` already exists (${live.status}, created by <@${live.requester}> on ${when(live.createdAt)}). Use it with \`-H ${action.name}\`, or remove it first with \`/berth host rm ${action.name}\`.`,
+          msg`${code(action.name)} already exists (${live.status}, created by ${user(live.requester)} on ${when(live.createdAt)}). Use it with ${code(`-H ${action.name}`)}, or remove it first with ${command(`host rm ${action.name}`)}.`,
         );
       }
       if (!action.private && !cloud.settings.allowCidr) {
-        return refuse(
+        return refuse([
           "berth does not know which address may reach the new host's Docker port: the operator sets BERTH_AZURE_ALLOW_CIDR (berth's own outbound address, e.g. 203.0.113.7/32). Or use --private if berth runs inside the virtual network.",
-        );
+        ]);
       }
       const mine = cloud.store.cloudHosts.live().filter((r) => r.requester === actor.userId);
       if (mine.length >= policy.azure.maxHostsPerUser) {
         return refuse(
-          `You have ${mine.length} host${mine.length === 1 ? "" : "s"} already (${mine.map((r) => `\`${r.name}\``).join(", ")}); the policy allows ${policy.azure.maxHostsPerUser} per person. Remove one with \`/berth host rm NAME\` first.`,
+          msg`You have ${mine.length} host${mine.length === 1 ? "" : "s"} already (${join(
+            mine.map((r) => [code(r.name)]),
+            ", ",
+          )}); the policy allows ${policy.azure.maxHostsPerUser} per person. Remove one with ${command("host rm NAME")} first.`,
         );
       }
       const request = { ...action, size: limits.size, region: limits.region, ttlSeconds: limits.ttlSeconds };
@@ -84,17 +92,13 @@ export function hostAction(action: CloudAction, actor: Actor, ctx: HostActionCon
     }
     case "host.remove": {
       if (!live) {
-        return refuse(
-          manifest
-            ? `\`${action.name}\` comes from berth's hosts manifest; berth only removes hosts it created. The operator edits the manifest.`
-            : `berth made no host \`${action.name}\` (or it is already removed). \`/berth hosts\` lists the hosts.`,
-        );
+        return refuse(notRemovable(action.name, manifest));
       }
       if ((live.status === "provisioning" || live.status === "removing") && ctx.jobRunning(live.jobId)) {
         return refuse(
           live.status === "removing"
-            ? `\`${action.name}\` is being removed already (job \`${live.jobId}\`).`
-            : `\`${action.name}\` is still being created (job \`${live.jobId}\`). Press Cancel on its card, or \`/berth cancel ${live.jobId}\`: that removes what was made.`,
+            ? msg`${code(action.name)} is being removed already (job ${code(live.jobId)}).`
+            : msg`${code(action.name)} is still being created (job ${code(live.jobId)}). Press Cancel on its card, or ${command(`cancel ${live.jobId}`)}: that removes what was made.`,
         );
       }
       cloud.store.cloudHosts.put({ ...live, jobId: ctx.jobId });
@@ -106,15 +110,15 @@ export function hostAction(action: CloudAction, actor: Actor, ctx: HostActionCon
       };
     }
     case "host.extend": {
-      if (!live) return refuse(`berth made no host \`${action.name}\`. \`/berth hosts\` lists the hosts.`);
+      if (!live) return refuse(msg`berth made no host ${code(action.name)}. ${command("hosts")} lists the hosts.`);
       const ext = extendTo(live, policy, now, action.ttlSeconds);
-      if (!ext.ok) return refuse(ext.reason);
+      if (!ext.ok) return refuse(msg`${ext.reason}`);
       cloud.store.cloudHosts.put({ ...live, expiresAt: ext.expiresAt, remindedAt: null });
       return {
         type: "reply",
         visibility: "channel",
         refused: false,
-        text: `:hourglass: <@${actor.userId}> extended \`${action.name}\` until ${when(ext.expiresAt)}${ext.capped ? ` (the most the policy allows: ${policy.azure.maxTtl} from creation)` : ""}.`,
+        text: msg`${tone("extended")} ${user(actor.userId)} extended ${code(action.name)} until ${when(ext.expiresAt)}${ext.capped ? ` (the most the policy allows: ${policy.azure.maxTtl} from creation)` : ""}.`,
       };
     }
   }

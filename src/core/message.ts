@@ -17,7 +17,9 @@ export type Tone =
   | "locked"
   | "healthy"
   | "unreachable"
-  | "idle";
+  | "idle"
+  /** A host's lifetime was extended. */
+  | "extended";
 
 export type Part =
   /** Text exactly as written: whatever it contains is shown, never interpreted as markup. */

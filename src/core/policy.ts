@@ -18,6 +18,7 @@ import { formatBytes, formatDuration, parseBytes, parseDuration } from "./durati
 import { BerthError } from "./errors.ts";
 import { globMatch, normalizeImage } from "./glob.ts";
 import { linearRegExp } from "./linear-regexp.ts";
+import { code, command, join, type Message, msg, strong, user } from "./message.ts";
 import { definitionProblem, mountNamePattern, nestingProblem, resolveMounts } from "./mounts.ts";
 
 const actionPattern = z.string().refine((p) => p === "*" || permissions.some((k) => globMatch(p, k)), {
@@ -267,7 +268,7 @@ export type Decision =
       approvers?: readonly string[] | undefined;
       grant?: string | undefined;
     }
-  | { allow: false; rule: string; reason: string };
+  | { allow: false; rule: string; reason: Message };
 
 const subjectMatches = (users: readonly string[] | undefined, groups: readonly string[] | undefined, s: Subject) =>
   (users ?? []).some((u) => (u === "*" ? s.homeTeam : u === s.userId)) || (groups ?? []).some((g) => s.groups.has(g));
@@ -325,12 +326,17 @@ export function authorize(policy: Policy, subject: Subject, action: Action, plac
 }
 
 /** Why `image` may not be deployed (run, service update, or brought back by a rollback); undefined when allowed. */
-export function imageRefusal(policy: Policy, image: string): string | undefined {
+export function imageRefusal(policy: Policy, image: string): Message | undefined {
   const normal = normalizeImage(image);
   const allowed = (policy.images ?? []).some((g) => globMatch(g, normal, { segments: true }) || globMatch(g, image, { segments: true }));
   if (allowed) return undefined;
-  const list = policy.images?.length ? policy.images.map((g) => `\`${g}\``).join(", ") : "none";
-  return `The image \`${image}\` is not on berth's image allow-list (allowed: ${list}). Use an allowed image, or ask the operator to add it to \`images\` in the policy.`;
+  const list = policy.images?.length
+    ? join(
+        policy.images.map((g) => [code(g)]),
+        ", ",
+      )
+    : msg`none`;
+  return msg`The image ${code(image)} is not on berth's image allow-list (allowed: ${list}). Use an allowed image, or ask the operator to add it to ${code("images")} in the policy.`;
 }
 
 /**
@@ -343,7 +349,7 @@ function permitted(
   action: Action,
   at: Place,
   now: number,
-): { ok: true; rule: string; grant: string | undefined } | { ok: false; missing: Permission; reason: string } {
+): { ok: true; rule: string; grant: string | undefined } | { ok: false; missing: Permission; reason: Message } {
   const own = findPermission(policy, subject, action.kind, at, now);
   if (!own) return { ok: false, missing: action.kind, reason: denial(policy, subject, action.kind, at) };
   const wider = (onAnotherPersonsHost as Partial<Record<string, Permission>>)[action.kind];
@@ -353,11 +359,11 @@ function permitted(
   return {
     ok: false,
     missing: wider,
-    reason: `\`${at.host}\` was made by <@${at.hostOwner}>, not you: ${action.kind === "host.remove" ? "removing" : "extending"} a host someone else made needs permission \`${wider}\` as well. ${denial(policy, subject, wider, at)}`,
+    reason: msg`${code(at.host ?? "")} was made by ${user(at.hostOwner)}, not you: ${action.kind === "host.remove" ? "removing" : "extending"} a host someone else made needs permission ${code(wider)} as well. ${denial(policy, subject, wider, at)}`,
   };
 }
 
-function denial(policy: Policy, subject: Subject, kind: Permission, place: Place): string {
+function denial(policy: Policy, subject: Subject, kind: Permission, place: Place): Message {
   const yours = policy.bindings.filter((b) => subjectMatches(b.users, b.usergroups, subject) && grants(policy, b.role, kind));
   const roles = Object.keys(policy.roles).filter((r) => grants(policy, r, kind));
   const here = `${place.channelName ? `#${place.channelName}` : place.channelId}${place.host ? ` on host ${place.host}` : ""}`;
@@ -365,18 +371,21 @@ function denial(policy: Policy, subject: Subject, kind: Permission, place: Place
     (g) => grants(policy, g.role, kind) && subjectMatches(g.requesters.users, g.requesters.usergroups, subject),
   );
   const breakGlass = grantable.length
-    ? ` In an emergency you may ask for ${grantable.map((g) => `\`/berth grant ${g.role} --for ${g.maxDuration} --reason "…"\``).join(" or ")}.`
-    : "";
+    ? msg` In an emergency you may ask for ${join(
+        grantable.map((g) => [command(`grant ${g.role} --for ${g.maxDuration} --reason "…"`)]),
+        " or ",
+      )}.`
+    : [];
   // A host-scoped role never applies to a request that names no host (fail closed): say how to name one.
   const noHost =
     place.host === undefined && yours.length && yours.every((b) => b.hosts)
       ? kind === "audit.query"
-        ? " This request names no host, and your role only applies on some hosts: add `-H HOST` to see that host's records."
+        ? msg` This request names no host, and your role only applies on some hosts: add ${code("-H HOST")} to see that host's records.`
         : " This request names no host, and your role only applies on some hosts."
       : "";
   return yours.length
-    ? `You may not \`${kind}\` in ${here}. Your role ${yours.map((b) => `${b.role} allows it ${where(b)}`).join("; ")}.${noHost}${breakGlass}`
-    : `You need permission \`${kind}\` in ${here}, and no binding gives it to you. Roles that allow it: ${roles.join(", ") || "none"}. Ask the operator to bind you to one, and see \`/berth whoami\` for what you have.${breakGlass}`;
+    ? msg`You may not ${code(kind)} in ${here}. Your role ${yours.map((b) => `${b.role} allows it ${where(b)}`).join("; ")}.${noHost}${breakGlass}`
+    : msg`You need permission ${code(kind)} in ${here}, and no binding gives it to you. Roles that allow it: ${roles.join(", ") || "none"}. Ask the operator to bind you to one, and see ${command("whoami")} for what you have.${breakGlass}`;
 }
 
 /** The strongest gate among the action's default tier and every rule that matches it here. */
@@ -412,7 +421,7 @@ function authorizeGrant(policy: Policy, subject: Subject, action: Extract<Action
     return {
       allow: false,
       rule: "default:deny",
-      reason: `You may not ask for a \`${action.role}\` grant. ${roles.length ? `You may ask for: ${roles.join(", ")}.` : "The policy lets you ask for no grant."}`,
+      reason: msg`You may not ask for a ${code(action.role)} grant. ${roles.length ? `You may ask for: ${roles.join(", ")}.` : "The policy lets you ask for no grant."}`,
     };
   }
   const max = parseDuration(rule.maxDuration) ?? 0;
@@ -420,7 +429,7 @@ function authorizeGrant(policy: Policy, subject: Subject, action: Extract<Action
     return {
       allow: false,
       rule: `grants[${index}]`,
-      reason: `A \`${action.role}\` grant lasts at most ${rule.maxDuration}. Ask for less (e.g. \`--for ${rule.maxDuration}\`).`,
+      reason: msg`A ${code(action.role)} grant lasts at most ${rule.maxDuration}. Ask for less (e.g. ${code(`--for ${rule.maxDuration}`)}).`,
     };
   }
   return {
@@ -441,8 +450,8 @@ export function mayApprove(
   approver: Subject,
   request: { requester: string; action: Action; place: Place; approvers?: readonly string[] | undefined },
   now: number,
-): { ok: true; rule: string } | { ok: false; reason: string } {
-  if (approver.userId === request.requester) return { ok: false, reason: "You cannot approve your own request; another person has to." };
+): { ok: true; rule: string } | { ok: false; reason: Message } {
+  if (approver.userId === request.requester) return { ok: false, reason: msg`You cannot approve your own request; another person has to.` };
   const place = { ...request.place, host: hostOf(request.action, request.place.host) };
   const roles = request.approvers;
   if (roles?.length) {
@@ -453,12 +462,12 @@ export function mayApprove(
         channelMatches(b.channels, place) &&
         hostMatches(b.hosts, place.host),
     );
-    if (index === -1) return { ok: false, reason: `Only someone with the role ${roles.join(" or ")} here may approve this.` };
+    if (index === -1) return { ok: false, reason: msg`Only someone with the role ${roles.join(" or ")} here may approve this.` };
     if (request.action.kind === "grant.request") return { ok: true, rule: `bindings[${index}] (role ${policy.bindings[index]?.role})` };
   }
   // The approver needs every permission the requester needs, the wider one for someone else's host included.
   const found = permitted(policy, approver, request.action, place, now);
-  if (!found.ok) return { ok: false, reason: `You may not approve this: you are not allowed \`${found.missing}\` here yourself.` };
+  if (!found.ok) return { ok: false, reason: msg`You may not approve this: you are not allowed ${code(found.missing)} here yourself.` };
   return { ok: true, rule: found.rule };
 }
 
@@ -480,36 +489,39 @@ export function approversFor(
   return [...new Set(people)];
 }
 
-function checkLimits(policy: Policy, action: Action): string | undefined {
+function checkLimits(policy: Policy, action: Action): Message | undefined {
   if (action.kind !== "container.run") return undefined;
   const c = policy.containers;
   const maxMemory = parseBytes(c.maxMemory) ?? 0;
   if (action.memoryBytes !== undefined && action.memoryBytes > maxMemory) {
-    return `--memory ${formatBytes(action.memoryBytes)} is above the policy's limit of ${formatBytes(maxMemory)}. Ask for less.`;
+    return msg`--memory ${formatBytes(action.memoryBytes)} is above the policy's limit of ${formatBytes(maxMemory)}. Ask for less.`;
   }
   // The schema refuses these too; a limit that reads as "unlimited" must never get past the policy, whatever built the action.
   if (action.memoryBytes !== undefined && action.memoryBytes < minMemoryBytes) {
-    return `--memory ${formatBytes(action.memoryBytes)} is below Docker's minimum of ${formatBytes(minMemoryBytes)}. Ask for more.`;
+    return msg`--memory ${formatBytes(action.memoryBytes)} is below Docker's minimum of ${formatBytes(minMemoryBytes)}. Ask for more.`;
   }
   if (action.cpus !== undefined && !(action.cpus >= minCpus)) {
-    return `--cpus ${action.cpus} is below berth's minimum of ${minCpus} (less would mean no CPU limit at all). Ask for more.`;
+    return msg`--cpus ${action.cpus} is below berth's minimum of ${minCpus} (less would mean no CPU limit at all). Ask for more.`;
   }
   if (action.cpus !== undefined && action.cpus > c.maxCpus) {
-    return `--cpus ${action.cpus} is above the policy's limit of ${c.maxCpus}. Ask for less.`;
+    return msg`--cpus ${action.cpus} is above the policy's limit of ${c.maxCpus}. Ask for less.`;
   }
   const maxTimeout = parseDuration(c.maxTimeout) ?? 0;
   if (action.timeoutSeconds !== undefined && action.timeoutSeconds > maxTimeout) {
-    return `--timeout is above the policy's limit of ${c.maxTimeout}. Ask for less.`;
+    return msg`--timeout is above the policy's limit of ${c.maxTimeout}. Ask for less.`;
   }
   if (action.privileged && !c.privileged) {
-    return "--privileged is not allowed by the policy (`containers.privileged: false`). Run without it.";
+    return msg`--privileged is not allowed by the policy (${code("containers.privileged: false")}). Run without it.`;
   }
   if (action.network !== undefined && action.network !== c.network && !(c.networks ?? []).includes(action.network)) {
-    const allowed = [c.network, ...(c.networks ?? [])].map((n) => `\`${n}\``).join(", ");
-    return `--network ${action.network} is not allowed by the policy (allowed: ${allowed}).`;
+    const allowed = join(
+      [c.network, ...(c.networks ?? [])].map((n) => [code(n)]),
+      ", ",
+    );
+    return msg`--network ${action.network} is not allowed by the policy (allowed: ${allowed}).`;
   }
   const mounts = resolveMounts(c.mounts, action.mounts);
-  if (!mounts.ok) return mounts.reason;
+  if (!mounts.ok) return msg`${mounts.reason}`;
   return undefined;
 }
 
@@ -579,18 +591,18 @@ export function hostLimits(policy: Policy, action: HostRequest, defaults: { regi
 }
 
 /** For `whoami`: the roles bound to this person, what they grant, and where; then their active grants. */
-export function describeSubject(policy: Policy, subject: Subject, actor: Actor, now: number = Date.now()): string[] {
+export function describeSubject(policy: Policy, subject: Subject, actor: Actor, now: number = Date.now()): Message[] {
   const bound = policy.bindings
     .filter((b) => subjectMatches(b.users, b.usergroups, subject))
     .map((b) => {
       const here = channelMatches(b.channels, actor) ? " (applies here)" : "";
-      return `*${b.role}* ${where(b)}${here}: ${roleActions(policy, b.role).join(", ")}`;
+      return msg`${strong(b.role)} ${where(b)}${here}: ${roleActions(policy, b.role).join(", ")}`;
     });
   const granted = (subject.grants ?? [])
     .filter((g) => g.expiresAt > now)
     .map(
       (g) =>
-        `*${g.role}* everywhere, by grant ${g.id} until ${new Date(g.expiresAt).toISOString()}: ${roleActions(policy, g.role).join(", ")}`,
+        msg`${strong(g.role)} everywhere, by grant ${g.id} until ${new Date(g.expiresAt).toISOString()}: ${roleActions(policy, g.role).join(", ")}`,
     );
   return [...bound, ...granted];
 }

@@ -1,16 +1,13 @@
 import type { Convergence, ServiceChange, ServiceTask } from "../engines/ports.ts";
 import { formatDuration } from "./duration.ts";
 import type { JobEvent } from "./events.ts";
-import type { JobContext, ServiceJobAction } from "./execute.ts";
+import { cancelledBy, type JobContext, type ServiceJobAction } from "./job-context.ts";
+import { code, command, type Message, msg, user } from "./message.ts";
 
-const cancelledBy = (signal: AbortSignal) => (signal.reason as { by?: string } | undefined)?.by;
+type ServiceChangeAction = Exclude<ServiceJobAction, { kind: "service.logs" }>;
 
-/** Swarm service jobs: `service logs`, and changes (scale, update, rollback) whose card follows convergence. */
-export async function* serviceJob(action: ServiceJobAction, ctx: JobContext, signal: AbortSignal): AsyncGenerator<JobEvent> {
-  if (action.kind === "service.logs") {
-    yield* serviceLogs(action, ctx, signal);
-    return;
-  }
+/** Swarm service changes (scale, update, rollback): the card follows convergence. */
+export async function* serviceChange(action: ServiceChangeAction, ctx: JobContext, signal: AbortSignal): AsyncGenerator<JobEvent> {
   const change: ServiceChange =
     action.kind === "service.scale"
       ? { kind: "scale", replicas: action.replicas }
@@ -24,9 +21,9 @@ export async function* serviceJob(action: ServiceJobAction, ctx: JobContext, sig
   }[change.kind];
   const clock = ctx.clock ?? Date.now;
   const started = clock();
-  yield { type: "status", text: `${verb} \`${action.service}\` on ${ctx.host}…` };
+  yield { type: "status", text: msg`${verb} ${code(action.service)} on ${ctx.host}…` };
   const { warnings } = await ctx.engine.updateService(action.service, change, signal);
-  for (const w of warnings) yield { type: "notice", text: `Docker: ${w}` };
+  for (const w of warnings) yield { type: "notice", text: msg`Docker: ${w}` };
   const seen = new Set<string>();
   let last: Convergence | undefined;
   for await (const c of ctx.engine.watchService(action.service, signal)) {
@@ -47,7 +44,7 @@ export async function* serviceJob(action: ServiceJobAction, ctx: JobContext, sig
     yield {
       type: "end",
       outcome: "cancelled",
-      text: `Stopped watching (by <@${cancelledBy(signal) ?? "unknown"}>) after ${took}; the change itself goes on in the swarm. \`/berth service ps ${action.service}\` shows where it is.`,
+      text: msg`Stopped watching (by ${user(cancelledBy(signal))}) after ${took}; the change itself goes on in the swarm. ${command(`service ps ${action.service}`)} shows where it is.`,
     };
     return;
   }
@@ -58,16 +55,17 @@ export async function* serviceJob(action: ServiceJobAction, ctx: JobContext, sig
   const why = last?.updateMessage ?? (last?.failed[0] ? taskError(last.failed[0]) : "the service did not converge");
   const next =
     action.kind === "service.rollback"
-      ? `Look at \`/berth service ps ${action.service}\` and the thread for the task errors.`
-      : `Roll back with \`/berth service rollback ${action.service}\`, or look at \`/berth service ps ${action.service}\`.`;
+      ? msg`Look at ${command(`service ps ${action.service}`)} and the thread for the task errors.`
+      : msg`Roll back with ${command(`service rollback ${action.service}`)}, or look at ${command(`service ps ${action.service}`)}.`;
   yield {
     type: "end",
     outcome: "failed",
-    text: `Did not converge after ${took} (${last ? `${last.running}/${last.desired} running` : "no progress seen"}): ${why}. ${next}`,
+    text: msg`Did not converge after ${took} (${last ? `${last.running}/${last.desired} running` : "no progress seen"}): ${why}. ${next}`,
   };
 }
 
-async function* serviceLogs(
+/** `service logs`: a service's output, followed or read once. */
+export async function* serviceLogs(
   action: Extract<ServiceJobAction, { kind: "service.logs" }>,
   ctx: JobContext,
   signal: AbortSignal,
@@ -76,7 +74,7 @@ async function* serviceLogs(
   yield { type: "mask", values: await ctx.engine.serviceSecretValues(action.service, signal) };
   yield {
     type: "status",
-    text: `${action.follow ? "Following" : "Reading"} logs of service \`${action.service}\` on ${ctx.host}`,
+    text: msg`${action.follow ? "Following" : "Reading"} logs of service ${code(action.service)} on ${ctx.host}`,
   } as const;
   let count = 0;
   for await (const line of ctx.engine.serviceLogs(
@@ -91,19 +89,19 @@ async function* serviceLogs(
     yield {
       type: "end",
       outcome: "cancelled",
-      text: `Stopped following after ${lines} (by <@${cancelledBy(signal) ?? "unknown"}>).`,
+      text: msg`Stopped following after ${lines} (by ${user(cancelledBy(signal))}).`,
     } as const;
   } else {
     yield { type: "end", outcome: "succeeded", text: count ? `${lines}.` : "No output in that range." } as const;
   }
 }
 
-function progress(service: string, host: string, c: Convergence): string {
+function progress(service: string, host: string, c: Convergence): Message {
   const state = c.updateState ? ` · update ${c.updateState.replace(/_/g, " ")}` : "";
   const failed = c.failed.length
     ? ` · ${c.failed.length} failed task${c.failed.length === 1 ? "" : "s"}, latest: ${taskError(c.failed[0] as ServiceTask)}`
     : "";
-  return `\`${service}\` on ${host}: ${c.running}/${c.desired} running${state}${failed}`;
+  return msg`${code(service)} on ${host}: ${c.running}/${c.desired} running${state}${failed}`;
 }
 
 const taskError = (t: ServiceTask) => t.error || t.message || t.state;

@@ -183,14 +183,15 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
       respond({ response_type: "ephemeral", replace_original: false, text: safe(toMrkdwn(text, core.slash)) });
     if (outcome.type === "gate") {
       const { view } = outcome;
+      const preview = view.preview.map((line) => toMrkdwn(line, core.slash));
       const card = renderGateCard({
         ...view.pending,
-        preview: view.preview,
+        preview,
         dangerous: view.dangerous,
         ...(view.pending.gate === "approval" && { approvers: view.approvers }),
       });
       // A request too long for its card is shown in full right after it: an approver sees exactly what will run.
-      const overflow = renderGateOverflow({ ...view.pending, preview: view.preview });
+      const overflow = renderGateOverflow({ ...view.pending, preview });
       if (view.pending.gate === "confirm") {
         await respond({ response_type: "ephemeral", replace_original: false, ...card });
         for (const text of overflow) await respond({ response_type: "ephemeral", replace_original: false, text });
@@ -212,12 +213,12 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
       return;
     }
     if (outcome.type === "pick") {
-      const picker = renderHostPicker({ id: outcome.id, text: outcome.text, hosts: outcome.hosts });
+      const picker = renderHostPicker({ id: outcome.id, text: toMrkdwn(outcome.text, core.slash), hosts: outcome.hosts });
       return void (await respond({ response_type: "ephemeral", replace_original: false, ...picker }));
     }
     if (outcome.type === "decided") {
       const p = outcome.pending;
-      const card = decidedCard(p, outcome.card);
+      const card = decidedCard(p, toMrkdwn(outcome.card, core.slash));
       if (fromCard && p.gate === "confirm") await respond({ response_type: "ephemeral", replace_original: true, ...card });
       else if (p.messageTs)
         await outbox
@@ -455,8 +456,10 @@ export function createSlackApp(config: SlackConfig, core: CoreDeps) {
     await Promise.allSettled([
       ...result.expired
         .filter((e) => e.pending.messageTs)
-        .map((e) => outbox.update(e.pending.channelId, e.pending.messageTs as string, decidedCard(e.pending, e.card))),
-      ...result.grantsEnded.map((g) => outbox.post(g.channelId, { text: neutralizeMrkdwn(g.text) })),
+        .map((e) =>
+          outbox.update(e.pending.channelId, e.pending.messageTs as string, decidedCard(e.pending, toMrkdwn(e.card, core.slash))),
+        ),
+      ...result.grantsEnded.map((g) => outbox.post(g.channelId, { text: neutralizeMrkdwn(toMrkdwn(g.text, core.slash)) })),
     ]);
   }
   const sweeper = setInterval(() => void sweepNow().catch((e: unknown) => core.log("sweep failed", { err: e })), 15_000);

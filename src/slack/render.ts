@@ -20,6 +20,7 @@ export const toneEmoji: Record<Tone, string> = {
   healthy: ":large_green_circle:",
   unreachable: ":red_circle:",
   idle: ":white_circle:",
+  extended: ":hourglass:",
 };
 
 /**

@@ -1,5 +1,6 @@
 import { join } from "node:path";
-import { auditOutcome, type DispatchDeps, errorCode, type JobPlan } from "../core/dispatch.ts";
+import { auditOutcome, errorCode } from "../core/audit.ts";
+import type { DispatchDeps, JobPlan } from "../core/dispatch.ts";
 import { publicMessage } from "../core/errors.ts";
 import type { JobRegistry } from "../core/jobs.ts";
 import { safeRegExp } from "../core/policy.ts";

@@ -8,6 +8,7 @@ import type { Hosts } from "../../src/core/hosts.ts";
 import { createJobRegistry } from "../../src/core/jobs.ts";
 import { PolicySchema } from "../../src/core/policy.ts";
 import { parseYaml } from "../../src/core/yaml-file.ts";
+import { toMrkdwn } from "../../src/slack/render.ts";
 import { openStore } from "../../src/store/store.ts";
 import { details, FakeEngine } from "../fakes.ts";
 import { mrkdwn } from "../support/text.ts";
@@ -307,4 +308,26 @@ test("service update to an image outside the allow-list is denied before the eng
   const outcome = await dispatch({ text: "service update --image evil/miner:1 web", actor: oper }, deps, signal());
   assert.match(replyText(outcome), /not on berth's image allow-list/);
   assert.equal(engine.calls.length, 0);
+});
+
+test("with BERTH_COMMAND=/ops the answers name /ops, never /berth", async () => {
+  const { deps } = setup();
+  const ops = { ...deps, slash: "/ops" };
+  const say = async (text: string, actor: Actor = oper) => {
+    const o = await dispatch({ text, actor }, ops, signal());
+    return o.type === "reply" ? toMrkdwn(o.reply.text, "/ops") : o.type;
+  };
+  const answers = {
+    empty: await say("ps"),
+    usage: await say("lgos api"),
+    denied: await say("run busybox:1 echo hi", nobody),
+    failed: await say("stop ghost"),
+    cancel: await say("cancel j-000000"),
+  };
+  assert.match(answers.empty, /`\/ops ps -a` includes stopped ones/);
+  assert.match(answers.usage, /Usage: `\/ops help \[COMMAND\]`/);
+  assert.match(answers.denied, /^:no_entry: You need permission `container\.run`.*see `\/ops whoami`/s);
+  assert.match(answers.failed, /^:warning: No berth container "ghost" on host local\. Run `\/ops ps -a`/);
+  assert.match(answers.cancel, /`\/ops jobs` lists the running ones/);
+  for (const [name, text] of Object.entries(answers)) assert.doesNotMatch(text, /\/berth/, `${name}: ${text}`);
 });

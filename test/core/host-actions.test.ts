@@ -5,6 +5,7 @@ import type { ActionOf } from "../../src/core/action.ts";
 import { hostAction, hostRefusal, notConfigured } from "../../src/core/host-actions.ts";
 import { hostLimits, PolicySchema, supportsNestedVirtualization } from "../../src/core/policy.ts";
 import { openStore } from "../../src/store/store.ts";
+import { mrkdwn } from "../support/text.ts";
 
 const policy = PolicySchema.parse({
   version: 1,
@@ -25,7 +26,8 @@ const create = (patch: Partial<ActionOf<"host.create">> = {}): ActionOf<"host.cr
   private: false,
   ...patch,
 });
-const actor = { userId: "U1", channelId: "C1" };
+// Slack-shaped IDs: the renderer only makes a mention of a well-formed user ID.
+const actor = { userId: "U0ONE", channelId: "C0ONE" };
 
 function deps(patch: Partial<ProvisionDeps["settings"]> = {}): ProvisionDeps {
   return {
@@ -107,32 +109,32 @@ test("host commands refuse with what to do: not configured, taken names, per-per
   const first = hostAction(create(), actor, ctx(d));
   assert.equal(first.type, "job");
   assert.equal(d.store.cloudHosts.get("ci-1")?.status, "provisioning", "stored before anything reaches Azure");
-  const again = hostAction(create(), { ...actor, userId: "U2" }, ctx(d));
-  assert.match(again.type === "reply" ? again.text : "", /`ci-1` already exists \(provisioning, created by <@U1>/);
+  const again = hostAction(create(), { ...actor, userId: "U0TWO" }, ctx(d));
+  assert.match(again.type === "reply" ? mrkdwn(again.text) : "", /`ci-1` already exists \(provisioning, created by <@U0ONE>/);
   const second = hostAction(create({ name: "ci-2" }), actor, ctx(d));
-  assert.match(second.type === "reply" ? second.text : "", /the policy allows 1 per person/);
+  assert.match(second.type === "reply" ? mrkdwn(second.text) : "", /the policy allows 1 per person/);
   const manifest = hostAction(create({ name: "local" }), actor, ctx(d));
-  assert.match(manifest.type === "reply" ? manifest.text : "", /`local` is a host in berth's hosts manifest/);
-  const open = hostAction(create({ name: "ci-3" }), { ...actor, userId: "U3" }, ctx(deps({ allowCidr: undefined })));
-  assert.match(open.type === "reply" ? open.text : "", /BERTH_AZURE_ALLOW_CIDR/);
-  const priv = hostAction(create({ name: "ci-3", private: true }), { ...actor, userId: "U3" }, ctx(deps({ allowCidr: undefined })));
+  assert.match(manifest.type === "reply" ? mrkdwn(manifest.text) : "", /`local` is a host in berth's hosts manifest/);
+  const open = hostAction(create({ name: "ci-3" }), { ...actor, userId: "U0THREE" }, ctx(deps({ allowCidr: undefined })));
+  assert.match(open.type === "reply" ? mrkdwn(open.text) : "", /BERTH_AZURE_ALLOW_CIDR/);
+  const priv = hostAction(create({ name: "ci-3", private: true }), { ...actor, userId: "U0THREE" }, ctx(deps({ allowCidr: undefined })));
   assert.equal(priv.type, "job", "a private host needs no public allow-list");
 });
 
 test("host rm and extend: unknown and manifest hosts are refused before any confirmation; a host in the making points to Cancel", () => {
   const d = deps();
-  assert.match(hostRefusal({ kind: "host.remove", name: "nope" }, ctx(d)) ?? "", /berth made no host `nope`/);
-  assert.match(hostRefusal({ kind: "host.remove", name: "local" }, ctx(d)) ?? "", /comes from berth's hosts manifest/);
+  assert.match(mrkdwn(hostRefusal({ kind: "host.remove", name: "nope" }, ctx(d))), /berth made no host `nope`/);
+  assert.match(mrkdwn(hostRefusal({ kind: "host.remove", name: "local" }, ctx(d))), /comes from berth's hosts manifest/);
   hostAction(create(), actor, ctx(d));
   assert.equal(hostRefusal({ kind: "host.remove", name: "ci-1" }, ctx(d)), undefined);
   const busy = hostAction({ kind: "host.remove", name: "ci-1" }, actor, { ...ctx(d), jobRunning: () => true });
-  assert.match(busy.type === "reply" ? busy.text : "", /still being created \(job `j-1`\)\. Press Cancel on its card/);
+  assert.match(busy.type === "reply" ? mrkdwn(busy.text) : "", /still being created \(job `j-1`\)\. Press Cancel on its card/);
   const ext = hostAction({ kind: "host.extend", name: "ci-1" }, actor, ctx(d));
-  assert.match(ext.type === "reply" ? ext.text : "", /only a host that exists can be extended/);
+  assert.match(ext.type === "reply" ? mrkdwn(ext.text) : "", /only a host that exists can be extended/);
   const made = d.store.cloudHosts.get("ci-1");
   assert.ok(made);
   d.store.cloudHosts.put({ ...made, status: "ready" });
   const ok = hostAction({ kind: "host.extend", name: "ci-1", ttlSeconds: 3600 }, actor, ctx(d));
   assert.deepEqual(ok.type === "reply" && [ok.visibility, ok.refused], ["channel", false]);
-  assert.match(ok.type === "reply" ? ok.text : "", /<@U1> extended `ci-1` until 2026-11-28 13:00 UTC/);
+  assert.match(ok.type === "reply" ? mrkdwn(ok.text) : "", /<@U0ONE> extended `ci-1` until 2026-11-28 13:00 UTC/);
 });

@@ -12,6 +12,7 @@ import { PolicySchema } from "../../src/core/policy.ts";
 import { parseYaml } from "../../src/core/yaml-file.ts";
 import { openStore } from "../../src/store/store.ts";
 import { details, FakeEngine } from "../fakes.ts";
+import { mrkdwn } from "../support/text.ts";
 
 /**
  * The pipeline's safety property, over random conversations: the engine is only ever touched for a request whose
@@ -443,7 +444,7 @@ async function send(w: ReturnType<typeof world>, actor: Actor, text: string, req
       if (outcome.pending.state !== "approved" || !outcome.next)
         assert.deepEqual(mine, [], `${outcome.pending.state} request ran\n${log()}`);
       else if (mine.length) seen.decidedThenRan++;
-      if (outcome.next?.type === "reply" && outcome.next.reply.text.includes("Break-glass")) seen.grants++;
+      if (outcome.next?.type === "reply" && mrkdwn(outcome.next.reply.text).includes("Break-glass")) seen.grants++;
       if (outcome.pending.state === "approved" && added.some((r) => r.type === "decision" && r.decision === "deny"))
         seen.revokedWhileWaiting++;
       break;

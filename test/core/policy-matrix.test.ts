@@ -12,6 +12,7 @@ import {
   type Subject,
 } from "../../src/core/policy.ts";
 import { parseYaml } from "../../src/core/yaml-file.ts";
+import { mrkdwn } from "../support/text.ts";
 
 /**
  * One realistic policy, and the decision the policy layer must make for it in each situation. The bindings are
@@ -981,8 +982,8 @@ for (const row of matrix) {
       assert.deepEqual(d.approvers, row.approvers);
       assert.equal(d.grant, row.grant);
     } else {
-      assert.ok(d.reason.length > 20, `a denial explains itself: ${d.reason}`);
-      if (row.reason) assert.match(d.reason, row.reason);
+      assert.ok(mrkdwn(d.reason).length > 20, `a denial explains itself: ${mrkdwn(d.reason)}`);
+      if (row.reason) assert.match(mrkdwn(d.reason), row.reason);
     }
   });
 }
@@ -1090,7 +1091,7 @@ for (const row of approvals) {
   test(`mayApprove: ${row.name}`, () => {
     const r = mayApprove(policy, row.approver, row.request, NOW);
     assert.equal(r.ok, row.ok, JSON.stringify(r));
-    assert.match(r.ok ? r.rule : r.reason, row.match);
+    assert.match(r.ok ? r.rule : mrkdwn(r.reason), row.match);
   });
 }
 

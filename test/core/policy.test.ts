@@ -5,6 +5,7 @@ import { BerthError } from "../../src/core/errors.ts";
 import { authorize, containerLimits, describeSubject, type Place, PolicySchema, type Subject } from "../../src/core/policy.ts";
 import { loadPolicyFile } from "../../src/core/policy-file.ts";
 import { parseYaml } from "../../src/core/yaml-file.ts";
+import { mrkdwn } from "../support/text.ts";
 
 const policyYaml = `
 version: 1
@@ -112,14 +113,14 @@ test("a denial names the missing permission and the roles that grant it", () => 
   const d = authorize(policy, subject("U0NOBODY"), run("busybox:1"), incident);
   assert.equal(d.allow, false);
   assert.match(
-    d.allow ? "" : d.reason,
+    d.allow ? "" : mrkdwn(d.reason),
     /You need permission `container\.run` in #incident-db on host local.*Roles that allow it: operator, admin/,
   );
 });
 
 test("a denial tells a bound user where their role does apply", () => {
   const d = authorize(policy, subject("U0OPER"), logs, { channelId: "C0RANDOM", channelName: "random", host: "local" });
-  assert.match(d.allow ? "" : d.reason, /Your role operator allows it in C0INCIDENT, G0INCIDENT2 on hosts local, staging-\*/);
+  assert.match(d.allow ? "" : mrkdwn(d.reason), /Your role operator allows it in C0INCIDENT, G0INCIDENT2 on hosts local, staging-\*/);
 });
 
 test("no images list means no image may run", () => {
@@ -129,7 +130,7 @@ test("no images list means no image may run", () => {
     "t",
   );
   const d = authorize(strict, subject("U1"), run("busybox:1"), incident);
-  assert.match(d.allow ? "" : d.reason, /allowed: none/);
+  assert.match(d.allow ? "" : mrkdwn(d.reason), /allowed: none/);
 });
 
 test("container defaults are safe and requests are honoured", () => {
@@ -160,7 +161,7 @@ const withMounts = (mounts: Extract<Action, { kind: "container.run" }>["mounts"]
   run("busybox:1", { mounts }) as Extract<Action, { kind: "container.run" }>;
 const refusal = (mounts: Extract<Action, { kind: "container.run" }>["mounts"]) => {
   const d = authorize(mounting, subject("U0ADMIN"), withMounts(mounts), incident);
-  return d.allow ? "allowed" : `${d.rule}: ${d.reason}`;
+  return d.allow ? "allowed" : `${d.rule}: ${mrkdwn(d.reason)}`;
 };
 
 test("mounts: a host path is refused, saying why and naming the mounts the policy offers", () => {
@@ -221,8 +222,8 @@ test("mounts: a run resolved after the policy dropped its mount fails instead of
 test("whoami lists the caller's roles and where they apply", () => {
   const lines = describeSubject(policy, subject("U0OPER"), { userId: "U0OPER", channelId: "C0INCIDENT", channelName: "incident-db" });
   assert.equal(lines.length, 2); // operator binding + the "*" viewer binding
-  assert.match(lines[0] ?? "", /\*operator\* in C0INCIDENT, G0INCIDENT2 on hosts local, staging-\* \(applies here\): container\.run/);
-  assert.match(lines[1] ?? "", /\*viewer\* in C0OPS: container\.list/);
+  assert.match(mrkdwn(lines[0]), /\*operator\* in C0INCIDENT, G0INCIDENT2 on hosts local, staging-\* \(applies here\): container\.run/);
+  assert.match(mrkdwn(lines[1]), /\*viewer\* in C0OPS: container\.list/);
 });
 
 const invalid: [string, string, RegExp][] = [
@@ -331,7 +332,7 @@ test("a host-scoped binding does not reach host create|extend|rm of a host outsi
     const d = authorize(ciPolicy, ciUser, action, { ...anywhere, hostOwner: "U0CI" });
     assert.equal(d.allow, false, action.kind);
     assert.match(
-      d.allow ? "" : d.reason,
+      d.allow ? "" : mrkdwn(d.reason),
       new RegExp(`\`${action.kind.replace(".", "\\.")}\` in #ci on host prod-db\\. Your role keeper allows it on hosts ci-\\*`),
     );
   }
@@ -342,7 +343,7 @@ test("audit -H is held to the binding's hosts, and audit without -H to no host-s
   assert.equal(authorize(ciPolicy, ciUser, { kind: "audit.query", host: "ci-1" }, anywhere).allow, true);
   assert.equal(authorize(ciPolicy, ciUser, { kind: "audit.query", host: "prod-db" }, anywhere).allow, false);
   const all = authorize(ciPolicy, ciUser, { kind: "audit.query" }, anywhere);
-  assert.match(all.allow ? "" : all.reason, /names no host, and your role only applies on some hosts: add `-H HOST`/);
+  assert.match(all.allow ? "" : mrkdwn(all.reason), /names no host, and your role only applies on some hosts: add `-H HOST`/);
   assert.equal(authorize(ciPolicy, ciUser, { kind: "host.list" }, anywhere).allow, false, "host.list concerns no host");
   assert.equal(authorize(ciPolicy, subject("U0ADMIN"), { kind: "audit.query" }, anywhere).allow, true);
 });
@@ -352,11 +353,11 @@ test("removing or extending a host someone else made needs host.remove.any / hos
   const rm = authorize(ciPolicy, ciUser, { kind: "host.remove", name: "ci-1" }, theirs);
   assert.equal(rm.allow, false);
   assert.match(
-    rm.allow ? "" : rm.reason,
+    rm.allow ? "" : mrkdwn(rm.reason),
     /^`ci-1` was made by <@U0ALICE>, not you: removing a host someone else made needs permission `host\.remove\.any` as well\./,
   );
   const ext = authorize(ciPolicy, ciUser, { kind: "host.extend", name: "ci-1" }, theirs);
-  assert.match(ext.allow ? "" : ext.reason, /extending a host someone else made needs permission `host\.extend\.any`/);
+  assert.match(ext.allow ? "" : mrkdwn(ext.reason), /extending a host someone else made needs permission `host\.extend\.any`/);
   assert.equal(authorize(ciPolicy, subject("U0ADMIN"), { kind: "host.remove", name: "ci-1" }, theirs).allow, true, "* covers it");
 });
 

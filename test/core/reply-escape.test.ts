@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { registry } from "../../commands/index.ts";
 import { createJobRegistry } from "../../src/core/jobs.ts";
 import { PolicySchema } from "../../src/core/policy.ts";
-import { answer, type ReplyAction, type ReplyContext } from "../../src/core/reply.ts";
+import { containerInspect, containerList, hostList, type ReplyContext } from "../../src/core/reply.ts";
 import { openStore } from "../../src/store/store.ts";
 import { details, FakeEngine } from "../fakes.ts";
 import { mrkdwn } from "../support/text.ts";
@@ -41,13 +41,16 @@ test("ps, inspect and hosts show engine text as text: no special mention, user-g
       labels: { "io.berth.user": "U1><!channel" },
     }),
   ];
-  const actions: ReplyAction[] = [
-    { kind: "container.list", all: true },
-    { kind: "container.inspect", container: "web" },
-    { kind: "host.list" },
-  ];
-  for (const action of actions) {
-    const text = mrkdwn((await answer(action, context(engine), AbortSignal.timeout(5000))).text);
+  const ctx = context(engine);
+  const signal = AbortSignal.timeout(5000);
+  const answers = {
+    "container.list": () => containerList({ kind: "container.list", all: true }, ctx, signal),
+    "container.inspect": () => containerInspect({ kind: "container.inspect", container: "web" }, ctx, signal),
+    "host.list": () => hostList({ kind: "host.list" }, ctx, signal),
+  };
+  for (const [kind, answer] of Object.entries(answers)) {
+    const action = { kind };
+    const text = mrkdwn((await answer()).text);
     assert.ok(text.includes("&lt;!channel&gt;"), `${action.kind} shows the text: ${text}`);
     assert.doesNotMatch(text, /<!|<http|<@U0VICTIM/, `${action.kind}: ${text}`);
   }

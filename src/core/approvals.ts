@@ -1,0 +1,210 @@
+import { randomBytes } from "node:crypto";
+import type { PendingRecord } from "../store/store.ts";
+import { type Action, type ActionOf, type Actor, risk } from "./action.ts";
+import { auditApproval, auditDecision, auditExpired, auditGrantEnded, auditGrantStarted } from "./audit.ts";
+import { formatDuration, parseDuration } from "./duration.ts";
+import { code, type Message, msg, strong, tone, user } from "./message.ts";
+import { type DispatchDeps, now, type Outcome, type ReplyResult, replyOutcome } from "./pipeline-types.ts";
+import { placeOf, subjectOf } from "./place.ts";
+import { approversFor, type Decision, mayApprove, type Place } from "./policy.ts";
+import { redactAction } from "./redact.ts";
+
+/**
+ * Requests that wait for the requester's tap (confirm) or a second person (approval): their cards, the decision on a
+ * click, expiry, and the break-glass grants an approval starts. An approved request goes back to the pipeline, which
+ * authorizes it again and runs it; nothing here performs an action.
+ */
+
+/** What the pipeline shows on a request's card: its title and exactly what will happen. */
+export type GateCard = { summary: string; preview: readonly Message[] };
+
+/** Records a request that needs a tap or a second person, and describes its card. */
+export function gate(
+  action: Action,
+  actor: Actor,
+  place: Place,
+  decision: Extract<Decision, { allow: true }>,
+  card: GateCard,
+  deps: DispatchDeps,
+  requestId: string,
+): Outcome {
+  const policy = deps.policy();
+  const id = `r-${randomBytes(3).toString("hex")}`;
+  const pending = deps.store.pending.create({
+    id,
+    requestId,
+    gate: decision.gate === "approval" ? "approval" : "confirm",
+    requester: actor.userId,
+    channelId: actor.channelId,
+    channelName: actor.channelName ?? null,
+    host: place.host ?? null,
+    summary: card.summary,
+    action: redactAction(action),
+    rule: decision.rule,
+    gateRule: decision.gateRule ?? decision.rule,
+    approvers: [...(decision.approvers ?? [])],
+    expiresAt: now(deps) + (parseDuration(policy.approvals.ttl) ?? 900) * 1000,
+  });
+  // The store keeps the action masked; the full one (environment values included) stays in this process's memory.
+  deps.pendingActions.set(id, action);
+  const approvers = decision.gate === "approval" ? approversFor(policy, { action, place, approvers: decision.approvers }) : [];
+  return {
+    type: "gate",
+    requestId,
+    view: {
+      pending,
+      preview: card.preview,
+      approvers: approvers.filter((a) => a !== `<@${actor.userId}>`),
+      dangerous: risk[action.kind] === "dangerous",
+    },
+  };
+}
+
+/** A request approved just now: the pipeline authorizes `action` again, for `requester`, and runs it. */
+export type Approved = {
+  pending: PendingRecord;
+  action: Action;
+  requester: Actor;
+  place: Place;
+  approver: string;
+  /** Set when the card should say "Confirmed" (the requester's own tap) rather than who approved. */
+  confirmed: boolean;
+};
+
+export type Decided = { type: "answer"; outcome: Outcome } | { type: "approved"; approved: Approved };
+
+/** Approve or deny a gated request (button or `approve ID` / `deny ID`). Safe against double clicks and races. */
+export async function decide(action: ActionOf<"approval.decide">, clicker: Actor, deps: DispatchDeps, requestId: string): Promise<Decided> {
+  const answer = (text: Message, result?: ReplyResult): Decided => ({
+    type: "answer",
+    outcome: replyOutcome(requestId, text, "ephemeral", result),
+  });
+  const decided = (pending: PendingRecord, card: Message, extra: Partial<Extract<Outcome, { type: "decided" }>> = {}): Decided => ({
+    type: "answer",
+    outcome: { type: "decided", pending, card, requestId, ...extra },
+  });
+  const p = deps.store.pending.get(action.id);
+  if (!p) return answer(msg`No request ${code(action.id)} is waiting for a decision.`);
+  if (p.state !== "pending") return answer(msg`Request ${code(p.id)} was already ${p.state}${by(p.decidedBy)}; nothing more to do.`);
+  const full = deps.pendingActions.get(p.id);
+  if (now(deps) >= p.expiresAt) {
+    if (deps.store.pending.expire(p.id)) expired(deps, p);
+    return decided({ ...p, state: "expired" }, expiredText(p), {
+      reply: { visibility: "ephemeral", text: msg`Request ${code(p.id)} expired at ${new Date(p.expiresAt).toISOString()}; ask again.` },
+    });
+  }
+  const target = full ?? (p.action as Action);
+  const place = placeOf(deps, target, { channelId: p.channelId, channelName: p.channelName ?? undefined }, p.host ?? undefined);
+  let rule = "requester";
+  if (p.gate === "confirm" || (action.verdict === "deny" && clicker.userId === p.requester)) {
+    if (clicker.userId !== p.requester) return answer(msg`Only ${user(p.requester)} can confirm their own request.`, "denied");
+  } else {
+    const check = mayApprove(
+      deps.policy(),
+      await subjectOf(deps, clicker),
+      { requester: p.requester, action: target, place, approvers: p.approvers },
+      now(deps),
+    );
+    if (!check.ok) {
+      const decision = { allow: false, rule: "approval", reason: check.reason } as const;
+      auditDecision(deps, {
+        requestId: p.requestId,
+        actor: clicker,
+        action: target,
+        host: p.host ?? undefined,
+        decision,
+        type: "approval",
+      });
+      return answer(msg`${tone("denied")} ${check.reason}`, "denied");
+    }
+    rule = check.rule;
+  }
+  const state = action.verdict === "approve" ? "approved" : clicker.userId === p.requester ? "cancelled" : "denied";
+  if (!deps.store.pending.decide(p.id, state, clicker.userId)) {
+    const later = deps.store.pending.get(p.id);
+    return answer(msg`Request ${code(p.id)} was already ${later?.state ?? "decided"}${by(later?.decidedBy)}.`);
+  }
+  deps.pendingActions.delete(p.id);
+  auditApproval(deps, p, { action: target, state, rule, approver: clicker.userId });
+  const pending = { ...p, state, decidedBy: clicker.userId } as PendingRecord;
+  const approver = user(clicker.userId);
+  if (state !== "approved") return decided(pending, msg`${state === "cancelled" ? "Cancelled" : "Denied"} by ${approver}.`);
+  if (!full && target.kind === "container.run" && target.env.length) {
+    return decided(
+      pending,
+      msg`Approved by ${approver}, but berth restarted since the request and no longer holds its environment values. ${user(p.requester)}, run the command again.`,
+    );
+  }
+  const requester: Actor = { userId: p.requester, channelId: p.channelId, channelName: p.channelName ?? undefined };
+  return {
+    type: "approved",
+    approved: { pending, action: target, requester, place, approver: clicker.userId, confirmed: p.gate === "confirm" },
+  };
+}
+
+const by = (userId: string | null | undefined): Message => (userId ? msg` by ${user(userId)}` : []);
+
+/** The card of an approved request once the pipeline has its answer: running it, or why it no longer may. */
+export function approvedCard(a: Approved, refusal?: Message): Message {
+  const who = user(a.approver);
+  if (refusal !== undefined) return msg`Approved by ${who}, but no longer allowed: ${refusal}`;
+  return a.confirmed ? msg`Confirmed; running it now.` : msg`Approved by ${who}; running it now.`;
+}
+
+/** An approved `grant` request: the requester has the role from now until it ends, announced in the channel. */
+export function startGrant(action: ActionOf<"grant.request">, a: Approved, deps: DispatchDeps, requestId: string): Outcome {
+  const p = a.pending;
+  const id = `g-${randomBytes(3).toString("hex")}`;
+  const startsAt = now(deps);
+  const expiresAt = startsAt + action.durationSeconds * 1000;
+  deps.store.grants.create({
+    id,
+    userId: p.requester,
+    role: action.role,
+    reason: action.reason,
+    channelId: p.channelId,
+    approvedBy: a.approver,
+    startsAt,
+    expiresAt,
+  });
+  auditGrantStarted(deps, p, { action, grant: id, expiresAt, approver: a.approver });
+  const until = new Date(expiresAt).toISOString();
+  const text = msg`${tone("alert")} Break-glass: ${user(p.requester)} has role ${strong(action.role)} for ${formatDuration(action.durationSeconds * 1000)} (grant ${code(id)}, until ${until}), approved by ${user(a.approver)}. Reason: ${action.reason}`;
+  return {
+    type: "decided",
+    pending: p,
+    card: msg`Approved by ${user(a.approver)}; grant ${code(id)} is active.`,
+    next: replyOutcome(requestId, text, "channel"),
+    requestId,
+  };
+}
+
+function expiredText(p: PendingRecord): Message {
+  return msg`Expired at ${new Date(p.expiresAt).toISOString()} without a decision. ${user(p.requester)}, ask again if it is still needed.`;
+}
+
+function expired(deps: Pick<DispatchDeps, "store" | "pendingActions">, p: PendingRecord): void {
+  deps.pendingActions.delete(p.id);
+  auditExpired(deps, p);
+}
+
+export type SweepResult = { expired: { pending: PendingRecord; card: Message }[]; grantsEnded: { channelId: string; text: Message }[] };
+
+/** Expires overdue requests and ends grants; the transport edits the cards and makes the announcements. */
+export function sweep(deps: Pick<DispatchDeps, "store" | "pendingActions" | "clock">): SweepResult {
+  const result: SweepResult = { expired: [], grantsEnded: [] };
+  for (const p of deps.store.pending.overdue()) {
+    if (!deps.store.pending.expire(p.id)) continue;
+    expired(deps, p);
+    result.expired.push({ pending: { ...p, state: "expired" }, card: expiredText(p) });
+  }
+  for (const g of deps.store.grants.ended()) {
+    if (!deps.store.grants.markAnnounced(g.id)) continue;
+    auditGrantEnded(deps, g);
+    result.grantsEnded.push({
+      channelId: g.channelId,
+      text: msg`${tone("locked")} Grant ${code(g.id)} ended: ${user(g.userId)} no longer has role ${strong(g.role)}.`,
+    });
+  }
+  return result;
+}

@@ -1,0 +1,80 @@
+import { type Action, type ActionKind, targetsHost } from "./action.ts";
+import type { GateCard } from "./approvals.ts";
+import { publicMessage } from "./errors.ts";
+import * as containers from "./handlers/containers.ts";
+import { type Handler, shown, shownMessage } from "./handlers/handler.ts";
+import * as hosts from "./handlers/hosts.ts";
+import * as requests from "./handlers/requests.ts";
+import * as services from "./handlers/services.ts";
+import { type Message, msg, strong } from "./message.ts";
+import type { DispatchDeps } from "./pipeline-types.ts";
+import type { Policy } from "./policy.ts";
+
+export type { Handler, HandlerContext, PreviewContext } from "./handlers/handler.ts";
+
+/**
+ * What each kind of action does: how it runs, its summary and preview, its execution, its inverse. One entry per
+ * kind, like `risk` in action.ts: adding an ActionKind without a handler fails to compile.
+ */
+export const handlers = {
+  help: requests.help,
+  "policy.explain": requests.policyExplain,
+  "job.list": requests.jobs,
+  "job.cancel": requests.cancel,
+  "approval.decide": requests.decision,
+  "audit.query": requests.audit,
+  "grant.request": requests.grant,
+  "container.list": containers.list,
+  "container.logs": containers.logs,
+  "container.inspect": containers.inspect,
+  "container.run": containers.run,
+  "container.stop": containers.stop,
+  "container.start": containers.start,
+  "container.restart": containers.restart,
+  "container.remove": containers.remove,
+  "container.exec": containers.exec,
+  "host.list": hosts.list,
+  "host.create": hosts.create,
+  "host.remove": hosts.remove,
+  "host.extend": hosts.extend,
+  "service.list": services.list,
+  "service.ps": services.ps,
+  "service.logs": services.logs,
+  "service.scale": services.scale,
+  "service.update": services.update,
+  "service.rollback": services.rollback,
+} as const satisfies { [K in ActionKind]: Handler<K> };
+
+/** The handler of an action's kind (typed for any action: each entry only ever receives actions of its own kind). */
+export const handlerOf = (action: Action): Handler<ActionKind> => handlers[action.kind] as Handler<ActionKind>;
+
+/**
+ * What a gated request's card shows: its summary, then exactly what will happen, starting with the host and its OS.
+ * Reading the host's OS and version is the one engine call made before anyone confirms (after the allow was audited).
+ */
+export async function cardOf(
+  action: Action,
+  host: string | undefined,
+  policy: Policy,
+  deps: Pick<DispatchDeps, "engine" | "cloud">,
+  signal: AbortSignal,
+): Promise<GateCard> {
+  const handler = handlerOf(action);
+  const lines: Message[] = [];
+  const engineHost = targetsHost(action) ? host : undefined;
+  if (engineHost) {
+    const os = await deps
+      .engine(engineHost)
+      .info(AbortSignal.any([signal, AbortSignal.timeout(3000)]))
+      .then(
+        (i) => `${i.osType}, ${i.osVersion}, Docker ${i.engineVersion}`,
+        (e: unknown) => `unreachable now (${publicMessage(e)})`,
+      );
+    lines.push(msg`${strong("Host:")} ${engineHost} (${os})`);
+  }
+  lines.push(...handler.preview(action, { policy, cloud: deps.cloud }));
+  return {
+    summary: shown(handler.summary(action, host), action, policy),
+    preview: lines.map((line) => shownMessage(line, action, policy)),
+  };
+}

@@ -1,0 +1,107 @@
+import type { ActionOf } from "../action.ts";
+import { formatDuration } from "../duration.ts";
+import { containerExec, containerLogs, runContainer } from "../execute.ts";
+import { code, join, type Message, msg, strong } from "../message.ts";
+import { containerLimits } from "../policy.ts";
+import { containerInspect, containerList, containerRemove, containerRestart, containerStart, containerStop } from "../reply.ts";
+import { answered, engineJob } from "./execution.ts";
+import { containerPreview, type Handler, noPreview, plainSummary } from "./handler.ts";
+
+const runSummary = (a: ActionOf<"container.run">, host: string | undefined) =>
+  `run ${a.image}${a.cmd.length ? ` ${a.cmd.join(" ")}` : ""} on ${host ?? "?"}`;
+const logsSummary = (a: ActionOf<"container.logs">, host: string | undefined) =>
+  `logs${a.follow ? " -f" : ""} ${a.container} on ${host ?? "?"}`;
+const execSummary = (a: ActionOf<"container.exec">, host: string | undefined) => `exec ${a.container} ${a.cmd.join(" ")} on ${host ?? "?"}`;
+
+export const run: Handler<"container.run"> = {
+  runs: "job",
+  summary: runSummary,
+  preview(a, { policy }) {
+    const l = containerLimits(policy, a);
+    const lines: Message[] = [
+      msg`${strong("Image:")} ${code(a.image)}`,
+      msg`${strong("Command:")} ${a.cmd.length ? code(a.cmd.join(" ")) : "the image's default"}`,
+      msg`${strong("Limits:")} ${Math.round(l.memoryBytes / 1024 ** 2)} MiB, ${l.nanoCpus / 1e9} CPU, ${l.pidsLimit} pids, network ${l.networkMode}, ${a.detach ? "detached" : `stopped after ${formatDuration(l.timeoutSeconds * 1000)}`}${l.privileged ? msg`, ${strong("privileged")}` : ""}`,
+    ];
+    if (l.mounts.length)
+      lines.push(msg`${strong("Mounts:")} ${l.mounts.map((m) => `${m.source} → ${m.target}${m.readOnly ? " (ro)" : ""}`).join(", ")}`);
+    lines.push(
+      msg`${strong("Environment:")} ${
+        a.env.length
+          ? join(
+              a.env.map((e) => [code(e.name)]),
+              ", ",
+            )
+          : "none"
+      } (values hidden)`,
+    );
+    return lines;
+  },
+  execute: engineJob(runContainer, runSummary),
+  // A named container can be removed again; an unnamed one's name is only known once it runs.
+  inverse: (a) => (a.name ? { kind: "container.remove", host: a.host, container: a.name, force: true } : undefined),
+};
+
+export const logs: Handler<"container.logs"> = {
+  runs: "job",
+  summary: logsSummary,
+  preview: containerPreview,
+  execute: engineJob(containerLogs, logsSummary),
+  inverse: undefined,
+};
+
+export const exec: Handler<"container.exec"> = {
+  runs: "job",
+  summary: execSummary,
+  preview: (a) => [msg`${strong("Container:")} ${code(a.container)}`, msg`${strong("Command:")} ${code(a.cmd.join(" "))}`],
+  execute: engineJob(containerExec, execSummary),
+  inverse: undefined,
+};
+
+export const list: Handler<"container.list"> = {
+  runs: "reply",
+  summary: plainSummary,
+  preview: noPreview,
+  execute: answered(containerList),
+  inverse: undefined,
+};
+
+export const inspect: Handler<"container.inspect"> = {
+  runs: "reply",
+  summary: plainSummary,
+  preview: containerPreview,
+  execute: answered(containerInspect),
+  inverse: undefined,
+};
+
+export const stop: Handler<"container.stop"> = {
+  runs: "reply",
+  summary: plainSummary,
+  preview: containerPreview,
+  execute: answered(containerStop),
+  inverse: (a) => ({ kind: "container.start", host: a.host, container: a.container }),
+};
+
+export const start: Handler<"container.start"> = {
+  runs: "reply",
+  summary: plainSummary,
+  preview: containerPreview,
+  execute: answered(containerStart),
+  inverse: (a) => ({ kind: "container.stop", host: a.host, container: a.container }),
+};
+
+export const restart: Handler<"container.restart"> = {
+  runs: "reply",
+  summary: plainSummary,
+  preview: containerPreview,
+  execute: answered(containerRestart),
+  inverse: undefined,
+};
+
+export const remove: Handler<"container.remove"> = {
+  runs: "reply",
+  summary: (a, host) => `rm${a.force ? " -f" : ""} ${a.container} on ${host}`,
+  preview: (a) => [msg`${strong("Container:")} ${code(a.container)}${a.force ? " (forced, even if running)" : ""}`],
+  execute: answered(containerRemove),
+  inverse: undefined,
+};

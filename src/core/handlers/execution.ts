@@ -1,0 +1,96 @@
+import { type ActionKind, type ActionOf, targetsHost } from "../action.ts";
+import { auditOutcome, errorCode } from "../audit.ts";
+import { publicMessage } from "../errors.ts";
+import type { JobEvent } from "../events.ts";
+import { hostReports } from "../host-reports.ts";
+import type { JobAction, JobContext } from "../job-context.ts";
+import { legacyText } from "../legacy-text.ts";
+import { msg, tone } from "../message.ts";
+import { type Outcome, replyOutcome } from "../pipeline-types.ts";
+import type { Answer } from "../reply.ts";
+import type { Handler, HandlerContext } from "./handler.ts";
+import { shown } from "./handler.ts";
+
+/** A failure berth reports to the requester: the error's public text, or a reference into berth's log. */
+export function failure(error: unknown, c: Pick<HandlerContext, "requestId">): Outcome {
+  return replyOutcome(
+    c.requestId,
+    msg`${tone("warning")} ${legacyText(publicMessage(error, c.requestId.slice(0, 8)))}`,
+    "ephemeral",
+    "failed",
+  );
+}
+
+/** How a reply handler executes: it answers, and an action on an engine has its outcome audited. */
+export function answered<K extends ActionKind>(answer: Answer<K>): Handler<K>["execute"] {
+  return async (action: ActionOf<K>, c: HandlerContext): Promise<Outcome> => {
+    const { deps, actor, host, requestId } = c;
+    const audited = targetsHost(action);
+    try {
+      const reply = await answer(
+        action,
+        {
+          engine: () => deps.engine(host as string),
+          host,
+          registry: deps.registry,
+          policy: c.policy,
+          subject: c.subject,
+          actor,
+          jobs: deps.jobs,
+          slash: deps.slash,
+          clock: deps.clock,
+          hosts: () => hostReports(deps, c.signal),
+        },
+        c.signal,
+      );
+      if (audited) auditOutcome(deps, { requestId, actor, action, host, outcome: "ok", approver: c.approval?.approver });
+      return { type: "reply", reply, requestId };
+    } catch (error) {
+      auditOutcome(deps, { requestId, actor, action, host, outcome: `error: ${errorCode(error)}`, approver: c.approval?.approver });
+      deps.log?.("command failed", { requestId, err: error, kind: action.kind });
+      return failure(error, c);
+    }
+  };
+}
+
+type Run<A extends JobAction> = (action: A, ctx: JobContext, signal: AbortSignal) => AsyncGenerator<JobEvent>;
+
+/** How a job on an engine executes: a plan with a card title, started by the transport once it can show it. */
+export function engineJob<A extends JobAction>(
+  run: Run<A>,
+  summary: (action: A, host: string) => string,
+  extra: Partial<Pick<JobContext, "rollbackImage">> = {},
+) {
+  return async (action: A, c: HandlerContext): Promise<Outcome> => {
+    const { deps } = c;
+    const host = c.host as string;
+    const id = deps.jobs.newId();
+    return {
+      type: "job",
+      plan: {
+        id,
+        requestId: c.requestId,
+        action,
+        host,
+        summary: shown(summary(action, host), action, c.policy),
+        actor: c.actor,
+        approvedBy: c.approval?.approver,
+        run: (signal) =>
+          run(
+            action,
+            {
+              engine: deps.engine(host),
+              host,
+              policy: c.policy,
+              actor: c.actor,
+              jobId: id,
+              clock: deps.clock,
+              isolation: deps.hosts.settings?.[host]?.isolation,
+              ...extra,
+            },
+            signal,
+          ),
+      },
+    };
+  };
+}

@@ -1,0 +1,86 @@
+import type { ProvisionDeps } from "../../cloud/provision.ts";
+import type { Action, ActionKind, ActionOf, Actor } from "../action.ts";
+import type { Approved } from "../approvals.ts";
+import { code, type Message, msg, type Part, strong } from "../message.ts";
+import type { DispatchDeps, Outcome } from "../pipeline-types.ts";
+import { type Policy, type Subject, safeRegExp } from "../policy.ts";
+import { createRedactor } from "../redact.ts";
+
+/** What a handler is given once the pipeline has resolved the host, authorized and audited the request. */
+export type HandlerContext = {
+  deps: DispatchDeps;
+  actor: Actor;
+  host: string | undefined;
+  subject: Subject;
+  policy: Policy;
+  signal: AbortSignal;
+  requestId: string;
+  /** Set when the request waited on a card and was approved (or confirmed by the requester). */
+  approval?: Approved | undefined;
+  /** For `approval.decide`: hands an approved request back to the pipeline, which authorizes it again and runs it. */
+  resume: (approved: Approved) => Promise<Outcome>;
+};
+
+/** What a handler may read to preview a gated request: the policy's limits, and the Azure hosts berth made. */
+export type PreviewContext = { policy: Policy; cloud: ProvisionDeps | undefined };
+
+/**
+ * Everything berth knows about one kind of action, in one place. Method syntax on purpose: a handler of one kind is
+ * used where a handler of any kind is expected, after the pipeline has looked it up by the action's own kind.
+ */
+export type Handler<K extends ActionKind> = {
+  /**
+   * How it runs: "reply" answers with one message; "job" posts a card and streams into its thread; "decision" decides
+   * a waiting request, so the pipeline neither resolves a host nor asks the policy's bindings: the clicker is checked
+   * against the request itself (approvals.ts).
+   */
+  runs: "reply" | "job" | "decision";
+  /** One line saying what will happen, for the gate card's title and the job card (`logs -f api on local`). */
+  summary(action: ActionOf<K>, host: string | undefined): string;
+  /** Exactly what will happen, below the gate card's host line: image, command, limits, environment names (never values). */
+  preview(action: ActionOf<K>, c: PreviewContext): Message[];
+  /** Why it cannot go ahead whatever anyone confirms; asked before a card is shown, so nobody confirms the impossible. */
+  refusal?(action: ActionOf<K>, c: Pick<DispatchDeps, "cloud" | "manifestHosts">): Message | undefined;
+  /** Carries out the authorized, audited action. */
+  execute(action: ActionOf<K>, c: HandlerContext): Promise<Outcome>;
+  /**
+   * The action that would undo this one, for a later `undo`; `undefined` (the field) where no action can (a removal, a
+   * read, a change whose earlier state berth does not know). The function may still answer undefined for one action.
+   */
+  inverse: ((action: ActionOf<K>) => Action | undefined) | undefined;
+};
+
+/** The preview of an action on a container: just its name. */
+export const containerPreview = (action: { container: string }): Message[] => [msg`${strong("Container:")} ${code(action.container)}`];
+
+/** Nothing more to show than the summary. */
+export const noPreview = (): Message[] => [];
+
+/** The summary of an action without a summary of its own: its kind, its container, its host. */
+export const plainSummary = (action: Action, host: string | undefined): string =>
+  `${action.kind}${"container" in action ? ` ${action.container}` : ""}${host ? ` on ${host}` : ""}`;
+
+/** Text about an action as it may be shown (cards, job lists): its secrets masked like its output. */
+export function shown(text: string, action: Action, policy: Policy): string {
+  return redactorFor(action, policy)(text);
+}
+
+/** A message about an action as it may be shown: each part's text masked like the action's output. */
+export function shownMessage(message: Message, action: Action, policy: Policy): Message {
+  const redact = redactorFor(action, policy);
+  return message.map((p): Part => {
+    if (typeof p === "string") return redact(p);
+    if ("code" in p) return { code: redact(p.code) };
+    if ("strong" in p) return { strong: redact(p.strong) };
+    if ("command" in p) return { command: redact(p.command) };
+    return p;
+  });
+}
+
+function redactorFor(action: Action, policy: Policy): (text: string) => string {
+  const values = action.kind === "container.run" ? action.env.map((e) => e.value) : [];
+  return createRedactor(
+    values,
+    policy.redact.flatMap((p) => safeRegExp(p) ?? []),
+  );
+}

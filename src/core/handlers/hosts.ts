@@ -1,0 +1,85 @@
+import type { ActionOf } from "../action.ts";
+import { auditOutcome } from "../audit.ts";
+import { formatDuration } from "../duration.ts";
+import { type CloudAction, hostAction, hostRefusal } from "../host-actions.ts";
+import { code, msg, plainText, strong, user } from "../message.ts";
+import { type Outcome, replyOutcome } from "../pipeline-types.ts";
+import { hostList } from "../reply.ts";
+import { answered } from "./execution.ts";
+import { type Handler, type HandlerContext, noPreview, plainSummary } from "./handler.ts";
+
+export const list: Handler<"host.list"> = {
+  runs: "reply",
+  summary: plainSummary,
+  preview: noPreview,
+  execute: answered(hostList),
+  inverse: undefined,
+};
+
+export const create: Handler<"host.create"> = {
+  runs: "job",
+  summary: (a) => `host create ${a.name} (${a.os})`,
+  preview: (a, { policy, cloud }) => [
+    msg`${strong("New Azure host:")} ${code(a.name)} (${a.os}${a.hyperv ? ", Hyper-V" : ""}${a.private ? ", private" : ""})`,
+    msg`${strong("Size / region:")} ${a.size ?? policy.azure.sizes[0] ?? ""} / ${a.region ?? cloud?.settings.region ?? "default"}`,
+    msg`${strong("Lifetime:")} ${a.ttlSeconds ? formatDuration(a.ttlSeconds * 1000) : policy.azure.defaultTtl}`,
+  ],
+  refusal: hostRefusal,
+  execute: async (a, c) => cloudJob(a, c),
+  inverse: (a) => ({ kind: "host.remove", name: a.name }),
+};
+
+export const remove: Handler<"host.remove"> = {
+  runs: "job",
+  summary: (a) => `host rm ${a.name}`,
+  preview(a, { cloud }) {
+    const r = cloud?.store.cloudHosts.get(a.name);
+    const made = r ? msg` (${r.os}, ${r.size}, ${r.region}, created by ${user(r.requester)})` : [];
+    return [msg`${strong("Azure host:")} ${code(a.name)}${made}: its VM, disk, NIC, public IP and firewall are deleted`];
+  },
+  refusal: hostRefusal,
+  execute: async (a, c) => cloudJob(a, c),
+  inverse: undefined,
+};
+
+export const extend: Handler<"host.extend"> = {
+  runs: "reply",
+  summary: plainSummary,
+  preview: noPreview,
+  refusal: hostRefusal,
+  execute: async (a, c) => cloudJob(a, c),
+  // The lifetime before the extension is not kept.
+  inverse: undefined,
+};
+
+/** `host create|rm|extend`: checked against what exists and the policy's Azure limits, then a job (or an answer). */
+function cloudJob(action: CloudAction, c: HandlerContext): Outcome {
+  const { deps, actor, requestId } = c;
+  const id = deps.jobs.newId();
+  const out = hostAction(action, actor, {
+    cloud: deps.cloud,
+    manifestHosts: deps.manifestHosts ?? [],
+    jobId: id,
+    jobRunning: (job) => deps.jobs.get(job) !== undefined,
+  });
+  if (out.type === "reply") {
+    const outcome = out.refused ? `refused: ${plainText(out.text)}` : "ok";
+    auditOutcome(deps, { requestId, actor, action, host: action.name, outcome });
+    return replyOutcome(requestId, out.text, out.visibility, out.refused ? "refused" : undefined);
+  }
+  return {
+    type: "job",
+    plan: {
+      id,
+      requestId,
+      action: action as ActionOf<"host.create" | "host.remove">,
+      host: out.host,
+      summary: out.summary,
+      actor,
+      approvedBy: c.approval?.approver,
+      // Removal cannot be stopped half-way (it would leave resources nobody tracks): no button.
+      stopLabel: action.kind === "host.create" ? "Cancel" : null,
+      run: out.run,
+    },
+  };
+}

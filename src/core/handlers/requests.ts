@@ -1,0 +1,86 @@
+import { decide, startGrant } from "../approvals.ts";
+import { auditOutcome } from "../audit.ts";
+import { auditReport } from "../audit-report.ts";
+import { noSuchJob } from "../authorize-request.ts";
+import { formatDuration } from "../duration.ts";
+import { explain } from "../explain.ts";
+import { code, msg, strong } from "../message.ts";
+import { now, replyOutcome } from "../pipeline-types.ts";
+import { help as helpAnswer, jobList, whoami } from "../reply.ts";
+import { answered } from "./execution.ts";
+import { type Handler, noPreview, plainSummary } from "./handler.ts";
+
+/** Handlers of berth's own actions: help, whoami and can-i, jobs, approvals and grants, the audit log. */
+
+export const help: Handler<"help"> = {
+  runs: "reply",
+  summary: plainSummary,
+  preview: noPreview,
+  execute: answered(helpAnswer),
+  inverse: undefined,
+};
+
+export const policyExplain: Handler<"policy.explain"> = {
+  runs: "reply",
+  summary: plainSummary,
+  preview: noPreview,
+  execute: async (a, c) => (a.question === "can-i" ? explain(a, c) : answered(whoami)(a, c)),
+  inverse: undefined,
+};
+
+export const jobs: Handler<"job.list"> = {
+  runs: "reply",
+  summary: plainSummary,
+  preview: noPreview,
+  execute: answered(jobList),
+  inverse: undefined,
+};
+
+export const cancel: Handler<"job.cancel"> = {
+  runs: "reply",
+  summary: plainSummary,
+  preview: noPreview,
+  async execute(a, c) {
+    const { deps, actor, requestId } = c;
+    const target = deps.jobs.get(a.job);
+    if (!target) return replyOutcome(requestId, noSuchJob(a.job));
+    deps.jobs.cancel(a.job, actor.userId);
+    auditOutcome(deps, { requestId, actor, action: a, host: c.host, outcome: "cancel requested" });
+    return replyOutcome(requestId, msg`Stopping job ${code(a.job)} (${target.record.summary}).`);
+  },
+  inverse: undefined,
+};
+
+export const decision: Handler<"approval.decide"> = {
+  runs: "decision",
+  summary: plainSummary,
+  preview: noPreview,
+  async execute(a, c) {
+    const decided = await decide(a, c.actor, c.deps, c.requestId);
+    return decided.type === "approved" ? c.resume(decided.approved) : decided.outcome;
+  },
+  inverse: undefined,
+};
+
+export const grant: Handler<"grant.request"> = {
+  runs: "reply",
+  summary: (a) => `grant ${a.role} for ${formatDuration(a.durationSeconds * 1000)}`,
+  preview: (a) => [
+    msg`${strong("Role:")} ${a.role} for ${formatDuration(a.durationSeconds * 1000)}`,
+    msg`${strong("Reason:")} ${a.reason}`,
+  ],
+  // A grant starts only on its approved card (the policy always asks a second person for one).
+  execute: async (a, c) =>
+    c.approval
+      ? startGrant(a, c.approval, c.deps, c.requestId)
+      : replyOutcome(c.requestId, msg`A grant needs a second person's approval first.`, "ephemeral", "refused"),
+  inverse: undefined,
+};
+
+export const audit: Handler<"audit.query"> = {
+  runs: "reply",
+  summary: plainSummary,
+  preview: noPreview,
+  execute: async (a, c) => replyOutcome(c.requestId, auditReport(c.deps.store.audit.all(), a, now(c.deps))),
+  inverse: undefined,
+};

@@ -1,0 +1,30 @@
+import type { ContainerEngine, Isolation } from "../engines/ports.ts";
+import type { ActionOf, Actor } from "./action.ts";
+import type { Policy } from "./policy.ts";
+
+export type ServiceJobAction =
+  | ActionOf<"service.logs">
+  | ActionOf<"service.scale">
+  | ActionOf<"service.update">
+  | ActionOf<"service.rollback">;
+export type JobAction = ActionOf<"container.run"> | ActionOf<"container.logs"> | ActionOf<"container.exec"> | ServiceJobAction;
+
+/** What a job needs while it runs: its engine and host, the policy's limits, who started it. */
+export type JobContext = {
+  engine: ContainerEngine;
+  host: string;
+  policy: Policy;
+  actor: Actor;
+  jobId: string;
+  clock?: () => number;
+  /** The manifest's default isolation for this host (Windows), over the engine's own default. */
+  isolation?: Isolation | undefined;
+  /** `service rollback`: the previous image berth checked against the allow-list; the rollback brings back no other. */
+  rollbackImage?: string | undefined;
+};
+
+/** Why a job's signal was aborted: a person (Stop button, `cancel`) or berth shutting down. */
+export type CancelReason = { by: string };
+
+/** Who stopped a job, from its aborted signal ("unknown" when berth itself did). */
+export const cancelledBy = (signal: AbortSignal): string => (signal.reason as Partial<CancelReason> | undefined)?.by ?? "unknown";
