@@ -9,6 +9,6 @@ export default defineCommand({
   examples: ["cancel j-7f3a2c"],
   options: [],
   interspersed: true,
-  args: z.object({ _: positionals(["JOB (an id from `/berth jobs`)"]) }),
+  args: z.object({ _: positionals(["JOB (an id that the jobs command lists)"]) }),
   toAction: ({ _: [job] }) => ({ kind: "job.cancel", job: job.toLowerCase() }),
 });

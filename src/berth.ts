@@ -284,7 +284,7 @@ export function createBerth(config: Config, options: BerthOptions = {}) {
       actor: { userId: record.requester, channelId: record.channelId },
       cardTs,
       stopLabel: kind === "host.create" ? "Cancel" : null,
-      run: (signal) => (kind === "host.create" ? provisionHost(record.name, c, signal) : removeHost(record.name, reason, c, signal)),
+      run: (signal) => (kind === "host.create" ? provisionHost(record.name, c, signal) : removeHost(record.name, [reason], c, signal)),
     });
   };
 

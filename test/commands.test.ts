@@ -12,7 +12,7 @@ for (const command of commands) {
   for (const example of command.examples) {
     test(`example parses: /berth ${example}`, () => {
       const result = parse(example, registry);
-      assert.equal(result.ok, true, result.ok ? "" : result.message);
+      assert.equal(result.ok, true, result.ok ? "" : mrkdwn(result.message));
     });
   }
 }
@@ -23,7 +23,7 @@ test("help lists every command with its usage", () => {
 });
 
 test("help for one command shows its options and examples", () => {
-  const help = toMrkdwn(helpText(registry, "logs", "/ops"), "/ops");
+  const help = toMrkdwn(helpText(registry, "logs"), "/ops");
   assert.match(help, /\*\/ops logs \[-f\]/);
   assert.match(help, /`-f, --follow` keep streaming/);
   assert.match(help, /`\/ops logs -f api`/);

@@ -1,4 +1,5 @@
 import { BerthError } from "../src/core/errors.ts";
+import { command } from "../src/core/message.ts";
 import type {
   ContainerDetails,
   ContainerEngine,
@@ -61,10 +62,11 @@ export class FakeEngine implements ContainerEngine {
   private find(ref: string): ContainerDetails {
     const c = this.containers.find((x) => x.name === ref || x.id.startsWith(ref));
     if (!c)
-      throw new BerthError(
-        "NOT_FOUND",
-        `No berth container "${ref}" on host ${this.name}. Run \`/berth ps -a\` to see berth's containers.`,
-      );
+      throw new BerthError("NOT_FOUND", [
+        `No berth container "${ref}" on host ${this.name}. Run `,
+        command("ps -a"),
+        " to see berth's containers.",
+      ]);
     return c;
   }
 

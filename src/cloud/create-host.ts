@@ -85,9 +85,9 @@ export async function* provisionHost(name: string, deps: ProvisionDeps, signal: 
       };
       return;
     }
-    const why = `Docker did not answer on ${url} within ${deps.policy().azure.readyTimeout}. Last seen: ${seen.what}.`;
+    const why = msg`Docker did not answer on ${url} within ${deps.policy().azure.readyTimeout}. Last seen: ${seen.what}.`;
     if (deps.policy().azure.keepUnreachable) {
-      save({ status: "unreachable", detail: why, bootstrap: null });
+      save({ status: "unreachable", detail: plainText(why), bootstrap: null });
       deps.changed();
       yield {
         type: "end",
@@ -111,7 +111,7 @@ export async function* provisionHost(name: string, deps: ProvisionDeps, signal: 
     const cancelled = signal.aborted;
     const why: Message = cancelled
       ? msg`Cancelled by ${user(cancelledBy(signal) ?? "unknown")}.`
-      : [failureText(error, record, deps.policy())];
+      : failureText(error, record, deps.policy());
     if (Object.keys(record.steps).length === 0) {
       save({ status: "removed", detail: plainText(why), bootstrap: null });
       yield { type: "end", outcome: cancelled ? "cancelled" : "failed", text: msg`${why} Nothing was created in Azure.` };
@@ -154,16 +154,16 @@ async function runStep(
 }
 
 /** A failure in the words of someone who can act on it: Azure's reason, then the next thing to try. */
-function failureText(error: unknown, record: CloudHostRecord, policy: Policy): string {
+function failureText(error: unknown, record: CloudHostRecord, policy: Policy): Message {
   const base = publicMessage(error);
   const code = error instanceof BerthError ? error.code : "INTERNAL";
   const sizes = policy.azure.sizes.filter((s) => s !== record.size);
   const regions = policy.azure.regions.filter((r) => r !== record.region);
   switch (code) {
     case "CAPACITY":
-      return `${base}${sizes.length ? ` Sizes the policy allows: ${sizes.join(", ")}.` : ""}${regions.length ? ` Regions: ${regions.join(", ")}.` : ""}`;
+      return msg`${base}${sizes.length ? ` Sizes the policy allows: ${sizes.join(", ")}.` : ""}${regions.length ? ` Regions: ${regions.join(", ")}.` : ""}`;
     case "QUOTA":
-      return `${base} Ask your Azure admin for more quota in ${record.region} (Azure portal → Quotas), or pick a smaller size.`;
+      return msg`${base} Ask your Azure admin for more quota in ${record.region} (Azure portal → Quotas), or pick a smaller size.`;
     default:
       return base;
   }

@@ -1,20 +1,19 @@
 import { publicMessage } from "../core/errors.ts";
-import type { JobEvent, Text } from "../core/events.ts";
-import { code, command, type Message, msg, tone } from "../core/message.ts";
+import type { JobEvent } from "../core/events.ts";
+import { code, command, type Message, msg, plainText, tone } from "../core/message.ts";
 import type { CloudHostRecord } from "../store/store.ts";
 import { removeOrder, stepLabel } from "./checklist.ts";
 import { planFor } from "./host-record.ts";
 import type { ProvisionDeps } from "./provision-deps.ts";
 
 /**
- * Removes a host (`host rm`, expiry, or a failed create): everything berth made for it, in order, resumable. A string
- * reason is mrkdwn from a caller not yet moved to structured messages (issue 12), so the status stays mrkdwn for it.
+ * Removes a host (`host rm`, expiry, or a failed create): everything berth made for it, in order, resumable.
  */
-export async function* removeHost(name: string, reason: Text, deps: ProvisionDeps, signal: AbortSignal): AsyncGenerator<JobEvent> {
+export async function* removeHost(name: string, reason: Message, deps: ProvisionDeps, signal: AbortSignal): AsyncGenerator<JobEvent> {
   let record = deps.store.cloudHosts.get(name) as CloudHostRecord;
   yield {
     type: "status",
-    text: typeof reason === "string" ? `Removing \`${name}\` (${reason})…` : msg`Removing ${code(name)} (${reason})…`,
+    text: msg`Removing ${code(name)} (${reason})…`,
   };
   const left = yield* removeResources(record, deps, (r) => (record = r), signal);
   const outcome = record.status === "removed" ? "succeeded" : signal.aborted && deps.suspended() ? "cancelled" : "failed";
@@ -67,7 +66,7 @@ export async function* removeResources(
       const started = Object.keys(record.removal).length;
       return msg`berth is restarting; removing ${name} goes on when it is back (${started} of ${removeOrder.length} steps started).`;
     }
-    save({ detail: `removal failed: ${publicMessage(error)}` });
+    save({ detail: `removal failed: ${plainText(publicMessage(error))}` });
     return msg`${tone("warning")} Removing ${name} did not finish: ${publicMessage(error)} berth retries when it restarts; ${command(`host rm ${record.name}`)} retries now.`;
   } finally {
     jobSignal.removeEventListener("abort", onAbort);

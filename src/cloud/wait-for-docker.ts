@@ -1,7 +1,7 @@
 import { parseDuration } from "../core/duration.ts";
 import { publicMessage } from "../core/errors.ts";
 import type { JobEvent } from "../core/events.ts";
-import { msg } from "../core/message.ts";
+import { type Message, msg, plainText } from "../core/message.ts";
 import type { DockerConnection } from "../engines/ports.ts";
 import type { CloudHostRecord } from "../store/store.ts";
 import { cloudConnection } from "./berth-pki.ts";
@@ -14,25 +14,26 @@ export async function* waitForDocker(
   pki: { ca: Pem; client: Pem },
   deps: ProvisionDeps,
   signal: AbortSignal,
-): AsyncGenerator<JobEvent, { ok: boolean; what: string }> {
+): AsyncGenerator<JobEvent, { ok: boolean; what: Message }> {
   const conn = cloudConnection(record, pki) as DockerConnection;
   const engine = deps.connect({ ...conn, timeoutMs: 10_000 });
   const deadline = deps.clock() + (parseDuration(deps.policy().azure.readyTimeout) as number) * 1000;
-  let last = "no answer yet";
+  let last: Message = ["no answer yet"];
   let said = "";
   try {
     for (;;) {
       try {
         const info = await engine.info(AbortSignal.any([signal, AbortSignal.timeout(10_000)]));
         // The certificate proves the engine is berth's; the OS proves it is this host's (an address reused too soon).
-        if (info.osType === record.os) return { ok: true, what: `${info.osType} ${info.osBuild}, Docker ${info.engineVersion}` };
-        last = `a ${info.osType} Docker engine answers there, not the ${record.os} host berth made`;
+        if (info.osType === record.os) return { ok: true, what: [`${info.osType} ${info.osBuild}, Docker ${info.engineVersion}`] };
+        last = [`a ${info.osType} Docker engine answers there, not the ${record.os} host berth made`];
       } catch (error) {
         if (signal.aborted) throw error;
         last = publicMessage(error);
       }
-      if (last !== said) {
-        said = last;
+      // Said once per distinct reason, not once per probe.
+      if (plainText(last) !== said) {
+        said = plainText(last);
         yield { type: "notice", text: msg`Docker on ${conn.url} is not answering yet (cloud-init is installing it): ${last}` };
       }
       if (deps.clock() >= deadline) return { ok: false, what: last };

@@ -6,12 +6,12 @@ import { targetProblem } from "./mounts.ts";
  * engines only ever see this typed form, never the raw text.
  */
 const containerRef = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/, "a container name or id (letters, digits, _ . -)");
-const hostName = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, "a host name from `/berth hosts`");
+const hostName = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, "a host name that the hosts command lists");
 /** Also the VM's computer name: Windows allows 15 characters, Azure DNS labels lower-case letters, digits and -. */
 const newHostName = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,13}[a-z0-9]$/, "a new host name: 2–15 lower-case letters, digits or -, starting with a letter");
-const serviceRef = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, "a service name or id from `/berth service ls`");
+const serviceRef = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, "a service name or id that service ls lists");
 const imageRef = z
   .string()
   .max(255)
@@ -129,7 +129,7 @@ export const ActionSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("service.update"), host: hostName.optional(), service: serviceRef, image: imageRef }),
   z.object({ kind: z.literal("service.rollback"), host: hostName.optional(), service: serviceRef }),
   z.object({ kind: z.literal("job.list") }),
-  z.object({ kind: z.literal("job.cancel"), job: z.string().regex(/^[a-z0-9-]{1,40}$/, "a job id from `/berth jobs`") }),
+  z.object({ kind: z.literal("job.cancel"), job: z.string().regex(/^[a-z0-9-]{1,40}$/, "a job id that the jobs command lists") }),
   // For can-i, `text` is the command being asked about; it is parsed (never run) when the question is answered.
   z.object({
     kind: z.literal("policy.explain"),

@@ -10,7 +10,7 @@ export const hostOption: OptionSpec = {
   short: "H",
   type: "value",
   valueName: "HOST",
-  help: "the Docker host to use (see `/berth hosts`); defaults to the channel's or the only host",
+  help: "the Docker host to use (the hosts command lists them); defaults to the channel's or the only host",
 };
 
 /** Exactly these positional arguments, each named in the message when missing or extra. */

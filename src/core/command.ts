@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { type Action, ActionSchema } from "./action.ts";
+import { code, command, join, type Message, msg } from "./message.ts";
 import { suggest } from "./suggest.ts";
 
 /** One docker-CLI-style option. `flag` takes no value; `value` takes one; `list` may repeat (`-e A=1 -e B=2`). */
@@ -28,7 +29,7 @@ export type CommandSpec<Args extends z.ZodType> = {
   toAction: (args: z.output<Args>) => Action;
 };
 
-export type Parsed = { ok: true; action: Action } | { ok: false; message: string; usage?: string | undefined };
+export type Parsed = { ok: true; action: Action } | { ok: false; message: Message; usage?: Message | undefined };
 
 export type Command = Omit<CommandSpec<z.ZodType>, "args" | "toAction"> & {
   parse(words: readonly string[]): Parsed;
@@ -37,7 +38,7 @@ export type Command = Omit<CommandSpec<z.ZodType>, "args" | "toAction"> & {
 /** Declares a command; the argument type stays inside the closure so the registry can hold any mix of commands. */
 export function defineCommand<Args extends z.ZodType>(spec: CommandSpec<Args>): Command {
   const { args, toAction, ...meta } = spec;
-  const fail = (message: string): Parsed => ({ ok: false, message, usage: usageOf(meta) });
+  const fail = (message: Message): Parsed => ({ ok: false, message, usage: usageOf(meta) });
   return {
     ...meta,
     parse(words) {
@@ -52,7 +53,7 @@ export function defineCommand<Args extends z.ZodType>(spec: CommandSpec<Args>): 
   };
 }
 
-type ArgvResult = { ok: true; argv: Argv } | { ok: false; message: string };
+type ArgvResult = { ok: true; argv: Argv } | { ok: false; message: Message };
 
 function parseArgv(words: readonly string[], cmd: Pick<CommandSpec<never>, "name" | "options" | "interspersed">): ArgvResult {
   const argv: Argv = { _: [] };
@@ -65,8 +66,13 @@ function parseArgv(words: readonly string[], cmd: Pick<CommandSpec<never>, "name
   const unknown = (word: string): ArgvResult => {
     const names = cmd.options.flatMap((o) => [`--${o.long}`, ...(o.short ? [`-${o.short}`] : [])]);
     const close = suggest(word, names).slice(0, 2);
-    const hint = close.length ? ` Did you mean ${close.map((c) => `\`${c}\``).join(" or ")}?` : "";
-    return { ok: false, message: `\`${cmd.name}\` has no option \`${word}\`.${hint}` };
+    const hint = close.length
+      ? msg` Did you mean ${join(
+          close.map((c) => [code(c)]),
+          " or ",
+        )}?`
+      : [];
+    return { ok: false, message: msg`${code(cmd.name)} has no option ${code(word)}.${hint}` };
   };
   let optionsDone = false;
   for (let i = 0; i < words.length; i++) {
@@ -95,7 +101,7 @@ function parseArgv(words: readonly string[], cmd: Pick<CommandSpec<never>, "name
       if (o.type === "flag") {
         const inline = eq === -1 ? undefined : word.slice(eq + 1);
         if (inline !== undefined && !/^(true|false)$/.test(inline)) {
-          return { ok: false, message: `\`--${name}\` is a switch; write \`--${name}\` alone.` };
+          return { ok: false, message: msg`${code(`--${name}`)} is a switch; write ${code(`--${name}`)} alone.` };
         }
         argv[o.long] = inline !== "false";
         continue;
@@ -125,21 +131,21 @@ function parseArgv(words: readonly string[], cmd: Pick<CommandSpec<never>, "name
 }
 
 function missing(o: OptionSpec, shown: string): ArgvResult {
-  return { ok: false, message: `\`${shown}\` needs a value: \`${shown} ${o.valueName ?? "VALUE"}\`.` };
+  return { ok: false, message: msg`${code(shown)} needs a value: ${code(`${shown} ${o.valueName ?? "VALUE"}`)}.` };
 }
 
 /** zod issues as one sentence each, naming the option or argument the person typed. */
-function describeIssues(error: z.ZodError, cmd: Pick<CommandSpec<never>, "name" | "options">): string {
+function describeIssues(error: z.ZodError, cmd: Pick<CommandSpec<never>, "name" | "options">): Message {
   const messages = error.issues.map((issue) => {
     const head = issue.path[0];
     const option = cmd.options.find((o) => o.long === head);
-    return option ? `\`--${option.long}\`: ${issue.message}` : issue.message;
+    return option ? msg`${code(`--${option.long}`)}: ${issue.message}` : msg`${issue.message}`;
   });
-  return `\`${cmd.name}\`: ${messages.join("; ")}`;
+  return msg`${code(cmd.name)}: ${join(messages, "; ")}`;
 }
 
-export function usageOf(cmd: Pick<CommandSpec<never>, "usage">): string {
-  return `Usage: \`/berth ${cmd.usage}\``;
+export function usageOf(cmd: Pick<CommandSpec<never>, "usage">): Message {
+  return msg`Usage: ${command(cmd.usage)}`;
 }
 
 export type Registry = {

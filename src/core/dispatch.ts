@@ -5,7 +5,6 @@ import { auditDecision } from "./audit.ts";
 import { authorizeRequest } from "./authorize-request.ts";
 import { cardOf, type HandlerContext, handlerOf } from "./handlers.ts";
 import { resolveHostFor } from "./host-pick.ts";
-import { legacyText } from "./legacy-text.ts";
 import { msg, tone } from "./message.ts";
 import { parse } from "./parse.ts";
 import { type DispatchDeps, now, type Outcome, type Request, replyOutcome } from "./pipeline-types.ts";
@@ -24,7 +23,7 @@ export async function dispatch(req: Request, deps: DispatchDeps, signal: AbortSi
   const requestId = req.requestId ?? randomUUID();
   const parsed = parse(req.text, deps.registry);
   if (!parsed.ok) {
-    const text = parsed.usage ? msg`${legacyText(parsed.message)}\n${legacyText(parsed.usage)}` : legacyText(parsed.message);
+    const text = parsed.usage ? msg`${parsed.message}\n${parsed.usage}` : parsed.message;
     return replyOutcome(requestId, text, "ephemeral", "usage_error");
   }
   return dispatchAction(parsed.action, req.actor, deps, signal, requestId);

@@ -1,3 +1,5 @@
+import { type Message, plainText } from "./message.ts";
+
 /**
  * The one error class berth throws for unexpected failures. Expected outcomes (a usage error, a denial) are values,
  * not exceptions. `message` is written for the person in Slack: what went wrong and what to do next.
@@ -20,15 +22,19 @@ export type ErrorCode = (typeof errorCodes)[number];
 
 export class BerthError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /** What the person is shown, with its commands and names as parts; `message` is the same as plain text (for logs). */
+  readonly text: Message;
+  constructor(code: ErrorCode, message: string | Message, options?: { cause?: unknown }) {
+    const text = typeof message === "string" ? [message] : message;
+    super(plainText(text), options);
     this.name = "BerthError";
     this.code = code;
+    this.text = text;
   }
 }
 
 /** What a person may be shown for any error: our own messages verbatim, anything else as an internal failure. */
-export function publicMessage(error: unknown, ref?: string): string {
-  if (error instanceof BerthError && error.code !== "INTERNAL") return error.message;
-  return `Something failed on berth's side${ref ? ` (ref ${ref})` : ""}. The operator can find the details in berth's logs.`;
+export function publicMessage(error: unknown, ref?: string): Message {
+  if (error instanceof BerthError && error.code !== "INTERNAL") return error.text;
+  return [`Something failed on berth's side${ref ? ` (ref ${ref})` : ""}. The operator can find the details in berth's logs.`];
 }

@@ -68,7 +68,7 @@ export async function cardOf(
       .info(AbortSignal.any([signal, AbortSignal.timeout(3000)]))
       .then(
         (i) => `${i.osType}, ${i.osVersion}, Docker ${i.engineVersion}`,
-        (e: unknown) => `unreachable now (${publicMessage(e)})`,
+        (e: unknown) => msg`unreachable now (${publicMessage(e)})`,
       );
     lines.push(msg`${strong("Host:")} ${engineHost} (${os})`);
   }

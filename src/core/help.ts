@@ -1,8 +1,8 @@
 import type { Registry } from "./command.ts";
-import { code, command, join, type Message, msg, strong } from "./message.ts";
+import { code, command, commandHeading, join, type Message, msg, strong } from "./message.ts";
 
-/** Help is generated from the command definitions, never written by hand. `slash` heads one command's usage. */
-export function helpText(registry: Registry, topic?: string, slash = "/berth"): Message {
+/** Help is generated from the command definitions, never written by hand. */
+export function helpText(registry: Registry, topic?: string): Message {
   if (topic) {
     const c = registry.find(topic);
     if (!c) {
@@ -20,7 +20,7 @@ export function helpText(registry: Registry, topic?: string, slash = "/berth"): 
         msg`• ${code(`${o.short ? `-${o.short}, ` : ""}--${o.long}${o.type === "flag" ? "" : ` ${o.valueName ?? "VALUE"}`}`)} ${o.help}`,
     );
     return join([
-      msg`${strong(`${slash} ${c.usage}`)}`,
+      msg`${commandHeading(c.usage)}`,
       msg`${c.summary}`,
       ...(options.length ? [msg`${strong("Options")}`, ...options] : []),
       msg`${strong("Examples")}`,

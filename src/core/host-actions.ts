@@ -106,7 +106,7 @@ export function hostAction(action: CloudAction, actor: Actor, ctx: HostActionCon
         type: "job",
         host: action.name,
         summary: `host rm ${action.name}`,
-        run: (signal) => removeHost(action.name, `asked by <@${actor.userId}>`, cloud, signal),
+        run: (signal) => removeHost(action.name, msg`asked by ${user(actor.userId)}`, cloud, signal),
       };
     }
     case "host.extend": {

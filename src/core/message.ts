@@ -33,7 +33,7 @@ export type Part =
   /** A Slack channel by ID. */
   | { readonly channel: string }
   /** A berth command line without the slash command (`ps -a`): the renderer adds the configured one (`/berth`, `/ops`). */
-  | { readonly command: string }
+  | { readonly command: string; readonly heading?: true }
   /** A marker for the tone of a line (shown where it is placed, e.g. a host's health in a list). */
   | { readonly tone: Tone };
 
@@ -45,6 +45,8 @@ export const strong = (text: string): Part => ({ strong: text });
 export const user = (id: string): Part => ({ user: id });
 export const channel = (id: string): Part => ({ channel: id });
 export const command = (line: string): Part => ({ command: line });
+/** A command line shown as a heading (one command's help). */
+export const commandHeading = (line: string): Part => ({ command: line, heading: true });
 export const tone = (t: Tone): Part => ({ tone: t });
 
 type Value = Part | Message | number;

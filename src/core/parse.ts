@@ -1,4 +1,5 @@
 import type { Parsed, Registry } from "./command.ts";
+import { code, command as commandLine, join, msg } from "./message.ts";
 import { normalize } from "./normalize.ts";
 import { tokenize } from "./tokenize.ts";
 
@@ -10,25 +11,35 @@ export function parse(text: string, registry: Registry): Parsed {
   if (text.length > maxTextLength) {
     return {
       ok: false,
-      message: `That command is ${text.length.toLocaleString("en")} characters long; berth accepts up to ${maxTextLength.toLocaleString("en")}. Shorten it, or put long scripts in an image.`,
+      message: [
+        `That command is ${text.length.toLocaleString("en")} characters long; berth accepts up to ${maxTextLength.toLocaleString("en")}. Shorten it, or put long scripts in an image.`,
+      ],
     };
   }
   const tokens = tokenize(normalize(text));
-  if (!tokens.ok) return { ok: false, message: tokens.message };
+  if (!tokens.ok) return { ok: false, message: [tokens.message] };
   const [first, ...rest] = tokens.words;
   if (first === undefined) {
-    return { ok: false, message: "Tell berth what to do, for example `/berth ps` or `/berth help`." };
+    return { ok: false, message: msg`Tell berth what to do, for example ${commandLine("ps")} or ${commandLine("help")}.` };
   }
   // Phones capitalise the first word ("Logs -f api").
   const name = first.toLowerCase();
   const command = registry.find(name);
   if (!command) {
     const close = registry.suggest(name);
-    const hint = close.length ? ` Did you mean ${close.map((c) => `\`${c}\``).join(" or ")}?` : "";
+    const hint = close.length
+      ? msg` Did you mean ${join(
+          close.map((c) => [code(c)]),
+          " or ",
+        )}?`
+      : [];
     return {
       ok: false,
-      message: `berth has no command \`${first}\`.${hint} Commands: ${registry.commands.map((c) => `\`${c.name}\``).join(", ")}.`,
-      usage: "Usage: `/berth help [COMMAND]`",
+      message: msg`berth has no command ${code(first)}.${hint} Commands: ${join(
+        registry.commands.map((c) => [code(c.name)]),
+        ", ",
+      )}.`,
+      usage: msg`Usage: ${commandLine("help [COMMAND]")}`,
     };
   }
   return command.parse(rest);

@@ -37,7 +37,7 @@ export function toMrkdwn(message: Message | string, slash = "/berth"): string {
       if ("strong" in p) return `*${escapeMrkdwn(p.strong)}*`;
       if ("user" in p) return mention(p.user);
       if ("channel" in p) return /^[CGD][A-Z0-9]{2,}$/.test(p.channel) ? `<#${p.channel}>` : escapeMrkdwn(p.channel);
-      if ("command" in p) return inlineCode(`${slash} ${p.command}`);
+      if ("command" in p) return p.heading ? `*${escapeMrkdwn(`${slash} ${p.command}`)}*` : inlineCode(`${slash} ${p.command}`);
       return toneEmoji[p.tone];
     })
     .join("");

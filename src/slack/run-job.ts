@@ -135,7 +135,7 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
       }
     } catch (error) {
       outcome = job.controller.signal.aborted ? "cancelled" : "failed";
-      text = publicMessage(error, plan.requestId.slice(0, 8));
+      text = redact(toMrkdwn(publicMessage(error, plan.requestId.slice(0, 8)), slash));
       deps.log?.("job failed", { job: plan.id, requestId: plan.requestId, err: error, code: errorCode(error) });
     }
     const result = await thread.close(plan.summary);

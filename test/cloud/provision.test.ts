@@ -352,7 +352,7 @@ test("Docker never answering: reported with what was seen, then removed — or k
 test("host rm removes in order and is idempotent: a second run finds everything done", async () => {
   const s = setup();
   await collect(provisionHost("ci-1", s.deps, new AbortController().signal));
-  const first = await collect(removeHost("ci-1", "asked", s.deps, new AbortController().signal));
+  const first = await collect(removeHost("ci-1", ["asked"], s.deps, new AbortController().signal));
   assert.equal(end(first).outcome, "succeeded");
   assert.deepEqual(
     s.cloud.calls.filter((c) => c.startsWith("delete")),
@@ -360,7 +360,7 @@ test("host rm removes in order and is idempotent: a second run finds everything 
   );
   assert.equal(s.store.cloudHosts.get("ci-1")?.status, "removed");
   assert.deepEqual(s.changes.slice(-2), ["removing", "removed"], "the host leaves `hosts` as soon as removal starts");
-  const again = await collect(removeHost("ci-1", "asked", s.deps, new AbortController().signal));
+  const again = await collect(removeHost("ci-1", ["asked"], s.deps, new AbortController().signal));
   assert.equal(end(again).outcome, "succeeded");
   assert.equal(s.cloud.calls.filter((c) => c.startsWith("delete")).length, 4, "nothing is deleted twice");
 });
@@ -382,7 +382,7 @@ test("a removal interrupted by berth stopping resumes from its stored pollers; a
   let release = () => {};
   s.cloud.deleteHold = new Promise<void>((r) => (release = r));
   const personal = new AbortController();
-  const removing = collect(removeHost("ci-1", "asked", s.deps, personal.signal));
+  const removing = collect(removeHost("ci-1", ["asked"], s.deps, personal.signal));
   await new Promise((r) => setTimeout(r, 20));
   personal.abort({ by: "U0SOMEONE" });
   await new Promise((r) => setTimeout(r, 20));
@@ -393,7 +393,7 @@ test("a removal interrupted by berth stopping resumes from its stored pollers; a
   await collect(provisionHost("ci-1", t.deps, new AbortController().signal));
   t.cloud.deleteHold = new Promise<void>(() => {});
   const shutdown = new AbortController();
-  const interrupted = collect(removeHost("ci-1", "expired", t.deps, shutdown.signal));
+  const interrupted = collect(removeHost("ci-1", ["expired"], t.deps, shutdown.signal));
   await new Promise((r) => setTimeout(r, 20));
   t.suspend();
   shutdown.abort({ by: "berth (shutting down)" });
@@ -403,7 +403,7 @@ test("a removal interrupted by berth stopping resumes from its stored pollers; a
   assert.equal(t.store.cloudHosts.get("ci-1")?.status, "removing");
   assert.deepEqual(t.store.cloudHosts.get("ci-1")?.removal.nic, { state: "running", poller: "delete-nic" });
   t.cloud.deleteHold = undefined;
-  const resumed = await collect(removeHost("ci-1", "resumed", { ...t.deps, suspended: () => false }, new AbortController().signal));
+  const resumed = await collect(removeHost("ci-1", ["resumed"], { ...t.deps, suspended: () => false }, new AbortController().signal));
   assert.equal(end(resumed).outcome, "succeeded");
   assert.deepEqual(
     t.cloud.calls.filter((c) => c.startsWith("delete")),

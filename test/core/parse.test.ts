@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { registry } from "../../commands/index.ts";
 import type { Action } from "../../src/core/action.ts";
 import { parse } from "../../src/core/parse.ts";
+import { mrkdwn } from "../support/text.ts";
 
 const ok: [string, string, Action][] = [
   [
@@ -99,7 +100,7 @@ test("a phone-typed command parses exactly like the desktop one", () => {
   ];
   for (const [phone, desktop] of pairs) {
     const a = parse(phone, registry);
-    assert.equal(a.ok, true, `${phone}: ${a.ok ? "" : a.message}`);
+    assert.equal(a.ok, true, `${phone}: ${a.ok ? "" : mrkdwn(a.message)}`);
     assert.deepEqual(a, parse(desktop, registry));
   }
 });
@@ -155,12 +156,12 @@ for (const [name, text, message] of bad) {
   test(`bad input: ${name}`, () => {
     const result = parse(text, registry);
     assert.equal(result.ok, false);
-    assert.match(result.ok ? "" : result.message, message);
+    assert.match(result.ok ? "" : mrkdwn(result.message), message);
   });
 }
 
 test("usage errors carry the command's usage line", () => {
   const result = parse("logs", registry);
   assert.equal(result.ok, false);
-  assert.equal(result.ok ? "" : result.usage, "Usage: `/berth logs [-f] [--tail N] [--since DURATION] [-H HOST] CONTAINER`");
+  assert.equal(result.ok ? "" : mrkdwn(result.usage), "Usage: `/berth logs [-f] [--tail N] [--since DURATION] [-H HOST] CONTAINER`");
 });

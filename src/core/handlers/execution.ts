@@ -4,7 +4,6 @@ import { publicMessage } from "../errors.ts";
 import type { JobEvent } from "../events.ts";
 import { hostReports } from "../host-reports.ts";
 import type { JobAction, JobContext } from "../job-context.ts";
-import { legacyText } from "../legacy-text.ts";
 import { msg, tone } from "../message.ts";
 import { type Outcome, replyOutcome } from "../pipeline-types.ts";
 import type { Answer } from "../reply.ts";
@@ -13,12 +12,7 @@ import { shown } from "./handler.ts";
 
 /** A failure berth reports to the requester: the error's public text, or a reference into berth's log. */
 export function failure(error: unknown, c: Pick<HandlerContext, "requestId">): Outcome {
-  return replyOutcome(
-    c.requestId,
-    msg`${tone("warning")} ${legacyText(publicMessage(error, c.requestId.slice(0, 8)))}`,
-    "ephemeral",
-    "failed",
-  );
+  return replyOutcome(c.requestId, msg`${tone("warning")} ${publicMessage(error, c.requestId.slice(0, 8))}`, "ephemeral", "failed");
 }
 
 /** How a reply handler executes: it answers, and an action on an engine has its outcome audited. */

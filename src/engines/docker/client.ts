@@ -6,13 +6,14 @@
 import type { Duplex, Readable } from "node:stream";
 import type Docker from "dockerode";
 import { BerthError, type ErrorCode } from "../../core/errors.ts";
+import type { Message } from "../../core/message.ts";
 import type { DockerConnection } from "../ports.ts";
 import { connectionReason, sshAdvice, tlsAdvice } from "./connection.ts";
 
 /** Maps an HTTP status (and the engine's message) to the error it means for one operation; undefined: the default. */
 export type StatusMap = (code: number, message: string, cause: unknown) => BerthError | undefined;
 /** Which statuses mean "wrong state" for one operation, as the CONFLICT message to show. */
-export type Conflicts = (code: number, message: string) => string | undefined;
+export type Conflicts = (code: number, message: string) => string | Message | undefined;
 
 /** The two dockerode clients of one engine, built by engine.ts (the SDK's one importer). */
 export type DockerClients = {
@@ -49,7 +50,7 @@ export type Client = DockerClients & {
   closeStreams(): void;
 };
 
-export const fail = (code: ErrorCode, message: string, cause?: unknown) => new BerthError(code, message, { cause });
+export const fail = (code: ErrorCode, message: string | Message, cause?: unknown) => new BerthError(code, message, { cause });
 
 export function engineMessage(e: unknown): string {
   const json = (e as { json?: unknown }).json;

@@ -5,6 +5,7 @@
 import type { Readable } from "node:stream";
 import type Docker from "dockerode";
 import { BerthError } from "../../core/errors.ts";
+import { command } from "../../core/message.ts";
 import type { ContainerDetails, ContainerEngine, ContainerSummary } from "../ports.ts";
 import { type Client, type Conflicts, fail } from "./client.ts";
 import { containerName, type Lookup } from "./lookup.ts";
@@ -88,7 +89,9 @@ export function createContainers(client: Client, lookup: Lookup): ContainerCalls
         (c, s) => c.stop({ t: graceSeconds, abortSignal: s }),
         true,
         (code) =>
-          code === 304 ? `Container "${ref}" is already stopped ${on}; nothing changed. Start it with /berth start ${ref}.` : undefined,
+          code === 304
+            ? [`Container "${ref}" is already stopped ${on}; nothing changed. Start it with `, command(`start ${ref}`), "."]
+            : undefined,
       ),
     start: (ref, signal) =>
       act(
@@ -99,7 +102,7 @@ export function createContainers(client: Client, lookup: Lookup): ContainerCalls
         false,
         (code) =>
           code === 304
-            ? `Container "${ref}" is already running ${on}; nothing changed. Use /berth restart ${ref} to restart it.`
+            ? [`Container "${ref}" is already running ${on}; nothing changed. Use `, command(`restart ${ref}`), " to restart it."]
             : undefined,
       ),
     restart: (ref, signal) => act(ref, signal, "restarting", (c, s) => c.restart({ t: graceSeconds, abortSignal: s }), true),
@@ -116,7 +119,7 @@ export function createContainers(client: Client, lookup: Lookup): ContainerCalls
             ? undefined
             : /already in progress/i.test(msg)
               ? `Container "${ref}" ${on} is already being removed.`
-              : `Container "${ref}" is running; stop it first or use /berth rm -f ${ref}`,
+              : [`Container "${ref}" is running; stop it first or use `, command(`rm -f ${ref}`)],
       ),
   };
 }

@@ -2,6 +2,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type Docker from "dockerode";
 import { BerthError } from "../../core/errors.ts";
+import { command } from "../../core/message.ts";
 import type { ContainerEngine, ExecHandle } from "../ports.ts";
 import { type Client, fail } from "./client.ts";
 import { readLines } from "./lines.ts";
@@ -14,7 +15,7 @@ export function createExec(client: Client, lookup: Lookup): ContainerEngine["exe
     const { Id } = await lookup.resolve(ref, signal);
     const doing = `running a command in "${ref}"`;
     const status = lookup.about(ref, (code) =>
-      code === 409 ? `Container "${ref}" is not running ${on}. Start it first with /berth start ${ref}.` : undefined,
+      code === 409 ? [`Container "${ref}" is not running ${on}. Start it first with `, command(`start ${ref}`), "."] : undefined,
     );
     const create = { Cmd: [...cmd], AttachStdin: false, AttachStdout: true, AttachStderr: true, Tty: false };
     const ex = await call(signal, doing, (s) => calls.getContainer(Id).exec({ ...create, abortSignal: s }), { status });

@@ -4,6 +4,7 @@
  */
 import type Docker from "dockerode";
 import { BerthError } from "../../core/errors.ts";
+import { command } from "../../core/message.ts";
 import { isOwned, ownerFilters } from "../ports.ts";
 import { type Client, type Conflicts, fail, type StatusMap } from "./client.ts";
 
@@ -28,7 +29,7 @@ export function containerName(names: readonly string[]): string {
 export function createLookup(client: Client): Lookup {
   const { call, calls, installation, on } = client;
   const notFound = (ref: string, cause?: unknown) =>
-    fail("NOT_FOUND", `No berth container "${ref}" ${on}. Run \`/berth ps -a\` to see berth's containers.`, cause);
+    fail("NOT_FOUND", [`No berth container "${ref}" ${on}. Run `, command("ps -a"), " to see berth's containers."], cause);
   const about =
     (ref: string, conflicts?: Conflicts): StatusMap =>
     (code, msg, cause) => {
@@ -68,10 +69,11 @@ export function createLookup(client: Client): Lookup {
         e instanceof BerthError && e.code === "NOT_FOUND" ? undefined : Promise.reject(e),
       );
       if (other && (other.Name === `/${want}` || (hexRef.test(lower) && other.Id.startsWith(lower)))) {
-        throw fail(
-          "NOT_FOUND",
-          `Container "${ref}" ${on} was not started by berth, and berth only manages containers it started. Run \`/berth ps -a\` to see berth's containers.`,
-        );
+        throw fail("NOT_FOUND", [
+          `Container "${ref}" ${on} was not started by berth, and berth only manages containers it started. Run `,
+          command("ps -a"),
+          " to see berth's containers.",
+        ]);
       }
     }
     throw notFound(ref);

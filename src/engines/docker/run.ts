@@ -4,6 +4,7 @@
  */
 import type Docker from "dockerode";
 import { BerthError } from "../../core/errors.ts";
+import { command, type Message } from "../../core/message.ts";
 import { type ContainerEngine, labels, type RunSpec } from "../ports.ts";
 import { type Client, fail } from "./client.ts";
 import type { Lookup } from "./lookup.ts";
@@ -61,7 +62,10 @@ export function createRun(client: Client, lookup: Lookup, negotiation: Negotiati
             : code === 409 && spec.name
               ? fail(
                   "CONFLICT",
-                  `A container named "${spec.name}" already exists ${on}; pick another --name or remove it with /berth rm ${spec.name}`,
+                  [
+                    `A container named "${spec.name}" already exists ${on}; pick another --name or remove it with `,
+                    command(`rm ${spec.name}`),
+                  ],
                   cause,
                 )
               : code === 404
@@ -121,17 +125,36 @@ function isolationRefused(host: string, osType: string, isolation: string | unde
 }
 
 /** The HCS start failures of a Windows engine (docs/reference/windows-engine.md §6 E1, E3, E4, E6), as what to do about them. */
-function windowsStartFailure(host: string, image: string, isolation: string | undefined, msg: string): string | undefined {
-  const otherMode = "Run it with --isolation process if the image's Windows build is the host's (/berth hosts shows it)";
+function windowsStartFailure(host: string, image: string, isolation: string | undefined, msg: string): Message | undefined {
+  const hostsShowIt = [" (", command("hosts"), " shows it)"];
+  const otherMode = ["Run it with --isolation process if the image's Windows build is the host's", ...hostsShowIt];
   if (/does not match the host operating system/i.test(msg))
     return isolation === "hyperv"
-      ? `Image "${image}" cannot run on host ${host}: Windows says its build does not match the host's, and a newer Windows image cannot run on an older host even with Hyper-V. Use an image tag built for the host's Windows version or an older one (/berth hosts shows it).`
-      : `Image "${image}" cannot run process-isolated on host ${host}: Windows says its build does not match the host's. Run it with --isolation hyperv, or use an image tag built for the host's Windows version (/berth hosts shows it).`;
+      ? [
+          `Image "${image}" cannot run on host ${host}: Windows says its build does not match the host's, and a newer Windows image cannot run on an older host even with Hyper-V. Use an image tag built for the host's Windows version or an older one`,
+          ...hostsShowIt,
+          ".",
+        ]
+      : [
+          `Image "${image}" cannot run process-isolated on host ${host}: Windows says its build does not match the host's. Run it with --isolation hyperv, or use an image tag built for the host's Windows version`,
+          ...hostsShowIt,
+          ".",
+        ];
   if (/No hypervisor is present/i.test(msg))
-    return `Host ${host} cannot start Hyper-V isolated containers: no hypervisor is running there (virtualization is off or unavailable). ${otherMode}, or ask the operator to enable virtualization on that host.`;
+    return [
+      `Host ${host} cannot start Hyper-V isolated containers: no hypervisor is running there (virtualization is off or unavailable). `,
+      ...otherMode,
+      ", or ask the operator to enable virtualization on that host.",
+    ];
   if (/required feature is not installed/i.test(msg))
-    return `Hyper-V is not installed on host ${host}, so it cannot start Hyper-V isolated containers. ${otherMode}, or ask the operator to install the Hyper-V and Containers features there.`;
+    return [
+      `Hyper-V is not installed on host ${host}, so it cannot start Hyper-V isolated containers. `,
+      ...otherMode,
+      ", or ask the operator to install the Hyper-V and Containers features there.",
+    ];
   if (/0xc0370106/i.test(msg))
-    return `Image "${image}" exited as soon as Windows started it on host ${host}, which happens when the image has a newer Windows update than the host. Use an image tag of the host's update, or ask the operator to update the host.`;
+    return [
+      `Image "${image}" exited as soon as Windows started it on host ${host}, which happens when the image has a newer Windows update than the host. Use an image tag of the host's update, or ask the operator to update the host.`,
+    ];
   return undefined;
 }

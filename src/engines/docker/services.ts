@@ -5,6 +5,7 @@
 import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BerthError } from "../../core/errors.ts";
+import { command } from "../../core/message.ts";
 import type { ContainerEngine, Convergence, LogLine, ServiceChange, ServiceLogQuery } from "../ports.ts";
 import {
   changedSpec,
@@ -39,7 +40,7 @@ const swarmCodes = { 200: true, 400: "bad parameter", 404: "not found", 500: "se
 export function createServices(client: Client): ServiceCalls {
   const { call, calls, conn, dial, hold, on, streams, translate } = client;
   const serviceNotFound = (ref: string, cause?: unknown) =>
-    fail("NOT_FOUND", `No service "${ref}" on host ${conn.name}. Run /berth service ls to see the services.`, cause);
+    fail("NOT_FOUND", [`No service "${ref}" on host ${conn.name}. Run `, command("service ls"), " to see the services."], cause);
   const swarmStatus =
     (ref?: string, more?: StatusMap): StatusMap =>
     (code, msg, cause) => {
