@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { loadConfig } from "../../src/config.ts";
-import { type Playground, startPlayground } from "../../src/playground/playground.ts";
+import { type Playground, playgroundConfig, startPlayground } from "../../src/playground/playground.ts";
+import { buildPorts } from "../../src/ports.ts";
 import { SEED } from "../../src/slack-emulator/slack-fake.ts";
 import { eventually, removeOwnContainers, testImage } from "../support/berth-harness.ts";
 
@@ -25,7 +26,7 @@ before(async () => {
     BERTH_METRICS_TOKEN: metricsToken,
   });
   assert.equal(config.mode, "none");
-  pg = await startPlayground(config, { write: (l) => logs.push(l) });
+  pg = await startPlayground(buildPorts(playgroundConfig(config), { write: (l) => logs.push(l) }));
   base = `http://127.0.0.1:${pg.port}`;
 });
 

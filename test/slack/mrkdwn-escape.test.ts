@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { noticeHeadline } from "../../src/notifications.ts";
 import { escapeMrkdwn, mention, neutralizeMrkdwn, showInvisible, unescapeMrkdwn } from "../../src/slack/mrkdwn-escape.ts";
 import { renderCard, renderGateCard, renderGateOverflow, renderNotification } from "../../src/slack/render.ts";
 
@@ -110,10 +111,9 @@ test("job cards, gate cards and notifications carry no live special mention or l
     renderGateCard({ ...gate, summary: `grant admin ${hostile}`, preview: [`*Reason:* ${hostile}`], outcome: hostile }),
     renderNotification({
       host: "local",
-      container: hostile,
       id: "abc",
       image: hostile,
-      headline: hostile,
+      headline: noticeHeadline({ container: hostile, host: "local", headline: hostile }),
       count: 1,
       firstAt: 0,
       lastAt: 0,
