@@ -100,8 +100,9 @@ export function createDeliver(deps: DeliverDeps) {
         deps.store.pending.setMessageTs(view.pending.id, ts);
         // Not shown in full, not approvable: a failure here cancels the request like a failed card.
         for (const text of overflow) await outbox.post(actor.channelId, { text, thread_ts: ts });
+        // The approvers come as mrkdwn mentions (users and user groups) from the policy: joined as they are.
         await ephemeral(
-          msg`Your request ${code(view.pending.id)} waits for approval by ${view.approvers.join(", ") || "a second person"}; the card above shows its state.`,
+          `Your request ${toMrkdwn([code(view.pending.id)])} waits for approval by ${view.approvers.join(", ") || "a second person"}; the card above shows its state.`,
         );
       } catch (error) {
         deps.store.pending.decide(view.pending.id, "cancelled", "berth");
