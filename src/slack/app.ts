@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import bolt, { type CustomRoute, type LogLevel, type webApi } from "@slack/bolt";
 import type { Actor } from "../core/action.ts";
 import { type DispatchDeps, dispatch, dispatchAction, type Outcome } from "../core/dispatch.ts";
+import { msg, tone } from "../core/message.ts";
 import { parse } from "../core/parse.ts";
 import { redactAction } from "../core/redact.ts";
 import type { Metrics } from "../metrics.ts";
@@ -157,7 +158,8 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
       messageTs: null,
     });
     metrics?.command(what.kind, "denied");
-    work.run(() => respond({ response_type: "ephemeral", replace_original: false, text: `:no_entry: ${reason}` }).catch(() => undefined));
+    const text = toMrkdwn(msg`${tone("denied")} ${reason}`, core.slash);
+    work.run(() => respond({ response_type: "ephemeral", replace_original: false, text }).catch(() => undefined));
     return true;
   };
 

@@ -1,7 +1,6 @@
 import { type Action, ActionSchema } from "../core/action.ts";
 import { type DispatchDeps, pickedAction } from "../core/dispatch.ts";
 import { code, command, type Message, msg } from "../core/message.ts";
-import { typeInstead } from "./deliver.ts";
 import {
   approveActionId,
   denyActionId,
@@ -24,6 +23,9 @@ export type Button = {
   /** What the clicker is told when `toAction` finds nothing. */
   stale: Message;
 };
+
+/** A stale button's answer: what to type instead. */
+const typeInstead = (line: string): Message => msg`That button's request is not valid any more. Use ${command(line)} instead.`;
 
 /** A notification button carries a typed action as JSON; it is validated like any input, then authorized. */
 const carried = (value: string): Action | undefined => {

@@ -1,7 +1,7 @@
 import type { Actor } from "../core/action.ts";
 import type { JobPlan, Outcome, SweepResult } from "../core/dispatch.ts";
 import type { Text } from "../core/events.ts";
-import { code, command, type Message, msg } from "../core/message.ts";
+import { code, type Message, msg } from "../core/message.ts";
 import type { CommandOutcome } from "../metrics.ts";
 import type { PendingRecord, Store } from "../store/store.ts";
 import { fit, slackLimits } from "./limits.ts";
@@ -180,6 +180,3 @@ export function createDeliver(deps: DeliverDeps) {
 }
 
 export type Deliver = ReturnType<typeof createDeliver>;
-
-/** A stale button's answer: what to type instead. */
-export const typeInstead = (line: string): Message => msg`That button's request is not valid any more. Use ${command(line)} instead.`;
