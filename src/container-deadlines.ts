@@ -5,6 +5,7 @@
  */
 
 import { BerthError } from "./core/errors.ts";
+import { code, command, type Message, msg, tone } from "./core/message.ts";
 import { type ContainerEngine, type ContainerSummary, labels } from "./engines/ports.ts";
 
 export type Overdue = { container: ContainerSummary; deadline: number };
@@ -42,4 +43,9 @@ export async function stopOverdue(
     }
   }
   return result;
+}
+
+/** Told in the container's job thread once the sweep stopped it: when its time ended, and what is left to do. */
+export function deadlineReached(c: { host: string; name: string; id: string; at: string }): Message {
+  return msg`${tone("expired")} Stopped ${code(c.name)} (${c.id}) on ${c.host}: its run-time limit ended at ${c.at}. Its logs stay: ${command(`logs ${c.name}`)}; remove it with ${command(`rm ${c.name}`)}.`;
 }

@@ -4,7 +4,8 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { BerthError } from "./core/errors.ts";
-import type { ContainerEngine, ContainerEvent } from "./engines/ports.ts";
+import type { Hosts } from "./core/hosts.ts";
+import { type ContainerEngine, type ContainerEvent, isOwned, labels } from "./engines/ports.ts";
 
 export type WatchOptions = {
   signal: AbortSignal;
@@ -66,5 +67,30 @@ export async function watchContainers(
     if (Date.now() - connectedAt >= maxMs) delay = minMs; // it was connected a good while: this is a fresh failure
     await sleep(delay, undefined, { signal }).catch(() => undefined);
     delay = Math.min(delay * 2, maxMs);
+  }
+}
+
+/**
+ * One watch per host, each reconnecting on its own, so a host that is down never delays the others. Only containers
+ * this installation started and still knows of are reported: another berth sharing the engine speaks for its own, and
+ * of two manifest names for one engine, the host a container was started on speaks.
+ */
+export function watchOwnContainers(o: {
+  hosts: Pick<Hosts, "connections">;
+  engine: (host: string) => Pick<ContainerEngine, "name" | "events">;
+  installation: string;
+  known: (jobId: string) => boolean;
+  onEvent: (host: string, event: ContainerEvent) => void;
+  signal: AbortSignal;
+  log: (event: string, fields: Record<string, unknown>) => void;
+  error: (event: string, fields: Record<string, unknown>) => void;
+}): void {
+  for (const c of o.hosts.connections) {
+    const ours = (event: ContainerEvent) =>
+      isOwned(event.labels, o.installation) && o.known(event.labels[labels.job] ?? "") && (event.labels[labels.host] ?? c.name) === c.name;
+    void watchContainers(o.engine(c.name), (event) => ours(event) && o.onEvent(c.name, event), {
+      signal: o.signal,
+      log: (event, fields) => o.log(event, { host: c.name, ...fields }),
+    }).catch((error: unknown) => o.error("container watch stopped", { host: c.name, err: error }));
   }
 }

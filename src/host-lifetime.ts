@@ -1,4 +1,5 @@
-import { parseDuration } from "./core/duration.ts";
+import { formatDuration, parseDuration } from "./core/duration.ts";
+import { code, type Message, msg, tone, user } from "./core/message.ts";
 import type { Policy } from "./core/policy.ts";
 import type { CloudHostRecord } from "./store/store.ts";
 
@@ -17,6 +18,13 @@ export function lifetimeDue(records: readonly CloudHostRecord[], policy: Policy,
     remind: settled.filter((r) => r.expiresAt > now && r.expiresAt - lead <= now && r.remindedAt === null),
     expire: settled.filter((r) => r.expiresAt <= now),
   };
+}
+
+/** In a host's thread before it expires: who made it, when it goes, and that it can be extended. */
+export function hostReminder(host: Pick<CloudHostRecord, "name" | "expiresAt" | "requester">, now: number): Message {
+  const left = formatDuration(Math.max(0, host.expiresAt - now));
+  const at = new Date(host.expiresAt).toISOString().slice(0, 16).replace("T", " ");
+  return msg`${tone("expired")} ${user(host.requester)} ${code(host.name)} is removed in ${left} (${at} UTC). Extend it if you still need it.`;
 }
 
 export type Extension = { ok: true; expiresAt: number; capped: boolean } | { ok: false; reason: string };

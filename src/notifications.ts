@@ -1,3 +1,4 @@
+import { code, type Message, msg } from "./core/message.ts";
 import { type ContainerEvent, labels } from "./engines/ports.ts";
 
 /** One container's notification thread: what happened, how often, and where it is shown. */
@@ -75,6 +76,11 @@ export function createNotices(routing: NoticeRouting, clock: () => number = Date
       return { notice, isNew: true };
     },
   };
+}
+
+/** What a notice says happened: "`api` on local exited with code 3". */
+export function noticeHeadline(n: Pick<Notice, "container" | "host" | "headline">): Message {
+  return msg`${code(n.container)} on ${n.host} ${n.headline}`;
 }
 
 function headline(e: ContainerEvent): string {

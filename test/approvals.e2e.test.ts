@@ -142,7 +142,7 @@ test("the sweeper expires requests nobody decided and edits their cards", async 
   await berth.command(`run ${testImage} echo nobody-decides`);
   const card = await approvalCard("nobody-decides");
   advance(16 * 60_000);
-  await berth.berth.slack.sweep();
+  await berth.berth.sweepApprovals();
   await eventually("the swept card", () => (/Expired at/.test(cardText(current(card))) ? true : undefined));
   assert.ok(berth.berth.store.audit.all().some((r) => r.outcome === "expired"));
 });
@@ -195,7 +195,7 @@ test("break-glass: a grant is approved by an admin, announced, tags actions, and
   const tagged = berth.berth.store.audit.all().filter((r) => r.type === "decision" && r.grant);
   assert.match(tagged.at(-1)?.rule ?? "", /^grant g-[0-9a-f]{6} \(role admin\)$/);
   advance(61 * 60_000);
-  await berth.berth.slack.sweep();
+  await berth.berth.sweepApprovals();
   await eventually("the end of the grant", () =>
     fake.messages(SEED.incidentChannel).find((m) => /Grant `g-[0-9a-f]{6}` ended: <@U0OPER> no longer has role \*admin\*/.test(m.text)),
   );
@@ -277,7 +277,7 @@ test("a grant reason and a command cannot ping the channel or post a link as ber
   assert.doesNotMatch(sent, liveMarkup);
   // End the grant, so that the tests after this one see the operator's own roles.
   advance(31 * 60_000);
-  await berth.berth.slack.sweep();
+  await berth.berth.sweepApprovals();
 });
 
 test("an approval card shows hidden characters, and a command too long for it in full in its thread", async () => {

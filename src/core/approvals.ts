@@ -3,7 +3,7 @@ import type { PendingRecord } from "../store/store.ts";
 import { type Action, type ActionOf, type Actor, risk } from "./action.ts";
 import { auditApproval, auditDecision, auditExpired, auditGrantEnded, auditGrantStarted } from "./audit.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
-import { code, type Message, msg, strong, tone, user } from "./message.ts";
+import { code, isUser, type Message, msg, strong, tone, user } from "./message.ts";
 import { type DispatchDeps, now, type Outcome, type ReplyResult, replyOutcome } from "./pipeline-types.ts";
 import { placeOf, subjectOf } from "./place.ts";
 import { approversFor, type Decision, mayApprove, type Place } from "./policy.ts";
@@ -54,7 +54,7 @@ export function gate(
     view: {
       pending,
       preview: card.preview,
-      approvers: approvers.filter((a) => a !== `<@${actor.userId}>`),
+      approvers: approvers.filter((a) => !isUser(a, actor.userId)),
       dangerous: risk[action.kind] === "dangerous",
     },
   };

@@ -1,11 +1,8 @@
 import type { LogLine } from "../engines/ports.ts";
 import type { Message, Tone } from "./message.ts";
 
-/**
- * Issue 12 moves every producer to structured `Message`s; a string is mrkdwn from before that and is removed once the
- * last producer is converted (the Slack renderer passes it through).
- */
-export type Text = Message | string;
+/** What berth says in an event or reply: structured parts that only the Slack renderer turns into markup. */
+export type Text = Message;
 
 /** What a running job reports, in order; the Slack layer renders these into the job card and its thread. */
 export type JobEvent =

@@ -18,13 +18,13 @@ export async function* runContainer(action: ActionOf<"container.run">, ctx: JobC
   const { engine } = ctx;
   const clock = ctx.clock ?? Date.now;
   if (!(await engine.hasImage(action.image, signal))) {
-    yield { type: "status", text: `Pulling ${action.image} on ${ctx.host}…` };
+    yield { type: "status", text: [`Pulling ${action.image} on ${ctx.host}…`] };
     let last = 0;
     for await (const p of engine.pull(action.image, signal)) {
       if (clock() - last < 1000) continue;
       last = clock();
       const size = p.current !== undefined && p.total ? ` ${formatBytes(p.current)}/${formatBytes(p.total)}` : "";
-      yield { type: "status", text: `Pulling ${action.image}: ${p.status}${size}` };
+      yield { type: "status", text: [`Pulling ${action.image}: ${p.status}${size}`] };
     }
   }
   const isolation = await platformCheck(action, ctx, signal);
@@ -87,7 +87,7 @@ export async function* runContainer(action: ActionOf<"container.run">, ctx: JobC
     for await (const line of engine.logs({ container: id, follow: true }, AbortSignal.any([signal, timeout.signal]))) {
       if (exited && !drained) {
         drained = true;
-        yield { type: "drain", text: "The container has exited; the rest of its output went straight to the full log below." };
+        yield { type: "drain", text: ["The container has exited; the rest of its output went straight to the full log below."] };
       }
       yield { type: "line", line };
     }
@@ -111,7 +111,7 @@ export async function* runContainer(action: ActionOf<"container.run">, ctx: JobC
   ]).finally(() => waitCtl.abort());
   if (action.autoRemove) {
     await engine.remove(id, { force: true }, cleanupSignal());
-    yield { type: "notice", text: `Removed ${name} (--rm).` };
+    yield { type: "notice", text: [`Removed ${name} (--rm).`] };
   }
   const took = formatDuration(clock() - started);
   const oom = exit.oomKilled ? " — killed for using more than its memory limit (raise --memory)" : "";
@@ -161,9 +161,9 @@ export async function* containerLogs(action: ActionOf<"container.logs">, ctx: Jo
   if (signal.aborted) {
     yield { type: "end", outcome: "cancelled", text: msg`Stopped following after ${lines} (by ${user(cancelledBy(signal))}).` };
   } else if (action.follow) {
-    yield { type: "end", outcome: "succeeded", text: `The container stopped; stream ended after ${lines}.` };
+    yield { type: "end", outcome: "succeeded", text: [`The container stopped; stream ended after ${lines}.`] };
   } else {
-    yield { type: "end", outcome: "succeeded", text: count ? `${lines}.` : "No output in that range." };
+    yield { type: "end", outcome: "succeeded", text: [count ? `${lines}.` : "No output in that range."] };
   }
 }
 
@@ -182,5 +182,5 @@ export async function* containerExec(action: ActionOf<"container.exec">, ctx: Jo
     return;
   }
   const exitCode = await handle.exitCode();
-  yield { type: "end", outcome: exitCode === 0 ? "succeeded" : "failed", exitCode, text: `Exited with code ${exitCode}.` };
+  yield { type: "end", outcome: exitCode === 0 ? "succeeded" : "failed", exitCode, text: [`Exited with code ${exitCode}.`] };
 }

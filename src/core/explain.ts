@@ -1,6 +1,6 @@
 import type { ActionOf } from "./action.ts";
 import type { HandlerContext } from "./handlers/handler.ts";
-import { code, msg, strong } from "./message.ts";
+import { code, isUser, join, msg, strong } from "./message.ts";
 import { parse } from "./parse.ts";
 import { now, type Outcome, replyOutcome } from "./pipeline-types.ts";
 import { hostFor, placeOf } from "./place.ts";
@@ -25,9 +25,8 @@ export function explain(action: ActionOf<"policy.explain">, c: HandlerContext): 
   const gateRule = code(d.gateRule ?? "");
   if (d.gate === "confirm")
     return answer(msg`${strong("Allowed after you confirm:")} ${what}, ${via}; ${gateRule} asks for a tap on Run first.`);
-  // User groups have no message part yet, so this answer stays Slack text: the approvers are Slack mentions.
-  const who = approversFor(c.policy, { action: asked, place, approvers: d.approvers }).filter((a) => a !== `<@${actor.userId}>`);
+  const who = approversFor(c.policy, { action: asked, place, approvers: d.approvers }).filter((a) => !isUser(a, actor.userId));
   return answer(
-    `*Needs approval:* \`${text}\`, allowed by \`${d.rule}\`; \`${d.gateRule}\` needs a second person. Who could approve: ${who.join(", ") || "nobody is bound to approve it here"}.`,
+    msg`${strong("Needs approval:")} ${what}, ${via}; ${gateRule} needs a second person. Who could approve: ${who.length ? join(who, ", ") : "nobody is bound to approve it here"}.`,
   );
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { type Action, type Actor, targetsHost } from "./action.ts";
-import { code, msg } from "./message.ts";
+import { code, type Message, msg } from "./message.ts";
 import { type DispatchDeps, now, type Outcome, replyOutcome } from "./pipeline-types.ts";
 import { hostFor } from "./place.ts";
 import { authorize, type Policy, type Subject } from "./policy.ts";
@@ -14,7 +14,7 @@ export type HostResolution =
   | { type: "host"; host: string | undefined }
   | { type: "retry"; action: Action }
   | { type: "answer"; outcome: Outcome }
-  | { type: "unresolved"; message: string };
+  | { type: "unresolved"; message: Message };
 
 export function resolveHostFor(
   action: Action,

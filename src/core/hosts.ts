@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { DockerConnection } from "../engines/ports.ts";
 import { BerthError } from "./errors.ts";
 import { globMatch } from "./glob.ts";
+import { code, join as joinParts, type Message, msg } from "./message.ts";
 import { loadYamlFile } from "./yaml-file.ts";
 
 /** A PEM source: a file path, or `env:NAME` for PEM text in an environment variable (as secret stores inject it). */
@@ -116,14 +117,20 @@ function read(path: string): string {
   }
 }
 
-export type HostChoice = { ok: true; host: string } | { ok: false; message: string; choices?: readonly string[] };
+export type HostChoice = { ok: true; host: string } | { ok: false; message: Message; choices?: readonly string[] };
 
 /** Which host an action runs on: `-H`, else the channel's default, else the manifest default, else the only host. */
 export function resolveHost(hosts: Hosts, asked: string | undefined, channel: { id: string; name?: string | undefined }): HostChoice {
   const names = hosts.connections.map((c) => c.name);
   if (asked !== undefined) {
     if (names.includes(asked)) return { ok: true, host: asked };
-    return { ok: false, message: `berth knows no host \`${asked}\`. Hosts: ${names.map((n) => `\`${n}\``).join(", ")}.` };
+    return {
+      ok: false,
+      message: msg`berth knows no host ${code(asked)}. Hosts: ${joinParts(
+        names.map((n) => [code(n)]),
+        ", ",
+      )}.`,
+    };
   }
   for (const [key, host] of Object.entries(hosts.channels)) {
     const match = key.startsWith("#") ? channel.name !== undefined && globMatch(key.slice(1), channel.name) : key === channel.id;
@@ -131,5 +138,5 @@ export function resolveHost(hosts: Hosts, asked: string | undefined, channel: { 
   }
   if (hosts.default) return { ok: true, host: hosts.default };
   if (names.length === 1) return { ok: true, host: names[0] as string };
-  return { ok: false, message: `Several hosts could run this and no default applies here. Pick one:`, choices: names };
+  return { ok: false, message: ["Several hosts could run this and no default applies here. Pick one:"], choices: names };
 }

@@ -30,6 +30,8 @@ export type Part =
   | { readonly strong: string }
   /** A Slack user by ID: a mention in Slack, the ID elsewhere. */
   | { readonly user: string }
+  /** A Slack user group by ID (an approver list names them): a group mention in Slack. */
+  | { readonly usergroup: string }
   /** A Slack channel by ID. */
   | { readonly channel: string }
   /** A berth command line without the slash command (`ps -a`): the renderer adds the configured one (`/berth`, `/ops`). */
@@ -44,6 +46,10 @@ export const code = (text: string): Part => ({ code: text });
 export const strong = (text: string): Part => ({ strong: text });
 export const user = (id: string): Part => ({ user: id });
 export const channel = (id: string): Part => ({ channel: id });
+export const usergroup = (id: string): Part => ({ usergroup: id });
+
+/** Whether a message is just a mention of this user (to leave a person out of a list of others). */
+export const isUser = (m: Message, id: string): boolean => m.length === 1 && typeof m[0] === "object" && "user" in m[0] && m[0].user === id;
 export const command = (line: string): Part => ({ command: line });
 /** A command line shown as a heading (one command's help). */
 export const commandHeading = (line: string): Part => ({ command: line, heading: true });
@@ -90,6 +96,7 @@ export function plainText(message: Message, slash = "/berth"): string {
       if ("strong" in p) return p.strong;
       if ("user" in p) return `@${p.user}`;
       if ("channel" in p) return `#${p.channel}`;
+      if ("usergroup" in p) return `@${p.usergroup}`;
       if ("command" in p) return `${slash} ${p.command}`;
       return "";
     })

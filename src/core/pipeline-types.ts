@@ -55,7 +55,7 @@ export type GateView = {
   pending: PendingRecord;
   preview: readonly Message[];
   /** Who could approve, as Slack mentions (users and user groups). */
-  approvers: readonly string[];
+  approvers: readonly Message[];
   dangerous: boolean;
 };
 

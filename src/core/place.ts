@@ -1,5 +1,6 @@
 import { type Action, type Actor, hostOf, onAnotherPersonsHost, targetsHost } from "./action.ts";
 import { resolveHost } from "./hosts.ts";
+import type { Message } from "./message.ts";
 import type { DispatchDeps } from "./pipeline-types.ts";
 import type { ActiveGrant, Place, Subject } from "./policy.ts";
 
@@ -43,7 +44,7 @@ export function hostFor(
   action: Action,
   actor: Actor,
   deps: Pick<DispatchDeps, "hosts">,
-): { ok: true; host: string | undefined } | { ok: false; message: string; choices?: readonly string[] | undefined } {
+): { ok: true; host: string | undefined } | { ok: false; message: Message; choices?: readonly string[] | undefined } {
   if (!targetsHost(action)) return { ok: true, host: undefined };
   return resolveHost(deps.hosts, action.host, { id: actor.channelId, name: actor.channelName });
 }

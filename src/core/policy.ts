@@ -18,7 +18,7 @@ import { formatBytes, formatDuration, parseBytes, parseDuration } from "./durati
 import { BerthError } from "./errors.ts";
 import { globMatch, normalizeImage } from "./glob.ts";
 import { linearRegExp } from "./linear-regexp.ts";
-import { code, command, join, type Message, msg, strong, user } from "./message.ts";
+import { code, command, join, type Message, msg, strong, user, usergroup } from "./message.ts";
 import { definitionProblem, mountNamePattern, nestingProblem, resolveMounts } from "./mounts.ts";
 
 const actionPattern = z.string().refine((p) => p === "*" || permissions.some((k) => globMatch(p, k)), {
@@ -471,11 +471,11 @@ export function mayApprove(
   return { ok: true, rule: found.rule };
 }
 
-/** Who could approve: the users and groups bound to a role that may approve, as Slack mentions. */
+/** Who could approve: the users and groups bound to a role that may approve, each as a message (a mention in Slack). */
 export function approversFor(
   policy: Policy,
   request: { action: Action; place: Place; approvers?: readonly string[] | undefined },
-): string[] {
+): Message[] {
   const place = { ...request.place, host: hostOf(request.action, request.place.host) };
   const roles = request.approvers?.length
     ? request.approvers
@@ -483,10 +483,10 @@ export function approversFor(
   const people = policy.bindings
     .filter((b) => roles.includes(b.role) && channelMatches(b.channels, place) && hostMatches(b.hosts, place.host))
     .flatMap((b) => [
-      ...(b.users ?? []).map((u) => (u === "*" ? "anyone" : `<@${u}>`)),
-      ...(b.usergroups ?? []).map((g) => `<!subteam^${g}>`),
+      ...(b.users ?? []).map((u): Message => (u === "*" ? ["anyone"] : [user(u)])),
+      ...(b.usergroups ?? []).map((g): Message => [usergroup(g)]),
     ]);
-  return [...new Set(people)];
+  return [...new Map(people.map((m) => [JSON.stringify(m), m])).values()];
 }
 
 function checkLimits(policy: Policy, action: Action): Message | undefined {

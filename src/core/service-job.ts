@@ -49,7 +49,7 @@ export async function* serviceChange(action: ServiceChangeAction, ctx: JobContex
     return;
   }
   if (last?.ok) {
-    yield { type: "end", outcome: "succeeded", text: `Converged: ${last.running}/${last.desired} tasks running after ${took}.` };
+    yield { type: "end", outcome: "succeeded", text: [`Converged: ${last.running}/${last.desired} tasks running after ${took}.`] };
     return;
   }
   const why = last?.updateMessage ?? (last?.failed[0] ? taskError(last.failed[0]) : "the service did not converge");
@@ -92,7 +92,7 @@ export async function* serviceLogs(
       text: msg`Stopped following after ${lines} (by ${user(cancelledBy(signal))}).`,
     } as const;
   } else {
-    yield { type: "end", outcome: "succeeded", text: count ? `${lines}.` : "No output in that range." } as const;
+    yield { type: "end", outcome: "succeeded", text: [count ? `${lines}.` : "No output in that range."] } as const;
   }
 }
 

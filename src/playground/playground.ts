@@ -1,16 +1,18 @@
 /**
- * The local playground (README, "The two commands"): `npm start` without Slack credentials. The real berth (createBerth, Bolt in
- * HTTP mode) runs against the in-process Slack API emulator the tests use, and a small web page shows the emulator's
- * channel: what the page sends becomes a signed slash command or button click, exactly as Slack would deliver it.
+ * The local playground (README, "The two commands"): `npm start` without Slack credentials. Another transport over the same ports:
+ * the real berth (createBerth, Bolt in HTTP mode) runs against the in-process Slack API emulator the tests use, and a
+ * small web page shows the emulator's channel: what the page sends becomes a signed slash command or button click,
+ * exactly as Slack would deliver it.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { blockAction, type FakeEphemeral, type FakeMessage, type FileRecord, SEED, SlackFake, slashCommand } from "@berth/slack-emulator";
 import { z } from "zod";
-import { type BerthOptions, createBerth } from "../berth.ts";
-import { type Config, loadConfig } from "../config.ts";
+import { createBerth, slackSettings } from "../berth.ts";
+import type { Config } from "../config.ts";
 import { BerthError } from "../core/errors.ts";
 import { opsPaths } from "../health.ts";
+import type { Ports } from "../ports.ts";
 import { playgroundPage } from "./page.ts";
 
 export const playgroundPolicy = "manifests/policy.playground.yaml";
@@ -20,8 +22,6 @@ export const playgroundPeople = [
   { id: SEED.operator, name: "Olive Operator", role: "operator" },
   { id: SEED.approver, name: "Ada Approver", role: "lead, approves" },
 ] as const;
-
-export type PlaygroundOptions = Pick<BerthOptions, "write">;
 
 export type Playground = Awaited<ReturnType<typeof startPlayground>>;
 
@@ -56,27 +56,31 @@ type Item =
   | { kind: "ephemeral"; ts: string; thread_ts?: string | undefined; user: string; text: string; blocks?: unknown; deleted: boolean }
   | { kind: "file"; id: string; name: string; title: string; length: number; ready: boolean };
 
+/** The playground's Config: the playground policy unless BERTH_POLICY names one. */
+export function playgroundConfig(config: Config): Config {
+  return { ...config, policyPath: config.env.BERTH_POLICY ? config.policyPath : playgroundPolicy };
+}
+
 /**
  * Starts the emulator, berth on a loopback port against it, and the page server on the configured PORT/HOST (HOST
  * defaults to 127.0.0.1 here, not 0.0.0.0: the page makes whoever opens it an operator on the local engine).
- * `config` is the loaded environment (mode "none"); its other settings (hosts, data dir, log level…) apply to berth.
+ * `ports` are built from the loaded environment (mode "none", see playgroundConfig); berth owns them from here on.
  */
-export async function startPlayground(config: Config, options: PlaygroundOptions = {}) {
+export async function startPlayground(ports: Ports) {
+  const { config } = ports;
   const emulator = await SlackFake.start({ callLogLimit: 1000 });
-  const berthConfig = loadConfig({
-    ...config.env,
-    SLACK_BOT_TOKEN: emulator.botToken,
-    SLACK_SIGNING_SECRET: emulator.signingSecret,
-    SLACK_APP_TOKEN: undefined,
-    SLACK_API_URL: emulator.apiUrl,
-    PORT: "0",
-    HOST: "127.0.0.1",
-    BERTH_POLICY: config.env.BERTH_POLICY || playgroundPolicy,
-  });
   let berth: ReturnType<typeof createBerth>;
   let berthPort: number;
   try {
-    berth = createBerth(berthConfig, options);
+    berth = createBerth(ports, {
+      ...slackSettings(config),
+      botToken: emulator.botToken,
+      signingSecret: emulator.signingSecret,
+      appToken: undefined,
+      apiUrl: emulator.apiUrl.endsWith("/") ? emulator.apiUrl : `${emulator.apiUrl}/`,
+      port: 0,
+      host: "127.0.0.1",
+    });
     berthPort = await berth.start();
   } catch (error) {
     await emulator.stop();
@@ -86,7 +90,7 @@ export async function startPlayground(config: Config, options: PlaygroundOptions
   const feed = createFeed(emulator);
   const server = createServer((req, res) => {
     route(req, res).catch((error: unknown) => {
-      berth.log.error("playground request failed", { url: req.url, err: error });
+      ports.log.error("playground request failed", { url: req.url, err: error });
       if (!res.headersSent) json(res, 500, { error: `The playground failed: ${(error as Error).message}` });
       else res.end();
     });
@@ -133,10 +137,10 @@ export async function startPlayground(config: Config, options: PlaygroundOptions
     if (!parsed.success) return json(res, 400, { error: "Send {text, user}: the message and one of the playground's people." });
     const { text, user } = parsed.data;
     const [word = "", ...rest] = text.split(/\s+/);
-    if (word === berthConfig.command) {
+    if (word === config.command) {
       const result = await slashCommand(emulator, {
         url: eventsUrl,
-        command: berthConfig.command,
+        command: config.command,
         text: text.slice(word.length).trim(),
         user,
         channel: playgroundChannel,
@@ -144,7 +148,7 @@ export async function startPlayground(config: Config, options: PlaygroundOptions
       return json(res, result.status === 200 ? 200 : 502, { ok: result.status === 200, status: result.status });
     }
     if (word.startsWith("/")) {
-      return json(res, 400, { error: `${word} is not a command here. Type ${berthConfig.command} ${rest.length ? "…" : "help"}.` });
+      return json(res, 400, { error: `${word} is not a command here. Type ${config.command} ${rest.length ? "…" : "help"}.` });
     }
     emulator.postAsUser({ channel: playgroundChannel, user, text: escapeForSlack(text) });
     return json(res, 200, { ok: true });

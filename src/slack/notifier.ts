@@ -1,6 +1,6 @@
 import type { Action } from "../core/action.ts";
 import type { ContainerEvent } from "../engines/ports.ts";
-import { createNotices, type Notice, type NoticeRouting } from "../notifications.ts";
+import { createNotices, type Notice, type NoticeRouting, noticeHeadline } from "../notifications.ts";
 import { codeBlock, slackLimits } from "./limits.ts";
 import type { Outbox } from "./outbox.ts";
 import { renderNotification } from "./render.ts";
@@ -28,10 +28,9 @@ export function createNotifier(deps: NotifierDeps) {
     const restart: Action = { kind: "container.restart", host: n.host, container: n.id };
     return renderNotification({
       host: n.host,
-      container: n.container,
       id: n.id,
       image: n.image,
-      headline: n.headline,
+      headline: noticeHeadline(n),
       count: n.count,
       firstAt: n.firstAt,
       lastAt: n.lastAt,

@@ -1,6 +1,6 @@
 import type { types } from "@slack/bolt";
 import { formatDuration } from "../core/duration.ts";
-import type { Message, Tone } from "../core/message.ts";
+import { type Message, plainText, type Tone } from "../core/message.ts";
 import { codeBlock, fit, slackLimits } from "./limits.ts";
 import { escapeMrkdwn, mention, neutralizeMrkdwn, showInvisible, unescapeMrkdwn } from "./mrkdwn-escape.ts";
 
@@ -25,17 +25,16 @@ export const toneEmoji: Record<Tone, string> = {
 
 /**
  * A core message as Slack mrkdwn: literal text escaped (it can never become a mention or a link), code in backticks,
- * users and channels as mentions (only well-formed IDs), commands with the configured slash command.
- * A string is text berth composed before issue 12's structured messages: passed through (neutralized where posted).
+ * users, user groups and channels as mentions (only well-formed IDs), commands with the configured slash command.
  */
-export function toMrkdwn(message: Message | string, slash = "/berth"): string {
-  if (typeof message === "string") return message;
+export function toMrkdwn(message: Message, slash = "/berth"): string {
   return message
     .map((p) => {
       if (typeof p === "string") return escapeMrkdwn(p);
       if ("code" in p) return inlineCode(p.code);
       if ("strong" in p) return `*${escapeMrkdwn(p.strong)}*`;
       if ("user" in p) return mention(p.user);
+      if ("usergroup" in p) return /^S[A-Z0-9]{2,}$/.test(p.usergroup) ? `<!subteam^${p.usergroup}>` : escapeMrkdwn(p.usergroup);
       if ("channel" in p) return /^[CGD][A-Z0-9]{2,}$/.test(p.channel) ? `<#${p.channel}>` : escapeMrkdwn(p.channel);
       if ("command" in p) return p.heading ? `*${escapeMrkdwn(`${slash} ${p.command}`)}*` : inlineCode(`${slash} ${p.command}`);
       return toneEmoji[p.tone];
@@ -132,7 +131,7 @@ type GateCard = {
   expiresAt: number;
   gateRule: string;
   preview?: readonly string[];
-  approvers?: readonly string[];
+  approvers?: readonly Message[];
   dangerous?: boolean;
   /** Set once decided: the outcome replaces the buttons. */
   outcome?: string;
@@ -160,7 +159,7 @@ export function renderGateCard(card: GateCard): { text: string; blocks: KnownBlo
   const facts = [`request \`${card.id}\``, `rule \`${escapeMrkdwn(card.gateRule)}\``];
   if (!card.outcome) facts.push(`expires ${new Date(card.expiresAt).toISOString().slice(11, 16)} UTC`);
   if (!card.outcome && card.approvers)
-    facts.push(`can approve: ${card.approvers.length ? card.approvers.join(", ") : "nobody bound here"}`);
+    facts.push(`can approve: ${card.approvers.length ? card.approvers.map((a) => toMrkdwn(a)).join(", ") : "nobody bound here"}`);
   blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: fit(facts.join(" · "), slackLimits.sectionChars) }] });
   if (card.outcome) {
     blocks.push({ type: "section", text: { type: "mrkdwn", text: fit(neutralizeMrkdwn(card.outcome), slackLimits.sectionChars) } });
@@ -272,10 +271,10 @@ export const notifyRestartActionId = "berth_notify_restart";
 
 export type NotificationCard = {
   host: string;
-  container: string; // name
   id: string;
   image: string;
-  headline: string; // "exited with code 3", "was killed: out of memory", "is unhealthy"
+  /** What happened, as notifications.ts says it: "`api` on local exited with code 3". */
+  headline: Message;
   count: number;
   firstAt: number;
   lastAt: number;
@@ -288,16 +287,14 @@ export type NotificationCard = {
 /** A crash/OOM/unhealthy notification; repeats edit the same card (the counter), they never post again. */
 export function renderNotification(n: NotificationCard): { text: string; blocks: KnownBlock[] } {
   const times = n.count > 1 ? ` · ${n.count}× since ${clock(n.firstAt)}, last ${clock(n.lastAt)} UTC` : ` · ${clock(n.lastAt)} UTC`;
-  const headline = neutralizeMrkdwn(
-    `:rotating_light: \`${escapeMrkdwn(n.container)}\` on ${escapeMrkdwn(n.host)} ${escapeMrkdwn(n.headline)}`,
-  );
+  const headline = neutralizeMrkdwn(`${toneEmoji.alert} ${toMrkdwn(n.headline)}`);
   const facts = [
     `container ${escapeMrkdwn(n.id)}`,
     `image \`${escapeMrkdwn(n.image)}\``,
     ...(n.startedBy ? [`started by ${mention(n.startedBy)}`] : []),
   ];
   return {
-    text: fit(escapeMrkdwn(`${n.container} on ${n.host} ${n.headline}${n.count > 1 ? ` (${n.count}×)` : ""}`), slackLimits.textChars),
+    text: fit(escapeMrkdwn(`${plainText(n.headline)}${n.count > 1 ? ` (${n.count}×)` : ""}`), slackLimits.textChars),
     blocks: [
       { type: "section", text: { type: "mrkdwn", text: fit(`${headline}${times}`, slackLimits.sectionChars) } },
       { type: "context", elements: [{ type: "mrkdwn", text: fit(facts.join(" · "), slackLimits.sectionChars) }] },
@@ -315,15 +312,13 @@ export function renderNotification(n: NotificationCard): { text: string; blocks:
 
 const clock = (ms: number) => new Date(ms).toISOString().slice(11, 19);
 
-/** In a host's thread before it expires: when, and a button that extends it by the policy's default lifetime. */
+/** A host's lifetime reminder (host-lifetime.ts) and a button that extends it by the policy's default lifetime. */
 export function renderHostReminder(
-  host: { name: string; expiresAt: number; requester: string },
-  extendBy: string,
-  now: number,
+  reminder: Message,
+  host: { name: string; extendBy: string },
+  slash: string,
 ): { text: string; blocks: KnownBlock[] } {
-  const left = formatDuration(Math.max(0, host.expiresAt - now));
-  const at = new Date(host.expiresAt).toISOString().slice(0, 16).replace("T", " ");
-  const text = `:alarm_clock: ${mention(host.requester)} \`${escapeMrkdwn(host.name)}\` is removed in ${left} (${at} UTC). Extend it if you still need it.`;
+  const text = toMrkdwn(reminder, slash);
   return {
     text,
     blocks: [
@@ -335,9 +330,9 @@ export function renderHostReminder(
           {
             type: "button",
             action_id: hostExtendActionId,
-            text: { type: "plain_text", text: `Extend by ${extendBy}` },
+            text: { type: "plain_text", text: `Extend by ${host.extendBy}` },
             value: host.name,
-            accessibility_label: `Extend host ${host.name} by ${extendBy}`,
+            accessibility_label: `Extend host ${host.name} by ${host.extendBy}`,
           },
         ],
       },

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { BerthError } from "../../src/core/errors.ts";
 import { loadHosts, resolveHost } from "../../src/core/hosts.ts";
+import { mrkdwn } from "../support/text.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "berth-hosts-"));
 const file = (name: string, text: string) => {
@@ -71,7 +72,7 @@ test("with several hosts and no default, the choice lists them instead of failin
   assert.deepEqual(resolveHost(hosts, undefined, { id: "C2", name: "prod-db" }), { ok: true, host: "b" });
   assert.deepEqual(resolveHost(hosts, "a", { id: "C2", name: "prod-db" }), { ok: true, host: "a" }, "-H wins over the channel default");
   const unknown = resolveHost(hosts, "c", { id: "C1" });
-  assert.ok(!unknown.ok && /no host `c`/.test(unknown.message) && !unknown.choices);
+  assert.ok(!unknown.ok && /no host `c`/.test(mrkdwn(unknown.message)) && !unknown.choices);
 });
 
 test("the example hosts manifest is valid (its TLS files are the operator's, so only the schema is checked)", async () => {

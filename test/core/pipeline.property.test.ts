@@ -7,9 +7,11 @@ import { type DispatchDeps, dispatch, type Outcome } from "../../src/core/dispat
 import { BerthError } from "../../src/core/errors.ts";
 import type { Hosts } from "../../src/core/hosts.ts";
 import { createJobRegistry } from "../../src/core/jobs.ts";
+import type { Message } from "../../src/core/message.ts";
 import { parse } from "../../src/core/parse.ts";
 import { PolicySchema } from "../../src/core/policy.ts";
 import { parseYaml } from "../../src/core/yaml-file.ts";
+import { toMrkdwn } from "../../src/slack/render.ts";
 import { openStore } from "../../src/store/store.ts";
 import { details, FakeEngine } from "../fakes.ts";
 import { mrkdwn } from "../support/text.ts";
@@ -505,13 +507,15 @@ test("the engine is touched only after an audited allow, and never for denied, u
 });
 
 /** The people an approval card mentions (users, and a member of each user group), as someone would who clicks. */
-function people(mentions: readonly string[]): string[] {
-  return mentions.flatMap((m) => {
-    const user = /^<@(\w+)>$/.exec(m)?.[1];
-    if (user) return [user];
-    const group = /^<!subteam\^(\w+)>$/.exec(m)?.[1];
-    return Object.keys(groupsOf).filter((u) => group !== undefined && groupsOf[u]?.includes(group));
-  });
+function people(approvers: readonly Message[]): string[] {
+  return approvers
+    .map((a) => toMrkdwn(a))
+    .flatMap((m) => {
+      const user = /^<@(\w+)>$/.exec(m)?.[1];
+      if (user) return [user];
+      const group = /^<!subteam\^(\w+)>$/.exec(m)?.[1];
+      return Object.keys(groupsOf).filter((u) => group !== undefined && groupsOf[u]?.includes(group));
+    });
 }
 
 /** Does what the Slack transport does with a job: registers it, runs it to the end, records how it ended. */

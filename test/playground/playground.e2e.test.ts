@@ -8,7 +8,8 @@ import { after, before, test } from "node:test";
 import { promisify } from "node:util";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { loadConfig } from "../../src/config.ts";
-import { type Playground, startPlayground } from "../../src/playground/playground.ts";
+import { type Playground, playgroundConfig, startPlayground } from "../../src/playground/playground.ts";
+import { buildPorts } from "../../src/ports.ts";
 import { removeOwnContainers, testImage } from "../support/berth-harness.ts";
 
 // The playground in a real browser at a phone's width: the page, the real berth, the Slack emulator, the real engine.
@@ -23,7 +24,9 @@ before(async () => {
     throw new Error(`${chromiumPath} is missing: the playground's browser test needs Debian's chromium (apt-get install chromium).`);
   }
   const dir = mkdtempSync(join(tmpdir(), "berth-playground-e2e-"));
-  pg = await startPlayground(loadConfig({ PORT: "0", BERTH_DATA_DIR: join(dir, "data") }), { write: () => {} });
+  pg = await startPlayground(
+    buildPorts(playgroundConfig(loadConfig({ PORT: "0", BERTH_DATA_DIR: join(dir, "data") })), { write: () => {} }),
+  );
   browser = await chromium.launch({ executablePath: chromiumPath, args: ["--no-sandbox"] });
   page = await browser.newPage({ viewport: { width: 375, height: 800 } });
   // Buttons with a Slack `confirm` dialog ask with window.confirm; the person taps OK.

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { SEED } from "@berth/slack-emulator";
 import { loadConfig } from "../../src/config.ts";
-import { type Playground, startPlayground } from "../../src/playground/playground.ts";
+import { type Playground, playgroundConfig, startPlayground } from "../../src/playground/playground.ts";
+import { buildPorts } from "../../src/ports.ts";
 import { eventually, removeOwnContainers, testImage } from "../support/berth-harness.ts";
 
 // The playground's HTTP routes, without a browser: the real berth behind the Slack emulator, and the real engine.
@@ -25,7 +26,7 @@ before(async () => {
     BERTH_METRICS_TOKEN: metricsToken,
   });
   assert.equal(config.mode, "none");
-  pg = await startPlayground(config, { write: (l) => logs.push(l) });
+  pg = await startPlayground(buildPorts(playgroundConfig(config), { write: (l) => logs.push(l) }));
   base = `http://127.0.0.1:${pg.port}`;
 });
 

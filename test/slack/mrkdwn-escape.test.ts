@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { user, usergroup } from "../../src/core/message.ts";
+import { noticeHeadline } from "../../src/notifications.ts";
 import { escapeMrkdwn, mention, neutralizeMrkdwn, showInvisible, unescapeMrkdwn } from "../../src/slack/mrkdwn-escape.ts";
 import { renderCard, renderGateCard, renderGateOverflow, renderNotification } from "../../src/slack/render.ts";
 
@@ -48,7 +50,7 @@ const gate = {
   requester: "U0OPER",
   expiresAt: Date.parse("2026-01-01T12:00:00Z"),
   gateRule: "four-eyes",
-  approvers: ["<@U0APPROVER>", "<!subteam^S0LEADS>"],
+  approvers: [[user("U0APPROVER")], [usergroup("S0LEADS")]],
 };
 
 test("a gate card shows a command's hidden characters, and a long one in full below the card", () => {
@@ -110,10 +112,9 @@ test("job cards, gate cards and notifications carry no live special mention or l
     renderGateCard({ ...gate, summary: `grant admin ${hostile}`, preview: [`*Reason:* ${hostile}`], outcome: hostile }),
     renderNotification({
       host: "local",
-      container: hostile,
       id: "abc",
       image: hostile,
-      headline: hostile,
+      headline: noticeHeadline({ container: hostile, host: "local", headline: hostile }),
       count: 1,
       firstAt: 0,
       lastAt: 0,

@@ -3,8 +3,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { type BerthOptions, createBerth } from "../../src/berth.ts";
+import { createBerth, slackSettings } from "../../src/berth.ts";
 import { loadConfig } from "../../src/config.ts";
+import { buildPorts, type PortOptions } from "../../src/ports.ts";
 import { blockAction, slashCommand } from "./slack-driver.ts";
 import { type FakeMessage, SEED, type SlackFake } from "./slack-fake.ts";
 
@@ -40,10 +41,10 @@ export async function startBerth(
     env?: Record<string, string>;
     clock?: () => number;
     reloadIntervalMs?: number;
-    /** How long a changed policy file must stay the same before it is applied (see BerthOptions). */
+    /** How long a changed policy file must stay the same before it is applied (see PortOptions). */
     policySettleMs?: number;
-    /** Azure client tuning (see BerthOptions.azure). */
-    azure?: BerthOptions["azure"];
+    /** Azure client tuning (see PortOptions.azure). */
+    azure?: PortOptions["azure"];
     /** Reuse this directory (its store): a restarted berth. */
     dir?: string;
   } = {},
@@ -65,14 +66,14 @@ export async function startBerth(
     ...options.env,
   });
   const logs: string[] = [];
-  const berth = createBerth(config, {
-    retryConfig: { retries: 0 },
+  const ports = buildPorts(config, {
     write: (l) => logs.push(l),
     ...(options.clock && { clock: options.clock }),
     ...(options.reloadIntervalMs && { reloadIntervalMs: options.reloadIntervalMs }),
     ...(options.policySettleMs && { policySettleMs: options.policySettleMs }),
     ...(options.azure && { azure: options.azure }),
   });
+  const berth = createBerth(ports, { ...slackSettings(config), retryConfig: { retries: 0 } });
   const port = await berth.start();
   const url = `http://127.0.0.1:${port}/slack/events`;
   return {

@@ -1,0 +1,178 @@
+import { randomUUID } from "node:crypto";
+import { type ProvisionDeps, provisionHost, removeHost } from "./cloud/provision.ts";
+import { deadlineReached, stopOverdue } from "./container-deadlines.ts";
+import { type JobPlan, type SweepResult, sweep } from "./core/dispatch.ts";
+import type { Message } from "./core/message.ts";
+import type { Policy } from "./core/policy.ts";
+import { type ContainerSummary, labels } from "./engines/ports.ts";
+import { hostReminder, lifetimeDue } from "./host-lifetime.ts";
+import type { Ports } from "./ports.ts";
+import type { CloudHostRecord } from "./store/store.ts";
+
+/** Where the scheduler's work is shown: the same delivery that answers requests (slack/deliver.ts). */
+export type SchedulerOutput = {
+  startJob(plan: JobPlan): void;
+  swept(result: SweepResult): Promise<void>;
+  post(channel: string, text: Message, threadTs?: string | null): Promise<string>;
+  /** A host's lifetime reminder, with a button that extends it by `extendBy`. */
+  remind(channel: string, threadTs: string | null, text: Message, host: { name: string; extendBy: string }): Promise<string>;
+};
+
+export type SchedulerDeps = Pick<Ports, "store" | "jobs" | "hosts" | "engine" | "clock" | "log" | "cloud" | "pendingActions"> & {
+  policy: () => Policy;
+  output: SchedulerOutput;
+};
+
+export type SchedulerIntervals = {
+  /** How often requests waiting too long expire and grants end (ms, default 15 s). */
+  approvalsMs?: number | undefined;
+  /** How often host lifetimes (reminders, expiry) are checked (ms, default 60 s); tests call sweepHosts() instead. */
+  lifetimeMs?: number | undefined;
+  /** How often containers past their run-time limit are looked for on every host (ms, default 30 s). */
+  deadlineMs?: number | undefined;
+};
+
+/**
+ * berth's own timers, in one place: approval expiry and grant ends (`sweep`), Azure host lifetimes (reminders, removal
+ * once expired, work a restart interrupted) and container deadlines. Each sweep can also be run on demand (tests).
+ */
+export function createScheduler(deps: SchedulerDeps, intervals: SchedulerIntervals = {}) {
+  const { store, log, clock, output } = deps;
+  const timers: NodeJS.Timeout[] = [];
+  const every = (ms: number, run: () => Promise<void>, failed: string) => {
+    const timer = setInterval(() => void run().catch((e: unknown) => log.error(failed, { err: e })), ms);
+    timer.unref();
+    timers.push(timer);
+  };
+
+  /** Expires overdue requests (editing their cards) and announces grants that ended. */
+  async function sweepApprovals(): Promise<void> {
+    await output.swept(sweep(deps));
+  }
+
+  /** A job for a host berth made, started by berth itself (a resume after a restart, an expiry), not by a command. */
+  function hostJob(cloud: ProvisionDeps, record: CloudHostRecord, kind: "host.create" | "host.remove", reason: string, cardTs?: string) {
+    const id = deps.jobs.newId();
+    store.cloudHosts.put({ ...record, jobId: id, ...(kind === "host.remove" && { status: "removing" as const }) });
+    const action =
+      kind === "host.create"
+        ? {
+            kind,
+            name: record.name,
+            os: record.os,
+            size: record.size,
+            region: record.region,
+            hyperv: record.hyperv,
+            private: record.private,
+          }
+        : { kind, name: record.name };
+    output.startJob({
+      id,
+      requestId: randomUUID(),
+      action,
+      host: record.name,
+      summary: `${kind === "host.create" ? "host create" : "host rm"} ${record.name} (${reason})`,
+      actor: { userId: record.requester, channelId: record.channelId },
+      cardTs,
+      stopLabel: kind === "host.create" ? "Cancel" : null,
+      run: (signal) =>
+        kind === "host.create" ? provisionHost(record.name, cloud, signal) : removeHost(record.name, [reason], cloud, signal),
+    });
+  }
+
+  /** Work a previous berth left half-done goes on, in the same thread. */
+  function resumeHostJobs(): void {
+    const { cloud } = deps;
+    if (!cloud) return;
+    for (const r of store.cloudHosts.live()) {
+      if (r.status === "provisioning") hostJob(cloud, r, "host.create", "resumed after a restart", r.threadTs ?? undefined);
+      if (r.status === "removing") hostJob(cloud, r, "host.remove", "resumed after a restart");
+    }
+  }
+
+  /** Reminders before expiry (with an Extend button), and removal once expired. */
+  async function sweepHosts(): Promise<void> {
+    const { cloud } = deps;
+    if (!cloud) return;
+    const policy = deps.policy();
+    const due = lifetimeDue(store.cloudHosts.live(), policy, clock());
+    for (const r of due.expire) {
+      log.info("host expired", { host: r.name, expiresAt: r.expiresAt });
+      hostJob(cloud, r, "host.remove", "expired");
+    }
+    await Promise.allSettled(
+      due.remind.map(async (r) => {
+        store.cloudHosts.put({ ...r, remindedAt: clock() });
+        await output.remind(r.channelId, r.threadTs, hostReminder(r, clock()), { name: r.name, extendBy: policy.azure.defaultTtl });
+      }),
+    );
+  }
+
+  /** Says where a container was started, in its job's thread, that it ran out of time; and records it. */
+  async function reportDeadline(host: string, container: ContainerSummary, deadline: number): Promise<void> {
+    const job = store.jobs.get(container.labels[labels.job] ?? "");
+    const channel = container.labels[labels.channel];
+    const at = new Date(deadline).toISOString();
+    log.info("container stopped at its deadline", { host, container: container.id, job: job?.id, deadline: at });
+    store.audit.append({
+      requestId: job?.id ?? randomUUID(),
+      type: "outcome",
+      userId: container.labels[labels.user] ?? "berth",
+      channelId: channel ?? "",
+      action: { kind: "container.stop", host, container: container.name },
+      host,
+      decision: null,
+      rule: "containers.timeout",
+      outcome: `stopped: run-time limit reached at ${at}`,
+      messageTs: job?.messageTs ?? null,
+    });
+    if (!channel) return;
+    await output.post(channel, deadlineReached({ host, name: container.name, id: container.id, at }), job?.messageTs);
+  }
+
+  const sweepingDeadlines = new Set<string>();
+  /** Stops berth's containers past their deadline (detached runs, runs whose job a restart ended), host by host. */
+  async function sweepDeadlines(): Promise<void> {
+    await Promise.allSettled(
+      deps.hosts.connections.map(async ({ name: host }) => {
+        if (sweepingDeadlines.has(host)) return; // the previous sweep still waits for this host
+        sweepingDeadlines.add(host);
+        try {
+          // A job running here stops its own container; one engine under two names is swept under the name it ran on.
+          const notHere = (c: ContainerSummary) =>
+            (c.labels[labels.host] ?? host) !== host || deps.jobs.get(c.labels[labels.job] ?? "") !== undefined;
+          const swept = await stopOverdue(deps.engine(host), clock(), AbortSignal.timeout(60_000), notHere);
+          for (const f of swept.failed)
+            log.error("could not stop a container past its deadline", { host, container: f.container.id, err: f.error });
+          for (const s of swept.stopped) {
+            await reportDeadline(host, s.container, s.deadline).catch((e: unknown) =>
+              log.error("could not report a container stopped at its deadline", { host, container: s.container.id, err: e }),
+            );
+          }
+        } catch (error) {
+          log.error("deadline sweep failed", { host, err: error });
+        } finally {
+          sweepingDeadlines.delete(host);
+        }
+      }),
+    );
+  }
+
+  return {
+    sweepApprovals,
+    sweepHosts,
+    sweepDeadlines,
+    /** Resumes interrupted host jobs, then starts the timers. */
+    start(): void {
+      every(intervals.approvalsMs ?? 15_000, sweepApprovals, "sweep failed");
+      if (deps.cloud) {
+        resumeHostJobs();
+        every(intervals.lifetimeMs ?? 60_000, sweepHosts, "host lifetime sweep failed");
+      }
+      every(intervals.deadlineMs ?? 30_000, sweepDeadlines, "deadline sweep failed");
+    },
+    stop(): void {
+      for (const t of timers.splice(0)) clearInterval(t);
+    },
+  };
+}
