@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -256,14 +256,68 @@ test("audit anchor appends the verified head to the anchor file once, and refuse
   assert.equal(readFileSync(file, "utf8").trim().split("\n").length, 1);
 });
 
-test("audit verify and export on a missing data dir fail and create nothing", async () => {
-  const dir = join(mkdtempSync(join(tmpdir(), "berth-cli-")), "no-such-data");
-  for (const verb of ["verify", "export"]) {
-    const { code, stderr } = await berth("audit", verb, "--data-dir", dir);
+test("audit verify, export and anchor on a missing data dir fail, say how to point at the right one, and create nothing", async () => {
+  const parent = mkdtempSync(join(tmpdir(), "berth-cli-"));
+  const dir = join(parent, "no-such-data");
+  for (const verb of ["verify", "export", "anchor"]) {
+    const anchors = verb === "export" ? [] : ["--anchors", join(parent, "anchors.jsonl")];
+    const { code, stdout, stderr } = await berth("audit", verb, "--data-dir", dir, ...anchors);
     assert.equal(code, 1);
-    assert.match(stderr, /No berth database at .*no-such-data\/berth\.db\. Point --data-dir \(or BERTH_DATA_DIR\)/);
-    assert.equal(existsSync(dir), false, `${verb} created ${dir}`);
+    assert.equal(stdout, "", `${verb} says nothing is intact`);
+    assert.match(stderr, /The data directory .*no-such-data \(given with --data-dir\) does not exist\. Nothing was created\./);
+    assert.match(stderr, /Point --data-dir \(or BERTH_DATA_DIR\) at the directory the running berth uses/);
   }
+  const fromEnv = await berthWith({ BERTH_DATA_DIR: dir }, "audit", "verify");
+  assert.equal(fromEnv.code, 1);
+  assert.match(fromEnv.stderr, /no-such-data \(from BERTH_DATA_DIR\) does not exist/);
+  assert.deepEqual(readdirSync(parent), [], "nothing was created");
+  // A directory without berth.db (the wrong one) is not a store either, and stays as it was.
+  const empty = mkdtempSync(join(tmpdir(), "berth-cli-"));
+  const wrong = await berth("audit", "verify", "--data-dir", empty);
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.stderr, /No berth database at .*\/berth\.db\. Point --data-dir \(or BERTH_DATA_DIR\)/);
+  assert.deepEqual(readdirSync(empty), []);
+});
+
+test("an unknown option is refused with exit 2, naming it and the command's options, before anything is read", async () => {
+  const dir = auditDir();
+  const typo = await berth("audit", "verify", "--data-dr", dir);
+  assert.equal(typo.code, 2);
+  assert.equal(typo.stdout, "", "nothing verified (an ignored --data-dir would have checked ./data)");
+  assert.match(typo.stderr, /Unknown option --data-dr for `npx berth audit verify`\. Did you mean --data-dir\?/);
+  assert.match(typo.stderr, /Its options: --data-dir DIR, --anchors FILE, --help\./);
+  const inline = await berth("audit", "export", `--data-dr=${dir}`);
+  assert.equal(inline.code, 2);
+  assert.match(
+    inline.stderr,
+    /Unknown option --data-dr for `npx berth audit export`\. Did you mean --data-dir\? Its options: --data-dir DIR, --help\./,
+  );
+  const otherCommands = await berth("audit", "verify", "--data-dir", dir, "--connect");
+  assert.equal(otherCommands.code, 2, "an option of another command is unknown here");
+  assert.match(otherCommands.stderr, /Unknown option --connect for `npx berth audit verify`/);
+  const short = await berth("hosts", "check", "-x");
+  assert.equal(short.code, 2);
+  assert.match(short.stderr, /Unknown option -x for `npx berth hosts check`\. Its options: --connect, --timeout MS, --help\./);
+  const noValue = await berth("audit", "verify", "--data-dir", dir, "--anchors");
+  assert.equal(noValue.code, 2);
+  assert.match(noValue.stderr, /Option '--anchors <value>' argument missing/);
+  const beforeCommand = await berth("--data-dr", dir, "audit", "verify");
+  assert.equal(beforeCommand.code, 2);
+  assert.match(beforeCommand.stderr, /Unknown option --data-dr\. See `npx berth --help`/);
+});
+
+test("a stray argument is refused with exit 2: the data dir is given with --data-dir", async () => {
+  const dir = auditDir();
+  const stray = await berth("audit", "verify", dir);
+  assert.equal(stray.code, 2);
+  assert.equal(stray.stdout, "");
+  assert.match(
+    stray.stderr,
+    /`npx berth audit verify` takes no argument, but was given ".*"\. Give the data directory with --data-dir DIR\./,
+  );
+  const two = await berth("policy", "check", "manifests/policy.example.yaml", "extra.yaml");
+  assert.equal(two.code, 2);
+  assert.match(two.stderr, /takes at most one FILE, but was given "manifests\/policy\.example\.yaml" "extra\.yaml"/);
 });
 
 test("audit verify and export do not change the database, nor make a key file", async () => {
