@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
@@ -7,10 +7,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { appendAnchor } from "../src/store/audit-anchor.ts";
 import { parseAuditKeys } from "../src/store/audit-key.ts";
 import { type AuditEntry, auditHash, openStore } from "../src/store/store.ts";
+import { eventually, findCard, isFinished, jobIdOf, testHosts, testImage, testPolicy, threadLines } from "./support/berth-harness.ts";
+import { slashCommand } from "./support/slack-driver.ts";
+import { SEED, SlackFake } from "./support/slack-fake.ts";
 
 // The operator CLI, run as an operator would: `npx berth …` is bin/berth.js.
 const run = promisify(execFile);
@@ -318,6 +322,92 @@ test("a stray argument is refused with exit 2: the data dir is given with --data
   const two = await berth("policy", "check", "manifests/policy.example.yaml", "extra.yaml");
   assert.equal(two.code, 2);
   assert.match(two.stderr, /takes at most one FILE, but was given "manifests\/policy\.example\.yaml" "extra\.yaml"/);
+});
+
+/**
+ * The operator's check against the store of a berth that is running a job, with real processes: `node src/main.ts`
+ * with the Slack fake, a container that streams and keeps running, and `node bin/berth.js` on the same data dir.
+ * Opening that store as berth does would run its start-up recovery and mark the live job failed.
+ */
+test("audit verify and export against a live berth's data dir leave its running job running and its card as it was", async () => {
+  const fake = await SlackFake.start();
+  const dir = mkdtempSync(join(tmpdir(), "berth-cli-live-"));
+  const data = join(dir, "data");
+  writeFileSync(join(dir, "policy.yaml"), testPolicy);
+  writeFileSync(join(dir, "hosts.yaml"), testHosts);
+  const child = spawn(process.execPath, ["src/main.ts"], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      SLACK_BOT_TOKEN: fake.botToken,
+      SLACK_SIGNING_SECRET: fake.signingSecret,
+      SLACK_API_URL: fake.apiUrl,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      BERTH_POLICY: join(dir, "policy.yaml"),
+      BERTH_HOSTS: join(dir, "hosts.yaml"),
+      BERTH_DATA_DIR: data,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
+  const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
+  let jobId: string | undefined;
+  try {
+    const port = await eventually("berth to start", () => {
+      if (child.exitCode !== null) throw new Error(`berth exited: ${output}`);
+      const m = /"msg":"berth started".*"port":(\d+)/.exec(output);
+      return m ? Number(m[1]) : undefined;
+    });
+    const url = `http://127.0.0.1:${port}/slack/events`;
+    const res = await slashCommand(fake, { url, command: "/berth", text: `run ${testImage} sh -c 'echo cli-live-started; sleep 300'` });
+    assert.equal(res.status, 200);
+    const card = await eventually("the job card with its first line in the thread", () => {
+      const c = findCard(fake, SEED.incidentChannel, "cli-live-started");
+      return c && threadLines(fake, SEED.incidentChannel, c.ts).includes("cli-live-started") ? c : undefined;
+    });
+    const id = jobIdOf(card);
+    assert.ok(id, "the card names its job");
+    jobId = id;
+    const status = () => {
+      const db = new DatabaseSync(join(data, "berth.db"), { readOnly: true });
+      try {
+        return (db.prepare("SELECT status FROM jobs WHERE id = ?").get(id) as { status: string } | undefined)?.status;
+      } finally {
+        db.close();
+      }
+    };
+    assert.equal(status(), "running");
+    const edits = () => fake.calls("chat.update").filter((c) => (c.args as { ts?: string }).ts === card.ts).length;
+    const editsBefore = edits();
+
+    const verify = await berth("audit", "verify", "--data-dir", data);
+    assert.equal(verify.code, 0, verify.stderr);
+    assert.match(verify.stdout, /audit log intact: \d+ records, HMAC-SHA256 chain verified/);
+    const typo = await berth("audit", "verify", "--data-dr", data);
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /Unknown option --data-dr/);
+    const exported = await berth("audit", "export", "--data-dir", data);
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.match(exported.stdout, /"container\.run"/, "the run is in the audit log");
+
+    await sleep(1000); // what the CLI set off (a failed job, a card edit) would show by now
+    assert.equal(status(), "running", "the live job is still running in the store");
+    assert.equal(edits(), editsBefore, "the card was not edited");
+    const now = fake.message(SEED.incidentChannel, card.ts);
+    assert.ok(now && !isFinished(now), "the card still shows the job running, with its Stop button");
+    assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200, "berth still serves");
+  } finally {
+    child.kill("SIGTERM");
+    await exited;
+    await fake.stop();
+    if (jobId) {
+      const { stdout } = await run("docker", ["ps", "-aq", "--filter", `label=io.berth.job=${jobId}`]);
+      const ids = stdout.split("\n").filter(Boolean);
+      if (ids.length) await run("docker", ["rm", "-f", ...ids]);
+    }
+  }
 });
 
 test("audit verify and export do not change the database, nor make a key file", async () => {
