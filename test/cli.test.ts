@@ -410,6 +410,12 @@ test("audit verify and export against a live berth's data dir leave its running 
   }
 });
 
+test("the CLI never opens the store read-write: that open runs berth's start-up recovery", () => {
+  const imports = [...readFileSync("src/cli.ts", "utf8").matchAll(/^import .* from "(.+)";$/gm)].map((m) => m[1]);
+  assert.ok(imports.includes("./store/audit-log.ts"), "it reads the audit log through openAuditLogReadOnly");
+  assert.ok(!imports.includes("./store/store.ts"), "src/cli.ts must not import openStore");
+});
+
 test("audit verify and export do not change the database, nor make a key file", async () => {
   const dir = keyedDir(3);
   const before = sha256(join(dir, "berth.db"));
