@@ -30,6 +30,10 @@ Usage:
                                     timeout (or --timeout MS); exit 1 if the file is invalid or a host is unreachable
   npx berth --help
 
+The audit commands open berth.db read-only, safe against a running berth: no recovery, no migration, no write,
+and a data dir that does not exist is reported, never created. Exit codes: 0 done, 1 the check failed or the
+data dir, database or file is missing, 2 a usage mistake (an unknown command or option, a stray argument).
+
 Examples:
   npx berth policy check manifests/policy.example.yaml
   BERTH_DATA_DIR=/var/lib/berth npx berth audit export > audit.jsonl
