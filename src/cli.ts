@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { BerthError } from "./core/errors.ts";
 import { loadHosts } from "./core/hosts.ts";
@@ -30,6 +30,10 @@ Usage:
                                     timeout (or --timeout MS); exit 1 if the file is invalid or a host is unreachable
   npx berth --help
 
+The audit commands open berth.db read-only, safe against a running berth: no recovery, no migration, no write,
+and a data dir that does not exist is reported, never created. Exit codes: 0 done, 1 the check failed or the
+data dir, database or file is missing, 2 a usage mistake (an unknown command or option, a stray argument).
+
 Examples:
   npx berth policy check manifests/policy.example.yaml
   BERTH_DATA_DIR=/var/lib/berth npx berth audit export > audit.jsonl
@@ -42,26 +46,114 @@ Examples:
 Run berth itself with \`npm start\` (see README).
 `;
 
+type OptionSpec = { type: "string" | "boolean"; short?: string };
+type CommandSpec = {
+  /** The command's options besides --help, each with the placeholder its value takes ("" for a switch). */
+  options: Record<string, { spec: OptionSpec; value: string }>;
+  /** The FILE argument it takes, if any. */
+  file?: string;
+};
+
+const dataDirOption = { "data-dir": { spec: { type: "string" }, value: "DIR" } } as const;
+const anchorsOption = { anchors: { spec: { type: "string" }, value: "FILE" } } as const;
+const commands: Record<string, CommandSpec> = {
+  "policy check": { options: {}, file: "FILE" },
+  "audit export": { options: { ...dataDirOption } },
+  "audit verify": { options: { ...dataDirOption, ...anchorsOption } },
+  "audit anchor": { options: { ...dataDirOption, ...anchorsOption } },
+  "hosts check": {
+    options: { connect: { spec: { type: "boolean" }, value: "" }, timeout: { spec: { type: "string" }, value: "MS" } },
+    file: "FILE",
+  },
+};
+const helpOption: Record<string, OptionSpec> = { help: { type: "boolean", short: "h" } };
+const optionSpecs = (command: CommandSpec | undefined): Record<string, OptionSpec> => {
+  const all = command ? [command] : Object.values(commands);
+  return Object.assign({ ...helpOption }, ...all.map((c) => Object.fromEntries(Object.entries(c.options).map(([n, o]) => [n, o.spec]))));
+};
+const optionList = (command: CommandSpec) =>
+  [...Object.entries(command.options).map(([name, o]) => `--${name}${o.value ? ` ${o.value}` : ""}`), "--help"].join(", ");
+
+/**
+ * Reads the command line strictly: an option the command does not know (`--data-dr`), an option without its value and
+ * a stray argument are refused (exit 2) rather than ignored, for an ignored `--data-dir` typo would check ./data.
+ */
+function parseCommandLine(
+  argv: readonly string[],
+): { help: true } | { problem: string } | { name: string; values: Record<string, string | boolean | undefined>; file: string | undefined } {
+  // First loosely, to learn which command it is; then strictly, with that command's options.
+  const loose = parseArgs({ args: [...argv], strict: false, allowPositionals: true, tokens: true, options: optionSpecs(undefined) });
+  const [group, verb, ...rest] = loose.positionals;
+  const name = `${group} ${verb}`;
+  const command = commands[name];
+  const unknown = (known: Record<string, OptionSpec>) => loose.tokens.find((t) => t.kind === "option" && !(t.name in known));
+  if (!command) {
+    const stray = unknown(optionSpecs(undefined));
+    if (stray?.kind === "option")
+      return { problem: `Unknown option ${stray.rawName}. See \`npx berth --help\` for each command's options.` };
+    if (loose.values.help === true) return { help: true };
+    return { problem: group === undefined ? "" : `Unknown command: ${loose.positionals.join(" ")}\n\n${help.trimEnd()}` };
+  }
+  const where = `\`npx berth ${name}\``;
+  try {
+    const { values } = parseArgs({ args: [...argv], strict: true, allowPositionals: true, options: optionSpecs(command) });
+    if (values.help === true) return { help: true };
+    const [file, ...extra] = rest;
+    if (file !== undefined && !command.file) {
+      const hint = "data-dir" in command.options ? " Give the data directory with --data-dir DIR." : "";
+      return { problem: `${where} takes no argument, but was given "${file}".${hint}` };
+    }
+    if (extra.length > 0)
+      return { problem: `${where} takes at most one ${command.file}, but was given ${rest.map((a) => `"${a}"`).join(" ")}.` };
+    return { name, values, file };
+  } catch (error) {
+    const stray = unknown(optionSpecs(command));
+    const what =
+      stray?.kind === "option"
+        ? `Unknown option ${stray.rawName} for ${where}.${closest(stray.name, Object.keys(command.options))}`
+        : `${(error as Error).message} (${where}).`;
+    return { problem: `${what} Its options: ${optionList(command)}.` };
+  }
+}
+
+/** " Did you mean --data-dir?" when a known option is one or two typos away from `name`. */
+function closest(name: string, known: string[]): string {
+  const distance = (a: string, b: string) => {
+    let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      const next = [i];
+      for (let j = 1; j <= b.length; j++) {
+        next[j] = Math.min((row[j] ?? 0) + 1, (next[j - 1] ?? 0) + 1, (row[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      }
+      row = next;
+    }
+    return row[b.length] ?? Number.POSITIVE_INFINITY;
+  };
+  const best = known.map((k) => ({ k, d: distance(name, k) })).sort((x, y) => x.d - y.d)[0];
+  return best && best.d <= 2 ? ` Did you mean --${best.k}?` : "";
+}
+
 /** The operator CLI. Returns the process exit code; reads nothing from the process but what it is given. */
 export async function cli(argv: readonly string[], env: Record<string, string | undefined>, out: Out, err: Out): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    strict: false,
-    options: {
-      help: { type: "boolean", short: "h" },
-      "data-dir": { type: "string" },
-      anchors: { type: "string" },
-      connect: { type: "boolean" },
-      timeout: { type: "string" },
-    },
-  });
-  const [group, verb, arg] = positionals;
-  if (values.help || !group) {
+  const parsed = parseCommandLine(argv);
+  if ("help" in parsed) {
     out.write(help);
-    return values.help ? 0 : 2;
+    return 0;
   }
+  if ("problem" in parsed) {
+    if (parsed.problem) err.write(`${parsed.problem}\n`);
+    else out.write(help);
+    return 2;
+  }
+  const { name, values, file: arg } = parsed;
+  const [group, verb] = name.split(" ");
   const dataDir = typeof values["data-dir"] === "string" ? values["data-dir"] : (env.BERTH_DATA_DIR ?? "./data");
+  const dataDirFrom =
+    typeof values["data-dir"] === "string"
+      ? "given with --data-dir"
+      : env.BERTH_DATA_DIR !== undefined
+        ? "from BERTH_DATA_DIR"
+        : "the default, as neither --data-dir nor BERTH_DATA_DIR is set";
   try {
     if (group === "policy" && verb === "check") {
       const path = arg ?? env.BERTH_POLICY ?? "manifests/policy.yaml";
@@ -80,6 +172,11 @@ export async function cli(argv: readonly string[], env: Record<string, string | 
       return await hostsCheck(arg ?? env.BERTH_HOSTS ?? "manifests/hosts.yaml", env, { connect: values.connect === true, timeout }, out);
     }
     if (group === "audit" && (verb === "export" || verb === "verify" || verb === "anchor")) {
+      const missing = missingDataDir(dataDir, dataDirFrom);
+      if (missing) {
+        err.write(missing);
+        return 1;
+      }
       const keys = verb === "export" ? { keys: noAuditKeys("(export needs no key)"), warning: undefined } : verifyKeys(env, dataDir);
       // Read-only: a verification must not create, migrate or change what it verifies.
       const log = openAuditLogReadOnly(dataDir, keys.keys);
@@ -94,12 +191,24 @@ export async function cli(argv: readonly string[], env: Record<string, string | 
         log.close();
       }
     }
-    err.write(`Unknown command: ${positionals.join(" ")}\n\n${help}`);
+    err.write(`Unknown command: ${name}\n`);
     return 2;
   } catch (error) {
     err.write(`${error instanceof BerthError ? error.message : String(error)}\n`);
     return 1;
   }
+}
+
+/**
+ * Why `dataDir` cannot be berth's data directory, checked before anything is opened: the CLI reads a store, it never
+ * makes one (an empty new store would verify as "intact" and hide the operator's mistake).
+ */
+function missingDataDir(dataDir: string, from: string): string | undefined {
+  const fix =
+    "Nothing was created. Point --data-dir (or BERTH_DATA_DIR) at the directory the running berth uses: its BERTH_DATA_DIR, the one that holds berth.db (/data in the compose file and Kubernetes manifests).\n";
+  if (!existsSync(dataDir)) return `The data directory ${dataDir} (${from}) does not exist. ${fix}`;
+  if (!statSync(dataDir).isDirectory()) return `${dataDir} (${from}) is not a directory. ${fix}`;
+  return undefined;
 }
 
 /** The keys `audit verify` checks with: BERTH_AUDIT_KEY, else the key file berth made in the data dir. */

@@ -1,16 +1,20 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { appendAnchor } from "../src/store/audit-anchor.ts";
 import { parseAuditKeys } from "../src/store/audit-key.ts";
 import { type AuditEntry, auditHash, openStore } from "../src/store/store.ts";
+import { eventually, findCard, isFinished, jobIdOf, testHosts, testImage, testPolicy, threadLines } from "./support/berth-harness.ts";
+import { slashCommand } from "./support/slack-driver.ts";
+import { SEED, SlackFake } from "./support/slack-fake.ts";
 
 // The operator CLI, run as an operator would: `npx berth …` is bin/berth.js.
 const run = promisify(execFile);
@@ -256,14 +260,160 @@ test("audit anchor appends the verified head to the anchor file once, and refuse
   assert.equal(readFileSync(file, "utf8").trim().split("\n").length, 1);
 });
 
-test("audit verify and export on a missing data dir fail and create nothing", async () => {
-  const dir = join(mkdtempSync(join(tmpdir(), "berth-cli-")), "no-such-data");
-  for (const verb of ["verify", "export"]) {
-    const { code, stderr } = await berth("audit", verb, "--data-dir", dir);
+test("audit verify, export and anchor on a missing data dir fail, say how to point at the right one, and create nothing", async () => {
+  const parent = mkdtempSync(join(tmpdir(), "berth-cli-"));
+  const dir = join(parent, "no-such-data");
+  for (const verb of ["verify", "export", "anchor"]) {
+    const anchors = verb === "export" ? [] : ["--anchors", join(parent, "anchors.jsonl")];
+    const { code, stdout, stderr } = await berth("audit", verb, "--data-dir", dir, ...anchors);
     assert.equal(code, 1);
-    assert.match(stderr, /No berth database at .*no-such-data\/berth\.db\. Point --data-dir \(or BERTH_DATA_DIR\)/);
-    assert.equal(existsSync(dir), false, `${verb} created ${dir}`);
+    assert.equal(stdout, "", `${verb} says nothing is intact`);
+    assert.match(stderr, /The data directory .*no-such-data \(given with --data-dir\) does not exist\. Nothing was created\./);
+    assert.match(stderr, /Point --data-dir \(or BERTH_DATA_DIR\) at the directory the running berth uses/);
   }
+  const fromEnv = await berthWith({ BERTH_DATA_DIR: dir }, "audit", "verify");
+  assert.equal(fromEnv.code, 1);
+  assert.match(fromEnv.stderr, /no-such-data \(from BERTH_DATA_DIR\) does not exist/);
+  assert.deepEqual(readdirSync(parent), [], "nothing was created");
+  // A directory without berth.db (the wrong one) is not a store either, and stays as it was.
+  const empty = mkdtempSync(join(tmpdir(), "berth-cli-"));
+  const wrong = await berth("audit", "verify", "--data-dir", empty);
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.stderr, /No berth database at .*\/berth\.db\. Point --data-dir \(or BERTH_DATA_DIR\)/);
+  assert.deepEqual(readdirSync(empty), []);
+});
+
+test("an unknown option is refused with exit 2, naming it and the command's options, before anything is read", async () => {
+  const dir = auditDir();
+  const typo = await berth("audit", "verify", "--data-dr", dir);
+  assert.equal(typo.code, 2);
+  assert.equal(typo.stdout, "", "nothing verified (an ignored --data-dir would have checked ./data)");
+  assert.match(typo.stderr, /Unknown option --data-dr for `npx berth audit verify`\. Did you mean --data-dir\?/);
+  assert.match(typo.stderr, /Its options: --data-dir DIR, --anchors FILE, --help\./);
+  const inline = await berth("audit", "export", `--data-dr=${dir}`);
+  assert.equal(inline.code, 2);
+  assert.match(
+    inline.stderr,
+    /Unknown option --data-dr for `npx berth audit export`\. Did you mean --data-dir\? Its options: --data-dir DIR, --help\./,
+  );
+  const otherCommands = await berth("audit", "verify", "--data-dir", dir, "--connect");
+  assert.equal(otherCommands.code, 2, "an option of another command is unknown here");
+  assert.match(otherCommands.stderr, /Unknown option --connect for `npx berth audit verify`/);
+  const short = await berth("hosts", "check", "-x");
+  assert.equal(short.code, 2);
+  assert.match(short.stderr, /Unknown option -x for `npx berth hosts check`\. Its options: --connect, --timeout MS, --help\./);
+  const noValue = await berth("audit", "verify", "--data-dir", dir, "--anchors");
+  assert.equal(noValue.code, 2);
+  assert.match(noValue.stderr, /Option '--anchors <value>' argument missing/);
+  const beforeCommand = await berth("--data-dr", dir, "audit", "verify");
+  assert.equal(beforeCommand.code, 2);
+  assert.match(beforeCommand.stderr, /Unknown option --data-dr\. See `npx berth --help`/);
+});
+
+test("a stray argument is refused with exit 2: the data dir is given with --data-dir", async () => {
+  const dir = auditDir();
+  const stray = await berth("audit", "verify", dir);
+  assert.equal(stray.code, 2);
+  assert.equal(stray.stdout, "");
+  assert.match(
+    stray.stderr,
+    /`npx berth audit verify` takes no argument, but was given ".*"\. Give the data directory with --data-dir DIR\./,
+  );
+  const two = await berth("policy", "check", "manifests/policy.example.yaml", "extra.yaml");
+  assert.equal(two.code, 2);
+  assert.match(two.stderr, /takes at most one FILE, but was given "manifests\/policy\.example\.yaml" "extra\.yaml"/);
+});
+
+/**
+ * The operator's check against the store of a berth that is running a job, with real processes: `node src/main.ts`
+ * with the Slack fake, a container that streams and keeps running, and `node bin/berth.js` on the same data dir.
+ * Opening that store as berth does would run its start-up recovery and mark the live job failed.
+ */
+test("audit verify and export against a live berth's data dir leave its running job running and its card as it was", async () => {
+  const fake = await SlackFake.start();
+  const dir = mkdtempSync(join(tmpdir(), "berth-cli-live-"));
+  const data = join(dir, "data");
+  writeFileSync(join(dir, "policy.yaml"), testPolicy);
+  writeFileSync(join(dir, "hosts.yaml"), testHosts);
+  const child = spawn(process.execPath, ["src/main.ts"], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      SLACK_BOT_TOKEN: fake.botToken,
+      SLACK_SIGNING_SECRET: fake.signingSecret,
+      SLACK_API_URL: fake.apiUrl,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      BERTH_POLICY: join(dir, "policy.yaml"),
+      BERTH_HOSTS: join(dir, "hosts.yaml"),
+      BERTH_DATA_DIR: data,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
+  const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
+  let jobId: string | undefined;
+  try {
+    const port = await eventually("berth to start", () => {
+      if (child.exitCode !== null) throw new Error(`berth exited: ${output}`);
+      const m = /"msg":"berth started".*"port":(\d+)/.exec(output);
+      return m ? Number(m[1]) : undefined;
+    });
+    const url = `http://127.0.0.1:${port}/slack/events`;
+    const res = await slashCommand(fake, { url, command: "/berth", text: `run ${testImage} sh -c 'echo cli-live-started; sleep 300'` });
+    assert.equal(res.status, 200);
+    const card = await eventually("the job card with its first line in the thread", () => {
+      const c = findCard(fake, SEED.incidentChannel, "cli-live-started");
+      return c && threadLines(fake, SEED.incidentChannel, c.ts).includes("cli-live-started") ? c : undefined;
+    });
+    const id = jobIdOf(card);
+    assert.ok(id, "the card names its job");
+    jobId = id;
+    const status = () => {
+      const db = new DatabaseSync(join(data, "berth.db"), { readOnly: true });
+      try {
+        return (db.prepare("SELECT status FROM jobs WHERE id = ?").get(id) as { status: string } | undefined)?.status;
+      } finally {
+        db.close();
+      }
+    };
+    assert.equal(status(), "running");
+    const edits = () => fake.calls("chat.update").filter((c) => (c.args as { ts?: string }).ts === card.ts).length;
+    const editsBefore = edits();
+
+    const verify = await berth("audit", "verify", "--data-dir", data);
+    assert.equal(verify.code, 0, verify.stderr);
+    assert.match(verify.stdout, /audit log intact: \d+ records, HMAC-SHA256 chain verified/);
+    const typo = await berth("audit", "verify", "--data-dr", data);
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /Unknown option --data-dr/);
+    const exported = await berth("audit", "export", "--data-dir", data);
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.match(exported.stdout, /"container\.run"/, "the run is in the audit log");
+
+    await sleep(1000); // what the CLI set off (a failed job, a card edit) would show by now
+    assert.equal(status(), "running", "the live job is still running in the store");
+    assert.equal(edits(), editsBefore, "the card was not edited");
+    const now = fake.message(SEED.incidentChannel, card.ts);
+    assert.ok(now && !isFinished(now), "the card still shows the job running, with its Stop button");
+    assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200, "berth still serves");
+  } finally {
+    child.kill("SIGTERM");
+    await exited;
+    await fake.stop();
+    if (jobId) {
+      const { stdout } = await run("docker", ["ps", "-aq", "--filter", `label=io.berth.job=${jobId}`]);
+      const ids = stdout.split("\n").filter(Boolean);
+      if (ids.length) await run("docker", ["rm", "-f", ...ids]);
+    }
+  }
+});
+
+test("the CLI never opens the store read-write: that open runs berth's start-up recovery", () => {
+  const imports = [...readFileSync("src/cli.ts", "utf8").matchAll(/^import .* from "(.+)";$/gm)].map((m) => m[1]);
+  assert.ok(imports.includes("./store/audit-log.ts"), "it reads the audit log through openAuditLogReadOnly");
+  assert.ok(!imports.includes("./store/store.ts"), "src/cli.ts must not import openStore");
 });
 
 test("audit verify and export do not change the database, nor make a key file", async () => {

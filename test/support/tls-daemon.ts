@@ -9,7 +9,7 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { closeSync, openSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat, writeFile } from "node:fs/promises";
 import http from "node:http";
 import https from "node:https";
 import net from "node:net";
@@ -46,7 +46,7 @@ export type TlsDaemon = Pems & {
 export type TlsDaemonOptions = {
   /** The daemon's CA, certificate and key (PEM) instead of the openssl-made ones; see TlsDaemon for what it returns. */
   server?: Pems | undefined;
-  /** Listen on this port of 127.0.0.1 instead of a free one. */
+  /** Listen on this port of 127.0.0.1 instead of one the kernel picks when dockerd binds (port 0). */
   port?: number | undefined;
 };
 
@@ -54,7 +54,9 @@ export async function startTlsDaemon(options: TlsDaemonOptions = {}): Promise<Tl
   // Short: containerd's shim and the plugin sockets live under exec-root, and unix socket paths are limited to 107 bytes.
   const dir = await mkdtemp("/tmp/bd2-");
   const socket = join(dir, "docker.sock");
-  const port = options.port ?? (await freePort());
+  // Port 0: the kernel picks a free port when dockerd binds and dockerd logs it. A port picked here, released and bound
+  // later by dockerd could be taken in between by any other process under load ("address already in use").
+  let port = options.port ?? 0;
   const { server } = options;
   const pems = await (server ? writeServerPems(join(dir, "tls"), server) : makeCertificates(join(dir, "tls"))).catch(async (e: unknown) => {
     await rm(dir, { recursive: true, force: true });
@@ -62,7 +64,7 @@ export async function startTlsDaemon(options: TlsDaemonOptions = {}): Promise<Tl
     const what = server ? "write the given certificates" : "make the test certificates with openssl";
     throw new Error(`Could not ${what}: ${(e as Error).message}`);
   });
-  const args = [
+  const args = () => [
     "--tlsverify",
     `--tlscacert=${join(dir, "tls", "ca.pem")}`,
     `--tlscert=${join(dir, "tls", "server.pem")}`,
@@ -82,20 +84,40 @@ export async function startTlsDaemon(options: TlsDaemonOptions = {}): Promise<Tl
   const onExit = () => child?.kill("SIGKILL");
   process.on("exit", onExit);
 
+  /**
+   * Starts dockerd and waits for both listeners. Once the port is known (a restart, or a port the caller chose) it can
+   * be taken by someone else while dockerd is down: dockerd failing on that is retried on the same port, 5 times
+   * within about 10 s, for callers hold the URL.
+   */
   async function launch(): Promise<void> {
-    const log = join(dir, "dockerd.log");
+    for (let attempt = 1; ; attempt++) {
+      const log = join(dir, "dockerd.log");
+      const from = (await stat(log).catch(() => undefined))?.size ?? 0;
+      const failure = await launchOnce(log, from);
+      if (!failure) return;
+      const said = await logSince(log, from);
+      if (!(failure.exited && /address already in use/.test(said) && attempt < 5)) {
+        throw new Error(`${failure.why}; the end of its log:\n${said.slice(-3000)}`);
+      }
+      await reapContainerd();
+      await sleep(2000);
+    }
+  }
+
+  /** One dockerd start: undefined once it answers, else why not (and whether it exited). */
+  async function launchOnce(log: string, from: number): Promise<{ why: string; exited: boolean } | undefined> {
     const out = openSync(log, "a");
-    const proc = spawn("dockerd", args, { stdio: ["ignore", out, out] });
+    const proc = spawn("dockerd", args(), { stdio: ["ignore", out, out] });
     closeSync(out);
     child = proc;
     let ended: string | undefined;
     proc.once("exit", (code, sig) => (ended = `dockerd exited (${sig ?? code})`));
     proc.once("error", (e) => (ended = `dockerd could not start: ${e.message}`));
-    const failed = async (why: string) => new Error(`${why}; the end of its log:\n${(await readFile(log, "utf8")).slice(-3000)}`);
     for (const deadline = Date.now() + 60_000; ; await sleep(100)) {
-      if ((await ping({ socketPath: socket }, pems)) && (await ping({ port }, pems))) return;
-      if (ended) throw await failed(ended);
-      if (Date.now() > deadline) throw await failed("dockerd did not answer within 60 s");
+      if (port === 0) port = await listenedPort(log, from);
+      if (port !== 0 && (await ping({ socketPath: socket }, pems)) && (await ping({ port }, pems))) return undefined;
+      if (ended) return { why: ended, exited: true };
+      if (Date.now() > deadline) return { why: "dockerd did not answer within 60 s", exited: false };
     }
   }
 
@@ -125,7 +147,10 @@ export async function startTlsDaemon(options: TlsDaemonOptions = {}): Promise<Tl
   }
 
   const daemon: TlsDaemon = {
-    url: `tcp://127.0.0.1:${port}`,
+    /** Read after startTlsDaemon resolves: the port is dockerd's from then on, the same across restart(). */
+    get url() {
+      return `tcp://127.0.0.1:${port}`;
+    },
     socket,
     dir,
     ...(pems.client ?? { ...none, ca: server?.ca ?? "" }),
@@ -172,12 +197,15 @@ export async function cli(socket: string, ...args: string[]): Promise<string> {
   return (await execFileAsync("docker", ["-H", `unix://${socket}`, ...args])).stdout.trim();
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
+/** The TCP port dockerd bound, from its log line `API listen on 127.0.0.1:PORT` after `from`; 0 until it says so. */
+async function listenedPort(log: string, from: number): Promise<number> {
+  const m = /API listen on 127\.0\.0\.1:(\d+)/.exec(await logSince(log, from));
+  return m ? Number(m[1]) : 0;
+}
+
+/** What dockerd wrote to its log after byte `from` (the start of this launch). */
+async function logSince(log: string, from: number): Promise<string> {
+  return ((await readFile(log).catch(() => undefined)) ?? Buffer.alloc(0)).subarray(from).toString("utf8");
 }
 
 /**
