@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { type ProvisionDeps, provisionHost, removeHost } from "./cloud/provision.ts";
 import { deadlineReached, stopOverdue } from "./container-deadlines.ts";
+import { auditDeadline } from "./core/audit.ts";
 import { type JobPlan, type SweepResult, sweep } from "./core/dispatch.ts";
+import { hostReminder, lifetimeDue } from "./core/host-lifetime.ts";
 import type { Message } from "./core/message.ts";
 import type { Policy } from "./core/policy.ts";
 import { type ContainerSummary, labels } from "./engines/ports.ts";
-import { hostReminder, lifetimeDue } from "./host-lifetime.ts";
 import type { Ports } from "./ports.ts";
 import type { CloudHostRecord } from "./store/store.ts";
 
@@ -114,18 +115,18 @@ export function createScheduler(deps: SchedulerDeps, intervals: SchedulerInterva
     const channel = container.labels[labels.channel];
     const at = new Date(deadline).toISOString();
     log.info("container stopped at its deadline", { host, container: container.id, job: job?.id, deadline: at });
-    store.audit.append({
-      requestId: job?.id ?? randomUUID(),
-      type: "outcome",
-      userId: container.labels[labels.user] ?? "berth",
-      channelId: channel ?? "",
-      action: { kind: "container.stop", host, container: container.name },
-      host,
-      decision: null,
-      rule: "containers.timeout",
-      outcome: `stopped: run-time limit reached at ${at}`,
-      messageTs: job?.messageTs ?? null,
-    });
+    auditDeadline(
+      { store },
+      {
+        requestId: job?.id ?? randomUUID(),
+        userId: container.labels[labels.user] ?? "berth",
+        channelId: channel ?? "",
+        host,
+        container: container.name,
+        at,
+        messageTs: job?.messageTs ?? null,
+      },
+    );
     if (!channel) return;
     await output.post(channel, deadlineReached({ host, name: container.name, id: container.id, at }), job?.messageTs);
   }

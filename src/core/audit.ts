@@ -80,6 +80,25 @@ export function auditRefusal(
   });
 }
 
+/** berth stopped a container at its run-time limit (containers.timeout): recorded for the person who started it. */
+export function auditDeadline(
+  deps: { store: Audited },
+  c: { requestId: string; userId: string; channelId: string; host: string; container: string; at: string; messageTs: string | null },
+): void {
+  deps.store.audit.append({
+    requestId: c.requestId,
+    type: "outcome",
+    userId: c.userId,
+    channelId: c.channelId,
+    action: { kind: "container.stop", host: c.host, container: c.container },
+    host: c.host,
+    decision: null,
+    rule: "containers.timeout",
+    outcome: `stopped: run-time limit reached at ${c.at}`,
+    messageTs: c.messageTs,
+  });
+}
+
 /** A gated request was approved, denied or cancelled by `approver`, under the gate's rule and the approver's. */
 export function auditApproval(
   deps: { store: Audited },

@@ -21,7 +21,7 @@ export type { DispatchDeps, GateView, JobPlan, Outcome, ReplyResult, Request } f
 /** The whole pipeline for typed text: the one parse, then `dispatchAction`. */
 export async function dispatch(req: Request, deps: DispatchDeps, signal: AbortSignal): Promise<Outcome> {
   const requestId = req.requestId ?? randomUUID();
-  const parsed = parse(req.text, deps.registry);
+  const parsed = req.parsed ?? parse(req.text, deps.registry);
   if (!parsed.ok) {
     const text = parsed.usage ? msg`${parsed.message}\n${parsed.usage}` : parsed.message;
     return replyOutcome(requestId, text, "ephemeral", "usage_error");

@@ -1,7 +1,7 @@
 import { newHostRecord, type ProvisionDeps, provisionHost, removeHost } from "../cloud/provision.ts";
-import { extendTo } from "../host-lifetime.ts";
 import type { ActionOf, Actor } from "./action.ts";
 import type { JobEvent } from "./events.ts";
+import { extendTo } from "./host-lifetime.ts";
 import { code, command, join, type Message, msg, tone, user } from "./message.ts";
 import { hostLimits } from "./policy.ts";
 

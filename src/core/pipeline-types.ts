@@ -2,7 +2,7 @@ import type { ProvisionDeps } from "../cloud/provision.ts";
 import type { ContainerEngine } from "../engines/ports.ts";
 import type { PendingRecord, Store } from "../store/store.ts";
 import type { Action, Actor } from "./action.ts";
-import type { Registry } from "./command.ts";
+import type { Parsed, Registry } from "./command.ts";
 import type { JobEvent, Reply } from "./events.ts";
 import type { HostJobAction } from "./host-actions.ts";
 import type { Hosts } from "./hosts.ts";
@@ -23,7 +23,6 @@ export type DispatchDeps = {
   groupsOf: (userId: string) => Promise<ReadonlySet<string>>;
   /** Full actions (with environment values) of requests waiting for a decision; never written to disk. */
   pendingActions: Map<string, Action>;
-  slash: string;
   clock?: () => number;
   log?: (event: string, fields: Record<string, unknown>) => void;
   /** Azure provisioning; absent when the operator has not configured it. */
@@ -32,7 +31,8 @@ export type DispatchDeps = {
   manifestHosts?: readonly string[];
 };
 
-export type Request = { text: string; actor: Actor; requestId?: string };
+/** Typed text from a person; `parsed` when the transport already parsed it (to label its ack), so it is parsed once. */
+export type Request = { text: string; actor: Actor; requestId?: string; parsed?: Parsed };
 
 /** A job that passed policy and was audited; the transport starts it once it has somewhere to show it. */
 export type JobPlan = {

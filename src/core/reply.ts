@@ -19,7 +19,6 @@ export type ReplyContext = {
   subject: Subject;
   actor: Actor;
   jobs: JobRegistry;
-  slash: string;
   clock?: () => number;
   /** Every host's capabilities, each bounded by its own timeout (an unreachable host never holds up the others). */
   hosts: () => Promise<HostReport[]>;

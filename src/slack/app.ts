@@ -2,6 +2,7 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import bolt, { type CustomRoute, type LogLevel, type webApi } from "@slack/bolt";
 import type { Actor } from "../core/action.ts";
+import { auditRefusal } from "../core/audit.ts";
 import { type DispatchDeps, dispatch, dispatchAction, type Outcome } from "../core/dispatch.ts";
 import { msg, tone } from "../core/message.ts";
 import { parse } from "../core/parse.ts";
@@ -40,6 +41,8 @@ export type SlackSettings = {
 export type SlackDeps = {
   /** The pipeline's ports, handed to dispatch as they are (the directory adds the group lookups). */
   core: Omit<DispatchDeps, "groupsOf">;
+  /** The slash command (BERTH_COMMAND): the listener's name, and what the renderer writes before a command. */
+  slash: string;
   usergroups: () => readonly string[];
   spoolDir: string;
   maxThreadMessages?: number;
@@ -105,6 +108,7 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
   const jobDeps = {
     ...dispatchDeps,
     outbox,
+    slash: deps.slash,
     spoolDir: deps.spoolDir,
     maxThreadMessages: deps.maxThreadMessages,
     log,
@@ -113,7 +117,7 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
   const deliver = createDeliver({
     outbox,
     store: core.store,
-    slash: core.slash,
+    slash: deps.slash,
     usergroups: deps.usergroups,
     log,
     runJob: (plan) => runJob(plan, jobDeps),
@@ -145,20 +149,14 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
     const reason = foreignRequest(home, origin);
     if (!reason) return false;
     log("request from another workspace refused", { requestId, team: origin.teamId, enterprise: origin.enterpriseId, user: actor.userId });
-    core.store.audit.append({
+    auditRefusal(core, {
       requestId,
-      type: "decision",
-      userId: actor.userId,
-      channelId: actor.channelId,
-      action: what,
-      host: null,
-      decision: "deny",
+      actor,
+      what,
       rule: `slack:workspace (from ${origin.teamId ?? "unknown"}${origin.enterpriseId ? `/${origin.enterpriseId}` : ""})`,
-      outcome: null,
-      messageTs: null,
     });
     metrics?.command(what.kind, "denied");
-    const text = toMrkdwn(msg`${tone("denied")} ${reason}`, core.slash);
+    const text = toMrkdwn(msg`${tone("denied")} ${reason}`, deps.slash);
     work.run(() => respond({ response_type: "ephemeral", replace_original: false, text }).catch(() => undefined));
     return true;
   };
@@ -171,7 +169,7 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
     );
   };
 
-  app.command(core.slash, async ({ command, ack, respond, context }) => {
+  app.command(deps.slash, async ({ command, ack, respond, context }) => {
     await ack();
     acked(context);
     const origin = { teamId: command.team_id, enterpriseId: command.enterprise_id };
@@ -184,18 +182,15 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
       homeTeam: foreignRequest(home, origin) === undefined,
     };
     const requestId = crypto.randomUUID();
-    // Parsed once, here: the action kind labels the metrics and the refusal's audit record, and the parsed action goes
-    // on to the pipeline. Only text that does not parse goes to dispatch, which answers it with the usage.
+    // Parsed once, here: the action kind labels the metrics and the refusal's audit record, and the parse goes on to
+    // the pipeline with the request.
     const parsed = parse(command.text, core.registry);
     const kind = parsed.ok ? parsed.action.kind : "unparsed";
     if (refusedForeign(origin, actor, parsed.ok ? redactAction(parsed.action) : { kind }, requestId, respond)) return;
     log("command", { requestId, kind, user: actor.userId, channel: actor.channelId, chars: command.text.length });
     const signal = AbortSignal.timeout(60_000);
     work.run(() =>
-      (parsed.ok
-        ? dispatchAction(parsed.action, actor, dispatchDeps, signal, requestId)
-        : dispatch({ text: command.text, actor, requestId }, dispatchDeps, signal)
-      )
+      dispatch({ text: command.text, actor, requestId, parsed }, dispatchDeps, signal)
         .then(finish(requestId, kind, actor, respond))
         .catch(failSafe(requestId, respond, kind)),
     );
@@ -225,7 +220,7 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
       log("click", { requestId, kind, button: button.name, user: actor.userId, channel: actor.channelId });
       if (!typed) {
         metrics?.command(kind, "refused");
-        const text = toMrkdwn(button.stale, core.slash);
+        const text = toMrkdwn(button.stale, deps.slash);
         work.run(() => respond({ response_type: "ephemeral", replace_original: false, text }).catch(failSafe(requestId, respond, kind)));
         return;
       }

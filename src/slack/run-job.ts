@@ -9,7 +9,8 @@ import type { Outbox } from "./outbox.ts";
 import { type CardState, renderCard, toMrkdwn } from "./render.ts";
 import { createThread } from "./thread.ts";
 
-export type RunJobDeps = Pick<DispatchDeps, "store" | "policy" | "slash"> & {
+export type RunJobDeps = Pick<DispatchDeps, "store" | "policy"> & {
+  slash: string;
   outbox: Outbox;
   jobs: JobRegistry;
   spoolDir: string;

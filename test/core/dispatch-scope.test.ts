@@ -40,7 +40,6 @@ function setup() {
     jobs: createJobRegistry(store),
     pendingActions: new Map(),
     groupsOf: async () => new Set(),
-    slash: "/berth",
   };
   return { engine, store, deps };
 }

@@ -42,7 +42,6 @@ function setup(hosts: Hosts = { connections: [{ name: "local", url: "unix:///x",
     jobs: createJobRegistry(store),
     pendingActions: new Map(),
     groupsOf: async (u) => new Set(u === "U0GROUPIE" ? ["S0ONCALL"] : []),
-    slash: "/berth",
   };
   return { engine, store, deps, engines };
 }

@@ -45,7 +45,6 @@ test("a gate card is marked dangerous exactly for the kinds the risk table calls
     jobs: createJobRegistry(store),
     pendingActions: new Map(),
     groupsOf: async () => new Set(),
-    slash: "/berth",
   };
   const actor = { userId: "U0OPER", channelId: "C0INCIDENT" };
   const gated = {

@@ -139,7 +139,6 @@ function world() {
     jobs: createJobRegistry(store),
     pendingActions: new Map(),
     groupsOf: async (u) => new Set(groupsOf[u] ?? []),
-    slash: "/berth",
     clock: () => clock,
   };
   // Jobs already running, started by others, for `cancel` to find.

@@ -4,6 +4,7 @@ import { test } from "node:test";
 import type { Action } from "../../src/core/action.ts";
 import { approversFor, authorize, mayApprove, type Place, type Subject } from "../../src/core/policy.ts";
 import { loadPolicyFile } from "../../src/core/policy-file.ts";
+import { toMrkdwn } from "../../src/slack/render.ts";
 import { mrkdwn } from "../support/text.ts";
 
 // The worked example shipped in manifests/policy.example.yaml, checked against what it promises an incident team.
@@ -47,7 +48,9 @@ test("running a new container on prod needs a second person; on staging it runs 
   assert.equal(gateOf(prod), "approval");
   assert.equal(prod.allow && prod.gateRule, "rules.prod-run-second-person");
   assert.equal(gateOf(authorize(policy, oncall, run, random("staging-2"), now)), "none");
-  const who = approversFor(policy, { action: run, place: incident("prod-1"), approvers: prod.allow ? prod.approvers : [] });
+  const who = approversFor(policy, { action: run, place: incident("prod-1"), approvers: prod.allow ? prod.approvers : [] }).map((m) =>
+    toMrkdwn(m),
+  );
   assert.deepEqual(who, ["<!subteam^S0ONCALL>", "<!subteam^S0LEADS>"]);
 });
 

@@ -20,7 +20,6 @@ function context(engine: FakeEngine): ReplyContext {
     subject: { userId: "U0OPER", groups: new Set(), grants: [], homeTeam: true },
     actor: { userId: "U0OPER", channelId: "C0INCIDENT" },
     jobs: createJobRegistry(openStore(":memory:")),
-    slash: "/berth",
     hosts: async () => [
       { name: "local", url: "unix:///var/run/docker.sock", reachable: true, info: { name: "local", ...engine.host }, containers: 1 },
       { name: "down", url: "tcp://10.0.0.9:2376", reachable: false, error: `Docker said: ${hostile}` },

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { types } from "@slack/bolt";
 import { deadlineReached } from "../../src/container-deadlines.ts";
+import { hostReminder } from "../../src/core/host-lifetime.ts";
 import { channel, code, command, msg, strong, tone, user, usergroup } from "../../src/core/message.ts";
-import { hostReminder } from "../../src/host-lifetime.ts";
 import { noticeHeadline } from "../../src/notifications.ts";
 import { renderCard, renderGateCard, renderHostPicker, renderHostReminder, renderNotification, toMrkdwn } from "../../src/slack/render.ts";
 

@@ -31,7 +31,6 @@ export function answered<K extends ActionKind>(answer: Answer<K>): Handler<K>["e
           subject: c.subject,
           actor,
           jobs: deps.jobs,
-          slash: deps.slash,
           clock: deps.clock,
           hosts: () => hostReports(deps, c.signal),
         },

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { newHostRecord } from "../src/cloud/provision.ts";
-import { PolicySchema } from "../src/core/policy.ts";
-import { extendTo, lifetimeDue } from "../src/host-lifetime.ts";
-import type { CloudHostRecord } from "../src/store/store.ts";
+import { newHostRecord } from "../../src/cloud/provision.ts";
+import { extendTo, lifetimeDue } from "../../src/core/host-lifetime.ts";
+import { PolicySchema } from "../../src/core/policy.ts";
+import type { CloudHostRecord } from "../../src/store/store.ts";
+import { mrkdwn } from "../support/text.ts";
 
 const policy = PolicySchema.parse({ version: 1, roles: {}, azure: { defaultTtl: "2h", maxTtl: "1d", reminder: "30m" } });
 const t0 = Date.parse("2026-11-28T10:00:00Z");
@@ -47,7 +48,7 @@ test("extend moves the expiry by the default TTL from now, never past the maximu
   assert.deepEqual(extendTo({ ...a, expiresAt: t0 + 23 * h }, policy, t0 + 22.5 * h), { ok: true, expiresAt: t0 + 24 * h, capped: true });
   const full = extendTo({ ...a, expiresAt: t0 + 24 * h }, policy, t0 + 23 * h);
   assert.equal(full.ok, false);
-  assert.match(full.ok ? "" : full.reason, /already lives as long as the policy allows \(1d from creation\)/);
+  assert.match(full.ok ? "" : mrkdwn(full.reason), /already lives as long as the policy allows \(1d from creation\)/);
   const making = extendTo(host("b", "provisioning", 1), policy, t0);
-  assert.match(making.ok ? "" : making.reason, /`b` is provisioning; only a host that exists can be extended/);
+  assert.match(making.ok ? "" : mrkdwn(making.reason), /`b` is provisioning; only a host that exists can be extended/);
 });

@@ -1,7 +1,7 @@
-import { formatDuration, parseDuration } from "./core/duration.ts";
-import { code, type Message, msg, tone, user } from "./core/message.ts";
-import type { Policy } from "./core/policy.ts";
-import type { CloudHostRecord } from "./store/store.ts";
+import type { CloudHostRecord } from "../store/store.ts";
+import { formatDuration, parseDuration } from "./duration.ts";
+import { code, type Message, msg, tone, user } from "./message.ts";
+import type { Policy } from "./policy.ts";
 
 export type LifetimeWork = {
   /** Ready hosts inside the reminder window that have not been reminded since their expiry last moved. */
@@ -27,7 +27,7 @@ export function hostReminder(host: Pick<CloudHostRecord, "name" | "expiresAt" | 
   return msg`${tone("expired")} ${user(host.requester)} ${code(host.name)} is removed in ${left} (${at} UTC). Extend it if you still need it.`;
 }
 
-export type Extension = { ok: true; expiresAt: number; capped: boolean } | { ok: false; reason: string };
+export type Extension = { ok: true; expiresAt: number; capped: boolean } | { ok: false; reason: Message };
 
 /**
  * A new expiry for `host extend`: from now (or the current expiry, if later) by the requested or default TTL, never past
@@ -35,7 +35,7 @@ export type Extension = { ok: true; expiresAt: number; capped: boolean } | { ok:
  */
 export function extendTo(record: CloudHostRecord, policy: Policy, now: number, ttlSeconds?: number): Extension {
   if (record.status !== "ready" && record.status !== "unreachable") {
-    return { ok: false, reason: `\`${record.name}\` is ${record.status}; only a host that exists can be extended.` };
+    return { ok: false, reason: msg`${code(record.name)} is ${record.status}; only a host that exists can be extended.` };
   }
   const by = (ttlSeconds ?? (parseDuration(policy.azure.defaultTtl) as number)) * 1000;
   const limit = record.createdAt + (parseDuration(policy.azure.maxTtl) as number) * 1000;
@@ -43,7 +43,7 @@ export function extendTo(record: CloudHostRecord, policy: Policy, now: number, t
   if (record.expiresAt >= limit) {
     return {
       ok: false,
-      reason: `\`${record.name}\` already lives as long as the policy allows (${policy.azure.maxTtl} from creation). Create a new host if you need one longer.`,
+      reason: msg`${code(record.name)} already lives as long as the policy allows (${policy.azure.maxTtl} from creation). Create a new host if you need one longer.`,
     };
   }
   return { ok: true, expiresAt: Math.min(wanted, limit), capped: wanted > limit };
