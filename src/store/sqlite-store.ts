@@ -188,8 +188,10 @@ function sqliteAdapter(
   o: { path: string; clock: () => number; auditKeys: AuditKeyring; secretBox: SecretBox | undefined; durable: boolean },
 ): StorePort {
   const { clock, path } = o;
+  let open = true;
   /** Every call goes through here: node:sqlite is synchronous, the port is not, and faults name the file. */
   const guard = async <T>(work: () => T): Promise<T> => {
+    if (!open) throw new BerthError("UNAVAILABLE", `The store ${path} is closed.`);
     try {
       return work();
     } catch (error) {
@@ -290,7 +292,6 @@ function sqliteAdapter(
   };
 
   const audit = createAuditLog(db, o.auditKeys, clock);
-  let open = true;
 
   return {
     kind: "sqlite",
@@ -456,7 +457,6 @@ function sqliteAdapter(
       }),
     ping: () =>
       guard(() => {
-        if (!open) throw new BerthError("UNAVAILABLE", `The store ${path} is closed.`);
         db.prepare("SELECT 1").get();
       }),
     close: async () => {
