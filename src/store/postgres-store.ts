@@ -6,6 +6,8 @@
  * Concurrency lives in the database, not in this process: each claim, lease change and budget take is one
  * `INSERT … ON CONFLICT DO UPDATE … WHERE` (PostgreSQL locks the row and re-checks the condition, so of two replicas
  * exactly one wins); audit appends hold a transaction-scoped advisory lock, which keeps the chain linear.
+ *
+ * Longer than most files because it is the whole adapter: every statement sits next to the others it must agree with.
  */
 import { randomUUID } from "node:crypto";
 import { Pool, type PoolClient, type QueryResultRow } from "pg";

@@ -1,6 +1,8 @@
 /**
  * The embedded store port over node:sqlite: berth.db in BERTH_DATA_DIR, the same file store.ts keeps (its tables stay
  * as they are; the new ones are added by versioned migrations), held by one berth process at a time.
+ *
+ * Longer than most files because it is the whole adapter: every statement sits next to the others it must agree with.
  */
 import { randomUUID } from "node:crypto";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";

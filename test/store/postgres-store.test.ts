@@ -21,7 +21,9 @@ after(async () => {
   await pg?.stop();
 });
 
-storeContract("PostgreSQL", async ({ clock, secretBox }) => openPostgresStore({ url: await pg.createDatabase(), auditKeys: keys, clock, secretBox }));
+storeContract("PostgreSQL", async ({ clock, secretBox }) =>
+  openPostgresStore({ url: await pg.createDatabase(), auditKeys: keys, clock, secretBox }),
+);
 
 /** Two replicas of berth: two stores, each with its own pool, on one database and one clock. */
 async function replicas(body: (a: StorePort, b: StorePort, clock: ManualClock, url: string) => Promise<void>): Promise<void> {
@@ -53,7 +55,9 @@ async function verifyWithSqliteVerifier(url: string) {
   const rows = await sql(url, async (c) => (await c.query("SELECT seq, at, record, prev_hash, hash, key_id FROM audit ORDER BY seq")).rows);
   const db = new DatabaseSync(":memory:");
   try {
-    db.exec("CREATE TABLE audit (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, record TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, key_id TEXT)");
+    db.exec(
+      "CREATE TABLE audit (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, record TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, key_id TEXT)",
+    );
     const insert = db.prepare("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?)");
     for (const r of rows) insert.run(Number(r.seq), Number(r.at), r.record, r.prev_hash, r.hash, r.key_id);
     return createAuditLog(db, keys, Date.now).check();
@@ -105,7 +109,15 @@ describe("PostgreSQL: several replicas on one database", () => {
 
   test("a lease taken over after expiry fences the old owner", () =>
     replicas(async (a, b, clock) => {
-      await a.jobs.create({ id: "j1", kind: "container.logs", userId: "U1", channelId: "C1", host: "local", summary: "logs", messageTs: "1.1" });
+      await a.jobs.create({
+        id: "j1",
+        kind: "container.logs",
+        userId: "U1",
+        channelId: "C1",
+        host: "local",
+        summary: "logs",
+        messageTs: "1.1",
+      });
       const held = await a.leases.acquire("job:j1", "replica-a", 10_000);
       assert.ok(held.ok);
       const fenceA = { name: "job:j1", token: held.lease.token };
@@ -123,8 +135,14 @@ describe("PostgreSQL: several replicas on one database", () => {
       assert.ok(taken.ok);
       assert.ok(taken.lease.token > fenceA.token);
       // replica-a wakes up and carries on as if it still owned the job: every write is refused
-      assert.deepEqual(await a.jobs.advanceCursor("j1", { at: "2026-12-05T12:00:00Z", lines: 10 }, fenceA), { ok: false, reason: "fenced" });
-      assert.deepEqual(await a.jobs.finish("j1", { status: "failed", exitCode: null, detail: "stale" }, fenceA), { ok: false, reason: "fenced" });
+      assert.deepEqual(await a.jobs.advanceCursor("j1", { at: "2026-12-05T12:00:00Z", lines: 10 }, fenceA), {
+        ok: false,
+        reason: "fenced",
+      });
+      assert.deepEqual(await a.jobs.finish("j1", { status: "failed", exitCode: null, detail: "stale" }, fenceA), {
+        ok: false,
+        reason: "fenced",
+      });
       assert.equal(await a.leases.holds(fenceA), false);
       assert.equal((await a.leases.renew(held.lease, 10_000)).ok, false);
       const fenceB = { name: "job:j1", token: taken.lease.token };
@@ -192,7 +210,8 @@ describe("PostgreSQL: several replicas on one database", () => {
     url.password = "hunter2";
     await assert.rejects(
       openPostgresStore({ url: url.toString(), auditKeys: keys }),
-      (e: unknown) => e instanceof BerthError && e.code === "UNAVAILABLE" && !e.message.includes("hunter2") && e.message.includes("127.0.0.1:1"),
+      (e: unknown) =>
+        e instanceof BerthError && e.code === "UNAVAILABLE" && !e.message.includes("hunter2") && e.message.includes("127.0.0.1:1"),
     );
   });
 });
