@@ -15,8 +15,10 @@ export async function openStorePort(options: {
   clock?: (() => number) | undefined;
   secretBox?: SecretBox | undefined;
   auditKeys?: AuditKeyring | undefined;
+  /** PostgreSQL only: an idle connection the server dropped (for the log; the pool has let it go). */
+  onIdleError?: ((error: Error) => void) | undefined;
 }): Promise<StorePort> {
-  const { databaseUrl, auditKeys, ...rest } = options;
+  const { databaseUrl, auditKeys, onIdleError, ...rest } = options;
   if (!databaseUrl) return openSqliteStore({ ...rest, auditKeys });
   if (!auditKeys) {
     throw new BerthError(
@@ -24,5 +26,5 @@ export async function openStorePort(options: {
       "With BERTH_DATABASE_URL, every berth replica must sign the audit log with the same key, and BERTH_AUDIT_KEY is not set. Set it (id:secret, e.g. 2026a:$(openssl rand -base64 32)) in every replica's environment.",
     );
   }
-  return openPostgresStore({ url: databaseUrl, auditKeys, clock: rest.clock, secretBox: rest.secretBox });
+  return openPostgresStore({ url: databaseUrl, auditKeys, clock: rest.clock, secretBox: rest.secretBox, onIdleError });
 }

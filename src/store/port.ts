@@ -109,8 +109,14 @@ export type AuditStore = {
   at(seq: number): Promise<AuditHead | undefined>;
   /** Re-computes the chain from the start or from an anchor; reports the first record that does not fit. */
   check(from?: { seq: number; hash: string }): Promise<ChainReport>;
+  /** The first record that does not fit the chain, or undefined if all do. */
+  verify(): Promise<{ seq: number; problem: string } | undefined>;
 };
 
+/**
+ * Leases expire by the store's clock, read by whichever replica asks: the replicas' clocks must agree (NTP) to well
+ * within the shortest TTL. Fencing does not depend on clocks: a token only ever grows.
+ */
 export type LeaseStore = {
   /** Takes the lease when it is free, released or expired (the token grows), or renews it when `owner` holds it. */
   acquire(name: string, owner: string, ttlMs: number): Promise<LeaseResult>;

@@ -220,6 +220,20 @@ function postgresAdapter(pool: Pool, o: PostgresStoreOptions & { where: string }
     const held = await one("SELECT owner, expires_at FROM leases WHERE name = $1 AND owner IS NOT NULL", [name]);
     return { ok: false, holder: held ? String(held.owner) : "", expiresAt: held ? Number(held.expires_at) : 0 };
   }
+  async function checkChain(from?: { seq: number; hash: string }) {
+    const checker = createChainChecker(auditKeys, from);
+    // Read in pages, so that a long log is never held in memory at once.
+    let after = (from?.seq ?? 1) - 1;
+    for (;;) {
+      const page = (await q(`SELECT ${auditColumns} FROM audit WHERE seq > $1 ORDER BY seq LIMIT 1000`, [after])).rows.map(toAuditRow);
+      if (!page.every((r) => checker.push(r))) break;
+      const last = page.at(-1);
+      if (!last || page.length < 1000) break;
+      after = last.seq;
+    }
+    return checker.finish();
+  }
+
   const json = (value: unknown) => (value === undefined || value === null ? null : JSON.stringify(value));
   const auditColumns = "seq, at, record, prev_hash, hash, key_id";
 
@@ -383,18 +397,10 @@ function postgresAdapter(pool: Pool, o: PostgresStoreOptions & { where: string }
         const row = await one(`SELECT ${auditColumns} FROM audit WHERE seq = $1`, [seq]);
         return row && toAuditHead(toAuditRow(row));
       },
-      async check(from) {
-        const checker = createChainChecker(auditKeys, from);
-        // Read in pages, so that a long log is never held in memory at once.
-        let after = (from?.seq ?? 1) - 1;
-        for (;;) {
-          const page = (await q(`SELECT ${auditColumns} FROM audit WHERE seq > $1 ORDER BY seq LIMIT 1000`, [after])).rows.map(toAuditRow);
-          if (!page.every((r) => checker.push(r))) break;
-          const last = page.at(-1);
-          if (!last || page.length < 1000) break;
-          after = last.seq;
-        }
-        return checker.finish();
+      check: checkChain,
+      async verify() {
+        const problem = (await checkChain()).problem;
+        return problem && { seq: problem.seq, problem: problem.problem };
       },
     },
     leases: {

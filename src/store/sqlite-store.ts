@@ -106,6 +106,7 @@ function storageFault(error: unknown, path: string): unknown {
 function holdDirectory(dir: string): DatabaseSync {
   const lockPath = join(dir, "berth.lock");
   const holderPath = join(dir, "berth.lock.holder");
+  closeSync(openSync(lockPath, "a", 0o600)); // made before SQLite opens it, so that it never has a wider mode
   const lock = new DatabaseSync(lockPath, { timeout: 0 });
   try {
     lock.exec("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS held (at INTEGER); COMMIT;");
@@ -409,6 +410,7 @@ function sqliteAdapter(
       head: () => guard(() => audit.head()),
       at: (seq) => guard(() => audit.at(seq)),
       check: (from) => guard(() => audit.check(from)),
+      verify: () => guard(() => audit.verify()),
     },
     leases: {
       acquire: (name, owner, ttlMs) =>

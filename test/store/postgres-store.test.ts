@@ -7,8 +7,10 @@ import { Client } from "pg";
 import { BerthError } from "../../src/core/errors.ts";
 import { parseAuditKeys } from "../../src/store/audit-key.ts";
 import { createAuditLog } from "../../src/store/audit-log.ts";
+import { openStorePort } from "../../src/store/open-store-port.ts";
 import type { StorePort } from "../../src/store/port.ts";
 import { openPostgresStore } from "../../src/store/postgres-store.ts";
+import { createSecretBox, isSealed } from "../../src/store/secret-box.ts";
 import { startPostgres, type TestPostgres } from "../support/postgres.ts";
 import { entry, type ManualClock, manualClock, storeContract } from "./store-contract.ts";
 
@@ -213,5 +215,47 @@ describe("PostgreSQL: several replicas on one database", () => {
       (e: unknown) =>
         e instanceof BerthError && e.code === "UNAVAILABLE" && !e.message.includes("hunter2") && e.message.includes("127.0.0.1:1"),
     );
+  });
+});
+
+describe("PostgreSQL: secrets and choosing the store", () => {
+  const box = createSecretBox("0123456789abcdef0123456789abcdef-postgres");
+
+  test("without BERTH_SECRET_KEY no secret is stored; one an older berth stored in clear is sealed when read with a key", async () => {
+    const url = await pg.createDatabase();
+    const bare = await openPostgresStore({ url, auditKeys: keys });
+    try {
+      await assert.rejects(
+        bare.secrets.putOnce("ca", "pem"),
+        (e: unknown) => e instanceof BerthError && e.code === "CONFIG" && /BERTH_SECRET_KEY/.test(e.message),
+      );
+    } finally {
+      await bare.close();
+    }
+    await sql(url, (c) => c.query("INSERT INTO secrets (name, value) VALUES ('ca', 'clear pem')"));
+    const keyed = await openPostgresStore({ url, auditKeys: keys, secretBox: box });
+    try {
+      assert.equal(await keyed.secrets.get("ca"), "clear pem");
+      const stored = await sql(url, async (c) => (await c.query("SELECT value FROM secrets WHERE name = 'ca'")).rows[0]?.value);
+      assert.ok(isSealed(String(stored)), "sealed in place");
+      assert.equal(await keyed.secrets.get("ca"), "clear pem");
+    } finally {
+      await keyed.close();
+    }
+  });
+
+  test("BERTH_DATABASE_URL chooses PostgreSQL, and then the audit key must be given", async () => {
+    const url = await pg.createDatabase();
+    await assert.rejects(
+      openStorePort({ databaseUrl: url, dataDir: "/nonexistent" }),
+      (e: unknown) => e instanceof BerthError && e.code === "CONFIG" && /BERTH_AUDIT_KEY/.test(e.message),
+    );
+    const store = await openStorePort({ databaseUrl: url, dataDir: "/nonexistent", auditKeys: keys });
+    try {
+      assert.equal(store.kind, "postgres");
+      assert.equal(store.location, url);
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -3,8 +3,11 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { after, test } from "node:test";
 import { BerthError } from "../../src/core/errors.ts";
+import { openStorePort } from "../../src/store/open-store-port.ts";
+import { createSecretBox, isSealed } from "../../src/store/secret-box.ts";
 import { openSqliteStore } from "../../src/store/sqlite-store.ts";
 import { openStore } from "../../src/store/store.ts";
 import { entry, manualClock, storeContract } from "./store-contract.ts";
@@ -107,4 +110,27 @@ test("a damaged database is named, with what to do, instead of a stack trace", a
   writeFileSync(join(dir, "berth.db"), "");
   const store = await openSqliteStore({ dataDir: dir });
   await store.close();
+});
+
+test("without BERTH_SECRET_KEY a data directory takes no secret; one an older berth kept in clear is sealed when read with a key", async () => {
+  const dir = tempDir();
+  const bare = await openStorePort({ dataDir: dir });
+  try {
+    assert.equal(bare.kind, "sqlite");
+    await assert.rejects(bare.secrets.putOnce("ca", "pem"), (e: unknown) => e instanceof BerthError && e.code === "CONFIG");
+  } finally {
+    await bare.close();
+  }
+  const raw = new DatabaseSync(join(dir, "berth.db"));
+  raw.prepare("INSERT INTO secrets (name, value) VALUES ('ca', 'clear pem')").run();
+  raw.close();
+  const keyed = await openStorePort({ dataDir: dir, secretBox: createSecretBox("0123456789abcdef0123456789abcdef-sqlite") });
+  try {
+    assert.equal(await keyed.secrets.get("ca"), "clear pem");
+  } finally {
+    await keyed.close();
+  }
+  const check = new DatabaseSync(join(dir, "berth.db"), { readOnly: true });
+  assert.ok(isSealed(String(check.prepare("SELECT value FROM secrets WHERE name = 'ca'").get()?.value)));
+  check.close();
 });

@@ -347,6 +347,7 @@ export function storeContract(name: string, open: Opener): void {
         assert.equal(await store.audit.at(9), undefined);
         const all = await store.audit.all();
         assert.deepEqual(all, [a, b, c]);
+        assert.equal(await store.audit.verify(), undefined);
         const report = await store.audit.check();
         assert.equal(report.problem, undefined);
         assert.equal(report.records, 3);
