@@ -110,12 +110,33 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   return postgresAdapter(pool, { ...options, where });
 }
 
-async function migrate(pool: Pool): Promise<void> {
+/**
+ * One connection from BEGIN to COMMIT. A connection that broke on the way is destroyed, not returned to the pool, and
+ * keeps a no-op 'error' listener: while a client is checked out the pool does not listen, and an unheard 'error'
+ * event (the server closing the socket between two statements) would end the process.
+ */
+async function transaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
-  const ignore = () => undefined; // surfaced by the failing query below
+  const ignore = () => undefined; // the next statement on this client fails and says why
   client.on("error", ignore);
   try {
     await client.query("BEGIN");
+    const result = await work(client);
+    await client.query("COMMIT");
+    client.off("error", ignore);
+    client.release();
+    return result;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    const lost = isConnectionLoss(error);
+    if (!lost) client.off("error", ignore);
+    client.release(lost ? (error as Error) : undefined);
+    throw error;
+  }
+}
+
+function migrate(pool: Pool): Promise<void> {
+  return transaction(pool, async (client) => {
     // Replicas starting together: the second waits here, then finds every migration applied.
     await client.query("SELECT pg_advisory_xact_lock($1, $2)", [lockSpace, migrationLock]);
     await client.query(
@@ -135,15 +156,7 @@ async function migrate(pool: Pool): Promise<void> {
       await client.query(m.sql);
       await client.query("INSERT INTO berth_schema_migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
     }
-    await client.query("COMMIT");
-    client.release();
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    client.release(error instanceof Error && isConnectionLoss(error) ? error : undefined);
-    throw error;
-  } finally {
-    client.off("error", ignore);
-  }
+  });
 }
 
 /** `($n IS NULL OR the lease $n still has token $n+1)`, with the lease row share-locked so a takeover waits for the write. */
@@ -165,29 +178,12 @@ function postgresAdapter(pool: Pool, o: PostgresStoreOptions & { where: string }
     }
   }
 
-  /** One connection from BEGIN to COMMIT; a connection that broke on the way is destroyed, not returned to the pool. */
   async function tx<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
     if (!open) throw new BerthError("UNAVAILABLE", `The store for ${where} is closed.`);
-    let client: PoolClient;
     try {
-      client = await pool.connect();
+      return await transaction(pool, work);
     } catch (error) {
       throw fault(error, where);
-    }
-    const ignore = () => undefined; // a connection lost between statements: the next statement fails and says so
-    client.on("error", ignore);
-    try {
-      await client.query("BEGIN");
-      const result = await work(client);
-      await client.query("COMMIT");
-      client.release();
-      return result;
-    } catch (error) {
-      await client.query("ROLLBACK").catch(() => undefined);
-      client.release(isConnectionLoss(error) ? (error as Error) : undefined);
-      throw fault(error, where);
-    } finally {
-      client.off("error", ignore);
     }
   }
 
