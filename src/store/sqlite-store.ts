@@ -63,9 +63,15 @@ const sqliteCode = { busy: 5, locked: 6, readonly: 8, corrupt: 11, full: 13, can
 /** An SQLite failure as a BerthError that names the file and what to do; anything else passes through. */
 function storageFault(error: unknown, path: string): unknown {
   if (error instanceof BerthError) return error;
+  const options = { cause: error };
+  const errno = (error as NodeJS.ErrnoException).code;
+  if (errno === "ENOSPC")
+    return new BerthError("UNAVAILABLE", `The disk holding ${path} is full. Free space there (or grow the volume).`, options);
+  if (errno === "EACCES" || errno === "EPERM" || errno === "EROFS") {
+    return new BerthError("CONFIG", `berth cannot write ${path} (${errno}). Make BERTH_DATA_DIR writable by berth's user.`, options);
+  }
   const errcode = (error as { errcode?: unknown }).errcode;
   if (typeof errcode !== "number") return error;
-  const options = { cause: error };
   switch (errcode & 0xff) {
     case sqliteCode.busy:
     case sqliteCode.locked:
