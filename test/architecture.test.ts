@@ -49,6 +49,7 @@ test("each SDK has one importer folder, and only main.ts reads process.env", () 
     [/^dockerode$/, "src/engines/docker/"],
     [/^@azure\//, "src/cloud/azure/"],
     [/^@slack\/bolt$/, "src/slack/"],
+    [/^pg$/, "src/store/postgres"],
   ];
   for (const [file, src] of text) {
     for (const spec of importsOf(src)) {
