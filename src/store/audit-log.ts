@@ -65,6 +65,34 @@ export const macInput = (prevHash: string, seq: number, at: number, keyId: strin
 const sameHex = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
 type Row = { seq: number; at: number; record: string; prev_hash: string; hash: string; key_id: string | null };
+/**
+ * Why one record does not hold, given the hash it must follow; undefined when it does. The one statement of the chain
+ * rules: the embedded log checks with it here, PostgreSQL's paged checker in audit-chain.ts too.
+ */
+export function checkLink(keys: AuditKeyring, r: Row, prev: string, keyedBefore: boolean): ChainProblem | undefined {
+  const seq = r.seq;
+  if (r.prev_hash !== prev) return { seq, problem: "does not follow the record before it", kind: "tampered" };
+  if (r.key_id === null) {
+    if (keyedBefore) {
+      return {
+        seq,
+        problem: "is in the legacy unkeyed format but follows keyed records: the log was re-chained without the key",
+        kind: "tampered",
+      };
+    }
+    return sameHex(auditHash(prev, seq, r.at, r.record), r.hash) ? undefined : { seq, problem: "was edited", kind: "tampered" };
+  }
+  const mac = keys.mac(r.key_id, macInput(prev, seq, r.at, r.key_id, r.record));
+  if (mac === undefined) {
+    return {
+      seq,
+      problem: `is signed with audit key "${r.key_id}", which ${keys.source} does not hold (it holds: ${keys.ids.join(", ") || "no key"})`,
+      kind: "unknown-key",
+    };
+  }
+  return sameHex(mac, r.hash) ? undefined : { seq, problem: "was edited", kind: "tampered" };
+}
+
 const toRow = (r: Record<string, unknown>): Row => ({
   seq: Number(r.seq),
   at: Number(r.at),
@@ -107,31 +135,6 @@ export function createAuditLog(db: DatabaseSync, keys: AuditKeyring, clock: () =
     keyId: r.key_id,
   });
   const toHead = (r: Row): AuditHead => ({ seq: r.seq, hash: r.hash, keyId: r.key_id, at: r.at });
-
-  /** Why one record does not hold, given the hash it must follow; undefined when it does. */
-  function check(r: Row, prev: string, keyedBefore: boolean): ChainProblem | undefined {
-    const seq = r.seq;
-    if (r.prev_hash !== prev) return { seq, problem: "does not follow the record before it", kind: "tampered" };
-    if (r.key_id === null) {
-      if (keyedBefore) {
-        return {
-          seq,
-          problem: "is in the legacy unkeyed format but follows keyed records: the log was re-chained without the key",
-          kind: "tampered",
-        };
-      }
-      return sameHex(auditHash(prev, seq, r.at, r.record), r.hash) ? undefined : { seq, problem: "was edited", kind: "tampered" };
-    }
-    const mac = keys.mac(r.key_id, macInput(prev, seq, r.at, r.key_id, r.record));
-    if (mac === undefined) {
-      return {
-        seq,
-        problem: `is signed with audit key "${r.key_id}", which ${keys.source} does not hold (it holds: ${keys.ids.join(", ") || "no key"})`,
-        kind: "unknown-key",
-      };
-    }
-    return sameHex(mac, r.hash) ? undefined : { seq, problem: "was edited", kind: "tampered" };
-  }
 
   return {
     /** Appends one record, chained to the one before by its HMAC; returns the stored record. */
@@ -203,7 +206,7 @@ export function createAuditLog(db: DatabaseSync, keys: AuditKeyring, clock: () =
       if (r.seq !== expectedSeq) {
         return { ...report, problem: { seq: r.seq, problem: `follows a gap: record ${expectedSeq} is missing`, kind: "tampered" } };
       }
-      const problem = check(r, prev, keyed);
+      const problem = checkLink(keys, r, prev, keyed);
       if (problem) return { ...report, problem };
       if (r.key_id === null) report.legacy++;
       else {
