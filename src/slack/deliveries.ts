@@ -84,13 +84,14 @@ export function createDeliveryGate(deps: DeliveryGateDeps) {
       } catch (error) {
         // The store cannot say (a locked or full database): handling a possible duplicate beats dropping a command
         // someone typed during an incident, and the pipeline meets the same store fault and answers it.
-        deps.log("delivery not de-duplicated: the store failed", { kind: delivery.kind, key: delivery.keys[0], err: error });
+        deps.log("delivery not de-duplicated: the store failed", { kind: delivery.kind, delivery: delivery.keys[0], err: error });
         return true;
       }
       if (key === undefined) return true;
+      // `delivery`, not `key`: the logger censors fields named key.
       deps.log("duplicate delivery ignored", {
         kind: delivery.kind,
-        key,
+        delivery: key,
         retryNum: delivery.retryNum,
         retryReason: delivery.retryReason,
         envelopeId: delivery.envelopeId,

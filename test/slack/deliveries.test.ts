@@ -82,7 +82,7 @@ test("the first delivery passes; the same delivery again is a duplicate, logged 
     assert.deepEqual(logs, [
       [
         "duplicate delivery ignored",
-        { kind: "command", key: "command:T0BERTH:trig-1", retryNum: 1, retryReason: "http_timeout", envelopeId: undefined },
+        { kind: "command", delivery: "command:T0BERTH:trig-1", retryNum: 1, retryReason: "http_timeout", envelopeId: undefined },
       ],
     ]);
   } finally {
