@@ -39,6 +39,12 @@ export function createMetrics() {
     labelNames: ["kind", "outcome"] as const,
     registers: [registry],
   });
+  const duplicates = new Counter({
+    name: "berth_duplicate_deliveries_total",
+    help: "Slack deliveries berth had already taken (a retry, a redelivered Socket Mode envelope or click): acked and otherwise ignored, by kind.",
+    labelNames: ["kind"] as const,
+    registers: [registry],
+  });
   const ack = new Histogram({
     name: "berth_ack_seconds",
     help: "From berth receiving a slash command or button click to its acknowledgement being sent (Slack allows 3 s).",
@@ -132,6 +138,7 @@ export function createMetrics() {
     },
     command: (kind: string, outcome: CommandOutcome) => commands.inc({ kind, outcome }),
     ack: (seconds: number) => ack.observe(seconds),
+    duplicate: (kind: "command" | "click") => duplicates.inc({ kind }),
     lineLag: (seconds: number) => lineLag.observe(seconds),
     engine,
     /** The Azure adapter's onResponse hook. */

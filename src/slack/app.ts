@@ -10,6 +10,7 @@ import { redactAction } from "../core/redact.ts";
 import type { Metrics } from "../metrics.ts";
 import { buttons } from "./buttons.ts";
 import { classify, createDeliver, type Respond } from "./deliver.ts";
+import { createDeliveryGate, deliveryOf } from "./deliveries.ts";
 import { createDirectory } from "./directory.ts";
 import { slackLimits } from "./limits.ts";
 import { createNotifier } from "./notifier.ts";
@@ -19,7 +20,7 @@ import { runJob, slackError } from "./run-job.ts";
 import { createWorkQueue } from "./work-queue.ts";
 import { foreignRequest, type Home, homeWorkspace, type Origin } from "./workspace.ts";
 
-const { App } = bolt;
+const { App, SocketModeReceiver } = bolt;
 
 export type SlackSettings = {
   botToken: string;
@@ -61,23 +62,34 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
   const { core, metrics, log } = deps;
   const socketMode = Boolean(settings.appToken);
   let state = "starting";
+  // Bolt's own log lines are for debugging berth; berth's JSON log is the operator's.
+  const logLevel = (settings.logLevel === "debug" ? "debug" : "warn") as LogLevel;
   const app = new App({
     token: settings.botToken,
-    ...(socketMode ? { socketMode: true, appToken: settings.appToken } : { signingSecret: settings.signingSecret ?? "" }),
+    ...(socketMode
+      ? {
+          socketMode: true,
+          // Made here rather than by Bolt only to hand each envelope's id to the listeners (context.envelopeId): a
+          // redelivered envelope keeps its id, and deliveries.ts drops it.
+          receiver: new SocketModeReceiver({
+            appToken: settings.appToken ?? "",
+            logLevel,
+            // The Socket Mode client's own Web API client (apps.connections.open, a Tier 1 method) waits out a 429 and
+            // retries, instead of handing socket-mode's reconnect logic an error it may treat as unrecoverable.
+            installerOptions: {
+              clientOptions: {
+                slackApiUrl: settings.apiUrl,
+                retryConfig: { retries: 10, factor: 2, minTimeout: 1000, maxTimeout: 60_000 },
+              },
+            },
+            customPropertiesExtractor: (event: { envelope_id?: unknown }) => ({ envelopeId: event.envelope_id }),
+          }),
+        }
+      : { signingSecret: settings.signingSecret ?? "", customRoutes: settings.customRoutes ?? [] }),
     // Explicit: in Socket Mode the listener clients would otherwise inherit 100 retries (docs/reference/slack-platform.md §3.3).
     // Rate limits are not retried by the client: the outbox waits Retry-After itself, so nothing stalls other calls.
     clientOptions: { slackApiUrl: settings.apiUrl, retryConfig: settings.retryConfig, rejectRateLimitedCalls: true },
-    // Bolt's own log lines are for debugging berth; berth's JSON log is the operator's.
-    logLevel: (settings.logLevel === "debug" ? "debug" : "warn") as LogLevel,
-    ...(socketMode
-      ? {
-          // The Socket Mode client's own Web API client (apps.connections.open, a Tier 1 method) waits out a 429 and
-          // retries, instead of handing socket-mode's reconnect logic an error it may treat as unrecoverable.
-          installerOptions: {
-            clientOptions: { slackApiUrl: settings.apiUrl, retryConfig: { retries: 10, factor: 2, minTimeout: 1000, maxTimeout: 60_000 } },
-          },
-        }
-      : { customRoutes: settings.customRoutes ?? [] }),
+    logLevel,
   });
   // Stamped before any other middleware runs, so berth_ack_seconds covers everything between receipt and the ack.
   app.use(async ({ context, next }) => {
@@ -104,6 +116,12 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
     onError: (group, error) => log("usergroup lookup failed", { group, error: slackError(error) }),
   });
   const dispatchDeps: DispatchDeps = { ...core, groupsOf: (u) => directory.groupsOf(u) };
+  // Checked after the ack, before anything else: a duplicate gets no reply, no audit record, no job.
+  const deliveries = createDeliveryGate({
+    claim: (key, ttlMs) => core.store.dedupe.claim(key, ttlMs),
+    log,
+    duplicate: metrics?.duplicate,
+  });
   const work = createWorkQueue();
   const jobDeps = {
     ...dispatchDeps,
@@ -169,9 +187,10 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
     );
   };
 
-  app.command(deps.slash, async ({ command, ack, respond, context }) => {
+  app.command(deps.slash, async ({ command, body, ack, respond, context }) => {
     await ack();
     acked(context);
+    if (!deliveries.first(deliveryOf("command", body, context))) return;
     const origin = { teamId: command.team_id, enterpriseId: command.enterprise_id };
     const actor: Actor = {
       userId: command.user_id,
@@ -200,6 +219,7 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
     app.action({ action_id: button.actionId }, async ({ ack, body, action, respond, context }) => {
       await ack();
       acked(context);
+      if (!deliveries.first(deliveryOf("click", body, context))) return;
       if (body.type !== "block_actions" || action.type !== "button") return;
       // The workspace the click came through, and the clicker's own: in a channel shared with another organization
       // (Slack Connect) they differ for its guests, whom `users: ["*"]` does not cover.

@@ -51,7 +51,7 @@ const migrations: readonly string[] = [
   ALTER TABLE jobs ADD COLUMN resume TEXT;
   CREATE INDEX jobs_running ON jobs (created_at) WHERE status = 'running';
   CREATE TABLE leases (name TEXT PRIMARY KEY, owner TEXT, token INTEGER NOT NULL, expires_at INTEGER NOT NULL);
-  CREATE TABLE dedupe (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS dedupe (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL); -- store.ts (dedupe.ts) may have made it
   CREATE TABLE rate_windows (
     bucket TEXT NOT NULL, window_start INTEGER NOT NULL, window_ms INTEGER NOT NULL, used INTEGER NOT NULL,
     PRIMARY KEY (bucket, window_start));`,

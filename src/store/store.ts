@@ -5,6 +5,7 @@ import { DatabaseSync } from "node:sqlite";
 import { BerthError } from "../core/errors.ts";
 import { type AuditKeyring, ensureLocalAuditKeys, ephemeralAuditKeys } from "./audit-key.ts";
 import { createAuditLog, migrateAuditTable } from "./audit-log.ts";
+import { createDedupe } from "./dedupe.ts";
 import { isSealed, type SecretBox } from "./secret-box.ts";
 
 export type { AuditEntry, AuditRecord } from "./audit-log.ts";
@@ -332,6 +333,8 @@ export function openStore(dir: string | ":memory:", clock: () => number = Date.n
       },
     },
     audit: createAuditLog(db, auditKeys, clock),
+    /** Slack deliveries already taken (retries, redelivered envelopes and clicks): the port's `dedupe`, synchronous. */
+    dedupe: createDedupe(db, clock),
     /** Hosts made in Azure; the record is rewritten after every step so another process can pick it up. */
     cloudHosts: {
       get(name: string): CloudHostRecord | undefined {

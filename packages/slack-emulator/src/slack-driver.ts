@@ -1,7 +1,9 @@
 /**
  * Drives a bot in HTTP mode the way Slack does: signed `application/x-www-form-urlencoded` POSTs of slash commands
  * and block_actions payloads to the bot's Request URL (docs/reference/slack-platform.md §1.2, §2.1, §2.4). Payloads come from the fake's
- * workspace and carry a trigger_id and a response_url minted on the fake.
+ * workspace and carry a trigger_id and a response_url minted on the fake. `redeliver` sends one again as Slack does when
+ * it did not see the ack in time: the same body, signed anew, with `X-Slack-Retry-Num` and `X-Slack-Retry-Reason`
+ * (docs/reference/slack-platform.md §2.3).
  */
 import { createHmac } from "node:crypto";
 import type { SlackFake } from "./slack-fake.ts";
@@ -46,13 +48,18 @@ export interface InboundResult {
   ms: number;
 }
 
-export interface SlashCommandResult extends InboundResult {
+/** A delivery that can be sent again: the form body exactly as it was posted. */
+export interface Delivered {
+  request: string;
+}
+
+export interface SlashCommandResult extends InboundResult, Delivered {
   payload: SlashCommandPayload;
   responseUrl: string;
   triggerId: string;
 }
 
-export interface BlockActionResult extends InboundResult {
+export interface BlockActionResult extends InboundResult, Delivered {
   payload: JsonObject;
 }
 
@@ -65,22 +72,41 @@ export async function slashCommand(fake: SlackFake, options: SlashCommandOptions
   const body = new URLSearchParams(Object.entries(payload)).toString();
   const result = await post(fake, options, body);
   if (result.status === 200) fake.applyAck(payload.response_url, result.body);
-  return { ...result, payload, responseUrl: payload.response_url, triggerId: payload.trigger_id };
+  return { ...result, request: body, payload, responseUrl: payload.response_url, triggerId: payload.trigger_id };
 }
 
 /** POSTs a signed block_actions payload (`payload=<json>`) for a click on a stored message's element. */
 export async function blockAction(fake: SlackFake, options: BlockActionOptions & DeliveryOptions): Promise<BlockActionResult> {
   const payload = fake.buildBlockAction(options);
   const body = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
-  return { ...(await post(fake, options, body)), payload };
+  return { ...(await post(fake, options, body)), request: body, payload };
 }
 
-async function post(fake: SlackFake, options: DeliveryOptions, body: string): Promise<InboundResult> {
+export interface RetryOptions extends DeliveryOptions {
+  /** `X-Slack-Retry-Num`: 1 for the first retry, up to 3. */
+  retryNum: number;
+  /** `X-Slack-Retry-Reason`; Slack's for a late ack is `http_timeout`. */
+  retryReason?: string;
+}
+
+/**
+ * Sends an earlier slash command or click again, as Slack retries a delivery whose ack it did not see: the same body,
+ * a fresh signature, and the retry headers. A slash command's ack body is shown like the first one's.
+ */
+export async function redeliver(fake: SlackFake, delivered: Delivered, options: RetryOptions): Promise<InboundResult> {
+  const retry = { "x-slack-retry-num": String(options.retryNum), "x-slack-retry-reason": options.retryReason ?? "http_timeout" };
+  const result = await post(fake, options, delivered.request, retry);
+  const responseUrl = new URLSearchParams(delivered.request).get("response_url");
+  if (result.status === 200 && responseUrl) fake.applyAck(responseUrl, result.body);
+  return result;
+}
+
+async function post(fake: SlackFake, options: DeliveryOptions, body: string, extra: Record<string, string> = {}): Promise<InboundResult> {
   const ts = Math.floor(Date.now() / 1000) + (options.timestampOffsetSec ?? 0);
   const secret = options.signingSecret ?? fake.signingSecret;
   const headers = signSlackRequest(options.badSignature ? `${secret}-wrong` : secret, body, ts);
   const started = performance.now();
-  const response = await fetch(options.url, { method: "POST", headers: { ...headers }, body });
+  const response = await fetch(options.url, { method: "POST", headers: { ...headers, ...extra }, body });
   const text = await response.text();
   return { status: response.status, body: text, ms: performance.now() - started };
 }

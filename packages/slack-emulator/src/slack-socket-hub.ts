@@ -3,7 +3,8 @@
  * apps.connections.open hands out `ws://…/link/?ticket=<one-time>`; on upgrade with a valid ticket the hub sends
  * `hello`; `send()` wraps a payload in an envelope and resolves when the app acks it (or rejects after 3 s, Slack's
  * deadline). Payloads go round-robin over the open connections ("each payload may be sent to any of them").
- * At most 10 connections per app; an 11th gets `disconnect` with reason `too_many_websockets`.
+ * At most 10 connections per app; an 11th gets `disconnect` with reason `too_many_websockets`. `redeliver()` sends an
+ * envelope again with its id and a higher `retry_attempt`, as Slack may after a reconnect.
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
@@ -35,6 +36,8 @@ export interface SocketEnvelopeRecord {
   type: EnvelopeType;
   payload: Json;
   sentAt: number;
+  /** 0 for the first delivery, then 1, 2… for each redelivery of the same envelope. */
+  retryAttempt: number;
   ack?: JsonObject;
   ms?: number;
   timedOut: boolean;
@@ -149,12 +152,33 @@ export class SocketHub {
    * the ack timeout (3000 ms, Slack's deadline).
    */
   send<P extends Json>(type: EnvelopeType, payload: P): Promise<SocketDelivery<P>> {
+    return this.deliver(randomUUID(), type, payload, 0, "");
+  }
+
+  /**
+   * Sends an envelope sent before again: the same id and payload, the next `retry_attempt`, over the next connection
+   * (it may be another one than the first time). Waits for the ack like `send`.
+   */
+  redeliver(envelopeId: string, retryReason = "timeout"): Promise<SocketDelivery> {
+    const sent = this.log.filter((r) => r.envelopeId === envelopeId);
+    const first = sent[0];
+    if (!first) return Promise.reject(new Error(`socket.redeliver: no envelope ${envelopeId} was sent`));
+    if (this.pending.has(envelopeId)) return Promise.reject(new Error(`socket.redeliver: envelope ${envelopeId} still waits for its ack`));
+    return this.deliver(envelopeId, first.type, first.payload, sent.length, retryReason);
+  }
+
+  private deliver<P extends Json>(
+    envelopeId: string,
+    type: EnvelopeType,
+    payload: P,
+    retryAttempt: number,
+    retryReason: string,
+  ): Promise<SocketDelivery<P>> {
     const open = [...this.sockets];
     if (open.length === 0) return Promise.reject(new Error("socket.send: no Socket Mode connection is open"));
     const ws = open[this.roundRobin++ % open.length];
     if (!ws) return Promise.reject(new Error("socket.send: no Socket Mode connection is open"));
-    const envelopeId = randomUUID();
-    const record: SocketEnvelopeRecord = { envelopeId, type, payload, sentAt: Date.now(), timedOut: false };
+    const record: SocketEnvelopeRecord = { envelopeId, type, payload, sentAt: Date.now(), retryAttempt, timedOut: false };
     this.log.push(record);
     const started = performance.now();
     return new Promise<SocketDelivery<P>>((resolve, reject) => {
@@ -184,9 +208,10 @@ export class SocketHub {
         payload,
         accepts_response_payload: type !== "events_api",
       };
-      if (type === "events_api") {
-        envelope.retry_attempt = 0;
-        envelope.retry_reason = "";
+      // Slack marks Events API envelopes always, and any envelope it sends again.
+      if (type === "events_api" || retryAttempt > 0) {
+        envelope.retry_attempt = retryAttempt;
+        envelope.retry_reason = retryReason;
       }
       ws.send(JSON.stringify(envelope));
     });

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
-import { blockAction, SEED, SlackFake, signSlackRequest, slashCommand, validateBlocks } from "@berth/slack-emulator";
+import { blockAction, redeliver, SEED, SlackFake, signSlackRequest, slashCommand, validateBlocks } from "@berth/slack-emulator";
 import { App, SocketModeReceiver, verifySlackRequest } from "@slack/bolt";
 import {
   ErrorCode,
@@ -451,6 +451,8 @@ describe("a real Bolt App in HTTP mode", () => {
   let url: string;
   const commands: string[] = [];
   const clicks: string[] = [];
+  /** What Bolt read from each delivery: the trigger and the retry headers (context.retryNum / retryReason). */
+  const deliveries: [string, unknown, unknown][] = [];
 
   before(async () => {
     fake = await SlackFake.start({ limits: "off" });
@@ -461,8 +463,9 @@ describe("a real Bolt App in HTTP mode", () => {
       logger: quietLogger,
       port: 0,
     });
-    app.command("/berth", async ({ command, ack, client, respond }) => {
+    app.command("/berth", async ({ command, ack, client, respond, context }) => {
       commands.push(command.text);
+      deliveries.push([command.trigger_id, context.retryNum, context.retryReason]);
       await ack({ text: "Working on it…" });
       await client.chat.postMessage({ channel: command.channel_id, text: `job card: ${command.text}` });
       await respond({ text: "done" });
@@ -508,6 +511,19 @@ describe("a real Bolt App in HTTP mode", () => {
         ["done", "response_url"],
       ],
     );
+  });
+
+  test("redeliver sends the same slash command again, signed anew, with Slack's retry headers", async () => {
+    const first = await slashCommand(fake, { url, command: "/berth", text: "run retried", user: SEED.operator, channel: C });
+    const again = await redeliver(fake, first, { url, retryNum: 1, retryReason: "http_timeout" });
+    const third = await redeliver(fake, first, { url, retryNum: 2 });
+    assert.deepEqual([again.status, third.status], [200, 200]);
+    assert.deepEqual(commands.slice(-3), ["run retried", "run retried", "run retried"]);
+    assert.deepEqual(deliveries.slice(-3), [
+      [first.triggerId, undefined, undefined],
+      [first.triggerId, 1, "http_timeout"],
+      [first.triggerId, 2, "http_timeout"],
+    ]);
   });
 
   test("a bad signature and a stale (6 min old) timestamp get 401 and reach no listener", async () => {
@@ -562,17 +578,25 @@ describe("a real Bolt App in Socket Mode", () => {
   let fake: SlackFake;
   let app: App;
   const received: string[] = [];
+  /** Per slash command envelope: its id (through the receiver's customPropertiesExtractor) and its retry fields. */
+  const envelopes: [unknown, unknown, unknown][] = [];
 
   before(async () => {
     fake = await SlackFake.start();
     app = new App({
       token: fake.botToken,
-      appToken: fake.appToken,
       socketMode: true,
+      receiver: new SocketModeReceiver({
+        appToken: fake.appToken,
+        logger: quietLogger,
+        installerOptions: { clientOptions: { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 } } },
+        customPropertiesExtractor: (event: { envelope_id?: unknown }) => ({ envelopeId: event.envelope_id }),
+      }),
       clientOptions: { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 } },
       logger: quietLogger,
     });
-    app.command("/berth", async ({ command, ack }) => {
+    app.command("/berth", async ({ command, ack, context }) => {
+      envelopes.push([context.envelopeId, context.retryNum, context.retryReason]);
       received.push(`${command.user_id}:${command.text}`);
       await ack({ text: `Running ${command.text}` });
     });
@@ -601,6 +625,28 @@ describe("a real Bolt App in Socket Mode", () => {
       fake.ephemerals(SEED.operator).map((e) => e.text),
       ["Running ps"],
     );
+  });
+
+  test("redeliver sends an envelope again with its id and the next retry_attempt", async () => {
+    const first = await fake.socket.slashCommand({ command: "/berth", text: "again", user: SEED.operator });
+    const second = await fake.socket.redeliver(first.envelopeId);
+    assert.equal(second.envelopeId, first.envelopeId);
+    assert.deepEqual(second.payload, first.payload);
+    assert.deepEqual(envelopes.slice(-2), [
+      [first.envelopeId, undefined, undefined],
+      [first.envelopeId, 1, "timeout"],
+    ]);
+    assert.deepEqual(
+      fake.socket
+        .envelopes()
+        .filter((e) => e.envelopeId === first.envelopeId)
+        .map((e) => [e.retryAttempt, e.ack]),
+      [
+        [0, { text: "Running again" }],
+        [1, { text: "Running again" }],
+      ],
+    );
+    await assert.rejects(fake.socket.redeliver("no-such-envelope"), /no envelope no-such-envelope was sent/);
   });
 
   test("a block action through the hub is acked", async () => {

@@ -1,0 +1,134 @@
+// Which Slack deliveries are the same request (src/slack/deliveries.ts), over the real embedded store's dedupe table.
+// The end-to-end behaviour (retries over HTTP, redelivered envelopes and clicks against a real berth and the real
+// engine) is in test/deliveries.e2e.test.ts.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { createDeliveryGate, type Delivery, deliveryKeyTtlMs, deliveryOf } from "../../src/slack/deliveries.ts";
+import { openStore } from "../../src/store/store.ts";
+import { manualClock } from "../store/store-contract.ts";
+
+const slash = (trigger: string | undefined, text = "run berth-test/busybox:1 echo hi") => ({
+  token: "t",
+  team_id: "T0BERTH",
+  channel_id: "C0INCIDENT",
+  user_id: "U0OPER",
+  command: "/berth",
+  text,
+  response_url: "https://fake/commands/1",
+  ...(trigger && { trigger_id: trigger }),
+});
+
+const click = (over: { trigger?: string; actionTs?: string; messageTs?: string } = {}) => ({
+  type: "block_actions",
+  team: { id: "T0BERTH" },
+  user: { id: "U0OPER" },
+  trigger_id: over.trigger ?? "trig-click-1",
+  container: { type: "message", message_ts: over.messageTs ?? "1700000000.000100", channel_id: "C0INCIDENT" },
+  actions: [{ type: "button", action_id: "berth_stop", value: "j-abc123", action_ts: over.actionTs ?? "1700000001.000200" }],
+});
+
+function gate(clock = manualClock()) {
+  const store = openStore(":memory:", clock);
+  const logs: [string, Record<string, unknown>][] = [];
+  const duplicates: string[] = [];
+  const g = createDeliveryGate({
+    claim: (key, ttl) => store.dedupe.claim(key, ttl),
+    log: (event, fields) => logs.push([event, fields]),
+    duplicate: (kind) => duplicates.push(kind),
+  });
+  return { g, store, logs, duplicates, clock };
+}
+
+test("a slash command's key is its trigger id, scoped by workspace; the text plays no part", () => {
+  assert.deepEqual(deliveryOf("command", slash("trig-1"), {}).keys, ["command:T0BERTH:trig-1"]);
+  assert.notDeepEqual(deliveryOf("command", slash("trig-1"), {}).keys, deliveryOf("command", slash("trig-2"), {}).keys);
+  assert.deepEqual(deliveryOf("command", slash("trig-1", "ps"), {}).keys, deliveryOf("command", slash("trig-1", "logs x"), {}).keys);
+});
+
+test("over Socket Mode the envelope id is a key as well, and the retry fields are kept for the log", () => {
+  const delivery = deliveryOf("command", slash("trig-1"), { envelopeId: "env-1", retryNum: 1, retryReason: "timeout" });
+  assert.deepEqual(delivery, {
+    kind: "command",
+    keys: ["command:T0BERTH:trig-1", "envelope:env-1"],
+    retryNum: 1,
+    retryReason: "timeout",
+    envelopeId: "env-1",
+  });
+});
+
+test("a click's key is its trigger id, the action's action_ts and the message it was on", () => {
+  assert.deepEqual(deliveryOf("click", click(), {}).keys, ["click:T0BERTH:trig-click-1:1700000001.000200:1700000000.000100"]);
+  const keys = [click(), click({ trigger: "t2" }), click({ actionTs: "1700000009.000000" }), click({ messageTs: "9.9" })].map(
+    (b) => deliveryOf("click", b, {}).keys[0],
+  );
+  assert.equal(new Set(keys).size, 4, "a new click differs in each of them");
+});
+
+test("a body that names nothing is keyed by its hash: the same bytes again are the same delivery", () => {
+  const a = deliveryOf("command", slash(undefined), {});
+  assert.equal(a.keys.length, 1);
+  assert.match(a.keys[0] ?? "", /^body:command:[0-9a-f]{64}$/);
+  assert.deepEqual(deliveryOf("command", slash(undefined), {}).keys, a.keys);
+  assert.notDeepEqual(deliveryOf("command", slash(undefined, "ps"), {}).keys, a.keys);
+});
+
+test("the first delivery passes; the same delivery again is a duplicate, logged with its retry and counted", () => {
+  const { g, store, logs, duplicates } = gate();
+  try {
+    assert.equal(g.first(deliveryOf("command", slash("trig-1"), {})), true);
+    assert.equal(g.first(deliveryOf("command", slash("trig-1"), { retryNum: 1, retryReason: "http_timeout" })), false);
+    assert.equal(g.first(deliveryOf("command", slash("trig-2"), {})), true, "another command with the same text runs");
+    assert.deepEqual(duplicates, ["command"]);
+    assert.deepEqual(logs, [
+      [
+        "duplicate delivery ignored",
+        { kind: "command", delivery: "command:T0BERTH:trig-1", retryNum: 1, retryReason: "http_timeout", envelopeId: undefined },
+      ],
+    ]);
+  } finally {
+    store.close();
+  }
+});
+
+test("a redelivered envelope is a duplicate by its id even when its payload names no trigger", () => {
+  const { g, store, duplicates } = gate();
+  try {
+    const body = { ...slash(undefined), response_url: "https://fake/commands/2" };
+    assert.equal(g.first(deliveryOf("command", body, { envelopeId: "env-9" })), true);
+    // Slack sends the same envelope again; the body is the same, so its hash would match too: a new payload shows the
+    // envelope id alone is enough.
+    assert.equal(g.first(deliveryOf("command", { ...body, response_url: "https://fake/commands/3" }, { envelopeId: "env-9" })), false);
+    assert.equal(g.first(deliveryOf("click", click(), { envelopeId: "env-10" })), true);
+    assert.equal(g.first(deliveryOf("click", click(), { envelopeId: "env-11" })), false, "the same click in another envelope");
+    assert.deepEqual(duplicates, ["command", "click"]);
+  } finally {
+    store.close();
+  }
+});
+
+test("keys are kept for an hour: a retry within it is a duplicate, the same key after it is new", () => {
+  const { g, store, clock } = gate();
+  try {
+    const delivery = deliveryOf("command", slash("trig-late"), {});
+    assert.equal(g.first(delivery), true);
+    clock.now += 5 * 60_000 + 1; // Slack's last retry comes about 6 minutes after the first delivery
+    assert.equal(g.first(delivery), false);
+    clock.now += deliveryKeyTtlMs;
+    assert.equal(g.first(delivery), true);
+  } finally {
+    store.close();
+  }
+});
+
+test("when the store cannot say, the delivery is handled (and the failure logged) rather than dropped", () => {
+  const logs: string[] = [];
+  const g = createDeliveryGate({
+    claim: () => {
+      throw new Error("database is locked");
+    },
+    log: (event) => logs.push(event),
+  });
+  const delivery: Delivery = deliveryOf("command", slash("trig-1"), {});
+  assert.equal(g.first(delivery), true);
+  assert.deepEqual(logs, ["delivery not de-duplicated: the store failed"]);
+});
