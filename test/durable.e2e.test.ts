@@ -101,7 +101,7 @@ async function interrupted(t: TestContext, interrupt: (first: Berth) => Promise<
     },
     120_000,
   );
-  const file = await eventually("the uploaded full log", () => fake.files().find((f) => f.title?.startsWith("Full log")));
+  const file = await eventually("the uploaded full log", () => fake.files().find((f) => f.thread_ts === card.ts));
   second.child.kill("SIGTERM");
   assert.equal(await second.exited, 0);
   return {
