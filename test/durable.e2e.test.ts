@@ -8,7 +8,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { promisify } from "node:util";
-import { cardText, eventually, findCard, isFinished, jobIdOf, testHosts, testImage, testPolicy, threadLines } from "./support/berth-harness.ts";
+import {
+  cardText,
+  eventually,
+  findCard,
+  isFinished,
+  jobIdOf,
+  testHosts,
+  testImage,
+  testPolicy,
+  threadLines,
+} from "./support/berth-harness.ts";
 import { slashCommand } from "./support/slack-driver.ts";
 import { type FakeMessage, SEED, SlackFake } from "./support/slack-fake.ts";
 
@@ -133,10 +143,14 @@ function assertCarriedOn(r: Awaited<ReturnType<typeof interrupted>>): void {
 }
 
 test("kill -9 of berth mid-stream: the next berth carries the run on in the same card, nothing lost or repeated", async (t) => {
-  const r = await interrupted(t, async (first) => {
-    first.child.kill("SIGKILL");
-    await first.exited;
-  }, "durable-kill");
+  const r = await interrupted(
+    t,
+    async (first) => {
+      first.child.kill("SIGKILL");
+      await first.exited;
+    },
+    "durable-kill",
+  );
   assertCarriedOn(r);
   assert.equal((await containers(r.jobId)).length, 1, "one container");
   process.stdout.write(`# kill -9: stream continued ${Math.round(r.continuedMs)} ms after the new berth was started\n`);
@@ -145,14 +159,18 @@ test("kill -9 of berth mid-stream: the next berth carries the run on in the same
 test("SIGTERM drains: the container keeps running, the card says berth is restarting, the next berth finishes the job", async (t) => {
   let state = "";
   let card = "";
-  const r = await interrupted(t, async (first) => {
-    first.child.kill("SIGTERM");
-    assert.equal(await first.exited, 0, "berth exits cleanly");
-    const job = /"msg":"job suspended".*"job":"(j-[0-9a-f]{6})"/.exec(first.output());
-    assert.ok(job, `the job was suspended: ${first.output()}`);
-    state = (await run("docker", ["inspect", "-f", "{{.State.Status}}", ...(await containers(job[1] as string))])).stdout.trim();
-    card = first.output();
-  }, "durable-term");
+  const r = await interrupted(
+    t,
+    async (first) => {
+      first.child.kill("SIGTERM");
+      assert.equal(await first.exited, 0, "berth exits cleanly");
+      const job = /"msg":"job suspended".*"job":"(j-[0-9a-f]{6})"/.exec(first.output());
+      assert.ok(job, `the job was suspended: ${first.output()}`);
+      state = (await run("docker", ["inspect", "-f", "{{.State.Status}}", ...(await containers(job[1] as string))])).stdout.trim();
+      card = first.output();
+    },
+    "durable-term",
+  );
   assert.equal(state, "running", "berth did not stop the user's container");
   assert.doesNotMatch(card, /Stopped by/);
   const restarting = r.fake

@@ -109,7 +109,12 @@ test("a lost engine connection mid-run is retried, the card says so, and the str
   });
   assert.match(cardText(final), /Exited with code 4/, "the program's own exit code: berth did not stop it");
   const thread = threadLines(fake, SEED.incidentChannel, card.ts);
-  const file = fake.files().find((f) => f.thread_ts === card.ts)?.content.trimEnd().split("\n") ?? [];
+  const file =
+    fake
+      .files()
+      .find((f) => f.thread_ts === card.ts)
+      ?.content.trimEnd()
+      .split("\n") ?? [];
   const expected = Array.from({ length: 300 }, (_, i) => `line-${i + 1}`);
   const seen = new Set<string>();
   assert.deepEqual(
@@ -127,7 +132,9 @@ test("a lost engine connection mid-run is retried, the card says so, and the str
     "the thread says the stream reconnected",
   );
   const lost = expected.length - seen.size;
-  process.stdout.write(`# engine blink: stream continued ${Math.round(continuedMs)} ms after the engine came back; ${lost} lines only in the full log, 0 repeated\n`);
+  process.stdout.write(
+    `# engine blink: stream continued ${Math.round(continuedMs)} ms after the engine came back; ${lost} lines only in the full log, 0 repeated\n`,
+  );
   const job = jobIdOf(final) as string;
   assert.equal((await run("docker", ["ps", "-aq", "--filter", `label=io.berth.job=${job}`])).stdout.trim().split("\n").length, 1);
 });

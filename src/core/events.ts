@@ -28,7 +28,14 @@ export type JobResume =
       timeoutSeconds: number;
       startedAt: number;
     }
-  | { kind: "container.logs"; container: string; name: string; follow: boolean; tail?: number | undefined; sinceSeconds?: number | undefined };
+  | {
+      kind: "container.logs";
+      container: string;
+      name: string;
+      follow: boolean;
+      tail?: number | undefined;
+      sinceSeconds?: number | undefined;
+    };
 
 /** A short answer to a command that is not a job; shown to the requester alone unless `visibility` is channel. */
 export type Reply = { visibility: "ephemeral" | "channel"; text: Text; tone?: Tone | undefined };

@@ -90,7 +90,12 @@ type RunResume = Extract<JobResume, { kind: "container.run" }>;
  * A run carried on after berth restarted: its container's output after the job's cursor, then its exit. A container
  * that ended while berth was away is finished with its exit code and the rest of its output.
  */
-export async function* resumeRun(run: RunResume, after: string | undefined, ctx: JobContext, signal: AbortSignal): AsyncGenerator<JobEvent> {
+export async function* resumeRun(
+  run: RunResume,
+  after: string | undefined,
+  ctx: JobContext,
+  signal: AbortSignal,
+): AsyncGenerator<JobEvent> {
   let details: ContainerDetails;
   try {
     details = await ctx.engine.inspect(run.container, signal);
@@ -128,7 +133,12 @@ async function* followRun(
   const exit = watchExit(ctx, run.container);
   let drained = false;
   try {
-    for await (const event of followLogs(ctx, { container: run.container, follow: true, after }, running, AbortSignal.any([signal, timeout.signal]))) {
+    for await (const event of followLogs(
+      ctx,
+      { container: run.container, follow: true, after },
+      running,
+      AbortSignal.any([signal, timeout.signal]),
+    )) {
       if (event.type === "line" && exit.exited() && !drained) {
         drained = true;
         yield { type: "drain", text: ["The container has exited; the rest of its output went straight to the full log below."] };
@@ -230,7 +240,13 @@ export async function* resumeLogs(
   yield* streamLogs(query, status, cursor?.lines ?? 0, ctx, signal);
 }
 
-async function* streamLogs(query: LogQuery, status: Message, shown: number, ctx: JobContext, signal: AbortSignal): AsyncGenerator<JobEvent> {
+async function* streamLogs(
+  query: LogQuery,
+  status: Message,
+  shown: number,
+  ctx: JobContext,
+  signal: AbortSignal,
+): AsyncGenerator<JobEvent> {
   let count = shown;
   for await (const event of followLogs(ctx, query, status, signal)) {
     if (event.type === "line") count++;

@@ -52,7 +52,10 @@ export async function* followLogs(
     try {
       for await (const line of ctx.engine.logs({ ...query, after }, signal)) {
         if (retry.lostAt !== undefined) {
-          yield { type: "notice", text: [`Reconnected to ${ctx.host} after ${formatDuration(clock() - retry.lostAt)}; the stream goes on.`] };
+          yield {
+            type: "notice",
+            text: [`Reconnected to ${ctx.host} after ${formatDuration(clock() - retry.lostAt)}; the stream goes on.`],
+          };
           yield { type: "status", text: running };
           retry.lostAt = undefined;
           retry.attempt = 0;

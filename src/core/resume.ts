@@ -38,7 +38,8 @@ const isStored = (value: unknown): value is StoredResume =>
 
 /** How the unfinished job `job` goes on in this berth. */
 export function resumeJob(job: ResumableJob, deps: Deps): Resumed {
-  if (job.kind.startsWith("host.")) return { type: "close", detail: "berth restarted while this job ran; its host's work resumes as a new job" };
+  if (job.kind.startsWith("host."))
+    return { type: "close", detail: "berth restarted while this job ran; its host's work resumes as a new job" };
   const stored = job.resume;
   if (!job.messageTs || !job.host || !isStored(stored)) return { type: "close", detail: "berth restarted while this job ran" };
   const host = job.host;
@@ -85,7 +86,11 @@ async function* unstartedRun(job: ResumableJob, autoRemove: boolean, ctx: JobCon
   const all = await ctx.engine.list({ all: true }, signal);
   const found: ContainerSummary | undefined = all.find((c) => c.labels[labels.job] === job.id);
   if (!found) {
-    yield { type: "end", outcome: "failed", text: ["berth restarted before this run's container was made; nothing ran. Run the command again."] };
+    yield {
+      type: "end",
+      outcome: "failed",
+      text: ["berth restarted before this run's container was made; nothing ran. Run the command again."],
+    };
     return;
   }
   const deadline = Number(found.labels[labels.deadline]);

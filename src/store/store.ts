@@ -1,3 +1,4 @@
+/** The embedded store whole (node:sqlite): every table's statements sit next to the schema they must agree with, hence its length. */
 import { randomUUID } from "node:crypto";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
@@ -132,7 +133,12 @@ CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT
  * store port's second migration (sqlite-store.ts), so the data carries over to it.
  */
 function migrateJobsTable(db: DatabaseSync): void {
-  const columns = new Set(db.prepare("PRAGMA table_info(jobs)").all().map((c) => String(c.name)));
+  const columns = new Set(
+    db
+      .prepare("PRAGMA table_info(jobs)")
+      .all()
+      .map((c) => String(c.name)),
+  );
   for (const [name, type] of [
     ["cursor_at", "TEXT"],
     ["cursor_lines", "INTEGER"],
