@@ -18,6 +18,7 @@ import {
   threadLines,
 } from "./support/berth-harness.ts";
 import { SEED, SlackFake } from "./support/slack-fake.ts";
+import { cli, startTlsDaemon } from "./support/tls-daemon.ts";
 
 const run = promisify(execFile);
 
@@ -158,4 +159,54 @@ test("an engine that stays away past the window ends the stream with the message
   });
   assert.ok(cardStatuses(card.ts).some((s) => s.includes("reconnecting for up to 3.0 s")));
   assert.match(cardText(final), /blinky\W+ is unreachable|Lost the connection to host/, "the stream ends with the message");
+});
+
+test("a real engine restart with --live-restore: the run goes on in its card from its cursor, with its own exit code", async (t) => {
+  const daemon = await startTlsDaemon({ liveRestore: true });
+  t.after(() => daemon.stop());
+  const berth = await startBerth(fake, {
+    hosts: `hosts:
+  - name: restarting
+    url: "${daemon.url}"
+    tls: { ca: "env:R_CA", cert: "env:R_CERT", key: "env:R_KEY" }
+default: restarting
+`,
+    env: { R_CA: daemon.ca, R_CERT: daemon.cert, R_KEY: daemon.key, BERTH_ENGINE_RECONNECT: "2m" },
+  });
+  t.after(() => berth.stop());
+  await berth.command(`run --name live-restore ${testImage} sh -c 'for i in $(seq 1 300); do echo line-$i; sleep 0.05; done; exit 5'`);
+  const card = await eventually("line 50 in the thread", () => {
+    const c = findCard(fake, SEED.incidentChannel, "live-restore");
+    return c && threadLines(fake, SEED.incidentChannel, c.ts).includes("line-50") ? c : undefined;
+  });
+  const restartedAt = performance.now();
+  await daemon.restart();
+  const backAt = performance.now();
+  const shown = threadLines(fake, SEED.incidentChannel, card.ts).length;
+  await eventually("the stream to go on", () => (threadLines(fake, SEED.incidentChannel, card.ts).length > shown ? true : undefined));
+  const continuedMs = performance.now() - backAt;
+  const final = await eventually("the card's final state", () => {
+    const m = fake.message(SEED.incidentChannel, card.ts);
+    return m && isFinished(m) ? m : undefined;
+  });
+  assert.match(cardText(final), /Exited with code 5/, "the container lived through the restart and exited by itself");
+  assert.ok(cardStatuses(card.ts).some((s) => s.includes("reconnecting")), "the card said it was reconnecting");
+  const thread = threadLines(fake, SEED.incidentChannel, card.ts);
+  const file = fake.files().find((f) => f.thread_ts === card.ts)?.content.trimEnd().split("\n") ?? [];
+  const seen = new Set<string>();
+  assert.deepEqual(
+    thread.filter((l) => seen.has(l) || !seen.add(l)),
+    [],
+    "no line twice in the thread",
+  );
+  const expected = Array.from({ length: 300 }, (_, i) => `line-${i + 1}`);
+  assert.deepEqual(
+    expected.filter((l) => !seen.has(l) && !file.includes(l)),
+    [],
+    "every line in the thread or the full log",
+  );
+  assert.equal((await cli(daemon.socket, "ps", "-aq")).split("\n").filter(Boolean).length, 1, "one container");
+  process.stdout.write(
+    `# live-restore: dockerd down for ${Math.round(backAt - restartedAt)} ms; stream continued ${Math.round(continuedMs)} ms after it answered again; ${expected.length - seen.size} lines only in the full log, 0 repeated\n`,
+  );
 });
