@@ -190,9 +190,17 @@ default: restarting
     return m && isFinished(m) ? m : undefined;
   });
   assert.match(cardText(final), /Exited with code 5/, "the container lived through the restart and exited by itself");
-  assert.ok(cardStatuses(card.ts).some((s) => s.includes("reconnecting")), "the card said it was reconnecting");
+  assert.ok(
+    cardStatuses(card.ts).some((s) => s.includes("reconnecting")),
+    "the card said it was reconnecting",
+  );
   const thread = threadLines(fake, SEED.incidentChannel, card.ts);
-  const file = fake.files().find((f) => f.thread_ts === card.ts)?.content.trimEnd().split("\n") ?? [];
+  const file =
+    fake
+      .files()
+      .find((f) => f.thread_ts === card.ts)
+      ?.content.trimEnd()
+      .split("\n") ?? [];
   const seen = new Set<string>();
   assert.deepEqual(
     thread.filter((l) => seen.has(l) || !seen.add(l)),
