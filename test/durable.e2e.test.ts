@@ -181,3 +181,40 @@ test("SIGTERM drains: the container keeps running, the card says berth is restar
   assert.equal((await containers(r.jobId)).length, 1, "one container");
   process.stdout.write(`# SIGTERM: stream continued ${Math.round(r.continuedMs)} ms after the new berth was started\n`);
 });
+
+test("the run-time limit holds across a restart: the resumed job stops its container at the original deadline", async (t) => {
+  const fake = await SlackFake.start();
+  const dir = mkdtempSync(join(tmpdir(), "berth-durable-"));
+  writeFileSync(join(dir, "policy.yaml"), testPolicy);
+  writeFileSync(join(dir, "hosts.yaml"), testHosts);
+  const started: Berth[] = [];
+  let jobId: string | undefined;
+  t.after(async () => {
+    for (const b of started) if (b.child.exitCode === null && b.child.signalCode === null) b.child.kill("SIGKILL");
+    await Promise.all(started.map((b) => b.exited));
+    await fake.stop();
+    const ids = jobId ? await containers(jobId) : [];
+    if (ids.length) await run("docker", ["rm", "-f", ...ids]);
+  });
+  const first = await startBerth(fake, dir);
+  started.push(first);
+  await slashCommand(fake, {
+    url: `http://127.0.0.1:${first.port}/slack/events`,
+    command: "/berth",
+    text: `run --timeout 8s --name durable-deadline ${testImage} sh -c 'echo up; sleep 300'`,
+  });
+  const card = await eventually("the card with its first line", () => {
+    const c = findCard(fake, SEED.incidentChannel, "durable-deadline");
+    return c && threadLines(fake, SEED.incidentChannel, c.ts).includes("up") ? c : undefined;
+  });
+  jobId = jobIdOf(card);
+  first.child.kill("SIGKILL");
+  await first.exited;
+  started.push(await startBerth(fake, dir));
+  const final = await eventually("the card's final state", () => {
+    const m = fake.message(SEED.incidentChannel, card.ts);
+    return m && isFinished(m) ? m : undefined;
+  });
+  assert.match(cardText(final), /timeout of 8\.0 s reached; exited with code 1[34][37]/);
+  assert.deepEqual(threadLines(fake, SEED.incidentChannel, card.ts), ["up"], "the line is not repeated");
+});
