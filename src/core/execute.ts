@@ -109,6 +109,7 @@ export async function* resumeRun(
     return;
   }
   yield { type: "mask", values: await ctx.engine.secretValues(details.id, signal) };
+  yield { type: "resumable", resume: run }; // kept for a further restart
   const where = msg`${code(run.name)} (${run.container}) on ${ctx.host}`;
   const running = msg`Running ${where} · carried on after berth restarted`;
   yield { type: "status", text: running };
@@ -232,6 +233,7 @@ export async function* resumeLogs(
   signal: AbortSignal,
 ): AsyncGenerator<JobEvent> {
   yield { type: "mask", values: await ctx.engine.secretValues(logs.container, signal) };
+  yield { type: "resumable", resume: logs }; // kept for a further restart
   const status = msg`${logs.follow ? "Following" : "Reading"} logs of ${code(logs.name)} (${logs.container}) on ${ctx.host} · carried on after berth restarted`;
   yield { type: "status", text: status };
   const query = cursor

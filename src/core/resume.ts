@@ -103,7 +103,6 @@ async function* unstartedRun(job: ResumableJob, autoRemove: boolean, ctx: JobCon
     timeoutSeconds: Number.isFinite(deadline) ? Math.round((deadline - job.createdAt) / 1000) : 0,
     startedAt: job.createdAt,
   };
-  yield { type: "resumable", resume: point };
   yield* resumeRun(point, job.cursor?.at, ctx, signal);
 }
 

@@ -47,7 +47,7 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
     lines: resumed?.lines ?? 0,
     elapsedMs: clock() - started,
     stopLabel: plan.stopLabel,
-    note: resumed ? resumedNote : undefined,
+    note: resumed ? resumedNote(resumed.lines) : undefined,
   };
   const channel = plan.actor.channelId;
   let ts: string;
@@ -198,7 +198,7 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
       : result.uploadError
         ? `The full log could not be uploaded (${result.uploadError}); ${result.lines} lines were read.${unposted}`
         : unposted || undefined;
-    card.note = resumed ? [resumedNote, note].filter(Boolean).join(" ") : note;
+    card.note = resumed ? [resumedNote(resumed.lines), note].filter(Boolean).join(" ") : note;
     await showCard(true);
     deps.jobs.finish(plan.id, outcome, exitCode, card.status);
     deps.log?.("job ended", {
@@ -224,7 +224,7 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
   return { ok: true, done };
 }
 
-const resumedNote = "Carried on after berth restarted: no line was skipped or repeated.";
+const resumedNote = (lines: number) => `Carried on after berth restarted, from line ${lines.toLocaleString("en")}.`;
 
 /**
  * Keeps a job's cursor (store.jobs.advanceCursor) so that the next berth carries it on with no gap and no repeat:
@@ -250,8 +250,8 @@ function cursorKeeper(id: string, deps: RunJobDeps) {
     const at = handed;
     const messages = thread.result.messages + thread.result.failedPosts;
     if ((!at || at.lines <= kept) && messages === keptMessages) return;
-    await thread.sync();
     try {
+      await thread.sync();
       if (at && at.lines > kept) {
         deps.store.jobs.advanceCursor(id, at);
         kept = at.lines;
@@ -262,7 +262,7 @@ function cursorKeeper(id: string, deps: RunJobDeps) {
         keptMessages = messages;
       }
     } catch (error) {
-      // The store failing must not hold the output back: the thread goes on, a restart may repeat some lines.
+      // A disk or store failing must not hold the output back: the thread goes on, a restart may repeat some lines.
       deps.log?.("job cursor not stored", { job: id, err: error });
     }
   };
