@@ -97,7 +97,9 @@ export function createScheduler(deps: SchedulerDeps, intervals: SchedulerInterva
         log.info("resuming job", { job: job.id, kind: job.kind, host: job.host, fromLine: job.cursor?.lines ?? 0 });
         output.startJob(resumed.plan);
       } catch (error) {
+        // Its host is gone from the manifest, say: the record is closed rather than left running for ever.
         log.error("could not resume a job", { job: job.id, err: error });
+        store.jobs.finish(job.id, "failed", null, `berth restarted and could not carry this job on: ${(error as Error).message}`);
       }
     }
   }
