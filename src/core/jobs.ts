@@ -8,6 +8,7 @@ export type LiveJob = { record: JobRecord; controller: AbortController; channelN
 export function createJobRegistry(store: Store) {
   const live = new Map<string, LiveJob>();
   const idle = new Set<() => void>();
+  let suspending = false;
   const gone = (id: string) => {
     live.delete(id);
     if (live.size === 0) for (const resolve of idle) resolve();
@@ -25,6 +26,8 @@ export function createJobRegistry(store: Store) {
       const { channelName, ...stored } = record;
       if (!options.resumed) store.jobs.create({ ...stored, messageTs: record.messageTs ?? null });
       const job = { record: store.jobs.get(record.id) as JobRecord, controller: new AbortController(), channelName };
+      // A job that begins while berth drains is left to the next berth at once, like those already running.
+      if (suspending) job.controller.abort(suspension);
       live.set(record.id, job);
       return job;
     },
@@ -46,6 +49,7 @@ export function createJobRegistry(store: Store) {
     },
     /** On shutdown: every job stops reading and records its cursor; containers keep running (see job-context.ts). */
     suspendAll(): void {
+      suspending = true;
       for (const job of live.values()) if (!job.controller.signal.aborted) job.controller.abort(suspension);
     },
     /** Resolves once no job runs here (all finished or released). */
