@@ -3,7 +3,7 @@ import type { ActionOf } from "./action.ts";
 import { formatBytes, formatDuration } from "./duration.ts";
 import { BerthError } from "./errors.ts";
 import type { JobEvent, JobResume } from "./events.ts";
-import { followLogs, watchExit } from "./follow.ts";
+import { followLogs, reconnecting, watchExit } from "./follow.ts";
 import { cancelledBy, type JobContext, suspended } from "./job-context.ts";
 import { code, command, type Message, msg, user } from "./message.ts";
 import { containerLimits } from "./policy.ts";
@@ -98,7 +98,7 @@ export async function* resumeRun(
 ): AsyncGenerator<JobEvent> {
   let details: ContainerDetails;
   try {
-    details = await ctx.engine.inspect(run.container, signal);
+    details = await reconnecting(ctx, signal, () => ctx.engine.inspect(run.container, signal));
   } catch (error) {
     if (!(error instanceof BerthError) || error.code !== "NOT_FOUND") throw error;
     yield {
@@ -108,7 +108,7 @@ export async function* resumeRun(
     };
     return;
   }
-  yield { type: "mask", values: await ctx.engine.secretValues(details.id, signal) };
+  yield { type: "mask", values: await reconnecting(ctx, signal, () => ctx.engine.secretValues(details.id, signal)) };
   yield { type: "resumable", resume: run }; // kept for a further restart
   const where = msg`${code(run.name)} (${run.container}) on ${ctx.host}`;
   const running = msg`Running ${where} · carried on after berth restarted`;
@@ -232,7 +232,7 @@ export async function* resumeLogs(
   ctx: JobContext,
   signal: AbortSignal,
 ): AsyncGenerator<JobEvent> {
-  yield { type: "mask", values: await ctx.engine.secretValues(logs.container, signal) };
+  yield { type: "mask", values: await reconnecting(ctx, signal, () => ctx.engine.secretValues(logs.container, signal)) };
   yield { type: "resumable", resume: logs }; // kept for a further restart
   const status = msg`${logs.follow ? "Following" : "Reading"} logs of ${code(logs.name)} (${logs.container}) on ${ctx.host} · carried on after berth restarted`;
   yield { type: "status", text: status };

@@ -34,6 +34,23 @@ async function again(retry: Retry, windowMs: number, clock: () => number, signal
   return !signal.aborted;
 }
 
+/** One engine call retried across a lost connection, for the same window (a job resumed while its engine restarts). */
+export async function reconnecting<T>(
+  ctx: Pick<JobContext, "clock" | "reconnectMs">,
+  signal: AbortSignal,
+  call: () => Promise<T>,
+): Promise<T> {
+  const retry: Retry = { lostAt: undefined, attempt: 0 };
+  for (;;) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!connectionLost(error) || !(await again(retry, ctx.reconnectMs ?? defaultReconnectMs, ctx.clock ?? Date.now, signal)))
+        throw error;
+    }
+  }
+}
+
 /**
  * A container's log lines as job events, reconnecting after a lost connection. `running` is the card's status while
  * all is well: it comes back once the stream does.
