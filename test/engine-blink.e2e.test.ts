@@ -26,8 +26,12 @@ const run = promisify(execFile);
 async function engineProxy() {
   const open = new Map<net.Socket, net.Socket>(); // client (TCP) → its engine socket (unix)
   let cut = false;
+  let refused = 0;
   const server = net.createServer((client) => {
-    if (cut) return void client.resetAndDestroy();
+    if (cut) {
+      refused++;
+      return void client.resetAndDestroy();
+    }
     const engine = net.connect("/var/run/docker.sock");
     open.set(client, engine);
     const drop = () => {
@@ -54,6 +58,8 @@ async function engineProxy() {
     restore(): void {
       cut = false;
     },
+    /** Connections refused while cut, so far. */
+    refused: () => refused,
     close: () =>
       new Promise<void>((resolve) => {
         for (const [client, engine] of open) {
@@ -217,4 +223,50 @@ default: restarting
   process.stdout.write(
     `# live-restore: dockerd down for ${Math.round(backAt - restartedAt)} ms; stream continued ${Math.round(continuedMs)} ms after it answered again; ${expected.length - seen.size} lines only in the full log, 0 repeated\n`,
   );
+});
+
+test("berth restarting while the engine is away: the resumed run waits for the engine, then goes on from its cursor", async (t) => {
+  const env = { BERTH_ENGINE_RECONNECT: "2m" };
+  const first = await startBerth(fake, { hosts: hosts(), env });
+  let second: Awaited<ReturnType<typeof startBerth>> | undefined;
+  t.after(async () => {
+    proxy.restore();
+    await removeOwnContainers((second ?? first).berth.store);
+    await second?.stop();
+  });
+  await first.command(`run --name blink-both ${testImage} sh -c 'for i in $(seq 1 200); do echo line-$i; sleep 0.05; done; exit 6'`);
+  const card = await eventually("line 30 in the thread", () => {
+    const c = findCard(fake, SEED.incidentChannel, "blink-both");
+    return c && threadLines(fake, SEED.incidentChannel, c.ts).includes("line-30") ? c : undefined;
+  });
+  await first.stop();
+  proxy.cut();
+  second = await startBerth(fake, { hosts: hosts(), env, dir: first.dir });
+  const restarted = second;
+  await eventually("the job to be resumed", () => (restarted.logs.some((l) => l.includes('"msg":"resuming job"')) ? true : undefined));
+  await eventually("the resumed card", () =>
+    cardStatuses(card.ts).some((s) => s.includes("Carrying on after berth restarted")) ? true : undefined,
+  );
+  // The resumed run has tried the engine and been refused a few times (it retries): only then is the engine back.
+  const before = proxy.refused();
+  await eventually("the resumed run to try the engine while it is away", () => (proxy.refused() >= before + 3 ? true : undefined));
+  proxy.restore();
+  const final = await eventually("the card's final state", () => {
+    const m = fake.message(SEED.incidentChannel, card.ts);
+    return m && isFinished(m) ? m : undefined;
+  });
+  assert.match(cardText(final), /Exited with code 6/);
+  const thread = threadLines(fake, SEED.incidentChannel, card.ts);
+  const file =
+    fake
+      .files()
+      .find((f) => f.thread_ts === card.ts)
+      ?.content.trimEnd()
+      .split("\n") ?? [];
+  assert.deepEqual(
+    file,
+    Array.from({ length: 200 }, (_, i) => `line-${i + 1}`),
+    "the full log holds every line once",
+  );
+  assert.equal(new Set(thread).size, thread.length, "no line twice in the thread");
 });
