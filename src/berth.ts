@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Config } from "./config.ts";
 import { watchOwnContainers } from "./container-watch.ts";
 import { policyUsergroups } from "./core/policy.ts";
@@ -66,6 +67,7 @@ export function createBerth(ports: Ports, slackAt: Omit<SlackSettings, "customRo
         manifestHosts: ports.manifestHosts,
         pendingActions: ports.pendingActions,
         clock: ports.clock,
+        engineReconnectMs: config.engineReconnectMs,
       },
       slash: config.command,
       usergroups,
@@ -91,7 +93,7 @@ export function createBerth(ports: Ports, slackAt: Omit<SlackSettings, "customRo
   });
   policy.onReload(audit.reportReload);
   const scheduler = createScheduler(
-    { ...ports, policy: policy.current, output: slack.deliver },
+    { ...ports, policy: policy.current, output: slack.deliver, engineReconnectMs: config.engineReconnectMs },
     { lifetimeMs: options.lifetimeIntervalMs, deadlineMs: options.deadlineIntervalMs },
   );
   const watching = new AbortController();
@@ -149,7 +151,11 @@ export function createBerth(ports: Ports, slackAt: Omit<SlackSettings, "customRo
       // Jobs that make or remove Azure hosts are interrupted, not undone: the next start resumes them.
       ports.suspend();
       watching.abort();
-      jobs.cancelAll("berth (shutting down)");
+      // Jobs stop reading, post what they read and record their cursors, within BERTH_DRAIN_TIMEOUT; their containers
+      // keep running and the next berth carries them on. Past the bound, the cursors already stored are enough.
+      jobs.suspendAll();
+      const drained = await Promise.race([jobs.idle().then(() => true), sleep(config.drainMs, false, { ref: false })]);
+      if (!drained) log.warn("shutdown: jobs still flushing when the drain time ran out", { jobs: jobs.list().map((j) => j.id) });
       await slack.stop();
       ops.stop();
       // The last records (jobs cancelled above) are anchored before the store closes.

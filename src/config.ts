@@ -44,6 +44,16 @@ const Env = z.object({
     .string()
     .refine((s) => (parseDuration(s) ?? 0) >= 10, "a duration of at least 10s, such as 15m or 1h")
     .default("15m"),
+  /** How long a stream retries a lost engine connection before it ends (engines that blink). */
+  BERTH_ENGINE_RECONNECT: z
+    .string()
+    .refine((s) => parseDuration(s) !== undefined, "a duration such as 2m or 30s")
+    .default("2m"),
+  /** How long SIGTERM waits for jobs to post what they read and record their cursors before berth exits. */
+  BERTH_DRAIN_TIMEOUT: z
+    .string()
+    .refine((s) => parseDuration(s) !== undefined, "a duration such as 10s")
+    .default("10s"),
   DOCKER_HOST: z.string().optional(),
   DOCKER_TLS_VERIFY: z.string().optional(),
   DOCKER_CERT_PATH: z.string().optional(),
@@ -100,6 +110,10 @@ export type Config = Readonly<{
   hostsExplicit: boolean;
   dataDir: string;
   threadMaxMessages: number;
+  /** How long a lost engine connection is retried during a stream (ms). */
+  engineReconnectMs: number;
+  /** How long a shutdown waits for jobs to flush and record their cursors (ms). */
+  drainMs: number;
   audit: {
     /** undefined: BERTH_AUDIT_KEY is not set, and berth keeps a key file in the data dir (see audit-key.ts). */
     keys?: AuditKeyring | undefined;
@@ -177,6 +191,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     hostsExplicit: env.BERTH_HOSTS !== undefined && env.BERTH_HOSTS !== "",
     dataDir: e.BERTH_DATA_DIR,
     threadMaxMessages: e.BERTH_THREAD_MAX_MESSAGES,
+    engineReconnectMs: (parseDuration(e.BERTH_ENGINE_RECONNECT) ?? 120) * 1000,
+    drainMs: (parseDuration(e.BERTH_DRAIN_TIMEOUT) ?? 10) * 1000,
     audit: {
       keys: auditKeysFromEnv(e.BERTH_AUDIT_KEY),
       channel: e.BERTH_AUDIT_CHANNEL,

@@ -6,6 +6,7 @@ import { type JobPlan, type SweepResult, sweep } from "./core/dispatch.ts";
 import { hostReminder, lifetimeDue } from "./core/host-lifetime.ts";
 import type { Message } from "./core/message.ts";
 import type { Policy } from "./core/policy.ts";
+import { resumeJob } from "./core/resume.ts";
 import { type ContainerSummary, labels } from "./engines/ports.ts";
 import type { Ports } from "./ports.ts";
 import type { CloudHostRecord } from "./store/store.ts";
@@ -22,6 +23,8 @@ export type SchedulerOutput = {
 export type SchedulerDeps = Pick<Ports, "store" | "jobs" | "hosts" | "engine" | "clock" | "log" | "cloud" | "pendingActions"> & {
   policy: () => Policy;
   output: SchedulerOutput;
+  /** How long a resumed stream retries a lost engine connection (ms). */
+  engineReconnectMs?: number | undefined;
 };
 
 export type SchedulerIntervals = {
@@ -79,6 +82,26 @@ export function createScheduler(deps: SchedulerDeps, intervals: SchedulerInterva
       run: (signal) =>
         kind === "host.create" ? provisionHost(record.name, cloud, signal) : removeHost(record.name, [reason], cloud, signal),
     });
+  }
+
+  /** Jobs a previous berth left unfinished go on in their cards and threads, from their cursors (core/resume.ts). */
+  function resumeJobs(): void {
+    for (const job of store.jobs.running()) {
+      if (deps.jobs.get(job.id)) continue;
+      try {
+        const resumed = resumeJob(job, deps);
+        if (resumed.type === "close") {
+          store.jobs.finish(job.id, "failed", null, resumed.detail);
+          continue;
+        }
+        log.info("resuming job", { job: job.id, kind: job.kind, host: job.host, fromLine: job.cursor?.lines ?? 0 });
+        output.startJob(resumed.plan);
+      } catch (error) {
+        // Its host is gone from the manifest, say: the record is closed rather than left running for ever.
+        log.error("could not resume a job", { job: job.id, err: error });
+        store.jobs.finish(job.id, "failed", null, `berth restarted and could not carry this job on: ${(error as Error).message}`);
+      }
+    }
   }
 
   /** Work a previous berth left half-done goes on, in the same thread. */
@@ -163,8 +186,9 @@ export function createScheduler(deps: SchedulerDeps, intervals: SchedulerInterva
     sweepApprovals,
     sweepHosts,
     sweepDeadlines,
-    /** Resumes interrupted host jobs, then starts the timers. */
+    /** Resumes unfinished jobs and interrupted host jobs, then starts the timers. */
     start(): void {
+      resumeJobs();
       every(intervals.approvalsMs ?? 15_000, sweepApprovals, "sweep failed");
       if (deps.cloud) {
         resumeHostJobs();

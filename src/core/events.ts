@@ -12,7 +12,30 @@ export type JobEvent =
   | { type: "mask"; values: readonly string[] } // secrets to redact from every line that follows (never shown)
   // The container has exited: what is left goes to the full log at once instead of at Slack's pace.
   | { type: "drain"; text: Text }
+  // What a restarted berth needs to carry this job on (its container, what it was asked): stored with the job.
+  | { type: "resumable"; resume: JobResume }
   | { type: "end"; outcome: "succeeded" | "failed" | "cancelled"; exitCode?: number | undefined; text: Text };
+
+/** How a container job is carried on after berth restarts (see core/resume.ts). */
+export type JobResume =
+  | {
+      kind: "container.run";
+      container: string;
+      name: string;
+      autoRemove: boolean;
+      /** When berth stops the container (epoch ms): the run-time limit holds across restarts. */
+      deadline: number;
+      timeoutSeconds: number;
+      startedAt: number;
+    }
+  | {
+      kind: "container.logs";
+      container: string;
+      name: string;
+      follow: boolean;
+      tail?: number | undefined;
+      sinceSeconds?: number | undefined;
+    };
 
 /** A short answer to a command that is not a job; shown to the requester alone unless `visibility` is channel. */
 export type Reply = { visibility: "ephemeral" | "channel"; text: Text; tone?: Tone | undefined };

@@ -1,9 +1,10 @@
-import { type Isolation, labels } from "../engines/ports.ts";
+import { type ContainerDetails, type Isolation, type LogQuery, labels } from "../engines/ports.ts";
 import type { ActionOf } from "./action.ts";
 import { formatBytes, formatDuration } from "./duration.ts";
 import { BerthError } from "./errors.ts";
-import type { JobEvent } from "./events.ts";
-import { cancelledBy, type JobContext } from "./job-context.ts";
+import type { JobEvent, JobResume } from "./events.ts";
+import { followLogs, reconnecting, watchExit } from "./follow.ts";
+import { cancelledBy, type JobContext, suspended } from "./job-context.ts";
 import { code, command, type Message, msg, user } from "./message.ts";
 import { containerLimits } from "./policy.ts";
 import { checkPlatform } from "./windows.ts";
@@ -68,58 +69,120 @@ export async function* runContainer(action: ActionOf<"container.run">, ctx: JobC
     };
     return;
   }
-  yield { type: "status", text: msg`Running ${where} · limits ${formatBytes(limits.memoryBytes)}, ${limits.nanoCpus / 1e9} CPU` };
+  const run: RunResume = {
+    kind: "container.run",
+    container: id,
+    name,
+    autoRemove: action.autoRemove,
+    deadline,
+    timeoutSeconds: limits.timeoutSeconds,
+    startedAt: started,
+  };
+  yield { type: "resumable", resume: run };
+  const running = msg`Running ${where} · limits ${formatBytes(limits.memoryBytes)}, ${limits.nanoCpus / 1e9} CPU`;
+  yield { type: "status", text: running };
+  yield* followRun(run, running, undefined, ctx, signal);
+}
+
+type RunResume = Extract<JobResume, { kind: "container.run" }>;
+
+/**
+ * A run carried on after berth restarted: its container's output after the job's cursor, then its exit. A container
+ * that ended while berth was away is finished with its exit code and the rest of its output.
+ */
+export async function* resumeRun(
+  run: RunResume,
+  after: string | undefined,
+  ctx: JobContext,
+  signal: AbortSignal,
+): AsyncGenerator<JobEvent> {
+  let details: ContainerDetails;
+  try {
+    details = await reconnecting(ctx, signal, () => ctx.engine.inspect(run.container, signal));
+  } catch (error) {
+    if (!(error instanceof BerthError) || error.code !== "NOT_FOUND") throw error;
+    yield {
+      type: "end",
+      outcome: "failed",
+      text: msg`${code(run.name)} was removed while berth was restarting; its exit code and any output after the last line shown are unknown.`,
+    };
+    return;
+  }
+  yield { type: "mask", values: await reconnecting(ctx, signal, () => ctx.engine.secretValues(details.id, signal)) };
+  yield { type: "resumable", resume: run }; // kept for a further restart
+  const where = msg`${code(run.name)} (${run.container}) on ${ctx.host}`;
+  const running = msg`Running ${where} · carried on after berth restarted`;
+  yield { type: "status", text: running };
+  yield* followRun(run, running, after, ctx, signal);
+}
+
+/** Follows a run's output until its container exits, is stopped, reaches its deadline, or berth shuts down. */
+async function* followRun(
+  run: RunResume,
+  running: Message,
+  after: string | undefined,
+  ctx: JobContext,
+  signal: AbortSignal,
+): AsyncGenerator<JobEvent> {
+  const { engine } = ctx;
+  const clock = ctx.clock ?? Date.now;
   const timeout = new AbortController();
-  const timer = setTimeout(() => timeout.abort(), limits.timeoutSeconds * 1000);
+  // The deadline is the container's own (its label): a run carried on after a restart keeps the limit it started with.
+  const timer = setTimeout(() => timeout.abort(), Math.max(0, run.deadline - clock()));
   // Watch for the exit while reading: output is read at Slack's pace, and once the container is gone there is no
   // reason to keep the final card waiting for the backlog.
-  const waitCtl = new AbortController();
-  let exited = false;
-  const waiting = engine.wait(id, waitCtl.signal);
-  waiting.then(
-    () => {
-      exited = true;
-    },
-    () => undefined,
-  );
+  const exit = watchExit(ctx, run.container);
   let drained = false;
   try {
-    for await (const line of engine.logs({ container: id, follow: true }, AbortSignal.any([signal, timeout.signal]))) {
-      if (exited && !drained) {
+    for await (const event of followLogs(
+      ctx,
+      { container: run.container, follow: true, after },
+      running,
+      AbortSignal.any([signal, timeout.signal]),
+    )) {
+      if (event.type === "line" && exit.exited() && !drained) {
         drained = true;
         yield { type: "drain", text: ["The container has exited; the rest of its output went straight to the full log below."] };
       }
-      yield { type: "line", line };
+      yield event;
     }
   } finally {
     clearTimeout(timer);
+  }
+  if (suspended(signal)) {
+    // berth is shutting down: the container runs on, and the next berth carries the job on from its cursor.
+    exit.cancel();
+    return;
   }
   let stoppedBy: Message | undefined;
   if (signal.aborted || timeout.signal.aborted) {
     stoppedBy = signal.aborted
       ? msg` by ${user(cancelledBy(signal))}`
-      : msg`: timeout of ${formatDuration(limits.timeoutSeconds * 1000)} reached`;
+      : msg`: timeout of ${formatDuration(run.timeoutSeconds * 1000)} reached`;
     yield { type: "notice", text: msg`Container stopped${stoppedBy}.` };
-    await engine.stop(id, cleanupSignal());
+    await engine.stop(run.container, cleanupSignal()).catch((error: unknown) => {
+      // Stopped already (it exited meanwhile): its exit status below says how it ended.
+      if (!(error instanceof BerthError && error.code === "CONFLICT")) throw error;
+    });
   }
-  const exit = await Promise.race([
-    waiting,
+  const status = await Promise.race([
+    exit.result,
     new Promise<never>((_, reject) => {
       const limit = cleanupSignal();
       limit.addEventListener("abort", () => reject(limit.reason), { once: true });
     }),
-  ]).finally(() => waitCtl.abort());
-  if (action.autoRemove) {
-    await engine.remove(id, { force: true }, cleanupSignal());
-    yield { type: "notice", text: [`Removed ${name} (--rm).`] };
+  ]).finally(() => exit.cancel());
+  if (run.autoRemove) {
+    await engine.remove(run.container, { force: true }, cleanupSignal());
+    yield { type: "notice", text: [`Removed ${run.name} (--rm).`] };
   }
-  const took = formatDuration(clock() - started);
-  const oom = exit.oomKilled ? " — killed for using more than its memory limit (raise --memory)" : "";
+  const took = formatDuration(clock() - run.startedAt);
+  const oom = status.oomKilled ? " — killed for using more than its memory limit (raise --memory)" : "";
   yield {
     type: "end",
-    outcome: stoppedBy && signal.aborted ? "cancelled" : exit.exitCode === 0 ? "succeeded" : "failed",
-    exitCode: exit.exitCode,
-    text: msg`${stoppedBy ? msg`Stopped${stoppedBy}; exited` : "Exited"} with code ${exit.exitCode} after ${took}${oom}.`,
+    outcome: stoppedBy && signal.aborted ? "cancelled" : status.exitCode === 0 ? "succeeded" : "failed",
+    exitCode: status.exitCode,
+    text: msg`${stoppedBy ? msg`Stopped${stoppedBy}; exited` : "Exited"} with code ${status.exitCode} after ${took}${oom}.`,
   };
 }
 
@@ -146,21 +209,56 @@ export async function* containerLogs(action: ActionOf<"container.logs">, ctx: Jo
   const details = await ctx.engine.inspect(action.container, signal);
   yield { type: "mask", values: await ctx.engine.secretValues(details.id, signal) };
   yield {
-    type: "status",
-    text: msg`${action.follow ? "Following" : "Reading"} logs of ${code(details.name)} (${details.id}, ${details.state}) on ${ctx.host}`,
+    type: "resumable",
+    resume: {
+      kind: "container.logs",
+      container: details.id,
+      name: details.name,
+      follow: action.follow,
+      tail: action.tail,
+      sinceSeconds: action.sinceSeconds,
+    },
   };
-  let count = 0;
-  for await (const line of ctx.engine.logs(
-    { container: details.id, follow: action.follow, tail: action.tail, sinceSeconds: action.sinceSeconds },
-    signal,
-  )) {
-    count++;
-    yield { type: "line", line };
+  const status = msg`${action.follow ? "Following" : "Reading"} logs of ${code(details.name)} (${details.id}, ${details.state}) on ${ctx.host}`;
+  yield { type: "status", text: status };
+  const query = { container: details.id, follow: action.follow, tail: action.tail, sinceSeconds: action.sinceSeconds };
+  yield* streamLogs(query, status, 0, ctx, signal);
+}
+
+/** `logs` carried on after berth restarted: the lines after the job's cursor (`after`), `lines` of them shown already. */
+export async function* resumeLogs(
+  logs: Extract<JobResume, { kind: "container.logs" }>,
+  cursor: { at: string; lines: number } | null,
+  ctx: JobContext,
+  signal: AbortSignal,
+): AsyncGenerator<JobEvent> {
+  yield { type: "mask", values: await reconnecting(ctx, signal, () => ctx.engine.secretValues(logs.container, signal)) };
+  yield { type: "resumable", resume: logs }; // kept for a further restart
+  const status = msg`${logs.follow ? "Following" : "Reading"} logs of ${code(logs.name)} (${logs.container}) on ${ctx.host} · carried on after berth restarted`;
+  yield { type: "status", text: status };
+  const query = cursor
+    ? { container: logs.container, follow: logs.follow, after: cursor.at }
+    : { container: logs.container, follow: logs.follow, tail: logs.tail, sinceSeconds: logs.sinceSeconds };
+  yield* streamLogs(query, status, cursor?.lines ?? 0, ctx, signal);
+}
+
+async function* streamLogs(
+  query: LogQuery,
+  status: Message,
+  shown: number,
+  ctx: JobContext,
+  signal: AbortSignal,
+): AsyncGenerator<JobEvent> {
+  let count = shown;
+  for await (const event of followLogs(ctx, query, status, signal)) {
+    if (event.type === "line") count++;
+    yield event;
   }
+  if (suspended(signal)) return; // the next berth carries it on
   const lines = `${count.toLocaleString("en")} line${count === 1 ? "" : "s"}`;
   if (signal.aborted) {
     yield { type: "end", outcome: "cancelled", text: msg`Stopped following after ${lines} (by ${user(cancelledBy(signal))}).` };
-  } else if (action.follow) {
+  } else if (query.follow) {
     yield { type: "end", outcome: "succeeded", text: [`The container stopped; stream ended after ${lines}.`] };
   } else {
     yield { type: "end", outcome: "succeeded", text: [count ? `${lines}.` : "No output in that range."] };
@@ -173,6 +271,17 @@ export async function* containerExec(action: ActionOf<"container.exec">, ctx: Jo
   const handle = await ctx.engine.exec(action.container, action.cmd, signal);
   yield { type: "status", text: msg`Running ${code(action.cmd.join(" "))} in ${code(action.container)} on ${ctx.host}` };
   for await (const line of handle.lines) yield { type: "line", line };
+  if (suspended(signal)) {
+    // An exec's output cannot be read again: the next berth cannot carry this on, so the card says so now.
+    yield {
+      type: "end",
+      outcome: "cancelled",
+      text: [
+        "berth restarted while this ran. The output of an exec cannot be read again, so nothing after this point is shown; the process may still run in the container.",
+      ],
+    };
+    return;
+  }
   if (signal.aborted) {
     yield {
       type: "end",

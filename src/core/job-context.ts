@@ -21,10 +21,22 @@ export type JobContext = {
   isolation?: Isolation | undefined;
   /** `service rollback`: the previous image berth checked against the allow-list; the rollback brings back no other. */
   rollbackImage?: string | undefined;
+  /** How long a lost engine connection is retried before a stream ends (ms, default 2 min): engines that blink. */
+  reconnectMs?: number | undefined;
 };
 
-/** Why a job's signal was aborted: a person (Stop button, `cancel`) or berth shutting down. */
-export type CancelReason = { by: string };
+/**
+ * Why a job's signal was aborted: a person (Stop button, `cancel`), or berth shutting down (`suspend`): then the job
+ * only stops reading, its container keeps running and the next berth carries it on from the job's cursor.
+ */
+export type CancelReason = { by: string; suspend?: true };
+
+/** berth is shutting down: stop reading, leave the container running. */
+export const suspension: CancelReason = { by: "berth", suspend: true };
 
 /** Who stopped a job, from its aborted signal ("unknown" when berth itself did). */
 export const cancelledBy = (signal: AbortSignal): string => (signal.reason as Partial<CancelReason> | undefined)?.by ?? "unknown";
+
+/** Whether the signal was aborted because berth is shutting down (the job is to be carried on, not stopped). */
+export const suspended = (signal: AbortSignal): boolean =>
+  signal.aborted && (signal.reason as Partial<CancelReason> | undefined)?.suspend === true;

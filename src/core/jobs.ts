@@ -1,20 +1,33 @@
 import { randomBytes } from "node:crypto";
 import type { JobRecord, Store } from "../store/store.ts";
-import type { CancelReason } from "./execute.ts";
+import { type CancelReason, suspension } from "./job-context.ts";
 
 export type LiveJob = { record: JobRecord; controller: AbortController; channelName?: string | undefined };
 
 /** Jobs running in this process: their stored record and the controller that stops them. */
 export function createJobRegistry(store: Store) {
   const live = new Map<string, LiveJob>();
+  const idle = new Set<() => void>();
+  let suspending = false;
+  const gone = (id: string) => {
+    live.delete(id);
+    if (live.size === 0) for (const resolve of idle) resolve();
+  };
   return {
     newId: () => `j-${randomBytes(3).toString("hex")}`,
+    /**
+     * Registers a job as running here. A new one is stored with its resume details; a `resumed` one (carried on
+     * after a restart) is already stored and keeps its record.
+     */
     start(
       record: Omit<Parameters<Store["jobs"]["create"]>[0], "messageTs"> & { messageTs?: string | null; channelName?: string | undefined },
+      options: { resumed?: boolean } = {},
     ): LiveJob {
       const { channelName, ...stored } = record;
-      store.jobs.create({ ...stored, messageTs: record.messageTs ?? null });
+      if (!options.resumed) store.jobs.create({ ...stored, messageTs: record.messageTs ?? null });
       const job = { record: store.jobs.get(record.id) as JobRecord, controller: new AbortController(), channelName };
+      // A job that begins while berth drains is left to the next berth at once, like those already running.
+      if (suspending) job.controller.abort(suspension);
       live.set(record.id, job);
       return job;
     },
@@ -27,12 +40,28 @@ export function createJobRegistry(store: Store) {
       return true;
     },
     finish(id: string, status: Exclude<JobRecord["status"], "running">, exitCode: number | null, detail: string | null): void {
-      live.delete(id);
       store.jobs.finish(id, status, exitCode, detail);
+      gone(id);
     },
-    /** On shutdown: stop following everything, so streams end with a message rather than vanish. */
-    cancelAll(by: string): void {
-      for (const id of live.keys()) this.cancel(id, by);
+    /** A job this process stops carrying without an outcome: it stays running in the store for the next berth. */
+    release(id: string): void {
+      gone(id);
+    },
+    /** On shutdown: every job stops reading and records its cursor; containers keep running (see job-context.ts). */
+    suspendAll(): void {
+      suspending = true;
+      for (const job of live.values()) if (!job.controller.signal.aborted) job.controller.abort(suspension);
+    },
+    /** Resolves once no job runs here (all finished or released). */
+    idle(): Promise<void> {
+      if (live.size === 0) return Promise.resolve();
+      return new Promise((resolve) => {
+        const done = () => {
+          idle.delete(done);
+          resolve();
+        };
+        idle.add(done);
+      });
     },
   };
 }

@@ -29,6 +29,8 @@ export type DispatchDeps = {
   cloud?: ProvisionDeps | undefined;
   /** The hosts manifest's names (berth neither creates nor removes those). */
   manifestHosts?: readonly string[];
+  /** How long a stream retries a lost engine connection (ms, BERTH_ENGINE_RECONNECT; default 2 min). */
+  engineReconnectMs?: number | undefined;
 };
 
 /** Typed text from a person; `parsed` when the transport already parsed it (to label its ack), so it is parsed once. */
@@ -45,6 +47,11 @@ export type JobPlan = {
   approvedBy?: string | undefined;
   /** Carry on in this existing card (and its thread) instead of posting a new one: a job resumed after a restart. */
   cardTs?: string | undefined;
+  /**
+   * A stored job carried on after berth restarted (same id, card and thread): how far its output had been handed on
+   * (the spool keeps `lines` lines), how many thread replies it had posted, and when it started.
+   */
+  resumed?: { lines: number; messages: number; startedAt: number } | undefined;
   /** The card's button: Stop for streams, Cancel for work that is undone when stopped (host create), null for none. */
   stopLabel?: string | null | undefined;
   run(signal: AbortSignal): AsyncGenerator<JobEvent>;

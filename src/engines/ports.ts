@@ -32,6 +32,11 @@ export type LogLine = {
   text: string;
   /** A piece of a line cut for length: the line goes on in the next piece of this stream (the redactor needs both). */
   continued?: boolean;
+  /**
+   * When the engine logged the line: Docker's timestamp, RFC 3339 with 9 fractional digits (so that two compare as
+   * text). A stream carries on after it with `LogQuery.after` (a restart, a lost connection). Absent for exec output.
+   */
+  at?: string | undefined;
 };
 
 export type Isolation = "process" | "hyperv";
@@ -170,6 +175,8 @@ export type LogQuery = {
   follow: boolean;
   tail?: number | undefined; // last N lines; undefined = all
   sinceSeconds?: number | undefined; // only lines newer than now - N seconds
+  /** Only lines logged after this `LogLine.at` (a cursor): a stream carried on, with nothing repeated. */
+  after?: string | undefined;
 };
 
 export type ExecHandle = { lines: AsyncIterable<LogLine>; exitCode: () => Promise<number> };

@@ -2,12 +2,15 @@ import { join } from "node:path";
 import { auditOutcome, errorCode } from "../core/audit.ts";
 import type { DispatchDeps, JobPlan } from "../core/dispatch.ts";
 import { publicMessage } from "../core/errors.ts";
+import { suspended } from "../core/job-context.ts";
 import type { JobRegistry } from "../core/jobs.ts";
 import { safeRegExp } from "../core/policy.ts";
-import { createRedactor } from "../core/redact.ts";
+import { createRedactor, redactAction } from "../core/redact.ts";
+import type { StoredResume } from "../core/resume.ts";
+import type { LogLine } from "../engines/ports.ts";
 import type { Outbox } from "./outbox.ts";
 import { type CardState, renderCard, toMrkdwn } from "./render.ts";
-import { createThread } from "./thread.ts";
+import { createThread, type Thread } from "./thread.ts";
 
 export type RunJobDeps = Pick<DispatchDeps, "store" | "policy"> & {
   slash: string;
@@ -32,17 +35,19 @@ export type JobStart = { ok: true; done: Promise<void> } | { ok: false; error: u
 export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart> {
   const clock = deps.clock ?? Date.now;
   const slash = deps.slash;
-  const started = clock();
+  const resumed = plan.resumed;
+  const started = resumed?.startedAt ?? clock();
   const card: CardState = {
     jobId: plan.id,
     summary: plan.summary,
     userId: plan.actor.userId,
     host: plan.host,
-    state: "starting",
-    status: "Starting…",
-    lines: 0,
-    elapsedMs: 0,
+    state: resumed ? "running" : "starting",
+    status: resumed ? "Carrying on after berth restarted…" : "Starting…",
+    lines: resumed?.lines ?? 0,
+    elapsedMs: clock() - started,
     stopLabel: plan.stopLabel,
+    note: resumed ? resumedNote(resumed.lines) : undefined,
   };
   const channel = plan.actor.channelId;
   let ts: string;
@@ -63,18 +68,38 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
     });
     return { ok: false, error };
   }
-  const job = deps.jobs.start({
-    id: plan.id,
-    kind: plan.action.kind,
-    userId: plan.actor.userId,
-    channelId: channel,
+  // What the next berth needs to carry this job on; the container's part comes with the job's "resumable" event.
+  const stored: StoredResume = {
+    requestId: plan.requestId,
+    action: redactAction(plan.action) as StoredResume["action"],
     channelName: plan.actor.channelName,
+    approvedBy: plan.approvedBy,
+    messages: resumed?.messages ?? 0,
+  };
+  const job = deps.jobs.start(
+    {
+      id: plan.id,
+      kind: plan.action.kind,
+      userId: plan.actor.userId,
+      channelId: channel,
+      channelName: plan.actor.channelName,
+      host: plan.host,
+      summary: plan.summary,
+      messageTs: ts,
+      resume: stored,
+    },
+    { resumed: resumed !== undefined },
+  );
+  deps.log?.(resumed ? "job resumed" : "job started", {
+    requestId: plan.requestId,
+    job: plan.id,
+    kind: plan.action.kind,
     host: plan.host,
-    summary: plan.summary,
-    messageTs: ts,
+    user: plan.actor.userId,
+    ...(resumed && { fromLine: resumed.lines }),
   });
-  deps.log?.("job started", { requestId: plan.requestId, job: plan.id, kind: plan.action.kind, host: plan.host, user: plan.actor.userId });
-  const lag = lineLagMeter(deps.outbox, deps.lineLag);
+  const durable = cursorKeeper(plan.id, deps);
+  const lag = lineLagMeter(durable.outbox, deps.lineLag);
   const thread = createThread({
     outbox: lag.outbox,
     channel,
@@ -82,7 +107,9 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
     spoolPath: join(deps.spoolDir, `${plan.id}.log`),
     filename: `${plan.id}.log`,
     maxMessages: deps.maxThreadMessages,
+    resume: resumed && { lines: resumed.lines, messages: resumed.messages },
   });
+  durable.attach(thread, stored);
   const secrets = plan.action.kind === "container.run" ? plan.action.env.map((e) => e.value) : [];
   const extra = deps.policy().redact.flatMap((p) => safeRegExp(p) ?? []);
   let redact = createRedactor(secrets, extra);
@@ -114,10 +141,15 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
             const readAt = performance.now();
             const before = thread.result.drained;
             await thread.write({ stream: event.line.stream, text: redact.line(event.line) });
+            durable.handed(event.line, thread.result.lines);
             if (!thread.result.capped && thread.result.drained === before) lag.buffered(readAt);
             void showCard(false);
             break;
           }
+          case "resumable":
+            stored.point = event.resume;
+            durable.save();
+            break;
           case "mask":
             redact = createRedactor([...secrets, ...event.values], extra);
             break;
@@ -135,19 +167,38 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
         }
       }
     } catch (error) {
-      outcome = job.controller.signal.aborted ? "cancelled" : "failed";
-      text = redact(toMrkdwn(publicMessage(error, plan.requestId.slice(0, 8)), slash));
-      deps.log?.("job failed", { job: plan.id, requestId: plan.requestId, err: error, code: errorCode(error) });
+      // Stopped by berth's shutdown (a pull or a call cut short): the next berth carries the job on.
+      if (!suspended(job.controller.signal)) {
+        outcome = job.controller.signal.aborted ? "cancelled" : "failed";
+        text = redact(toMrkdwn(publicMessage(error, plan.requestId.slice(0, 8)), slash));
+        deps.log?.("job failed", { job: plan.id, requestId: plan.requestId, err: error, code: errorCode(error) });
+      }
     }
+    if (suspended(job.controller.signal) && !text) {
+      // berth is shutting down: what was read is posted (or spooled) and the cursor recorded; the container runs on.
+      await thread.pause();
+      await durable.checkpoint();
+      durable.stop();
+      card.state = "starting";
+      card.status = "berth is restarting; this job continues when it is back.";
+      card.stopLabel = null;
+      card.note = undefined;
+      await showCard(true);
+      deps.jobs.release(plan.id);
+      deps.log?.("job suspended", { requestId: plan.requestId, job: plan.id, lines: thread.result.lines });
+      return;
+    }
+    durable.stop();
     const result = await thread.close(plan.summary);
     card.state = outcome;
     card.status = text || (outcome === "cancelled" ? "Stopped." : "Ended.");
     const unposted = result.failedPosts ? ` ${result.failedPosts} thread message(s) could not be posted.` : "";
-    card.note = result.uploaded
+    const note = result.uploaded
       ? `Full log (${result.lines.toLocaleString("en")} lines) attached in the thread.${unposted}`
       : result.uploadError
         ? `The full log could not be uploaded (${result.uploadError}); ${result.lines} lines were read.${unposted}`
         : unposted || undefined;
+    card.note = resumed ? [resumedNote(resumed.lines), note].filter(Boolean).join(" ") : note;
     await showCard(true);
     deps.jobs.finish(plan.id, outcome, exitCode, card.status);
     deps.log?.("job ended", {
@@ -171,6 +222,74 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
     });
   })();
   return { ok: true, done };
+}
+
+const resumedNote = (lines: number) => `Carried on after berth restarted, from line ${lines.toLocaleString("en")}.`;
+
+/**
+ * Keeps a job's cursor (store.jobs.advanceCursor) so that the next berth carries it on with no gap and no repeat:
+ * before any reply leaves for the thread, the spool is written and the cursor stored, so every posted line is at or
+ * before the cursor, and every line at or before it is in the spool file. A timer moves it on while nothing is posted
+ * (a capped or drained thread). The thread's reply count goes with it (its cap counts across restarts).
+ */
+function cursorKeeper(id: string, deps: RunJobDeps) {
+  let thread: Thread | undefined;
+  let stored: StoredResume | undefined;
+  let handed: { at: string; lines: number } | undefined;
+  let kept = -1;
+  let keptMessages = -1;
+  let chain: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => void checkpoint(), 1000);
+  timer.unref();
+
+  const save = () => {
+    if (stored) deps.store.jobs.setResume(id, stored);
+  };
+  const write = async () => {
+    if (!thread) return;
+    const at = handed;
+    const messages = thread.result.messages + thread.result.failedPosts;
+    if ((!at || at.lines <= kept) && messages === keptMessages) return;
+    try {
+      await thread.sync();
+      if (at && at.lines > kept) {
+        deps.store.jobs.advanceCursor(id, at);
+        kept = at.lines;
+      }
+      if (stored && messages !== keptMessages) {
+        stored.messages = messages;
+        save();
+        keptMessages = messages;
+      }
+    } catch (error) {
+      // A disk or store failing must not hold the output back: the thread goes on, a restart may repeat some lines.
+      deps.log?.("job cursor not stored", { job: id, err: error });
+    }
+  };
+  /** Serialized: the cursor is only ever written forward. */
+  const checkpoint = (): Promise<void> => {
+    chain = chain.then(write, write);
+    return chain;
+  };
+  return {
+    outbox: {
+      ...deps.outbox,
+      post: (channel: string, message: Parameters<Outbox["post"]>[1]) => checkpoint().then(() => deps.outbox.post(channel, message)),
+    } satisfies Outbox,
+    attach(t: Thread, s: StoredResume): void {
+      thread = t;
+      stored = s;
+    },
+    /** A line is in the thread (and its spool): a whole line with a time moves the cursor there. */
+    handed(line: LogLine, lines: number): void {
+      if (line.at !== undefined && !line.continued) handed = { at: line.at, lines };
+    },
+    save,
+    checkpoint,
+    stop(): void {
+      clearInterval(timer);
+    },
+  };
 }
 
 export function slackError(error: unknown): string {

@@ -19,6 +19,12 @@ export type ThreadOptions = {
   flushMs?: number;
   /** Lines kept for the card's live tail once the thread is full. */
   tailLines?: number;
+  /**
+   * Carry on the thread of a job a previous berth began: its spool is cut back to the `lines` lines the job's cursor
+   * covers (the rest is read from the engine again), counting goes on from there, and the full log is uploaded at
+   * the end (lines that were spooled but never posted are only in it).
+   */
+  resume?: { lines: number; messages: number } | undefined;
 };
 
 export type ThreadResult = {
@@ -59,9 +65,19 @@ export function createThread(options: ThreadOptions) {
   let inFlight: Promise<void> | undefined;
   let spool: string[] = [];
   let spoolChars = 0;
-  let spoolWrite: Promise<void> = mkdir(dirname(options.spoolPath), { recursive: true, mode: 0o700 }).then(() => undefined);
+  const resume = options.resume;
+  let spoolWrite: Promise<void> = mkdir(dirname(options.spoolPath), { recursive: true, mode: 0o700 }).then(() =>
+    resume ? cutSpool(options.spoolPath, resume.lines) : undefined,
+  );
   const tail: string[] = [];
-  const result: ThreadResult = { lines: 0, messages: 0, capped: false, failedPosts: 0, uploaded: false, drained: 0 };
+  const result: ThreadResult = {
+    lines: resume?.lines ?? 0,
+    messages: resume?.messages ?? 0,
+    capped: false,
+    failedPosts: 0,
+    uploaded: false,
+    drained: 0,
+  };
   let drainNote: string | undefined;
   let sinceTurn = 0;
 
@@ -153,6 +169,13 @@ export function createThread(options: ThreadOptions) {
       }
       if (!timer) timer = setTimeout(() => void flush(), flushMs);
     },
+    /** Writes the spooled lines to disk: every line written so far is then in the spool file. */
+    sync: (): Promise<void> => flushSpool(),
+    /** berth is shutting down: posts what is buffered and writes the spool, which stays for the next berth. */
+    async pause(): Promise<void> {
+      await flush();
+      await flushSpool();
+    },
     /** Once the thread has its first few replies, further lines go only to the full log; `close` says how many. */
     drain(note: string): void {
       drainNote = note;
@@ -177,7 +200,7 @@ export function createThread(options: ThreadOptions) {
         inFlight = undefined;
       }
       // Notices alone (a host being made, a stream with no output) are all in the thread already: no empty file.
-      if (result.lines > 0 && (result.capped || result.failedPosts > 0 || result.messages > 1 || result.drained > 0)) {
+      if (result.lines > 0 && (result.capped || result.failedPosts > 0 || result.messages > 1 || result.drained > 0 || resume)) {
         try {
           const content = await readFile(options.spoolPath).catch(() => Buffer.alloc(0));
           await options.outbox.upload(options.channel, options.threadTs, {
@@ -198,3 +221,28 @@ export function createThread(options: ThreadOptions) {
 }
 
 export type Thread = ReturnType<typeof createThread>;
+
+/** Cuts a spool file back to its first `lines` lines (a file with fewer is left as it is). */
+async function cutSpool(path: string, lines: number): Promise<void> {
+  const file = await open(path, "r+").catch(() => undefined);
+  if (!file) return;
+  try {
+    const chunk = Buffer.alloc(64 * 1024);
+    let seen = 0;
+    let offset = 0;
+    for (;;) {
+      if (seen === lines) return void (await file.truncate(offset));
+      const { bytesRead } = await file.read(chunk, 0, chunk.length, offset);
+      if (bytesRead === 0) return;
+      for (let i = 0; i < bytesRead; i++) {
+        if (chunk[i] === 0x0a && ++seen === lines) {
+          await file.truncate(offset + i + 1);
+          return;
+        }
+      }
+      offset += bytesRead;
+    }
+  } finally {
+    await file.close();
+  }
+}

@@ -1,3 +1,4 @@
+/** The embedded store whole (node:sqlite): every table's statements sit next to the schema they must agree with, hence its length. */
 import { randomUUID } from "node:crypto";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
@@ -26,6 +27,16 @@ export type JobRecord = {
   messageTs: string | null;
   detail: string | null;
 };
+
+/**
+ * How far a job's output has been handed on (to Slack or the spool): the Docker timestamp of the last whole line, as
+ * Docker prints it (RFC 3339 with nanoseconds, kept as text), and how many lines (spool lines) so far. The same shape
+ * as the store port's JobCursor.
+ */
+export type JobCursor = { at: string; lines: number };
+
+/** A job with what a restarted berth needs to carry it on: its cursor and the resume details its runner wrote. */
+export type ResumableJob = JobRecord & { cursor: JobCursor | null; resume: unknown };
 
 /** A request waiting for its requester's confirmation or another person's approval. */
 export type PendingRecord = {
@@ -118,6 +129,26 @@ CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 `;
 
+/**
+ * The columns a job's cursor and resume details need, added to a berth.db an older berth made. The same names as the
+ * store port's second migration (sqlite-store.ts), so the data carries over to it.
+ */
+function migrateJobsTable(db: DatabaseSync): void {
+  const columns = new Set(
+    db
+      .prepare("PRAGMA table_info(jobs)")
+      .all()
+      .map((c) => String(c.name)),
+  );
+  for (const [name, type] of [
+    ["cursor_at", "TEXT"],
+    ["cursor_lines", "INTEGER"],
+    ["resume", "TEXT"],
+  ] as const) {
+    if (!columns.has(name)) db.exec(`ALTER TABLE jobs ADD COLUMN ${name} ${type}`);
+  }
+}
+
 export type StoreOptions = {
   /** Encrypts the secrets table (BERTH_SECRET_KEY); without it, berth cannot keep a secret on disk. */
   secretBox?: SecretBox | undefined;
@@ -164,10 +195,7 @@ export function openStore(dir: string | ":memory:", clock: () => number = Date.n
   // SQLite made the -wal and -shm files just now, with the database's mode; said again, so no umask decides it.
   if (path !== ":memory:") for (const f of [`${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
   const box = options.secretBox;
-  // Jobs that were running when berth last stopped can no longer be followed; say so instead of showing them running.
-  db.prepare("UPDATE jobs SET status = 'failed', detail = 'berth restarted while this job ran', ended_at = ? WHERE status = 'running'").run(
-    clock(),
-  );
+  migrateJobsTable(db);
 
   const getCloudHost = db.prepare("SELECT record FROM cloud_hosts WHERE name = ?");
   const putCloudHost = db.prepare(
@@ -178,14 +206,24 @@ export function openStore(dir: string | ":memory:", clock: () => number = Date.n
   const insertSecret = db.prepare("INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)");
   const replaceSecret = db.prepare("UPDATE secrets SET value = ? WHERE name = ? AND value = ?");
   const insertJob = db.prepare(
-    "INSERT INTO jobs (id, kind, user_id, channel_id, host, summary, status, created_at, message_ts) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+    "INSERT INTO jobs (id, kind, user_id, channel_id, host, summary, status, created_at, message_ts, resume) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
   );
-  const finishJob = db.prepare("UPDATE jobs SET status = ?, ended_at = ?, exit_code = ?, detail = ? WHERE id = ?");
+  // The first outcome stays: a job resumed after a restart and then stopped cannot be finished twice.
+  const finishJob = db.prepare("UPDATE jobs SET status = ?, ended_at = ?, exit_code = ?, detail = ? WHERE id = ? AND status = 'running'");
   const setJobTs = db.prepare("UPDATE jobs SET message_ts = ? WHERE id = ?");
+  const setJobResume = db.prepare("UPDATE jobs SET resume = ? WHERE id = ?");
+  const advanceJob = db.prepare(
+    "UPDATE jobs SET cursor_at = ?, cursor_lines = ? WHERE id = ? AND (cursor_lines IS NULL OR cursor_lines <= ?)",
+  );
   const getJob = db.prepare("SELECT * FROM jobs WHERE id = ?");
   const runningJobs = db.prepare("SELECT * FROM jobs WHERE status = 'running' ORDER BY created_at");
   const jobCounts = db.prepare("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status");
 
+  const toResumable = (row: Record<string, unknown>): ResumableJob => ({
+    ...toJob(row),
+    cursor: row.cursor_at === null ? null : { at: String(row.cursor_at), lines: Number(row.cursor_lines) },
+    resume: row.resume === null ? null : JSON.parse(String(row.resume)),
+  });
   const toJob = (row: Record<string, unknown>): JobRecord => ({
     id: String(row.id),
     kind: String(row.kind),
@@ -311,11 +349,20 @@ export function openStore(dir: string | ":memory:", clock: () => number = Date.n
       },
     },
     jobs: {
-      create(job: Pick<JobRecord, "id" | "kind" | "userId" | "channelId" | "host" | "summary" | "messageTs">): void {
-        insertJob.run(job.id, job.kind, job.userId, job.channelId, job.host, job.summary, clock(), job.messageTs);
+      create(job: Pick<JobRecord, "id" | "kind" | "userId" | "channelId" | "host" | "summary" | "messageTs"> & { resume?: unknown }): void {
+        const resume = job.resume === undefined ? null : JSON.stringify(job.resume);
+        insertJob.run(job.id, job.kind, job.userId, job.channelId, job.host, job.summary, clock(), job.messageTs, resume);
       },
       setMessageTs(id: string, ts: string): void {
         setJobTs.run(ts, id);
+      },
+      /** What a restarted berth needs to carry the job on (container id, request id…), as its runner wrote it. */
+      setResume(id: string, resume: unknown): void {
+        setJobResume.run(JSON.stringify(resume), id);
+      },
+      /** Moves the cursor forward; a cursor with fewer lines than the stored one is ignored (it never moves back). */
+      advanceCursor(id: string, cursor: JobCursor): void {
+        advanceJob.run(cursor.at, cursor.lines, id, cursor.lines);
       },
       finish(id: string, status: Exclude<JobRecord["status"], "running">, exitCode: number | null, detail: string | null): void {
         finishJob.run(status, clock(), exitCode, detail, id);
@@ -324,8 +371,13 @@ export function openStore(dir: string | ":memory:", clock: () => number = Date.n
         const row = getJob.get(id);
         return row ? toJob(row) : undefined;
       },
-      running(): JobRecord[] {
-        return runningJobs.all().map(toJob);
+      /** Unfinished jobs, oldest first, with their cursors: what a starting berth carries on. */
+      running(): ResumableJob[] {
+        return runningJobs.all().map(toResumable);
+      },
+      resumable(id: string): ResumableJob | undefined {
+        const row = getJob.get(id);
+        return row ? toResumable(row) : undefined;
       },
       /** How many jobs are in each state (for the berth_jobs gauge). */
       counts(): Record<string, number> {

@@ -168,10 +168,28 @@ describe("logs", () => {
   it("does not demultiplex a TTY container's logs", async () => {
     const name = await runToEnd("echo one; echo two >&2", { tty: true });
     const lines = await collect(engine.logs({ container: name, follow: false }, never));
-    assert.deepEqual(lines, [
-      { stream: "stdout", text: "one" },
-      { stream: "stdout", text: "two" },
-    ]);
+    assert.deepEqual(
+      lines.map(({ stream, text }) => ({ stream, text })),
+      [
+        { stream: "stdout", text: "one" },
+        { stream: "stdout", text: "two" },
+      ],
+    );
+  });
+
+  it("stamps every line with Docker's time and carries a stream on after a cursor, with no line again", async () => {
+    const name = await runToEnd("seq 1 300; echo err >&2");
+    const lines = await collect(engine.logs({ container: name, follow: false }, never));
+    assert.equal(lines.length, 301);
+    for (const l of lines) assert.match(l.at ?? "", /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/, "9 fractional digits");
+    const cursor = lines[149]?.at as string;
+    const rest = await collect(engine.logs({ container: name, follow: false, after: cursor }, never));
+    assert.deepEqual(
+      rest.map((l) => l.text),
+      lines.filter((l) => (l.at as string) > cursor).map((l) => l.text),
+      "exactly the lines after the cursor",
+    );
+    assert.ok(!rest.some((l) => lines.slice(0, 150).some((e) => e.at === l.at && e.text === l.text)), "none at or before it");
   });
 
   it("joins a line the engine stored in two frames and keeps a last line without newline", async () => {

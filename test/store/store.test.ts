@@ -224,7 +224,7 @@ test("without a configured key a data dir gets its own key file, mode 0600, reus
   b.close();
 });
 
-test("jobs are stored from start to outcome; running jobs of a previous process are closed on open", () => {
+test("jobs are stored from start to outcome with a cursor that only moves forward; running jobs outlive the process", () => {
   const dir = mkdtempSync(join(tmpdir(), "berth-store-"));
   const store = openStore(dir, () => 1000);
   store.jobs.create({
@@ -243,12 +243,37 @@ test("jobs are stored from start to outcome; running jobs of a previous process 
     ["j-1"],
   );
   assert.equal(store.jobs.get("j-2")?.exitCode, 0);
+  store.jobs.setResume("j-1", { container: "abc", follow: true });
+  store.jobs.advanceCursor("j-1", { at: "2026-12-05T12:00:01.000000002Z", lines: 20 });
+  store.jobs.advanceCursor("j-1", { at: "2026-12-05T12:00:00.000000001Z", lines: 10 }); // late, older: ignored
   store.close();
+  // A restart leaves unfinished jobs running, with what is needed to carry them on (the next berth resumes them).
   const reopened = openStore(dir, () => 2000);
-  assert.deepEqual(reopened.jobs.running(), []);
-  assert.equal(reopened.jobs.get("j-1")?.status, "failed");
-  assert.equal(reopened.jobs.get("j-1")?.detail, "berth restarted while this job ran");
+  const [resumable] = reopened.jobs.running();
+  assert.equal(resumable?.id, "j-1");
+  assert.deepEqual(resumable?.cursor, { at: "2026-12-05T12:00:01.000000002Z", lines: 20 });
+  assert.deepEqual(resumable?.resume, { container: "abc", follow: true });
+  reopened.jobs.finish("j-1", "cancelled", null, "Stopped");
+  reopened.jobs.finish("j-1", "failed", 1, "late"); // the first outcome stays
+  assert.equal(reopened.jobs.get("j-1")?.status, "cancelled");
   reopened.close();
+});
+
+test("a berth.db an older berth made gets the cursor columns, its jobs intact", () => {
+  const dir = mkdtempSync(join(tmpdir(), "berth-store-old-"));
+  const db = new DatabaseSync(join(dir, "berth.db"));
+  db.exec(`CREATE TABLE jobs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, user_id TEXT NOT NULL, channel_id TEXT NOT NULL, host TEXT,
+    summary TEXT NOT NULL, status TEXT NOT NULL, created_at INTEGER NOT NULL, ended_at INTEGER, exit_code INTEGER, message_ts TEXT, detail TEXT);
+    INSERT INTO jobs VALUES ('j-old', 'container.logs', 'U1', 'C1', 'local', 'logs -f api', 'running', 1, NULL, NULL, '1.1', NULL);`);
+  db.close();
+  const store = openStore(dir);
+  assert.deepEqual(
+    store.jobs.running().map((j) => [j.id, j.cursor, j.resume]),
+    [["j-old", null, null]],
+  );
+  store.jobs.advanceCursor("j-old", { at: "2026-12-05T12:00:00.000000001Z", lines: 3 });
+  assert.deepEqual(store.jobs.resumable("j-old")?.cursor, { at: "2026-12-05T12:00:00.000000001Z", lines: 3 });
+  store.close();
 });
 
 test("the installation id is made once, kept across restarts, and differs between installations", () => {

@@ -48,6 +48,8 @@ export type TlsDaemonOptions = {
   server?: Pems | undefined;
   /** Listen on this port of 127.0.0.1 instead of one the kernel picks when dockerd binds (port 0). */
   port?: number | undefined;
+  /** dockerd --live-restore: containers keep running while dockerd restarts (restart()). */
+  liveRestore?: boolean | undefined;
 };
 
 export async function startTlsDaemon(options: TlsDaemonOptions = {}): Promise<TlsDaemon> {
@@ -77,6 +79,7 @@ export async function startTlsDaemon(options: TlsDaemonOptions = {}): Promise<Tl
     "--bridge=none",
     "--iptables=false",
     "--ip6tables=false",
+    ...(options.liveRestore ? ["--live-restore"] : []),
   ];
   let child: ChildProcess | undefined;
   let stopped = false;

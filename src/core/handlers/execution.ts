@@ -79,6 +79,7 @@ export function engineJob<A extends JobAction>(
               jobId: id,
               clock: deps.clock,
               isolation: deps.hosts.settings?.[host]?.isolation,
+              reconnectMs: deps.engineReconnectMs,
               ...extra,
             },
             signal,

@@ -6,6 +6,7 @@ import type { ContainerEngine, LogLine, LogQuery } from "../ports.ts";
 import type { Client } from "./client.ts";
 import { readLines } from "./lines.ts";
 import type { Lookup } from "./lookup.ts";
+import { sinceParam, stampedLines } from "./timestamps.ts";
 
 export function createLogs(client: Client, lookup: Lookup): ContainerEngine["logs"] {
   const { call, dial, hold, lost, streams, translate } = client;
@@ -34,9 +35,15 @@ export function createLogs(client: Client, lookup: Lookup): ContainerEngine["log
     try {
       const { Id } = await resolve(ref, signal);
       const info = await inspectRaw(Id, ref, signal);
-      const since = query.sinceSeconds === undefined ? {} : { since: Math.floor(Date.now() / 1000 - query.sinceSeconds) };
-      const tail = query.tail === undefined ? "all" : Math.max(0, Math.floor(query.tail));
-      const options = { follow: query.follow, stdout: true, stderr: true, timestamps: false, tail, ...since };
+      const since =
+        query.after !== undefined
+          ? { since: sinceParam(query.after) }
+          : query.sinceSeconds === undefined
+            ? {}
+            : { since: Math.floor(Date.now() / 1000 - query.sinceSeconds) };
+      const tail = query.tail === undefined || query.after !== undefined ? "all" : Math.max(0, Math.floor(query.tail));
+      // Timestamps on every line: a job's cursor is the time of the last line it handed on (see timestamps.ts).
+      const options = { follow: query.follow, stdout: true, stderr: true, timestamps: true, tail, ...since };
       const statusCodes = { 200: true, 404: "no such container", 500: "server error" };
       // Always a stream: dockerode would buffer a non-follow answer whole (and JSON-parse it).
       const path = `/containers/${Id}/logs?`;
@@ -52,7 +59,7 @@ export function createLogs(client: Client, lookup: Lookup): ContainerEngine["log
       if (signal.aborted) return;
       const reading = query.follow ? `following the logs of "${ref}"` : doing;
       try {
-        yield* readLines(res, !info.Config.Tty, signal);
+        yield* stampedLines(readLines(res, !info.Config.Tty, signal), query.after);
       } catch (e) {
         if (!signal.aborted) throw lost(reading, e);
       }

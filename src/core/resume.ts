@@ -1,0 +1,118 @@
+/**
+ * Jobs outlive the process: what a starting berth does with each job a previous one left unfinished. A `run` or a
+ * `logs` is carried on in the same card and thread from the job's cursor (its container kept running, or ended while
+ * berth was away: then it is finished with its exit code and the rest of its output). What cannot be carried on (an
+ * exec's output, a service watch) is ended honestly on its card. Host jobs have their own resume (scheduler.ts).
+ */
+import { type ContainerSummary, labels } from "../engines/ports.ts";
+import type { ResumableJob } from "../store/store.ts";
+import type { Actor } from "./action.ts";
+import type { JobEvent, JobResume } from "./events.ts";
+import { resumeLogs, resumeRun } from "./execute.ts";
+import type { JobAction, JobContext } from "./job-context.ts";
+import { code, msg } from "./message.ts";
+import type { DispatchDeps, JobPlan } from "./pipeline-types.ts";
+
+/** What a job's runner stores with it (store.jobs.setResume), so that the next berth can carry it on. */
+export type StoredResume = {
+  requestId: string;
+  /** The action as audited: environment values masked (the container itself holds them; the redactor asks it). */
+  action: JobAction;
+  channelName?: string | undefined;
+  approvedBy?: string | undefined;
+  /** Thread replies posted so far: the thread's cap counts them. */
+  messages: number;
+  /** Where the job is carried on from; absent until its container exists. */
+  point?: JobResume | undefined;
+};
+
+export type Resumed =
+  | { type: "plan"; plan: JobPlan }
+  /** Nothing to show any more (no card, or a host job that resumes as a job of its own): only the record is closed. */
+  | { type: "close"; detail: string };
+
+type Deps = Pick<DispatchDeps, "engine" | "policy" | "hosts" | "clock" | "engineReconnectMs">;
+
+const isStored = (value: unknown): value is StoredResume =>
+  typeof value === "object" && value !== null && typeof (value as StoredResume).requestId === "string" && "action" in value;
+
+/** How the unfinished job `job` goes on in this berth. */
+export function resumeJob(job: ResumableJob, deps: Deps): Resumed {
+  if (job.kind.startsWith("host."))
+    return { type: "close", detail: "berth restarted while this job ran; its host's work resumes as a new job" };
+  const stored = job.resume;
+  if (!job.messageTs || !job.host || !isStored(stored)) return { type: "close", detail: "berth restarted while this job ran" };
+  const host = job.host;
+  const actor: Actor = { userId: job.userId, channelId: job.channelId, channelName: stored.channelName };
+  const ctx: JobContext = {
+    engine: deps.engine(host),
+    host,
+    policy: deps.policy(),
+    actor,
+    jobId: job.id,
+    clock: deps.clock,
+    isolation: deps.hosts.settings?.[host]?.isolation,
+    reconnectMs: deps.engineReconnectMs,
+  };
+  const after = job.cursor?.at;
+  return {
+    type: "plan",
+    plan: {
+      id: job.id,
+      requestId: stored.requestId,
+      action: stored.action,
+      host,
+      summary: job.summary,
+      actor,
+      approvedBy: stored.approvedBy,
+      cardTs: job.messageTs,
+      resumed: { lines: job.cursor?.lines ?? 0, messages: stored.messages, startedAt: job.createdAt },
+      run: (signal) => {
+        const point = stored.point;
+        if (point?.kind === "container.run") return resumeRun(point, after, ctx, signal);
+        if (point?.kind === "container.logs") return resumeLogs(point, job.cursor, ctx, signal);
+        if (stored.action.kind === "container.run") return unstartedRun(job, stored.action.autoRemove, ctx, signal);
+        return notCarriedOn(stored.action.kind);
+      },
+    },
+  };
+}
+
+/**
+ * A run berth stopped tracking before it stored its container: the container may exist all the same (made just
+ * before berth went away), found by its job label. Then it is carried on; otherwise nothing ran, and the card says so.
+ */
+async function* unstartedRun(job: ResumableJob, autoRemove: boolean, ctx: JobContext, signal: AbortSignal): AsyncGenerator<JobEvent> {
+  const all = await ctx.engine.list({ all: true }, signal);
+  const found: ContainerSummary | undefined = all.find((c) => c.labels[labels.job] === job.id);
+  if (!found) {
+    yield {
+      type: "end",
+      outcome: "failed",
+      text: ["berth restarted before this run's container was made; nothing ran. Run the command again."],
+    };
+    return;
+  }
+  const deadline = Number(found.labels[labels.deadline]);
+  const point = {
+    kind: "container.run" as const,
+    container: found.id,
+    name: found.name,
+    autoRemove,
+    deadline: Number.isFinite(deadline) ? deadline : job.createdAt,
+    timeoutSeconds: Number.isFinite(deadline) ? Math.round((deadline - job.createdAt) / 1000) : 0,
+    startedAt: job.createdAt,
+  };
+  yield* resumeRun(point, job.cursor?.at, ctx, signal);
+}
+
+async function* notCarriedOn(kind: string): AsyncGenerator<JobEvent> {
+  yield {
+    type: "end",
+    outcome: "failed",
+    text:
+      kind === "container.exec"
+        ? ["berth restarted while this ran. The output of an exec cannot be read again; the process may still run in the container."]
+        : msg`berth restarted while this ran, and a ${code(kind)} job cannot be carried on. Run the command again to see where it stands.`,
+  };
+}
