@@ -111,7 +111,8 @@ export function createThread(options: ThreadOptions) {
         // A job's output may hold what the redactor did not know to mask: berth's alone, like the database.
         const file = await open(options.spoolPath, "a", 0o600);
         try {
-          await file.write(data);
+          // writeFile, not write: one write() may take only part of the bytes on a nearly full disk without failing.
+          await file.writeFile(data);
         } finally {
           await file.close();
         }

@@ -72,7 +72,15 @@ test("an upload berth gives up on keeps the spool on disk and says why", async (
   const outbox = createOutbox({ client, spacing, callDeadlineMs: 5000, retryForMs: 500, backoffMs: { first: 100, max: 200 } });
   const parent = await outbox.post(SEED.incidentChannel, { text: "card" });
   const spoolPath = join(mkdtempSync(join(tmpdir(), "berth-full-log-")), "j.log");
-  const thread = createThread({ outbox, channel: SEED.incidentChannel, threadTs: parent, spoolPath, filename: "j.log", maxMessages: 2, flushMs: 50 });
+  const thread = createThread({
+    outbox,
+    channel: SEED.incidentChannel,
+    threadTs: parent,
+    spoolPath,
+    filename: "j.log",
+    maxMessages: 2,
+    flushMs: 50,
+  });
   for (const text of lines) await thread.write({ stream: "stdout", text });
   fake.fail({ method: "upload", status: 500, times: Number.POSITIVE_INFINITY });
   const result = await thread.close("no upload");
@@ -97,5 +105,9 @@ test("the full log is streamed from the spool in bounded reads, never read whole
   assert.ok(pattern, "the uploader reported its reads");
   assert.ok(pattern.largestRead <= uploadChunkBytes, `largest read ${pattern.largestRead} bytes`);
   assert.ok(pattern.reads >= Math.ceil(size / uploadChunkBytes), `${pattern.reads} reads for ${size} bytes`);
-  assert.equal(fake.calls("upload").at(-1)?.args.content_type, "application/octet-stream", "raw bytes, not a multipart body built in memory");
+  assert.equal(
+    fake.calls("upload").at(-1)?.args.content_type,
+    "application/octet-stream",
+    "raw bytes, not a multipart body built in memory",
+  );
 });

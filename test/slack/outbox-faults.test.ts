@@ -50,7 +50,10 @@ test("a hung card post is abandoned at its deadline and sent again; other channe
   assert.equal(fake.message(SEED.incidentChannel, ts)?.text, "hung card");
   assert.equal(fake.message(other, existing)?.text, "edited card");
   assert.deepEqual(
-    fake.calls("chat.postMessage").filter((c) => c.args.text === "hung card").map((c) => c.status),
+    fake
+      .calls("chat.postMessage")
+      .filter((c) => c.args.text === "hung card")
+      .map((c) => c.status),
     [0, 200],
     "one abandoned try, one answered",
   );
@@ -135,7 +138,10 @@ test("a card's final edit is retried until it lands, and a newer edit replaces a
 test("a call failing for longer than retryForMs reaches its caller with the error; Slack's refusals are not retried", async () => {
   const outbox = outboxWith({ retryForMs: 1000 });
   fake.fail({ method: "chat.postMessage", status: 500, times: Number.POSITIVE_INFINITY });
-  await assert.rejects(outbox.post(SEED.incidentChannel, { text: "never" }), (e: unknown) => (e as { statusCode?: number }).statusCode === 500);
+  await assert.rejects(
+    outbox.post(SEED.incidentChannel, { text: "never" }),
+    (e: unknown) => (e as { statusCode?: number }).statusCode === 500,
+  );
   fake.clearFaults();
   const before = fake.calls("chat.postMessage").length;
   await assert.rejects(
