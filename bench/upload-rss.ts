@@ -11,6 +11,7 @@ import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SEED, SlackFake } from "@berth/slack-emulator";
+// biome-ignore lint/style/noRestrictedImports: the bench measures the SDK's own upload (berth's old way) against the outbox.
 import { WebClient } from "@slack/web-api";
 import { slackLimits } from "../src/slack/limits.ts";
 import { createOutbox } from "../src/slack/outbox.ts";
@@ -46,8 +47,8 @@ if (role === "child") {
   const path = join(dir, "spool.log");
   const out = createWriteStream(path);
   const line = `${"x".repeat(99)}\n`;
-  for (let i = 0; i < mb * 10_000; i++) if (!out.write(line)) await new Promise((r) => out.once("drain", r));
-  await new Promise((r) => out.end(r));
+  for (let i = 0; i < mb * 10_000; i++) if (!out.write(line)) await new Promise<void>((r) => out.once("drain", () => r()));
+  await new Promise<void>((r) => out.end(() => r()));
   const fake = await SlackFake.start({ limits: "off" });
   try {
     for (const mode of ["streamed", "buffered"] as const) {
