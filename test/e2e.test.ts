@@ -232,6 +232,23 @@ test("Slack answering 500 for the card: the card is sent again with backoff and 
   assert.equal(fake.calls("chat.postMessage").filter((c) => c.status === 500).length, 1);
 });
 
+test("the full log's upload failing: the card says it is pending, then that it is attached", async () => {
+  fake.fail({ method: "upload", status: 500, times: 1 });
+  await berth.command(`run ${testImage} sh -c 'seq 1 1500 | sed s/^/pend-/'`);
+  const card = await eventually("the card with the full log attached", () => {
+    const c = findCard(fake, SEED.incidentChannel, "seq 1 1500");
+    return c && /Full log \(1,500 lines\) attached/.test(cardText(c)) ? c : undefined;
+  });
+  assert.ok(isFinished(card));
+  const edits = fake.calls("chat.update").filter((c) => c.args.ts === card.ts && c.status === 200);
+  assert.ok(
+    edits.some((c) => JSON.stringify(c.args).includes("Full log pending")),
+    "while the upload was retried, the finished card said so",
+  );
+  const file = fake.files().find((f) => f.title?.includes("seq 1 1500"));
+  assert.equal(file?.content.trimEnd().split("\n").length, 1500);
+});
+
 test("a channel the bot is not in: the user learns how to invite it, and nothing runs", async () => {
   await berth.command(`run ${testImage} echo not-in-channel`, SEED.approver, SEED.randomChannel);
   await ephemeralFor(SEED.approver, /berth is not a member of this channel.*\/invite @berth/);
