@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import {
   cardText,
-  containerCommands,
   containersWithLabel,
   eventually,
   findCard,
@@ -222,16 +221,32 @@ test("Slack answering 429 is waited out (Retry-After) and the card still arrives
   assert.equal(fake.rateLimited.filter((r) => r.injected).length, 1);
 });
 
-test("Slack answering 500 for the card: the user is told, nothing runs, and the refusal is audited", async () => {
+test("Slack answering 500 for the card: the card is sent again with backoff and the job runs", async () => {
   fake.fail({ method: "chat.postMessage", status: 500, times: 1 });
   await berth.command(`run ${testImage} echo after-500`);
-  await ephemeralFor(SEED.operator, /Nothing was run\. Slack refused berth's message/);
-  const outcomes = berth.berth.store.audit.all().filter((r) => r.type === "outcome" && r.outcome?.startsWith("not run"));
-  assert.equal(outcomes.length, 1);
-  assert.deepEqual(
-    (await containerCommands()).filter((c) => c.includes("after-500")),
-    [],
+  const card = await eventually("the card after a 500", () => {
+    const c = findCard(fake, SEED.incidentChannel, "after-500");
+    return c && isFinished(c) ? c : undefined;
+  });
+  assert.deepEqual(threadLines(fake, SEED.incidentChannel, card.ts), ["after-500"]);
+  assert.equal(fake.calls("chat.postMessage").filter((c) => c.status === 500).length, 1);
+});
+
+test("the full log's upload failing: the card says it is pending, then that it is attached", async () => {
+  fake.fail({ method: "upload", status: 500, times: 1 });
+  await berth.command(`run ${testImage} sh -c 'seq 1 1500 | sed s/^/pend-/'`);
+  const card = await eventually("the card with the full log attached", () => {
+    const c = findCard(fake, SEED.incidentChannel, "seq 1 1500");
+    return c && /Full log \(1,500 lines\) attached/.test(cardText(c)) ? c : undefined;
+  });
+  assert.ok(isFinished(card));
+  const edits = fake.calls("chat.update").filter((c) => c.args.ts === card.ts && c.status === 200);
+  assert.ok(
+    edits.some((c) => JSON.stringify(c.args).includes("Full log pending")),
+    "while the upload was retried, the finished card said so",
   );
+  const file = fake.files().find((f) => f.title?.includes("seq 1 1500"));
+  assert.equal(file?.content.trimEnd().split("\n").length, 1500);
 });
 
 test("a channel the bot is not in: the user learns how to invite it, and nothing runs", async () => {

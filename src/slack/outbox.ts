@@ -1,4 +1,7 @@
-import type { webApi } from "@slack/bolt";
+import { stat } from "node:fs/promises";
+import bolt, { type webApi } from "@slack/bolt";
+import { backoff, verdict } from "./slack-faults.ts";
+import { postFile, type ReadPattern } from "./upload-stream.ts";
 
 type WebClient = webApi.WebClient;
 type ChatPostMessageArguments = webApi.ChatPostMessageArguments;
@@ -7,31 +10,74 @@ type ChatUpdateArguments = webApi.ChatUpdateArguments;
 type Lane = { nextAt: number; spacing: number };
 type Message = Omit<ChatPostMessageArguments, "channel"> & { text: string };
 type Update = Omit<ChatUpdateArguments, "channel" | "ts"> & { text: string };
+type Waiter = { resolve(): void; reject(e: unknown): void };
 
-export type OutboxStats = { calls: Record<string, number>; rateLimited: Record<string, number> };
+export type OutboxStats = {
+  calls: Record<string, number>;
+  rateLimited: Record<string, number>;
+  /** Calls sent again after a 5xx, a network error or no answer within the deadline. */
+  retried: Record<string, number>;
+};
 
 export type OutboxOptions = {
+  /** berth's Slack client: the outbox calls Slack with the same token and URL through a client of its own (below). */
   client: WebClient;
   spacing: { postPerChannelMs: number; postRepliesMs: number; postTopLevelMs: number; updateMs: number; uploadMs: number };
+  /** Longest one Slack call may go without an answer before it is abandoned and sent again (default 10 s). */
+  callDeadlineMs?: number;
+  /** How long a call failing with a 5xx, a network error or no answer is tried again before its caller is told (default 5 min). */
+  retryForMs?: number;
+  /** The first and the longest wait between two tries of a failing call (default 1 s and 30 s). */
+  backoffMs?: { first: number; max: number };
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 };
 
-const isRateLimited = (e: unknown): e is { retryAfter: number } =>
-  typeof e === "object" && e !== null && (e as { code?: string }).code === "slack_webapi_rate_limited_error";
+export type UploadFile = { filename: string; title: string; comment?: string; path: string };
+export type UploadOptions = {
+  /** Told each time a try failed and another follows: the caller can say "pending" meanwhile. */
+  onRetry?: (reason: string) => void;
+  /** Told how the bytes were read (tests check they were streamed). */
+  observe?: (pattern: ReadPattern) => void;
+};
+
+/** An edit that a newer edit of the same message replaced while it waited for a retry. */
+class Superseded extends Error {}
 
 /**
  * The only way berth writes to Slack channels. It spaces calls to stay inside Slack's rate limits (per channel for
  * posts, per workspace for edits and uploads), coalesces edits of the same message so the newest state wins, and when
- * Slack still answers 429 it waits `Retry-After` and sends the same call again: nothing queued is dropped.
+ * Slack still answers 429 (or `ok:false` `ratelimited`) it waits `Retry-After` and sends the same call again. A call
+ * that fails with a 5xx or a network error, or gets no answer within the deadline, is abandoned and sent again with
+ * backoff for `retryForMs`; only then is its caller told. Nothing queued is dropped.
+ *
+ * Order is kept by sequence, not by waiting: calls take their slot in the order they are asked for; a thread's replies
+ * are one sequence (a reply goes out once the previous one landed: Slack orders a thread by arrival, and a log must
+ * read in order), so a hung reply holds only its own thread. Top-level posts (cards, answers) each answer their own
+ * request: one that is being retried holds no other post of its channel. Edits of different messages are independent.
+ * A call whose answer was lost may have reached Slack: a retried post can then show twice (at least once, never lost).
  */
 export function createOutbox(options: OutboxOptions) {
-  const { client } = options;
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const deadlineMs = options.callDeadlineMs ?? 10_000;
+  const retryForMs = options.retryForMs ?? 5 * 60_000;
+  const { first: firstBackoff, max: maxBackoff } = options.backoffMs ?? { first: 1000, max: 30_000 };
+  // The deadline has to abort the request itself: a call only raced against a timer would keep its socket and its
+  // place in the client's request queue for as long as Slack holds it. The client never retries: the outbox decides.
+  const client = new bolt.webApi.WebClient(options.client.token, {
+    slackApiUrl: options.client.slackApiUrl,
+    timeout: deadlineMs,
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
+    logLevel: bolt.webApi.LogLevel.ERROR,
+  });
   const lanes = new Map<string, Lane>();
-  const stats: OutboxStats = { calls: {}, rateLimited: {} };
+  const stats: OutboxStats = { calls: {}, rateLimited: {}, retried: {} };
   const chains = new Map<string, Promise<unknown>>();
+  const count = (table: Record<string, number>, method: string) => {
+    table[method] = (table[method] ?? 0) + 1;
+  };
 
   const lane = (key: string, spacing: number): Lane => {
     const known = lanes.get(key);
@@ -43,23 +89,38 @@ export function createOutbox(options: OutboxOptions) {
 
   /**
    * Reserves the next free slot on every lane at once, at the moment the call is asked for: first come, first
-   * served, so fifty streams sharing the workspace budget take turns instead of racing for it. On a 429 the lanes
-   * wait Retry-After and the call is sent again.
+   * served, so fifty streams sharing the workspace budget take turns instead of racing for it. A rate limit pauses
+   * the lanes; a failure backs off this call only.
    */
-  async function send<T>(method: string, laneList: Lane[], call: () => Promise<T>): Promise<T> {
-    for (;;) {
+  async function send<T>(
+    method: string,
+    laneList: Lane[],
+    call: () => Promise<T>,
+    hooks: { onRetry?: (reason: string) => void; superseded?: () => boolean } = {},
+  ): Promise<T> {
+    const started = now();
+    for (let tries = 1; ; tries++) {
       const slot = Math.max(now(), ...laneList.map((l) => l.nextAt));
       for (const l of laneList) l.nextAt = slot + l.spacing;
       const wait = slot - now();
       if (wait > 0) await sleep(wait);
-      stats.calls[method] = (stats.calls[method] ?? 0) + 1;
+      count(stats.calls, method);
       try {
         return await call();
       } catch (error) {
-        if (!isRateLimited(error)) throw error;
-        stats.rateLimited[method] = (stats.rateLimited[method] ?? 0) + 1;
-        const until = now() + Math.max(1, error.retryAfter) * 1000;
-        for (const l of laneList) l.nextAt = Math.max(l.nextAt, until);
+        const v = verdict(error);
+        if (v.kind === "fail") throw error;
+        if (v.kind === "wait") {
+          count(stats.rateLimited, method);
+          const until = now() + v.ms;
+          for (const l of laneList) l.nextAt = Math.max(l.nextAt, until);
+        } else {
+          if (now() - started >= retryForMs) throw error;
+          count(stats.retried, method);
+          hooks.onRetry?.(v.reason);
+          await sleep(backoff(tries, firstBackoff, maxBackoff));
+        }
+        if (hooks.superseded?.()) throw new Superseded();
       }
     }
   }
@@ -79,27 +140,31 @@ export function createOutbox(options: OutboxOptions) {
     return next;
   }
 
-  const pendingUpdates = new Map<string, { args: ChatUpdateArguments; waiters: { resolve(): void; reject(e: unknown): void }[] }>();
-  let updating = false;
+  /** Edits not sent yet, by message; one sender per message at a time. */
+  const queuedEdits = new Map<string, { args: ChatUpdateArguments; waiters: Waiter[] }>();
+  const editing = new Set<string>();
 
-  async function drainUpdates(): Promise<void> {
-    if (updating) return;
-    updating = true;
+  async function sendEdits(key: string): Promise<void> {
+    editing.add(key);
     try {
       for (;;) {
-        const first = pendingUpdates.entries().next();
-        if (first.done) return;
-        const [key, pending] = first.value;
-        pendingUpdates.delete(key);
+        const edit = queuedEdits.get(key);
+        if (!edit) return;
+        queuedEdits.delete(key);
         try {
-          await send("chat.update", [lane("update:*", options.spacing.updateMs)], () => client.chat.update(pending.args));
-          for (const w of pending.waiters) w.resolve();
+          await send("chat.update", [lane("update:*", options.spacing.updateMs)], () => client.chat.update(edit.args), {
+            superseded: () => queuedEdits.has(key),
+          });
+          for (const w of edit.waiters) w.resolve();
         } catch (error) {
-          for (const w of pending.waiters) w.reject(error);
+          const newer = queuedEdits.get(key);
+          // A newer state of the same message is waiting: the failed one is not sent again, its callers wait for that.
+          if (error instanceof Superseded && newer) newer.waiters.push(...edit.waiters);
+          else for (const w of edit.waiters) w.reject(error);
         }
       }
     } finally {
-      updating = false;
+      editing.delete(key);
     }
   }
 
@@ -107,7 +172,7 @@ export function createOutbox(options: OutboxOptions) {
     stats,
     /** Posts a message (a card, or a reply in a thread) and returns its ts. */
     post(channel: string, message: Message): Promise<string> {
-      return serial(`post:${channel}`, async () => {
+      const go = async () => {
         const res: webApi.ChatPostMessageResponse = await send(
           "chat.postMessage",
           [
@@ -119,35 +184,67 @@ export function createOutbox(options: OutboxOptions) {
           () => client.chat.postMessage({ unfurl_links: false, unfurl_media: false, ...message, channel } as ChatPostMessageArguments),
         );
         return String(res.ts);
-      });
+      };
+      return message.thread_ts ? serial(`thread:${channel}:${message.thread_ts}`, go) : go();
     },
-    /** Edits a message; edits of the same message that have not been sent yet are merged, the newest winning. */
+    /**
+     * Edits a message; edits of the same message that have not been sent yet are merged, the newest winning. A failed
+     * edit is retried like any call (a card's last edit must land, or it shows "Running" and a live Stop for good).
+     */
     update(channel: string, ts: string, update: Update): Promise<void> {
       const key = `${channel}:${ts}`;
       const args = { ...update, channel, ts } as ChatUpdateArguments;
       return new Promise<void>((resolve, reject) => {
-        const pending = pendingUpdates.get(key);
-        if (pending) {
-          pending.args = args;
-          pending.waiters.push({ resolve, reject });
+        const queued = queuedEdits.get(key);
+        if (queued) {
+          queued.args = args;
+          queued.waiters.push({ resolve, reject });
         } else {
-          pendingUpdates.set(key, { args, waiters: [{ resolve, reject }] });
+          queuedEdits.set(key, { args, waiters: [{ resolve, reject }] });
         }
-        void drainUpdates();
+        if (!editing.has(key)) void sendEdits(key);
       });
     },
-    /** Uploads a file into a thread with files.getUploadURLExternal + files.completeUploadExternal. */
-    upload(channel: string, threadTs: string, file: { filename: string; title: string; content: Buffer; comment?: string }) {
-      return send("files.uploadV2", [lane("upload:*", options.spacing.uploadMs)], () =>
-        client.filesUploadV2({
-          channel_id: channel,
-          thread_ts: threadTs,
-          file: file.content,
-          filename: file.filename,
-          title: file.title,
-          ...(file.comment ? { initial_comment: file.comment } : {}),
-        }),
-      );
+    /**
+     * Uploads a file from disk into a thread (files.getUploadURLExternal, the bytes streamed to its upload URL,
+     * files.completeUploadExternal). A failed POST of the bytes starts over with a new upload URL, with backoff.
+     */
+    async upload(channel: string, threadTs: string, file: UploadFile, hooks: UploadOptions = {}): Promise<void> {
+      const uploadLane = lane("upload:*", options.spacing.uploadMs);
+      const started = now();
+      const onRetry = hooks.onRetry;
+      for (let tries = 1; ; tries++) {
+        const { size } = await stat(file.path);
+        const target = await send(
+          "files.getUploadURLExternal",
+          [uploadLane],
+          () => client.files.getUploadURLExternal({ filename: file.filename, length: size }),
+          onRetry ? { onRetry } : {},
+        );
+        count(stats.calls, "upload");
+        try {
+          await postFile(String(target.upload_url), file.path, size, deadlineMs, hooks.observe);
+        } catch (error) {
+          if (now() - started >= retryForMs) throw error;
+          count(stats.retried, "upload");
+          onRetry?.((error as Error).message);
+          await sleep(backoff(tries, firstBackoff, maxBackoff));
+          continue;
+        }
+        await send(
+          "files.completeUploadExternal",
+          [uploadLane],
+          () =>
+            client.files.completeUploadExternal({
+              files: [{ id: String(target.file_id), title: file.title }],
+              channel_id: channel,
+              thread_ts: threadTs,
+              ...(file.comment ? { initial_comment: file.comment } : {}),
+            }),
+          onRetry ? { onRetry } : {},
+        );
+        return;
+      }
     },
   };
 }

@@ -10,7 +10,7 @@ import type { StoredResume } from "../core/resume.ts";
 import type { LogLine } from "../engines/ports.ts";
 import type { Outbox } from "./outbox.ts";
 import { type CardState, renderCard, toMrkdwn } from "./render.ts";
-import { createThread, type Thread } from "./thread.ts";
+import { createThread, type Thread, type ThreadResult } from "./thread.ts";
 
 export type RunJobDeps = Pick<DispatchDeps, "store" | "policy"> & {
   slash: string;
@@ -192,12 +192,7 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
     const result = await thread.close(plan.summary);
     card.state = outcome;
     card.status = text || (outcome === "cancelled" ? "Stopped." : "Ended.");
-    const unposted = result.failedPosts ? ` ${result.failedPosts} thread message(s) could not be posted.` : "";
-    const note = result.uploaded
-      ? `Full log (${result.lines.toLocaleString("en")} lines) attached in the thread.${unposted}`
-      : result.uploadError
-        ? `The full log could not be uploaded (${result.uploadError}); ${result.lines} lines were read.${unposted}`
-        : unposted || undefined;
+    const note = fullLogNote(result);
     card.note = resumed ? [resumedNote(resumed.lines), note].filter(Boolean).join(" ") : note;
     await showCard(true);
     deps.jobs.finish(plan.id, outcome, exitCode, card.status);
@@ -220,6 +215,12 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
       messageTs: ts,
       approver: plan.approvedBy,
     });
+    // The card said "full log pending"; once the upload landed (or berth gave up), it says which.
+    if (result.uploadPending) {
+      await result.uploadPending;
+      card.note = fullLogNote(result);
+      await showCard(true);
+    }
   })();
   return { ok: true, done };
 }
@@ -290,6 +291,19 @@ function cursorKeeper(id: string, deps: RunJobDeps) {
       clearInterval(timer);
     },
   };
+}
+
+/** The card's note about the full log: attached, pending, or why not (and the lines Slack or the disk did not take). */
+function fullLogNote(result: ThreadResult): string | undefined {
+  const unposted = result.failedPosts ? ` ${result.failedPosts} thread message(s) could not be posted.` : "";
+  const unspooled = result.unspooled ? ` ${result.unspooled.toLocaleString("en")} lines could not be kept on berth's disk.` : "";
+  const lines = result.lines.toLocaleString("en");
+  if (result.uploaded) return `Full log (${lines} lines) attached in the thread.${unposted}${unspooled}`;
+  if (result.uploadPending && !result.uploadError)
+    return `Full log pending: its upload failed and berth is retrying.${unposted}${unspooled}`;
+  if (result.uploadError)
+    return `The full log could not be uploaded (${result.uploadError}); ${lines} lines were read.${unposted}${unspooled}`;
+  return `${unposted}${unspooled}`.trim() || undefined;
 }
 
 export function slackError(error: unknown): string {

@@ -1,16 +1,17 @@
-import { mkdir, open, readFile, rm } from "node:fs/promises";
+import { mkdir, open, rm, stat, truncate } from "node:fs/promises";
 import { dirname } from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { LogLine } from "../engines/ports.ts";
 import { codeBlock, escapeMrkdwn, slackLimits } from "./limits.ts";
 import { neutralizeMrkdwn } from "./mrkdwn-escape.ts";
 import type { Outbox } from "./outbox.ts";
+import type { ReadPattern } from "./upload-stream.ts";
 
 export type ThreadOptions = {
   outbox: Outbox;
   channel: string;
   threadTs: string;
-  /** Where every line is kept for the full-log upload; removed after the upload. */
+  /** Where every line is kept for the full-log upload; removed once the upload landed, kept until then. */
   spoolPath: string;
   filename: string;
   /** Most thread replies one job may post before the rest goes to the full log only. */
@@ -25,6 +26,8 @@ export type ThreadOptions = {
    * the end (lines that were spooled but never posted are only in it).
    */
   resume?: { lines: number; messages: number } | undefined;
+  /** Told how the full log's bytes were read for the upload (tests check it streams). */
+  observeUpload?: (pattern: ReadPattern) => void;
 };
 
 export type ThreadResult = {
@@ -34,8 +37,17 @@ export type ThreadResult = {
   failedPosts: number;
   uploaded: boolean;
   uploadError?: string | undefined;
+  /**
+   * Set when the full log's first upload failed and berth keeps trying (with backoff, from the spool it keeps until
+   * then): settles once it landed (`uploaded`) or berth gave up (`uploadError`), with `result` updated.
+   */
+  uploadPending?: Promise<void> | undefined;
   /** Lines that went only to the full log after `drain`. */
   drained: number;
+  /** Lines that could not be written to the spool (a full or failing disk): they are missing from the full log. */
+  unspooled: number;
+  /** Why the spool stopped taking lines, with its path: `ENOSPC … /data/spool/…log`. */
+  spoolError?: string | undefined;
 };
 
 const chunkChars = slackLimits.textChars - 100;
@@ -66,9 +78,26 @@ export function createThread(options: ThreadOptions) {
   let spool: string[] = [];
   let spoolChars = 0;
   const resume = options.resume;
-  let spoolWrite: Promise<void> = mkdir(dirname(options.spoolPath), { recursive: true, mode: 0o700 }).then(() =>
-    resume ? cutSpool(options.spoolPath, resume.lines) : undefined,
-  );
+  /** Bytes the spool file holds in whole lines: a write the disk cut short is truncated back to this. */
+  let spooledBytes = 0;
+  /** A storage fault not yet told in the thread. */
+  let untoldFault: string | undefined;
+  const spoolFailed = (error: unknown, lines: number) => {
+    result.unspooled += lines;
+    if (result.spoolError !== undefined) return;
+    const e = error as NodeJS.ErrnoException;
+    result.spoolError = `${e.code ?? "error"} on ${options.spoolPath}`;
+    untoldFault = storageFaultNotice(e, options.spoolPath);
+  };
+  // A resumed job's spool is cut back to the lines its cursor covers; what follows is read from the engine again.
+  let spoolWrite: Promise<void> = mkdir(dirname(options.spoolPath), { recursive: true, mode: 0o700 })
+    .then(async () => {
+      if (resume) spooledBytes = await cutSpool(options.spoolPath, resume.lines);
+    })
+    .then(
+      () => undefined,
+      (error: unknown) => spoolFailed(error, 0),
+    );
   const tail: string[] = [];
   const result: ThreadResult = {
     lines: resume?.lines ?? 0,
@@ -77,22 +106,40 @@ export function createThread(options: ThreadOptions) {
     failedPosts: 0,
     uploaded: false,
     drained: 0,
+    unspooled: 0,
   };
   let drainNote: string | undefined;
   let sinceTurn = 0;
 
+  /**
+   * Appends what is buffered to the spool. A full or failing disk (ENOSPC, EIO, EROFS…) must not end berth and every
+   * job with it: the spool stops there (cut back to its last whole line), the lines it could not take are counted, and
+   * the thread says why once; the job goes on posting to Slack.
+   */
   const flushSpool = () => {
     if (!spool.length) return spoolWrite;
-    const data = `${spool.join("\n")}\n`;
+    const batch = spool;
     spool = [];
     spoolChars = 0;
     spoolWrite = spoolWrite.then(async () => {
-      // A job's output may hold what the redactor did not know to mask: berth's alone, like the database.
-      const file = await open(options.spoolPath, "a", 0o600);
+      if (result.spoolError !== undefined) {
+        result.unspooled += batch.length;
+        return;
+      }
+      const data = Buffer.from(`${batch.join("\n")}\n`);
       try {
-        await file.write(data);
-      } finally {
-        await file.close();
+        // A job's output may hold what the redactor did not know to mask: berth's alone, like the database.
+        const file = await open(options.spoolPath, "a", 0o600);
+        try {
+          // writeFile, not write: one write() may take only part of the bytes on a nearly full disk without failing.
+          await file.writeFile(data);
+        } finally {
+          await file.close();
+        }
+        spooledBytes += data.length;
+      } catch (error) {
+        spoolFailed(error, batch.length);
+        await truncate(options.spoolPath, spooledBytes).catch(() => undefined);
       }
     });
     return spoolWrite;
@@ -129,6 +176,17 @@ export function createThread(options: ThreadOptions) {
     inFlight = undefined;
   };
 
+  /** Says once in the thread (even a full one) that the spool failed: the operator's fix is in it. */
+  const tellFault = async (): Promise<void> => {
+    const text = untoldFault;
+    if (text === undefined) return;
+    untoldFault = undefined;
+    await flush();
+    inFlight = postText(text);
+    await inFlight;
+    inFlight = undefined;
+  };
+
   /** Returns a promise only when the spool is flushed, so the per-line path allocates none otherwise. */
   const keep = (text: string): Promise<void> | undefined => {
     spool.push(text);
@@ -151,6 +209,7 @@ export function createThread(options: ThreadOptions) {
       result.lines++;
       const spooling = keep(line.text);
       if (spooling) await spooling;
+      if (untoldFault !== undefined) await tellFault();
       // After a drain request the thread still gets its first few replies (short output stays readable in Slack).
       if (drainNote !== undefined && result.messages + result.failedPosts >= drainAfter) {
         result.drained++;
@@ -190,54 +249,118 @@ export function createThread(options: ThreadOptions) {
         inFlight = undefined;
       }
     },
-    /** Posts what is left, uploads the full log when the thread does not hold all of it, removes the spool. */
+    /**
+     * Posts what is left and uploads the full log when the thread does not hold all of it, streamed from the spool.
+     * The spool is removed once the upload landed, and kept while it has not: when the first try fails, `close`
+     * returns with `uploadPending` (the card can say so) and the outbox keeps trying with backoff.
+     */
     async close(summary: string): Promise<ThreadResult> {
       await flush();
       await flushSpool();
+      await tellFault();
       if (drainNote !== undefined && result.drained > 0 && !result.capped) {
         inFlight = postText(neutralizeMrkdwn(`${drainNote} (${result.drained.toLocaleString("en")} more lines)`));
         await inFlight;
         inFlight = undefined;
       }
+      if (result.unspooled > 0) {
+        inFlight = postText(
+          `:warning: ${result.unspooled.toLocaleString("en")} of ${result.lines.toLocaleString("en")} lines could not be written to berth's disk (${result.spoolError}): they are missing from the full log.`,
+        );
+        await inFlight;
+        inFlight = undefined;
+      }
       // Notices alone (a host being made, a stream with no output) are all in the thread already: no empty file.
-      if (result.lines > 0 && (result.capped || result.failedPosts > 0 || result.messages > 1 || result.drained > 0 || resume)) {
-        try {
-          const content = await readFile(options.spoolPath).catch(() => Buffer.alloc(0));
-          await options.outbox.upload(options.channel, options.threadTs, {
+      const wanted =
+        result.lines > 0 &&
+        (result.capped ||
+          result.failedPosts > 0 ||
+          result.messages > 1 ||
+          result.drained > 0 ||
+          result.unspooled > 0 ||
+          resume !== undefined);
+      if (!wanted) {
+        await rm(options.spoolPath, { force: true });
+        return result;
+      }
+      const size = await stat(options.spoolPath).then(
+        (s) => s.size,
+        () => 0,
+      );
+      if (size === 0) {
+        result.uploadError = "no line could be written to berth's disk";
+        return result;
+      }
+      const missing = result.unspooled ? ` (${result.unspooled.toLocaleString("en")} lines could not be kept on berth's disk)` : "";
+      let retrying = (_reason: string) => {};
+      const firstRetry = new Promise<"retrying">((resolve) => {
+        retrying = () => resolve("retrying");
+      });
+      const upload = options.outbox
+        .upload(
+          options.channel,
+          options.threadTs,
+          {
             filename: options.filename,
             title: `Full log: ${summary}`,
-            content: content.length ? content : Buffer.from("(no output)\n"),
-            comment: `Full log, ${result.lines.toLocaleString("en")} lines.`,
-          });
-          result.uploaded = true;
-        } catch (error) {
-          result.uploadError = (error as { data?: { error?: string } }).data?.error ?? (error as Error).message;
-        }
-      }
-      await rm(options.spoolPath, { force: true });
+            path: options.spoolPath,
+            comment: `Full log, ${(result.lines - result.unspooled).toLocaleString("en")} lines${missing}.`,
+          },
+          { onRetry: (reason) => retrying(reason), ...(options.observeUpload && { observe: options.observeUpload }) },
+        )
+        .then(
+          async () => {
+            result.uploaded = true;
+            result.uploadError = undefined;
+            await rm(options.spoolPath, { force: true });
+          },
+          (error: unknown) => {
+            // The spool stays: the log is not lost, and a later try (or an operator) can still send it.
+            result.uploadError = (error as { data?: { error?: string } }).data?.error ?? (error as Error).message;
+          },
+        );
+      if ((await Promise.race([upload.then(() => "settled" as const), firstRetry])) === "retrying") result.uploadPending = upload;
       return result;
     },
   };
 }
 
+/** What berth says in a job's thread when its spool cannot be written: what failed, where, and what fixes it. */
+function storageFaultNotice(error: NodeJS.ErrnoException, path: string): string {
+  const what =
+    error.code === "ENOSPC" || error.code === "EDQUOT"
+      ? "the disk is full"
+      : error.code === "EROFS" || error.code === "EACCES" || error.code === "EPERM"
+        ? "berth may not write there"
+        : "the disk failed";
+  const fix =
+    error.code === "ENOSPC" || error.code === "EDQUOT"
+      ? "free space on the volume that holds berth's data directory (`BERTH_DATA_DIR`), or give it a bigger one"
+      : "make berth's data directory (`BERTH_DATA_DIR`) writable by berth, on a healthy volume";
+  return `:warning: berth cannot keep this job's full log: ${what} (${escapeMrkdwn(error.code ?? "error")} writing \`${escapeMrkdwn(path)}\`). The output still comes to this thread; the full log will miss what could not be written. To fix: ${fix}.`;
+}
+
 export type Thread = ReturnType<typeof createThread>;
 
-/** Cuts a spool file back to its first `lines` lines (a file with fewer is left as it is). */
-async function cutSpool(path: string, lines: number): Promise<void> {
+/** Cuts a spool file back to its first `lines` lines (a file with fewer is left as it is); resolves to its size. */
+async function cutSpool(path: string, lines: number): Promise<number> {
   const file = await open(path, "r+").catch(() => undefined);
-  if (!file) return;
+  if (!file) return 0;
   try {
     const chunk = Buffer.alloc(64 * 1024);
     let seen = 0;
     let offset = 0;
     for (;;) {
-      if (seen === lines) return void (await file.truncate(offset));
+      if (seen === lines) {
+        await file.truncate(offset);
+        return offset;
+      }
       const { bytesRead } = await file.read(chunk, 0, chunk.length, offset);
-      if (bytesRead === 0) return;
+      if (bytesRead === 0) return offset;
       for (let i = 0; i < bytesRead; i++) {
         if (chunk[i] === 0x0a && ++seen === lines) {
           await file.truncate(offset + i + 1);
-          return;
+          return offset + i + 1;
         }
       }
       offset += bytesRead;

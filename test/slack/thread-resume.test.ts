@@ -13,15 +13,15 @@ function recordingOutbox() {
   const posts: string[] = [];
   const uploads: string[] = [];
   const outbox: Outbox = {
-    stats: { calls: {}, rateLimited: {} },
+    stats: { calls: {}, rateLimited: {}, retried: {} },
     post: async (_channel, message) => {
       posts.push(message.text);
       return "1.0";
     },
     update: async () => undefined,
+    // The upload streams the spool file; the test reads what it holds at that moment.
     upload: async (_channel, _thread, file) => {
-      uploads.push(String(file.content));
-      return { ok: true, files: [] };
+      uploads.push(readFileSync(file.path, "utf8"));
     },
   };
   return { outbox, posts, uploads };

@@ -8,10 +8,10 @@ import { createThread } from "../../src/slack/thread.ts";
 
 /** An outbox that accepts everything at once: nothing in it ever waits for the event loop. */
 const instantOutbox: Outbox = {
-  stats: { calls: {}, rateLimited: {} },
+  stats: { calls: {}, rateLimited: {}, retried: {} },
   post: async () => "1.0",
   update: async () => undefined,
-  upload: async () => ({ ok: true, files: [] }),
+  upload: async () => undefined,
 };
 
 test("a burst of long lines lets the event loop turn (acks are answered in between)", async () => {

@@ -82,6 +82,7 @@ export interface ApiCall {
   method: string;
   /** Parsed arguments (JSON fields decoded), without the token. */
   args: JsonObject;
+  /** The HTTP status answered; 0 when a `hang` fault never answered. */
   status: number;
   /** The JSON body sent back, or the text body (5xx, upload). */
   response: Json;
@@ -104,6 +105,12 @@ export interface FaultSpec {
   delayMs?: number;
   /** Response body override for non-200 statuses. */
   body?: string;
+  /**
+   * Never answer (a call Slack's edge accepted and then sat on): the request is left open, without effect, until the
+   * client gives up and closes it, `releaseHung()` is called, or the fake stops. Recorded with status 0 when it starts
+   * hanging, so that `waitFor` sees it.
+   */
+  hang?: boolean;
 }
 
 export interface RateLimitEvent {
@@ -120,6 +127,8 @@ interface Reply {
   status: number;
   body: Json;
   headers?: Record<string, string>;
+  /** A `hang` fault: the request is recorded at once (status 0) and left open until this settles. */
+  hold?: Promise<void>;
 }
 
 interface Waiter {
@@ -162,6 +171,7 @@ export class SlackFake implements PayloadContext {
   private readonly waiters = new Set<Waiter>();
   private readonly changeListeners = new Set<() => void>();
   private readonly stopping = new AbortController();
+  private releasing = new AbortController();
   private responseUrlCounter = 0;
   private stopped = false;
   private listeningPort = 0;
@@ -275,6 +285,12 @@ export class SlackFake implements PayloadContext {
 
   clearFaults(): void {
     this.faults.length = 0;
+  }
+
+  /** Closes every request a `hang` fault holds, without an answer (as a dropped connection). */
+  releaseHung(): void {
+    this.releasing.abort();
+    this.releasing = new AbortController();
   }
 
   // ——— workspace seeding ———
@@ -483,16 +499,24 @@ export class SlackFake implements PayloadContext {
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", this.baseUrl);
     const raw = await readBody(req);
+    // Aborted when the client closes the connection before the answer: what a `hang` fault waits for.
+    const gone = new AbortController();
+    res.once("close", () => gone.abort());
     let reply: Reply;
     const path = url.pathname;
     if (path.startsWith("/api/")) {
-      reply = await this.handleApi(decodeURIComponent(path.slice("/api/".length)), url, req, raw);
+      reply = await this.handleApi(decodeURIComponent(path.slice("/api/".length)), url, req, raw, gone.signal);
     } else if (path.startsWith("/upload/v1/")) {
-      reply = await this.handleUpload(decodeURIComponent(path.slice("/upload/v1/".length)), req, raw);
+      reply = await this.handleUpload(decodeURIComponent(path.slice("/upload/v1/".length)), req, raw, gone.signal);
     } else if (/^\/(commands|actions)\/.+/.test(path)) {
-      reply = await this.handleResponseUrl(path, req, raw);
+      reply = await this.handleResponseUrl(path, req, raw, gone.signal);
     } else {
       reply = { status: 404, body: "not found" };
+    }
+    if (reply.hold) {
+      await reply.hold;
+      res.destroy();
+      return;
     }
     const isText = typeof reply.body === "string";
     res.writeHead(reply.status, {
@@ -502,7 +526,7 @@ export class SlackFake implements PayloadContext {
     res.end(isText ? reply.body : JSON.stringify(reply.body));
   }
 
-  private async handleApi(method: string, url: URL, req: IncomingMessage, raw: Buffer): Promise<Reply> {
+  private async handleApi(method: string, url: URL, req: IncomingMessage, raw: Buffer, gone: AbortSignal): Promise<Reply> {
     const parsed = await parseApiArgs(raw, req.headers["content-type"] ?? "", url.searchParams);
     const { args } = parsed;
     const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "")?.[1];
@@ -523,7 +547,7 @@ export class SlackFake implements PayloadContext {
     if (tokenType === "invalid") return error("invalid_auth");
     if (tokenType !== definition.token) return error("not_allowed_token_type");
 
-    const injected = await this.injectedFault(method, args);
+    const injected = await this.injectedFault(method, args, gone);
     if (injected) return record(injected);
 
     const channelArg = method === "chat.postMessage" ? argString(args, "channel") : undefined;
@@ -556,7 +580,7 @@ export class SlackFake implements PayloadContext {
     }
   }
 
-  private async handleUpload(fileId: string, req: IncomingMessage, raw: Buffer): Promise<Reply> {
+  private async handleUpload(fileId: string, req: IncomingMessage, raw: Buffer, gone: AbortSignal): Promise<Reply> {
     const contentType = req.headers["content-type"] ?? "";
     const args: JsonObject = { file_id: fileId, content_type: contentType, bytes: raw.length };
     const record = (reply: Reply): Reply => {
@@ -570,7 +594,7 @@ export class SlackFake implements PayloadContext {
       });
       return reply;
     };
-    const injected = await this.injectedFault("upload", args);
+    const injected = await this.injectedFault("upload", args, gone);
     if (injected) return record(injected);
     const file = this.ws.files.get(fileId);
     if (!file || file.completed) return record({ status: 404, body: "file not found" });
@@ -584,7 +608,7 @@ export class SlackFake implements PayloadContext {
     return record({ status: 200, body: `OK - ${bytes.length}` });
   }
 
-  private async handleResponseUrl(path: string, req: IncomingMessage, raw: Buffer): Promise<Reply> {
+  private async handleResponseUrl(path: string, req: IncomingMessage, raw: Buffer, gone: AbortSignal): Promise<Reply> {
     const text = raw.toString("utf8");
     const isForm = (req.headers["content-type"] ?? "").startsWith("application/x-www-form-urlencoded");
     const body = isForm ? tryParseJson(new URLSearchParams(text).get("payload") ?? "") : tryParseJson(text);
@@ -600,7 +624,7 @@ export class SlackFake implements PayloadContext {
       });
       return reply;
     };
-    const injected = await this.injectedFault("response_url", args);
+    const injected = await this.injectedFault("response_url", args, gone);
     if (injected) return record(injected);
     const target = this.ws.responseUrls.get(this.responseUrlId(path) ?? "");
     if (!target || !path.startsWith(`/${target.kind}/`)) {
@@ -611,11 +635,18 @@ export class SlackFake implements PayloadContext {
   }
 
   /** The reply for the first matching injected fault, after its delay; undefined to proceed normally. */
-  private async injectedFault(method: string, args: JsonObject): Promise<Reply | undefined> {
+  private async injectedFault(method: string, args: JsonObject, gone: AbortSignal): Promise<Reply | undefined> {
     const isApi = method !== "upload" && method !== "response_url";
     const fault = this.faults.find((f) => f.remaining > 0 && (f.method === method || (f.method === "*" && isApi)));
     if (!fault) return undefined;
     fault.remaining -= 1;
+    if (fault.hang) {
+      const over = AbortSignal.any([gone, this.stopping.signal, this.releasing.signal]);
+      const hold = over.aborted
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => over.addEventListener("abort", () => resolve(), { once: true }));
+      return { status: 0, body: "no answer", hold };
+    }
     if (fault.delayMs !== undefined && fault.delayMs > 0) {
       try {
         await sleep(fault.delayMs, undefined, { signal: this.stopping.signal });

@@ -362,6 +362,21 @@ describe("Web API through the real WebClient", () => {
     assert.ok((await client.chat.postMessage({ channel: C, text: "faults are used up" })).ok);
   });
 
+  test("fault injection: a hung call never answers and has no effect; the client's timeout or releaseHung ends it", async () => {
+    const before = fake.messages(C).length;
+    fake.fail({ method: "chat.postMessage", hang: true, times: 2 });
+    const impatient = clientFor(fake, { timeout: 200 });
+    const timedOut = await impatient.chat.postMessage({ channel: C, text: "lost" }).catch((e: unknown) => e);
+    assert.equal((timedOut as { code?: string }).code, ErrorCode.RequestError);
+    assert.equal((await fake.waitFor("chat.postMessage", (c) => c.args.text === "lost")).status, 0);
+    const held = client.chat.postMessage({ channel: C, text: "held" }).catch((e: unknown) => e);
+    await fake.waitFor("chat.postMessage", (c) => c.args.text === "held" && c.status === 0);
+    fake.releaseHung();
+    assert.equal(((await held) as { code?: string }).code, ErrorCode.RequestError);
+    assert.equal(fake.messages(C).length, before, "neither hung call posted anything");
+    assert.ok((await client.chat.postMessage({ channel: C, text: "answered again" })).ok);
+  });
+
   test("waitFor resolves on past and future calls, and rejects on timeout", async () => {
     const later = fake.waitFor("chat.postMessage", (c) => c.args.text === "second");
     await client.chat.postMessage({ channel: C, text: "first" });
