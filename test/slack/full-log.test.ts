@@ -4,11 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, beforeEach, test } from "node:test";
 import { WebClient } from "@slack/web-api";
-import { slackLimits } from "../../src/slack/limits.ts";
 import { createOutbox } from "../../src/slack/outbox.ts";
 import { createThread } from "../../src/slack/thread.ts";
 import { type ReadPattern, uploadChunkBytes } from "../../src/slack/upload-stream.ts";
 import { SEED, SlackFake } from "../support/slack-fake.ts";
+import { slackSpacing } from "../support/slack-spacing.ts";
 
 // The full log: uploaded from the spool file as a stream, kept on disk until the upload landed, retried while it fails.
 let fake: SlackFake;
@@ -24,13 +24,7 @@ beforeEach(() => {
   fake.clearFaults();
 });
 
-const spacing = {
-  postPerChannelMs: slackLimits.postSpacingPerChannelMs,
-  postRepliesMs: slackLimits.postSpacingRepliesMs,
-  postTopLevelMs: slackLimits.postSpacingTopLevelMs,
-  updateMs: slackLimits.updateSpacingMs,
-  uploadMs: slackLimits.uploadSpacingMs,
-};
+const spacing = slackSpacing;
 
 async function threadWith(lines: readonly string[], observeUpload?: (p: ReadPattern) => void) {
   const outbox = createOutbox({ client, spacing, callDeadlineMs: 5000, backoffMs: { first: 200, max: 1000 } });

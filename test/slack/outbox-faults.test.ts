@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
 import { WebClient } from "@slack/web-api";
-import { slackLimits } from "../../src/slack/limits.ts";
 import { createOutbox, type OutboxOptions } from "../../src/slack/outbox.ts";
 import { SEED, SlackFake } from "../support/slack-fake.ts";
+import { slackSpacing } from "../support/slack-spacing.ts";
 
 // Slack failing in the ways it does in production (calls that never answer, `ok:false` `ratelimited` with HTTP 200,
 // 5xx, failed edits), against the Slack emulator through the real WebClient; each test reads what reached the channel.
@@ -20,13 +20,7 @@ beforeEach(() => {
   fake.clearFaults();
 });
 
-const spacing = {
-  postPerChannelMs: slackLimits.postSpacingPerChannelMs,
-  postRepliesMs: slackLimits.postSpacingRepliesMs,
-  postTopLevelMs: slackLimits.postSpacingTopLevelMs,
-  updateMs: slackLimits.updateSpacingMs,
-  uploadMs: slackLimits.uploadSpacingMs,
-};
+const spacing = slackSpacing;
 /** Short deadlines and backoff, so that a test waits for seconds where production waits for tens of seconds. */
 const outboxWith = (o: Partial<OutboxOptions> = {}) =>
   createOutbox({ client, spacing, callDeadlineMs: 1500, backoffMs: { first: 200, max: 1000 }, ...o });

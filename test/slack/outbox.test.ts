@@ -8,6 +8,7 @@ import { slackLimits } from "../../src/slack/limits.ts";
 import { createOutbox } from "../../src/slack/outbox.ts";
 import { createThread } from "../../src/slack/thread.ts";
 import { SEED, SlackFake } from "../support/slack-fake.ts";
+import { slackSpacing } from "../support/slack-spacing.ts";
 
 // The outbox and the thread against the Slack fake with Slack's real limits on, through the real WebClient.
 let fake: SlackFake;
@@ -19,13 +20,7 @@ before(async () => {
 });
 after(() => fake.stop());
 
-const spacing = {
-  postPerChannelMs: slackLimits.postSpacingPerChannelMs,
-  postRepliesMs: slackLimits.postSpacingRepliesMs,
-  postTopLevelMs: slackLimits.postSpacingTopLevelMs,
-  updateMs: slackLimits.updateSpacingMs,
-  uploadMs: slackLimits.uploadSpacingMs,
-};
+const spacing = slackSpacing;
 
 test("posts to one channel are paced to Slack's one per second: six posts, no 429", async () => {
   fake.reset();

@@ -5,10 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { WebClient } from "@slack/web-api";
-import { slackLimits } from "../../src/slack/limits.ts";
 import { createOutbox } from "../../src/slack/outbox.ts";
 import { createThread } from "../../src/slack/thread.ts";
 import { SEED, SlackFake } from "../support/slack-fake.ts";
+import { slackSpacing } from "../support/slack-spacing.ts";
 
 // A full disk while jobs stream, on a real 1 MiB tmpfs (root only: elsewhere the test says why it skipped).
 let fake: SlackFake;
@@ -36,13 +36,7 @@ after(async () => {
   }
 });
 
-const spacing = {
-  postPerChannelMs: slackLimits.postSpacingPerChannelMs,
-  postRepliesMs: slackLimits.postSpacingRepliesMs,
-  postTopLevelMs: slackLimits.postSpacingTopLevelMs,
-  updateMs: slackLimits.updateSpacingMs,
-  uploadMs: slackLimits.uploadSpacingMs,
-};
+const spacing = slackSpacing;
 
 test("a full disk under one job's spool is told in its thread with the path and the fix; that job and the others go on", async (t) => {
   if (!small) return t.skip(whyNot);
