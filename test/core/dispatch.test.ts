@@ -65,7 +65,8 @@ test("an operator's run becomes a job that creates a labelled, limited container
   const events = await collect(outcome);
   assert.deepEqual(
     events.map((e) => e.type),
-    ["status", "line", "end"],
+    // First what a later berth needs to carry the job on (issue 13), then the stream.
+    ["resumable", "status", "line", "end"],
   );
   const spec = engine.calls.find((c) => c.method === "run")?.args[0] as {
     labels: Record<string, string>;
