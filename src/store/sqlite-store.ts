@@ -4,6 +4,7 @@
  *
  * Longer than most files because it is the whole adapter: every statement sits next to the others it must agree with.
  */
+
 import { randomUUID } from "node:crypto";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
@@ -16,6 +17,7 @@ import { type CloudHostRecord, checkTake, type Fence, type LeaseResult, type Sto
 import { toGrant, toJob, toPending } from "./rows.ts";
 import type { SecretBox } from "./secret-box.ts";
 import { secretStore } from "./secret-rules.ts";
+import { migrateJobsTable } from "./store.ts";
 
 export type SqliteStoreOptions = {
   /** BERTH_DATA_DIR, or `:memory:` for tests that need no file. */
@@ -46,13 +48,11 @@ const migrations: readonly string[] = [
     seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, record TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, key_id TEXT);
   CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
   CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;`,
-  `ALTER TABLE jobs ADD COLUMN cursor_at TEXT;
-  ALTER TABLE jobs ADD COLUMN cursor_lines INTEGER;
-  ALTER TABLE jobs ADD COLUMN resume TEXT;
-  CREATE INDEX jobs_running ON jobs (created_at) WHERE status = 'running';
-  CREATE TABLE leases (name TEXT PRIMARY KEY, owner TEXT, token INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+  // The job cursor columns come first (migrateJobsTable, shared with store.ts, which adds them to a berth.db it opens).
+  `CREATE INDEX IF NOT EXISTS jobs_running ON jobs (created_at) WHERE status = 'running';
+  CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT, token INTEGER NOT NULL, expires_at INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS dedupe (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL); -- store.ts (dedupe.ts) may have made it
-  CREATE TABLE rate_windows (
+  CREATE TABLE IF NOT EXISTS rate_windows (
     bucket TEXT NOT NULL, window_start INTEGER NOT NULL, window_ms INTEGER NOT NULL, used INTEGER NOT NULL,
     PRIMARY KEY (bucket, window_start));`,
 ];
@@ -154,6 +154,7 @@ function migrate(db: DatabaseSync): void {
   for (let v = version; v < migrations.length; v++) {
     db.exec("BEGIN IMMEDIATE");
     try {
+      if (v === 1) migrateJobsTable(db);
       db.exec(migrations[v] as string);
       if (v === 0) migrateAuditTable(db); // an audit table made before the chain was keyed
       db.exec(`PRAGMA user_version = ${v + 1}`);

@@ -133,7 +133,7 @@ CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT
  * The columns a job's cursor and resume details need, added to a berth.db an older berth made. The same names as the
  * store port's second migration (sqlite-store.ts), so the data carries over to it.
  */
-function migrateJobsTable(db: DatabaseSync): void {
+export function migrateJobsTable(db: DatabaseSync): void {
   const columns = new Set(
     db
       .prepare("PRAGMA table_info(jobs)")
