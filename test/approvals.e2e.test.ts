@@ -141,6 +141,9 @@ test("an approval clicked after its TTL is refused as expired, and nothing runs"
 test("the sweeper expires requests nobody decided and edits their cards", async () => {
   await berth.command(`run ${testImage} echo nobody-decides`);
   const card = await approvalCard("nobody-decides");
+  // The card is in the channel a moment before berth hears back from Slack and records where it is: only then can
+  // a sweep edit it.
+  await eventually("the card's ts recorded", () => berth.berth.store.pending.get(requestIdOf(card))?.messageTs ?? undefined);
   advance(16 * 60_000);
   await berth.berth.sweepApprovals();
   await eventually("the swept card", () => (/Expired at/.test(cardText(current(card))) ? true : undefined));
