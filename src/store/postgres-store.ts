@@ -17,7 +17,7 @@ import type { AuditKeyring } from "./audit-key.ts";
 import { genesis, macInput } from "./audit-log.ts";
 import { type CloudHostRecord, checkTake, type Fence, type LeaseResult, type StorePort, type Written } from "./port.ts";
 import { migrations } from "./postgres-migrations.ts";
-import { toAuditHead, toAuditRecord, toAuditRow, toGrant, toJob, toPending } from "./rows.ts";
+import { pendingParams, toAuditHead, toAuditRecord, toAuditRow, toGrant, toJob, toPending } from "./rows.ts";
 import type { SecretBox } from "./secret-box.ts";
 import { secretStore } from "./secret-rules.ts";
 
@@ -282,22 +282,7 @@ function postgresAdapter(pool: Pool, o: PostgresStoreOptions & { where: string }
           `INSERT INTO pending (id, request_id, gate, requester, channel_id, channel_name, host, summary, action, rule, gate_rule,
              approvers, state, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', $13, $14)
            RETURNING *`,
-          [
-            p.id,
-            p.requestId,
-            p.gate,
-            p.requester,
-            p.channelId,
-            p.channelName,
-            p.host,
-            p.summary,
-            JSON.stringify(p.action),
-            p.rule,
-            p.gateRule,
-            JSON.stringify(p.approvers),
-            clock(),
-            p.expiresAt,
-          ],
+          pendingParams(p, clock()),
         );
         return toPending(row as Record<string, unknown>);
       },

@@ -5,6 +5,8 @@
 import type { AuditHead, AuditRecord } from "./audit-log.ts";
 import type { GrantRecord, JobCursor, PendingRecord, StoredJob } from "./port.ts";
 
+type NewPending = Omit<PendingRecord, "state" | "createdAt" | "decidedBy" | "decidedAt" | "messageTs">;
+
 type Row = Record<string, unknown>;
 const text = (v: unknown) => (v === null || v === undefined ? null : String(v));
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
@@ -30,6 +32,26 @@ export function toJob(r: Row): StoredJob {
     cursor,
     resume: json(r.resume),
   };
+}
+
+/** A new pending request's column values, in the order both adapters' INSERT names them. */
+export function pendingParams(p: NewPending, createdAt: number): (string | number | null)[] {
+  return [
+    p.id,
+    p.requestId,
+    p.gate,
+    p.requester,
+    p.channelId,
+    p.channelName,
+    p.host,
+    p.summary,
+    JSON.stringify(p.action),
+    p.rule,
+    p.gateRule,
+    JSON.stringify(p.approvers),
+    createdAt,
+    p.expiresAt,
+  ];
 }
 
 export function toPending(r: Row): PendingRecord {

@@ -14,7 +14,7 @@ import { BerthError } from "../core/errors.ts";
 import { type AuditKeyring, ensureLocalAuditKeys, ephemeralAuditKeys } from "./audit-key.ts";
 import { createAuditLog, migrateAuditTable } from "./audit-log.ts";
 import { type CloudHostRecord, checkTake, type Fence, type LeaseResult, type StorePort, type Written } from "./port.ts";
-import { toGrant, toJob, toPending } from "./rows.ts";
+import { pendingParams, toGrant, toJob, toPending } from "./rows.ts";
 import type { SecretBox } from "./secret-box.ts";
 import { secretStore } from "./secret-rules.ts";
 import { migrateJobsTable } from "./store.ts";
@@ -331,22 +331,7 @@ function sqliteAdapter(
     pending: {
       create: (p) =>
         guard(() => {
-          insertPending.run(
-            p.id,
-            p.requestId,
-            p.gate,
-            p.requester,
-            p.channelId,
-            p.channelName,
-            p.host,
-            p.summary,
-            JSON.stringify(p.action),
-            p.rule,
-            p.gateRule,
-            JSON.stringify(p.approvers),
-            clock(),
-            p.expiresAt,
-          );
+          insertPending.run(...pendingParams(p, clock()));
           return toPending(getPending.get(p.id) as Record<string, unknown>);
         }),
       get: (id) =>

@@ -24,10 +24,8 @@ beforeEach(() => {
   fake.clearFaults();
 });
 
-const spacing = slackSpacing;
-
 async function threadWith(lines: readonly string[], observeUpload?: (p: ReadPattern) => void) {
-  const outbox = createOutbox({ client, spacing, callDeadlineMs: 5000, backoffMs: { first: 200, max: 1000 } });
+  const outbox = createOutbox({ client, spacing: slackSpacing, callDeadlineMs: 5000, backoffMs: { first: 200, max: 1000 } });
   const parent = await outbox.post(SEED.incidentChannel, { text: "card" });
   const spoolPath = join(mkdtempSync(join(tmpdir(), "berth-full-log-")), "j.log");
   const thread = createThread({
@@ -63,7 +61,13 @@ test("an upload failing (500 on the upload URL, then on files.getUploadURLExtern
 
 test("an upload berth gives up on keeps the spool on disk and says why", async () => {
   const lines = Array.from({ length: 2000 }, (_, i) => `line ${i + 1}`);
-  const outbox = createOutbox({ client, spacing, callDeadlineMs: 5000, retryForMs: 500, backoffMs: { first: 100, max: 200 } });
+  const outbox = createOutbox({
+    client,
+    spacing: slackSpacing,
+    callDeadlineMs: 5000,
+    retryForMs: 500,
+    backoffMs: { first: 100, max: 200 },
+  });
   const parent = await outbox.post(SEED.incidentChannel, { text: "card" });
   const spoolPath = join(mkdtempSync(join(tmpdir(), "berth-full-log-")), "j.log");
   const thread = createThread({

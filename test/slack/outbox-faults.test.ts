@@ -20,10 +20,9 @@ beforeEach(() => {
   fake.clearFaults();
 });
 
-const spacing = slackSpacing;
 /** Short deadlines and backoff, so that a test waits for seconds where production waits for tens of seconds. */
 const outboxWith = (o: Partial<OutboxOptions> = {}) =>
-  createOutbox({ client, spacing, callDeadlineMs: 1500, backoffMs: { first: 200, max: 1000 }, ...o });
+  createOutbox({ client, spacing: slackSpacing, callDeadlineMs: 1500, backoffMs: { first: 200, max: 1000 }, ...o });
 
 test("a hung card post is abandoned at its deadline and sent again; other channels, edits and later cards go on meanwhile", async () => {
   // A deadline well above what the three other calls take, so that they run while Slack still sits on the first.

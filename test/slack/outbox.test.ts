@@ -20,11 +20,9 @@ before(async () => {
 });
 after(() => fake.stop());
 
-const spacing = slackSpacing;
-
 test("posts to one channel are paced to Slack's one per second: six posts, no 429", async () => {
   fake.reset();
-  const outbox = createOutbox({ client, spacing });
+  const outbox = createOutbox({ client, spacing: slackSpacing });
   const ts = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => outbox.post(SEED.incidentChannel, { text: `m${n}` })));
   assert.equal(new Set(ts).size, 6);
   assert.deepEqual(
@@ -36,7 +34,7 @@ test("posts to one channel are paced to Slack's one per second: six posts, no 42
 
 test("edits of one message are coalesced: the newest state wins and far fewer calls are made", async () => {
   fake.reset();
-  const outbox = createOutbox({ client, spacing });
+  const outbox = createOutbox({ client, spacing: slackSpacing });
   const ts = await outbox.post(SEED.incidentChannel, { text: "v0" });
   await Promise.all(Array.from({ length: 40 }, (_, i) => outbox.update(SEED.incidentChannel, ts, { text: `v${i + 1}` })));
   assert.equal(fake.message(SEED.incidentChannel, ts)?.text, "v40");
@@ -46,7 +44,7 @@ test("edits of one message are coalesced: the newest state wins and far fewer ca
 
 test("a 429 is waited out for Retry-After and the same call is sent again; nothing is dropped", async () => {
   fake.reset();
-  const outbox = createOutbox({ client, spacing });
+  const outbox = createOutbox({ client, spacing: slackSpacing });
   fake.fail({ method: "chat.postMessage", status: 429, retryAfter: 1, times: 2 });
   const ts = await outbox.post(SEED.incidentChannel, { text: "persistent" });
   assert.equal(fake.message(SEED.incidentChannel, ts)?.text, "persistent");
@@ -56,7 +54,7 @@ test("a 429 is waited out for Retry-After and the same call is sent again; nothi
 
 test("other Slack errors reach the caller with Slack's code", async () => {
   fake.reset();
-  const outbox = createOutbox({ client, spacing });
+  const outbox = createOutbox({ client, spacing: slackSpacing });
   await assert.rejects(
     outbox.post(SEED.randomChannel, { text: "x" }),
     (e: unknown) => (e as { data?: { error?: string } }).data?.error === "not_in_channel",
@@ -65,7 +63,7 @@ test("other Slack errors reach the caller with Slack's code", async () => {
 
 test("a thread over its cap says so, keeps the newest lines for the card, and uploads every line", async () => {
   fake.reset();
-  const outbox = createOutbox({ client, spacing });
+  const outbox = createOutbox({ client, spacing: slackSpacing });
   const parent = await outbox.post(SEED.incidentChannel, { text: "card" });
   const dir = mkdtempSync(join(tmpdir(), "berth-thread-"));
   const thread = createThread({
@@ -96,7 +94,7 @@ test("a thread over its cap says so, keeps the newest lines for the card, and up
 
 test("a very long line is split across replies without losing a character", async () => {
   fake.reset();
-  const outbox = createOutbox({ client, spacing });
+  const outbox = createOutbox({ client, spacing: slackSpacing });
   const parent = await outbox.post(SEED.incidentChannel, { text: "card" });
   const dir = mkdtempSync(join(tmpdir(), "berth-thread-"));
   const thread = createThread({
@@ -120,7 +118,7 @@ test("a very long line is split across replies without losing a character", asyn
 
 test("after a drain request the thread keeps its first replies and the rest goes to the full log, counted", async () => {
   fake.reset();
-  const outbox = createOutbox({ client, spacing });
+  const outbox = createOutbox({ client, spacing: slackSpacing });
   const parent = await outbox.post(SEED.incidentChannel, { text: "card" });
   const dir = mkdtempSync(join(tmpdir(), "berth-thread-"));
   const thread = createThread({
@@ -154,7 +152,7 @@ test("after a drain request the thread keeps its first replies and the rest goes
 
 test("a new card is not held back behind other channels' thread replies", async () => {
   fake.reset();
-  const outbox = createOutbox({ client, spacing });
+  const outbox = createOutbox({ client, spacing: slackSpacing });
   const channels = Array.from({ length: 8 }, (_, i) => `C0Q${i}`);
   for (const id of channels) fake.addChannel({ id, name: `q-${id}`, members: [fake.botUserId] });
   const parents = await Promise.all(channels.map((c) => outbox.post(c, { text: "parent" })));
@@ -169,7 +167,7 @@ test("a new card is not held back behind other channels' thread replies", async 
 
 test("a job's spool file on disk is readable by berth only, whatever the umask", async () => {
   fake.reset();
-  const outbox = createOutbox({ client, spacing });
+  const outbox = createOutbox({ client, spacing: slackSpacing });
   const parent = await outbox.post(SEED.incidentChannel, { text: "card" });
   const dir = join(mkdtempSync(join(tmpdir(), "berth-thread-")), "spool");
   const old = process.umask(0o000);
