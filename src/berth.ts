@@ -126,7 +126,7 @@ export function createBerth(ports: Ports, slackAt: Omit<SlackSettings, "customRo
         port = await ops.startPublic(slackAt.port, slackAt.host ?? "0.0.0.0");
         await slack.start();
       } else port = (await slack.start()) as number;
-      scheduler.start();
+      await scheduler.start();
       if (ports.hosts.notifications?.enabled ?? true) {
         watchOwnContainers({
           hosts: ports.hosts,
@@ -160,7 +160,7 @@ export function createBerth(ports: Ports, slackAt: Omit<SlackSettings, "customRo
       ops.stop();
       // The last records (jobs cancelled above) are anchored before the store closes.
       await audit.stop();
-      ports.close();
+      await ports.close();
     },
   };
 }

@@ -54,6 +54,17 @@ const Env = z.object({
     .string()
     .refine((s) => parseDuration(s) !== undefined, "a duration such as 10s")
     .default("10s"),
+  /** PostgreSQL shared by every replica; without it berth keeps its state in BERTH_DATA_DIR (one berth at a time). */
+  BERTH_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "a PostgreSQL URL, postgres://USER:PASSWORD@HOST:5432/DB")
+    .optional()
+    .or(z.literal("").transform(() => undefined)),
+  /** How long a replica's jobs stay its own without a heartbeat before another replica takes them over. */
+  BERTH_LEASE_TTL: z
+    .string()
+    .refine((s) => (parseDuration(s) ?? 0) >= 2, "a duration of at least 2s, such as 10s")
+    .default("10s"),
   DOCKER_HOST: z.string().optional(),
   DOCKER_TLS_VERIFY: z.string().optional(),
   DOCKER_CERT_PATH: z.string().optional(),
@@ -114,6 +125,10 @@ export type Config = Readonly<{
   engineReconnectMs: number;
   /** How long a shutdown waits for jobs to flush and record their cursors (ms). */
   drainMs: number;
+  /** The shared PostgreSQL store (several replicas); undefined: the embedded SQLite store in dataDir. */
+  databaseUrl?: string | undefined;
+  /** How long a replica's job lease lasts without a heartbeat (ms). */
+  leaseTtlMs: number;
   audit: {
     /** undefined: BERTH_AUDIT_KEY is not set, and berth keeps a key file in the data dir (see audit-key.ts). */
     keys?: AuditKeyring | undefined;
@@ -193,6 +208,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     threadMaxMessages: e.BERTH_THREAD_MAX_MESSAGES,
     engineReconnectMs: (parseDuration(e.BERTH_ENGINE_RECONNECT) ?? 120) * 1000,
     drainMs: (parseDuration(e.BERTH_DRAIN_TIMEOUT) ?? 10) * 1000,
+    databaseUrl: e.BERTH_DATABASE_URL,
+    leaseTtlMs: (parseDuration(e.BERTH_LEASE_TTL) ?? 10) * 1000,
     audit: {
       keys: auditKeysFromEnv(e.BERTH_AUDIT_KEY),
       channel: e.BERTH_AUDIT_CHANNEL,

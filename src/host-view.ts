@@ -1,7 +1,7 @@
 import { berthPki, cloudConnection } from "./cloud/provision.ts";
 import type { Hosts } from "./core/hosts.ts";
 import type { ContainerEngine, DockerConnection } from "./engines/ports.ts";
-import type { Store } from "./store/store.ts";
+import type { CloudHostRecord, StorePort } from "./store/port.ts";
 
 export type HostView = {
   /** The manifest's hosts, then the Azure hosts berth made once Docker answers on them. */
@@ -64,20 +64,28 @@ export function createHostView(o: {
 }
 
 /** The Azure hosts berth made that Docker answers on, reached with berth's client certificate once it is loaded. */
-export function createCloudConnections(store: Store) {
+export function createCloudConnections(store: StorePort) {
   let pki: Awaited<ReturnType<typeof berthPki>> | undefined;
+  let known: CloudHostRecord[] = [];
   return {
     list: (): DockerConnection[] => {
       const loaded = pki;
       if (!loaded) return [];
-      return store.cloudHosts
-        .live()
-        .filter((r) => r.status === "ready" || r.status === "unreachable")
-        .flatMap((r) => cloudConnection(r, loaded) ?? []);
+      return known.filter((r) => r.status === "ready" || r.status === "unreachable").flatMap((r) => cloudConnection(r, loaded) ?? []);
     },
-    /** Loads (or makes, on the first start) berth's CA and client certificate. */
+    /** Loads (or makes, on the first start) berth's CA and client certificate, and the hosts berth made. */
     async load(now: Date): Promise<void> {
       pki = await berthPki(store, now);
+      known = await store.cloudHosts.live();
+    },
+    /**
+     * Reads the hosts berth made again. The host view asks `list` synchronously at every request, so the list is kept
+     * here and refreshed when it changes on this replica and, for the others' changes, on the scheduler's beat.
+     */
+    async refresh(): Promise<boolean> {
+      const before = JSON.stringify(known.map((r) => [r.name, r.status, r.dockerUrl]));
+      known = await store.cloudHosts.live();
+      return JSON.stringify(known.map((r) => [r.name, r.status, r.dockerUrl])) !== before;
     },
   };
 }

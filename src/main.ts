@@ -14,14 +14,14 @@ async function main(): Promise<void> {
     // No Slack credentials: berth runs against the in-process Slack emulator, shown as a web page (README, "The two commands").
     // Loaded only here: a berth connected to Slack never carries the emulator.
     const { playgroundConfig, startPlayground } = await import("./playground/playground.ts");
-    const ports = buildPorts(playgroundConfig(config));
+    const ports = await buildPorts(playgroundConfig(config));
     const playground = await startPlayground(ports);
     process.stdout.write(
       `berth playground on ${playground.url} — no Slack credentials set, so berth talks to a local Slack emulator; README: 'From zero to berth in your workspace' to connect one\n`,
     );
     service = { log: ports.log, stop: () => playground.stop() };
   } else {
-    const ports = buildPorts(config);
+    const ports = await buildPorts(config);
     const berth = createBerth(ports, slackSettings(config));
     await berth.start();
     service = berth;

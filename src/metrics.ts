@@ -14,7 +14,7 @@ export type EngineObserver = {
 export type MetricsSources = {
   slackCalls: () => { calls: Readonly<Record<string, number>>; rateLimited: Readonly<Record<string, number>> };
   activeStreams: () => number;
-  jobStates: () => Readonly<Record<string, number>>;
+  jobStates: () => Promise<Readonly<Record<string, number>>>;
 };
 
 const jobStates = ["running", "succeeded", "failed", "cancelled"] as const;
@@ -119,8 +119,9 @@ export function createMetrics() {
     help: "Jobs in berth's store by state (running includes jobs a previous process left running).",
     labelNames: ["state"] as const,
     registers: [registry],
-    collect() {
-      const counts = sources?.jobStates() ?? {};
+    async collect() {
+      // A database that does not answer leaves the gauge as it was rather than failing the whole scrape.
+      const counts = (await sources?.jobStates().catch(() => undefined)) ?? {};
       for (const state of jobStates) this.set({ state }, counts[state] ?? 0);
     },
   });

@@ -1,4 +1,6 @@
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
+import { hostname } from "node:os";
 import { registry } from "../commands/index.ts";
 import type { AzureCloudOptions } from "./cloud/azure/index.ts";
 import type { HostCloud } from "./cloud/ports.ts";
@@ -16,7 +18,8 @@ import { createMetrics, type Metrics } from "./metrics.ts";
 import { createPolicySource, type PolicySource } from "./policy-source.ts";
 import { ensureLocalAuditKeys } from "./store/audit-key.ts";
 import { createSecretBox } from "./store/secret-box.ts";
-import { openStore, type Store } from "./store/store.ts";
+import { openStorePort } from "./store/open-store-port.ts";
+import type { StorePort } from "./store/port.ts";
 
 /** How the ports are built beyond the Config (tests and the benchmark tune these; production keeps the defaults). */
 export type PortOptions = {
@@ -46,7 +49,7 @@ export type Ports = {
   clock: () => number;
   registry: Registry;
   policy: PolicySource;
-  store: Store;
+  store: StorePort;
   /** This berth's installation ID: the label on every container it starts. */
   installation: string;
   hosts: Hosts;
@@ -64,11 +67,11 @@ export type Ports = {
   suspend(): void;
   suspended(): boolean;
   /** Closes the engines and the store (the last step of shutting down). */
-  close(): void;
+  close(): Promise<void>;
 };
 
 /** Builds the ports from a validated Config: policy, store, engines, cloud. Throws BerthError("CONFIG"). */
-export function buildPorts(config: Config, options: PortOptions = {}): Ports {
+export async function buildPorts(config: Config, options: PortOptions = {}): Promise<Ports> {
   const log = createLogger(config.logLevel, options.write);
   const metrics = createMetrics();
   const clock = options.clock ?? Date.now;
@@ -84,10 +87,12 @@ export function buildPorts(config: Config, options: PortOptions = {}): Ports {
       ? loadHosts(config.hostsPath, config.env)
       : localHost({ dockerHost: config.docker.host, tlsVerify: config.docker.tlsVerify, certPath: config.docker.certPath });
   // Without BERTH_AUDIT_KEY a key file next to the database keeps the playground and tests working; it is worth
-  // nothing against whoever can write the data dir, and the log says so.
+  // nothing against whoever can write the data dir, and the log says so. Replicas sharing PostgreSQL must all sign
+  // with the one key: there, a missing BERTH_AUDIT_KEY is refused (open-store-port.ts).
   const auditKeys =
     config.audit.keys ??
     (() => {
+      if (config.databaseUrl) return undefined;
       const local = ensureLocalAuditKeys(config.dataDir);
       log.warn("AUDIT KEY STORED NEXT TO THE DATABASE: BERTH_AUDIT_KEY is not set", {
         keyFile: local.path,
@@ -96,11 +101,18 @@ export function buildPorts(config: Config, options: PortOptions = {}): Ports {
       });
       return local.keys;
     })();
-  const store = openStore(config.dataDir, clock, {
+  const store = await openStorePort({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    clock,
     auditKeys,
     secretBox: config.secretKey === undefined ? undefined : createSecretBox(config.secretKey),
+    onIdleError: (error) => log.warn("database connection dropped", { err: error }),
   });
-  const installation = store.installationId();
+  const installation = await store.installationId();
+  // One berth holds an SQLite store (its directory lock says so), so it takes back its own leases at once after a
+  // restart; replicas sharing PostgreSQL each have their own name, and take a dead one's jobs once its leases expire.
+  const owner = store.kind === "sqlite" ? "berth" : `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
   // Hosts berth made in Azure join the manifest's once Docker answers on them (and leave when removed).
   const cloudHosts = createCloudConnections(store);
   const view = createHostView({
@@ -139,9 +151,11 @@ export function buildPorts(config: Config, options: PortOptions = {}): Ports {
     policy: policy.current,
     connect: (conn) => instrumentEngine(createDockerEngine({ ...conn, installation }), metrics.engine),
     clock,
-    changed: view.changed,
+    // The host list is read again from the store first: `view.changed` lists the hosts synchronously.
+    changed: () => void cloudHosts.refresh().then(view.changed, (error: unknown) => log.warn("cloud hosts not read", { err: error })),
     suspended: () => stopping,
   };
+  const jobs = createJobRegistry(store, { owner, leaseTtlMs: config.leaseTtlMs, log: (event, fields) => log.warn(event, fields) });
   return {
     config,
     log,
@@ -153,7 +167,7 @@ export function buildPorts(config: Config, options: PortOptions = {}): Ports {
     installation,
     hosts: view.hosts,
     engine: view.engine,
-    jobs: createJobRegistry(store),
+    jobs,
     cloud,
     manifestHosts: manifest.connections.map((c) => c.name),
     pendingActions: new Map(),
@@ -166,10 +180,11 @@ export function buildPorts(config: Config, options: PortOptions = {}): Ports {
       stopping = true;
     },
     suspended: () => stopping,
-    close() {
+    async close() {
+      jobs.close();
       policy.close();
       view.close();
-      store.close();
+      await store.close();
     },
   };
 }

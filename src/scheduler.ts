@@ -9,11 +9,12 @@ import type { Policy } from "./core/policy.ts";
 import { resumeJob } from "./core/resume.ts";
 import { type ContainerSummary, labels } from "./engines/ports.ts";
 import type { Ports } from "./ports.ts";
-import type { CloudHostRecord } from "./store/store.ts";
+import { type CloudHostRecord, jobLease } from "./store/port.ts";
 
 /** Where the scheduler's work is shown: the same delivery that answers requests (slack/deliver.ts). */
 export type SchedulerOutput = {
-  startJob(plan: JobPlan): void;
+  /** Resolves once the job runs here (its lease taken) or could not start. */
+  startJob(plan: JobPlan): Promise<void>;
   swept(result: SweepResult): Promise<void>;
   post(channel: string, text: Message, threadTs?: string | null): Promise<string>;
   /** A host's lifetime reminder, with a button that extends it by `extendBy`. */
@@ -51,13 +52,19 @@ export function createScheduler(deps: SchedulerDeps, intervals: SchedulerInterva
 
   /** Expires overdue requests (editing their cards) and announces grants that ended. */
   async function sweepApprovals(): Promise<void> {
-    await output.swept(sweep(deps));
+    await output.swept(await sweep(deps));
   }
 
   /** A job for a host berth made, started by berth itself (a resume after a restart, an expiry), not by a command. */
-  function hostJob(cloud: ProvisionDeps, record: CloudHostRecord, kind: "host.create" | "host.remove", reason: string, cardTs?: string) {
+  async function hostJob(
+    cloud: ProvisionDeps,
+    record: CloudHostRecord,
+    kind: "host.create" | "host.remove",
+    reason: string,
+    cardTs?: string,
+  ): Promise<void> {
     const id = deps.jobs.newId();
-    store.cloudHosts.put({ ...record, jobId: id, ...(kind === "host.remove" && { status: "removing" as const }) });
+    await store.cloudHosts.put({ ...record, jobId: id, ...(kind === "host.remove" && { status: "removing" as const }) });
     const action =
       kind === "host.create"
         ? {
@@ -70,7 +77,7 @@ export function createScheduler(deps: SchedulerDeps, intervals: SchedulerInterva
             private: record.private,
           }
         : { kind, name: record.name };
-    output.startJob({
+    void output.startJob({
       id,
       requestId: randomUUID(),
       action,
@@ -84,49 +91,84 @@ export function createScheduler(deps: SchedulerDeps, intervals: SchedulerInterva
     });
   }
 
-  /** Jobs a previous berth left unfinished go on in their cards and threads, from their cursors (core/resume.ts). */
-  function resumeJobs(): void {
-    for (const job of store.jobs.running()) {
-      if (deps.jobs.get(job.id)) continue;
+  /**
+   * Jobs no berth carries go on in their cards and threads, from their cursors (core/resume.ts): at start, those a
+   * previous berth left; then, every half lease, those of a replica that died (its leases ran out) or drained. Two
+   * replicas may both see a job: the one that takes its lease carries it (runJob), the other lets it be.
+   */
+  async function takeOverJobs(first: boolean): Promise<void> {
+    // An SQLite store has one berth, which takes back its own leases at once: no need to wait for them to run out.
+    const orphans = first && store.kind === "sqlite" ? await store.jobs.running() : await store.jobs.unowned();
+    for (const job of orphans) {
+      if (deps.jobs.get(job.id) || starting.has(job.id)) continue;
       try {
         const resumed = resumeJob(job, deps);
         if (resumed.type === "close") {
-          store.jobs.finish(job.id, "failed", null, resumed.detail);
+          await store.jobs.finish(job.id, { status: "failed", exitCode: null, detail: resumed.detail });
           continue;
         }
         log.info("resuming job", { job: job.id, kind: job.kind, host: job.host, fromLine: job.cursor?.lines ?? 0 });
-        output.startJob(resumed.plan);
+        starting.add(job.id);
+        void output.startJob(resumed.plan).finally(() => starting.delete(job.id));
       } catch (error) {
         // Its host is gone from the manifest, say: the record is closed rather than left running for ever.
         log.error("could not resume a job", { job: job.id, err: error });
-        store.jobs.finish(job.id, "failed", null, `berth restarted and could not carry this job on: ${(error as Error).message}`);
+        await store.jobs.finish(job.id, {
+          status: "failed",
+          exitCode: null,
+          detail: `berth restarted and could not carry this job on: ${(error as Error).message}`,
+        });
       }
     }
   }
+  /** Jobs handed to startJob whose lease is not taken yet: the next scan must not hand them over again. */
+  const starting = new Set<string>();
 
-  /** Work a previous berth left half-done goes on, in the same thread. */
-  function resumeHostJobs(): void {
+  /**
+   * Host work no berth carries goes on, in the same thread: that of a previous berth, or of a replica whose job lease
+   * ran out. One replica takes each (the `host:` lease), so no VM is made or removed twice.
+   */
+  async function resumeHostJobs(): Promise<void> {
     const { cloud } = deps;
     if (!cloud) return;
-    for (const r of store.cloudHosts.live()) {
-      if (r.status === "provisioning") hostJob(cloud, r, "host.create", "resumed after a restart", r.threadTs ?? undefined);
-      if (r.status === "removing") hostJob(cloud, r, "host.remove", "resumed after a restart");
+    for (const r of await store.cloudHosts.live()) {
+      if (r.status !== "provisioning" && r.status !== "removing") continue;
+      if (deps.jobs.get(r.jobId) || (await carried(r.jobId))) continue;
+      const claim = await store.leases.acquire(`host:${r.name}`, deps.jobs.owner, deps.jobs.leaseTtlMs * 2);
+      if (!claim.ok) continue;
+      if (r.status === "provisioning") await hostJob(cloud, r, "host.create", "resumed after a restart", r.threadTs ?? undefined);
+      else await hostJob(cloud, r, "host.remove", "resumed after a restart");
     }
+  }
+
+  /** Whether some replica holds a job's lease now. */
+  async function carried(jobId: string): Promise<boolean> {
+    const lease = await store.leases.get(jobLease(jobId));
+    return lease !== undefined && lease.owner !== null && lease.expiresAt > clock();
+  }
+
+  /**
+   * Work that must happen once, not once per replica (reminders, expiries, deadline reports): done by whichever
+   * replica holds the sweep's lease, taken for two intervals so a live holder keeps it.
+   */
+  async function once(name: string, intervalMs: number): Promise<boolean> {
+    return (await store.leases.acquire(`sweep:${name}`, deps.jobs.owner, intervalMs * 2)).ok;
   }
 
   /** Reminders before expiry (with an Extend button), and removal once expired. */
   async function sweepHosts(): Promise<void> {
     const { cloud } = deps;
     if (!cloud) return;
+    if (!(await once("hosts", intervals.lifetimeMs ?? 60_000))) return;
     const policy = deps.policy();
-    const due = lifetimeDue(store.cloudHosts.live(), policy, clock());
+    const due = lifetimeDue(await store.cloudHosts.live(), policy, clock());
     for (const r of due.expire) {
       log.info("host expired", { host: r.name, expiresAt: r.expiresAt });
-      hostJob(cloud, r, "host.remove", "expired");
+      await hostJob(cloud, r, "host.remove", "expired");
     }
     await Promise.allSettled(
       due.remind.map(async (r) => {
-        store.cloudHosts.put({ ...r, remindedAt: clock() });
+        await store.cloudHosts.put({ ...r, remindedAt: clock() });
         await output.remind(r.channelId, r.threadTs, hostReminder(r, clock()), { name: r.name, extendBy: policy.azure.defaultTtl });
       }),
     );
@@ -134,11 +176,11 @@ export function createScheduler(deps: SchedulerDeps, intervals: SchedulerInterva
 
   /** Says where a container was started, in its job's thread, that it ran out of time; and records it. */
   async function reportDeadline(host: string, container: ContainerSummary, deadline: number): Promise<void> {
-    const job = store.jobs.get(container.labels[labels.job] ?? "");
+    const job = await store.jobs.get(container.labels[labels.job] ?? "");
     const channel = container.labels[labels.channel];
     const at = new Date(deadline).toISOString();
     log.info("container stopped at its deadline", { host, container: container.id, job: job?.id, deadline: at });
-    auditDeadline(
+    await auditDeadline(
       { store },
       {
         requestId: job?.id ?? randomUUID(),
@@ -157,6 +199,7 @@ export function createScheduler(deps: SchedulerDeps, intervals: SchedulerInterva
   const sweepingDeadlines = new Set<string>();
   /** Stops berth's containers past their deadline (detached runs, runs whose job a restart ended), host by host. */
   async function sweepDeadlines(): Promise<void> {
+    if (!(await once("deadlines", intervals.deadlineMs ?? 30_000))) return;
     await Promise.allSettled(
       deps.hosts.connections.map(async ({ name: host }) => {
         if (sweepingDeadlines.has(host)) return; // the previous sweep still waits for this host
@@ -186,12 +229,19 @@ export function createScheduler(deps: SchedulerDeps, intervals: SchedulerInterva
     sweepApprovals,
     sweepHosts,
     sweepDeadlines,
+    takeOverJobs,
+    resumeHostJobs,
     /** Resumes unfinished jobs and interrupted host jobs, then starts the timers. */
-    start(): void {
-      resumeJobs();
+    async start(): Promise<void> {
+      await takeOverJobs(true);
+      // Half a lease: a dead replica's jobs go on within 1.5 TTL of its last heartbeat.
+      every(Math.max(500, Math.floor(deps.jobs.leaseTtlMs / 2)), () => takeOverJobs(false), "job take-over failed");
       every(intervals.approvalsMs ?? 15_000, sweepApprovals, "sweep failed");
+      // Expired de-duplication keys and past rate windows: idempotent, so every replica may do it.
+      every(60_000, async () => void (await store.sweep()), "store sweep failed");
       if (deps.cloud) {
-        resumeHostJobs();
+        await resumeHostJobs();
+        every(Math.max(1000, deps.jobs.leaseTtlMs), resumeHostJobs, "host job take-over failed");
         every(intervals.lifetimeMs ?? 60_000, sweepHosts, "host lifetime sweep failed");
       }
       every(intervals.deadlineMs ?? 30_000, sweepDeadlines, "deadline sweep failed");

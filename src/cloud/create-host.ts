@@ -23,14 +23,14 @@ const minuteUtc = (ms: number) => new Date(ms).toISOString().slice(0, 16).replac
  */
 export async function* provisionHost(name: string, deps: ProvisionDeps, signal: AbortSignal): AsyncGenerator<JobEvent> {
   const { cloud, store, settings } = deps;
-  let record = store.cloudHosts.get(name) as CloudHostRecord;
-  const save = (patch: Partial<CloudHostRecord>) => {
+  let record = (await store.cloudHosts.get(name)) as CloudHostRecord;
+  const save = async (patch: Partial<CloudHostRecord>) => {
     record = { ...record, ...patch };
-    store.cloudHosts.put(record);
+    await store.cloudHosts.put(record);
   };
   const started = deps.clock();
-  const cardTs = store.jobs.get(record.jobId)?.messageTs;
-  if (cardTs && record.threadTs !== cardTs && !record.threadTs) save({ threadTs: cardTs });
+  const cardTs = (await store.jobs.get(record.jobId))?.messageTs;
+  if (cardTs && record.threadTs !== cardTs && !record.threadTs) await save({ threadTs: cardTs });
   const header = msg`${code(name)}: ${record.os}${record.hyperv ? " with Hyper-V" : ""}, ${record.size}, ${record.region}, until ${minuteUtc(record.expiresAt)} UTC`;
   const resumed = Object.keys(record.steps).length > 0;
   if (resumed) yield { type: "notice", text: msg`Picking up where berth left off: ${progress(record, undefined)}` };
@@ -47,10 +47,10 @@ export async function* provisionHost(name: string, deps: ProvisionDeps, signal: 
     for (const kind of createOrder) {
       if (record.steps[kind]?.state === "done") continue;
       if (skipped(kind, record)) {
-        save({ steps: { ...record.steps, [kind]: { state: "done" } } });
+        await save({ steps: { ...record.steps, [kind]: { state: "done" } } });
         continue;
       }
-      if (kind === "vm" && !record.bootstrap) save({ bootstrap: await bootstrapFor(record, pki, settings) });
+      if (kind === "vm" && !record.bootstrap) await save({ bootstrap: await bootstrapFor(record, pki, settings) });
       current = kind;
       yield status();
       const stepStart = deps.clock();
@@ -66,17 +66,17 @@ export async function* provisionHost(name: string, deps: ProvisionDeps, signal: 
       // Once the VM exists its customData can never change, and nothing else needs the secrets in it.
       if (kind === "vm")
         learned.bootstrap = record.os === "windows" ? { customData: "", setupCommand: record.bootstrap?.setupCommand } : null;
-      save({ ...learned, steps: { ...record.steps, [kind]: { state: "done", id: resource?.id } } });
+      await save({ ...learned, steps: { ...record.steps, [kind]: { state: "done", id: resource?.id } } });
       yield { type: "notice", text: msg`${tone("success")} ${stepDone(kind, record)} (${formatDuration(deps.clock() - stepStart)})` };
     }
     if (!record.address) throw new BerthError("INTERNAL", `host ${name}: no address after the network steps`);
     const url = `tcp://${record.address}:${settings.dockerPort}`;
-    save({ dockerUrl: url });
+    await save({ dockerUrl: url });
     current = "docker";
     yield status();
     const seen = yield* waitForDocker(record, pki, deps, signal);
     if (seen.ok) {
-      save({ status: "ready", detail: null, bootstrap: null });
+      await save({ status: "ready", detail: null, bootstrap: null });
       deps.changed();
       yield {
         type: "end",
@@ -87,7 +87,7 @@ export async function* provisionHost(name: string, deps: ProvisionDeps, signal: 
     }
     const why = msg`Docker did not answer on ${url} within ${deps.policy().azure.readyTimeout}. Last seen: ${seen.what}.`;
     if (deps.policy().azure.keepUnreachable) {
-      save({ status: "unreachable", detail: plainText(why), bootstrap: null });
+      await save({ status: "unreachable", detail: plainText(why), bootstrap: null });
       deps.changed();
       yield {
         type: "end",
@@ -113,7 +113,7 @@ export async function* provisionHost(name: string, deps: ProvisionDeps, signal: 
       ? msg`Cancelled by ${user(cancelledBy(signal) ?? "unknown")}.`
       : failureText(error, record, deps.policy());
     if (Object.keys(record.steps).length === 0) {
-      save({ status: "removed", detail: plainText(why), bootstrap: null });
+      await save({ status: "removed", detail: plainText(why), bootstrap: null });
       yield { type: "end", outcome: cancelled ? "cancelled" : "failed", text: msg`${why} Nothing was created in Azure.` };
       return;
     }
@@ -129,7 +129,7 @@ async function runStep(
   record: CloudHostRecord,
   deps: ProvisionDeps,
   signal: AbortSignal,
-  persist: (poller: string) => void,
+  persist: (poller: string) => Promise<void>,
 ): Promise<CloudResource | undefined> {
   const plan = planFor(record, deps.settings);
   const stored = record.steps[kind]?.poller;
@@ -149,7 +149,7 @@ async function runStep(
     }
     op = await deps.cloud.begin(kind, plan, undefined, signal);
   }
-  persist(op.state);
+  await persist(op.state);
   return op.done(signal);
 }
 

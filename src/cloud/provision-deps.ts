@@ -1,6 +1,6 @@
 import type { Policy } from "../core/policy.ts";
 import type { ContainerEngine, DockerConnection } from "../engines/ports.ts";
-import type { Store } from "../store/store.ts";
+import type { StorePort } from "../store/port.ts";
 import type { HostCloud, HostPlan } from "./ports.ts";
 
 /** Where and how berth makes hosts: from the operator's configuration (AZURE_* and BERTH_AZURE_* variables). */
@@ -22,7 +22,7 @@ export type CloudSettings = {
 /** What the host jobs (create, remove) work with. */
 export type ProvisionDeps = {
   cloud: HostCloud;
-  store: Store;
+  store: StorePort;
   settings: CloudSettings;
   policy: () => Policy;
   /** A Docker client for a host made here (TLS with berth's client certificate). */

@@ -10,7 +10,7 @@ import type { ProvisionDeps } from "./provision-deps.ts";
  * Removes a host (`host rm`, expiry, or a failed create): everything berth made for it, in order, resumable.
  */
 export async function* removeHost(name: string, reason: Message, deps: ProvisionDeps, signal: AbortSignal): AsyncGenerator<JobEvent> {
-  let record = deps.store.cloudHosts.get(name) as CloudHostRecord;
+  let record = (await deps.store.cloudHosts.get(name)) as CloudHostRecord;
   yield {
     type: "status",
     text: msg`Removing ${code(name)} (${reason})…`,
@@ -32,12 +32,12 @@ export async function* removeResources(
   jobSignal: AbortSignal,
 ): AsyncGenerator<JobEvent, Message> {
   let record: CloudHostRecord = { ...start, status: "removing" };
-  const save = (patch: Partial<CloudHostRecord>) => {
+  const save = async (patch: Partial<CloudHostRecord>) => {
     record = { ...record, ...patch };
-    deps.store.cloudHosts.put(record);
+    await deps.store.cloudHosts.put(record);
     update(record);
   };
-  save({});
+  await save({});
   // The host stops being offered for -H at once: nothing new should land on a VM that is going away.
   deps.changed();
   const shutdown = new AbortController();
@@ -53,12 +53,12 @@ export async function* removeResources(
       if (step?.state === "done") continue;
       yield { type: "status", text: msg`Removing ${name}: ${stepLabel[kind]}…` };
       const op = await deps.cloud.beginDelete(kind, plan, step?.poller, signal);
-      save({ removal: { ...record.removal, [kind]: { state: "running", poller: op.state } } });
+      await save({ removal: { ...record.removal, [kind]: { state: "running", poller: op.state } } });
       await op.done(signal);
-      save({ removal: { ...record.removal, [kind]: { state: "done" } } });
+      await save({ removal: { ...record.removal, [kind]: { state: "done" } } });
       yield { type: "notice", text: msg`${tone("removed")} ${stepLabel[kind]} removed` };
     }
-    save({ status: "removed", detail: null, bootstrap: null });
+    await save({ status: "removed", detail: null, bootstrap: null });
     deps.changed();
     return msg`Removed ${name} and everything berth created for it (the shared network ${deps.settings.network.vnet} stays).`;
   } catch (error) {
@@ -66,7 +66,7 @@ export async function* removeResources(
       const started = Object.keys(record.removal).length;
       return msg`berth is restarting; removing ${name} goes on when it is back (${started} of ${removeOrder.length} steps started).`;
     }
-    save({ detail: `removal failed: ${plainText(publicMessage(error))}` });
+    await save({ detail: `removal failed: ${plainText(publicMessage(error))}` });
     return msg`${tone("warning")} Removing ${name} did not finish: ${publicMessage(error)} berth retries when it restarts; ${command(`host rm ${record.name}`)} retries now.`;
   } finally {
     jobSignal.removeEventListener("abort", onAbort);

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { PendingRecord } from "../store/store.ts";
+import type { PendingRecord } from "../store/port.ts";
 import { type Action, type ActionOf, type Actor, risk } from "./action.ts";
 import { auditApproval, auditDecision, auditExpired, auditGrantEnded, auditGrantStarted } from "./audit.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
@@ -19,7 +19,7 @@ import { redactAction } from "./redact.ts";
 export type GateCard = { summary: string; preview: readonly Message[] };
 
 /** Records a request that needs a tap or a second person, and describes its card. */
-export function gate(
+export async function gate(
   action: Action,
   actor: Actor,
   place: Place,
@@ -27,10 +27,10 @@ export function gate(
   card: GateCard,
   deps: DispatchDeps,
   requestId: string,
-): Outcome {
+): Promise<Outcome> {
   const policy = deps.policy();
   const id = `r-${randomBytes(3).toString("hex")}`;
-  const pending = deps.store.pending.create({
+  const pending = await deps.store.pending.create({
     id,
     requestId,
     gate: decision.gate === "approval" ? "approval" : "confirm",
@@ -45,8 +45,7 @@ export function gate(
     approvers: [...(decision.approvers ?? [])],
     expiresAt: now(deps) + (parseDuration(policy.approvals.ttl) ?? 900) * 1000,
   });
-  // The store keeps the action masked; the full one (environment values included) stays in this process's memory.
-  deps.pendingActions.set(id, action);
+  await keepFullAction(deps, id, action);
   const approvers = decision.gate === "approval" ? approversFor(policy, { action, place, approvers: decision.approvers }) : [];
   return {
     type: "gate",
@@ -83,18 +82,18 @@ export async function decide(action: ActionOf<"approval.decide">, clicker: Actor
     type: "answer",
     outcome: { type: "decided", pending, card, requestId, ...extra },
   });
-  const p = deps.store.pending.get(action.id);
+  const p = await deps.store.pending.get(action.id);
   if (!p) return answer(msg`No request ${code(action.id)} is waiting for a decision.`);
   if (p.state !== "pending") return answer(msg`Request ${code(p.id)} was already ${p.state}${by(p.decidedBy)}; nothing more to do.`);
-  const full = deps.pendingActions.get(p.id);
+  const full = await fullAction(deps, p.id);
   if (now(deps) >= p.expiresAt) {
-    if (deps.store.pending.expire(p.id)) expired(deps, p);
+    if (await deps.store.pending.expire(p.id)) await expired(deps, p);
     return decided({ ...p, state: "expired" }, expiredText(p), {
       reply: { visibility: "ephemeral", text: msg`Request ${code(p.id)} expired at ${new Date(p.expiresAt).toISOString()}; ask again.` },
     });
   }
   const target = full ?? (p.action as Action);
-  const place = placeOf(deps, target, { channelId: p.channelId, channelName: p.channelName ?? undefined }, p.host ?? undefined);
+  const place = await placeOf(deps, target, { channelId: p.channelId, channelName: p.channelName ?? undefined }, p.host ?? undefined);
   let rule = "requester";
   if (p.gate === "confirm" || (action.verdict === "deny" && clicker.userId === p.requester)) {
     if (clicker.userId !== p.requester) return answer(msg`Only ${user(p.requester)} can confirm their own request.`, "denied");
@@ -107,7 +106,7 @@ export async function decide(action: ActionOf<"approval.decide">, clicker: Actor
     );
     if (!check.ok) {
       const decision = { allow: false, rule: "approval", reason: check.reason } as const;
-      auditDecision(deps, {
+      await auditDecision(deps, {
         requestId: p.requestId,
         actor: clicker,
         action: target,
@@ -120,12 +119,12 @@ export async function decide(action: ActionOf<"approval.decide">, clicker: Actor
     rule = check.rule;
   }
   const state = action.verdict === "approve" ? "approved" : clicker.userId === p.requester ? "cancelled" : "denied";
-  if (!deps.store.pending.decide(p.id, state, clicker.userId)) {
-    const later = deps.store.pending.get(p.id);
+  if (!(await deps.store.pending.decide(p.id, state, clicker.userId))) {
+    const later = await deps.store.pending.get(p.id);
     return answer(msg`Request ${code(p.id)} was already ${later?.state ?? "decided"}${by(later?.decidedBy)}.`);
   }
-  deps.pendingActions.delete(p.id);
-  auditApproval(deps, p, { action: target, state, rule, approver: clicker.userId });
+  await forgetFullAction(deps, p.id);
+  await auditApproval(deps, p, { action: target, state, rule, approver: clicker.userId });
   const pending = { ...p, state, decidedBy: clicker.userId } as PendingRecord;
   const approver = user(clicker.userId);
   if (state !== "approved") return decided(pending, msg`${state === "cancelled" ? "Cancelled" : "Denied"} by ${approver}.`);
@@ -152,12 +151,17 @@ export function approvedCard(a: Approved, refusal?: Message): Message {
 }
 
 /** An approved `grant` request: the requester has the role from now until it ends, announced in the channel. */
-export function startGrant(action: ActionOf<"grant.request">, a: Approved, deps: DispatchDeps, requestId: string): Outcome {
+export async function startGrant(
+  action: ActionOf<"grant.request">,
+  a: Approved,
+  deps: DispatchDeps,
+  requestId: string,
+): Promise<Outcome> {
   const p = a.pending;
   const id = `g-${randomBytes(3).toString("hex")}`;
   const startsAt = now(deps);
   const expiresAt = startsAt + action.durationSeconds * 1000;
-  deps.store.grants.create({
+  await deps.store.grants.create({
     id,
     userId: p.requester,
     role: action.role,
@@ -167,7 +171,7 @@ export function startGrant(action: ActionOf<"grant.request">, a: Approved, deps:
     startsAt,
     expiresAt,
   });
-  auditGrantStarted(deps, p, { action, grant: id, expiresAt, approver: a.approver });
+  await auditGrantStarted(deps, p, { action, grant: id, expiresAt, approver: a.approver });
   const until = new Date(expiresAt).toISOString();
   const text = msg`${tone("alert")} Break-glass: ${user(p.requester)} has role ${strong(action.role)} for ${formatDuration(action.durationSeconds * 1000)} (grant ${code(id)}, until ${until}), approved by ${user(a.approver)}. Reason: ${action.reason}`;
   return {
@@ -183,24 +187,50 @@ function expiredText(p: PendingRecord): Message {
   return msg`Expired at ${new Date(p.expiresAt).toISOString()} without a decision. ${user(p.requester)}, ask again if it is still needed.`;
 }
 
-function expired(deps: Pick<DispatchDeps, "store" | "pendingActions">, p: PendingRecord): void {
-  deps.pendingActions.delete(p.id);
-  auditExpired(deps, p);
+async function expired(deps: Pick<DispatchDeps, "store" | "pendingActions">, p: PendingRecord): Promise<void> {
+  await forgetFullAction(deps, p.id);
+  await auditExpired(deps, p);
 }
+
+/**
+ * The store keeps a request's action masked. The full one (environment values included) is kept in this process's
+ * memory and, when BERTH_SECRET_KEY is set, sealed in the store's secrets so that another replica, or this berth after
+ * a restart, can still run it once it is approved. Without a key it lives in memory only: the approval then asks the
+ * requester to run the command again (and the log at start says so).
+ */
+async function keepFullAction(deps: Pick<DispatchDeps, "store" | "pendingActions">, id: string, action: Action): Promise<void> {
+  deps.pendingActions.set(id, action);
+  if (action.kind !== "container.run" || action.env.length === 0 || !deps.store.sealsSecrets) return;
+  await deps.store.secrets.putOnce(pendingSecret(id), JSON.stringify(action));
+}
+
+async function fullAction(deps: Pick<DispatchDeps, "store" | "pendingActions">, id: string): Promise<Action | undefined> {
+  const known = deps.pendingActions.get(id);
+  if (known || !deps.store.sealsSecrets) return known;
+  const sealed = await deps.store.secrets.get(pendingSecret(id));
+  return sealed === undefined ? undefined : (JSON.parse(sealed) as Action);
+}
+
+async function forgetFullAction(deps: Pick<DispatchDeps, "store" | "pendingActions">, id: string): Promise<void> {
+  deps.pendingActions.delete(id);
+  if (deps.store.sealsSecrets) await deps.store.secrets.remove(pendingSecret(id));
+}
+
+const pendingSecret = (id: string) => `pending-action:${id}`;
 
 export type SweepResult = { expired: { pending: PendingRecord; card: Message }[]; grantsEnded: { channelId: string; text: Message }[] };
 
 /** Expires overdue requests and ends grants; the transport edits the cards and makes the announcements. */
-export function sweep(deps: Pick<DispatchDeps, "store" | "pendingActions" | "clock">): SweepResult {
+export async function sweep(deps: Pick<DispatchDeps, "store" | "pendingActions" | "clock">): Promise<SweepResult> {
   const result: SweepResult = { expired: [], grantsEnded: [] };
-  for (const p of deps.store.pending.overdue()) {
-    if (!deps.store.pending.expire(p.id)) continue;
-    expired(deps, p);
+  for (const p of await deps.store.pending.overdue()) {
+    if (!(await deps.store.pending.expire(p.id))) continue;
+    await expired(deps, p);
     result.expired.push({ pending: { ...p, state: "expired" }, card: expiredText(p) });
   }
-  for (const g of deps.store.grants.ended()) {
-    if (!deps.store.grants.markAnnounced(g.id)) continue;
-    auditGrantEnded(deps, g);
+  for (const g of await deps.store.grants.ended()) {
+    if (!(await deps.store.grants.markAnnounced(g.id))) continue;
+    await auditGrantEnded(deps, g);
     result.grantsEnded.push({
       channelId: g.channelId,
       text: msg`${tone("locked")} Grant ${code(g.id)} ended: ${user(g.userId)} no longer has role ${strong(g.role)}.`,

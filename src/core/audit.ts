@@ -1,4 +1,4 @@
-import type { PendingRecord, Store } from "../store/store.ts";
+import type { PendingRecord, StorePort } from "../store/port.ts";
 import type { Action, ActionOf, Actor } from "./action.ts";
 import { BerthError } from "./errors.ts";
 import type { Decision } from "./policy.ts";
@@ -8,7 +8,7 @@ import { redactAction } from "./redact.ts";
  * The one builder of audit records: every record of a request (its decision, an approval, a grant, how it ended) is
  * made here, with the action's secrets masked, so the audit log has one shape whatever asked.
  */
-type Audited = Pick<Store, "audit">;
+type Audited = Pick<StorePort, "audit">;
 
 export type AuditContext = {
   requestId: string;
@@ -25,8 +25,11 @@ export function errorCode(error: unknown): string {
 }
 
 /** What the policy decided about a request (or, with type "approval", about someone's click on its card). */
-export function auditDecision(deps: { store: Audited }, c: AuditContext & { decision: Decision; type?: "decision" | "approval" }): void {
-  deps.store.audit.append({
+export async function auditDecision(
+  deps: { store: Audited },
+  c: AuditContext & { decision: Decision; type?: "decision" | "approval" },
+): Promise<void> {
+  await deps.store.audit.append({
     requestId: c.requestId,
     type: c.type ?? "decision",
     userId: c.actor.userId,
@@ -45,8 +48,8 @@ export function auditDecision(deps: { store: Audited }, c: AuditContext & { deci
 }
 
 /** Records how an authorized action ended (or that it could not start). */
-export function auditOutcome(deps: { store: Audited }, c: AuditContext & { outcome: string }): void {
-  deps.store.audit.append({
+export async function auditOutcome(deps: { store: Audited }, c: AuditContext & { outcome: string }): Promise<void> {
+  await deps.store.audit.append({
     requestId: c.requestId,
     type: "outcome",
     userId: c.actor.userId,
@@ -62,11 +65,11 @@ export function auditOutcome(deps: { store: Audited }, c: AuditContext & { outco
 }
 
 /** A request refused before it reached the policy (from another workspace): `what` is all that is known of it. */
-export function auditRefusal(
+export async function auditRefusal(
   deps: { store: Audited },
   c: { requestId: string; actor: Actor; what: { kind: string } & Record<string, unknown>; rule: string },
-): void {
-  deps.store.audit.append({
+): Promise<void> {
+  await deps.store.audit.append({
     requestId: c.requestId,
     type: "decision",
     userId: c.actor.userId,
@@ -81,11 +84,11 @@ export function auditRefusal(
 }
 
 /** berth stopped a container at its run-time limit (containers.timeout): recorded for the person who started it. */
-export function auditDeadline(
+export async function auditDeadline(
   deps: { store: Audited },
   c: { requestId: string; userId: string; channelId: string; host: string; container: string; at: string; messageTs: string | null },
-): void {
-  deps.store.audit.append({
+): Promise<void> {
+  await deps.store.audit.append({
     requestId: c.requestId,
     type: "outcome",
     userId: c.userId,
@@ -100,12 +103,12 @@ export function auditDeadline(
 }
 
 /** A gated request was approved, denied or cancelled by `approver`, under the gate's rule and the approver's. */
-export function auditApproval(
+export async function auditApproval(
   deps: { store: Audited },
   p: PendingRecord,
   c: { action: Action; state: PendingRecord["state"]; rule: string; approver: string },
-): void {
-  deps.store.audit.append({
+): Promise<void> {
+  await deps.store.audit.append({
     requestId: p.requestId,
     type: "approval",
     userId: p.requester,
@@ -121,8 +124,8 @@ export function auditApproval(
 }
 
 /** A gated request nobody decided in time. */
-export function auditExpired(deps: { store: Audited }, p: PendingRecord): void {
-  deps.store.audit.append({
+export async function auditExpired(deps: { store: Audited }, p: PendingRecord): Promise<void> {
+  await deps.store.audit.append({
     requestId: p.requestId,
     type: "outcome",
     userId: p.requester,
@@ -137,12 +140,12 @@ export function auditExpired(deps: { store: Audited }, p: PendingRecord): void {
 }
 
 /** A break-glass grant that starts now, approved on its request's card. */
-export function auditGrantStarted(
+export async function auditGrantStarted(
   deps: { store: Audited },
   p: PendingRecord,
   c: { action: ActionOf<"grant.request">; grant: string; expiresAt: number; approver: string },
-): void {
-  deps.store.audit.append({
+): Promise<void> {
+  await deps.store.audit.append({
     requestId: p.requestId,
     type: "grant",
     userId: p.requester,
@@ -159,8 +162,11 @@ export function auditGrantStarted(
 }
 
 /** A grant whose time is up. */
-export function auditGrantEnded(deps: { store: Audited }, g: { id: string; userId: string; channelId: string; role: string }): void {
-  deps.store.audit.append({
+export async function auditGrantEnded(
+  deps: { store: Audited },
+  g: { id: string; userId: string; channelId: string; role: string },
+): Promise<void> {
+  await deps.store.audit.append({
     requestId: g.id,
     type: "grant",
     userId: g.userId,

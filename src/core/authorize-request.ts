@@ -10,17 +10,20 @@ export const noSuchJob = (id: string): Message => msg`No running job ${code(id)}
  * The one policy decision of a request. Stopping someone else's job is decided as stopping a container where it runs;
  * a job the person cannot see is denied as if it did not exist (`hidden`: the answer is the plain "no such job").
  */
-export function authorizeRequest(
+export async function authorizeRequest(
   action: Action,
   actor: Actor,
   subject: Subject,
   place: Place,
-  deps: Pick<DispatchDeps, "policy" | "jobs" | "clock">,
-): { decision: Decision; hidden?: Message } {
+  deps: Pick<DispatchDeps, "policy" | "jobs" | "clock" | "store">,
+): Promise<{ decision: Decision; hidden?: Message }> {
   const policy = deps.policy();
   const decision = authorize(policy, subject, action, place, now(deps));
   if (action.kind !== "job.cancel") return { decision };
-  const target = deps.jobs.get(action.job);
+  // The job may run on another replica: the store knows every running job, this process only its own.
+  const live = deps.jobs.get(action.job);
+  const stored = live ? undefined : await deps.store.jobs.get(action.job);
+  const target = live ?? (stored?.status === "running" ? { record: stored, channelName: undefined } : undefined);
   if (!target) return { decision };
   // Someone else's job is only there for you if `jobs` shows it to you (this channel's, or job.list.all): a job
   // from a channel you cannot see answers exactly like one that does not exist.

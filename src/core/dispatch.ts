@@ -62,10 +62,10 @@ export async function dispatchAction(
   if (where.type === "answer") return where.outcome;
   if (where.type === "retry") return dispatchAction(where.action, actor, deps, signal, requestId);
   const host = where.type === "host" ? where.host : undefined;
-  const place = placeOf(deps, action, actor, host);
+  const place = await placeOf(deps, action, actor, host);
 
-  const { decision, hidden } = authorizeRequest(action, actor, subject, place, deps);
-  auditDecision(deps, { requestId, actor, action, host: place.host, decision });
+  const { decision, hidden } = await authorizeRequest(action, actor, subject, place, deps);
+  await auditDecision(deps, { requestId, actor, action, host: place.host, decision });
   if (!decision.allow) {
     return replyOutcome(requestId, hidden ?? msg`${tone("denied")} ${decision.reason}`, "ephemeral", "denied");
   }
@@ -73,7 +73,7 @@ export async function dispatchAction(
   if (where.type === "unresolved") return replyOutcome(requestId, msg`${where.message}`);
   if (decision.gate === "none") return handler.execute(action, context(host));
 
-  const refusal = handler.refusal?.(action, { cloud: deps.cloud, manifestHosts: deps.manifestHosts ?? [] });
+  const refusal = await handler.refusal?.(action, { cloud: deps.cloud, manifestHosts: deps.manifestHosts ?? [] });
   if (refusal) return replyOutcome(requestId, refusal, "ephemeral", "refused");
   const card = await cardOf(action, place.host, policy, deps, signal);
   return gate(action, actor, place, decision, card, deps, requestId);
@@ -93,7 +93,7 @@ async function resume(approved: Approved, deps: DispatchDeps, signal: AbortSigna
   if (action.kind !== "grant.request") {
     const again = authorize(policy, subject, action, approved.place, now(deps));
     if (!again.allow) {
-      auditDecision(deps, { requestId: pending.requestId, actor: requester, action, host, decision: again });
+      await auditDecision(deps, { requestId: pending.requestId, actor: requester, action, host, decision: again });
       return { type: "decided", pending, card: approvedCard(approved, again.reason), requestId };
     }
   }

@@ -7,7 +7,7 @@ import { hostFor, placeOf } from "./place.ts";
 import { approversFor, authorize } from "./policy.ts";
 
 /** `can-i COMMAND…`: the decision the policy would make, without running anything. */
-export function explain(action: ActionOf<"policy.explain">, c: HandlerContext): Outcome {
+export async function explain(action: ActionOf<"policy.explain">, c: HandlerContext): Promise<Outcome> {
   const { deps, actor, requestId } = c;
   const text = action.text ?? "";
   const answer = (m: Parameters<typeof replyOutcome>[1]) => replyOutcome(requestId, m);
@@ -16,7 +16,7 @@ export function explain(action: ActionOf<"policy.explain">, c: HandlerContext): 
   const asked = parsed.action;
   const choice = hostFor(asked, actor, deps);
   if (!choice.ok) return answer(msg`${choice.message}`);
-  const place = placeOf(deps, asked, actor, choice.host);
+  const place = await placeOf(deps, asked, actor, choice.host);
   const d = authorize(c.policy, c.subject, asked, place, now(deps));
   const what = code(text);
   if (!d.allow) return answer(msg`${strong("Denied:")} ${what}. ${d.reason} (rule ${code(d.rule)})`);

@@ -72,7 +72,7 @@ export async function cardOf(
       );
     lines.push(msg`${strong("Host:")} ${engineHost} (${os})`);
   }
-  lines.push(...handler.preview(action, { policy, cloud: deps.cloud }));
+  lines.push(...(await handler.preview(action, { policy, cloud: deps.cloud })));
   return {
     summary: shown(handler.summary(action, host), action, policy),
     preview: lines.map((line) => shownMessage(line, action, policy)),

@@ -34,10 +34,13 @@ export const notConfigured: Message = [
  * Why a host command cannot go ahead whatever anyone confirms (no such host, a manifest host); asked before a
  * confirmation card is shown, so nobody is asked to confirm something that cannot happen.
  */
-export function hostRefusal(action: CloudAction, ctx: Pick<HostActionContext, "cloud" | "manifestHosts">): Message | undefined {
+export async function hostRefusal(
+  action: CloudAction,
+  ctx: Pick<HostActionContext, "cloud" | "manifestHosts">,
+): Promise<Message | undefined> {
   if (!ctx.cloud) return notConfigured;
   if (action.kind !== "host.remove") return undefined;
-  const live = ctx.cloud.store.cloudHosts.live().find((r) => r.name === action.name);
+  const live = (await ctx.cloud.store.cloudHosts.live()).find((r) => r.name === action.name);
   if (live) return undefined;
   return notRemovable(action.name, ctx.manifestHosts.includes(action.name));
 }
@@ -48,13 +51,13 @@ const notRemovable = (name: string, manifest: boolean): Message =>
     : msg`berth made no host ${code(name)} (or it is already removed). ${command("hosts")} lists the hosts.`;
 
 /** Checks a host command against what exists and the policy's Azure limits; an allowed one becomes a job. */
-export function hostAction(action: CloudAction, actor: Actor, ctx: HostActionContext): HostOutcome {
+export async function hostAction(action: CloudAction, actor: Actor, ctx: HostActionContext): Promise<HostOutcome> {
   const cloud = ctx.cloud;
   if (!cloud) return refuse(notConfigured);
   const now = cloud.clock();
   const policy = cloud.policy();
   const manifest = ctx.manifestHosts.includes(action.name);
-  const existing = cloud.store.cloudHosts.get(action.name);
+  const existing = await cloud.store.cloudHosts.get(action.name);
   const live = existing && existing.status !== "removed" ? existing : undefined;
   switch (action.kind) {
     case "host.create": {
@@ -71,7 +74,7 @@ export function hostAction(action: CloudAction, actor: Actor, ctx: HostActionCon
           "berth does not know which address may reach the new host's Docker port: the operator sets BERTH_AZURE_ALLOW_CIDR (berth's own outbound address, e.g. 203.0.113.7/32). Or use --private if berth runs inside the virtual network.",
         ]);
       }
-      const mine = cloud.store.cloudHosts.live().filter((r) => r.requester === actor.userId);
+      const mine = (await cloud.store.cloudHosts.live()).filter((r) => r.requester === actor.userId);
       if (mine.length >= policy.azure.maxHostsPerUser) {
         return refuse(
           msg`You have ${mine.length} host${mine.length === 1 ? "" : "s"} already (${join(
@@ -82,7 +85,7 @@ export function hostAction(action: CloudAction, actor: Actor, ctx: HostActionCon
       }
       const request = { ...action, size: limits.size, region: limits.region, ttlSeconds: limits.ttlSeconds };
       // Stored before anything is sent to Azure: from here on, a crash leaves a record to resume from.
-      cloud.store.cloudHosts.put(newHostRecord(request, actor, ctx.jobId, now));
+      await cloud.store.cloudHosts.put(newHostRecord(request, actor, ctx.jobId, now));
       return {
         type: "job",
         host: action.name,
@@ -101,7 +104,7 @@ export function hostAction(action: CloudAction, actor: Actor, ctx: HostActionCon
             : msg`${code(action.name)} is still being created (job ${code(live.jobId)}). Press Cancel on its card, or ${command(`cancel ${live.jobId}`)}: that removes what was made.`,
         );
       }
-      cloud.store.cloudHosts.put({ ...live, jobId: ctx.jobId });
+      await cloud.store.cloudHosts.put({ ...live, jobId: ctx.jobId });
       return {
         type: "job",
         host: action.name,
@@ -113,7 +116,7 @@ export function hostAction(action: CloudAction, actor: Actor, ctx: HostActionCon
       if (!live) return refuse(msg`berth made no host ${code(action.name)}. ${command("hosts")} lists the hosts.`);
       const ext = extendTo(live, policy, now, action.ttlSeconds);
       if (!ext.ok) return refuse(msg`${ext.reason}`);
-      cloud.store.cloudHosts.put({ ...live, expiresAt: ext.expiresAt, remindedAt: null });
+      await cloud.store.cloudHosts.put({ ...live, expiresAt: ext.expiresAt, remindedAt: null });
       return {
         type: "reply",
         visibility: "channel",

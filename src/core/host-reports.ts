@@ -16,7 +16,7 @@ const when = (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace(
 
 /** Every host's capabilities, in parallel, each bounded by its own short timeout; then Azure hosts still in the making. */
 export async function hostReports(deps: Pick<DispatchDeps, "hosts" | "engine" | "cloud">, signal: AbortSignal): Promise<HostReport[]> {
-  const made = new Map((deps.cloud?.store.cloudHosts.live() ?? []).map((r) => [r.name, r]));
+  const made = new Map(((await deps.cloud?.store.cloudHosts.live()) ?? []).map((r) => [r.name, r]));
   const note = (name: string): Message | undefined => {
     const r = made.get(name);
     return (

@@ -29,10 +29,20 @@ export type JobContext = {
  * Why a job's signal was aborted: a person (Stop button, `cancel`), or berth shutting down (`suspend`): then the job
  * only stops reading, its container keeps running and the next berth carries it on from the job's cursor.
  */
-export type CancelReason = { by: string; suspend?: true };
+export type CancelReason = { by: string; suspend?: true; lost?: true };
 
 /** berth is shutting down: stop reading, leave the container running. */
 export const suspension: CancelReason = { by: "berth", suspend: true };
+
+/**
+ * Another replica took the job over (this one's lease ran out): stop reading, leave the container running, and write
+ * nothing more about the job, neither to the store nor to Slack; its new owner carries it on.
+ */
+export const lost: CancelReason = { by: "berth", suspend: true, lost: true };
+
+/** Whether the job was taken over by another replica (a suspension whose writes are no longer this replica's). */
+export const takenOver = (signal: AbortSignal): boolean =>
+  signal.aborted && (signal.reason as Partial<CancelReason> | undefined)?.lost === true;
 
 /** Who stopped a job, from its aborted signal ("unknown" when berth itself did). */
 export const cancelledBy = (signal: AbortSignal): string => (signal.reason as Partial<CancelReason> | undefined)?.by ?? "unknown";

@@ -1,6 +1,6 @@
 import type { ProvisionDeps } from "../cloud/provision.ts";
 import type { ContainerEngine } from "../engines/ports.ts";
-import type { PendingRecord, Store } from "../store/store.ts";
+import type { PendingRecord, StorePort } from "../store/port.ts";
 import type { Action, Actor } from "./action.ts";
 import type { Parsed, Registry } from "./command.ts";
 import type { JobEvent, Reply } from "./events.ts";
@@ -17,7 +17,7 @@ export type DispatchDeps = {
   policy: () => Policy;
   hosts: Hosts;
   engine: (host: string) => ContainerEngine;
-  store: Store;
+  store: StorePort;
   jobs: JobRegistry;
   /** The user groups (of those the policy names) that this user belongs to. */
   groupsOf: (userId: string) => Promise<ReadonlySet<string>>;

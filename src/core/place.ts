@@ -9,7 +9,7 @@ export async function subjectOf(
   deps: Pick<DispatchDeps, "store" | "groupsOf">,
   actor: Pick<Actor, "userId" | "teamId" | "homeTeam">,
 ): Promise<Subject> {
-  const grants: ActiveGrant[] = deps.store.grants.active().filter((g) => g.userId === actor.userId);
+  const grants: ActiveGrant[] = (await deps.store.grants.active()).filter((g) => g.userId === actor.userId);
   return {
     userId: actor.userId,
     groups: await deps.groupsOf(actor.userId),
@@ -23,14 +23,14 @@ export async function subjectOf(
  * Where an action happens, for policy: the channel, the host it concerns (see `hostOf`), and, for removing or
  * extending a host berth made, who made it.
  */
-export function placeOf(
+export async function placeOf(
   deps: Pick<DispatchDeps, "cloud">,
   action: Action,
   channel: { channelId: string; channelName?: string | undefined },
   host: string | undefined,
-): Place {
+): Promise<Place> {
   const concerned = hostOf(action, host);
-  const made = concerned !== undefined && action.kind in onAnotherPersonsHost ? deps.cloud?.store.cloudHosts.get(concerned) : undefined;
+  const made = concerned !== undefined && action.kind in onAnotherPersonsHost ? await deps.cloud?.store.cloudHosts.get(concerned) : undefined;
   return {
     channelId: channel.channelId,
     channelName: channel.channelName,

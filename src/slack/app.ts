@@ -167,12 +167,10 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
     const reason = foreignRequest(home, origin);
     if (!reason) return false;
     log("request from another workspace refused", { requestId, team: origin.teamId, enterprise: origin.enterpriseId, user: actor.userId });
-    auditRefusal(core, {
-      requestId,
-      actor,
-      what,
-      rule: `slack:workspace (from ${origin.teamId ?? "unknown"}${origin.enterpriseId ? `/${origin.enterpriseId}` : ""})`,
-    });
+    const rule = `slack:workspace (from ${origin.teamId ?? "unknown"}${origin.enterpriseId ? `/${origin.enterpriseId}` : ""})`;
+    work.run(() =>
+      auditRefusal(core, { requestId, actor, what, rule }).catch((error: unknown) => log("refusal not audited", { requestId, err: error })),
+    );
     metrics?.command(what.kind, "denied");
     const text = toMrkdwn(msg`${tone("denied")} ${reason}`, deps.slash);
     work.run(() => respond({ response_type: "ephemeral", replace_original: false, text }).catch(() => undefined));
@@ -190,7 +188,7 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
   app.command(deps.slash, async ({ command, body, ack, respond, context }) => {
     await ack();
     acked(context);
-    if (!deliveries.first(deliveryOf("command", body, context))) return;
+    if (!(await deliveries.first(deliveryOf("command", body, context)))) return;
     const origin = { teamId: command.team_id, enterpriseId: command.enterprise_id };
     const actor: Actor = {
       userId: command.user_id,
@@ -219,7 +217,7 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
     app.action({ action_id: button.actionId }, async ({ ack, body, action, respond, context }) => {
       await ack();
       acked(context);
-      if (!deliveries.first(deliveryOf("click", body, context))) return;
+      if (!(await deliveries.first(deliveryOf("click", body, context)))) return;
       if (body.type !== "block_actions" || action.type !== "button") return;
       // The workspace the click came through, and the clicker's own: in a channel shared with another organization
       // (Slack Connect) they differ for its guests, whom `users: ["*"]` does not cover.

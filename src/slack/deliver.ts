@@ -3,7 +3,7 @@ import type { JobPlan, Outcome, SweepResult } from "../core/dispatch.ts";
 import type { Text } from "../core/events.ts";
 import { code, join, type Message, msg } from "../core/message.ts";
 import type { CommandOutcome } from "../metrics.ts";
-import type { PendingRecord, Store } from "../store/store.ts";
+import type { PendingRecord, StorePort } from "../store/port.ts";
 import { fit, slackLimits } from "./limits.ts";
 import { neutralizeMrkdwn } from "./mrkdwn-escape.ts";
 import type { Outbox } from "./outbox.ts";
@@ -21,7 +21,7 @@ export type Respond = (message: {
 
 export type DeliverDeps = {
   outbox: Outbox;
-  store: Pick<Store, "pending">;
+  store: Pick<StorePort, "pending">;
   slash: string;
   usergroups: () => readonly string[];
   log: (event: string, fields: Record<string, unknown>) => void;
@@ -97,13 +97,13 @@ export function createDeliver(deps: DeliverDeps) {
       }
       try {
         const ts = await outbox.post(actor.channelId, card);
-        deps.store.pending.setMessageTs(view.pending.id, ts);
+        await deps.store.pending.setMessageTs(view.pending.id, ts);
         // Not shown in full, not approvable: a failure here cancels the request like a failed card.
         for (const text of overflow) await outbox.post(actor.channelId, { text, thread_ts: ts });
         const by = view.approvers.length ? join(view.approvers, ", ") : ["a second person"];
         await ephemeral(msg`Your request ${code(view.pending.id)} waits for approval by ${by}; the card above shows its state.`);
       } catch (error) {
-        deps.store.pending.decide(view.pending.id, "cancelled", "berth");
+        await deps.store.pending.decide(view.pending.id, "cancelled", "berth").catch(() => false);
         await ephemeral(msg`Nothing was requested. ${refusal(error)}`);
         return false;
       }
@@ -149,13 +149,14 @@ export function createDeliver(deps: DeliverDeps) {
   return {
     outcome,
     /** Starts a job berth itself begins (not a command): its card is posted, or `plan.cardTs` is carried on. */
-    startJob(plan: JobPlan): void {
-      deps.work.keep(
-        deps.runJob(plan).then((started) => {
-          if (!started.ok) deps.log("job could not start", { requestId: plan.requestId, job: plan.id, error: slackError(started.error) });
-          return started.ok ? started.done : undefined;
-        }),
-      );
+    async startJob(plan: JobPlan): Promise<void> {
+      const run = deps.runJob(plan).then((started) => {
+        if (!started.ok) deps.log("job could not start", { requestId: plan.requestId, job: plan.id, error: slackError(started.error) });
+        return started;
+      });
+      deps.work.keep(run.then((started) => (started.ok ? started.done : undefined)));
+      // Resolves once the job has its lease (or could not start): the scheduler's next scan may offer it again then.
+      await run.then(() => undefined);
     },
     /** Edits the cards of requests that expired and announces grants that ended. */
     async swept(result: SweepResult): Promise<void> {

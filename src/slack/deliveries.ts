@@ -67,7 +67,7 @@ export function deliveryOf(kind: DeliveryKind, body: unknown, context: DeliveryC
 
 export type DeliveryGateDeps = {
   /** The store's `dedupe.claim`: true for the first claim of a key, false while an earlier one holds. */
-  claim: (key: string, ttlMs: number) => boolean;
+  claim: (key: string, ttlMs: number) => Promise<boolean>;
   log: (event: string, fields: Record<string, unknown>) => void;
   /** Counts a duplicate (berth_duplicate_deliveries_total). */
   duplicate?: ((kind: DeliveryKind) => void) | undefined;
@@ -77,10 +77,16 @@ export type DeliveryGateDeps = {
 export function createDeliveryGate(deps: DeliveryGateDeps) {
   return {
     /** True for the delivery to handle; false for a duplicate, which the caller has acked and now drops. */
-    first(delivery: Delivery): boolean {
+    async first(delivery: Delivery): Promise<boolean> {
       let key: string | undefined;
       try {
-        key = delivery.keys.find((k) => !deps.claim(k, deliveryKeyTtlMs));
+        // In order, stopping at the first key claimed before: the later keys of a duplicate are left alone.
+        for (const k of delivery.keys) {
+          if (!(await deps.claim(k, deliveryKeyTtlMs))) {
+            key = k;
+            break;
+          }
+        }
       } catch (error) {
         // The store cannot say (a locked or full database): handling a possible duplicate beats dropping a command
         // someone typed during an incident, and the pipeline meets the same store fault and answers it.

@@ -2,12 +2,14 @@ import { join } from "node:path";
 import { auditOutcome, errorCode } from "../core/audit.ts";
 import type { DispatchDeps, JobPlan } from "../core/dispatch.ts";
 import { publicMessage } from "../core/errors.ts";
-import { suspended } from "../core/job-context.ts";
-import type { JobRegistry } from "../core/jobs.ts";
+import { BerthError } from "../core/errors.ts";
+import { lost, suspended, takenOver } from "../core/job-context.ts";
+import type { JobRegistry, LiveJob } from "../core/jobs.ts";
 import { safeRegExp } from "../core/policy.ts";
 import { createRedactor, redactAction } from "../core/redact.ts";
 import type { StoredResume } from "../core/resume.ts";
 import type { LogLine } from "../engines/ports.ts";
+import type { Written } from "../store/port.ts";
 import type { Outbox } from "./outbox.ts";
 import { type CardState, renderCard, toMrkdwn } from "./render.ts";
 import { createThread, type Thread, type ThreadResult } from "./thread.ts";
@@ -50,6 +52,21 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
     note: resumed ? resumedNote(resumed.lines) : undefined,
   };
   const channel = plan.actor.channelId;
+  const record = {
+    id: plan.id,
+    kind: plan.action.kind,
+    userId: plan.actor.userId,
+    channelId: channel,
+    channelName: plan.actor.channelName,
+    host: plan.host,
+    summary: plan.summary,
+  };
+  // A job carried on is taken (its lease) before its card is touched: another replica may have it already.
+  let job: LiveJob | undefined;
+  if (resumed) {
+    job = await deps.jobs.start({ ...record, messageTs: plan.cardTs ?? null }, { resumed: true });
+    if (!job) return { ok: false, error: new BerthError("CONFLICT", `Job ${plan.id} is carried by another berth replica.`) };
+  }
   let ts: string;
   try {
     if (plan.cardTs) {
@@ -59,7 +76,8 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
       ts = await deps.outbox.post(channel, renderCard(card));
     }
   } catch (error) {
-    auditOutcome(deps, {
+    if (job) await deps.jobs.release(plan.id);
+    await auditOutcome(deps, {
       requestId: plan.requestId,
       actor: plan.actor,
       action: plan.action,
@@ -76,20 +94,9 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
     approvedBy: plan.approvedBy,
     messages: resumed?.messages ?? 0,
   };
-  const job = deps.jobs.start(
-    {
-      id: plan.id,
-      kind: plan.action.kind,
-      userId: plan.actor.userId,
-      channelId: channel,
-      channelName: plan.actor.channelName,
-      host: plan.host,
-      summary: plan.summary,
-      messageTs: ts,
-      resume: stored,
-    },
-    { resumed: resumed !== undefined },
-  );
+  job ??= await deps.jobs.start({ ...record, messageTs: ts, resume: stored });
+  if (!job) return { ok: false, error: new BerthError("INTERNAL", `Job ${plan.id} could not be registered.`) };
+  const live = job;
   deps.log?.(resumed ? "job resumed" : "job started", {
     requestId: plan.requestId,
     job: plan.id,
@@ -98,7 +105,7 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
     user: plan.actor.userId,
     ...(resumed && { fromLine: resumed.lines }),
   });
-  const durable = cursorKeeper(plan.id, deps);
+  const durable = cursorKeeper(live, deps);
   const lag = lineLagMeter(durable.outbox, deps.lineLag);
   const thread = createThread({
     outbox: lag.outbox,
@@ -120,7 +127,7 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
     card.elapsedMs = clock() - started;
     card.lines = thread.result.lines;
     card.tail = thread.result.capped ? thread.tail() : undefined;
-    await deps.outbox.update(channel, ts, renderCard(card)).catch((error: unknown) => {
+    await durable.outbox.update(channel, ts, renderCard(card)).catch((error: unknown) => {
       deps.log?.("card update failed", { requestId: plan.requestId, job: plan.id, error: slackError(error) });
     });
   };
@@ -130,7 +137,7 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
     let exitCode: number | null = null;
     let text = "";
     try {
-      for await (const event of plan.run(job.controller.signal)) {
+      for await (const event of plan.run(live.controller.signal)) {
         switch (event.type) {
           case "status":
             card.state = "running";
@@ -148,7 +155,7 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
           }
           case "resumable":
             stored.point = event.resume;
-            durable.save();
+            await durable.save().catch((error: unknown) => deps.log?.("job resume details not stored", { job: plan.id, err: error }));
             break;
           case "mask":
             redact = createRedactor([...secrets, ...event.values], extra);
@@ -168,13 +175,21 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
       }
     } catch (error) {
       // Stopped by berth's shutdown (a pull or a call cut short): the next berth carries the job on.
-      if (!suspended(job.controller.signal)) {
-        outcome = job.controller.signal.aborted ? "cancelled" : "failed";
+      if (!suspended(live.controller.signal)) {
+        outcome = live.controller.signal.aborted ? "cancelled" : "failed";
         text = redact(toMrkdwn(publicMessage(error, plan.requestId.slice(0, 8)), slash));
         deps.log?.("job failed", { job: plan.id, requestId: plan.requestId, err: error, code: errorCode(error) });
       }
     }
-    if (suspended(job.controller.signal) && !text) {
+    if (takenOver(live.controller.signal)) {
+      // Another replica carries the job on from the stored cursor: nothing more is written here, to Slack or the store.
+      durable.stop();
+      await thread.pause().catch(() => undefined);
+      await deps.jobs.release(plan.id, { keepLease: true });
+      deps.log?.("job taken over", { requestId: plan.requestId, job: plan.id, lines: thread.result.lines });
+      return;
+    }
+    if (suspended(live.controller.signal) && !text) {
       // berth is shutting down: what was read is posted (or spooled) and the cursor recorded; the container runs on.
       await thread.pause();
       await durable.checkpoint();
@@ -184,7 +199,7 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
       card.stopLabel = null;
       card.note = undefined;
       await showCard(true);
-      deps.jobs.release(plan.id);
+      await deps.jobs.release(plan.id);
       deps.log?.("job suspended", { requestId: plan.requestId, job: plan.id, lines: thread.result.lines });
       return;
     }
@@ -195,7 +210,10 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
     const note = fullLogNote(result);
     card.note = resumed ? [resumedNote(resumed.lines), note].filter(Boolean).join(" ") : note;
     await showCard(true);
-    deps.jobs.finish(plan.id, outcome, exitCode, card.status);
+    if (!(await deps.jobs.finish(plan.id, outcome, exitCode, card.status))) {
+      deps.log?.("job outcome not recorded: another replica carries it", { requestId: plan.requestId, job: plan.id });
+      return;
+    }
     deps.log?.("job ended", {
       requestId: plan.requestId,
       job: plan.id,
@@ -206,7 +224,7 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
       lines: result.lines,
       ms: clock() - started,
     });
-    auditOutcome(deps, {
+    await auditOutcome(deps, {
       requestId: plan.requestId,
       actor: plan.actor,
       action: plan.action,
@@ -233,7 +251,8 @@ const resumedNote = (lines: number) => `Carried on after berth restarted, from l
  * before the cursor, and every line at or before it is in the spool file. A timer moves it on while nothing is posted
  * (a capped or drained thread). The thread's reply count goes with it (its cap counts across restarts).
  */
-function cursorKeeper(id: string, deps: RunJobDeps) {
+function cursorKeeper(job: LiveJob, deps: RunJobDeps) {
+  const id = job.record.id;
   let thread: Thread | undefined;
   let stored: StoredResume | undefined;
   let handed: { at: string; lines: number } | undefined;
@@ -243,8 +262,23 @@ function cursorKeeper(id: string, deps: RunJobDeps) {
   const timer = setInterval(() => void checkpoint(), 1000);
   timer.unref();
 
-  const save = () => {
-    if (stored) deps.store.jobs.setResume(id, stored);
+  /** A write refused by the fence: another replica has the job now, so this one stops writing anything about it. */
+  const fenced = (written: Written) => {
+    if (!written.ok && written.reason === "fenced" && !job.controller.signal.aborted) job.controller.abort(lost);
+  };
+  const save = async () => {
+    if (stored) fenced(await deps.store.jobs.setResume(id, stored, job.fence));
+  };
+  /**
+   * Before a post or an edit leaves for Slack: still this replica's job? A replica cut off from the database longer
+   * than the lease no longer is, and must not post over its successor (a check, then the call: the window between
+   * them is one Slack call long, far shorter than the lease).
+   */
+  const owned = async () => {
+    if (job.controller.signal.aborted && takenOver(job.controller.signal)) throw new BerthError("CONFLICT", "job taken over");
+    if (await deps.store.leases.holds(job.fence)) return;
+    job.controller.abort(lost);
+    throw new BerthError("CONFLICT", `Job ${id} is carried by another berth replica now.`);
   };
   const write = async () => {
     if (!thread) return;
@@ -254,12 +288,12 @@ function cursorKeeper(id: string, deps: RunJobDeps) {
     try {
       await thread.sync();
       if (at && at.lines > kept) {
-        deps.store.jobs.advanceCursor(id, at);
+        fenced(await deps.store.jobs.advanceCursor(id, at, job.fence));
         kept = at.lines;
       }
       if (stored && messages !== keptMessages) {
         stored.messages = messages;
-        save();
+        await save();
         keptMessages = messages;
       }
     } catch (error) {
@@ -275,7 +309,15 @@ function cursorKeeper(id: string, deps: RunJobDeps) {
   return {
     outbox: {
       ...deps.outbox,
-      post: (channel: string, message: Parameters<Outbox["post"]>[1]) => checkpoint().then(() => deps.outbox.post(channel, message)),
+      post: async (channel: string, message: Parameters<Outbox["post"]>[1]) => {
+        await checkpoint();
+        await owned();
+        return deps.outbox.post(channel, message);
+      },
+      update: async (...args: Parameters<Outbox["update"]>) => {
+        await owned();
+        return deps.outbox.update(...args);
+      },
     } satisfies Outbox,
     attach(t: Thread, s: StoredResume): void {
       thread = t;

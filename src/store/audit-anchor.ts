@@ -91,7 +91,7 @@ export type AnchorOutcome =
  * that has not moved. Calls run one at a time.
  */
 export function createAnchorer(deps: {
-  check: (from?: { seq: number; hash: string }) => ChainReport;
+  check: (from?: { seq: number; hash: string }) => ChainReport | Promise<ChainReport>;
   sinks: readonly AnchorSink[];
   clock: () => number;
   /** The last anchor written before this process started (the anchor file's last line). */
@@ -101,7 +101,7 @@ export function createAnchorer(deps: {
   let queue: Promise<unknown> = Promise.resolve();
 
   async function once(): Promise<AnchorOutcome> {
-    const report = deps.check(last);
+    const report = await deps.check(last);
     if (report.problem) return { type: "refused", problem: report.problem };
     const head = report.head;
     if (!head || (last && head.seq === last.seq && head.hash === last.hash)) return { type: "unchanged", head };

@@ -4,7 +4,8 @@ import type { Config } from "../config.ts";
 import type { ReloadResult } from "../core/policy-reload.ts";
 import type { createLogger } from "../logger.ts";
 import { type AnchorOutcome, type AnchorSink, type AuditAnchor, appendAnchor, createAnchorer, readAnchors } from "./audit-anchor.ts";
-import type { AuditLog, ChainProblem } from "./audit-log.ts";
+import type { ChainProblem } from "./audit-log.ts";
+import type { AuditStore } from "./port.ts";
 
 /** The operators' audit channel, as the Slack layer offers it (src/slack/audit-channel.ts): structured in, posted out. */
 export type AuditChannel = {
@@ -19,7 +20,7 @@ export type AuditChannel = {
  */
 export function createAuditOperations(deps: {
   audit: Config["audit"];
-  store: { audit: Pick<AuditLog, "append" | "check"> };
+  store: { audit: Pick<AuditStore, "append" | "check"> };
   log: ReturnType<typeof createLogger>;
   clock: () => number;
   channel: AuditChannel | undefined;
@@ -81,7 +82,7 @@ export function createAuditOperations(deps: {
         changes: diff.changes.map((c) => `${c.effect}: ${c.text}`),
       });
     }
-    store.audit.append({
+    const record = store.audit.append({
       requestId: randomUUID(),
       type: "policy",
       userId: "berth",
@@ -96,7 +97,10 @@ export function createAuditOperations(deps: {
       outcome: result.type === "applied" ? `applied: ${result.diff.summary}` : "refused: the previous policy stays in force",
       messageTs: null,
     });
-    void post("policy reload", (c) => c.reload(result));
+    void record.then(
+      () => post("policy reload", (c) => c.reload(result)),
+      (error: unknown) => log.error("policy reload not audited", { path, err: error }),
+    );
   }
 
   return {

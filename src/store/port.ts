@@ -26,6 +26,8 @@ export type StoredJob = JobRecord & {
   cursor: JobCursor | null;
   /** What resuming needs (container id, stream options), as the caller wrote it; null until set. */
   resume: unknown;
+  /** Who pressed Stop (or typed `cancel`) on another replica than the one carrying the job; it stops at its next heartbeat. */
+  cancelBy: string | null;
 };
 
 export type NewJob = Pick<JobRecord, "id" | "kind" | "userId" | "channelId" | "host" | "summary" | "messageTs"> & {
@@ -61,6 +63,8 @@ export type JobStore = {
     outcome: { status: Exclude<JobRecord["status"], "running">; exitCode: number | null; detail: string | null },
     fence?: Fence,
   ): Promise<Written>;
+  /** Asks whichever replica carries a running job to stop it; false when the job is not running. The first asker is kept. */
+  requestCancel(id: string, by: string): Promise<boolean>;
   /** Every unfinished job, oldest first (what a starting berth resumes). */
   running(): Promise<StoredJob[]>;
   /** Unfinished jobs whose lease `jobLease(id)` is missing, released or expired: the ones no replica carries now. */
@@ -99,6 +103,8 @@ export type SecretStore = {
   get(name: string): Promise<string | undefined>;
   /** Stores the value unless one is there already; returns the one that is kept (first writer wins). */
   putOnce(name: string, value: string): Promise<string>;
+  /** Deletes a value (a pending request's sealed action once it is decided); true when there was one. */
+  remove(name: string): Promise<boolean>;
 };
 
 /** One linear HMAC chain, whatever the number of writers: appends are serialized by the database. */
@@ -147,6 +153,8 @@ export type StorePort = {
   readonly kind: "sqlite" | "postgres";
   /** Where the data lives, for messages (a path, or the database URL without its password). */
   readonly location: string;
+  /** Whether secrets are sealed (BERTH_SECRET_KEY is set): only then may values like a pending run's environment be kept. */
+  readonly sealsSecrets: boolean;
   jobs: JobStore;
   pending: PendingStore;
   grants: GrantStore;

@@ -41,4 +41,9 @@ CREATE TABLE rate_windows (
   PRIMARY KEY (bucket, window_start));
 `,
   },
+  {
+    version: 2,
+    name: "who asked to stop a job, for the replica carrying it",
+    sql: "ALTER TABLE jobs ADD COLUMN cancel_by TEXT;",
+  },
 ];

@@ -236,6 +236,7 @@ function postgresAdapter(pool: Pool, o: PostgresStoreOptions & { where: string }
   return {
     kind: "postgres",
     location: where,
+    sealsSecrets: o.secretBox !== undefined,
     jobs: {
       async create(job) {
         await q(
@@ -262,6 +263,8 @@ function postgresAdapter(pool: Pool, o: PostgresStoreOptions & { where: string }
           [outcome.status, clock(), outcome.exitCode, outcome.detail],
           true,
         ),
+      requestCancel: async (id, by) =>
+        (await count("UPDATE jobs SET cancel_by = COALESCE(cancel_by, $1) WHERE id = $2 AND status = 'running'", [by, id])) === 1,
       running: async () => (await q("SELECT * FROM jobs WHERE status = 'running' ORDER BY created_at, id")).rows.map(toJob),
       unowned: async () =>
         (
@@ -349,6 +352,7 @@ function postgresAdapter(pool: Pool, o: PostgresStoreOptions & { where: string }
         },
         replace: async (name, from, to) =>
           (await count("UPDATE secrets SET value = $1 WHERE name = $2 AND value = $3", [to, name, from])) === 1,
+        remove: async (name) => (await count("DELETE FROM secrets WHERE name = $1", [name])) === 1,
       },
       o.secretBox,
       true,

@@ -28,6 +28,7 @@ export function toJob(r: Row): StoredJob {
     endedAt: num(r.ended_at),
     exitCode: num(r.exit_code),
     messageTs: text(r.message_ts),
+    cancelBy: text(r.cancel_by),
     detail: text(r.detail),
     cursor,
     resume: json(r.resume),

@@ -19,6 +19,7 @@ export type SecretRows = {
   insertIfAbsent(name: string, value: string): Promise<void>;
   /** Replaces `from` by `to`; true when it did (another writer may have sealed it first). */
   replace(name: string, from: string, to: string): Promise<boolean>;
+  remove(name: string): Promise<boolean>;
 };
 
 export function secretStore(rows: SecretRows, box: SecretBox | undefined, durable: boolean): SecretStore {
@@ -39,5 +40,6 @@ export function secretStore(rows: SecretRows, box: SecretBox | undefined, durabl
       const kept = String(await rows.read(name));
       return box && isSealed(kept) ? box.open(name, kept) : kept;
     },
+    remove: (name) => rows.remove(name),
   };
 }

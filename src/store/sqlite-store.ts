@@ -55,6 +55,8 @@ const migrations: readonly string[] = [
   CREATE TABLE IF NOT EXISTS rate_windows (
     bucket TEXT NOT NULL, window_start INTEGER NOT NULL, window_ms INTEGER NOT NULL, used INTEGER NOT NULL,
     PRIMARY KEY (bucket, window_start));`,
+  // Who asked to stop a job, for the replica carrying it (the Stop button may reach any replica).
+  "ALTER TABLE jobs ADD COLUMN cancel_by TEXT;",
 ];
 
 /** SQLite's primary result codes berth tells apart (https://sqlite.org/rescode.html). */
@@ -236,6 +238,7 @@ function sqliteAdapter(
      WHERE j.status = 'running' AND (l.name IS NULL OR l.owner IS NULL OR l.expires_at <= ?) ORDER BY j.created_at, j.id`,
   );
   const jobCounts = s("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status");
+  const cancelJob = s("UPDATE jobs SET cancel_by = COALESCE(cancel_by, ?) WHERE id = ? AND status = 'running'");
 
   const insertPending = s(
     `INSERT INTO pending (id, request_id, gate, requester, channel_id, channel_name, host, summary, action, rule, gate_rule,
@@ -265,6 +268,7 @@ function sqliteAdapter(
   const getSecret = s("SELECT value FROM secrets WHERE name = ?");
   const insertSecret = s("INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)");
   const replaceSecret = s("UPDATE secrets SET value = ? WHERE name = ? AND value = ?");
+  const deleteSecret = s("DELETE FROM secrets WHERE name = ?");
 
   const acquireLease = s(
     `INSERT INTO leases (name, owner, token, expires_at) VALUES (?, ?, 1, ?)
@@ -306,6 +310,7 @@ function sqliteAdapter(
   return {
     kind: "sqlite",
     location: path,
+    sealsSecrets: o.secretBox !== undefined,
     jobs: {
       create: (job) =>
         guard(() => {
@@ -324,6 +329,7 @@ function sqliteAdapter(
         guard(() =>
           fencedJobWrite(id, fence, () => changed(finishJob.run(outcome.status, clock(), outcome.exitCode, outcome.detail, id)), true),
         ),
+      requestCancel: (id, by) => guard(() => changed(cancelJob.run(by, id))),
       running: () => guard(() => runningJobs.all().map(toJob)),
       unowned: () => guard(() => unownedJobs.all(clock()).map(toJob)),
       counts: () => guard(() => Object.fromEntries(jobCounts.all().map((r) => [String(r.status), Number(r.n)]))),
@@ -392,6 +398,7 @@ function sqliteAdapter(
             db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
             return true;
           }),
+        remove: (name) => guard(() => changed(deleteSecret.run(name))),
       },
       o.secretBox,
       o.durable,

@@ -66,7 +66,7 @@ export async function startBerth(
     ...options.env,
   });
   const logs: string[] = [];
-  const ports = buildPorts(config, {
+  const ports = await buildPorts(config, {
     write: (l) => logs.push(l),
     ...(options.clock && { clock: options.clock }),
     ...(options.reloadIntervalMs && { reloadIntervalMs: options.reloadIntervalMs }),
@@ -95,14 +95,15 @@ export async function startBerth(
     ) => blockAction(fake, { url, messageTs, actionId, value, user, channel }),
     /** Taps Run on the newest preview card shown to `user` (the confirmation of a dangerous action). */
     async confirm(summary: string, user: string = SEED.operator, channel: string = SEED.incidentChannel) {
-      const card = await eventually(`a preview card for "${summary}" with a Run button`, () =>
-        fake
+      const card = await eventually(`a preview card for "${summary}" with a Run button`, async () => {
+        const cards = fake
           .responses()
           .filter(
             (r) => r.user === user && r.ts && JSON.stringify(r.body).includes("berth_approve") && JSON.stringify(r.body).includes(summary),
-          )
-          .find((r) => berth.store.pending.get(idOf(r.body) ?? "")?.state === "pending"),
-      );
+          );
+        for (const r of cards) if ((await berth.store.pending.get(idOf(r.body) ?? ""))?.state === "pending") return r;
+        return undefined;
+      });
       const id = idOf(card.body) ?? "";
       await blockAction(fake, { url, messageTs: card.ts as string, actionId: "berth_approve", value: id, user, channel });
       return id;
@@ -112,10 +113,14 @@ export async function startBerth(
 }
 
 /** Polls until `check` returns a value (not undefined), or fails with `what` after `timeoutMs`. */
-export async function eventually<T>(what: string, check: () => T | undefined, timeoutMs = 60_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  check: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 60_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = check();
+    const value = await check();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));

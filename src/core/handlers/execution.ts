@@ -36,10 +36,10 @@ export function answered<K extends ActionKind>(answer: Answer<K>): Handler<K>["e
         },
         c.signal,
       );
-      if (audited) auditOutcome(deps, { requestId, actor, action, host, outcome: "ok", approver: c.approval?.approver });
+      if (audited) await auditOutcome(deps, { requestId, actor, action, host, outcome: "ok", approver: c.approval?.approver });
       return { type: "reply", reply, requestId };
     } catch (error) {
-      auditOutcome(deps, { requestId, actor, action, host, outcome: `error: ${errorCode(error)}`, approver: c.approval?.approver });
+      await auditOutcome(deps, { requestId, actor, action, host, outcome: `error: ${errorCode(error)}`, approver: c.approval?.approver });
       deps.log?.("command failed", { requestId, err: error, kind: action.kind });
       return failure(error, c);
     }

@@ -38,9 +38,9 @@ export type Handler<K extends ActionKind> = {
   /** One line saying what will happen, for the gate card's title and the job card (`logs -f api on local`). */
   summary(action: ActionOf<K>, host: string | undefined): string;
   /** Exactly what will happen, below the gate card's host line: image, command, limits, environment names (never values). */
-  preview(action: ActionOf<K>, c: PreviewContext): Message[];
+  preview(action: ActionOf<K>, c: PreviewContext): Message[] | Promise<Message[]>;
   /** Why it cannot go ahead whatever anyone confirms; asked before a card is shown, so nobody confirms the impossible. */
-  refusal?(action: ActionOf<K>, c: Pick<DispatchDeps, "cloud" | "manifestHosts">): Message | undefined;
+  refusal?(action: ActionOf<K>, c: Pick<DispatchDeps, "cloud" | "manifestHosts">): Promise<Message | undefined>;
   /** Carries out the authorized, audited action. */
   execute(action: ActionOf<K>, c: HandlerContext): Promise<Outcome>;
   /**

@@ -32,8 +32,8 @@ export const create: Handler<"host.create"> = {
 export const remove: Handler<"host.remove"> = {
   runs: "job",
   summary: (a) => `host rm ${a.name}`,
-  preview(a, { cloud }) {
-    const r = cloud?.store.cloudHosts.get(a.name);
+  async preview(a, { cloud }) {
+    const r = await cloud?.store.cloudHosts.get(a.name);
     const made = r ? msg` (${r.os}, ${r.size}, ${r.region}, created by ${user(r.requester)})` : [];
     return [msg`${strong("Azure host:")} ${code(a.name)}${made}: its VM, disk, NIC, public IP and firewall are deleted`];
   },
@@ -53,10 +53,10 @@ export const extend: Handler<"host.extend"> = {
 };
 
 /** `host create|rm|extend`: checked against what exists and the policy's Azure limits, then a job (or an answer). */
-function cloudJob(action: CloudAction, c: HandlerContext): Outcome {
+async function cloudJob(action: CloudAction, c: HandlerContext): Promise<Outcome> {
   const { deps, actor, requestId } = c;
   const id = deps.jobs.newId();
-  const out = hostAction(action, actor, {
+  const out = await hostAction(action, actor, {
     cloud: deps.cloud,
     manifestHosts: deps.manifestHosts ?? [],
     jobId: id,
@@ -64,7 +64,7 @@ function cloudJob(action: CloudAction, c: HandlerContext): Outcome {
   });
   if (out.type === "reply") {
     const outcome = out.refused ? `refused: ${plainText(out.text)}` : "ok";
-    auditOutcome(deps, { requestId, actor, action, host: action.name, outcome });
+    await auditOutcome(deps, { requestId, actor, action, host: action.name, outcome });
     return replyOutcome(requestId, out.text, out.visibility, out.refused ? "refused" : undefined);
   }
   return {

@@ -42,11 +42,11 @@ export const cancel: Handler<"job.cancel"> = {
   preview: noPreview,
   async execute(a, c) {
     const { deps, actor, requestId } = c;
-    const target = deps.jobs.get(a.job);
-    if (!target) return replyOutcome(requestId, noSuchJob(a.job));
-    deps.jobs.cancel(a.job, actor.userId);
-    auditOutcome(deps, { requestId, actor, action: a, host: c.host, outcome: "cancel requested" });
-    return replyOutcome(requestId, msg`Stopping job ${code(a.job)} (${target.record.summary}).`);
+    // Here, or on whichever replica carries it (the store asks that one to stop it at its next heartbeat).
+    const target = deps.jobs.get(a.job)?.record ?? (await deps.store.jobs.get(a.job));
+    if (target?.status !== "running" || !(await deps.jobs.cancel(a.job, actor.userId))) return replyOutcome(requestId, noSuchJob(a.job));
+    await auditOutcome(deps, { requestId, actor, action: a, host: c.host, outcome: "cancel requested" });
+    return replyOutcome(requestId, msg`Stopping job ${code(a.job)} (${target.summary}).`);
   },
   inverse: undefined,
 };
@@ -81,6 +81,6 @@ export const audit: Handler<"audit.query"> = {
   runs: "reply",
   summary: plainSummary,
   preview: noPreview,
-  execute: async (a, c) => replyOutcome(c.requestId, auditReport(c.deps.store.audit.all(), a, now(c.deps))),
+  execute: async (a, c) => replyOutcome(c.requestId, auditReport(await c.deps.store.audit.all(), a, now(c.deps))),
   inverse: undefined,
 };

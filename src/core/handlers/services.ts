@@ -85,13 +85,13 @@ async function checkRollback(
   try {
     image = await deps.engine(host).previousServiceImage(action.service, c.signal);
   } catch (error) {
-    auditOutcome(deps, { requestId, actor, action, host, outcome: `error: ${errorCode(error)}`, approver: c.approval?.approver });
+    await auditOutcome(deps, { requestId, actor, action, host, outcome: `error: ${errorCode(error)}`, approver: c.approval?.approver });
     return { ok: false, outcome: failure(error, c) };
   }
   // No previous spec: the engine refuses the rollback itself, with its own clear message.
   const refused = image === undefined ? undefined : imageRefusal(c.policy, image);
   if (!refused) return { ok: true, image };
   const reason = msg`A rollback of ${code(action.service)} would bring back its previous image. ${refused} Or deploy an allowed image with ${command(`service update --image IMAGE ${action.service}`)}.`;
-  auditDecision(deps, { requestId, actor, action, host, decision: { allow: false, rule: "policy:images", reason } });
+  await auditDecision(deps, { requestId, actor, action, host, decision: { allow: false, rule: "policy:images", reason } });
   return { ok: false, outcome: replyOutcome(requestId, msg`${tone("denied")} ${reason}`, "ephemeral", "denied") };
 }
