@@ -17,9 +17,9 @@ import { createLogger } from "./logger.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { createPolicySource, type PolicySource } from "./policy-source.ts";
 import { ensureLocalAuditKeys } from "./store/audit-key.ts";
-import { createSecretBox } from "./store/secret-box.ts";
 import { openStorePort } from "./store/open-store-port.ts";
 import type { StorePort } from "./store/port.ts";
+import { createSecretBox } from "./store/secret-box.ts";
 
 /** How the ports are built beyond the Config (tests and the benchmark tune these; production keeps the defaults). */
 export type PortOptions = {

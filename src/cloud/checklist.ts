@@ -1,6 +1,6 @@
 /** The steps of a host as its job card shows them: in order, done ones ticked, the current one marked. */
 import { join, type Message, msg, type Tone, tone } from "../core/message.ts";
-import type { CloudHostRecord } from "../store/store.ts";
+import type { CloudHostRecord } from "../store/records.ts";
 import type { ResourceKind } from "./ports.ts";
 
 /** The steps of a host, in order; the card shows them as they complete. */

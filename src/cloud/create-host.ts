@@ -3,7 +3,7 @@ import { BerthError, publicMessage } from "../core/errors.ts";
 import type { JobEvent } from "../core/events.ts";
 import { code, command, type Message, msg, plainText, tone, user } from "../core/message.ts";
 import type { Policy } from "../core/policy.ts";
-import type { CloudHostRecord } from "../store/store.ts";
+import type { CloudHostRecord } from "../store/records.ts";
 import { berthPki } from "./berth-pki.ts";
 import { createOrder, progress, skipped, stepDone, stepLabel } from "./checklist.ts";
 import { planFor } from "./host-record.ts";

@@ -1,5 +1,5 @@
 import type { Actor } from "../core/action.ts";
-import type { CloudHostRecord } from "../store/store.ts";
+import type { CloudHostRecord } from "../store/records.ts";
 import type { HostPlan } from "./ports.ts";
 import type { CloudSettings } from "./provision-deps.ts";
 

@@ -1,5 +1,5 @@
 import { generateKeyPairSync, randomInt } from "node:crypto";
-import type { CloudHostRecord } from "../store/store.ts";
+import type { CloudHostRecord } from "../store/records.ts";
 import { issueServerCert, type Pem } from "./certificates.ts";
 import { linuxCloudInit, windowsSetup } from "./host-bootstrap.ts";
 import type { CloudSettings } from "./provision-deps.ts";

@@ -1,7 +1,7 @@
 import { publicMessage } from "../core/errors.ts";
 import type { JobEvent } from "../core/events.ts";
 import { code, command, type Message, msg, plainText, tone } from "../core/message.ts";
-import type { CloudHostRecord } from "../store/store.ts";
+import type { CloudHostRecord } from "../store/records.ts";
 import { removeOrder, stepLabel } from "./checklist.ts";
 import { planFor } from "./host-record.ts";
 import type { ProvisionDeps } from "./provision-deps.ts";

@@ -3,7 +3,7 @@ import { publicMessage } from "../core/errors.ts";
 import type { JobEvent } from "../core/events.ts";
 import { type Message, msg, plainText } from "../core/message.ts";
 import type { DockerConnection } from "../engines/ports.ts";
-import type { CloudHostRecord } from "../store/store.ts";
+import type { CloudHostRecord } from "../store/records.ts";
 import { cloudConnection } from "./berth-pki.ts";
 import type { Pem } from "./certificates.ts";
 import type { ProvisionDeps } from "./provision-deps.ts";

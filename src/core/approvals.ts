@@ -151,12 +151,7 @@ export function approvedCard(a: Approved, refusal?: Message): Message {
 }
 
 /** An approved `grant` request: the requester has the role from now until it ends, announced in the channel. */
-export async function startGrant(
-  action: ActionOf<"grant.request">,
-  a: Approved,
-  deps: DispatchDeps,
-  requestId: string,
-): Promise<Outcome> {
+export async function startGrant(action: ActionOf<"grant.request">, a: Approved, deps: DispatchDeps, requestId: string): Promise<Outcome> {
   const p = a.pending;
   const id = `g-${randomBytes(3).toString("hex")}`;
   const startsAt = now(deps);

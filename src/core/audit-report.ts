@@ -1,4 +1,4 @@
-import type { AuditRecord } from "../store/store.ts";
+import type { AuditRecord } from "../store/audit-log.ts";
 import type { ActionOf } from "./action.ts";
 import { code, join, type Message, msg, strong, user } from "./message.ts";
 

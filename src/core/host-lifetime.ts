@@ -1,4 +1,4 @@
-import type { CloudHostRecord } from "../store/store.ts";
+import type { CloudHostRecord } from "../store/records.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
 import { code, type Message, msg, tone, user } from "./message.ts";
 import type { Policy } from "./policy.ts";

@@ -30,7 +30,8 @@ export async function placeOf(
   host: string | undefined,
 ): Promise<Place> {
   const concerned = hostOf(action, host);
-  const made = concerned !== undefined && action.kind in onAnotherPersonsHost ? await deps.cloud?.store.cloudHosts.get(concerned) : undefined;
+  const made =
+    concerned !== undefined && action.kind in onAnotherPersonsHost ? await deps.cloud?.store.cloudHosts.get(concerned) : undefined;
   return {
     channelId: channel.channelId,
     channelName: channel.channelName,

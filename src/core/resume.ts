@@ -5,7 +5,7 @@
  * exec's output, a service watch) is ended honestly on its card. Host jobs have their own resume (scheduler.ts).
  */
 import { type ContainerSummary, labels } from "../engines/ports.ts";
-import type { ResumableJob } from "../store/store.ts";
+import type { ResumableJob } from "../store/records.ts";
 import type { Actor } from "./action.ts";
 import type { JobEvent, JobResume } from "./events.ts";
 import { resumeLogs, resumeRun } from "./execute.ts";

@@ -1,8 +1,7 @@
 import { join } from "node:path";
 import { auditOutcome, errorCode } from "../core/audit.ts";
 import type { DispatchDeps, JobPlan } from "../core/dispatch.ts";
-import { publicMessage } from "../core/errors.ts";
-import { BerthError } from "../core/errors.ts";
+import { BerthError, publicMessage } from "../core/errors.ts";
 import { lost, suspended, takenOver } from "../core/job-context.ts";
 import type { JobRegistry, LiveJob } from "../core/jobs.ts";
 import { safeRegExp } from "../core/policy.ts";

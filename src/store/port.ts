@@ -9,10 +9,10 @@
  */
 import { BerthError } from "../core/errors.ts";
 import type { AuditEntry, AuditHead, AuditRecord, ChainReport } from "./audit-log.ts";
-import type { CloudHostRecord, GrantRecord, JobRecord, PendingRecord } from "./store.ts";
+import type { CloudHostRecord, GrantRecord, JobRecord, PendingRecord } from "./records.ts";
 
 export type { AuditEntry, AuditHead, AuditRecord, ChainReport } from "./audit-log.ts";
-export type { CloudHostRecord, GrantRecord, JobRecord, PendingRecord } from "./store.ts";
+export type { CloudHostRecord, GrantRecord, JobRecord, PendingRecord } from "./records.ts";
 
 /**
  * How far a job's output has been handed on (to Slack or the spool): the Docker timestamp of the last line, as Docker
@@ -98,7 +98,7 @@ export type CloudHostStore = {
   live(): Promise<CloudHostRecord[]>;
 };
 
-/** berth's own key material (its CA), sealed with the secret box; see store.ts for the rules both adapters follow. */
+/** berth's own key material (its CA), sealed with the secret box; see secret-rules.ts for the rules both adapters follow. */
 export type SecretStore = {
   get(name: string): Promise<string | undefined>;
   /** Stores the value unless one is there already; returns the one that is kept (first writer wins). */

@@ -1,5 +1,5 @@
 /**
- * The rules for berth's own secrets, the same in both store adapters (and as store.ts keeps them): sealed with the
+ * The rules for berth's own secrets, the same in both store adapters: sealed with the
  * secret box at rest, a value an older berth stored in clear is sealed in place the first time it is read with a
  * key, and a database that outlives the process never takes a secret in clear.
  */

@@ -1,5 +1,5 @@
 /**
- * The embedded store port over node:sqlite: berth.db in BERTH_DATA_DIR, the same file store.ts keeps (its tables stay
+ * The embedded store port over node:sqlite: berth.db in BERTH_DATA_DIR, the same file older berths kept (its tables stay
  * as they are; the new ones are added by versioned migrations), held by one berth process at a time.
  *
  * Longer than most files because it is the whole adapter: every statement sits next to the others it must agree with.
@@ -17,7 +17,6 @@ import { type CloudHostRecord, checkTake, type Fence, type LeaseResult, type Sto
 import { pendingParams, toGrant, toJob, toPending } from "./rows.ts";
 import type { SecretBox } from "./secret-box.ts";
 import { secretStore } from "./secret-rules.ts";
-import { migrateJobsTable } from "./store.ts";
 
 export type SqliteStoreOptions = {
   /** BERTH_DATA_DIR, or `:memory:` for tests that need no file. */
@@ -28,7 +27,7 @@ export type SqliteStoreOptions = {
   auditKeys?: AuditKeyring | undefined;
 };
 
-/** Versioned by `PRAGMA user_version`. Version 1 is store.ts's schema as it stands, so an existing berth.db just moves on. */
+/** Versioned by `PRAGMA user_version`. Version 1 is the schema older berths wrote, so an existing berth.db just moves on. */
 const migrations: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, user_id TEXT NOT NULL, channel_id TEXT NOT NULL, host TEXT,
@@ -48,16 +47,36 @@ const migrations: readonly string[] = [
     seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, record TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, key_id TEXT);
   CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
   CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;`,
-  // The job cursor columns come first (migrateJobsTable, shared with store.ts, which adds them to a berth.db it opens).
+  // The job cursor columns come first (migrateJobsTable: an older berth may have added them already).
   `CREATE INDEX IF NOT EXISTS jobs_running ON jobs (created_at) WHERE status = 'running';
   CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT, token INTEGER NOT NULL, expires_at INTEGER NOT NULL);
-  CREATE TABLE IF NOT EXISTS dedupe (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL); -- store.ts (dedupe.ts) may have made it
+  CREATE TABLE IF NOT EXISTS dedupe (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL); -- an older berth may have made it
   CREATE TABLE IF NOT EXISTS rate_windows (
     bucket TEXT NOT NULL, window_start INTEGER NOT NULL, window_ms INTEGER NOT NULL, used INTEGER NOT NULL,
     PRIMARY KEY (bucket, window_start));`,
   // Who asked to stop a job, for the replica carrying it (the Stop button may reach any replica).
   "ALTER TABLE jobs ADD COLUMN cancel_by TEXT;",
 ];
+
+/**
+ * The columns a job's cursor and resume details need, added to a berth.db an older berth made. The same names as the
+ * store port's second migration (sqlite-store.ts), so the data carries over to it.
+ */
+export function migrateJobsTable(db: DatabaseSync): void {
+  const columns = new Set(
+    db
+      .prepare("PRAGMA table_info(jobs)")
+      .all()
+      .map((c) => String(c.name)),
+  );
+  for (const [name, type] of [
+    ["cursor_at", "TEXT"],
+    ["cursor_lines", "INTEGER"],
+    ["resume", "TEXT"],
+  ] as const) {
+    if (!columns.has(name)) db.exec(`ALTER TABLE jobs ADD COLUMN ${name} ${type}`);
+  }
+}
 
 /** SQLite's primary result codes berth tells apart (https://sqlite.org/rescode.html). */
 const sqliteCode = { busy: 5, locked: 6, readonly: 8, corrupt: 11, full: 13, cantopen: 14, constraint: 19, notadb: 26 };
@@ -133,7 +152,7 @@ function holdDirectory(dir: string): DatabaseSync {
   return lock;
 }
 
-/** The data directory is berth's alone (0700) and its files are readable by berth only (0600), as store.ts keeps them. */
+/** The data directory is berth's alone (0700) and its files are readable by berth only (0600). */
 function privateDirectory(dir: string, db: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   try {
