@@ -4,6 +4,7 @@ import type { Config } from "./config.ts";
 import { watchOwnContainers } from "./container-watch.ts";
 import { policyUsergroups } from "./core/policy.ts";
 import { engineHealth, lastLines } from "./host-probes.ts";
+import { holdLease } from "./lease-holder.ts";
 import { createOpsServer } from "./ops-server.ts";
 import type { Ports } from "./ports.ts";
 import { createScheduler } from "./scheduler.ts";
@@ -43,10 +44,18 @@ export type BerthOptions = {
  */
 export function createBerth(ports: Ports, slackAt: Omit<SlackSettings, "customRoutes">, options: BerthOptions = {}) {
   const { config, log, metrics, store, jobs, policy } = ports;
+  let draining = false;
   const ops = createOpsServer({
     report: async () => {
       const state = slack.state();
       return { ok: state !== "failed", slack: state, ...(await engineHealth(ports)()) };
+    },
+    ready: async () => {
+      if (draining || !/^(connected|listening)/.test(slack.state())) return false;
+      return store.ping().then(
+        () => true,
+        () => false,
+      );
     },
     metrics,
     token: config.metrics.token,
@@ -128,17 +137,29 @@ export function createBerth(ports: Ports, slackAt: Omit<SlackSettings, "customRo
       } else port = (await slack.start()) as number;
       await scheduler.start();
       if (ports.hosts.notifications?.enabled ?? true) {
-        watchOwnContainers({
-          hosts: ports.hosts,
-          engine: ports.engine,
-          installation: ports.installation,
-          known: (job) => store.jobs.get(job) !== undefined,
-          // An event already on its way when stop() aborts the watch must not reach a closed store or a stopped Slack.
-          onEvent: (host, event) => !ports.suspended() && slack.notify(host, event),
-          signal: watching.signal,
-          log: (event, fields) => log.info(event, fields),
-          error: (event, fields) => log.error(event, fields),
-        });
+        // One replica watches each host (its lease), so a crash is told once however many replicas run.
+        for (const c of ports.hosts.connections) {
+          holdLease({
+            leases: store.leases,
+            name: `watch:${c.name}`,
+            owner: jobs.owner,
+            ttlMs: jobs.leaseTtlMs,
+            signal: watching.signal,
+            log: (event, fields) => log.info(event, fields),
+            run: (signal) =>
+              watchOwnContainers({
+                hosts: { connections: [c] },
+                engine: ports.engine,
+                installation: ports.installation,
+                known: async (job) => (await store.jobs.get(job)) !== undefined,
+                // An event already on its way when stop() aborts the watch must not reach a closed store or a stopped Slack.
+                onEvent: (host, event) => !ports.suspended() && slack.notify(host, event),
+                signal,
+                log: (event, fields) => log.info(event, fields),
+                error: (event, fields) => log.error(event, fields),
+              }),
+          });
+        }
       }
       await audit.start();
       const mode = slack.socketMode ? "socket" : "http";
@@ -146,6 +167,7 @@ export function createBerth(ports: Ports, slackAt: Omit<SlackSettings, "customRo
       return port;
     },
     async stop(): Promise<void> {
+      draining = true;
       policy.close();
       scheduler.stop();
       // Jobs that make or remove Azure hosts are interrupted, not undone: the next start resumes them.

@@ -79,16 +79,23 @@ export function watchOwnContainers(o: {
   hosts: Pick<Hosts, "connections">;
   engine: (host: string) => Pick<ContainerEngine, "name" | "events">;
   installation: string;
-  known: (jobId: string) => boolean;
+  known: (jobId: string) => Promise<boolean>;
   onEvent: (host: string, event: ContainerEvent) => void;
   signal: AbortSignal;
   log: (event: string, fields: Record<string, unknown>) => void;
   error: (event: string, fields: Record<string, unknown>) => void;
 }): void {
   for (const c of o.hosts.connections) {
-    const ours = (event: ContainerEvent) =>
-      isOwned(event.labels, o.installation) && o.known(event.labels[labels.job] ?? "") && (event.labels[labels.host] ?? c.name) === c.name;
-    void watchContainers(o.engine(c.name), (event) => ours(event) && o.onEvent(c.name, event), {
+    const ours = async (event: ContainerEvent) =>
+      isOwned(event.labels, o.installation) &&
+      (event.labels[labels.host] ?? c.name) === c.name &&
+      (await o.known(event.labels[labels.job] ?? "").catch(() => false));
+    const seen = (event: ContainerEvent) =>
+      void ours(event).then(
+        (mine) => mine && o.onEvent(c.name, event),
+        () => undefined,
+      );
+    void watchContainers(o.engine(c.name), seen, {
       signal: o.signal,
       log: (event, fields) => o.log(event, { host: c.name, ...fields }),
     }).catch((error: unknown) => o.error("container watch stopped", { host: c.name, err: error }));

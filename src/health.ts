@@ -5,7 +5,7 @@ import { type Metrics, metricsHandler } from "./metrics.ts";
 export type HealthReport = { ok: boolean; slack: string; engines: Record<string, { reachable: boolean; error?: string }> };
 
 /** The paths berth answers besides Slack's: Bolt's customRoutes and the Socket Mode and metrics listeners use these. */
-export const opsPaths = ["/healthz", "/healthz/details", "/metrics"] as const;
+export const opsPaths = ["/healthz", "/healthz/details", "/readyz", "/metrics"] as const;
 
 /**
  * Who may read the details (host names, engine errors) and the metrics on a listener: nobody (the public port when no
@@ -20,10 +20,27 @@ export type OpsAccess = { kind: "none" } | { kind: "token"; token: string } | { 
  * unreachable engine is reported in the details but does not fail the probe, since one remote host going away must
  * not get berth restarted.
  */
-export function opsHandler(o: { report: () => Promise<HealthReport>; metrics?: Metrics | undefined; access: OpsAccess }) {
+export function opsHandler(o: {
+  report: () => Promise<HealthReport>;
+  /**
+   * GET /readyz: whether this replica should be sent deliveries now (Slack connected, the database answering, not
+   * draining). Not ready is not unhealthy: a replica waiting for its database is not restarted for it.
+   */
+  ready?: (() => Promise<boolean>) | undefined;
+  metrics?: Metrics | undefined;
+  access: OpsAccess;
+}) {
   const metrics = o.metrics && metricsHandler(o.metrics);
   return (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? "/", "http://berth");
+    if (url.pathname === "/readyz") {
+      const ready = o.ready ?? (async () => (await o.report()).ok);
+      ready().then(
+        (ok) => send(res, ok ? 200 : 503, { ready: ok }),
+        () => send(res, 503, { ready: false }),
+      );
+      return;
+    }
     const details = url.pathname === "/healthz/details" || (url.pathname === "/healthz" && url.searchParams.has("details"));
     if (url.pathname === "/healthz" && !details) {
       o.report().then(

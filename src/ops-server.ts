@@ -11,6 +11,7 @@ import type { Metrics } from "./metrics.ts";
  */
 export function createOpsServer(o: {
   report: () => Promise<HealthReport>;
+  ready?: () => Promise<boolean>;
   metrics?: Metrics | undefined;
   /** Bearer token for details and metrics on the public port; without it they are not served there. */
   token?: string | undefined;
@@ -18,7 +19,7 @@ export function createOpsServer(o: {
   separate?: { port?: number | undefined; host?: string | undefined } | undefined;
 }) {
   const publicAccess: OpsAccess = o.token ? { kind: "token", token: o.token } : { kind: "none" };
-  const handler = opsHandler({ report: o.report, metrics: o.metrics, access: publicAccess });
+  const handler = opsHandler({ report: o.report, ready: o.ready, metrics: o.metrics, access: publicAccess });
   let publicServer: Server | undefined;
   let separateServer: Server | undefined;
   return {
@@ -29,7 +30,7 @@ export function createOpsServer(o: {
       const port = o.separate?.port;
       if (port === undefined) return;
       separateServer = await listen(
-        opsHandler({ report: o.report, metrics: o.metrics, access: { kind: "open" } }),
+        opsHandler({ report: o.report, ready: o.ready, metrics: o.metrics, access: { kind: "open" } }),
         port,
         o.separate?.host ?? "127.0.0.1",
       );

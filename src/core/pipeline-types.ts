@@ -52,6 +52,11 @@ export type JobPlan = {
    * (the spool keeps `lines` lines), how many thread replies it had posted, and when it started.
    */
   resumed?: { lines: number; messages: number; startedAt: number } | undefined;
+  /**
+   * A resumed run's output from its start up to its cursor, masked, read again from the engine: what rebuilds the
+   * full log on a replica that does not have the spool the previous owner wrote.
+   */
+  backfill?: ((signal: AbortSignal) => AsyncIterable<string>) | undefined;
   /** The card's button: Stop for streams, Cancel for work that is undone when stopped (host create), null for none. */
   stopLabel?: string | null | undefined;
   run(signal: AbortSignal): AsyncGenerator<JobEvent>;

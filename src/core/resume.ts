@@ -12,6 +12,8 @@ import { resumeLogs, resumeRun } from "./execute.ts";
 import type { JobAction, JobContext } from "./job-context.ts";
 import { code, msg } from "./message.ts";
 import type { DispatchDeps, JobPlan } from "./pipeline-types.ts";
+import { safeRegExp } from "./policy.ts";
+import { createRedactor } from "./redact.ts";
 
 /** What a job's runner stores with it (store.jobs.setResume), so that the next berth can carry it on. */
 export type StoredResume = {
@@ -67,6 +69,7 @@ export function resumeJob(job: ResumableJob, deps: Deps): Resumed {
       approvedBy: stored.approvedBy,
       cardTs: job.messageTs,
       resumed: { lines: job.cursor?.lines ?? 0, messages: stored.messages, startedAt: job.createdAt },
+      backfill: stored.point?.kind === "container.run" && job.cursor ? backfill(stored.point.container, job.cursor, ctx, deps) : undefined,
       run: (signal) => {
         const point = stored.point;
         if (point?.kind === "container.run") return resumeRun(point, after, ctx, signal);
@@ -75,6 +78,33 @@ export function resumeJob(job: ResumableJob, deps: Deps): Resumed {
         return notCarriedOn(stored.action.kind);
       },
     },
+  };
+}
+
+/**
+ * The run's lines up to its cursor, as the thread spooled them (one LogLine, one spool line), masked with the
+ * container's environment values and the policy's patterns. A run's job shows its container's whole output, so its
+ * logs from the start are exactly what the previous owner handed on.
+ */
+function backfill(
+  container: string,
+  cursor: { at: string; lines: number },
+  ctx: JobContext,
+  deps: Deps,
+): (signal: AbortSignal) => AsyncIterable<string> {
+  return async function* (signal) {
+    const values = await ctx.engine.secretValues(container, signal);
+    const redact = createRedactor(
+      values,
+      deps.policy().redact.flatMap((p) => safeRegExp(p) ?? []),
+    );
+    let n = 0;
+    for await (const line of ctx.engine.logs({ container, follow: false }, signal)) {
+      // Lines of the same nanosecond as the cursor's are still before it; the count says where the spool ended.
+      if (n >= cursor.lines || (line.at !== undefined && line.at > cursor.at)) return;
+      n++;
+      yield redact.line(line);
+    }
   };
 }
 

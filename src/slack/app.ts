@@ -62,28 +62,32 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
   const { core, metrics, log } = deps;
   const socketMode = Boolean(settings.appToken);
   let state = "starting";
+  let stopping = false;
   // Bolt's own log lines are for debugging berth; berth's JSON log is the operator's.
   const logLevel = (settings.logLevel === "debug" ? "debug" : "warn") as LogLevel;
+  const socketReceiver = socketMode
+    ? new SocketModeReceiver({
+        appToken: settings.appToken ?? "",
+        logLevel,
+        // The Socket Mode client's own Web API client (apps.connections.open, a Tier 1 method) waits out a 429 and
+        // retries, instead of handing socket-mode's reconnect logic an error it may treat as unrecoverable.
+        installerOptions: {
+          clientOptions: {
+            slackApiUrl: settings.apiUrl,
+            retryConfig: { retries: 10, factor: 2, minTimeout: 1000, maxTimeout: 60_000 },
+          },
+        },
+        customPropertiesExtractor: (event: { envelope_id?: unknown }) => ({ envelopeId: event.envelope_id }),
+      })
+    : undefined;
   const app = new App({
     token: settings.botToken,
     ...(socketMode
       ? {
           socketMode: true,
-          // Made here rather than by Bolt only to hand each envelope's id to the listeners (context.envelopeId): a
+          // Made above rather than by Bolt only to hand each envelope's id to the listeners (context.envelopeId): a
           // redelivered envelope keeps its id, and deliveries.ts drops it.
-          receiver: new SocketModeReceiver({
-            appToken: settings.appToken ?? "",
-            logLevel,
-            // The Socket Mode client's own Web API client (apps.connections.open, a Tier 1 method) waits out a 429 and
-            // retries, instead of handing socket-mode's reconnect logic an error it may treat as unrecoverable.
-            installerOptions: {
-              clientOptions: {
-                slackApiUrl: settings.apiUrl,
-                retryConfig: { retries: 10, factor: 2, minTimeout: 1000, maxTimeout: 60_000 },
-              },
-            },
-            customPropertiesExtractor: (event: { envelope_id?: unknown }) => ({ envelopeId: event.envelope_id }),
-          }),
+          receiver: socketReceiver,
         }
       : { signingSecret: settings.signingSecret ?? "", customRoutes: settings.customRoutes ?? [] }),
     // Explicit: in Socket Mode the listener clients would otherwise inherit 100 retries (docs/reference/slack-platform.md §3.3).
@@ -284,6 +288,18 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
     /** Connects (Socket Mode) or listens (HTTP); resolves with the HTTP port in HTTP mode. */
     async start(): Promise<number | undefined> {
       if (socketMode) {
+        // Readiness follows the connection: a replica whose socket dropped takes no deliveries until it is back (Slack
+        // sends them to the replicas still connected meanwhile).
+        const client = socketReceiver?.client;
+        client?.on("connected", () => {
+          if (!stopping) state = "connected (socket mode)";
+        });
+        client?.on("reconnecting", () => {
+          if (!stopping) state = "reconnecting (socket mode)";
+        });
+        client?.on("disconnected", () => {
+          if (!stopping) state = "reconnecting (socket mode)";
+        });
         await app.start();
         state = "connected (socket mode)";
         return undefined;
@@ -294,6 +310,8 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
     },
     /** Stops taking requests, then waits for replies already under way. */
     async stop(): Promise<void> {
+      stopping = true;
+      state = "stopping";
       await app.stop();
       // Work under way can start more (a command's job keeps its stream): wait until nothing is left, not for a snapshot.
       while (work.size) await Promise.allSettled([work.settled(), notifier.idle()]);

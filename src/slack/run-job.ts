@@ -1,4 +1,5 @@
-import { join } from "node:path";
+import { mkdir, open } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { auditOutcome, errorCode } from "../core/audit.ts";
 import type { DispatchDeps, JobPlan } from "../core/dispatch.ts";
 import { BerthError, publicMessage } from "../core/errors.ts";
@@ -104,13 +105,21 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
     user: plan.actor.userId,
     ...(resumed && { fromLine: resumed.lines }),
   });
+  const spoolPath = join(deps.spoolDir, `${plan.id}.log`);
+  // Carried on from another replica (or a lost disk): the lines before the cursor are read again into the spool, so
+  // the full log is whole; they are not posted again.
+  if (resumed && plan.backfill) {
+    await backfillSpool(spoolPath, resumed.lines, plan.backfill(live.controller.signal)).catch((error: unknown) =>
+      deps.log?.("full log not rebuilt", { job: plan.id, err: error }),
+    );
+  }
   const durable = cursorKeeper(live, deps);
   const lag = lineLagMeter(durable.outbox, deps.lineLag);
   const thread = createThread({
     outbox: lag.outbox,
     channel,
     threadTs: ts,
-    spoolPath: join(deps.spoolDir, `${plan.id}.log`),
+    spoolPath,
     filename: `${plan.id}.log`,
     maxMessages: deps.maxThreadMessages,
     resume: resumed && { lines: resumed.lines, messages: resumed.messages },
@@ -240,6 +249,45 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
     }
   })();
   return { ok: true, done };
+}
+
+/**
+ * Brings a resumed job's spool up to `lines` lines from `source` (the output from its start): a spool this replica
+ * wrote already is kept and only what it lacks is appended, so a restart on the same disk reads nothing again.
+ */
+async function backfillSpool(path: string, lines: number, source: AsyncIterable<string>): Promise<void> {
+  const have = await countLines(path);
+  if (have >= lines) return;
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const out = await open(path, "a", 0o600);
+  try {
+    let n = 0;
+    let batch: string[] = [];
+    for await (const text of source) {
+      if (++n <= have) continue;
+      batch.push(text);
+      if (batch.length >= 1000) {
+        await out.write(`${batch.join("\n")}\n`);
+        batch = [];
+      }
+      if (n >= lines) break;
+    }
+    if (batch.length) await out.write(`${batch.join("\n")}\n`);
+  } finally {
+    await out.close();
+  }
+}
+
+async function countLines(path: string): Promise<number> {
+  const file = await open(path, "r").catch(() => undefined);
+  if (!file) return 0;
+  try {
+    let n = 0;
+    for await (const chunk of file.createReadStream()) for (const byte of chunk as Buffer) if (byte === 0x0a) n++;
+    return n;
+  } finally {
+    await file.close().catch(() => undefined);
+  }
 }
 
 const resumedNote = (lines: number) => `Carried on after berth restarted, from line ${lines.toLocaleString("en")}.`;
