@@ -11,15 +11,18 @@ import { HostsSchema } from "../src/core/hosts.ts";
 import { loadPolicyFile } from "../src/core/policy-file.ts";
 import { parseYaml } from "../src/core/yaml-file.ts";
 
-// What can be checked about the Dockerfile and the compose and Kubernetes manifests without a registry to pull base
-// images from: they parse, name only variables berth reads, copy paths that exist, and agree with each other.
+// What can be checked about the Dockerfile, the compose files, the Kubernetes manifests and the Helm chart without a
+// registry to pull base images from, a cluster or a helm binary: they parse, name only variables berth reads, copy
+// paths that exist, and agree with each other. Past 400 lines because every check reads the same parsed manifests and
+// the same list of variables berth reads (envSchema); split, each part would repeat that set-up.
 
 // biome-ignore lint/suspicious/noExplicitAny: walking arbitrary YAML documents
 type Doc = Record<string, any>;
 
+/** The YAML files under dir, except Helm templates (Go templates that are YAML only once rendered). */
 function yamlFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name))
+    .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name) && !/(^|\/)helm\/[^/]+\/templates(\/|$)/.test(e.parentPath))
     .map((e) => join(e.parentPath, e.name));
 }
 
@@ -38,6 +41,7 @@ const deployment = ofKind("Deployment")[0] ?? {};
 const pod: Doc = deployment.spec?.template?.spec ?? {};
 const container: Doc = pod.containers?.[0] ?? {};
 const containerEnv: Doc[] = container.env ?? [];
+const envValue = (name: string) => containerEnv.find((e) => e.name === name)?.value as string | undefined;
 
 /** The variables berth reads: the keys of the Env schema in src/config.ts (read as text: the schema is private). */
 const envSchema = (() => {
@@ -45,6 +49,11 @@ const envSchema = (() => {
   const body = text.slice(text.indexOf("const Env = z.object({"), text.indexOf("\n});", text.indexOf("const Env = z.object({")));
   return new Set([...body.matchAll(/^ {2}([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1] ?? ""));
 })();
+/**
+ * Read by the store opener (src/store/open-store-port.ts takes it as databaseUrl) and not yet a key of the Env schema
+ * in src/config.ts; once it is, this set changes nothing.
+ */
+const storeVariables = new Set(["BERTH_DATABASE_URL"]);
 /** Read by @azure/identity's DefaultAzureCredential, not by berth (docs/deploy.md "Runtime contract"). */
 const azureIdentity = new Set([
   "AZURE_CLIENT_ID",
@@ -59,7 +68,8 @@ const azureIdentity = new Set([
 
 function assertKnownVariables(where: string, names: Iterable<string>) {
   for (const name of names) {
-    assert.ok(envSchema.has(name) || azureIdentity.has(name), `${where} sets ${name}, which berth does not read (src/config.ts Env)`);
+    const known = envSchema.has(name) || azureIdentity.has(name) || storeVariables.has(name);
+    assert.ok(known, `${where} sets ${name}, which berth does not read (src/config.ts Env)`);
   }
 }
 
@@ -104,52 +114,169 @@ const packageBuilds = readdirSync("packages")
 
 test("every YAML file under manifests/ parses", () => {
   const files = yamlFiles("manifests");
-  assert.ok(files.length >= 9, `expected the compose and Kubernetes manifests, found ${files.join(", ")}`);
+  assert.ok(files.length >= 12, `expected the compose, Kubernetes and Helm manifests, found ${files.join(", ")}`);
   for (const file of files) docs(file);
   assert.deepEqual(
-    ofKind("Deployment").length + ofKind("ServiceAccount").length + ofKind("PersistentVolumeClaim").length,
-    3,
-    "one Deployment, ServiceAccount and PersistentVolumeClaim",
+    ["Deployment", "ServiceAccount", "PodDisruptionBudget", "PersistentVolumeClaim"].map((k) => ofKind(k).length),
+    [1, 1, 1, 0],
+    "one Deployment, ServiceAccount and PodDisruptionBudget; no PersistentVolumeClaim (the data dir is scratch with PostgreSQL)",
   );
 });
 
-test("the kustomization lists files that exist, and not the example Secret", () => {
+test("the kustomizations list files that exist, and not the example Secret", () => {
   const [kustomization] = docs("manifests/kubernetes/kustomization.yaml");
   const resources = (kustomization?.resources ?? []) as string[];
   for (const r of resources) assert.ok(existsSync(join("manifests/kubernetes", r)), `${r} is listed but missing`);
   assert.ok(!resources.includes("secret.example.yaml"), "placeholder secrets must never be applied");
   const listed = new Set(resources);
-  for (const f of readdirSync("manifests/kubernetes")) {
-    if (f !== "kustomization.yaml" && f !== "secret.example.yaml") assert.ok(listed.has(f), `${f} is not in kustomization.yaml`);
+  for (const f of readdirSync("manifests/kubernetes", { withFileTypes: true }).filter((e) => e.isFile())) {
+    if (f.name !== "kustomization.yaml" && f.name !== "secret.example.yaml") {
+      assert.ok(listed.has(f.name), `${f.name} is not in kustomization.yaml`);
+    }
   }
+  const [overlay] = docs("manifests/kubernetes/sqlite/kustomization.yaml");
+  for (const r of overlay?.resources as string[]) assert.ok(existsSync(join("manifests/kubernetes/sqlite", r)), `sqlite/: ${r}`);
+  assert.ok((overlay?.resources as string[]).includes(".."), "the SQLite variant is the base with patches");
 });
 
-test("the Deployment runs one replica, recreated, probed on /healthz at the container port", () => {
-  assert.equal(deployment.spec?.replicas, 1);
-  assert.equal(deployment.spec?.strategy?.type, "Recreate");
-  // The reason is written next to the number, for whoever is tempted to scale it.
-  assert.match(
-    readFileSync("manifests/kubernetes/deployment.yaml", "utf8"),
-    /# Exactly one: the embedded SQLite store[\s\S]*replicas: 1\n/,
-  );
+/** preStop's pause in seconds: the kubelet's sleep action, or an exec of node's setTimeout. */
+function preStopSeconds(c: Doc): number {
+  const preStop = c.lifecycle?.preStop as Doc | undefined;
+  if (preStop?.sleep) return Number(preStop.sleep.seconds);
+  const script = (preStop?.exec?.command as string[] | undefined)?.join(" ") ?? "";
+  const ms = /setTimeout\([^,]*,\s*(\d+)\)/.exec(script)?.[1];
+  assert.ok(ms, "preStop pauses (sleep action or node -e setTimeout)");
+  return Number(ms) / 1000;
+}
+/** Seconds a pod needs to stop: preStop's pause, then berth's drain as berth parses BERTH_DRAIN_TIMEOUT. */
+function stopBudget(c: Doc, drainTimeout: string | undefined) {
+  const drain = loadConfig(drainTimeout === undefined ? {} : { BERTH_DRAIN_TIMEOUT: drainTimeout }).drainMs / 1000;
+  return { preStop: preStopSeconds(c), drain };
+}
+/** What the pod's last moments need on top of preStop and the drain: the final card edits, closing the pool. */
+const minimumMargin = 5;
+
+test("the Deployment runs two replicas that roll one at a time, each ready on /readyz and alive on /healthz", () => {
+  assert.equal(deployment.spec?.replicas, 2);
+  assert.deepEqual(deployment.spec?.strategy, { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+  // The reason is written next to the number, for whoever is tempted to change it.
+  assert.match(readFileSync("manifests/kubernetes/deployment.yaml", "utf8"), /# Two replicas sharing one PostgreSQL[\s\S]*replicas: 2\n/);
   const ports = (container.ports ?? []) as Doc[];
   const port = ports[0] as Doc;
   assert.equal(port.containerPort, loadConfig({}).port, "the container port is berth's default PORT");
-  const portEnv = containerEnv.find((e) => e.name === "PORT");
-  assert.equal(Number(portEnv?.value ?? port.containerPort), port.containerPort);
-  for (const probe of ["livenessProbe", "readinessProbe"]) {
-    const get = container[probe]?.httpGet as Doc;
-    assert.equal(get?.path, "/healthz", probe);
+  assert.equal(Number(envValue("PORT") ?? port.containerPort), port.containerPort);
+  for (const [probe, path] of [
+    ["readinessProbe", "/readyz"],
+    ["livenessProbe", "/healthz"],
+  ]) {
+    const get = container[probe as string]?.httpGet as Doc;
+    assert.equal(get?.path, path, probe);
     assert.ok(get.port === port.name || get.port === port.containerPort, `${probe} must use the container port`);
   }
+  const [pdb] = ofKind("PodDisruptionBudget");
+  assert.equal(pdb?.spec?.minAvailable, 1);
+  assert.ok(pdb?.spec?.minAvailable < deployment.spec?.replicas, "a PodDisruptionBudget that allows no eviction blocks node drains");
+  const podLabels = deployment.spec?.template?.metadata?.labels as Doc;
+  for (const [k, v] of Object.entries(pdb?.spec?.selector?.matchLabels ?? {})) assert.equal(podLabels[k], v, `the PDB selects ${k}`);
+  const spread = (pod.topologySpreadConstraints ?? []) as Doc[];
+  assert.ok(
+    spread.some((t) => t.topologyKey === "kubernetes.io/hostname" && t.labelSelector?.matchLabels?.["app.kubernetes.io/name"] === "berth"),
+    "the replicas spread over nodes",
+  );
 });
 
-test("the pod runs as the image's non-root user with a read-only root and a writable data volume", () => {
+test("terminationGracePeriodSeconds covers preStop, BERTH_DRAIN_TIMEOUT and a margin", () => {
+  const { preStop, drain } = stopBudget(container, envValue("BERTH_DRAIN_TIMEOUT"));
+  assert.ok(preStop > 0 && drain > 0);
+  const grace = pod.terminationGracePeriodSeconds as number;
+  assert.ok(grace >= preStop + drain + minimumMargin, `grace ${grace}s < preStop ${preStop}s + drain ${drain}s + ${minimumMargin}s`);
+  // The comment next to the number states the same sum.
+  assert.match(
+    readFileSync("manifests/kubernetes/deployment.yaml", "utf8"),
+    new RegExp(`preStop pause \\(${preStop} s\\)[\\s\\S]*BERTH_DRAIN_TIMEOUT, ${drain} s[\\s\\S]*${grace - preStop - drain} s margin`),
+  );
+});
+
+test("the replicas share PostgreSQL from a Secret; the data dir is per-pod scratch", () => {
+  const url = containerEnv.find((e) => e.name === "BERTH_DATABASE_URL");
+  assert.ok(url?.valueFrom?.secretKeyRef && url.valueFrom.secretKeyRef.optional !== true, "BERTH_DATABASE_URL from a required Secret key");
+  const example = docs("manifests/kubernetes/secret.example.yaml").find((d) => d.metadata?.name === url.valueFrom.secretKeyRef.name);
+  assert.match(example?.stringData?.[url.valueFrom.secretKeyRef.key] ?? "", /^postgres:\/\//);
+  const mount = (container.volumeMounts as Doc[]).find((m) => m.mountPath === envValue("BERTH_DATA_DIR"));
+  const volume = (pod.volumes as Doc[]).find((v) => v.name === mount?.name);
+  assert.ok(volume?.emptyDir, "BERTH_DATA_DIR is an emptyDir: the state is in the database");
+});
+
+type JsonPatchOp = { op: string; path: string; value?: unknown };
+
+/** RFC 6902 on a parsed document: the operations the SQLite overlay uses (add, replace, remove, test). */
+function applyJsonPatch(target: Doc, ops: JsonPatchOp[]): void {
+  for (const { op, path, value } of ops) {
+    const keys = path
+      .split("/")
+      .slice(1)
+      .map((k) => k.replaceAll("~1", "/").replaceAll("~0", "~"));
+    const last = keys.pop() as string;
+    // biome-ignore lint/suspicious/noExplicitAny: walking a parsed document
+    const parent = keys.reduce<any>((node, k) => node?.[Array.isArray(node) ? Number(k) : k], target);
+    assert.ok(parent !== undefined && parent !== null, `${op} ${path}: no such parent`);
+    const key = Array.isArray(parent) ? Number(last) : last;
+    if (op === "test") assert.deepEqual(parent[key], value, `test ${path}`);
+    else if (op === "replace") {
+      assert.ok(key in parent, `replace ${path}: nothing there`);
+      parent[key] = value;
+    } else if (op === "remove") {
+      assert.ok(key in parent, `remove ${path}: nothing there`);
+      if (Array.isArray(parent)) parent.splice(key as number, 1);
+      else delete parent[key];
+    } else if (op === "add") {
+      if (Array.isArray(parent)) parent.splice(last === "-" ? parent.length : (key as number), 0, value);
+      else parent[key] = value;
+    } else assert.fail(`${op}: not an operation this test applies`);
+  }
+}
+
+test("the SQLite variant (sqlite/) is one replica, recreated, on a ReadWriteOnce claim, without the database or a PDB", () => {
+  const [overlay] = docs("manifests/kubernetes/sqlite/kustomization.yaml");
+  const objects = structuredClone(k8s.map((x) => x.doc)).concat(docs("manifests/kubernetes/sqlite/pvc.yaml"));
+  const sameObject = (a: Doc, b: Doc) => a.kind === b.kind && a.metadata?.name === b.metadata?.name;
+  for (const { patch, target } of overlay?.patches as Doc[]) {
+    const parsed = parse(patch as string) as Doc | JsonPatchOp[];
+    if (Array.isArray(parsed)) {
+      const doc = objects.find(
+        (o) =>
+          sameObject(o, { kind: target.kind, metadata: { name: target.name } }) && o.apiVersion === `${target.group}/${target.version}`,
+      );
+      assert.ok(doc, `patch target ${target.kind}/${target.name} is not in the base`);
+      applyJsonPatch(doc, parsed);
+    } else {
+      assert.equal(parsed.$patch, "delete", "the overlay's strategic-merge patches only delete");
+      const i = objects.findIndex((o) => sameObject(o, parsed));
+      assert.ok(i >= 0, `$patch: delete of ${parsed.kind}/${parsed.metadata?.name}: not in the base`);
+      objects.splice(i, 1);
+    }
+  }
+  const single = objects.find((o) => o.kind === "Deployment") as Doc;
+  assert.equal(single.spec.replicas, 1);
+  assert.deepEqual(single.spec.strategy, { type: "Recreate" }, "the old pod lets go of the volume before the new one opens it");
+  const singlePod = single.spec.template.spec as Doc;
+  const env = singlePod.containers[0].env as Doc[];
+  assert.ok(!env.some((e) => e.name === "BERTH_DATABASE_URL"), "without BERTH_DATABASE_URL berth uses SQLite");
+  const dataDir = env.find((e) => e.name === "BERTH_DATA_DIR")?.value;
+  const mount = (singlePod.containers[0].volumeMounts as Doc[]).find((m) => m.mountPath === dataDir);
+  const claim = (singlePod.volumes as Doc[]).find((v) => v.name === mount?.name)?.persistentVolumeClaim?.claimName;
+  const pvc = objects.find((o) => o.kind === "PersistentVolumeClaim");
+  assert.ok(claim && claim === pvc?.metadata?.name, "BERTH_DATA_DIR on the overlay's claim");
+  assert.deepEqual(pvc?.spec?.accessModes, ["ReadWriteOnce"]);
+  assert.ok(!objects.some((o) => o.kind === "PodDisruptionBudget"), "minAvailable 1 of 1 would block every node drain");
+});
+
+test("the pod runs as the image's non-root user with a read-only root and a writable data dir", () => {
   const user = instructions(runtime, "USER").at(-1) ?? "";
   const uid = Number(user.split(":")[0]);
   assert.equal(pod.securityContext.runAsNonRoot, true);
   assert.equal(pod.securityContext.runAsUser, uid);
-  assert.equal(pod.securityContext.fsGroup, uid, "fsGroup makes the data volume writable for berth's uid");
+  assert.equal(pod.securityContext.fsGroup, uid, "fsGroup makes the mounted volumes berth's");
   assert.equal(container.securityContext?.readOnlyRootFilesystem, true);
   assert.equal(container.securityContext?.allowPrivilegeEscalation, false);
   assert.equal(pod.automountServiceAccountToken, false);
@@ -158,14 +285,8 @@ test("the pod runs as the image's non-root user with a read-only root and a writ
   assert.equal(serviceAccount?.automountServiceAccountToken, false);
   assert.match(readFileSync("manifests/kubernetes/serviceaccount.yaml", "utf8"), /azure\.workload\.identity\/client-id/);
 
-  const dataDir = containerEnv.find((e) => e.name === "BERTH_DATA_DIR")?.value;
-  const mounts = container.volumeMounts as Doc[];
-  const dataMount = mounts.find((m) => m.mountPath === dataDir);
+  const dataMount = (container.volumeMounts as Doc[]).find((m) => m.mountPath === envValue("BERTH_DATA_DIR"));
   assert.ok(dataMount && !dataMount.readOnly, "BERTH_DATA_DIR is a writable mount");
-  const dataVolume = (pod.volumes as Doc[]).find((v) => v.name === dataMount.name);
-  const [pvc] = ofKind("PersistentVolumeClaim");
-  assert.equal(dataVolume?.persistentVolumeClaim?.claimName, pvc?.metadata?.name);
-  assert.deepEqual(pvc?.spec?.accessModes, ["ReadWriteOnce"]);
   assert.ok(container.resources?.requests && container.resources?.limits, "resource requests and limits");
 });
 
@@ -201,7 +322,7 @@ test("the ConfigMap's policy and hosts are valid for berth and mounted where ber
   }
 });
 
-test("every Secret reference names a Secret and key in secret.example.yaml; only the Slack token and the audit key are required", () => {
+test("every Secret reference names a Secret and key in secret.example.yaml; only the Slack token, audit key and database are required", () => {
   const secrets = docs("manifests/kubernetes/secret.example.yaml");
   const refs = containerEnv.filter((e) => e.valueFrom);
   assert.ok(refs.some((e) => e.name.startsWith("SLACK_")) && refs.some((e) => e.name.startsWith("AZURE_")));
@@ -211,7 +332,11 @@ test("every Secret reference names a Secret and key in secret.example.yaml; only
     const secret = secrets.find((s) => s.metadata?.name === ref.name);
     assert.ok(secret && ref.key in (secret.stringData ?? {}), `${e.name}: no key ${ref.key} in Secret ${ref.name}`);
     // The audit key is required: without it berth would keep its key next to the database (docs/security.md).
-    assert.equal(ref.optional === true, !["SLACK_BOT_TOKEN", "BERTH_AUDIT_KEY"].includes(e.name), `${e.name}: optional`);
+    assert.equal(
+      ref.optional === true,
+      !["SLACK_BOT_TOKEN", "BERTH_AUDIT_KEY", "BERTH_DATABASE_URL"].includes(e.name),
+      `${e.name}: optional`,
+    );
   }
   for (const s of secrets) assert.equal(s.metadata?.namespace, deployment.metadata?.namespace);
 });
@@ -232,7 +357,7 @@ test("the Dockerfile, compose file, env example and Kubernetes manifests set onl
     "manifests/kubernetes/deployment.yaml",
     containerEnv.map((e) => e.name as string),
   );
-  for (const s of docs("manifests/kubernetes/secret.example.yaml").filter((s) => /slack|azure|audit/.test(s.metadata?.name))) {
+  for (const s of docs("manifests/kubernetes/secret.example.yaml").filter((s) => /slack|azure|audit|database/.test(s.metadata?.name))) {
     assertKnownVariables(`Secret ${s.metadata?.name}`, Object.keys(s.stringData));
   }
 });
