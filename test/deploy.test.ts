@@ -135,8 +135,9 @@ test("the kustomizations list files that exist, and not the example Secret", () 
     }
   }
   const [overlay] = docs("manifests/kubernetes/sqlite/kustomization.yaml");
-  for (const r of overlay?.resources as string[]) assert.ok(existsSync(join("manifests/kubernetes/sqlite", r)), `sqlite/: ${r}`);
-  assert.ok((overlay?.resources as string[]).includes(".."), "the SQLite variant is the base with patches");
+  const overlayResources = (overlay?.resources ?? []) as string[];
+  for (const r of overlayResources) assert.ok(existsSync(join("manifests/kubernetes/sqlite", r)), `sqlite/: ${r}`);
+  assert.ok(overlayResources.includes(".."), "the SQLite variant is the base with patches");
 });
 
 /** preStop's pause in seconds: the kubelet's sleep action, or an exec of node's setTimeout. */
@@ -240,7 +241,7 @@ test("the SQLite variant (sqlite/) is one replica, recreated, on a ReadWriteOnce
   const [overlay] = docs("manifests/kubernetes/sqlite/kustomization.yaml");
   const objects = structuredClone(k8s.map((x) => x.doc)).concat(docs("manifests/kubernetes/sqlite/pvc.yaml"));
   const sameObject = (a: Doc, b: Doc) => a.kind === b.kind && a.metadata?.name === b.metadata?.name;
-  for (const { patch, target } of overlay?.patches as Doc[]) {
+  for (const { patch, target } of (overlay?.patches ?? []) as Doc[]) {
     const parsed = parse(patch as string) as Doc | JsonPatchOp[];
     if (Array.isArray(parsed)) {
       const doc = objects.find(
@@ -348,6 +349,8 @@ test("the Dockerfile, compose file, env example and Kubernetes manifests set onl
   const [compose] = docs("manifests/compose.yaml");
   const service = compose?.services?.berth as Doc;
   assertKnownVariables("manifests/compose.yaml", Object.keys(service.environment));
+  const [composeHa] = docs("manifests/compose.ha.yaml");
+  assertKnownVariables("manifests/compose.ha.yaml", Object.keys(composeHa?.services?.berth?.environment ?? {}));
   const example = readFileSync("manifests/berth.env.example", "utf8");
   assertKnownVariables(
     "manifests/berth.env.example",
@@ -385,6 +388,161 @@ test("compose: env file, the Docker socket, a named volume for the data director
   assert.ok(data && Object.keys(compose?.volumes ?? {}).includes(data.split(":")[0] ?? ""), "BERTH_DATA_DIR on a named volume");
   assert.match((service.healthcheck.test as string[]).join(" "), /\/healthz/);
   assert.equal(service.read_only, true);
+});
+
+test("compose.ha.yaml: two replicas on a healthy PostgreSQL, each with its own scratch data dir", () => {
+  const [compose] = docs("manifests/compose.ha.yaml");
+  const berth = compose?.services?.berth as Doc;
+  const postgres = compose?.services?.postgres as Doc;
+  assert.equal(berth.deploy?.replicas, 2);
+  assert.equal(berth.depends_on?.postgres?.condition, "service_healthy", "berth starts once the database answers");
+  assert.match(((postgres.healthcheck?.test ?? []) as string[]).join(" "), /pg_isready/);
+  const [pgVolume = ""] = ((postgres.volumes ?? []) as string[]).map((v) => v.split(":")[0] ?? "");
+  assert.ok(Object.keys(compose?.volumes ?? {}).includes(pgVolume), "the database on a named volume");
+  const url = new URL(berth.environment.BERTH_DATABASE_URL);
+  assert.equal(url.protocol, "postgres:");
+  assert.equal(url.hostname, "postgres", "the URL names the compose service");
+  assert.equal(url.username, postgres.environment.POSTGRES_USER);
+  assert.equal(url.pathname, `/${postgres.environment.POSTGRES_DB}`);
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: compose's interpolation, not JavaScript's
+  assert.equal(decodeURIComponent(url.password), "${BERTH_DB_PASSWORD}", "the same password variable as the server's");
+  assert.match(postgres.environment.POSTGRES_PASSWORD, /^\$\{BERTH_DB_PASSWORD:\?/, "compose refuses to start without a password");
+  // The data dir is per replica: two berths on one named volume would be two SQLite holders, or share a spool.
+  const dataDir = berth.environment.BERTH_DATA_DIR;
+  const dataVolume = (berth.volumes as string[]).find((v) => v === dataDir || v.endsWith(`:${dataDir}`));
+  assert.equal(dataVolume, dataDir, "an anonymous volume per replica for BERTH_DATA_DIR");
+  // One host port per replica; a single port could be bound by one replica only.
+  assert.match((berth.ports as string[])[0] ?? "", /:(\d+)-(\d+):/);
+  const [, from, to] = /:(\d+)-(\d+):/.exec((berth.ports as string[])[0] ?? "") ?? [];
+  assert.equal(Number(to) - Number(from) + 1, berth.deploy.replicas);
+  const graceSeconds = Number(/^(\d+)s$/.exec(berth.stop_grace_period)?.[1]);
+  const drain = loadConfig({ BERTH_DRAIN_TIMEOUT: berth.environment.BERTH_DRAIN_TIMEOUT }).drainMs / 1000;
+  assert.ok(graceSeconds >= drain + minimumMargin, `stop_grace_period ${graceSeconds}s < drain ${drain}s + ${minimumMargin}s`);
+  assert.equal(berth.read_only, true);
+});
+
+// The Helm chart. No helm binary here, so its templates are not rendered: what is checked is the structure a render
+// depends on (every value a template reads is in values.yaml, every block is closed, every included template is
+// defined) and that it agrees with the raw manifests checked above. An operator runs `helm lint` and `helm template`.
+const chartDir = "manifests/helm/berth";
+const chartValues = parse(readFileSync(join(chartDir, "values.yaml"), "utf8")) as Doc;
+const templates = Object.fromEntries(
+  readdirSync(join(chartDir, "templates")).map((f) => [f, readFileSync(join(chartDir, "templates", f), "utf8")]),
+) as Record<string, string>;
+const templateText = Object.values(templates).join("\n");
+const chartDeployment = templates["deployment.yaml"] ?? "";
+
+test("the chart: Chart.yaml, and a template for each object", () => {
+  const chart = parse(readFileSync(join(chartDir, "Chart.yaml"), "utf8")) as Doc;
+  assert.equal(chart.apiVersion, "v2");
+  assert.equal(chart.name, "berth");
+  assert.match(chart.version, /^\d+\.\d+\.\d+$/);
+  assert.match(chart.kubeVersion, /1\.30/, "the preStop sleep action needs Kubernetes 1.30");
+  for (const f of [
+    "_helpers.tpl",
+    "NOTES.txt",
+    "deployment.yaml",
+    "service.yaml",
+    "pdb.yaml",
+    "configmap.yaml",
+    "secret.yaml",
+    "serviceaccount.yaml",
+    "servicemonitor.yaml",
+  ]) {
+    assert.ok(templates[f], `templates/${f}`);
+  }
+  for (const [kind, file] of [
+    ["Deployment", "deployment.yaml"],
+    ["Service", "service.yaml"],
+    ["PodDisruptionBudget", "pdb.yaml"],
+    ["ConfigMap", "configmap.yaml"],
+    ["Secret", "secret.yaml"],
+    ["ServiceAccount", "serviceaccount.yaml"],
+    ["ServiceMonitor", "servicemonitor.yaml"],
+  ]) {
+    assert.match(templates[file as string] ?? "", new RegExp(`^kind: ${kind}$`, "m"), file);
+  }
+});
+
+test("the chart's templates read only values that values.yaml has, and close every block they open", () => {
+  const paths = new Set<string>();
+  for (const [, path = ""] of templateText.matchAll(/\$?\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)/g)) paths.add(path.slice(1));
+  assert.ok(paths.size > 20, `found ${paths.size} value references`);
+  for (const path of paths) {
+    let node: unknown = chartValues;
+    for (const key of path.split(".")) {
+      assert.ok(node !== null && typeof node === "object" && key in node, `a template reads .Values.${path}: not in values.yaml`);
+      node = (node as Doc)[key];
+    }
+  }
+  const defined = new Set([...templateText.matchAll(/\{\{-?\s*define "([^"]+)"/g)].map((m) => m[1]));
+  for (const [, name] of templateText.matchAll(/\b(?:include|template) "([^"]+)"/g)) assert.ok(defined.has(name), `${name} is not defined`);
+  for (const [file, text] of Object.entries(templates)) {
+    const actions = [...text.matchAll(/\{\{-?\s*(\w+)/g)].map((m) => m[1]);
+    const opened = actions.filter((a) => a === "if" || a === "with" || a === "range" || a === "define").length;
+    assert.equal(opened, actions.filter((a) => a === "end").length, `${file}: every if/with/range/define has its end`);
+    assert.equal(text.split("{{").length, text.split("}}").length, `${file}: {{ and }} pair up`);
+  }
+});
+
+test("the chart sets only variables berth reads, from keys its Secret or the operator's holds", () => {
+  const envNames = [...chartDeployment.matchAll(/^\s*- name: ([A-Z][A-Z0-9_]*)$/gm)].map((m) => m[1] ?? "");
+  assert.ok(envNames.includes("BERTH_DATABASE_URL") && envNames.includes("SLACK_BOT_TOKEN"));
+  assertKnownVariables("the chart's deployment.yaml", envNames);
+  const helpers = templates["_helpers.tpl"] ?? "";
+  const inline = helpers.slice(helpers.indexOf('define "berth.inlineSecrets"'), helpers.indexOf('define "berth.validate"'));
+  const secretKeys = [...inline.matchAll(/^([A-Z][A-Z0-9_]*): /gm)].map((m) => m[1] ?? "");
+  assert.ok(secretKeys.length >= 5);
+  assertKnownVariables("the chart's Secret", [...secretKeys, chartValues.database.secretKey]);
+  // Each key the pod reads from a chart-or-operator Secret is one the chart's Secret can hold.
+  for (const [, key] of chartDeployment.matchAll(/name: \{\{ include "berth\.\w+Secret" \. \}\}, key: ([A-Z_]+)/g)) {
+    assert.ok(secretKeys.includes(key ?? ""), `the pod reads ${key}, which the chart's Secret never holds`);
+  }
+});
+
+test("the chart's pod matches the raw manifests: probes, preStop, drain and grace, security, scratch data dir", () => {
+  const probePath = (kind: string) => new RegExp(`${kind}:\\s*\\n\\s*httpGet: \\{ path: (\\S+), port: http \\}`).exec(chartDeployment)?.[1];
+  assert.equal(probePath("readinessProbe"), container.readinessProbe.httpGet.path);
+  assert.equal(probePath("livenessProbe"), container.livenessProbe.httpGet.path);
+  // Grace is computed from the same three values the raw Deployment's comment adds up, so it cannot drift from them.
+  assert.match(
+    chartDeployment,
+    /terminationGracePeriodSeconds: \{\{ add \.Values\.preStopSeconds \.Values\.drainTimeoutSeconds \.Values\.terminationMarginSeconds \}\}/,
+  );
+  assert.match(chartDeployment, /value: "\{\{ \.Values\.drainTimeoutSeconds \}\}s"/, "BERTH_DRAIN_TIMEOUT from drainTimeoutSeconds");
+  assert.match(chartDeployment, /sleep: \{ seconds: \{\{ \.Values\.preStopSeconds \}\} \}/);
+  const { preStop, drain } = stopBudget(container, envValue("BERTH_DRAIN_TIMEOUT"));
+  assert.equal(chartValues.preStopSeconds, preStop);
+  assert.equal(loadConfig({ BERTH_DRAIN_TIMEOUT: `${chartValues.drainTimeoutSeconds}s` }).drainMs / 1000, drain);
+  assert.ok(chartValues.terminationMarginSeconds >= minimumMargin);
+  assert.equal(preStop + drain + chartValues.terminationMarginSeconds, pod.terminationGracePeriodSeconds);
+  assert.equal(chartValues.replicaCount, deployment.spec.replicas);
+  assert.equal(chartValues.podDisruptionBudget.minAvailable, ofKind("PodDisruptionBudget")[0]?.spec?.minAvailable);
+  assert.match(chartDeployment, /maxUnavailable: 0\n\s*maxSurge: 1/);
+  for (const line of ["runAsNonRoot: true", `runAsUser: ${pod.securityContext.runAsUser}`, "readOnlyRootFilesystem: true"]) {
+    assert.ok(chartDeployment.includes(line), line);
+  }
+  assert.match(chartDeployment, /automountServiceAccountToken: false/);
+  assert.match(chartDeployment, /- name: data\n\s*emptyDir:/);
+  assert.match(chartDeployment, /containerPort: 3000/);
+  assert.equal(loadConfig({}).port, 3000);
+});
+
+test("the chart's values: a policy and hosts berth accepts, both Slack modes, and a gated ServiceMonitor", () => {
+  const dir = mkdtempSync(join(tmpdir(), "berth-chart-"));
+  writeFileSync(join(dir, "policy.yaml"), chartValues.policy);
+  loadPolicyFile(join(dir, "policy.yaml"));
+  parseYaml(chartValues.hosts, HostsSchema, "hosts (values.yaml)");
+  assert.equal(chartValues.slack.mode, "socket");
+  assert.match(chartDeployment, /eq \.Values\.slack\.mode "socket"/);
+  assert.match(templates["_helpers.tpl"] ?? "", /has \.Values\.slack\.mode \(list "socket" "http"\)/, "other modes fail the render");
+  assert.match(
+    templates["servicemonitor.yaml"] ?? "",
+    /^\{\{- if and \.Values\.serviceMonitor\.enabled \(\.Capabilities\.APIVersions\.Has "monitoring\.coreos\.com\/v1\/ServiceMonitor"\) \}\}/,
+  );
+  assert.equal(chartValues.serviceMonitor.enabled, false);
+  assert.match(templates["pdb.yaml"] ?? "", /^\{\{- if \.Values\.podDisruptionBudget\.enabled \}\}/);
+  assert.match(templates["secret.yaml"] ?? "", /^\{\{- \$data := include "berth\.inlineSecrets"/);
 });
 
 test("the Dockerfile: multi-stage, production dependencies only, non-root, health check, port", () => {
