@@ -33,9 +33,14 @@ function docs(path: string): Doc[] {
   return list.map((d) => d.toJS() as Doc).filter((d) => d !== null);
 }
 
-const k8s = readdirSync("manifests/kubernetes")
-  .filter((f) => f.endsWith(".yaml"))
-  .flatMap((f) => docs(join("manifests/kubernetes", f)).map((doc) => ({ file: f, doc })));
+/** The base every variant builds on (manifests/kubernetes/base), and the example Secrets it reads. */
+const k8sBase = "manifests/kubernetes/base";
+const k8s = [
+  ...readdirSync(k8sBase)
+    .filter((f) => f.endsWith(".yaml") && f !== "kustomization.yaml")
+    .map((f) => join(k8sBase, f)),
+  "manifests/kubernetes/secret.example.yaml",
+].flatMap((f) => docs(f).map((doc) => ({ file: f, doc })));
 const ofKind = (kind: string) => k8s.filter((x) => x.doc.kind === kind).map((x) => x.doc);
 const deployment = ofKind("Deployment")[0] ?? {};
 const pod: Doc = deployment.spec?.template?.spec ?? {};
@@ -124,20 +129,18 @@ test("every YAML file under manifests/ parses", () => {
 });
 
 test("the kustomizations list files that exist, and not the example Secret", () => {
-  const [kustomization] = docs("manifests/kubernetes/kustomization.yaml");
-  const resources = (kustomization?.resources ?? []) as string[];
-  for (const r of resources) assert.ok(existsSync(join("manifests/kubernetes", r)), `${r} is listed but missing`);
-  assert.ok(!resources.includes("secret.example.yaml"), "placeholder secrets must never be applied");
-  const listed = new Set(resources);
-  for (const f of readdirSync("manifests/kubernetes", { withFileTypes: true }).filter((e) => e.isFile())) {
-    if (f.name !== "kustomization.yaml" && f.name !== "secret.example.yaml") {
-      assert.ok(listed.has(f.name), `${f.name} is not in kustomization.yaml`);
-    }
+  const resources = (dir: string) => (docs(join(dir, "kustomization.yaml"))[0]?.resources ?? []) as string[];
+  for (const dir of ["manifests/kubernetes", k8sBase, "manifests/kubernetes/sqlite"]) {
+    for (const r of resources(dir)) assert.ok(existsSync(join(dir, r)), `${dir}: ${r} is listed but missing`);
+    assert.ok(!resources(dir).some((r) => r.endsWith("secret.example.yaml")), "placeholder secrets must never be applied");
   }
-  const [overlay] = docs("manifests/kubernetes/sqlite/kustomization.yaml");
-  const overlayResources = (overlay?.resources ?? []) as string[];
-  for (const r of overlayResources) assert.ok(existsSync(join("manifests/kubernetes/sqlite", r)), `sqlite/: ${r}`);
-  assert.ok(overlayResources.includes(".."), "the SQLite variant is the base with patches");
+  // The default (kubectl apply -k manifests/kubernetes) is the replicated base; the SQLite variant patches the same one.
+  assert.deepEqual(resources("manifests/kubernetes"), ["base"]);
+  assert.ok(resources("manifests/kubernetes/sqlite").includes("../base"));
+  const listed = new Set(resources(k8sBase));
+  for (const f of readdirSync(k8sBase).filter((f) => f !== "kustomization.yaml")) {
+    assert.ok(listed.has(f), `${f} is not in base/kustomization.yaml`);
+  }
 });
 
 /** preStop's pause in seconds: the kubelet's sleep action, or an exec of node's setTimeout. */
@@ -161,7 +164,7 @@ test("the Deployment runs two replicas that roll one at a time, each ready on /r
   assert.equal(deployment.spec?.replicas, 2);
   assert.deepEqual(deployment.spec?.strategy, { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
   // The reason is written next to the number, for whoever is tempted to change it.
-  assert.match(readFileSync("manifests/kubernetes/deployment.yaml", "utf8"), /# Two replicas sharing one PostgreSQL[\s\S]*replicas: 2\n/);
+  assert.match(readFileSync(join(k8sBase, "deployment.yaml"), "utf8"), /# Two replicas sharing one PostgreSQL[\s\S]*replicas: 2\n/);
   const ports = (container.ports ?? []) as Doc[];
   const port = ports[0] as Doc;
   assert.equal(port.containerPort, loadConfig({}).port, "the container port is berth's default PORT");
@@ -193,7 +196,7 @@ test("terminationGracePeriodSeconds covers preStop, BERTH_DRAIN_TIMEOUT and a ma
   assert.ok(grace >= preStop + drain + minimumMargin, `grace ${grace}s < preStop ${preStop}s + drain ${drain}s + ${minimumMargin}s`);
   // The comment next to the number states the same sum.
   assert.match(
-    readFileSync("manifests/kubernetes/deployment.yaml", "utf8"),
+    readFileSync(join(k8sBase, "deployment.yaml"), "utf8"),
     new RegExp(`preStop pause \\(${preStop} s\\)[\\s\\S]*BERTH_DRAIN_TIMEOUT, ${drain} s[\\s\\S]*${grace - preStop - drain} s margin`),
   );
 });
@@ -239,7 +242,8 @@ function applyJsonPatch(target: Doc, ops: JsonPatchOp[]): void {
 
 test("the SQLite variant (sqlite/) is one replica, recreated, on a ReadWriteOnce claim, without the database or a PDB", () => {
   const [overlay] = docs("manifests/kubernetes/sqlite/kustomization.yaml");
-  const objects = structuredClone(k8s.map((x) => x.doc)).concat(docs("manifests/kubernetes/sqlite/pvc.yaml"));
+  const base = k8s.filter((x) => x.file.startsWith(k8sBase)).map((x) => x.doc);
+  const objects = structuredClone(base).concat(docs("manifests/kubernetes/sqlite/pvc.yaml"));
   const sameObject = (a: Doc, b: Doc) => a.kind === b.kind && a.metadata?.name === b.metadata?.name;
   for (const { patch, target } of (overlay?.patches ?? []) as Doc[]) {
     const parsed = parse(patch as string) as Doc | JsonPatchOp[];
@@ -284,7 +288,7 @@ test("the pod runs as the image's non-root user with a read-only root and a writ
   const [serviceAccount] = ofKind("ServiceAccount");
   assert.equal(pod.serviceAccountName, serviceAccount?.metadata?.name);
   assert.equal(serviceAccount?.automountServiceAccountToken, false);
-  assert.match(readFileSync("manifests/kubernetes/serviceaccount.yaml", "utf8"), /azure\.workload\.identity\/client-id/);
+  assert.match(readFileSync(join(k8sBase, "serviceaccount.yaml"), "utf8"), /azure\.workload\.identity\/client-id/);
 
   const dataMount = (container.volumeMounts as Doc[]).find((m) => m.mountPath === envValue("BERTH_DATA_DIR"));
   assert.ok(dataMount && !dataMount.readOnly, "BERTH_DATA_DIR is a writable mount");
@@ -357,7 +361,7 @@ test("the Dockerfile, compose file, env example and Kubernetes manifests set onl
     [...example.matchAll(/^#?\s*([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1] ?? ""),
   );
   assertKnownVariables(
-    "manifests/kubernetes/deployment.yaml",
+    "manifests/kubernetes/base/deployment.yaml",
     containerEnv.map((e) => e.name as string),
   );
   for (const s of docs("manifests/kubernetes/secret.example.yaml").filter((s) => /slack|azure|audit|database/.test(s.metadata?.name))) {

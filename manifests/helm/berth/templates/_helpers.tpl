@@ -84,6 +84,9 @@ BERTH_METRICS_TOKEN: {{ . | quote }}
 {{- if and .Values.serviceMonitor.enabled (not .Values.keys.existingSecret) (not .Values.keys.metricsToken) -}}
 {{- fail "serviceMonitor.enabled needs keys.metricsToken or keys.existingSecret with BERTH_METRICS_TOKEN: berth serves /metrics only with a bearer token." -}}
 {{- end -}}
+{{- if and (contains "/etc/berth/docker-tls/" .Values.hosts) (not .Values.dockerTls.existingSecret) -}}
+{{- fail "hosts names certificates under /etc/berth/docker-tls: set dockerTls.existingSecret to the Secret with ca.pem, cert.pem and key.pem." -}}
+{{- end -}}
 {{- if and (not .Values.slack.existingSecret) (not .Values.slack.botToken) -}}
 {{- fail "Set slack.existingSecret or slack.botToken (xoxb-…)." -}}
 {{- end -}}
