@@ -54,11 +54,6 @@ const envSchema = (() => {
   const body = text.slice(text.indexOf("const Env = z.object({"), text.indexOf("\n});", text.indexOf("const Env = z.object({")));
   return new Set([...body.matchAll(/^ {2}([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1] ?? ""));
 })();
-/**
- * Read by the store opener (src/store/open-store-port.ts takes it as databaseUrl) and not yet a key of the Env schema
- * in src/config.ts; once it is, this set changes nothing.
- */
-const storeVariables = new Set(["BERTH_DATABASE_URL"]);
 /** Read by @azure/identity's DefaultAzureCredential, not by berth (docs/deploy.md "Runtime contract"). */
 const azureIdentity = new Set([
   "AZURE_CLIENT_ID",
@@ -73,7 +68,7 @@ const azureIdentity = new Set([
 
 function assertKnownVariables(where: string, names: Iterable<string>) {
   for (const name of names) {
-    const known = envSchema.has(name) || azureIdentity.has(name) || storeVariables.has(name);
+    const known = envSchema.has(name) || azureIdentity.has(name);
     assert.ok(known, `${where} sets ${name}, which berth does not read (src/config.ts Env)`);
   }
 }
