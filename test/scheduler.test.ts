@@ -1,25 +1,27 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { afterEach, test } from "node:test";
 import { newHostRecord, type ProvisionDeps } from "../src/cloud/provision.ts";
 import type { JobPlan, SweepResult } from "../src/core/dispatch.ts";
-import { createJobRegistry } from "../src/core/jobs.ts";
 import type { Message } from "../src/core/message.ts";
 import { PolicySchema } from "../src/core/policy.ts";
 import { createLogger } from "../src/logger.ts";
 import { createScheduler } from "../src/scheduler.ts";
-import { type CloudHostRecord, openStore } from "../src/store/store.ts";
+import type { CloudHostRecord } from "../src/store/port.ts";
+import { closeOpened, memoryStore, testJobs } from "./support/memory-store.ts";
 import { mrkdwn } from "./support/text.ts";
+
+afterEach(closeOpened);
 
 const policy = PolicySchema.parse({ version: 1, roles: {}, azure: { defaultTtl: "2h", maxTtl: "1d", reminder: "30m" } });
 const t0 = Date.parse("2026-11-28T10:00:00Z");
 const min = 60_000;
 
 /** A scheduler over an in-memory store with Azure configured; what it shows is recorded instead of sent to Slack. */
-function setup(records: CloudHostRecord[]) {
+async function setup(records: CloudHostRecord[]) {
   let now = t0;
   const clock = () => now;
-  const store = openStore(":memory:", clock);
-  for (const r of records) store.cloudHosts.put(r);
+  const store = await memoryStore(clock);
+  for (const r of records) await store.cloudHosts.put(r);
   const refuse = () => Promise.reject(new Error("no cloud in this test"));
   const cloud: ProvisionDeps = {
     cloud: { prepare: refuse, begin: refuse, beginDelete: refuse, find: refuse, sizeProblem: refuse },
@@ -43,7 +45,7 @@ function setup(records: CloudHostRecord[]) {
   const shown = { jobs: [] as JobPlan[], swept: [] as SweepResult[], posts: [] as string[], reminders: [] as string[] };
   const scheduler = createScheduler({
     store,
-    jobs: createJobRegistry(store),
+    jobs: testJobs(store),
     hosts: { connections: [], channels: {} },
     engine: () => {
       throw new Error("no engines in this test");
@@ -54,7 +56,7 @@ function setup(records: CloudHostRecord[]) {
     pendingActions: new Map(),
     policy: () => policy,
     output: {
-      startJob: (plan) => void shown.jobs.push(plan),
+      startJob: async (plan) => void shown.jobs.push(plan),
       swept: async (result) => void shown.swept.push(result),
       post: async (channel, text: Message) => {
         shown.posts.push(`${channel}: ${mrkdwn(text)}`);
@@ -88,25 +90,25 @@ const host = (name: string, status: CloudHostRecord["status"], ttlMinutes: numbe
 });
 
 test("a host inside its reminder window is reminded once, with an Extend button; an expired one is removed by a job", async () => {
-  const { store, scheduler, shown, advance } = setup([host("soon", "ready", 40, { threadTs: "5.5" }), host("old", "ready", 15)]);
+  const { store, scheduler, shown, advance } = await setup([host("soon", "ready", 40, { threadTs: "5.5" }), host("old", "ready", 15)]);
   advance(20 * min);
   await scheduler.sweepHosts();
   assert.deepEqual(shown.reminders, [
     "C0OPS/5.5: :alarm_clock: <@U0OPER> `soon` is removed in 20m 0s (2026-11-28 10:40 UTC). Extend it if you still need it. [Extend soon by 2h]",
   ]);
-  assert.equal(store.cloudHosts.get("soon")?.remindedAt, t0 + 20 * min);
+  assert.equal((await store.cloudHosts.get("soon"))?.remindedAt, t0 + 20 * min);
   assert.deepEqual(
     shown.jobs.map((p) => [p.summary, p.action.kind, p.stopLabel, p.actor.userId]),
     [["host rm old (expired)", "host.remove", null, "U0OPER"]],
   );
-  assert.equal(store.cloudHosts.get("old")?.status, "removing");
+  assert.equal((await store.cloudHosts.get("old"))?.status, "removing");
   await scheduler.sweepHosts();
   assert.equal(shown.reminders.length, 1, "reminded once");
 });
 
-test("start resumes host jobs a restart interrupted, in their own card; stop clears the timers", () => {
-  const { scheduler, shown } = setup([host("making", "provisioning", 60, { threadTs: "7.7" }), host("going", "removing", 60)]);
-  scheduler.start();
+test("start resumes host jobs a restart interrupted, in their own card; stop clears the timers", async () => {
+  const { scheduler, shown } = await setup([host("making", "provisioning", 60, { threadTs: "7.7" }), host("going", "removing", 60)]);
+  await scheduler.start();
   scheduler.stop();
   assert.deepEqual(
     shown.jobs.map((p) => [p.summary, p.cardTs, p.stopLabel]),
@@ -118,7 +120,7 @@ test("start resumes host jobs a restart interrupted, in their own card; stop cle
 });
 
 test("the approval sweep hands what expired and which grants ended to the output", async () => {
-  const { scheduler, shown } = setup([]);
+  const { scheduler, shown } = await setup([]);
   await scheduler.sweepApprovals();
   assert.deepEqual(shown.swept, [{ expired: [], grantsEnded: [] }]);
 });

@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { afterEach, test } from "node:test";
 import { registry } from "../../commands/index.ts";
 import type { Actor } from "../../src/core/action.ts";
 import { type DispatchDeps, dispatch, type Outcome } from "../../src/core/dispatch.ts";
 import type { JobEvent } from "../../src/core/events.ts";
-import { createJobRegistry } from "../../src/core/jobs.ts";
 import { PolicySchema } from "../../src/core/policy.ts";
 import { parseYaml } from "../../src/core/yaml-file.ts";
-import { openStore } from "../../src/store/store.ts";
 import { FakeEngine } from "../fakes.ts";
+import { closeOpened, memoryStore, testJobs } from "../support/memory-store.ts";
 import { mrkdwn } from "../support/text.ts";
 
 // What a person may see and reach beyond their own: other people's jobs (jobs, cancel), and the image a service
@@ -28,16 +27,16 @@ images: ["busybox:*"]
   "scope policy",
 );
 
-function setup() {
+async function setup() {
   const engine = new FakeEngine();
-  const store = openStore(":memory:");
+  const store = await memoryStore();
   const deps: DispatchDeps = {
     registry,
     policy: () => policy,
     hosts: { connections: [{ name: "local", url: "unix:///x", timeoutMs: 1000 }], channels: {}, default: "local" },
     engine: () => engine,
     store,
-    jobs: createJobRegistry(store),
+    jobs: testJobs(store),
     pendingActions: new Map(),
     groupsOf: async () => new Set(),
   };
@@ -50,9 +49,11 @@ const a = (channelId: string): Actor => ({ userId: "U0A", channelId, homeTeam: t
 const b = (channelId: string): Actor => ({ userId: "U0B", channelId, homeTeam: true });
 const adminIn = (channelId: string): Actor => ({ userId: "U0ADMIN", channelId, homeTeam: true });
 
+afterEach(closeOpened);
+
 /** A's job in a private channel, B's job in #ops: running jobs of two people in two channels. */
-function twoJobs(deps: DispatchDeps) {
-  const secret = deps.jobs.start({
+async function twoJobs(deps: DispatchDeps) {
+  const secret = await deps.jobs.start({
     id: "j-aaaaaa",
     kind: "container.logs",
     userId: "U0A",
@@ -60,7 +61,7 @@ function twoJobs(deps: DispatchDeps) {
     host: "local",
     summary: "logs -f payroll",
   });
-  const ops = deps.jobs.start({
+  const ops = await deps.jobs.start({
     id: "j-bbbbbb",
     kind: "container.logs",
     userId: "U0B",
@@ -68,12 +69,13 @@ function twoJobs(deps: DispatchDeps) {
     host: "local",
     summary: "logs -f api",
   });
+  assert.ok(secret && ops);
   return { secret, ops };
 }
 
 test("jobs shows your own jobs and this channel's, not other people's elsewhere; job.list.all shows every one", async () => {
-  const { deps } = setup();
-  twoJobs(deps);
+  const { deps } = await setup();
+  await twoJobs(deps);
   const inOps = text(await dispatch({ text: "jobs", actor: a("C0OPS") }, deps, signal()));
   assert.match(inOps, /j-aaaaaa.*logs -f payroll/, "A's own job, from another channel");
   assert.match(inOps, /j-bbbbbb/, "this channel's job");
@@ -87,16 +89,13 @@ test("jobs shows your own jobs and this channel's, not other people's elsewhere;
 });
 
 test("cancel: a job you cannot see answers like a missing one and keeps running; in its channel or with job.list.all you may", async () => {
-  const { deps, store } = setup();
-  const { secret, ops } = twoJobs(deps);
+  const { deps, store } = await setup();
+  const { secret, ops } = await twoJobs(deps);
   const hidden = await dispatch({ text: "cancel j-aaaaaa", actor: b("C0RANDOM") }, deps, signal());
   assert.equal(text(hidden), "No running job `j-aaaaaa`. `/berth jobs` lists the running ones.");
   assert.equal(secret.controller.signal.aborted, false);
   assert.deepEqual(
-    store.audit
-      .all()
-      .slice(-1)
-      .map((r) => [r.decision, r.rule]),
+    (await store.audit.all()).slice(-1).map((r) => [r.decision, r.rule]),
     [["deny", "job:not-visible"]],
   );
   const here = await dispatch({ text: "cancel j-bbbbbb", actor: a("C0OPS") }, deps, signal());
@@ -114,7 +113,7 @@ async function collect(o: Outcome): Promise<JobEvent[]> {
 }
 
 test("service rollback to a previous image outside the allow-list is refused, named, audited, and the swarm is not touched", async () => {
-  const { deps, engine, store } = setup();
+  const { deps, engine, store } = await setup();
   engine.previousImage = "evil/miner:1";
   const outcome = await dispatch({ text: "service rollback web", actor: a("C0OPS") }, deps, signal());
   assert.equal(outcome.type, "reply");
@@ -127,7 +126,7 @@ test("service rollback to a previous image outside the allow-list is refused, na
     ["previousServiceImage"],
   );
   assert.deepEqual(
-    store.audit.all().map((r) => [r.decision, r.rule]),
+    (await store.audit.all()).map((r) => [r.decision, r.rule]),
     [
       ["allow", "bindings[0] (role operator)"],
       ["deny", "policy:images"],
@@ -136,7 +135,7 @@ test("service rollback to a previous image outside the allow-list is refused, na
 });
 
 test("service rollback to an allowed previous image runs, and the engine is told which image was checked", async () => {
-  const { deps, engine } = setup();
+  const { deps, engine } = await setup();
   engine.previousImage = "busybox:1";
   engine.convergence = [
     { running: 1, desired: 1, failed: [], updateState: "rollback_completed", updateMessage: undefined, done: true, ok: true },
@@ -146,7 +145,7 @@ test("service rollback to an allowed previous image runs, and the engine is told
 });
 
 test("a users: ['*'] binding does not cover a person the Slack adapter did not vouch for as of berth's workspace", async () => {
-  const { deps } = setup();
+  const { deps } = await setup();
   deps.policy = () =>
     parseYaml(
       "version: 1\nroles: { viewer: { actions: [container.list] } }\nbindings: [{ role: viewer, users: ['*'] }]\n",

@@ -1,16 +1,15 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { afterEach, test } from "node:test";
 import { registry } from "../../commands/index.ts";
 import type { Actor } from "../../src/core/action.ts";
 import { type DispatchDeps, dispatch, type Outcome, pickedAction } from "../../src/core/dispatch.ts";
 import type { JobEvent } from "../../src/core/events.ts";
 import type { Hosts } from "../../src/core/hosts.ts";
-import { createJobRegistry } from "../../src/core/jobs.ts";
 import { PolicySchema } from "../../src/core/policy.ts";
 import { parseYaml } from "../../src/core/yaml-file.ts";
 import { toMrkdwn } from "../../src/slack/render.ts";
-import { openStore } from "../../src/store/store.ts";
 import { details, FakeEngine } from "../fakes.ts";
+import { closeOpened, memoryStore, testJobs } from "../support/memory-store.ts";
 import { mrkdwn } from "../support/text.ts";
 
 const policy = parseYaml(
@@ -26,9 +25,11 @@ images: ["busybox:*"]
   "test policy",
 );
 
-function setup(hosts: Hosts = { connections: [{ name: "local", url: "unix:///x", timeoutMs: 1000 }], channels: {}, default: "local" }) {
+async function setup(
+  hosts: Hosts = { connections: [{ name: "local", url: "unix:///x", timeoutMs: 1000 }], channels: {}, default: "local" },
+) {
   const engine = new FakeEngine();
-  const store = openStore(":memory:");
+  const store = await memoryStore();
   const engines: string[] = [];
   const deps: DispatchDeps = {
     registry,
@@ -39,12 +40,14 @@ function setup(hosts: Hosts = { connections: [{ name: "local", url: "unix:///x",
       return engine;
     },
     store,
-    jobs: createJobRegistry(store),
+    jobs: testJobs(store),
     pendingActions: new Map(),
     groupsOf: async (u) => new Set(u === "U0GROUPIE" ? ["S0ONCALL"] : []),
   };
   return { engine, store, deps, engines };
 }
+
+afterEach(closeOpened);
 
 const oper: Actor = { userId: "U0OPER", channelId: "C0INCIDENT", channelName: "incident-db" };
 const nobody: Actor = { userId: "U0NOBODY", channelId: "C0INCIDENT", channelName: "incident-db" };
@@ -59,7 +62,7 @@ async function collect(o: Outcome): Promise<JobEvent[]> {
 }
 
 test("an operator's run becomes a job that creates a labelled, limited container", async () => {
-  const { deps, engine, store } = setup();
+  const { deps, engine, store } = await setup();
   engine.lines = [{ stream: "stdout", text: "hello" }];
   const outcome = await dispatch({ text: "run -e TOKEN=s3cr3t busybox:1 echo hello", actor: oper }, deps, signal());
   const events = await collect(outcome);
@@ -80,72 +83,72 @@ test("an operator's run becomes a job that creates a labelled, limited container
   assert.equal(spec.memoryBytes, 256 * 1024 ** 2);
   assert.equal(spec.privileged, false);
   assert.equal(spec.networkMode, "none");
-  const [decision] = store.audit.all();
+  const [decision] = await store.audit.all();
   assert.equal(decision?.decision, "allow");
   assert.equal(decision?.rule, "bindings[0] (role operator)");
-  assert.ok(!JSON.stringify(store.audit.all()).includes("s3cr3t"), "env values must not reach the audit log");
+  assert.ok(!JSON.stringify(await store.audit.all()).includes("s3cr3t"), "env values must not reach the audit log");
 });
 
 test("a user without a binding is denied, nothing reaches the engine, and the denial is audited", async () => {
-  const { deps, engine, store, engines } = setup();
+  const { deps, engine, store, engines } = await setup();
   const outcome = await dispatch({ text: "run busybox:1 echo hi", actor: nobody }, deps, signal());
   assert.equal(outcome.type, "reply");
   assert.match(replyText(outcome), /You need permission `container\.run` in #incident-db on host local/);
   assert.equal(engine.calls.length, 0);
   assert.deepEqual(engines, []);
-  const records = store.audit.all();
+  const records = await store.audit.all();
   assert.equal(records.length, 1);
   assert.equal(records[0]?.decision, "deny");
   assert.equal(records[0]?.rule, "default:deny");
 });
 
 test("membership of a user group grants the bound role", async () => {
-  const { deps } = setup();
+  const { deps } = await setup();
   const outcome = await dispatch({ text: "ps", actor: { ...nobody, userId: "U0GROUPIE" } }, deps, signal());
   assert.match(replyText(outcome), /No berth containers are running on local/);
 });
 
 test("an image outside the allow-list is refused before anything runs", async () => {
-  const { deps, engine } = setup();
+  const { deps, engine } = await setup();
   const outcome = await dispatch({ text: "run alpine:3 echo hi", actor: oper }, deps, signal());
   assert.match(replyText(outcome), /The image `alpine:3` is not on berth's image allow-list \(allowed: `busybox:\*`\)/);
   assert.equal(engine.calls.length, 0);
 });
 
 test("an unknown host is named, with the hosts that exist", async () => {
-  const { deps, engine } = setup();
+  const { deps, engine } = await setup();
   const outcome = await dispatch({ text: "ps -H prod-9", actor: oper }, deps, signal());
   assert.equal(replyText(outcome), "berth knows no host `prod-9`. Hosts: `local`.");
   assert.equal(engine.calls.length, 0);
 });
 
 test("an unknown container gets the engine's clear message", async () => {
-  const { deps } = setup();
+  const { deps } = await setup();
   const outcome = await dispatch({ text: "stop ghost", actor: oper }, deps, signal());
   assert.match(replyText(outcome), /No berth container "ghost" on host local\. Run `\/berth ps -a`/);
 });
 
 test("an unreachable engine is a clear message, and the failure is audited", async () => {
-  const { deps, engine, store } = setup();
+  const { deps, engine, store } = await setup();
   engine.unreachable = true;
   const outcome = await dispatch({ text: "ps", actor: oper }, deps, signal());
   assert.match(replyText(outcome), /Docker engine "local" is unreachable/);
   assert.deepEqual(
-    store.audit.all().map((r) => r.outcome ?? r.decision),
+    (await store.audit.all()).map((r) => r.outcome ?? r.decision),
     ["allow", "error: UNAVAILABLE"],
   );
 });
 
 test("usage errors never reach policy or the engine", async () => {
-  const { deps, engine, store } = setup();
+  const { deps, engine, store } = await setup();
   const outcome = await dispatch({ text: "lgos api", actor: oper }, deps, signal());
   assert.match(replyText(outcome), /Did you mean `logs`\?/);
   assert.equal(engine.calls.length, 0);
-  assert.equal(store.audit.all().length, 0);
+  assert.equal((await store.audit.all()).length, 0);
 });
 
 test("several hosts and no default: berth asks with the hosts this person may use", async () => {
-  const { deps } = setup({
+  const { deps } = await setup({
     connections: [
       { name: "a", url: "unix:///a", timeoutMs: 1 },
       { name: "b", url: "unix:///b", timeoutMs: 1 },
@@ -161,15 +164,15 @@ test("several hosts and no default: berth asks with the hosts this person may us
 });
 
 test("inspect shows environment names, never values", async () => {
-  const { deps, engine } = setup();
+  const { deps, engine } = await setup();
   engine.containers.push(details({ id: "abc123def456", name: "api", envNames: ["TOKEN", "LEVEL"] }));
   const outcome = await dispatch({ text: "inspect api", actor: oper }, deps, signal());
   assert.match(replyText(outcome), /env: `TOKEN`, `LEVEL` \(values are never shown\)/);
 });
 
 test("cancel: your own job yes, someone else's only with the right to stop containers there", async () => {
-  const { deps } = setup();
-  const job = deps.jobs.start({
+  const { deps } = await setup();
+  const job = await deps.jobs.start({
     id: "j-000001",
     kind: "container.logs",
     userId: "U0OPER",
@@ -177,6 +180,7 @@ test("cancel: your own job yes, someone else's only with the right to stop conta
     host: "local",
     summary: "logs -f api",
   });
+  assert.ok(job);
   const denied = await dispatch({ text: "cancel j-000001", actor: nobody }, deps, signal());
   assert.match(replyText(denied), /You need permission `container\.stop`/);
   assert.equal(job.controller.signal.aborted, false);
@@ -188,7 +192,7 @@ test("cancel: your own job yes, someone else's only with the right to stop conta
 });
 
 test("a missing image is pulled first, with progress on the card", async () => {
-  const { deps, engine } = setup();
+  const { deps, engine } = await setup();
   engine.imagePresent = false;
   engine.pullSteps = [{ status: "Downloading", id: "layer1", current: 1024 * 1024, total: 4 * 1024 * 1024 }];
   const events = await collect(await dispatch({ text: "run busybox:1 true", actor: oper }, deps, signal()));
@@ -204,7 +208,7 @@ test("a missing image is pulled first, with progress on the card", async () => {
 });
 
 test("logs of a container mask its environment values before any line", async () => {
-  const { deps, engine } = setup();
+  const { deps, engine } = await setup();
   engine.containers.push(details({ id: "abc123def456", name: "api", envNames: ["DB_PASSWORD"] }));
   engine.lines = [{ stream: "stdout", text: "connecting with value-of-DB_PASSWORD" }];
   const events = await collect(await dispatch({ text: "logs api", actor: oper }, deps, signal()));
@@ -225,9 +229,9 @@ rules:
     PolicySchema,
     "name policy",
   );
-  const { deps } = setup();
+  const { deps } = await setup();
   deps.policy = () => namePolicy;
-  const job = deps.jobs.start({
+  const job = await deps.jobs.start({
     id: "j-00000a",
     kind: "container.logs",
     userId: "U0A",
@@ -236,6 +240,7 @@ rules:
     host: "local",
     summary: "logs -f api",
   });
+  assert.ok(job);
   const outcome = await dispatch(
     { text: "cancel j-00000a", actor: { userId: "U0B", channelId: "C0INC", channelName: "incident-db" } },
     deps,
@@ -259,7 +264,7 @@ const task = (id: string, error: string) => ({
 });
 
 test("service scale: the card follows convergence and ends when the service has converged", async () => {
-  const { deps, engine } = setup();
+  const { deps, engine } = await setup();
   engine.convergence = [
     { running: 1, desired: 3, failed: [], updateState: undefined, updateMessage: undefined, done: false, ok: false },
     { running: 3, desired: 3, failed: [], updateState: undefined, updateMessage: undefined, done: true, ok: true },
@@ -274,7 +279,7 @@ test("service scale: the card follows convergence and ends when the service has 
 });
 
 test("service update that fails: each failed task's error once in the thread, the pause reason and the way back on the card", async () => {
-  const { deps, engine } = setup();
+  const { deps, engine } = await setup();
   const a = task("aaaaaaaaaaaa", "No such image: busybox:9");
   const b = task("bbbbbbbbbbbb", "No such image: busybox:9");
   engine.convergence = [
@@ -304,14 +309,14 @@ test("service update that fails: each failed task's error once in the thread, th
 });
 
 test("service update to an image outside the allow-list is denied before the engine is asked", async () => {
-  const { deps, engine } = setup();
+  const { deps, engine } = await setup();
   const outcome = await dispatch({ text: "service update --image evil/miner:1 web", actor: oper }, deps, signal());
   assert.match(replyText(outcome), /not on berth's image allow-list/);
   assert.equal(engine.calls.length, 0);
 });
 
 test("with BERTH_COMMAND=/ops the answers name /ops, never /berth", async () => {
-  const { deps } = setup();
+  const { deps } = await setup();
   const ops = { ...deps, slash: "/ops" };
   const say = async (text: string, actor: Actor = oper) => {
     const o = await dispatch({ text, actor }, ops, signal());

@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { afterEach, test } from "node:test";
 import { registry } from "../../commands/index.ts";
 import { actionKinds, risk } from "../../src/core/action.ts";
 import { type DispatchDeps, dispatch } from "../../src/core/dispatch.ts";
 import { handlers } from "../../src/core/handlers.ts";
-import { createJobRegistry } from "../../src/core/jobs.ts";
 import { PolicySchema } from "../../src/core/policy.ts";
-import { openStore } from "../../src/store/store.ts";
 import { details, FakeEngine } from "../fakes.ts";
+import { closeOpened, memoryStore, testJobs } from "../support/memory-store.ts";
+
+afterEach(closeOpened);
 
 test("the handler table has exactly one entry per action kind, each complete", () => {
   assert.deepEqual(Object.keys(handlers).sort(), [...actionKinds].sort());
@@ -35,14 +36,14 @@ test("a gate card is marked dangerous exactly for the kinds the risk table calls
   });
   const engine = new FakeEngine();
   engine.containers = [details({ id: "abc123def456", name: "web" })];
-  const store = openStore(":memory:");
+  const store = await memoryStore();
   const deps: DispatchDeps = {
     registry,
     policy: () => policy,
     hosts: { connections: [{ name: "local", url: "unix:///x", timeoutMs: 1000 }], channels: {}, default: "local" },
     engine: () => engine,
     store,
-    jobs: createJobRegistry(store),
+    jobs: testJobs(store),
     pendingActions: new Map(),
     groupsOf: async () => new Set(),
   };

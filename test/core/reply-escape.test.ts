@@ -1,17 +1,18 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { afterEach, test } from "node:test";
 import { registry } from "../../commands/index.ts";
-import { createJobRegistry } from "../../src/core/jobs.ts";
 import { PolicySchema } from "../../src/core/policy.ts";
 import { containerInspect, containerList, hostList, type ReplyContext } from "../../src/core/reply.ts";
-import { openStore } from "../../src/store/store.ts";
 import { details, FakeEngine } from "../fakes.ts";
+import { closeOpened, memoryStore, testJobs } from "../support/memory-store.ts";
 import { mrkdwn } from "../support/text.ts";
 
 // Answers quote what engines report (names, images, commands, states, errors): none of it may become markup.
 const hostile = "<!channel> <http://evil.example|docs> <!subteam^S0EVIL> <@U0VICTIM>";
 
-function context(engine: FakeEngine): ReplyContext {
+afterEach(closeOpened);
+
+async function context(engine: FakeEngine): Promise<ReplyContext> {
   return {
     engine: () => engine,
     host: "local",
@@ -19,7 +20,7 @@ function context(engine: FakeEngine): ReplyContext {
     policy: PolicySchema.parse({ version: 1, roles: {} }),
     subject: { userId: "U0OPER", groups: new Set(), grants: [], homeTeam: true },
     actor: { userId: "U0OPER", channelId: "C0INCIDENT" },
-    jobs: createJobRegistry(openStore(":memory:")),
+    jobs: testJobs(await memoryStore()),
     hosts: async () => [
       { name: "local", url: "unix:///var/run/docker.sock", reachable: true, info: { name: "local", ...engine.host }, containers: 1 },
       { name: "down", url: "tcp://10.0.0.9:2376", reachable: false, error: `Docker said: ${hostile}` },
@@ -40,7 +41,7 @@ test("ps, inspect and hosts show engine text as text: no special mention, user-g
       labels: { "io.berth.user": "U1><!channel" },
     }),
   ];
-  const ctx = context(engine);
+  const ctx = await context(engine);
   const signal = AbortSignal.timeout(5000);
   const answers = {
     "container.list": () => containerList({ kind: "container.list", all: true }, ctx, signal),
