@@ -12,7 +12,7 @@ import { parse } from "../../src/core/parse.ts";
 import { PolicySchema } from "../../src/core/policy.ts";
 import { parseYaml } from "../../src/core/yaml-file.ts";
 import { toMrkdwn } from "../../src/slack/render.ts";
-import { openStore } from "../../src/store/store.ts";
+import { openSqliteStore } from "../../src/store/sqlite-store.ts";
 import { details, FakeEngine } from "../fakes.ts";
 import { mrkdwn } from "../support/text.ts";
 
@@ -108,12 +108,21 @@ class WatchedEngine extends FakeEngine {
 
 const T0 = Date.UTC(2025, 0, 15, 9, 0, 0);
 
-function world() {
+async function world() {
   let clock = T0;
   let current = policy;
-  const store = openStore(":memory:", () => clock);
+  const store = await openSqliteStore({ dataDir: ":memory:", clock: () => clock });
   const touches: Touch[] = [];
-  const auditLength = () => store.audit.all().length;
+  // An engine call is checked against the audit log as it was at that moment, which an engine call cannot await:
+  // the records written so far are counted as each append completes (seq is the log's length, one writer here).
+  let audited = 0;
+  const append = store.audit.append.bind(store.audit);
+  store.audit.append = async (entry) => {
+    const record = await append(entry);
+    audited = Math.max(audited, record.seq);
+    return record;
+  };
+  const auditLength = () => audited;
   const engines = new Map(
     hostNames.map((h) => {
       const engine = new WatchedEngine(h, (method) => touches.push({ host: h, what: method, auditLength: auditLength() }));
@@ -136,13 +145,13 @@ function world() {
       return engine;
     },
     store,
-    jobs: createJobRegistry(store),
+    jobs: createJobRegistry(store, { owner: "test" }),
     pendingActions: new Map(),
     groupsOf: async (u) => new Set(groupsOf[u] ?? []),
     clock: () => clock,
   };
   // Jobs already running, started by others, for `cancel` to find.
-  deps.jobs.start({
+  await deps.jobs.start({
     id: "j-000001",
     kind: "container.logs",
     userId: "U0OPER",
@@ -150,7 +159,7 @@ function world() {
     host: "prod-1",
     summary: "logs -f api",
   });
-  deps.jobs.start({
+  await deps.jobs.start({
     id: "j-000002",
     kind: "container.exec",
     userId: "U0NOBODY",
@@ -167,6 +176,10 @@ function world() {
     },
     reload: (strict: boolean) => {
       current = strict ? stricter : policy;
+    },
+    close: async () => {
+      deps.jobs.close();
+      await store.close();
     },
   };
 }
@@ -385,16 +398,16 @@ const seen = {
 };
 
 /** Sends one message through `dispatch`, runs any job to its end, and checks the engine against the audit log. */
-async function send(w: ReturnType<typeof world>, actor: Actor, text: string, requestId: string): Promise<Outcome> {
+async function send(w: Awaited<ReturnType<typeof world>>, actor: Actor, text: string, requestId: string): Promise<Outcome> {
   const { deps, store, touches } = w;
-  const auditBefore = store.audit.all().length;
+  const auditBefore = (await store.audit.all()).length;
   const mark = touches.length;
 
   const outcome = await dispatch({ text, actor, requestId }, deps, AbortSignal.timeout(5000));
   await drive(outcome, deps);
 
   const mine = touches.slice(mark);
-  const audit = store.audit.all();
+  const audit = await store.audit.all();
   const added = audit.slice(auditBefore);
   const log = () =>
     `${JSON.stringify(text)} by ${actor.userId} in ${actor.channelName ?? actor.channelId} → ${outcome.type}` +
@@ -434,7 +447,7 @@ async function send(w: ReturnType<typeof world>, actor: Actor, text: string, req
     case "gate":
       seen.gated++;
       if (mine.length) seen.previews++;
-      assert.equal(store.pending.get(outcome.view.pending.id)?.state, "pending", log());
+      assert.equal((await store.pending.get(outcome.view.pending.id))?.state, "pending", log());
       for (const t of mine) assert.ok(PREVIEW_PROBE.has(t.what), `gated request called ${t.what}\n${log()}`);
       assert.ok(
         added.some((r) => r.requestId === requestId && r.type === "decision" && r.decision === "allow"),
@@ -467,35 +480,39 @@ test("the engine is touched only after an audited allow, and never for denied, u
   await fc.assert(
     fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 8 }), async (steps) => {
       runNo++;
-      const w = world();
-      const cards: { id: string; actor: Actor; gate: "confirm" | "approval"; approvers: string[] }[] = [];
-      let n = 0;
-      const decide = (c: Click, card: (typeof cards)[number] | undefined) => {
-        w.advance(c.wait);
-        if (c.reload !== undefined) w.reload(c.reload);
-        const id = card?.id ?? "r-000000";
-        const byRequester = c.by === "requester" || (c.by === "fitting" && card?.gate === "confirm");
-        const named = c.by === "fitting" && card?.approvers.length ? card.approvers[c.nth % card.approvers.length] : undefined;
-        const actor = card && byRequester ? card.actor : { userId: named ?? c.user, ...c.channel, homeTeam: true };
-        const text = c.shout ? `${c.verdict[0]?.toUpperCase()}${c.verdict.slice(1)} ${id.toUpperCase()}` : `${c.verdict} ${id}`;
-        return send(w, actor, text, `q-${runNo}-${n++}`);
-      };
-      for (const s of steps) {
-        w.advance(s.wait);
-        if ("reload" in s.say) {
-          w.reload(s.say.reload);
-          continue;
+      const w = await world();
+      try {
+        const cards: { id: string; actor: Actor; gate: "confirm" | "approval"; approvers: string[] }[] = [];
+        let n = 0;
+        const decide = (c: Click, card: (typeof cards)[number] | undefined) => {
+          w.advance(c.wait);
+          if (c.reload !== undefined) w.reload(c.reload);
+          const id = card?.id ?? "r-000000";
+          const byRequester = c.by === "requester" || (c.by === "fitting" && card?.gate === "confirm");
+          const named = c.by === "fitting" && card?.approvers.length ? card.approvers[c.nth % card.approvers.length] : undefined;
+          const actor = card && byRequester ? card.actor : { userId: named ?? c.user, ...c.channel, homeTeam: true };
+          const text = c.shout ? `${c.verdict[0]?.toUpperCase()}${c.verdict.slice(1)} ${id.toUpperCase()}` : `${c.verdict} ${id}`;
+          return send(w, actor, text, `q-${runNo}-${n++}`);
+        };
+        for (const s of steps) {
+          w.advance(s.wait);
+          if ("reload" in s.say) {
+            w.reload(s.say.reload);
+            continue;
+          }
+          if ("click" in s.say) {
+            await decide(s.say.click, cards[s.say.pick % Math.max(cards.length, 1)]);
+            continue;
+          }
+          const actor: Actor = { userId: s.user, ...s.channel, homeTeam: true };
+          const outcome = await send(w, actor, s.say.text, `q-${runNo}-${n++}`);
+          if (outcome.type !== "gate") continue;
+          const card = { id: outcome.view.pending.id, actor, gate: outcome.view.pending.gate, approvers: people(outcome.view.approvers) };
+          cards.push(card);
+          if (s.say.followUp) await decide(s.say.followUp, card);
         }
-        if ("click" in s.say) {
-          await decide(s.say.click, cards[s.say.pick % Math.max(cards.length, 1)]);
-          continue;
-        }
-        const actor: Actor = { userId: s.user, ...s.channel, homeTeam: true };
-        const outcome = await send(w, actor, s.say.text, `q-${runNo}-${n++}`);
-        if (outcome.type !== "gate") continue;
-        const card = { id: outcome.view.pending.id, actor, gate: outcome.view.pending.gate, approvers: people(outcome.view.approvers) };
-        cards.push(card);
-        if (s.say.followUp) await decide(s.say.followUp, card);
+      } finally {
+        await w.close();
       }
     }),
     { numRuns: 1000 },
@@ -522,7 +539,7 @@ async function drive(o: Outcome, deps: DispatchDeps): Promise<void> {
   if (o.type === "decided" && o.next) return drive(o.next, deps);
   if (o.type !== "job") return;
   const { plan } = o;
-  const job = deps.jobs.start({
+  const job = await deps.jobs.start({
     id: plan.id,
     kind: plan.action.kind,
     userId: plan.actor.userId,
@@ -530,13 +547,14 @@ async function drive(o: Outcome, deps: DispatchDeps): Promise<void> {
     host: plan.host,
     summary: plan.summary,
   });
+  assert.ok(job, `job ${plan.id} could not take its lease`);
   try {
     for await (const _event of plan.run(job.controller.signal)) {
       // the events themselves are another test's business
     }
-    deps.jobs.finish(plan.id, "succeeded", 0, null);
+    await deps.jobs.finish(plan.id, "succeeded", 0, null);
   } catch (error) {
     assert.ok(error instanceof BerthError, `a job failed with an unexpected error: ${String(error)}`);
-    deps.jobs.finish(plan.id, "failed", null, error.message);
+    await deps.jobs.finish(plan.id, "failed", null, error.message);
   }
 }
