@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { type Fence, type JobRecord, jobLease, type Lease, type NewJob, type StorePort } from "../store/port.ts";
-import { type CancelReason, lost, suspension } from "./job-context.ts";
+import { type CancelReason, lost, suspension, takenOver } from "./job-context.ts";
 
 export type LiveJob = {
   record: JobRecord;
@@ -36,7 +36,9 @@ export function createJobRegistry(store: StorePort, options: JobRegistryOptions)
 
   async function beat(): Promise<void> {
     for (const job of [...live.values()]) {
-      if (job.controller.signal.aborted) continue;
+      // A stopped job still renews until it has its outcome (stopping a container takes up to its grace period);
+      // only a job taken over does not.
+      if (takenOver(job.controller.signal)) continue;
       try {
         const renewed = await store.leases.renew(job.lease, ttl);
         if (!renewed.ok) {
@@ -71,9 +73,10 @@ export function createJobRegistry(store: StorePort, options: JobRegistryOptions)
       opts: { resumed?: boolean } = {},
     ): Promise<LiveJob | undefined> {
       const { channelName, ...stored } = record;
-      if (!opts.resumed) await store.jobs.create({ ...stored, messageTs: record.messageTs ?? null });
+      // The lease first: a job row without one is what other replicas' take-over scans look for.
       const taken = await store.leases.acquire(jobLease(record.id), options.owner, ttl);
       if (!taken.ok) return undefined;
+      if (!opts.resumed) await store.jobs.create({ ...stored, messageTs: record.messageTs ?? null });
       const kept = await store.jobs.get(record.id);
       if (!kept) return undefined;
       const job = {
@@ -83,9 +86,9 @@ export function createJobRegistry(store: StorePort, options: JobRegistryOptions)
         lease: taken.lease,
         fence: { name: taken.lease.name, token: taken.lease.token },
       };
-      // A job that begins while berth drains is left to the next berth at once, like those already running.
+      // A job that begins while berth drains is left to the next berth at once, like those already running. A Stop
+      // asked for while no replica carried it is heeded at the first heartbeat, once its run can stop the container.
       if (suspending) job.controller.abort(suspension);
-      else if (kept.cancelBy) job.controller.abort({ by: kept.cancelBy } satisfies CancelReason);
       live.set(record.id, job);
       return job;
     },
