@@ -1,5 +1,7 @@
 import { stat } from "node:fs/promises";
 import bolt, { type webApi } from "@slack/bolt";
+import type { RateBudget } from "../store/port.ts";
+import { createSharedBudget } from "./shared-budget.ts";
 import { backoff, verdict } from "./slack-faults.ts";
 import { postFile, type ReadPattern } from "./upload-stream.ts";
 
@@ -7,7 +9,7 @@ type WebClient = webApi.WebClient;
 type ChatPostMessageArguments = webApi.ChatPostMessageArguments;
 type ChatUpdateArguments = webApi.ChatUpdateArguments;
 
-type Lane = { nextAt: number; spacing: number };
+type Lane = { key: string; nextAt: number; spacing: number };
 type Message = Omit<ChatPostMessageArguments, "channel"> & { text: string };
 type Update = Omit<ChatUpdateArguments, "channel" | "ts"> & { text: string };
 type Waiter = { resolve(): void; reject(e: unknown): void };
@@ -17,6 +19,12 @@ export type OutboxStats = {
   rateLimited: Record<string, number>;
   /** Calls sent again after a 5xx, a network error or no answer within the deadline. */
   retried: Record<string, number>;
+  // The two below are optional only so that the stand-in outboxes of other tests need not list them; createOutbox
+  // always sets them.
+  /** Calls that went out on local spacing alone because the shared budget could not be reached (database down). */
+  budgetUnavailable?: number;
+  /** Times the shared budget refused a call and it waited for the next window (other replicas used it). */
+  budgetRefused?: number;
 };
 
 export type OutboxOptions = {
@@ -29,8 +37,15 @@ export type OutboxOptions = {
   retryForMs?: number;
   /** The first and the longest wait between two tries of a failing call (default 1 s and 30 s). */
   backoffMs?: { first: number; max: number };
+  /**
+   * The rate budget shared by every replica (`store.rateBudget`): without it each replica spaces only its own calls,
+   * and N replicas can send N times Slack's limits. With it, each call also takes a token per lane (shared-budget.ts).
+   */
+  budget?: RateBudget;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /** For the jitter of waits on the shared budget (tests). */
+  random?: () => number;
 };
 
 export type UploadFile = { filename: string; title: string; comment?: string; path: string };
@@ -56,6 +71,14 @@ class Superseded extends Error {}
  * read in order), so a hung reply holds only its own thread. Top-level posts (cards, answers) each answer their own
  * request: one that is being retried holds no other post of its channel. Edits of different messages are independent.
  * A call whose answer was lost may have reached Slack: a retried post can then show twice (at least once, never lost).
+ *
+ * With several replicas, `budget` makes the lanes shared: after its local slot a call also takes a token of each of
+ * its lanes from the database (shared-budget.ts), so all replicas together stay at one replica's rate. Waiting for the
+ * shared budget is part of the call's own try, so the order above holds: a thread's next reply still waits for the
+ * previous one to land, and a card waiting for the budget (or being retried) holds no other post. Replies and
+ * top-level posts take different workspace buckets (`post:replies`, `post:top-level`), so fifty streams' replies
+ * never hold a new card back in the shared budget either; they meet only in their channel's bucket (see post()).
+ * When the database cannot be reached the outbox goes on with local spacing alone and counts `budgetUnavailable`.
  */
 export function createOutbox(options: OutboxOptions) {
   const now = options.now ?? Date.now;
@@ -73,7 +96,21 @@ export function createOutbox(options: OutboxOptions) {
     logLevel: bolt.webApi.LogLevel.ERROR,
   });
   const lanes = new Map<string, Lane>();
-  const stats: OutboxStats = { calls: {}, rateLimited: {}, retried: {} };
+  const stats: Required<OutboxStats> = { calls: {}, rateLimited: {}, retried: {}, budgetUnavailable: 0, budgetRefused: 0 };
+  const shared =
+    options.budget &&
+    createSharedBudget({
+      budget: options.budget,
+      now,
+      sleep,
+      ...(options.random ? { random: options.random } : {}),
+      onUnavailable: () => {
+        stats.budgetUnavailable++;
+      },
+      onRefused: () => {
+        stats.budgetRefused++;
+      },
+    });
   const chains = new Map<string, Promise<unknown>>();
   const count = (table: Record<string, number>, method: string) => {
     table[method] = (table[method] ?? 0) + 1;
@@ -82,7 +119,7 @@ export function createOutbox(options: OutboxOptions) {
   const lane = (key: string, spacing: number): Lane => {
     const known = lanes.get(key);
     if (known) return known;
-    const created = { nextAt: 0, spacing };
+    const created = { key, nextAt: 0, spacing };
     lanes.set(key, created);
     return created;
   };
@@ -90,13 +127,14 @@ export function createOutbox(options: OutboxOptions) {
   /**
    * Reserves the next free slot on every lane at once, at the moment the call is asked for: first come, first
    * served, so fifty streams sharing the workspace budget take turns instead of racing for it. A rate limit pauses
-   * the lanes; a failure backs off this call only.
+   * the lanes; a failure backs off this call only. Then the shared budget, if any, for every try: a try is a call
+   * Slack sees. `urgent` calls (new cards and answers) ask the shared budget again first when it refused.
    */
   async function send<T>(
     method: string,
     laneList: Lane[],
     call: () => Promise<T>,
-    hooks: { onRetry?: (reason: string) => void; superseded?: () => boolean } = {},
+    hooks: { onRetry?: (reason: string) => void; superseded?: () => boolean; urgent?: boolean } = {},
   ): Promise<T> {
     const started = now();
     for (let tries = 1; ; tries++) {
@@ -104,6 +142,7 @@ export function createOutbox(options: OutboxOptions) {
       for (const l of laneList) l.nextAt = slot + l.spacing;
       const wait = slot - now();
       if (wait > 0) await sleep(wait);
+      if (shared) await shared.take(laneList, hooks.urgent ?? false);
       count(stats.calls, method);
       try {
         return await call();
@@ -169,9 +208,15 @@ export function createOutbox(options: OutboxOptions) {
   }
 
   return {
-    stats,
+    stats: stats as OutboxStats,
     /** Posts a message (a card, or a reply in a thread) and returns its ts. */
     post(channel: string, message: Message): Promise<string> {
+      // The channel lane comes first: it is the narrower one, which the shared budget takes first (shared-budget.ts).
+      // Replies take their channel's lane and bucket too: Slack's ~1 post/s per channel is not documented to leave
+      // thread replies out (docs/reference/slack-platform.md §4.1 says to assume they count, and the emulator counts
+      // them), so leaving them out would let a channel get a card and a reply per second, or N replicas' replies.
+      // Within one channel a card therefore shares that one post per second with the channel's streams (at most one
+      // reply waiting per thread, as replies are sent one after another); other channels' replies never hold it.
       const go = async () => {
         const res: webApi.ChatPostMessageResponse = await send(
           "chat.postMessage",
@@ -182,6 +227,7 @@ export function createOutbox(options: OutboxOptions) {
               : lane("post:top-level", options.spacing.postTopLevelMs),
           ],
           () => client.chat.postMessage({ unfurl_links: false, unfurl_media: false, ...message, channel } as ChatPostMessageArguments),
+          { urgent: !message.thread_ts },
         );
         return String(res.ts);
       };
