@@ -69,7 +69,8 @@ class Superseded extends Error {}
  * Order is kept by sequence, not by waiting: calls take their slot in the order they are asked for; a thread's replies
  * are one sequence (a reply goes out once the previous one landed: Slack orders a thread by arrival, and a log must
  * read in order), so a hung reply holds only its own thread. Top-level posts (cards, answers) each answer their own
- * request: one that is being retried holds no other post of its channel. Edits of different messages are independent.
+ * request: one that is being retried holds no other post of its channel, and it goes before the replies waiting in
+ * its channel (they claim the channel only when it is free). Edits of different messages are independent.
  * A call whose answer was lost may have reached Slack: a retried post can then show twice (at least once, never lost).
  *
  * With several replicas, `budget` makes the lanes shared: after its local slot a call also takes a token of each of
@@ -127,22 +128,28 @@ export function createOutbox(options: OutboxOptions) {
   /**
    * Reserves the next free slot on every lane at once, at the moment the call is asked for: first come, first
    * served, so fifty streams sharing the workspace budget take turns instead of racing for it. A rate limit pauses
-   * the lanes; a failure backs off this call only. Then the shared budget, if any, for every try: a try is a call
-   * Slack sees. `urgent` calls (new cards and answers) ask the shared budget again first when it refused.
+   * the lanes; a failure backs off this call only. `late` lanes are not reserved ahead but claimed when the call is
+   * about to go, once they are free: a call that reserves them meanwhile goes first (a card before the replies
+   * waiting in its channel). Then the shared budget, if any, for every try: a try is a call Slack sees. `urgent`
+   * calls (new cards and answers) ask the shared budget again first when it refused.
    */
   async function send<T>(
     method: string,
     laneList: Lane[],
     call: () => Promise<T>,
-    hooks: { onRetry?: (reason: string) => void; superseded?: () => boolean; urgent?: boolean } = {},
+    hooks: { onRetry?: (reason: string) => void; superseded?: () => boolean; urgent?: boolean; late?: Lane[] } = {},
   ): Promise<T> {
     const started = now();
+    const late = hooks.late ?? [];
+    const freeAt = () => Math.max(...late.map((l) => l.nextAt));
     for (let tries = 1; ; tries++) {
       const slot = Math.max(now(), ...laneList.map((l) => l.nextAt));
       for (const l of laneList) l.nextAt = slot + l.spacing;
       const wait = slot - now();
       if (wait > 0) await sleep(wait);
-      if (shared) await shared.take(laneList, hooks.urgent ?? false);
+      for (let free = freeAt(); free > now(); free = freeAt()) await sleep(free - now());
+      for (const l of late) l.nextAt = now() + l.spacing;
+      if (shared) await shared.take([...late, ...laneList], hooks.urgent ?? false);
       count(stats.calls, method);
       try {
         return await call();
@@ -152,7 +159,7 @@ export function createOutbox(options: OutboxOptions) {
         if (v.kind === "wait") {
           count(stats.rateLimited, method);
           const until = now() + v.ms;
-          for (const l of laneList) l.nextAt = Math.max(l.nextAt, until);
+          for (const l of [...late, ...laneList]) l.nextAt = Math.max(l.nextAt, until);
         } else {
           if (now() - started >= retryForMs) throw error;
           count(stats.retried, method);
@@ -211,23 +218,22 @@ export function createOutbox(options: OutboxOptions) {
     stats: stats as OutboxStats,
     /** Posts a message (a card, or a reply in a thread) and returns its ts. */
     post(channel: string, message: Message): Promise<string> {
-      // The channel lane comes first: it is the narrower one, which the shared budget takes first (shared-budget.ts).
       // Replies take their channel's lane and bucket too: Slack's ~1 post/s per channel is not documented to leave
       // thread replies out (docs/reference/slack-platform.md §4.1 says to assume they count, and the emulator counts
       // them), so leaving them out would let a channel get a card and a reply per second, or N replicas' replies.
-      // Within one channel a card therefore shares that one post per second with the channel's streams (at most one
-      // reply waiting per thread, as replies are sent one after another); other channels' replies never hold it.
+      // But a reply claims its channel only when it is about to go (`late`), while a card reserves it when asked for:
+      // a new card goes out within about a second even where fifty streams wait to reply in the same channel, and a
+      // reply's slot on the workspace-wide reply lane is not pushed back behind its busy channel's queue (which held
+      // every other channel's replies up). The channel comes first in the shared budget: it is the narrower bucket.
+      const channelLane = lane(`post:${channel}`, options.spacing.postPerChannelMs);
       const go = async () => {
         const res: webApi.ChatPostMessageResponse = await send(
           "chat.postMessage",
-          [
-            lane(`post:${channel}`, options.spacing.postPerChannelMs),
-            message.thread_ts
-              ? lane("post:replies", options.spacing.postRepliesMs)
-              : lane("post:top-level", options.spacing.postTopLevelMs),
-          ],
+          message.thread_ts
+            ? [lane("post:replies", options.spacing.postRepliesMs)]
+            : [channelLane, lane("post:top-level", options.spacing.postTopLevelMs)],
           () => client.chat.postMessage({ unfurl_links: false, unfurl_media: false, ...message, channel } as ChatPostMessageArguments),
-          { urgent: !message.thread_ts },
+          message.thread_ts ? { late: [channelLane] } : { urgent: true },
         );
         return String(res.ts);
       };

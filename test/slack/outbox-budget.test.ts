@@ -189,6 +189,31 @@ test("a new card is not held back by two replicas' streams in other channels, th
   assert.equal(cardAt, asked, "the card went out when it was asked for");
 });
 
+/** Ten streams each have a reply waiting in one channel when a new card for that channel is asked for. */
+async function cardAmongReplies(streaming: Outbox, carding: Outbox) {
+  const parents: string[] = [];
+  for (let i = 0; i < 10; i++) parents.push(await streaming.post(SEED.incidentChannel, { text: `job ${i}` }));
+  await clock.sleep(3000); // those cards were posted a while ago
+  const asked = clock.now();
+  const replies = parents.map((p) => streaming.post(SEED.incidentChannel, { text: "reply", thread_ts: p }));
+  await new Promise((r) => setImmediate(r)); // the replies were asked for first
+  await Promise.all([...replies, carding.post(SEED.incidentChannel, { text: "new card" })]);
+  const sent = fake.calls("chat.postMessage").filter((c) => c.at >= asked && c.status === 200);
+  assert.equal(sent.length, 11);
+  return sent.findIndex((c) => c.args.text === "new card");
+}
+
+test("a new card goes before the replies waiting in its own channel", async () => {
+  const outbox = replica();
+  assert.ok((await cardAmongReplies(outbox, outbox)) <= 1, "at most the reply already under way went first");
+});
+
+test("a new card goes before another replica's replies waiting in its channel, with the shared budget", async () => {
+  const { budget } = memoryBudget(clock.now);
+  const position = await cardAmongReplies(replica({ budget, random: () => 0.5 }), replica({ budget, random: () => 0.5 }));
+  assert.ok(position <= 2, `the card went out after ${position} replies`);
+});
+
 test("a budget that cannot be reached does not stop posting: local spacing alone, counted, asked again later", async () => {
   const memory = memoryBudget(clock.now);
   let down = true;
