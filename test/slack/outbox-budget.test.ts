@@ -126,6 +126,8 @@ async function twoReplicasPostCards(budget: RateBudget | undefined, perReplica: 
 }
 
 test("two replicas sharing the budget post to one channel at one replica's rate", async () => {
+  // No "no 429" here: two posts a few ms apart across a window boundary can exceed the emulator's 3 posts in any 3 s
+  // (the burst fixed windows allow, shared-budget.ts); the outbox waits that 429 out, and the retry is counted too.
   const { limit } = budgetRule(slackSpacing.postPerChannelMs);
   assert.equal(await twoReplicasPostCards(memoryBudget(clock.now).budget, 6), limit);
   fake.reset();
