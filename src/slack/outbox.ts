@@ -1,5 +1,7 @@
 import { stat } from "node:fs/promises";
 import bolt, { type webApi } from "@slack/bolt";
+import type { RateBudget } from "../store/port.ts";
+import { createSharedBudget } from "./shared-budget.ts";
 import { backoff, verdict } from "./slack-faults.ts";
 import { postFile, type ReadPattern } from "./upload-stream.ts";
 
@@ -7,7 +9,7 @@ type WebClient = webApi.WebClient;
 type ChatPostMessageArguments = webApi.ChatPostMessageArguments;
 type ChatUpdateArguments = webApi.ChatUpdateArguments;
 
-type Lane = { nextAt: number; spacing: number };
+type Lane = { key: string; nextAt: number; spacing: number };
 type Message = Omit<ChatPostMessageArguments, "channel"> & { text: string };
 type Update = Omit<ChatUpdateArguments, "channel" | "ts"> & { text: string };
 type Waiter = { resolve(): void; reject(e: unknown): void };
@@ -17,6 +19,12 @@ export type OutboxStats = {
   rateLimited: Record<string, number>;
   /** Calls sent again after a 5xx, a network error or no answer within the deadline. */
   retried: Record<string, number>;
+  // The two below are optional only so that the stand-in outboxes of other tests need not list them; createOutbox
+  // always sets them.
+  /** Calls that went out on local spacing alone because the shared budget could not be reached (database down). */
+  budgetUnavailable?: number;
+  /** Times the shared budget refused a call and it waited for the next window (other replicas used it). */
+  budgetRefused?: number;
 };
 
 export type OutboxOptions = {
@@ -29,8 +37,15 @@ export type OutboxOptions = {
   retryForMs?: number;
   /** The first and the longest wait between two tries of a failing call (default 1 s and 30 s). */
   backoffMs?: { first: number; max: number };
+  /**
+   * The rate budget shared by every replica (`store.rateBudget`): without it each replica spaces only its own calls,
+   * and N replicas can send N times Slack's limits. With it, each call also takes a token per lane (shared-budget.ts).
+   */
+  budget?: RateBudget;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /** For the jitter of waits on the shared budget (tests). */
+  random?: () => number;
 };
 
 export type UploadFile = { filename: string; title: string; comment?: string; path: string };
@@ -54,8 +69,17 @@ class Superseded extends Error {}
  * Order is kept by sequence, not by waiting: calls take their slot in the order they are asked for; a thread's replies
  * are one sequence (a reply goes out once the previous one landed: Slack orders a thread by arrival, and a log must
  * read in order), so a hung reply holds only its own thread. Top-level posts (cards, answers) each answer their own
- * request: one that is being retried holds no other post of its channel. Edits of different messages are independent.
+ * request: one that is being retried holds no other post of its channel, and it goes before the replies waiting in
+ * its channel (they claim the channel only when it is free). Edits of different messages are independent.
  * A call whose answer was lost may have reached Slack: a retried post can then show twice (at least once, never lost).
+ *
+ * With several replicas, `budget` makes the lanes shared: after its local slot a call also takes a token of each of
+ * its lanes from the database (shared-budget.ts), so all replicas together stay at one replica's rate. Waiting for the
+ * shared budget is part of the call's own try, so the order above holds: a thread's next reply still waits for the
+ * previous one to land, and a card waiting for the budget (or being retried) holds no other post. Replies and
+ * top-level posts take different workspace buckets (`post:replies`, `post:top-level`), so fifty streams' replies
+ * never hold a new card back in the shared budget either; they meet only in their channel's bucket (see post()).
+ * When the database cannot be reached the outbox goes on with local spacing alone and counts `budgetUnavailable`.
  */
 export function createOutbox(options: OutboxOptions) {
   const now = options.now ?? Date.now;
@@ -73,7 +97,21 @@ export function createOutbox(options: OutboxOptions) {
     logLevel: bolt.webApi.LogLevel.ERROR,
   });
   const lanes = new Map<string, Lane>();
-  const stats: OutboxStats = { calls: {}, rateLimited: {}, retried: {} };
+  const stats: Required<OutboxStats> = { calls: {}, rateLimited: {}, retried: {}, budgetUnavailable: 0, budgetRefused: 0 };
+  const shared =
+    options.budget &&
+    createSharedBudget({
+      budget: options.budget,
+      now,
+      sleep,
+      ...(options.random ? { random: options.random } : {}),
+      onUnavailable: () => {
+        stats.budgetUnavailable++;
+      },
+      onRefused: () => {
+        stats.budgetRefused++;
+      },
+    });
   const chains = new Map<string, Promise<unknown>>();
   const count = (table: Record<string, number>, method: string) => {
     table[method] = (table[method] ?? 0) + 1;
@@ -82,7 +120,7 @@ export function createOutbox(options: OutboxOptions) {
   const lane = (key: string, spacing: number): Lane => {
     const known = lanes.get(key);
     if (known) return known;
-    const created = { nextAt: 0, spacing };
+    const created = { key, nextAt: 0, spacing };
     lanes.set(key, created);
     return created;
   };
@@ -90,20 +128,28 @@ export function createOutbox(options: OutboxOptions) {
   /**
    * Reserves the next free slot on every lane at once, at the moment the call is asked for: first come, first
    * served, so fifty streams sharing the workspace budget take turns instead of racing for it. A rate limit pauses
-   * the lanes; a failure backs off this call only.
+   * the lanes; a failure backs off this call only. `late` lanes are not reserved ahead but claimed when the call is
+   * about to go, once they are free: a call that reserves them meanwhile goes first (a card before the replies
+   * waiting in its channel). Then the shared budget, if any, for every try: a try is a call Slack sees. `urgent`
+   * calls (new cards and answers) ask the shared budget again first when it refused.
    */
   async function send<T>(
     method: string,
     laneList: Lane[],
     call: () => Promise<T>,
-    hooks: { onRetry?: (reason: string) => void; superseded?: () => boolean } = {},
+    hooks: { onRetry?: (reason: string) => void; superseded?: () => boolean; urgent?: boolean; late?: Lane[] } = {},
   ): Promise<T> {
     const started = now();
+    const late = hooks.late ?? [];
+    const freeAt = () => Math.max(...late.map((l) => l.nextAt));
     for (let tries = 1; ; tries++) {
       const slot = Math.max(now(), ...laneList.map((l) => l.nextAt));
       for (const l of laneList) l.nextAt = slot + l.spacing;
       const wait = slot - now();
       if (wait > 0) await sleep(wait);
+      for (let free = freeAt(); free > now(); free = freeAt()) await sleep(free - now());
+      for (const l of late) l.nextAt = now() + l.spacing;
+      if (shared) await shared.take([...late, ...laneList], hooks.urgent ?? false);
       count(stats.calls, method);
       try {
         return await call();
@@ -113,7 +159,7 @@ export function createOutbox(options: OutboxOptions) {
         if (v.kind === "wait") {
           count(stats.rateLimited, method);
           const until = now() + v.ms;
-          for (const l of laneList) l.nextAt = Math.max(l.nextAt, until);
+          for (const l of [...late, ...laneList]) l.nextAt = Math.max(l.nextAt, until);
         } else {
           if (now() - started >= retryForMs) throw error;
           count(stats.retried, method);
@@ -169,19 +215,25 @@ export function createOutbox(options: OutboxOptions) {
   }
 
   return {
-    stats,
+    stats: stats as OutboxStats,
     /** Posts a message (a card, or a reply in a thread) and returns its ts. */
     post(channel: string, message: Message): Promise<string> {
+      // Replies take their channel's lane and bucket too: Slack's ~1 post/s per channel is not documented to leave
+      // thread replies out (docs/reference/slack-platform.md §4.1 says to assume they count, and the emulator counts
+      // them), so leaving them out would let a channel get a card and a reply per second, or N replicas' replies.
+      // But a reply claims its channel only when it is about to go (`late`), while a card reserves it when asked for:
+      // a new card goes out within about a second even where fifty streams wait to reply in the same channel, and a
+      // reply's slot on the workspace-wide reply lane is not pushed back behind its busy channel's queue (which held
+      // every other channel's replies up). The channel comes first in the shared budget: it is the narrower bucket.
+      const channelLane = lane(`post:${channel}`, options.spacing.postPerChannelMs);
       const go = async () => {
         const res: webApi.ChatPostMessageResponse = await send(
           "chat.postMessage",
-          [
-            lane(`post:${channel}`, options.spacing.postPerChannelMs),
-            message.thread_ts
-              ? lane("post:replies", options.spacing.postRepliesMs)
-              : lane("post:top-level", options.spacing.postTopLevelMs),
-          ],
+          message.thread_ts
+            ? [lane("post:replies", options.spacing.postRepliesMs)]
+            : [channelLane, lane("post:top-level", options.spacing.postTopLevelMs)],
           () => client.chat.postMessage({ unfurl_links: false, unfurl_media: false, ...message, channel } as ChatPostMessageArguments),
+          message.thread_ts ? { late: [channelLane] } : { urgent: true },
         );
         return String(res.ts);
       };
