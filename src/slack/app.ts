@@ -113,6 +113,8 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
       updateMs: slackLimits.updateSpacingMs,
       uploadMs: slackLimits.uploadSpacingMs,
     },
+    // Replicas share the workspace's limits through the database; one berth on SQLite spaces its own calls alone.
+    budget: core.store.kind === "postgres" ? core.store.rateBudget : undefined,
   });
   const directory = createDirectory({
     client: app.client,
