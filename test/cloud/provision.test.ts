@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { afterEach, test } from "node:test";
 import type { CloudOperation, CloudResource, HostCloud, HostPlan, ResourceKind } from "../../src/cloud/ports.ts";
 import { type CloudSettings, newHostRecord, type ProvisionDeps, provisionHost, removeHost } from "../../src/cloud/provision.ts";
 import { BerthError } from "../../src/core/errors.ts";
 import type { JobEvent } from "../../src/core/events.ts";
 import { PolicySchema } from "../../src/core/policy.ts";
 import { toMrkdwn } from "../../src/slack/render.ts";
-import { openStore } from "../../src/store/store.ts";
 import { FakeEngine } from "../fakes.ts";
+import { closeOpened, memoryStore } from "../support/memory-store.ts";
 import { mrkdwn } from "../support/text.ts";
 
 /** A hand-written stand-in for our HostCloud port: resources in a map, every call recorded, failures and holds on demand. */
@@ -98,12 +98,13 @@ const settings: CloudSettings = {
 };
 const actor = { userId: "U0OPERATOR", channelId: "C0INCIDENT" };
 
-function setup(options: { policy?: Record<string, unknown>; engine?: FakeEngine; os?: "linux" | "windows"; private?: boolean } = {}) {
-  const store = openStore(":memory:");
+async function setup(options: { policy?: Record<string, unknown>; engine?: FakeEngine; os?: "linux" | "windows"; private?: boolean } = {}) {
+  const store = await memoryStore();
   const cloud = new FakeCloud();
   let now = Date.parse("2026-11-28T10:00:00Z");
   let suspended = false;
-  const changes: string[] = [];
+  // The status as each change is announced: the in-memory store reads it when asked, before the promise settles.
+  const changes: Promise<string>[] = [];
   const engine = options.engine ?? new FakeEngine("azure");
   const connected: string[] = [];
   const policy = PolicySchema.parse({ version: 1, roles: {}, ...options.policy });
@@ -117,10 +118,10 @@ function setup(options: { policy?: Record<string, unknown>; engine?: FakeEngine;
       return engine;
     },
     clock: () => now,
-    changed: () => changes.push(store.cloudHosts.get("ci-1")?.status ?? "gone"),
+    changed: () => void changes.push(store.cloudHosts.get("ci-1").then((r) => r?.status ?? "gone")),
     suspended: () => suspended,
   };
-  store.cloudHosts.put(
+  await store.cloudHosts.put(
     newHostRecord(
       {
         name: "ci-1",
@@ -140,12 +141,14 @@ function setup(options: { policy?: Record<string, unknown>; engine?: FakeEngine;
     store,
     cloud,
     deps,
-    changes,
+    changes: () => Promise.all(changes),
     connected,
     advance: (ms: number) => (now += ms),
     suspend: () => (suspended = true),
   };
 }
+
+afterEach(closeOpened);
 
 async function collect(events: AsyncGenerator<JobEvent>): Promise<JobEvent[]> {
   const out: JobEvent[] = [];
@@ -159,7 +162,7 @@ const end = (events: JobEvent[]) => {
 const notices = (events: JobEvent[]) => events.flatMap((e) => (e.type === "notice" ? [mrkdwn(e.text)] : []));
 
 test("a Linux host is made step by step, each poller stored first, then registered once Docker answers over TLS", async () => {
-  const s = setup();
+  const s = await setup();
   const events = await collect(provisionHost("ci-1", s.deps, new AbortController().signal));
   assert.equal(end(events).outcome, "succeeded", end(events).text);
   assert.match(end(events).text, /`ci-1` is ready .* at tcp:\/\/203\.0\.113\.9:2376 \(berth-ci-1\.westeurope\.cloudapp\.azure\.com\)/);
@@ -168,12 +171,12 @@ test("a Linux host is made step by step, each poller stored first, then register
     ["begin network", "begin nsg", "begin ip", "begin nic", "begin vm"],
     "Linux needs no script extension: cloud-init does the work",
   );
-  const record = s.store.cloudHosts.get("ci-1");
+  const record = await s.store.cloudHosts.get("ci-1");
   assert.equal(record?.status, "ready");
   assert.equal(record?.dockerUrl, "tcp://203.0.113.9:2376");
   assert.equal(record?.bootstrap, null, "the server key in customData is not kept once the VM exists");
   for (const kind of ["network", "nsg", "ip", "nic", "vm"]) assert.equal(record?.steps[kind]?.state, "done", kind);
-  assert.deepEqual(s.changes, ["ready"]);
+  assert.deepEqual(await s.changes(), ["ready"]);
   assert.deepEqual(s.connected, ["tcp://203.0.113.9:2376"]);
   const vmPlan = s.cloud.plans.find((p) => p.customData);
   assert.ok(vmPlan?.customData?.startsWith("#cloud-config"), "the VM gets the cloud-init document");
@@ -194,7 +197,7 @@ test("a Linux host is made step by step, each poller stored first, then register
 test("Windows hosts get the setup script through the extension step and a generated password", async () => {
   const windows = new FakeEngine("azure");
   windows.host = { ...windows.host, osType: "windows", osBuild: "10.0.20348.2966" };
-  const s = setup({ os: "windows", engine: windows });
+  const s = await setup({ os: "windows", engine: windows });
   const events = await collect(provisionHost("ci-1", s.deps, new AbortController().signal));
   assert.equal(end(events).outcome, "succeeded", end(events).text);
   assert.ok(s.cloud.calls.includes("begin extension"));
@@ -203,15 +206,15 @@ test("Windows hosts get the setup script through the extension step and a genera
   assert.match(vmPlan?.setupCommand ?? "", /CustomData\.bin/);
   const extPlan = s.cloud.plans.at(-1);
   assert.match(extPlan?.setupCommand ?? "", /berth-setup\.ps1/, "the extension still has its command after the VM step");
-  assert.equal(s.store.cloudHosts.get("ci-1")?.bootstrap, null);
+  assert.equal((await s.store.cloudHosts.get("ci-1"))?.bootstrap, null);
 });
 
 test("--private: no public IP; the NIC's private address is the Docker address", async () => {
-  const s = setup({ private: true });
+  const s = await setup({ private: true });
   const events = await collect(provisionHost("ci-1", s.deps, new AbortController().signal));
   assert.equal(end(events).outcome, "succeeded", end(events).text);
   assert.ok(!s.cloud.calls.includes("begin ip"));
-  assert.equal(s.store.cloudHosts.get("ci-1")?.dockerUrl, "tcp://10.77.0.4:2376");
+  assert.equal((await s.store.cloudHosts.get("ci-1"))?.dockerUrl, "tcp://10.77.0.4:2376");
 });
 
 for (const [kind, error, expect] of [
@@ -228,7 +231,7 @@ for (const [kind, error, expect] of [
   ["nsg", new BerthError("THROTTLED", "Azure is throttling berth (429); it waited 10 s three times."), /throttling/],
 ] as const) {
   test(`a ${error.code} failure at the ${kind} step says what to do and removes exactly what was made, in order`, async () => {
-    const s = setup();
+    const s = await setup();
     s.cloud.failDone.set(kind, error);
     const events = await collect(provisionHost("ci-1", s.deps, new AbortController().signal));
     assert.equal(end(events).outcome, "failed");
@@ -240,12 +243,12 @@ for (const [kind, error, expect] of [
     );
     assert.equal(s.cloud.resources.size, 1, "only the shared network is left");
     assert.ok(s.cloud.resources.has("network"));
-    assert.equal(s.store.cloudHosts.get("ci-1")?.status, "removed");
+    assert.equal((await s.store.cloudHosts.get("ci-1"))?.status, "removed");
   });
 }
 
 test("Cancel stops at the step in flight and removes what was made; the card says who cancelled", async () => {
-  const s = setup();
+  const s = await setup();
   let release = () => {};
   s.cloud.holds.set("vm", new Promise<void>((r) => (release = r)));
   const controller = new AbortController();
@@ -264,11 +267,11 @@ test("Cancel stops at the step in flight and removes what was made; the card say
     s.cloud.calls.filter((c) => c.startsWith("delete")),
     ["delete vm", "delete nic", "delete ip", "delete nsg"],
   );
-  assert.equal(s.store.cloudHosts.get("ci-1")?.status, "removed");
+  assert.equal((await s.store.cloudHosts.get("ci-1"))?.status, "removed");
 });
 
 test("berth stopping mid-step leaves the stored poller; the next berth resumes it without a new request", async () => {
-  const s = setup();
+  const s = await setup();
   s.cloud.holds.set("nic", new Promise<void>(() => {}));
   const controller = new AbortController();
   const events: JobEvent[] = [];
@@ -282,7 +285,7 @@ test("berth stopping mid-step leaves the stored poller; the next berth resumes i
   assert.equal(end(events).outcome, "cancelled");
   assert.match(end(events).text, /berth is restarting; creating `ci-1` goes on when it is back/);
   assert.ok(!s.cloud.calls.some((c) => c.startsWith("delete")), "nothing is removed on shutdown");
-  const stored = s.store.cloudHosts.get("ci-1");
+  const stored = await s.store.cloudHosts.get("ci-1");
   assert.equal(stored?.status, "provisioning");
   assert.deepEqual(stored?.steps.nic, { state: "running", poller: "poller-nic" });
 
@@ -300,7 +303,7 @@ test("berth stopping mid-step leaves the stored poller; the next berth resumes i
 });
 
 test("a retry after a crash between a request and its stored poller reuses the resource that exists", async () => {
-  const s = setup();
+  const s = await setup();
   s.cloud.resources.set("nsg", {
     kind: "nsg",
     id: "/x/nsg",
@@ -314,7 +317,7 @@ test("a retry after a crash between a request and its stored poller reuses the r
 });
 
 test("a resource of the same name that berth did not make for this host stops the create, and nothing of it is removed", async () => {
-  const s = setup();
+  const s = await setup();
   s.cloud.resources.set("vm", { kind: "vm", id: "/x/vm", name: "ci-1", provisioningState: "Succeeded", tags: { owner: "someone" } });
   const events = await collect(provisionHost("ci-1", s.deps, new AbortController().signal));
   assert.equal(end(events).outcome, "failed");
@@ -326,16 +329,16 @@ test("Docker never answering: reported with what was seen, then removed — or k
   failing.info = async () => {
     throw new BerthError("UNAVAILABLE", "connect ECONNREFUSED 203.0.113.9:2376");
   };
-  const s = setup({ engine: failing, policy: { azure: { readyTimeout: "1s" } } });
+  const s = await setup({ engine: failing, policy: { azure: { readyTimeout: "1s" } } });
   const clock = s.deps.clock;
   s.deps.clock = () => s.advance(300) && clock();
   const events = await collect(provisionHost("ci-1", s.deps, new AbortController().signal));
   assert.equal(end(events).outcome, "failed");
   assert.match(end(events).text, /Docker did not answer on tcp:\/\/203\.0\.113\.9:2376 within 1s\. Last seen: connect ECONNREFUSED/);
-  assert.equal(s.store.cloudHosts.get("ci-1")?.status, "removed");
+  assert.equal((await s.store.cloudHosts.get("ci-1"))?.status, "removed");
   assert.equal(notices(events).filter((n) => n.includes("not answering yet")).length, 1, "the same error is said once");
 
-  const kept = setup({ engine: failing, policy: { azure: { readyTimeout: "1s", keepUnreachable: true } } });
+  const kept = await setup({ engine: failing, policy: { azure: { readyTimeout: "1s", keepUnreachable: true } } });
   const keptClock = kept.deps.clock;
   kept.deps.clock = () => kept.advance(300) && keptClock();
   const keptEvents = await collect(provisionHost("ci-1", kept.deps, new AbortController().signal));
@@ -345,12 +348,12 @@ test("Docker never answering: reported with what was seen, then removed — or k
   );
   const keptEnd = keptEvents.at(-1) as Extract<JobEvent, { type: "end" }>;
   assert.match(toMrkdwn(keptEnd.text, "/ops"), /`\/ops host rm ci-1` removes it now/, "the configured slash command, not a fixed /berth");
-  assert.equal(kept.store.cloudHosts.get("ci-1")?.status, "unreachable");
+  assert.equal((await kept.store.cloudHosts.get("ci-1"))?.status, "unreachable");
   assert.ok(!kept.cloud.calls.some((c) => c.startsWith("delete")));
 });
 
 test("host rm removes in order and is idempotent: a second run finds everything done", async () => {
-  const s = setup();
+  const s = await setup();
   await collect(provisionHost("ci-1", s.deps, new AbortController().signal));
   const first = await collect(removeHost("ci-1", ["asked"], s.deps, new AbortController().signal));
   assert.equal(end(first).outcome, "succeeded");
@@ -358,26 +361,26 @@ test("host rm removes in order and is idempotent: a second run finds everything 
     s.cloud.calls.filter((c) => c.startsWith("delete")),
     ["delete vm", "delete nic", "delete ip", "delete nsg"],
   );
-  assert.equal(s.store.cloudHosts.get("ci-1")?.status, "removed");
-  assert.deepEqual(s.changes.slice(-2), ["removing", "removed"], "the host leaves `hosts` as soon as removal starts");
+  assert.equal((await s.store.cloudHosts.get("ci-1"))?.status, "removed");
+  assert.deepEqual((await s.changes()).slice(-2), ["removing", "removed"], "the host leaves `hosts` as soon as removal starts");
   const again = await collect(removeHost("ci-1", ["asked"], s.deps, new AbortController().signal));
   assert.equal(end(again).outcome, "succeeded");
   assert.equal(s.cloud.calls.filter((c) => c.startsWith("delete")).length, 4, "nothing is deleted twice");
 });
 
 test("a size Azure will not give in that region fails before anything is made", async () => {
-  const s = setup();
+  const s = await setup();
   s.cloud.sizeIssue =
     "Size Standard_B2s is restricted in westeurope for this subscription (NotAvailableForSubscription): choose another size or region.";
   const events = await collect(provisionHost("ci-1", s.deps, new AbortController().signal));
   assert.equal(end(events).outcome, "failed");
   assert.match(end(events).text, /restricted in westeurope.*Sizes the policy allows: Standard_D2s_v5.*Nothing was created in Azure\.$/);
-  assert.equal(s.store.cloudHosts.get("ci-1")?.status, "removed", "the name is free again");
+  assert.equal((await s.store.cloudHosts.get("ci-1"))?.status, "removed", "the name is free again");
   assert.ok(!s.cloud.calls.some((c) => c.startsWith("begin")), "nothing was created");
 });
 
 test("a removal interrupted by berth stopping resumes from its stored pollers; a person's Stop does not interrupt it", async () => {
-  const s = setup();
+  const s = await setup();
   await collect(provisionHost("ci-1", s.deps, new AbortController().signal));
   let release = () => {};
   s.cloud.deleteHold = new Promise<void>((r) => (release = r));
@@ -389,7 +392,7 @@ test("a removal interrupted by berth stopping resumes from its stored pollers; a
   release();
   assert.equal(end(await removing).outcome, "succeeded", "a person cannot leave a half-removed host");
 
-  const t = setup();
+  const t = await setup();
   await collect(provisionHost("ci-1", t.deps, new AbortController().signal));
   t.cloud.deleteHold = new Promise<void>(() => {});
   const shutdown = new AbortController();
@@ -400,8 +403,8 @@ test("a removal interrupted by berth stopping resumes from its stored pollers; a
   const events = await interrupted;
   assert.equal(end(events).outcome, "cancelled");
   assert.match(end(events).text, /berth is restarting; removing `ci-1` goes on when it is back/);
-  assert.equal(t.store.cloudHosts.get("ci-1")?.status, "removing");
-  assert.deepEqual(t.store.cloudHosts.get("ci-1")?.removal.nic, { state: "running", poller: "delete-nic" });
+  assert.equal((await t.store.cloudHosts.get("ci-1"))?.status, "removing");
+  assert.deepEqual((await t.store.cloudHosts.get("ci-1"))?.removal.nic, { state: "running", poller: "delete-nic" });
   t.cloud.deleteHold = undefined;
   const resumed = await collect(removeHost("ci-1", ["resumed"], { ...t.deps, suspended: () => false }, new AbortController().signal));
   assert.equal(end(resumed).outcome, "succeeded");
@@ -412,7 +415,7 @@ test("a removal interrupted by berth stopping resumes from its stored pollers; a
 });
 
 test("an engine of the other OS answering on the host's address is not taken for the new host", async () => {
-  const s = setup({ os: "windows", policy: { azure: { readyTimeout: "1s" } } });
+  const s = await setup({ os: "windows", policy: { azure: { readyTimeout: "1s" } } });
   const clock = s.deps.clock;
   s.deps.clock = () => s.advance(300) && clock();
   const events = await collect(provisionHost("ci-1", s.deps, new AbortController().signal));
@@ -427,7 +430,7 @@ for (const [kind, label] of [
   ["vm", "VM"],
 ] as const) {
   test(`a restart during the ${label} step resumes that step's poller and skips the ones done`, async () => {
-    const s = setup();
+    const s = await setup();
     s.cloud.holds.set(kind, new Promise<void>(() => {}));
     const controller = new AbortController();
     for await (const e of provisionHost("ci-1", s.deps, controller.signal)) {
@@ -456,7 +459,7 @@ test("a restart while waiting for Docker probes again and registers the host wit
   failing.info = async () => {
     throw new BerthError("UNAVAILABLE", "connect ECONNREFUSED");
   };
-  const s = setup({ engine: failing });
+  const s = await setup({ engine: failing });
   const controller = new AbortController();
   for await (const e of provisionHost("ci-1", s.deps, controller.signal)) {
     if (e.type === "notice" && mrkdwn(e.text).includes("not answering yet")) {
@@ -464,7 +467,7 @@ test("a restart while waiting for Docker probes again and registers the host wit
       controller.abort({ by: "berth (shutting down)" });
     }
   }
-  assert.equal(s.store.cloudHosts.get("ci-1")?.status, "provisioning");
+  assert.equal((await s.store.cloudHosts.get("ci-1"))?.status, "provisioning");
   const next = new FakeCloud();
   const resumed = await collect(
     provisionHost(
@@ -478,7 +481,7 @@ test("a restart while waiting for Docker probes again and registers the host wit
 });
 
 test("a VM request retried after a crash carries the same customData and SSH key as the first", async () => {
-  const s = setup();
+  const s = await setup();
   s.cloud.holds.set("vm", new Promise<void>(() => {}));
   const controller = new AbortController();
   for await (const e of provisionHost("ci-1", s.deps, controller.signal)) {
@@ -489,9 +492,9 @@ test("a VM request retried after a crash carries the same customData and SSH key
   }
   const first = s.cloud.plans.at(-1);
   // The crash came before the poller was stored: the next berth finds no poller and sends the VM request again.
-  const stored = s.store.cloudHosts.get("ci-1");
+  const stored = await s.store.cloudHosts.get("ci-1");
   assert.ok(stored);
-  s.store.cloudHosts.put({ ...stored, steps: { ...stored.steps, vm: { state: "running" } } });
+  await s.store.cloudHosts.put({ ...stored, steps: { ...stored.steps, vm: { state: "running" } } });
   const next = new FakeCloud();
   next.resources = s.cloud.resources;
   const resumed = await collect(provisionHost("ci-1", { ...s.deps, cloud: next, suspended: () => false }, new AbortController().signal));

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { afterEach, test } from "node:test";
 import type { ProvisionDeps } from "../../src/cloud/provision.ts";
 import type { ActionOf } from "../../src/core/action.ts";
 import { hostAction, hostRefusal, notConfigured } from "../../src/core/host-actions.ts";
 import { hostLimits, PolicySchema, supportsNestedVirtualization } from "../../src/core/policy.ts";
-import { openStore } from "../../src/store/store.ts";
+import { closeOpened, memoryStore } from "../support/memory-store.ts";
 import { mrkdwn } from "../support/text.ts";
 
 const policy = PolicySchema.parse({
@@ -29,10 +29,10 @@ const create = (patch: Partial<ActionOf<"host.create">> = {}): ActionOf<"host.cr
 // Slack-shaped IDs: the renderer only makes a mention of a well-formed user ID.
 const actor = { userId: "U0ONE", channelId: "C0ONE" };
 
-function deps(patch: Partial<ProvisionDeps["settings"]> = {}): ProvisionDeps {
+async function deps(patch: Partial<ProvisionDeps["settings"]> = {}): Promise<ProvisionDeps> {
   return {
     cloud: {} as ProvisionDeps["cloud"],
-    store: openStore(":memory:"),
+    store: await memoryStore(),
     settings: {
       resourceGroup: "rg",
       region: "westeurope",
@@ -52,6 +52,8 @@ function deps(patch: Partial<ProvisionDeps["settings"]> = {}): ProvisionDeps {
     suspended: () => false,
   };
 }
+afterEach(closeOpened);
+
 const ctx = (cloud: ProvisionDeps | undefined) => ({ cloud, manifestHosts: ["local"], jobId: "j-1", jobRunning: () => false });
 
 test("hostLimits fills in the policy's defaults and refuses sizes, regions, lifetimes and Hyper-V sizes it does not allow", () => {
@@ -98,43 +100,47 @@ test("a policy whose default lifetime exceeds its maximum is refused at load", (
   );
 });
 
-test("host commands refuse with what to do: not configured, taken names, per-person limit, no allow CIDR", () => {
-  assert.deepEqual(hostAction(create(), actor, ctx(undefined)), {
+test("host commands refuse with what to do: not configured, taken names, per-person limit, no allow CIDR", async () => {
+  assert.deepEqual(await hostAction(create(), actor, ctx(undefined)), {
     type: "reply",
     text: notConfigured,
     visibility: "ephemeral",
     refused: true,
   });
-  const d = deps();
-  const first = hostAction(create(), actor, ctx(d));
+  const d = await deps();
+  const first = await hostAction(create(), actor, ctx(d));
   assert.equal(first.type, "job");
-  assert.equal(d.store.cloudHosts.get("ci-1")?.status, "provisioning", "stored before anything reaches Azure");
-  const again = hostAction(create(), { ...actor, userId: "U0TWO" }, ctx(d));
+  assert.equal((await d.store.cloudHosts.get("ci-1"))?.status, "provisioning", "stored before anything reaches Azure");
+  const again = await hostAction(create(), { ...actor, userId: "U0TWO" }, ctx(d));
   assert.match(again.type === "reply" ? mrkdwn(again.text) : "", /`ci-1` already exists \(provisioning, created by <@U0ONE>/);
-  const second = hostAction(create({ name: "ci-2" }), actor, ctx(d));
+  const second = await hostAction(create({ name: "ci-2" }), actor, ctx(d));
   assert.match(second.type === "reply" ? mrkdwn(second.text) : "", /the policy allows 1 per person/);
-  const manifest = hostAction(create({ name: "local" }), actor, ctx(d));
+  const manifest = await hostAction(create({ name: "local" }), actor, ctx(d));
   assert.match(manifest.type === "reply" ? mrkdwn(manifest.text) : "", /`local` is a host in berth's hosts manifest/);
-  const open = hostAction(create({ name: "ci-3" }), { ...actor, userId: "U0THREE" }, ctx(deps({ allowCidr: undefined })));
+  const open = await hostAction(create({ name: "ci-3" }), { ...actor, userId: "U0THREE" }, ctx(await deps({ allowCidr: undefined })));
   assert.match(open.type === "reply" ? mrkdwn(open.text) : "", /BERTH_AZURE_ALLOW_CIDR/);
-  const priv = hostAction(create({ name: "ci-3", private: true }), { ...actor, userId: "U0THREE" }, ctx(deps({ allowCidr: undefined })));
+  const priv = await hostAction(
+    create({ name: "ci-3", private: true }),
+    { ...actor, userId: "U0THREE" },
+    ctx(await deps({ allowCidr: undefined })),
+  );
   assert.equal(priv.type, "job", "a private host needs no public allow-list");
 });
 
-test("host rm and extend: unknown and manifest hosts are refused before any confirmation; a host in the making points to Cancel", () => {
-  const d = deps();
-  assert.match(mrkdwn(hostRefusal({ kind: "host.remove", name: "nope" }, ctx(d))), /berth made no host `nope`/);
-  assert.match(mrkdwn(hostRefusal({ kind: "host.remove", name: "local" }, ctx(d))), /comes from berth's hosts manifest/);
-  hostAction(create(), actor, ctx(d));
-  assert.equal(hostRefusal({ kind: "host.remove", name: "ci-1" }, ctx(d)), undefined);
-  const busy = hostAction({ kind: "host.remove", name: "ci-1" }, actor, { ...ctx(d), jobRunning: () => true });
+test("host rm and extend: unknown and manifest hosts are refused before any confirmation; a host in the making points to Cancel", async () => {
+  const d = await deps();
+  assert.match(mrkdwn(await hostRefusal({ kind: "host.remove", name: "nope" }, ctx(d))), /berth made no host `nope`/);
+  assert.match(mrkdwn(await hostRefusal({ kind: "host.remove", name: "local" }, ctx(d))), /comes from berth's hosts manifest/);
+  await hostAction(create(), actor, ctx(d));
+  assert.equal(await hostRefusal({ kind: "host.remove", name: "ci-1" }, ctx(d)), undefined);
+  const busy = await hostAction({ kind: "host.remove", name: "ci-1" }, actor, { ...ctx(d), jobRunning: () => true });
   assert.match(busy.type === "reply" ? mrkdwn(busy.text) : "", /still being created \(job `j-1`\)\. Press Cancel on its card/);
-  const ext = hostAction({ kind: "host.extend", name: "ci-1" }, actor, ctx(d));
+  const ext = await hostAction({ kind: "host.extend", name: "ci-1" }, actor, ctx(d));
   assert.match(ext.type === "reply" ? mrkdwn(ext.text) : "", /only a host that exists can be extended/);
-  const made = d.store.cloudHosts.get("ci-1");
+  const made = await d.store.cloudHosts.get("ci-1");
   assert.ok(made);
-  d.store.cloudHosts.put({ ...made, status: "ready" });
-  const ok = hostAction({ kind: "host.extend", name: "ci-1", ttlSeconds: 3600 }, actor, ctx(d));
+  await d.store.cloudHosts.put({ ...made, status: "ready" });
+  const ok = await hostAction({ kind: "host.extend", name: "ci-1", ttlSeconds: 3600 }, actor, ctx(d));
   assert.deepEqual(ok.type === "reply" && [ok.visibility, ok.refused], ["channel", false]);
   assert.match(ok.type === "reply" ? mrkdwn(ok.text) : "", /<@U0ONE> extended `ci-1` until 2026-11-28 13:00 UTC/);
 });

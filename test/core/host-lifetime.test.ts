@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { newHostRecord } from "../../src/cloud/provision.ts";
 import { extendTo, lifetimeDue } from "../../src/core/host-lifetime.ts";
 import { PolicySchema } from "../../src/core/policy.ts";
-import type { CloudHostRecord } from "../../src/store/store.ts";
+import type { CloudHostRecord } from "../../src/store/records.ts";
 import { mrkdwn } from "../support/text.ts";
 
 const policy = PolicySchema.parse({ version: 1, roles: {}, azure: { defaultTtl: "2h", maxTtl: "1d", reminder: "30m" } });
