@@ -10,7 +10,7 @@ import { plainText } from "../src/core/message.ts";
 import { PolicySchema } from "../src/core/policy.ts";
 import { createDockerEngine } from "../src/engines/docker/engine.ts";
 import { createSecretBox } from "../src/store/secret-box.ts";
-import { openStore } from "../src/store/store.ts";
+import { openSqliteStore } from "../src/store/sqlite-store.ts";
 import { startArmFake } from "../test/support/arm-fake.ts";
 import { median, round } from "./support.ts";
 
@@ -34,7 +34,7 @@ export type ProvisionResult = {
 export async function provisionBenchmark(hosts = 10, opDurationMs = 2000, retryAfterSeconds = 1, latencyMs = 25): Promise<ProvisionResult> {
   const arm = await startArmFake({ opDurationMs, retryAfterSeconds, latencyMs });
   const dir = mkdtempSync(join(tmpdir(), "berth-bench-provision-"));
-  const store = openStore(dir, Date.now, { secretBox: createSecretBox("berth-bench-secret-key-0123456789abcdef") });
+  const store = await openSqliteStore({ dataDir: dir, secretBox: createSecretBox("berth-bench-secret-key-0123456789abcdef") });
   const policy = PolicySchema.parse({ version: 1, roles: {}, azure: { sizes: ["Standard_D2s_v5"], readyTimeout: "2m" } });
   const deps: ProvisionDeps = {
     // The production client: default poll interval (the SDK's 2 s, overridden by each Retry-After), default retries.
@@ -65,7 +65,7 @@ export async function provisionBenchmark(hosts = 10, opDurationMs = 2000, retryA
   const names = Array.from({ length: hosts }, (_, i) => `bench-${i}`);
   const started = Date.now();
   for (const name of names) {
-    store.cloudHosts.put(
+    await store.cloudHosts.put(
       newHostRecord(
         { name, os: "linux", size: "Standard_D2s_v5", region: "westeurope", ttlSeconds: 3600, hyperv: false, private: false },
         { userId: "U0BENCH", channelId: "C0BENCH" },
@@ -98,7 +98,7 @@ export async function provisionBenchmark(hosts = 10, opDurationMs = 2000, retryA
     requests[key] = (requests[key] ?? 0) + 1;
   }
   await arm.close();
-  store.close();
+  await store.close();
   rmSync(dir, { recursive: true, force: true });
   const sorted = [...took].sort((a, b) => a - b);
   const overheads = sorted.map((t) => t - floorSeconds);

@@ -98,7 +98,7 @@ test("a gated run waits for a second person: self-approval and a viewer are refu
   assert.ok(!cardText(current(card)).includes("berth_approve"), "the buttons are gone");
   await new Promise((r) => setTimeout(r, 300));
   assert.equal((await containerCommands()).filter((c) => c.includes("four-eyes-ok")).length, 1, "exactly one container");
-  const approvals = berth.berth.store.audit.all().filter((r) => r.type === "approval" && r.outcome === "approved");
+  const approvals = (await berth.berth.store.audit.all()).filter((r) => r.type === "approval" && r.outcome === "approved");
   assert.equal(approvals.at(-1)?.approver, SEED.approver);
   assert.equal(approvals.length, 1);
 });
@@ -143,11 +143,11 @@ test("the sweeper expires requests nobody decided and edits their cards", async 
   const card = await approvalCard("nobody-decides");
   // The card is in the channel a moment before berth hears back from Slack and records where it is: only then can
   // a sweep edit it.
-  await eventually("the card's ts recorded", () => berth.berth.store.pending.get(requestIdOf(card))?.messageTs ?? undefined);
+  await eventually("the card's ts recorded", async () => (await berth.berth.store.pending.get(requestIdOf(card)))?.messageTs ?? undefined);
   advance(16 * 60_000);
   await berth.berth.sweepApprovals();
   await eventually("the swept card", () => (/Expired at/.test(cardText(current(card))) ? true : undefined));
-  assert.ok(berth.berth.store.audit.all().some((r) => r.outcome === "expired"));
+  assert.ok((await berth.berth.store.audit.all()).some((r) => r.outcome === "expired"));
 });
 
 test("a dangerous action needs the requester's own tap on its preview; Cancel runs nothing", async () => {
@@ -195,7 +195,7 @@ test("break-glass: a grant is approved by an admin, announced, tags actions, and
   );
   await berth.command("audit --since 1h");
   await ephemeral(SEED.operator, /\*Audit log\*/);
-  const tagged = berth.berth.store.audit.all().filter((r) => r.type === "decision" && r.grant);
+  const tagged = (await berth.berth.store.audit.all()).filter((r) => r.type === "decision" && r.grant);
   assert.match(tagged.at(-1)?.rule ?? "", /^grant g-[0-9a-f]{6} \(role admin\)$/);
   advance(61 * 60_000);
   await berth.berth.sweepApprovals();

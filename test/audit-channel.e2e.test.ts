@@ -6,7 +6,7 @@ import { DatabaseSync } from "node:sqlite";
 import { after, before, test } from "node:test";
 import { cli } from "../src/cli.ts";
 import { readAnchors } from "../src/store/audit-anchor.ts";
-import type { AuditEntry } from "../src/store/store.ts";
+import type { AuditEntry } from "../src/store/port.ts";
 import { eventually, startBerth, testPolicy } from "./support/berth-harness.ts";
 import { SEED, SlackFake } from "./support/slack-fake.ts";
 
@@ -54,8 +54,8 @@ after(async () => {
 });
 
 test("the audit head is anchored in the audit channel and the anchor file (0600); a head that has not moved is not", async () => {
-  berth.berth.store.audit.append(entry(1));
-  const head = berth.berth.store.audit.head();
+  await berth.berth.store.audit.append(entry(1));
+  const head = await berth.berth.store.audit.head();
   const outcome = await berth.berth.anchorAudit();
   assert.equal(outcome.type, "anchored");
   assert.ok(channelTexts().some((t) => t.includes(`berth audit anchor: seq ${head?.seq} hash ${head?.hash} key k1 at `)));
@@ -70,7 +70,7 @@ test("the audit head is anchored in the audit channel and the anchor file (0600)
   assert.equal(channelTexts().length, posts);
   assert.equal(readAnchors(anchorFile()).anchors.length, 1);
 
-  berth.berth.store.audit.append(entry(2));
+  await berth.berth.store.audit.append(entry(2));
   assert.equal((await berth.berth.anchorAudit()).type, "anchored");
   assert.equal(readAnchors(anchorFile()).anchors.length, 2, "appended, not rewritten");
 });
@@ -84,7 +84,7 @@ test("a reload that drops the approval rule and widens a binding is applied, aud
   assert.equal(result.type, "applied");
   assert.deepEqual(berth.berth.policy().rules, []);
 
-  const record = berth.berth.store.audit.all().at(-1);
+  const record = (await berth.berth.store.audit.all()).at(-1);
   assert.equal(record?.type, "policy");
   assert.match(record?.outcome ?? "", /^applied: REMOVES GATE, WIDENS: /);
   const { changes } = (record?.action ?? { changes: [] }) as { changes: { ids: string[]; effect: string }[] };
@@ -110,7 +110,7 @@ test("a refused reload says where the file is wrong, that the previous policy st
   assert.equal(result.type, "refused");
   assert.equal(berth.berth.policy(), before);
 
-  const record = berth.berth.store.audit.all().at(-1);
+  const record = (await berth.berth.store.audit.all()).at(-1);
   assert.equal(record?.type, "policy");
   assert.equal(record?.outcome, "refused: the previous policy stays in force");
   const { reason } = (record?.action ?? { reason: "" }) as { reason: string };
@@ -122,7 +122,7 @@ test("a refused reload says where the file is wrong, that the previous policy st
 });
 
 test("at shutdown the head is anchored once more, and `audit verify` agrees with every anchor", async () => {
-  const head = berth.berth.store.audit.head();
+  const head = await berth.berth.store.audit.head();
   await berth.stop();
   stopped = true;
   const anchors = readAnchors(anchorFile()).anchors;
@@ -145,7 +145,7 @@ test("a chain broken behind berth's back is not anchored: the audit channel gets
     env: { BERTH_AUDIT_KEY: key, BERTH_AUDIT_CHANNEL: auditChannel },
   });
   try {
-    for (let i = 1; i <= 3; i++) other.berth.store.audit.append(entry(i));
+    for (let i = 1; i <= 3; i++) await other.berth.store.audit.append(entry(i));
     assert.equal((await other.berth.anchorAudit()).type, "anchored");
     const db = new DatabaseSync(join(other.dir, "data", "berth.db"));
     db.exec("DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq = 3");

@@ -182,7 +182,7 @@ test("host create → progress → a registered TLS host that runs containers �
   ]);
   await berth.command(`run -H ci-one ${testImage} true`);
   await replyTo(SEED.operator, /berth knows no host `ci-one`/);
-  await stopDockerOf(berth.berth.store.cloudHosts.get("ci-one")?.dockerUrl ?? "");
+  await stopDockerOf((await berth.berth.store.cloudHosts.get("ci-one"))?.dockerUrl ?? "");
 });
 
 test("the policy's limits and existing names are refused with what to do instead", async () => {
@@ -278,7 +278,9 @@ test("Cancel on the card stops provisioning and removes what was made", async ()
 test("a restart in the middle of the VM step resumes the stored poller in the same thread, then lifetime: reminder, Extend, expiry", async () => {
   arm.hold(/virtualmachines\/survivor$/);
   await berth.command("host create survivor --ttl 1h");
-  await eventually("the VM poller stored", () => (berth.berth.store.cloudHosts.get("survivor")?.steps.vm?.poller ? true : undefined));
+  await eventually("the VM poller stored", async () =>
+    (await berth.berth.store.cloudHosts.get("survivor"))?.steps.vm?.poller ? true : undefined,
+  );
   const first = findCard(slack, SEED.incidentChannel, "host create survivor");
   await berth.stop();
   berth = await start(dir);
@@ -320,7 +322,7 @@ test("a restart in the middle of the VM step resumes the stored poller in the sa
   await eventually("the extension announced", () =>
     slack.messages(SEED.incidentChannel).find((m) => /<@U0APPR\w*> extended `survivor` until/.test(m.text)),
   );
-  const extended = berth.berth.store.cloudHosts.get("survivor");
+  const extended = await berth.berth.store.cloudHosts.get("survivor");
   assert.ok((extended?.expiresAt ?? 0) > clock() + 90 * 60_000, "extended by the policy's default of 2h");
 
   // Past the new expiry: the host is removed by berth itself.

@@ -119,7 +119,7 @@ describe("a detached run through berth", () => {
       notice.text,
       new RegExp(`Stopped \`${name}\` .* on local: its run-time limit ended at ${new Date(deadline).toISOString()}`),
     );
-    const audit = berth.berth.store.audit.all().find((a) => a.rule === "containers.timeout");
+    const audit = (await berth.berth.store.audit.all()).find((a) => a.rule === "containers.timeout");
     assert.equal(audit?.type, "outcome");
     assert.equal(audit?.userId, SEED.operator);
     assert.match(audit?.outcome ?? "", /^stopped: run-time limit reached/);

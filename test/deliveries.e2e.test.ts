@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import type { AuditRecord } from "../src/store/store.ts";
+import type { AuditRecord } from "../src/store/port.ts";
 import {
   cardText,
   containerCommands,
@@ -31,10 +31,9 @@ const containersWith = async (mark: string) => (await containerCommands()).filte
 const cardsWith = (fake: SlackFake, mark: string): FakeMessage[] =>
   fake.messages(channel).filter((m) => cardText(m).includes(mark) && cardText(m).includes("job `j-"));
 /** The requests the audit log holds a decision for, among the records whose action carries `mark`. */
-const decisionsFor = (b: Berth, mark: string) =>
+const decisionsFor = async (b: Berth, mark: string) =>
   new Set(
-    b.berth.store.audit
-      .all()
+    (await b.berth.store.audit.all())
       .filter((r: AuditRecord) => r.type === "decision" && JSON.stringify(r.action).includes(mark))
       .map((r) => r.requestId),
   ).size;
@@ -78,7 +77,7 @@ describe("over HTTP", () => {
 
     assert.equal(await containersWith(mark), 1, "one container on the engine");
     assert.equal(cardsWith(fake, mark).length, 1, "one card");
-    assert.equal(decisionsFor(berth, mark), 1, "one audit decision");
+    assert.equal(await decisionsFor(berth, mark), 1, "one audit decision");
     const logged = duplicatesLogged(berth).filter((l) => l.delivery === `command:${first.payload.team_id}:${first.triggerId}`);
     assert.deepEqual(
       logged.map((l) => [l.kind, l.retryNum, l.retryReason]),
@@ -97,7 +96,7 @@ describe("over HTTP", () => {
     await eventually("two finished cards", () => (cardsWith(fake, mark).filter(isFinished).length === 2 ? true : undefined));
     await berth.berth.slack.idle();
     assert.equal(await containersWith(mark), 2);
-    assert.equal(decisionsFor(berth, mark), 2);
+    assert.equal(await decisionsFor(berth, mark), 2);
   });
 
   test("a Stop click delivered twice is one request: one audit decision, no second answer", async () => {
@@ -118,11 +117,9 @@ describe("over HTTP", () => {
     });
     await berth.berth.slack.idle();
     assert.match(cardText(done), /Stopped by <@U0OPER>/);
-    const cancels = berth.berth.store.audit
-      .all()
-      .filter(
-        (r) => r.type === "decision" && JSON.stringify(r.action).includes(job) && (r.action as { kind?: string }).kind === "job.cancel",
-      );
+    const cancels = (await berth.berth.store.audit.all()).filter(
+      (r) => r.type === "decision" && JSON.stringify(r.action).includes(job) && (r.action as { kind?: string }).kind === "job.cancel",
+    );
     assert.equal(cancels.length, 1, "one job.cancel decision");
     assert.deepEqual(
       fake
@@ -151,7 +148,7 @@ describe("over HTTP", () => {
     await berth.berth.slack.idle();
     assert.equal(await containersWith(mark), containersBefore, "no new container");
     assert.equal(cardsWith(fake, mark).length, 1, "no second card");
-    assert.equal(decisionsFor(berth, mark), 1, "one audit decision across both processes");
+    assert.equal(await decisionsFor(berth, mark), 1, "one audit decision across both processes");
     assert.equal(duplicatesLogged(berth).length, 1);
   });
 });
@@ -180,7 +177,7 @@ describe("over Socket Mode", () => {
     await berth.berth.slack.idle();
     assert.equal(await containersWith(mark), 1);
     assert.equal(cardsWith(fake, mark).length, 1);
-    assert.equal(decisionsFor(berth, mark), 1);
+    assert.equal(await decisionsFor(berth, mark), 1);
     const logged = duplicatesLogged(berth).filter((l) => l.envelopeId === first.envelopeId);
     assert.deepEqual(
       logged.map((l) => [l.kind, l.retryNum, l.retryReason]),
@@ -203,9 +200,9 @@ describe("over Socket Mode", () => {
       return c && isFinished(c) ? c : undefined;
     });
     await berth.berth.slack.idle();
-    const cancels = berth.berth.store.audit
-      .all()
-      .filter((r) => r.type === "decision" && (r.action as { kind?: string; job?: string }).job === job);
+    const cancels = (await berth.berth.store.audit.all()).filter(
+      (r) => r.type === "decision" && (r.action as { kind?: string; job?: string }).job === job,
+    );
     assert.equal(cancels.length, 1);
     assert.ok(duplicatesLogged(berth).some((l) => l.kind === "click" && l.envelopeId === click.envelopeId));
   });

@@ -199,14 +199,14 @@ for (const [name, text, message] of badInput) {
 test("a bad or stale signature is refused with 401 and nothing happens", async () => {
   const { slashCommand } = await import("./support/slack-driver.ts");
   const posts = fake.calls("chat.postMessage").length;
-  const audited = berth.berth.store.audit.all().length;
+  const audited = (await berth.berth.store.audit.all()).length;
   const bad = await slashCommand(fake, { url: berth.url, command: "/berth", text: "ps", badSignature: true });
   const stale = await slashCommand(fake, { url: berth.url, command: "/berth", text: "ps", timestampOffsetSec: -360 });
   assert.equal(bad.status, 401);
   assert.equal(stale.status, 401);
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(fake.calls("chat.postMessage").length, posts);
-  assert.equal(berth.berth.store.audit.all().length, audited, "nothing was decided");
+  assert.equal((await berth.berth.store.audit.all()).length, audited, "nothing was decided");
   assert.equal(fake.responses().filter((r) => r.url === bad.responseUrl || r.url === stale.responseUrl).length, 0);
 });
 
@@ -264,9 +264,9 @@ test("GET /healthz?details reports Slack and each engine without failing for an 
   assert.equal(body.engines.down?.reachable, false);
 });
 
-test("every decision and outcome is in the audit log, and the chain verifies", () => {
-  const records = berth.berth.store.audit.all();
+test("every decision and outcome is in the audit log, and the chain verifies", async () => {
+  const records = await berth.berth.store.audit.all();
   assert.ok(records.some((r) => r.decision === "deny" && r.userId === SEED.nobody));
   assert.ok(records.some((r) => r.type === "outcome" && /^succeeded \(exit 0\)$/.test(r.outcome ?? "")));
-  assert.equal(berth.berth.store.audit.verify(), undefined);
+  assert.equal(await berth.berth.store.audit.verify(), undefined);
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { newHostRecord } from "../src/cloud/provision.ts";
 import { hostExtendActionId } from "../src/slack/render.ts";
-import type { CloudHostRecord } from "../src/store/store.ts";
+import type { CloudHostRecord } from "../src/store/records.ts";
 import { eventually, startBerth } from "./support/berth-harness.ts";
 import { SEED, SlackFake } from "./support/slack-fake.ts";
 
@@ -47,7 +47,7 @@ after(async () => {
 });
 
 /** A ready host berth made for `maker`, expiring in ten minutes (inside the reminder window). */
-function madeBy(name: string, maker: string): CloudHostRecord {
+async function madeBy(name: string, maker: string): Promise<CloudHostRecord> {
   const now = Date.now();
   const record: CloudHostRecord = {
     ...newHostRecord(
@@ -66,7 +66,7 @@ function madeBy(name: string, maker: string): CloudHostRecord {
     ),
     status: "ready",
   };
-  berth.berth.store.cloudHosts.put(record);
+  await berth.berth.store.cloudHosts.put(record);
   return record;
 }
 
@@ -75,20 +75,20 @@ const replyTo = (user: string, pattern: RegExp) =>
   eventually(`a reply to ${user} matching ${pattern}`, () => fake.responses().find((r) => r.user === user && pattern.test(textOf(r))));
 
 test("host rm of a host outside the user's hosts: scope is refused, and the host stays", async () => {
-  madeBy("prod-db", SEED.operator);
+  await madeBy("prod-db", SEED.operator);
   await berth.command("host rm prod-db");
   const reply = await replyTo(SEED.operator, /host\.remove/);
   assert.match(textOf(reply), /You may not `host\.remove` in #incident-db on host prod-db\. Your role ci allows it on hosts ci-\*/);
   await berth.berth.slack.idle();
-  assert.equal(berth.berth.store.cloudHosts.get("prod-db")?.status, "ready");
+  assert.equal((await berth.berth.store.cloudHosts.get("prod-db"))?.status, "ready");
   assert.ok(!fake.responses().some((r) => r.user === SEED.operator && /Run|confirm/.test(JSON.stringify(r.body))), "no confirmation card");
-  const denial = berth.berth.store.audit.all().find((r) => (r.action as { kind?: string }).kind === "host.remove");
+  const denial = (await berth.berth.store.audit.all()).find((r) => (r.action as { kind?: string }).kind === "host.remove");
   assert.deepEqual([denial?.decision, denial?.host], ["deny", "prod-db"], "audited, with the host it concerned");
   assert.deepEqual(armRequests, []);
 });
 
 test("host rm of a host someone else made needs host.remove.any, and the denial names the maker", async () => {
-  madeBy("ci-alice", SEED.approver);
+  await madeBy("ci-alice", SEED.approver);
   await berth.command("host rm ci-alice");
   const reply = await replyTo(SEED.operator, /ci-alice/);
   assert.match(
@@ -97,11 +97,11 @@ test("host rm of a host someone else made needs host.remove.any, and the denial 
       `\`ci-alice\` was made by <@${SEED.approver}>, not you: removing a host someone else made needs permission \`host\\.remove\\.any\``,
     ),
   );
-  assert.equal(berth.berth.store.cloudHosts.get("ci-alice")?.status, "ready");
+  assert.equal((await berth.berth.store.cloudHosts.get("ci-alice"))?.status, "ready");
 });
 
 test("the reminder's Extend button: refused for someone else's host, honoured for the maker", async () => {
-  const record = madeBy("ci-bob", SEED.approver);
+  const record = await madeBy("ci-bob", SEED.approver);
   await berth.berth.sweepHosts();
   const reminder = await eventually("the reminder with its Extend button", () =>
     fake.messages(SEED.incidentChannel).find((m) => m.text.includes("ci-bob") && JSON.stringify(m.blocks).includes(hostExtendActionId)),
@@ -109,10 +109,10 @@ test("the reminder's Extend button: refused for someone else's host, honoured fo
   await berth.click(reminder.ts, "ci-bob", SEED.operator, SEED.incidentChannel, hostExtendActionId);
   const refused = await replyTo(SEED.operator, /ci-bob/);
   assert.match(textOf(refused), /made by <@U0APPROVER>.*`host\.extend\.any`/);
-  assert.equal(berth.berth.store.cloudHosts.get("ci-bob")?.expiresAt, record.expiresAt, "not extended");
+  assert.equal((await berth.berth.store.cloudHosts.get("ci-bob"))?.expiresAt, record.expiresAt, "not extended");
   await berth.click(reminder.ts, "ci-bob", SEED.approver, SEED.incidentChannel, hostExtendActionId);
-  await eventually("the extension", () => {
-    const now = berth.berth.store.cloudHosts.get("ci-bob");
+  await eventually("the extension", async () => {
+    const now = await berth.berth.store.cloudHosts.get("ci-bob");
     return now && now.expiresAt > record.expiresAt ? now : undefined;
   });
 });

@@ -7,7 +7,7 @@ import { BerthError } from "../src/core/errors.ts";
 import { instrumentEngine } from "../src/engines/instrumented.ts";
 import type { ContainerEngine } from "../src/engines/ports.ts";
 import { createMetrics } from "../src/metrics.ts";
-import { openStore } from "../src/store/store.ts";
+import { openSqliteStore } from "../src/store/sqlite-store.ts";
 import { eventually, findCard, isFinished, removeOwnContainers, startBerth, testImage } from "./support/berth-harness.ts";
 import { SEED, SlackFake } from "./support/slack-fake.ts";
 
@@ -141,8 +141,8 @@ test("Socket Mode serves GET /metrics on the BERTH_METRICS_PORT listener, withou
 test("hosts berth made in Azure are in /healthz; one that is unreachable does not fail the probe", async () => {
   const dir = mkdtempSync(join(tmpdir(), "berth-metrics-"));
   mkdirSync(join(dir, "data"));
-  const store = openStore(join(dir, "data"));
-  store.cloudHosts.put({
+  const store = await openSqliteStore({ dataDir: join(dir, "data") });
+  await store.cloudHosts.put({
     name: "az-gone",
     os: "linux",
     size: "Standard_B2s",
@@ -166,7 +166,7 @@ test("hosts berth made in Azure are in /healthz; one that is unreachable does no
     bootstrap: null,
     detail: null,
   });
-  store.close();
+  await store.close();
   const azure = await startBerth(fake, {
     dir,
     env: {

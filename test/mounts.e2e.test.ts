@@ -59,7 +59,7 @@ test("a symlink left in a writable mount reaches neither the host's / by path no
   assert.equal(readlinkSync(join(scratch, "root")), "/", "the symlink is on the host, pointing at its /");
 
   // (a) Mounting the symlink by its host path is refused by the policy, before any container is created.
-  const ours = `io.berth.installation=${berth.berth.store.installationId()}`;
+  const ours = `io.berth.installation=${await berth.berth.store.installationId()}`;
   const before = await containersWithLabel(ours);
   const attack = `run -v ${join(scratch, "root")}:/y ${testImage} cat /y${secretFile}`;
   await berth.command(attack);
@@ -71,9 +71,9 @@ test("a symlink left in a writable mount reaches neither the host's / by path no
   );
   assert.match(refusal, /is a host path: berth does not take host paths with -v, because .*symlink/);
   assert.match(refusal, /Mounts the policy defines: `scratch` \(writable\)/);
-  const denied = berth.berth.store.audit
-    .all()
-    .find((a) => a.decision === "deny" && JSON.stringify(a.action).includes(join(scratch, "root")));
+  const denied = (await berth.berth.store.audit.all()).find(
+    (a) => a.decision === "deny" && JSON.stringify(a.action).includes(join(scratch, "root")),
+  );
   assert.equal(denied?.rule, "policy:containers", "the attempt is in the audit log as a policy denial");
   assert.deepEqual(await containersWithLabel(ours), before, "no container was created for it");
   assert.equal(findCard(fake, SEED.incidentChannel, "cat /y"), undefined, "no job was started for it");

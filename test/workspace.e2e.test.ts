@@ -41,7 +41,7 @@ async function commandFrom(url: string, text: string, origin: { team_id: string;
 }
 
 test("a slash command from another workspace is refused, told why, logged and audited, and nothing is done", async () => {
-  const before = berth.berth.store.audit.all().length;
+  const before = (await berth.berth.store.audit.all()).length;
   const { status, payload } = await commandFrom(berth.url, "hosts", { team_id: "T0ELSEWHERE" });
   assert.equal(status, 200, "acked like any command");
   const reply = await eventually("the refusal", () =>
@@ -50,7 +50,7 @@ test("a slash command from another workspace is refused, told why, logged and au
   assert.match(textOf(reply), /This berth serves one Slack workspace \(T0BERTH\), and this request came from another \(T0ELSEWHERE\)/);
   assert.equal((reply.body as { response_type?: string }).response_type, "ephemeral");
   await berth.berth.slack.idle();
-  const records = berth.berth.store.audit.all().slice(before);
+  const records = (await berth.berth.store.audit.all()).slice(before);
   assert.deepEqual(
     records.map((r) => [r.decision, r.rule, (r.action as { kind?: string }).kind]),
     [["deny", "slack:workspace (from T0ELSEWHERE)", "host.list"]],

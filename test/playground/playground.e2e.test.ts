@@ -25,7 +25,7 @@ before(async () => {
   }
   const dir = mkdtempSync(join(tmpdir(), "berth-playground-e2e-"));
   pg = await startPlayground(
-    buildPorts(playgroundConfig(loadConfig({ PORT: "0", BERTH_DATA_DIR: join(dir, "data") })), { write: () => {} }),
+    await buildPorts(playgroundConfig(loadConfig({ PORT: "0", BERTH_DATA_DIR: join(dir, "data") })), { write: () => {} }),
   );
   browser = await chromium.launch({ executablePath: chromiumPath, args: ["--no-sandbox"] });
   page = await browser.newPage({ viewport: { width: 375, height: 800 } });

@@ -26,7 +26,7 @@ before(async () => {
     BERTH_METRICS_TOKEN: metricsToken,
   });
   assert.equal(config.mode, "none");
-  pg = await startPlayground(buildPorts(playgroundConfig(config), { write: (l) => logs.push(l) }));
+  pg = await startPlayground(await buildPorts(playgroundConfig(config), { write: (l) => logs.push(l) }));
   base = `http://127.0.0.1:${pg.port}`;
 });
 

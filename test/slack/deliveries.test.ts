@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createDeliveryGate, type Delivery, deliveryKeyTtlMs, deliveryOf } from "../../src/slack/deliveries.ts";
-import { openStore } from "../../src/store/store.ts";
+import { openSqliteStore } from "../../src/store/sqlite-store.ts";
 import { manualClock } from "../store/store-contract.ts";
 
 const slash = (trigger: string | undefined, text = "run berth-test/busybox:1 echo hi") => ({
@@ -27,8 +27,8 @@ const click = (over: { trigger?: string; actionTs?: string; messageTs?: string }
   actions: [{ type: "button", action_id: "berth_stop", value: "j-abc123", action_ts: over.actionTs ?? "1700000001.000200" }],
 });
 
-function gate(clock = manualClock()) {
-  const store = openStore(":memory:", clock);
+async function gate(clock = manualClock()) {
+  const store = await openSqliteStore({ dataDir: ":memory:", clock });
   const logs: [string, Record<string, unknown>][] = [];
   const duplicates: string[] = [];
   const g = createDeliveryGate({
@@ -72,12 +72,12 @@ test("a body that names nothing is keyed by its hash: the same bytes again are t
   assert.notDeepEqual(deliveryOf("command", slash(undefined, "ps"), {}).keys, a.keys);
 });
 
-test("the first delivery passes; the same delivery again is a duplicate, logged with its retry and counted", () => {
-  const { g, store, logs, duplicates } = gate();
+test("the first delivery passes; the same delivery again is a duplicate, logged with its retry and counted", async () => {
+  const { g, store, logs, duplicates } = await gate();
   try {
-    assert.equal(g.first(deliveryOf("command", slash("trig-1"), {})), true);
-    assert.equal(g.first(deliveryOf("command", slash("trig-1"), { retryNum: 1, retryReason: "http_timeout" })), false);
-    assert.equal(g.first(deliveryOf("command", slash("trig-2"), {})), true, "another command with the same text runs");
+    assert.equal(await g.first(deliveryOf("command", slash("trig-1"), {})), true);
+    assert.equal(await g.first(deliveryOf("command", slash("trig-1"), { retryNum: 1, retryReason: "http_timeout" })), false);
+    assert.equal(await g.first(deliveryOf("command", slash("trig-2"), {})), true, "another command with the same text runs");
     assert.deepEqual(duplicates, ["command"]);
     assert.deepEqual(logs, [
       [
@@ -86,49 +86,52 @@ test("the first delivery passes; the same delivery again is a duplicate, logged 
       ],
     ]);
   } finally {
-    store.close();
+    await store.close();
   }
 });
 
-test("a redelivered envelope is a duplicate by its id even when its payload names no trigger", () => {
-  const { g, store, duplicates } = gate();
+test("a redelivered envelope is a duplicate by its id even when its payload names no trigger", async () => {
+  const { g, store, duplicates } = await gate();
   try {
     const body = { ...slash(undefined), response_url: "https://fake/commands/2" };
-    assert.equal(g.first(deliveryOf("command", body, { envelopeId: "env-9" })), true);
+    assert.equal(await g.first(deliveryOf("command", body, { envelopeId: "env-9" })), true);
     // Slack sends the same envelope again; the body is the same, so its hash would match too: a new payload shows the
     // envelope id alone is enough.
-    assert.equal(g.first(deliveryOf("command", { ...body, response_url: "https://fake/commands/3" }, { envelopeId: "env-9" })), false);
-    assert.equal(g.first(deliveryOf("click", click(), { envelopeId: "env-10" })), true);
-    assert.equal(g.first(deliveryOf("click", click(), { envelopeId: "env-11" })), false, "the same click in another envelope");
+    assert.equal(
+      await g.first(deliveryOf("command", { ...body, response_url: "https://fake/commands/3" }, { envelopeId: "env-9" })),
+      false,
+    );
+    assert.equal(await g.first(deliveryOf("click", click(), { envelopeId: "env-10" })), true);
+    assert.equal(await g.first(deliveryOf("click", click(), { envelopeId: "env-11" })), false, "the same click in another envelope");
     assert.deepEqual(duplicates, ["command", "click"]);
   } finally {
-    store.close();
+    await store.close();
   }
 });
 
-test("keys are kept for an hour: a retry within it is a duplicate, the same key after it is new", () => {
-  const { g, store, clock } = gate();
+test("keys are kept for an hour: a retry within it is a duplicate, the same key after it is new", async () => {
+  const { g, store, clock } = await gate();
   try {
     const delivery = deliveryOf("command", slash("trig-late"), {});
-    assert.equal(g.first(delivery), true);
+    assert.equal(await g.first(delivery), true);
     clock.now += 5 * 60_000 + 1; // Slack's last retry comes about 6 minutes after the first delivery
-    assert.equal(g.first(delivery), false);
+    assert.equal(await g.first(delivery), false);
     clock.now += deliveryKeyTtlMs;
-    assert.equal(g.first(delivery), true);
+    assert.equal(await g.first(delivery), true);
   } finally {
-    store.close();
+    await store.close();
   }
 });
 
-test("when the store cannot say, the delivery is handled (and the failure logged) rather than dropped", () => {
+test("when the store cannot say, the delivery is handled (and the failure logged) rather than dropped", async () => {
   const logs: string[] = [];
   const g = createDeliveryGate({
-    claim: () => {
+    claim: async () => {
       throw new Error("database is locked");
     },
     log: (event) => logs.push(event),
   });
   const delivery: Delivery = deliveryOf("command", slash("trig-1"), {});
-  assert.equal(g.first(delivery), true);
+  assert.equal(await g.first(delivery), true);
   assert.deepEqual(logs, ["delivery not de-duplicated: the store failed"]);
 });

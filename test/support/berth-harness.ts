@@ -113,11 +113,7 @@ export async function startBerth(
 }
 
 /** Polls until `check` returns a value (not undefined), or fails with `what` after `timeoutMs`. */
-export async function eventually<T>(
-  what: string,
-  check: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> {
+export async function eventually<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -166,7 +162,7 @@ export async function containersWithLabel(label: string): Promise<string[]> {
  * Removes the containers this berth instance started (their job ids are in its store). Test files run in parallel
  * and share one engine, so cleaning up by a shared label would pull containers from under another file's tests.
  */
-export async function removeOwnContainers(store: { jobs: { get(id: string): unknown } }): Promise<void> {
+export async function removeOwnContainers(store: { jobs: { get(id: string): Promise<unknown> } }): Promise<void> {
   const { stdout } = await run("docker", [
     "ps",
     "-a",
@@ -175,11 +171,10 @@ export async function removeOwnContainers(store: { jobs: { get(id: string): unkn
     "--format",
     '{{.ID}} {{.Label "io.berth.job"}}',
   ]);
-  const ids = stdout
-    .split("\n")
-    .map((l) => l.split(" "))
-    .filter(([, job]) => job && store.jobs.get(job) !== undefined)
-    .map(([id]) => id as string);
+  const ids: string[] = [];
+  for (const [id, job] of stdout.split("\n").map((l) => l.split(" "))) {
+    if (id && job && (await store.jobs.get(job)) !== undefined) ids.push(id);
+  }
   if (ids.length) await run("docker", ["rm", "-f", ...ids]);
 }
 
