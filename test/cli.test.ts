@@ -11,7 +11,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { appendAnchor } from "../src/store/audit-anchor.ts";
 import { parseAuditKeys } from "../src/store/audit-key.ts";
-import { type AuditEntry, auditHash, openStore } from "../src/store/store.ts";
+import { type AuditEntry, auditHash } from "../src/store/audit-log.ts";
+import { openSqliteStore } from "../src/store/sqlite-store.ts";
 import { eventually, findCard, isFinished, jobIdOf, testHosts, testImage, testPolicy, threadLines } from "./support/berth-harness.ts";
 import { slashCommand } from "./support/slack-driver.ts";
 import { SEED, SlackFake } from "./support/slack-fake.ts";
@@ -45,11 +46,12 @@ const entry = (n: number): AuditEntry => ({
 });
 
 /** A data dir with five chained records; `tamper` then edits the database behind berth's back. */
-function auditDir(tamper?: (db: DatabaseSync) => void): string {
+async function auditDir(tamper?: (db: DatabaseSync) => void): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), "berth-cli-"));
-  const store = openStore(dir);
-  for (let i = 1; i <= 5; i++) store.audit.append(entry(i));
-  store.close();
+  // The store holds the directory while open: closed before the CLI reads it.
+  const store = await openSqliteStore({ dataDir: dir });
+  for (let i = 1; i <= 5; i++) await store.audit.append(entry(i));
+  await store.close();
   if (tamper) {
     const db = new DatabaseSync(join(dir, "berth.db"));
     db.exec("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;");
@@ -70,7 +72,7 @@ test("--help lists the operator commands with examples", async () => {
 });
 
 test("audit export prints every record as a JSON line, oldest first", async () => {
-  const { code, stdout } = await berth("audit", "export", "--data-dir", auditDir());
+  const { code, stdout } = await berth("audit", "export", "--data-dir", await auditDir());
   assert.equal(code, 0);
   const records = stdout
     .trim()
@@ -85,7 +87,7 @@ test("audit export prints every record as a JSON line, oldest first", async () =
 });
 
 test("audit verify passes an untouched log", async () => {
-  const { code, stdout } = await berth("audit", "verify", "--data-dir", auditDir());
+  const { code, stdout } = await berth("audit", "verify", "--data-dir", await auditDir());
   assert.equal(code, 0);
   assert.match(stdout, /audit log intact: 5 records/);
 });
@@ -120,7 +122,7 @@ const tampering: [string, (db: DatabaseSync) => void, RegExp][] = [
 
 for (const [name, tamper, message] of tampering) {
   test(`audit verify detects ${name} and names the record`, async () => {
-    const { code, stderr } = await berth("audit", "verify", "--data-dir", auditDir(tamper));
+    const { code, stderr } = await berth("audit", "verify", "--data-dir", await auditDir(tamper));
     assert.equal(code, 1);
     assert.match(stderr, /audit log TAMPERED/);
     assert.match(stderr, message);
@@ -152,21 +154,21 @@ const k1 = "k1:0123456789abcdef-first-key";
 const k2 = "k2:fedcba9876543210-second-key";
 
 /** A data dir with `n` records signed with `keys` (as BERTH_AUDIT_KEY would give them). */
-function keyedDir(n: number, keys = k1, from = 1): string {
+async function keyedDir(n: number, keys = k1, from = 1): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), "berth-cli-"));
-  appendRecords(dir, keys, from, n);
+  await appendRecords(dir, keys, from, n);
   return dir;
 }
-function appendRecords(dir: string, keys: string, from: number, n: number): void {
-  const store = openStore(dir, Date.now, { auditKeys: parseAuditKeys(keys, "test") });
-  for (let i = from; i < from + n; i++) store.audit.append(entry(i));
-  store.close();
+async function appendRecords(dir: string, keys: string, from: number, n: number): Promise<void> {
+  const store = await openSqliteStore({ dataDir: dir, auditKeys: parseAuditKeys(keys, "test") });
+  for (let i = from; i < from + n; i++) await store.audit.append(entry(i));
+  await store.close();
 }
 /** Anchors the data dir's current head in a new anchor file, as berth does. */
-function anchorNow(dir: string, keys = k1): { file: string; seq: number; hash: string } {
-  const store = openStore(dir, Date.now, { auditKeys: parseAuditKeys(keys, "test") });
-  const head = store.audit.head();
-  store.close();
+async function anchorNow(dir: string, keys = k1): Promise<{ file: string; seq: number; hash: string }> {
+  const store = await openSqliteStore({ dataDir: dir, auditKeys: parseAuditKeys(keys, "test") });
+  const head = await store.audit.head();
+  await store.close();
   assert.ok(head);
   const file = join(mkdtempSync(join(tmpdir(), "berth-anchors-")), "anchors.jsonl");
   appendAnchor(file, { ...head, at: Date.now() });
@@ -175,7 +177,7 @@ function anchorNow(dir: string, keys = k1): { file: string; seq: number; hash: s
 const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 
 test("audit verify sees through a log re-chained with plain SHA-256 after a record was deleted", async () => {
-  const dir = auditDir();
+  const dir = await auditDir();
   rechainWithoutKey(dir, 3);
   const { code, stderr } = await berth("audit", "verify", "--data-dir", dir);
   assert.equal(code, 1, "the forged chain must not verify");
@@ -183,15 +185,15 @@ test("audit verify sees through a log re-chained with plain SHA-256 after a reco
 });
 
 test("audit verify checks the HMAC chain with BERTH_AUDIT_KEY and prints the head to compare with the channel's anchor", async () => {
-  const dir = keyedDir(4);
+  const dir = await keyedDir(4);
   const keyFile = join(dir, "..", `${dir.split("/").at(-1)}.key`);
   writeFileSync(keyFile, `${k1}\n`);
   const { code, stdout } = await berthWith({ BERTH_AUDIT_KEY: `file:${keyFile}` }, "audit", "verify", "--data-dir", dir);
   assert.equal(code, 0);
   assert.match(stdout, /audit log intact: 4 records, HMAC-SHA256 chain verified with key k1/);
-  const store = openStore(dir, Date.now, { auditKeys: parseAuditKeys(k1, "test") });
-  const head = store.audit.head();
-  store.close();
+  const store = await openSqliteStore({ dataDir: dir, auditKeys: parseAuditKeys(k1, "test") });
+  const head = await store.audit.head();
+  await store.close();
   assert.match(stdout, new RegExp(`head: seq 4, hash ${head?.hash}, key k1`));
   assert.match(stdout, /anchors: none compared/);
   const wrong = await berthWith({ BERTH_AUDIT_KEY: "k1:not-the-key-that-signed" }, "audit", "verify", "--data-dir", dir);
@@ -203,8 +205,8 @@ test("audit verify checks the HMAC chain with BERTH_AUDIT_KEY and prints the hea
 });
 
 test("audit verify: records cut off after an anchor are TAMPERED, though the chain that is left holds", async () => {
-  const dir = keyedDir(5);
-  const anchor = anchorNow(dir);
+  const dir = await keyedDir(5);
+  const anchor = await anchorNow(dir);
   const ok = await berthWith({ BERTH_AUDIT_KEY: k1 }, "audit", "verify", "--data-dir", dir, "--anchors", anchor.file);
   assert.equal(ok.code, 0);
   assert.match(ok.stdout, /anchors: 1 in .* agree with the log; the last is record 5/);
@@ -219,23 +221,23 @@ test("audit verify: records cut off after an anchor are TAMPERED, though the cha
 });
 
 test("audit verify: a log rewritten whole in the legacy format passes for legacy, but not against its anchor", async () => {
-  const dir = keyedDir(5);
-  const anchor = anchorNow(dir);
+  const dir = await keyedDir(5);
+  const anchor = await anchorNow(dir);
   rechainWithoutKey(dir, 2, true);
   const unanchored = await berthWith({ BERTH_AUDIT_KEY: k1 }, "audit", "verify", "--data-dir", dir);
   assert.match(unanchored.stdout, /legacy: records 1–4 are in the legacy format .* No record is keyed yet\./);
   const anchored = await berthWith({ BERTH_AUDIT_KEY: k1 }, "audit", "verify", "--data-dir", dir, "--anchors", anchor.file);
   assert.equal(anchored.code, 1);
   assert.match(anchored.stderr, /audit log TAMPERED: the log ends at record 4, but record 5 was anchored/);
-  appendRecords(dir, k1, 6, 1);
+  await appendRecords(dir, k1, 6, 1);
   const regrown = await berthWith({ BERTH_AUDIT_KEY: k1 }, "audit", "verify", "--data-dir", dir, "--anchors", anchor.file);
   assert.equal(regrown.code, 1);
   assert.match(regrown.stderr, /audit log TAMPERED: record 5 no longer has the hash anchored at .*: the log was rewritten/);
 });
 
 test("audit verify after a key rotation: both keys verify; without the old key it names the key it needs", async () => {
-  const dir = keyedDir(2, k1);
-  appendRecords(dir, `${k2},${k1}`, 3, 2);
+  const dir = await keyedDir(2, k1);
+  await appendRecords(dir, `${k2},${k1}`, 3, 2);
   const both = await berthWith({ BERTH_AUDIT_KEY: `${k2},${k1}` }, "audit", "verify", "--data-dir", dir);
   assert.equal(both.code, 0);
   assert.match(both.stdout, /4 records, HMAC-SHA256 chain verified with key k1, k2/);
@@ -245,7 +247,7 @@ test("audit verify after a key rotation: both keys verify; without the old key i
 });
 
 test("audit anchor appends the verified head to the anchor file once, and refuses a broken chain", async () => {
-  const dir = keyedDir(3);
+  const dir = await keyedDir(3);
   const file = join(mkdtempSync(join(tmpdir(), "berth-anchors-")), "anchors.jsonl");
   const first = await berthWith({ BERTH_AUDIT_KEY: k1 }, "audit", "anchor", "--data-dir", dir, "--anchors", file);
   assert.equal(first.code, 0, first.stderr);
@@ -284,7 +286,7 @@ test("audit verify, export and anchor on a missing data dir fail, say how to poi
 });
 
 test("an unknown option is refused with exit 2, naming it and the command's options, before anything is read", async () => {
-  const dir = auditDir();
+  const dir = await auditDir();
   const typo = await berth("audit", "verify", "--data-dr", dir);
   assert.equal(typo.code, 2);
   assert.equal(typo.stdout, "", "nothing verified (an ignored --data-dir would have checked ./data)");
@@ -311,7 +313,7 @@ test("an unknown option is refused with exit 2, naming it and the command's opti
 });
 
 test("a stray argument is refused with exit 2: the data dir is given with --data-dir", async () => {
-  const dir = auditDir();
+  const dir = await auditDir();
   const stray = await berth("audit", "verify", dir);
   assert.equal(stray.code, 2);
   assert.equal(stray.stdout, "");
@@ -417,7 +419,7 @@ test("the CLI never opens the store read-write: that open runs berth's start-up 
 });
 
 test("audit verify and export do not change the database, nor make a key file", async () => {
-  const dir = keyedDir(3);
+  const dir = await keyedDir(3);
   const before = sha256(join(dir, "berth.db"));
   for (const verb of ["verify", "export"]) {
     const { code } = await berthWith({ BERTH_AUDIT_KEY: k1 }, "audit", verb, "--data-dir", dir);
