@@ -9,7 +9,7 @@ import { berthPki } from "../../src/cloud/provision.ts";
 import { loadConfig } from "../../src/config.ts";
 import { BerthError } from "../../src/core/errors.ts";
 import { createSecretBox, isSealed } from "../../src/store/secret-box.ts";
-import { openStore } from "../../src/store/store.ts";
+import { openSqliteStore } from "../../src/store/sqlite-store.ts";
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -65,77 +65,77 @@ test("a short key is refused with what to use instead", () => {
 
 test("the CA key is stored encrypted: the database holds no PEM, and berth reads it back after a restart", async () => {
   const dir = tempDir();
-  const store = openStore(dir, Date.now, { secretBox: createSecretBox(key) });
+  const store = await openSqliteStore({ dataDir: dir, secretBox: createSecretBox(key) });
   const pki = await berthPki(store, new Date());
-  store.close();
+  await store.close();
   const raw = rawSecret(dir, "pki");
   assert.ok(isSealed(raw), raw.slice(0, 40));
   assert.ok(!raw.includes("PRIVATE KEY") && !raw.includes("BEGIN"));
-  const again = openStore(dir, Date.now, { secretBox: createSecretBox(key) });
+  const again = await openSqliteStore({ dataDir: dir, secretBox: createSecretBox(key) });
   assert.deepEqual(await berthPki(again, new Date()), pki);
-  again.close();
-  const wrong = openStore(dir, Date.now, { secretBox: createSecretBox(otherKey) });
+  await again.close();
+  const wrong = await openSqliteStore({ dataDir: dir, secretBox: createSecretBox(otherKey) });
   await assert.rejects(berthPki(wrong, new Date()), { name: "BerthError", code: "CONFIG", message: /another BERTH_SECRET_KEY/ });
-  wrong.close();
-  const none = openStore(dir);
+  await wrong.close();
+  const none = await openSqliteStore({ dataDir: dir });
   await assert.rejects(berthPki(none, new Date()), { name: "BerthError", code: "CONFIG", message: /needs BERTH_SECRET_KEY/ });
-  none.close();
+  await none.close();
 });
 
 test("without a key nothing secret is written to disk; an in-memory store needs none", async () => {
   const dir = tempDir();
-  const store = openStore(dir);
+  const store = await openSqliteStore({ dataDir: dir });
   await assert.rejects(berthPki(store, new Date()), { name: "BerthError", code: "CONFIG", message: /BERTH_SECRET_KEY/ });
-  store.close();
+  await store.close();
   assert.equal(rawSecret(dir, "pki"), "");
-  const memory = openStore(":memory:");
+  const memory = await openSqliteStore({ dataDir: ":memory:" });
   assert.ok((await berthPki(memory, new Date())).ca.key.includes("PRIVATE KEY"));
-  memory.close();
+  await memory.close();
 });
 
 test("a CA an older berth stored in clear is encrypted in place on its first read with a key", async () => {
   const dir = tempDir();
   const ca = await createCa("old berth CA");
   const legacy = JSON.stringify({ ca, client: ca });
-  openStore(dir).close();
+  await (await openSqliteStore({ dataDir: dir })).close();
   const db = new DatabaseSync(join(dir, "berth.db"));
   db.prepare("INSERT INTO secrets (name, value) VALUES ('pki', ?)").run(legacy);
   db.close();
-  const store = openStore(dir, Date.now, { secretBox: createSecretBox(key) });
-  assert.equal(store.secrets.get("pki"), legacy);
-  store.close();
+  const store = await openSqliteStore({ dataDir: dir, secretBox: createSecretBox(key) });
+  assert.equal(await store.secrets.get("pki"), legacy);
+  await store.close();
   const raw = rawSecret(dir, "pki");
   assert.ok(isSealed(raw) && !raw.includes("PRIVATE KEY"));
   for (const f of ["berth.db", "berth.db-wal"]) {
     const bytes = existsSync(join(dir, f)) ? readFileSync(join(dir, f)) : Buffer.alloc(0);
     assert.ok(!bytes.includes("PRIVATE KEY"), `no clear key left in ${f}`);
   }
-  const again = openStore(dir, Date.now, { secretBox: createSecretBox(key) });
-  assert.equal(again.secrets.get("pki"), legacy);
-  again.close();
+  const again = await openSqliteStore({ dataDir: dir, secretBox: createSecretBox(key) });
+  assert.equal(await again.secrets.get("pki"), legacy);
+  await again.close();
 });
 
-test("the data directory is 0700 and the database files 0600, whatever the umask", () => {
+test("the data directory is 0700 and the database files 0600, whatever the umask", async () => {
   const parent = tempDir();
   const dir = join(parent, "data");
   const old = process.umask(0o000);
   try {
-    const store = openStore(dir, Date.now, { secretBox: createSecretBox(key) });
-    store.secrets.putOnce("x", "y");
+    const store = await openSqliteStore({ dataDir: dir, secretBox: createSecretBox(key) });
+    await store.secrets.putOnce("x", "y");
     assert.equal(statSync(dir).mode & 0o777, 0o700);
     for (const f of ["berth.db", "berth.db-wal", "berth.db-shm"]) assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, f);
-    store.close();
+    await store.close();
   } finally {
     process.umask(old);
   }
 });
 
-test("an existing data directory and database left world-readable are closed up on open", () => {
+test("an existing data directory and database left world-readable are closed up on open", async () => {
   const dir = tempDir();
-  openStore(dir).close();
+  await (await openSqliteStore({ dataDir: dir })).close();
   chmodSync(dir, 0o755);
   chmodSync(join(dir, "berth.db"), 0o644);
-  openStore(dir).close();
+  await (await openSqliteStore({ dataDir: dir })).close();
   assert.equal(statSync(dir).mode & 0o777, 0o700);
   assert.equal(statSync(join(dir, "berth.db")).mode & 0o777, 0o600);
 });
