@@ -6,10 +6,10 @@ import { join, resolve } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, test } from "node:test";
 import { BerthError } from "../../src/core/errors.ts";
+import { auditHash } from "../../src/store/audit-log.ts";
 import { openStorePort } from "../../src/store/open-store-port.ts";
 import { createSecretBox, isSealed } from "../../src/store/secret-box.ts";
 import { openSqliteStore } from "../../src/store/sqlite-store.ts";
-import { openStore } from "../../src/store/store.ts";
 import { entry, manualClock, storeContract } from "./store-contract.ts";
 
 const dirs: string[] = [];
@@ -76,27 +76,86 @@ test("another process holding the directory refuses this one; killed with SIGKIL
   await store.close();
 });
 
-test("a berth.db written by the synchronous store moves on: its jobs keep running (to be resumed) and the chain continues", async () => {
+/** A berth.db as the synchronous store of older berths wrote it (schema version 0: no user_version, no cursor columns). */
+function olderBerthDb(dir: string): void {
+  const db = new DatabaseSync(join(dir, "berth.db"));
+  db.exec(`CREATE TABLE jobs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, user_id TEXT NOT NULL, channel_id TEXT NOT NULL, host TEXT,
+    summary TEXT NOT NULL, status TEXT NOT NULL, created_at INTEGER NOT NULL, ended_at INTEGER, exit_code INTEGER, message_ts TEXT, detail TEXT);
+    INSERT INTO jobs VALUES ('j-old', 'container.logs', 'U1', 'C1', 'local', 'logs -f api', 'running', 1, NULL, NULL, '1.1', NULL);
+    CREATE TABLE audit (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, record TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+    CREATE TABLE dedupe (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);`);
+  const record = JSON.stringify(entry(1));
+  db.prepare("INSERT INTO audit VALUES (1, 1000, ?, ?, ?)").run(record, "0".repeat(64), auditHash("0".repeat(64), 1, 1000, record));
+  db.prepare("INSERT INTO dedupe VALUES ('envelope:carried-over', ?)").run(manualClock().now + 60_000);
+  db.close();
+}
+
+test("a berth.db an older berth wrote moves on: its jobs keep running (to be resumed), the chain and the claimed keys continue", async () => {
   const dir = tempDir();
-  const old = openStore(dir);
-  old.jobs.create({ id: "j1", kind: "container.run", userId: "U1", channelId: "C1", host: "local", summary: "run", messageTs: "1.1" });
-  const first = old.audit.append(entry(1));
-  old.close();
+  olderBerthDb(dir);
   const store = await openSqliteStore({ dataDir: dir, clock: manualClock() });
   try {
     const [running] = await store.jobs.running();
-    assert.equal(running?.id, "j1", "a job running when berth stopped is left for resume, not failed");
+    assert.equal(running?.id, "j-old", "a job running when berth stopped is left for resume, not failed");
     assert.equal(running?.cursor, null);
+    assert.equal(running?.resume, null);
+    assert.deepEqual(await store.jobs.advanceCursor("j-old", { at: "2026-12-05T12:00:00.000000001Z", lines: 3 }), { ok: true });
+    assert.deepEqual((await store.jobs.get("j-old"))?.cursor, { at: "2026-12-05T12:00:00.000000001Z", lines: 3 });
+    const [first] = await store.audit.all();
     const second = await store.audit.append(entry(2));
-    assert.equal(second.prevHash, first.hash);
+    assert.equal(second.prevHash, first?.hash);
     assert.equal((await store.audit.check()).problem, undefined);
+    assert.equal(await store.dedupe.claim("envelope:carried-over", 60_000), false, "a key the older berth claimed still holds");
+    assert.equal(await store.dedupe.claim("envelope:new", 60_000), true);
   } finally {
     await store.close();
   }
-  // and the synchronous store still reads what the port wrote (the same file, until the callers move over)
-  const again = openStore(dir);
-  assert.equal(again.audit.verify(), undefined);
-  again.close();
+});
+
+test("jobs, their cursors and resume details, claimed keys and the installation id outlive a restart", async () => {
+  const dir = tempDir();
+  const clock = manualClock();
+  const first = await openSqliteStore({ dataDir: dir, clock });
+  await first.jobs.create({
+    id: "j-1",
+    kind: "container.logs",
+    userId: "U1",
+    channelId: "C1",
+    host: "local",
+    summary: "logs -f api",
+    messageTs: "1.1",
+  });
+  await first.jobs.create({
+    id: "j-2",
+    kind: "container.run",
+    userId: "U1",
+    channelId: "C1",
+    host: "local",
+    summary: "run",
+    messageTs: null,
+  });
+  await first.jobs.finish("j-2", { status: "succeeded", exitCode: 0, detail: "Exited with code 0" });
+  await first.jobs.setResume("j-1", { container: "abc", follow: true });
+  await first.jobs.advanceCursor("j-1", { at: "2026-12-05T12:00:01.000000002Z", lines: 20 });
+  assert.equal(await first.dedupe.claim("command:T1:trigger-1", 3_600_000), true);
+  const id = await first.installationId();
+  await first.close();
+  const reopened = await openSqliteStore({ dataDir: dir, clock });
+  try {
+    const [resumable, ...others] = await reopened.jobs.running();
+    assert.deepEqual(others, []);
+    assert.equal(resumable?.id, "j-1");
+    assert.deepEqual(resumable?.cursor, { at: "2026-12-05T12:00:01.000000002Z", lines: 20 });
+    assert.deepEqual(resumable?.resume, { container: "abc", follow: true });
+    assert.equal((await reopened.jobs.get("j-2"))?.exitCode, 0);
+    assert.equal(await reopened.dedupe.claim("command:T1:trigger-1", 3_600_000), false, "the restarted store still knows the key");
+    assert.equal(await reopened.dedupe.claim("command:T1:trigger-2", 3_600_000), true);
+    clock.now += 3_600_000;
+    assert.equal(await reopened.dedupe.claim("command:T1:trigger-1", 3_600_000), true, "an expired key is claimed again");
+    assert.equal(await reopened.installationId(), id, "the same berth after a restart");
+  } finally {
+    await reopened.close();
+  }
 });
 
 test("a damaged database is named, with what to do, instead of a stack trace", async () => {

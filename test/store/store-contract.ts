@@ -224,6 +224,28 @@ export function storeContract(name: string, open: Opener): void {
         assert.equal(await store.dedupe.claim("envelope:e1", 60_000), true);
       }));
 
+    test("dedupe: a key is free again the moment it expires, without a sweep, whatever its TTL", () =>
+      withStore(async (store, clock) => {
+        // The scenario the synchronous store's dedupe table was held to, call for call.
+        const steps: [advanceMs: number, key: string, ttlMs: number][] = [
+          [0, "envelope:e1", 60_000],
+          [0, "envelope:e1", 60_000],
+          [1_000, "envelope:e2", 60_000],
+          [58_999, "envelope:e1", 60_000],
+          [1, "envelope:e1", 60_000],
+          [0, "envelope:e1", 60_000],
+          [0, "envelope:e2", 60_000],
+          [1_000, "envelope:e2", 5],
+          [5, "envelope:e2", 5],
+        ];
+        const claimed: boolean[] = [];
+        for (const [advance, key, ttl] of steps) {
+          clock.now += advance;
+          claimed.push(await store.dedupe.claim(key, ttl));
+        }
+        assert.deepEqual(claimed, [true, false, true, false, true, false, false, true, true]);
+      }));
+
     test("rate budget: all-or-nothing takes per window, and when the next one opens", () =>
       withStore(async (store, clock) => {
         clock.now = 1_800_000_000_000; // a window boundary for 60 s windows
@@ -331,6 +353,16 @@ export function storeContract(name: string, open: Opener): void {
         },
         { secretBox: createSecretBox("0123456789abcdef0123456789abcdef-contract") },
       ));
+
+    test("the installation id differs between installations", () =>
+      withStore(async (store, clock) => {
+        const other = await open({ clock });
+        try {
+          assert.notEqual(await other.installationId(), await store.installationId());
+        } finally {
+          await other.close();
+        }
+      }));
 
     test("audit: one chain, its head, a record by seq, and a check from an anchor", () =>
       withStore(async (store, clock) => {
