@@ -76,7 +76,8 @@ describe("PostgreSQL: several replicas on one database", () => {
     const versions = await sql(url, async (c) => (await c.query("SELECT version FROM berth_schema_migrations ORDER BY version")).rows);
     assert.deepEqual(
       versions.map((r) => r.version),
-      [1],
+      [1, 2],
+      "each migration recorded once",
     );
   });
 
