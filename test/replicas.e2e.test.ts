@@ -37,7 +37,7 @@ async function finished(fleet: Fleet, ts: string) {
     "the same card's final state with its full log",
     () => {
       const m = fleet.fake.message(channel, ts);
-      return m && isFinished(m) && /Full log/.test(cardText(m)) ? m : undefined;
+      return m && isFinished(m) && /Full log \([\d,]+ lines\) attached/.test(cardText(m)) ? m : undefined;
     },
     180_000,
   );
@@ -197,5 +197,67 @@ test("PostgreSQL restarts mid-stream: the run goes on, nothing lost or repeated"
   assert.ok(
     fleet.replicas.every((r) => r.alive()),
     "no replica died with the database",
+  );
+});
+
+test("Slack failing under the fleet (5xx, 429, ratelimited, a hung call, a failed upload): the run arrives whole", async (t) => {
+  const fleet = await startFleet(2);
+  let job: string | undefined;
+  t.after(async () => {
+    await fleet.close();
+    await removeContainers(job);
+  });
+  const started = await startRun(fleet, fleet.replicas[0] as Replica, "fleet-slack");
+  job = started.job;
+  const ts = started.card.ts;
+  await eventually("line 100 in the thread", shown(fleet, ts, "line-100"));
+  fleet.fake.fail({ method: "chat.postMessage", status: 503, times: 2 });
+  fleet.fake.fail({ method: "chat.postMessage", status: 429, retryAfter: 1, times: 2 });
+  fleet.fake.fail({ method: "chat.postMessage", error: "ratelimited", times: 2 });
+  fleet.fake.fail({ method: "chat.postMessage", hang: true });
+  fleet.fake.fail({ method: "chat.update", status: 500, times: 2 });
+  fleet.fake.fail({ method: "files.getUploadURLExternal", status: 500, times: 1 });
+  await assertWhole(fleet, job, await finished(fleet, ts));
+  const rateLimited = fleet.fake.rateLimited.filter((e) => !e.injected);
+  assert.deepEqual(rateLimited, [], "no 429 beyond the injected ones");
+});
+
+test("Socket Mode with a connection per replica: each command is handled once, whichever connection carries it", async (t) => {
+  // Slack's Tier 1 limit on apps.connections.open makes a second replica starting in the same minute wait for its
+  // connection (docs/deploy.md); that wait is not what this test is about, so the emulator's limits are off here.
+  const fleet = await startFleet(2, {}, { socketMode: true, slack: { limits: "off" } });
+  t.after(() => fleet.close());
+  await fleet.fake.socket.waitForConnections(2, 30_000);
+  const asked = 6;
+  for (let i = 0; i < asked; i++) {
+    await fleet.fake.socket.slashCommand({ command: "/berth", text: "jobs", user: SEED.operator, channel });
+  }
+  const first = await fleet.fake.socket.slashCommand({ command: "/berth", text: "jobs", user: SEED.operator, channel });
+  // Slack may send an envelope again after a reconnect, to any connection.
+  await fleet.fake.socket.redeliver(first.envelopeId);
+  await fleet.fake.socket.redeliver(first.envelopeId);
+  const count = (pattern: RegExp) => fleet.replicas.map((r) => (r.output().match(pattern) ?? []).length);
+  const sum = (ns: number[]) => ns.reduce((x, y) => x + y, 0);
+  // An envelope is acked before it is handled: wait until the fleet has logged all it will for these deliveries.
+  await eventually("every delivery handled or dropped", () =>
+    sum(count(/"msg":"command".*"kind":"job.list"/g)) >= asked + 1 && sum(count(/"msg":"duplicate delivery ignored"/g)) >= 2
+      ? true
+      : undefined,
+  );
+  const handled = count(/"msg":"command".*"kind":"job.list"/g);
+  assert.equal(
+    handled.reduce((a, b) => a + b, 0),
+    asked + 1,
+    `every command once across the fleet (per replica: ${handled.join(", ")})`,
+  );
+  assert.ok(
+    handled.every((n) => n > 0),
+    `both connections carried commands (per replica: ${handled.join(", ")})`,
+  );
+  const duplicates = fleet.replicas.map((r) => (r.output().match(/"msg":"duplicate delivery ignored"/g) ?? []).length);
+  assert.equal(
+    duplicates.reduce((a, b) => a + b, 0),
+    2,
+    "both redeliveries dropped",
   );
 });

@@ -128,13 +128,16 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
   const extra = deps.policy().redact.flatMap((p) => safeRegExp(p) ?? []);
   let redact = createRedactor(secrets, extra);
   let lastCard = 0;
+  // Once this replica has recorded the outcome the job is its own for good (its lease is given back): the card's last
+  // word (the full log attached after a retried upload) goes out without the fence.
+  let ended = false;
   const showCard = async (force: boolean): Promise<void> => {
     if (!force && clock() - lastCard < (deps.cardEveryMs ?? 5000)) return;
     lastCard = clock();
     card.elapsedMs = clock() - started;
     card.lines = thread.result.lines;
     card.tail = thread.result.capped ? thread.tail() : undefined;
-    await durable.outbox.update(channel, ts, renderCard(card)).catch((error: unknown) => {
+    await (ended ? deps.outbox : durable.outbox).update(channel, ts, renderCard(card)).catch((error: unknown) => {
       deps.log?.("card update failed", { requestId: plan.requestId, job: plan.id, error: slackError(error) });
     });
   };
@@ -242,6 +245,7 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
     });
     // The card said "full log pending"; once the upload landed (or berth gave up), it says which.
     if (result.uploadPending) {
+      ended = true;
       await result.uploadPending;
       card.note = fullLogNote(result);
       await showCard(true);

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { eventually, testHosts, testPolicy } from "./berth-harness.ts";
 import { startPostgres, type TestPostgres } from "./postgres.ts";
-import { SlackFake } from "./slack-fake.ts";
+import { SlackFake, type SlackFakeOptions } from "./slack-fake.ts";
 
 const run = promisify(execFile);
 
@@ -36,9 +36,13 @@ export type Fleet = {
   close(): Promise<void>;
 };
 
-/** A fleet of `n` replicas; `env` is added to every replica's environment. */
-export async function startFleet(n: number, env: Record<string, string> = {}): Promise<Fleet> {
-  const fake = await SlackFake.start();
+/** A fleet of `n` replicas (HTTP mode, or each with its own Socket Mode connection); `env` is added to each one's environment. */
+export async function startFleet(
+  n: number,
+  env: Record<string, string> = {},
+  options: { socketMode?: boolean; slack?: SlackFakeOptions } = {},
+): Promise<Fleet> {
+  const fake = await SlackFake.start(options.slack);
   const pg = await startPostgres();
   const databaseUrl = await pg.createDatabase();
   const dir = mkdtempSync(join(tmpdir(), "berth-replicas-"));
@@ -54,7 +58,7 @@ export async function startFleet(n: number, env: Record<string, string> = {}): P
       env: {
         PATH: process.env.PATH ?? "",
         SLACK_BOT_TOKEN: fake.botToken,
-        SLACK_SIGNING_SECRET: fake.signingSecret,
+        ...(options.socketMode ? { SLACK_APP_TOKEN: fake.appToken } : { SLACK_SIGNING_SECRET: fake.signingSecret }),
         SLACK_API_URL: fake.apiUrl,
         PORT: "0",
         HOST: "127.0.0.1",
@@ -90,7 +94,20 @@ export async function startFleet(n: number, env: Record<string, string> = {}): P
     return replica;
   }
 
-  for (let i = 0; i < n; i++) await start(`r${i + 1}`);
+  const close = async () => {
+    if (process.env.BERTH_FLEET_LOGS)
+      for (const r of replicas) writeFileSync(join(process.env.BERTH_FLEET_LOGS, `${r.name}.log`), r.output());
+    for (const r of replicas) if (r.alive()) r.child.kill("SIGKILL");
+    await Promise.all(replicas.map((r) => r.exited));
+    await fake.stop();
+    await pg.stop();
+  };
+  try {
+    for (let i = 0; i < n; i++) await start(`r${i + 1}`);
+  } catch (error) {
+    await close();
+    throw error;
+  }
   return {
     fake,
     pg,
@@ -111,14 +128,7 @@ export async function startFleet(n: number, env: Record<string, string> = {}): P
       }
       return best?.replica;
     },
-    async close() {
-      if (process.env.BERTH_FLEET_LOGS)
-        for (const r of replicas) writeFileSync(join(process.env.BERTH_FLEET_LOGS, `${r.name}.log`), r.output());
-      for (const r of replicas) if (r.alive()) r.child.kill("SIGKILL");
-      await Promise.all(replicas.map((r) => r.exited));
-      await fake.stop();
-      await pg.stop();
-    },
+    close,
   };
 }
 
