@@ -6,7 +6,8 @@ import { loadPolicyFile } from "./core/policy-file.ts";
 import { createDockerEngine } from "./engines/docker/engine.ts";
 import { appendAnchor, compareWithAnchors, readAnchors } from "./store/audit-anchor.ts";
 import { type AuditKeyring, auditKeysFromEnv, noAuditKeys, readLocalAuditKeys } from "./store/audit-key.ts";
-import { type AuditLog, type ChainProblem, openAuditLogReadOnly } from "./store/audit-log.ts";
+import { type AuditHead, type AuditLog, type ChainProblem, openAuditLogReadOnly } from "./store/audit-log.ts";
+import { type AuditReader, openPostgresAuditReader } from "./store/postgres-audit-reader.ts";
 
 type Out = { write(text: string): unknown };
 
@@ -31,7 +32,8 @@ Usage:
   npx berth --help
 
 The audit commands open berth.db read-only, safe against a running berth: no recovery, no migration, no write,
-and a data dir that does not exist is reported, never created. Exit codes: 0 done, 1 the check failed or the
+and a data dir that does not exist is reported, never created. With BERTH_DATABASE_URL set (and no --data-dir) they
+read the replicas' shared PostgreSQL log instead, in a read-only session, with $BERTH_AUDIT_KEY. Exit codes: 0 done, 1 the check failed or the
 data dir, database or file is missing, 2 a usage mistake (an unknown command or option, a stray argument).
 
 Examples:
@@ -39,6 +41,7 @@ Examples:
   BERTH_DATA_DIR=/var/lib/berth npx berth audit export > audit.jsonl
   npx berth audit verify --data-dir ./data
   npx berth audit verify --data-dir ./data --anchors /var/log/berth/anchors.jsonl
+  BERTH_DATABASE_URL=postgres://berth@db:5432/berth npx berth audit verify
   npx berth audit anchor --data-dir ./data --anchors /var/log/berth/anchors.jsonl
   npx berth hosts check manifests/hosts.example.yaml
   npx berth hosts check --connect --timeout 5000
@@ -172,23 +175,36 @@ export async function cli(argv: readonly string[], env: Record<string, string | 
       return await hostsCheck(arg ?? env.BERTH_HOSTS ?? "manifests/hosts.yaml", env, { connect: values.connect === true, timeout }, out);
     }
     if (group === "audit" && (verb === "export" || verb === "verify" || verb === "anchor")) {
-      const missing = missingDataDir(dataDir, dataDirFrom);
+      // A fleet's log is in PostgreSQL (BERTH_DATABASE_URL) unless a data directory is named explicitly.
+      const databaseUrl = typeof values["data-dir"] === "string" ? undefined : env.BERTH_DATABASE_URL || undefined;
+      const missing = databaseUrl ? undefined : missingDataDir(dataDir, dataDirFrom);
       if (missing) {
         err.write(missing);
         return 1;
       }
-      const keys = verb === "export" ? { keys: noAuditKeys("(export needs no key)"), warning: undefined } : verifyKeys(env, dataDir);
+      const keys =
+        verb === "export"
+          ? { keys: noAuditKeys("(export needs no key)"), warning: undefined }
+          : databaseUrl
+            ? {
+                keys:
+                  auditKeysFromEnv(env.BERTH_AUDIT_KEY) ?? noAuditKeys("BERTH_AUDIT_KEY (not set: give the key the replicas sign with)"),
+                warning: undefined,
+              }
+            : verifyKeys(env, dataDir);
       // Read-only: a verification must not create, migrate or change what it verifies.
-      const log = openAuditLogReadOnly(dataDir, keys.keys);
+      const log = databaseUrl
+        ? await openPostgresAuditReader(databaseUrl, keys.keys)
+        : sqliteReader(openAuditLogReadOnly(dataDir, keys.keys));
       try {
         if (verb === "export") {
-          for (const record of log.all()) out.write(`${JSON.stringify(record)}\n`);
+          for (const record of await log.all()) out.write(`${JSON.stringify(record)}\n`);
           return 0;
         }
         const anchors = typeof values.anchors === "string" ? values.anchors : env.BERTH_AUDIT_ANCHOR_FILE;
-        return verb === "anchor" ? auditAnchor(log, anchors, out, err) : auditVerify(log, anchors, keys.warning, out, err);
+        return verb === "anchor" ? await auditAnchor(log, anchors, out, err) : await auditVerify(log, anchors, keys.warning, out, err);
       } finally {
-        log.close();
+        await log.close();
       }
     }
     err.write(`Unknown command: ${name}\n`);
@@ -224,20 +240,38 @@ function verifyKeys(env: Record<string, string | undefined>, dataDir: string): {
   };
 }
 
-function auditVerify(
-  log: AuditLog & { path: string },
+/** The embedded log behind the same reader as PostgreSQL's. */
+function sqliteReader(log: AuditLog & { path: string; close(): void }): AuditReader {
+  return {
+    path: log.path,
+    all: async () => log.all(),
+    check: async (from) => log.check(from),
+    at: async (seq) => log.at(seq),
+    close: async () => log.close(),
+  };
+}
+
+/** The anchors' records, read before comparing (compareWithAnchors asks for them one at a time, synchronously). */
+async function anchoredHeads(log: AuditReader, anchors: readonly { seq: number }[]): Promise<(seq: number) => AuditHead | undefined> {
+  const heads = new Map<number, AuditHead | undefined>();
+  for (const a of anchors) if (!heads.has(a.seq)) heads.set(a.seq, await log.at(a.seq));
+  return (seq) => heads.get(seq);
+}
+
+async function auditVerify(
+  log: AuditReader,
   anchorFile: string | undefined,
   warning: string | undefined,
   out: Out,
   err: Out,
-): number {
-  const report = log.check();
+): Promise<number> {
+  const report = await log.check();
   if (report.problem) {
     err.write(chainProblem(report.problem));
     return 1;
   }
   const anchors = anchorFile ? readAnchors(anchorFile) : undefined;
-  const mismatch = anchors && compareWithAnchors(report.head, (seq) => log.at(seq), anchors.anchors);
+  const mismatch = anchors && compareWithAnchors(report.head, await anchoredHeads(log, anchors.anchors), anchors.anchors);
   if (mismatch) {
     err.write(`audit log TAMPERED: ${mismatch.problem} (anchor file ${anchorFile}).\n`);
     return 1;
@@ -278,18 +312,18 @@ const chainProblem = ({ seq, problem, kind }: ChainProblem) =>
     : `audit log TAMPERED: record ${seq} ${problem}. Records from ${seq} on cannot be trusted.\n`;
 
 /** An anchor on demand: only a head whose chain holds, and that agrees with the anchors before it, is written down. */
-function auditAnchor(log: AuditLog, anchorFile: string | undefined, out: Out, err: Out): number {
+async function auditAnchor(log: AuditReader, anchorFile: string | undefined, out: Out, err: Out): Promise<number> {
   if (!anchorFile) {
     err.write("audit anchor needs an anchor file: give --anchors FILE or set BERTH_AUDIT_ANCHOR_FILE.\n");
     return 2;
   }
-  const report = log.check();
+  const report = await log.check();
   if (report.problem) {
     err.write(`${chainProblem(report.problem)}Nothing was anchored.\n`);
     return 1;
   }
   const anchors = existsSync(anchorFile) ? readAnchors(anchorFile).anchors : [];
-  const mismatch = compareWithAnchors(report.head, (seq) => log.at(seq), anchors);
+  const mismatch = compareWithAnchors(report.head, await anchoredHeads(log, anchors), anchors);
   if (mismatch) {
     err.write(`audit log TAMPERED: ${mismatch.problem} (anchor file ${anchorFile}). Nothing was anchored.\n`);
     return 1;

@@ -53,7 +53,7 @@ function isConnectionLoss(error: unknown): boolean {
 }
 
 /** The URL as it may be shown: without its password. */
-function redactedUrl(url: string): string {
+export function redactedUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = "***";
