@@ -110,6 +110,11 @@ export async function buildPorts(config: Config, options: PortOptions = {}): Pro
     onIdleError: (error) => log.warn("database connection dropped", { err: error }),
   });
   const installation = await store.installationId();
+  if (!store.sealsSecrets) {
+    log.warn("BERTH_SECRET_KEY is not set: gated runs with -e are asked again after a restart", {
+      why: "a request waiting for a confirmation or an approval keeps its environment values only in this process's memory; with BERTH_SECRET_KEY they are sealed in the store, so another replica or the next berth can run it",
+    });
+  }
   // One berth holds an SQLite store (its directory lock says so), so it takes back its own leases at once after a
   // restart; replicas sharing PostgreSQL each have their own name, and take a dead one's jobs once its leases expire.
   const owner = store.kind === "sqlite" ? "berth" : `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
