@@ -6,7 +6,7 @@ import type { Message } from "../src/core/message.ts";
 import { PolicySchema } from "../src/core/policy.ts";
 import { createLogger } from "../src/logger.ts";
 import { createScheduler } from "../src/scheduler.ts";
-import type { CloudHostRecord } from "../src/store/port.ts";
+import type { CloudHostRecord, StorePort } from "../src/store/port.ts";
 import { closeOpened, memoryStore, testJobs } from "./support/memory-store.ts";
 import { mrkdwn } from "./support/text.ts";
 
@@ -17,10 +17,10 @@ const t0 = Date.parse("2026-11-28T10:00:00Z");
 const min = 60_000;
 
 /** A scheduler over an in-memory store with Azure configured; what it shows is recorded instead of sent to Slack. */
-async function setup(records: CloudHostRecord[]) {
+async function setup(records: CloudHostRecord[], shared?: { store: StorePort; owner: string }) {
   let now = t0;
   const clock = () => now;
-  const store = await memoryStore(clock);
+  const store = shared?.store ?? (await memoryStore(clock));
   for (const r of records) await store.cloudHosts.put(r);
   const refuse = () => Promise.reject(new Error("no cloud in this test"));
   const cloud: ProvisionDeps = {
@@ -45,7 +45,7 @@ async function setup(records: CloudHostRecord[]) {
   const shown = { jobs: [] as JobPlan[], swept: [] as SweepResult[], posts: [] as string[], reminders: [] as string[] };
   const scheduler = createScheduler({
     store,
-    jobs: testJobs(store),
+    jobs: testJobs(store, shared && { owner: shared.owner }),
     hosts: { connections: [], channels: {} },
     engine: () => {
       throw new Error("no engines in this test");
@@ -117,6 +117,25 @@ test("start resumes host jobs a restart interrupted, in their own card; stop cle
       ["host create making (resumed after a restart)", "7.7", "Cancel"],
     ],
   );
+});
+
+test("two replicas starting together: each interrupted host job is taken up by one of them, never both", async () => {
+  const first = await setup([
+    host("making", "provisioning", 60, { threadTs: "7.7" }),
+    host("going", "removing", 60),
+    host("soon", "ready", 40, { threadTs: "5.5" }),
+  ]);
+  const second = await setup([], { store: first.store, owner: "replica-b" });
+  await Promise.all([first.scheduler.start(), second.scheduler.start()]);
+  first.scheduler.stop();
+  second.scheduler.stop();
+  const taken = [...first.shown.jobs, ...second.shown.jobs].map((p) => p.summary).sort();
+  assert.deepEqual(taken, ["host create making (resumed after a restart)", "host rm going (resumed after a restart)"], "each once");
+  // The reminder sweep runs on one replica too: of two sweeping at the same moment, one reminds.
+  first.advance(20 * min);
+  second.advance(20 * min);
+  await Promise.all([second.scheduler.sweepHosts(), first.scheduler.sweepHosts()]);
+  assert.equal(first.shown.reminders.length + second.shown.reminders.length, 1, "reminded once across the replicas");
 });
 
 test("the approval sweep hands what expired and which grants ended to the output", async () => {
