@@ -8,6 +8,7 @@ import { concurrencyBenchmark } from "./concurrency.ts";
 import { latencyBenchmark } from "./latency.ts";
 import { provisionBenchmark } from "./provision.ts";
 import { redactBenchmark, redactTable } from "./redact.ts";
+import { replicasBenchmark } from "./replicas.ts";
 import { startBenchmark } from "./start.ts";
 import { streamBenchmark } from "./stream.ts";
 import { machine } from "./support.ts";
@@ -67,6 +68,12 @@ if (want("redact")) {
   log("redaction…");
   redaction = redactBenchmark();
   results.redact = redaction;
+}
+let replicas: Awaited<ReturnType<typeof replicasBenchmark>> | undefined;
+if (want("replicas")) {
+  log("replicas…");
+  replicas = await replicasBenchmark(quick ? { takeovers: 1, streams: 20, seconds: 30, cardStreams: 20, cards: 10, ackRounds: 2 } : {});
+  results.replicas = replicas;
 }
 const wallMinutes = (Date.now() - started) / 60_000;
 results.wallMinutes = wallMinutes;
@@ -245,6 +252,53 @@ if (redaction) {
     "| target | measured | result |",
     "|---|---|---|",
     `| no crafted line costs more than 10× an ordinary one | ${redaction.worstRatio}× | ${ok(redaction.worstRatio <= 10)} |`,
+    "",
+  );
+}
+if (replicas) {
+  const r = replicas;
+  const t = r.takeover;
+  const f = r.fairness;
+  const n = r.newCard;
+  md.push(
+    "## 8. Replicas (issue 13)",
+    "",
+    `Replicas run as \`npm start\` runs berth, each with its own data directory, sharing one database of a private PostgreSQL (\`test/support/postgres.ts\`) and the same \`BERTH_AUDIT_KEY\`, in HTTP mode against the Slack fake with Slack's limits on.`,
+    "",
+    `**Take-over after kill -9.** Two replicas with the default lease (${t.leaseSeconds} s); \`/berth run\` of a container printing ${t.lines} numbered lines, 10 a second; at line ~100 the replica whose log says it carries the job is killed with SIGKILL. Take-over: from the kill to the next line posted in the same thread. Lost: in neither the thread nor the uploaded full log; repeated: twice in the thread. ${t.runs.length} run(s), a fresh fleet each.`,
+    "",
+    "| run | killed after line | take-over s | lost | repeated |",
+    "|---|---|---|---|---|",
+    ...t.runs.map((x, i) => `| ${i + 1} | ${x.killedAtLine} | ${x.takeoverSeconds} | ${x.lost} | ${x.repeated} |`),
+    `| min / median / max | | ${t.takeoverSeconds.min} / ${t.takeoverSeconds.median} / ${t.takeoverSeconds.max} | ${t.lost} | ${t.repeated} |`,
+    "",
+    `**Many streams on two replicas.** ${f.streams} containers labelled as berth's (each printing ${f.printedPerStreamPerMinute} lines/min), \`logs -f\` on each in its own channel, the commands sent alternately to the two replicas, for ${f.seconds} s. Lines per stream per minute are counted from each stream's card.`,
+    "",
+    "| measure | value |",
+    "|---|---|",
+    `| lines delivered per stream per minute (min / median / max) | ${f.perStreamPerMinute.min} / ${f.perStreamPerMinute.median} / ${f.perStreamPerMinute.max} |`,
+    `| streams carried per replica | ${f.perReplicaStreams.join(" / ")} |`,
+    `| 429s caused (not injected) | ${f.rateLimited} |`,
+    "",
+    `**Ack latency, two replicas against one.** Bursts of 50 concurrent \`/berth jobs\` (answered through \`response_url\` after the ack, which is awaited between bursts), alternating over the fleet's replicas, against a fleet of two and a fleet of one (each its own database on the same PostgreSQL, both idle otherwise), interleaved after a warm-up burst each.`,
+    "",
+    "| replicas | commands | p50 ms | p99 ms | max ms | failures |",
+    "|---|---|---|---|---|---|",
+    ...r.ack.map((a) => `| ${a.replicas} | ${a.n} | ${a.p50} | ${a.p99} | ${a.max} | ${a.failures} |`),
+    "",
+    `**A new card during ${n.streams} streams.** While ${n.streams} streams run on the two replicas (as above), ${n.cards} \`/berth run\` commands one at a time, alternately to each replica, each sent once the previous one's card is there (after one warm-up); from the command to its card arriving at the fake.`,
+    "",
+    "| cards | p50 ms | p95 ms | max ms | 429s caused |",
+    "|---|---|---|---|---|",
+    `| ${n.cards} | ${n.p50Ms} | ${n.p95Ms} | ${n.maxMs} | ${n.rateLimited} |`,
+    "",
+    "| target | measured | result |",
+    "|---|---|---|",
+    `| take-over after kill -9 within 15 s (default lease 10 s) | max ${t.takeoverSeconds.max} s | ${ok(t.takeoverSeconds.max <= 15)} |`,
+    `| no line lost, none repeated in the thread | ${t.lost} lost, ${t.repeated} repeated | ${ok(t.lost === 0 && t.repeated === 0)} |`,
+    `| fair progress for all streams (min ≥ half the median) | ${f.perStreamPerMinute.min} vs ${f.perStreamPerMinute.median} | ${ok(f.perStreamPerMinute.min > 0 && f.perStreamPerMinute.min >= f.perStreamPerMinute.median / 2)} |`,
+    `| inside Slack's limits (no 429) | ${f.rateLimited + n.rateLimited} | ${ok(f.rateLimited + n.rateLimited === 0)} |`,
+    `| new card p95 within 1.5 s during ${n.streams} streams | ${n.p95Ms} ms | ${ok(n.p95Ms <= 1500)} |`,
     "",
   );
 }
