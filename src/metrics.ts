@@ -12,7 +12,11 @@ export type EngineObserver = {
 
 /** Read at scrape time, so the hot paths (the outbox, the job registry) keep their own plain counters. */
 export type MetricsSources = {
-  slackCalls: () => { calls: Readonly<Record<string, number>>; rateLimited: Readonly<Record<string, number>> };
+  slackCalls: () => {
+    calls: Readonly<Record<string, number>>;
+    rateLimited: Readonly<Record<string, number>>;
+    budgetUnavailable?: number | undefined;
+  };
   activeStreams: () => number;
   jobStates: () => Promise<Readonly<Record<string, number>>>;
 };
@@ -69,6 +73,15 @@ export function createMetrics() {
     collect() {
       this.reset();
       for (const [method, n] of Object.entries(sources?.slackCalls().rateLimited ?? {})) this.inc({ method }, n);
+    },
+  });
+  new Counter({
+    name: "berth_slack_budget_unavailable_total",
+    help: "Slack calls sent on this replica's own spacing because the shared rate budget (PostgreSQL) could not be asked.",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sources?.slackCalls().budgetUnavailable ?? 0);
     },
   });
   new Gauge({
