@@ -119,3 +119,39 @@ test("HTTP mode with BERTH_METRICS_TOKEN: Bolt's routes serve /healthz/details a
     await fake.stop();
   }
 });
+
+test("/readyz: ready while Slack is connected and the database answers; not ready once berth drains", async () => {
+  const fake = await SlackFake.start();
+  const berth = await startBerth(fake);
+  const base = `http://127.0.0.1:${berth.port}`;
+  try {
+    const res = await fetch(`${base}/readyz`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { ready: true });
+  } finally {
+    // Draining: the probe turns 503 before the listener closes, so a load balancer stops sending deliveries here.
+    const stopping = berth.stop();
+    const during = await fetch(`${base}/readyz`).then(
+      (r) => r.status,
+      () => "closed",
+    );
+    await stopping;
+    await fake.stop();
+    assert.equal(during, 503, "not ready while draining");
+  }
+});
+
+test("/readyz answers from the readiness check, not from health: a replica without its database is not ready yet healthy", async () => {
+  const server = createServer(opsHandler({ report: async () => healthy, ready: async () => false, access: { kind: "none" } }));
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  assert.equal((await fetch(`${base}/readyz`)).status, 503);
+  assert.equal((await fetch(`${base}/healthz`)).status, 200);
+  const failing = createServer(
+    opsHandler({ report: async () => healthy, ready: () => Promise.reject(new Error("db down")), access: { kind: "none" } }),
+  );
+  servers.push(failing);
+  await new Promise<void>((r) => failing.listen(0, "127.0.0.1", r));
+  assert.equal((await fetch(`http://127.0.0.1:${(failing.address() as AddressInfo).port}/readyz`)).status, 503);
+});
