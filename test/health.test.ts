@@ -120,24 +120,16 @@ test("HTTP mode with BERTH_METRICS_TOKEN: Bolt's routes serve /healthz/details a
   }
 });
 
-test("/readyz: ready while Slack is connected and the database answers; not ready once berth drains", async () => {
+test("/readyz: ready while Slack is listening and the database answers", async () => {
   const fake = await SlackFake.start();
   const berth = await startBerth(fake);
-  const base = `http://127.0.0.1:${berth.port}`;
   try {
-    const res = await fetch(`${base}/readyz`);
+    const res = await fetch(`http://127.0.0.1:${berth.port}/readyz`);
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { ready: true });
   } finally {
-    // Draining: the probe turns 503 before the listener closes, so a load balancer stops sending deliveries here.
-    const stopping = berth.stop();
-    const during = await fetch(`${base}/readyz`).then(
-      (r) => r.status,
-      () => "closed",
-    );
-    await stopping;
+    await berth.stop();
     await fake.stop();
-    assert.equal(during, 503, "not ready while draining");
   }
 });
 
