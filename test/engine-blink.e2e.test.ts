@@ -3,7 +3,6 @@
 // looks to a client. A stream carries on from its cursor once the engine is back; it ends only after the window.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import net from "node:net";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
 import {
@@ -17,59 +16,11 @@ import {
   testImage,
   threadLines,
 } from "./support/berth-harness.ts";
+import { engineProxy } from "./support/engine-proxy.ts";
 import { SEED, SlackFake } from "./support/slack-fake.ts";
 import { cli, startTlsDaemon } from "./support/tls-daemon.ts";
 
 const run = promisify(execFile);
-
-/** A TCP front for the local engine's unix socket that can be cut (connections reset, new ones refused) and restored. */
-async function engineProxy() {
-  const open = new Map<net.Socket, net.Socket>(); // client (TCP) → its engine socket (unix)
-  let cut = false;
-  let refused = 0;
-  const server = net.createServer((client) => {
-    if (cut) {
-      refused++;
-      return void client.resetAndDestroy();
-    }
-    const engine = net.connect("/var/run/docker.sock");
-    open.set(client, engine);
-    const drop = () => {
-      client.destroy();
-      engine.destroy();
-      open.delete(client);
-    };
-    client.on("error", drop).on("close", drop);
-    engine.on("error", drop).on("close", drop);
-    client.pipe(engine).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `tcp://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-    /** Every open connection reset (RST, as from an engine that went away) and new ones refused the same way. */
-    cut(): void {
-      cut = true;
-      for (const [client, engine] of open) {
-        client.resetAndDestroy();
-        engine.destroy();
-      }
-      open.clear();
-    },
-    restore(): void {
-      cut = false;
-    },
-    /** Connections refused while cut, so far. */
-    refused: () => refused,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const [client, engine] of open) {
-          client.destroy();
-          engine.destroy();
-        }
-        server.close(() => resolve());
-      }),
-  };
-}
 
 let fake: SlackFake;
 let proxy: Awaited<ReturnType<typeof engineProxy>>;

@@ -8,6 +8,7 @@ import { test } from "node:test";
 import { parseAuditKeys } from "../src/store/audit-key.ts";
 import { openPostgresStore } from "../src/store/postgres-store.ts";
 import { cardText, eventually, findCard, isFinished, jobIdOf, testImage, threadLines } from "./support/berth-harness.ts";
+import { engineProxy } from "./support/engine-proxy.ts";
 import { containersOf, type Fleet, type Replica, removeContainers, startFleet } from "./support/replicas.ts";
 import { blockAction, redeliver, slashCommand } from "./support/slack-driver.ts";
 import { type FakeMessage, SEED } from "./support/slack-fake.ts";
@@ -260,4 +261,27 @@ test("Socket Mode with a connection per replica: each command is handled once, w
     2,
     "both redeliveries dropped",
   );
+});
+
+test("the engine blinks (connections reset and refused, as in a restart with --live-restore) under the fleet: the run goes on whole", async (t) => {
+  const proxy = await engineProxy();
+  const fleet = await startFleet(2, {}, { hosts: `hosts:\n  - { name: local, url: "${proxy.url}" }\ndefault: local\n` });
+  let job: string | undefined;
+  t.after(async () => {
+    await fleet.close();
+    await proxy.close();
+    await removeContainers(job);
+  });
+  const started = await startRun(fleet, fleet.replicas[0] as Replica, "fleet-blink");
+  job = started.job;
+  const ts = started.card.ts;
+  await eventually("line 100 in the thread", shown(fleet, ts, "line-100"));
+  proxy.cut();
+  await eventually("a reconnect refused while the engine is away", () => (proxy.refused() > 0 ? true : undefined));
+  const before = threadLines(fleet.fake, channel, ts).length;
+  proxy.restore();
+  await eventually("the stream to continue once the engine is back", () =>
+    threadLines(fleet.fake, channel, ts).length > before ? true : undefined,
+  );
+  await assertWhole(fleet, job, await finished(fleet, ts));
 });

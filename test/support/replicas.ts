@@ -40,14 +40,14 @@ export type Fleet = {
 export async function startFleet(
   n: number,
   env: Record<string, string> = {},
-  options: { socketMode?: boolean; slack?: SlackFakeOptions } = {},
+  options: { socketMode?: boolean; slack?: SlackFakeOptions; hosts?: string } = {},
 ): Promise<Fleet> {
   const fake = await SlackFake.start(options.slack);
   const pg = await startPostgres();
   const databaseUrl = await pg.createDatabase();
   const dir = mkdtempSync(join(tmpdir(), "berth-replicas-"));
   writeFileSync(join(dir, "policy.yaml"), testPolicy);
-  writeFileSync(join(dir, "hosts.yaml"), testHosts);
+  writeFileSync(join(dir, "hosts.yaml"), options.hosts ?? testHosts);
   const auditKey = `fleet:${randomBytes(32).toString("base64")}`;
   const replicas: Replica[] = [];
 
