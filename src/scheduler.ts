@@ -9,7 +9,7 @@ import type { Policy } from "./core/policy.ts";
 import { resumeJob } from "./core/resume.ts";
 import { type ContainerSummary, labels } from "./engines/ports.ts";
 import type { Ports } from "./ports.ts";
-import { type CloudHostRecord, jobLease } from "./store/port.ts";
+import { type CloudHostRecord, hostLease, jobCarried } from "./store/port.ts";
 
 /** Where the scheduler's work is shown: the same delivery that answers requests (slack/deliver.ts). */
 export type SchedulerOutput = {
@@ -134,17 +134,18 @@ export function createScheduler(deps: SchedulerDeps, intervals: SchedulerInterva
     for (const r of await store.cloudHosts.live()) {
       if (r.status !== "provisioning" && r.status !== "removing") continue;
       if (deps.jobs.get(r.jobId) || (await carried(r.jobId))) continue;
-      const claim = await store.leases.acquire(`host:${r.name}`, deps.jobs.owner, deps.jobs.leaseTtlMs * 2);
-      if (!claim.ok) continue;
+      // A job being started right now (its card posting, its lease not taken yet) holds the host's lease.
+      if (!(await claimHost(r.name))) continue;
       if (r.status === "provisioning") await hostJob(cloud, r, "host.create", "resumed after a restart", r.threadTs ?? undefined);
       else await hostJob(cloud, r, "host.remove", "resumed after a restart");
     }
   }
 
-  /** Whether some replica holds a job's lease now. */
-  async function carried(jobId: string): Promise<boolean> {
-    const lease = await store.leases.get(jobLease(jobId));
-    return lease !== undefined && lease.owner !== null && lease.expiresAt > clock();
+  const carried = (jobId: string) => jobCarried(store, jobId, clock());
+
+  /** Takes the host's lease for starting a job on it (see hostLease); false when another start holds it. */
+  async function claimHost(name: string): Promise<boolean> {
+    return (await store.leases.acquire(hostLease(name), `${deps.jobs.owner}/start`, deps.jobs.leaseTtlMs * 2)).ok;
   }
 
   /**
@@ -163,6 +164,7 @@ export function createScheduler(deps: SchedulerDeps, intervals: SchedulerInterva
     const policy = deps.policy();
     const due = lifetimeDue(await store.cloudHosts.live(), policy, clock());
     for (const r of due.expire) {
+      if (!(await claimHost(r.name))) continue; // a command or a take-over is starting a job on it: the next sweep sees
       log.info("host expired", { host: r.name, expiresAt: r.expiresAt });
       await hostJob(cloud, r, "host.remove", "expired");
     }
@@ -241,7 +243,8 @@ export function createScheduler(deps: SchedulerDeps, intervals: SchedulerInterva
       every(60_000, async () => void (await store.sweep()), "store sweep failed");
       if (deps.cloud) {
         await resumeHostJobs();
-        every(Math.max(1000, deps.jobs.leaseTtlMs), resumeHostJobs, "host job take-over failed");
+        // Only replicas can die under a running berth: one berth on SQLite resumes host jobs at start alone.
+        if (store.kind === "postgres") every(Math.max(1000, deps.jobs.leaseTtlMs), resumeHostJobs, "host job take-over failed");
         every(intervals.lifetimeMs ?? 60_000, sweepHosts, "host lifetime sweep failed");
       }
       every(intervals.deadlineMs ?? 30_000, sweepDeadlines, "deadline sweep failed");

@@ -6,7 +6,7 @@ import type { Message } from "../src/core/message.ts";
 import { PolicySchema } from "../src/core/policy.ts";
 import { createLogger } from "../src/logger.ts";
 import { createScheduler } from "../src/scheduler.ts";
-import type { CloudHostRecord, StorePort } from "../src/store/port.ts";
+import { type CloudHostRecord, hostLease, type StorePort } from "../src/store/port.ts";
 import { closeOpened, memoryStore, testJobs } from "./support/memory-store.ts";
 import { mrkdwn } from "./support/text.ts";
 
@@ -136,6 +136,14 @@ test("two replicas starting together: each interrupted host job is taken up by o
   second.advance(20 * min);
   await Promise.all([second.scheduler.sweepHosts(), first.scheduler.sweepHosts()]);
   assert.equal(first.shown.reminders.length + second.shown.reminders.length, 1, "reminded once across the replicas");
+});
+
+test("a host job being started elsewhere (its host lease held) is not taken over in the moment before it runs", async () => {
+  const { store, scheduler, shown } = await setup([host("making", "provisioning", 60, { jobId: "j-starting" })]);
+  assert.ok((await store.leases.acquire(hostLease("making"), "replica-b/start", 20_000)).ok);
+  await scheduler.start();
+  scheduler.stop();
+  assert.deepEqual(shown.jobs, [], "left to the replica starting it");
 });
 
 test("the approval sweep hands what expired and which grants ended to the output", async () => {

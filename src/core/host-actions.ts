@@ -19,8 +19,8 @@ export type HostActionContext = {
   /** Names from the hosts manifest: berth neither creates nor removes those. */
   manifestHosts: readonly string[];
   jobId: string;
-  /** Whether a job of this process is still working on a host (its card has a Cancel button). */
-  jobRunning: (jobId: string) => boolean;
+  /** Whether a job (of this replica or another) is still working on a host (its card has a Cancel button). */
+  jobRunning: (jobId: string) => Promise<boolean>;
 };
 
 const refuse = (text: Message): HostOutcome => ({ type: "reply", text, visibility: "ephemeral", refused: true });
@@ -97,7 +97,7 @@ export async function hostAction(action: CloudAction, actor: Actor, ctx: HostAct
       if (!live) {
         return refuse(notRemovable(action.name, manifest));
       }
-      if ((live.status === "provisioning" || live.status === "removing") && ctx.jobRunning(live.jobId)) {
+      if ((live.status === "provisioning" || live.status === "removing") && (await ctx.jobRunning(live.jobId))) {
         return refuse(
           live.status === "removing"
             ? msg`${code(action.name)} is being removed already (job ${code(live.jobId)}).`

@@ -179,6 +179,18 @@ export type StorePort = {
 /** The lease that says which replica carries a job. */
 export const jobLease = (jobId: string) => `job:${jobId}`;
 
+/**
+ * Held while a host job is being started (a command, an expiry, a take-over), until the job holds its own lease: one
+ * replica makes or removes a host at a time, and no take-over scan picks up a host job in the moment before it runs.
+ */
+export const hostLease = (name: string) => `host:${name}`;
+
+/** Whether some replica holds a job's lease at `now`. */
+export async function jobCarried(store: Pick<StorePort, "leases">, jobId: string, now: number): Promise<boolean> {
+  const lease = await store.leases.get(jobLease(jobId));
+  return lease !== undefined && lease.owner !== null && lease.expiresAt > now;
+}
+
 /** A take larger than the whole budget could never succeed: that is the caller's mistake, not a spent budget. */
 export function checkTake(n: number, rule: { limit: number; windowMs: number }): void {
   if (!Number.isInteger(n) || n < 1 || n > rule.limit || !Number.isInteger(rule.windowMs) || rule.windowMs < 1) {

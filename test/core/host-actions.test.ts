@@ -54,7 +54,7 @@ async function deps(patch: Partial<ProvisionDeps["settings"]> = {}): Promise<Pro
 }
 afterEach(closeOpened);
 
-const ctx = (cloud: ProvisionDeps | undefined) => ({ cloud, manifestHosts: ["local"], jobId: "j-1", jobRunning: () => false });
+const ctx = (cloud: ProvisionDeps | undefined) => ({ cloud, manifestHosts: ["local"], jobId: "j-1", jobRunning: async () => false });
 
 test("hostLimits fills in the policy's defaults and refuses sizes, regions, lifetimes and Hyper-V sizes it does not allow", () => {
   assert.deepEqual(hostLimits(policy, create(), { region: "westeurope" }), {
@@ -133,7 +133,7 @@ test("host rm and extend: unknown and manifest hosts are refused before any conf
   assert.match(mrkdwn(await hostRefusal({ kind: "host.remove", name: "local" }, ctx(d))), /comes from berth's hosts manifest/);
   await hostAction(create(), actor, ctx(d));
   assert.equal(await hostRefusal({ kind: "host.remove", name: "ci-1" }, ctx(d)), undefined);
-  const busy = await hostAction({ kind: "host.remove", name: "ci-1" }, actor, { ...ctx(d), jobRunning: () => true });
+  const busy = await hostAction({ kind: "host.remove", name: "ci-1" }, actor, { ...ctx(d), jobRunning: async () => true });
   assert.match(busy.type === "reply" ? mrkdwn(busy.text) : "", /still being created \(job `j-1`\)\. Press Cancel on its card/);
   const ext = await hostAction({ kind: "host.extend", name: "ci-1" }, actor, ctx(d));
   assert.match(ext.type === "reply" ? mrkdwn(ext.text) : "", /only a host that exists can be extended/);

@@ -1,9 +1,10 @@
+import { hostLease, jobCarried } from "../../store/port.ts";
 import type { ActionOf } from "../action.ts";
 import { auditOutcome } from "../audit.ts";
 import { formatDuration } from "../duration.ts";
 import { type CloudAction, hostAction, hostRefusal } from "../host-actions.ts";
-import { code, msg, plainText, strong, user } from "../message.ts";
-import { type Outcome, replyOutcome } from "../pipeline-types.ts";
+import { code, command, msg, plainText, strong, user } from "../message.ts";
+import { now, type Outcome, replyOutcome } from "../pipeline-types.ts";
 import { hostList } from "../reply.ts";
 import { answered } from "./execution.ts";
 import { type Handler, type HandlerContext, noPreview, plainSummary } from "./handler.ts";
@@ -56,11 +57,19 @@ export const extend: Handler<"host.extend"> = {
 async function cloudJob(action: CloudAction, c: HandlerContext): Promise<Outcome> {
   const { deps, actor, requestId } = c;
   const id = deps.jobs.newId();
+  if (action.kind !== "host.extend" && deps.cloud) {
+    const claim = await deps.store.leases.acquire(hostLease(action.name), `${deps.jobs.owner}/start`, deps.jobs.leaseTtlMs * 2);
+    if (!claim.ok) {
+      const busy = msg`${code(action.name)} is being worked on by berth right now (another request, or a job being carried on). Try again in a minute; ${command("hosts")} shows its state.`;
+      await auditOutcome(deps, { requestId, actor, action, host: action.name, outcome: `refused: ${plainText(busy)}` });
+      return replyOutcome(requestId, busy, "ephemeral", "refused");
+    }
+  }
   const out = await hostAction(action, actor, {
     cloud: deps.cloud,
     manifestHosts: deps.manifestHosts ?? [],
     jobId: id,
-    jobRunning: (job) => deps.jobs.get(job) !== undefined,
+    jobRunning: async (job) => deps.jobs.get(job) !== undefined || (await jobCarried(deps.store, job, now(deps))),
   });
   if (out.type === "reply") {
     const outcome = out.refused ? `refused: ${plainText(out.text)}` : "ok";
