@@ -282,6 +282,11 @@ async function fairness(pg: TestPostgres, streams: number, seconds: number): Pro
       const lines = card ? threadLines(fleet.fake, ch, card.ts).filter((l) => l.startsWith(`${name}-`)).length : 0;
       return lines / ((measuredAt - (cardAt[i] as number)) / 60_000);
     });
+    if (process.env.BENCH_DEBUG) {
+      const ch = channels[0] as string;
+      process.stderr.write(`${JSON.stringify(fleet.fake.messages(ch)).slice(0, 3000)}\n`);
+      process.stderr.write(`${JSON.stringify(fleet.fake.calls().filter((c) => c.args.channel === ch)).slice(0, 3000)}\n`);
+    }
     const perReplicaStreams = fleet.replicas.map((r) => (r.output.join("").match(/"msg":"job (?:started|resumed)"/g) ?? []).length);
     return {
       streams,
@@ -357,6 +362,7 @@ async function newCards(pg: TestPostgres, streams: number, cards: number): Promi
       );
       if (i > 0) delays.push(call.at - t0); // the first is a warm-up
     }
+    if (process.env.BENCH_DEBUG) process.stderr.write(`${JSON.stringify(fleet.fake.rateLimited)}\n`);
     return {
       streams,
       cards,
