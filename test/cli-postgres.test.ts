@@ -1,27 +1,17 @@
 // `npx berth audit …` against a fleet's PostgreSQL log (BERTH_DATABASE_URL): verified with the replicas' key, in a
 // read-only session that creates nothing and changes nothing, with tampering named like the embedded log's.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { after, before, test } from "node:test";
-import { promisify } from "node:util";
 import { Client } from "pg";
 import { parseAuditKeys } from "../src/store/audit-key.ts";
 import type { AuditEntry } from "../src/store/audit-log.ts";
 import { openPostgresStore } from "../src/store/postgres-store.ts";
+import { berthCli } from "./support/operator-cli.ts";
 import { startPostgres, type TestPostgres } from "./support/postgres.ts";
 
-const run = promisify(execFile);
 const key = "fleet:c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldC0xMjM0NTY=";
 
-async function berth(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ["bin/berth.js", ...args], { env: { PATH: process.env.PATH ?? "", ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const berth = berthCli;
 
 const entry = (n: number): AuditEntry => ({
   requestId: `req-${n}`,

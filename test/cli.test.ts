@@ -14,6 +14,7 @@ import { parseAuditKeys } from "../src/store/audit-key.ts";
 import { type AuditEntry, auditHash } from "../src/store/audit-log.ts";
 import { openSqliteStore } from "../src/store/sqlite-store.ts";
 import { eventually, findCard, isFinished, jobIdOf, testHosts, testImage, testPolicy, threadLines } from "./support/berth-harness.ts";
+import { berthCli } from "./support/operator-cli.ts";
 import { slashCommand } from "./support/slack-driver.ts";
 import { SEED, SlackFake } from "./support/slack-fake.ts";
 
@@ -22,15 +23,7 @@ const run = promisify(execFile);
 async function berth(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return berthWith({}, ...args);
 }
-async function berthWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ["bin/berth.js", ...args], { env: { PATH: process.env.PATH ?? "", ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const berthWith = berthCli;
 
 const entry = (n: number): AuditEntry => ({
   requestId: `req-${n}`,
