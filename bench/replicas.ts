@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type FakeMessage, SEED, SlackFake, slashCommand } from "@berth/slack-emulator";
+import { Client } from "pg";
 import { startPostgres, type TestPostgres } from "../test/support/postgres.ts";
 import {
   benchPolicy,
@@ -38,7 +39,14 @@ const stats = (xs: number[], digits = 1) => ({
 });
 
 type Replica = Child & { name: string; exited: Promise<void> };
-type Fleet = { fake: SlackFake; replicas: Replica[]; owner(job: string): Replica | undefined; close(): Promise<void> };
+type Fleet = {
+  fake: SlackFake;
+  replicas: Replica[];
+  /** The fleet's installation id (in its database): the label that makes a container berth's. */
+  installation(): Promise<string>;
+  owner(job: string): Replica | undefined;
+  close(): Promise<void>;
+};
 
 /** `n` replicas on a fresh database of `pg`, each with its own data directory, the same audit key, no lease setting. */
 async function startFleet(pg: TestPostgres, n: number): Promise<Fleet> {
@@ -98,6 +106,15 @@ async function startFleet(pg: TestPostgres, n: number): Promise<Fleet> {
         }
       }
       return best?.r;
+    },
+    async installation() {
+      const client = new Client({ connectionString: databaseUrl });
+      await client.connect();
+      try {
+        return String((await client.query("SELECT value FROM secrets WHERE name = 'installation'")).rows[0]?.value ?? "");
+      } finally {
+        await client.end();
+      }
     },
     close,
   };
@@ -192,7 +209,9 @@ async function takeoverOnce(pg: TestPostgres, i: number, total: number): Promise
 }
 
 /** Containers labelled as berth's, printing a numbered line every 0.2 s, one channel each. */
-async function streamContainers(fake: SlackFake, tag: string, n: number) {
+async function streamContainers(fleet: Fleet, tag: string, n: number) {
+  const fake = fleet.fake;
+  const installation = await fleet.installation();
   const names = Array.from({ length: n }, (_, i) => `${prefix}${tag}-${i}`);
   for (const name of names) {
     await run("docker", [
@@ -202,6 +221,10 @@ async function streamContainers(fake: SlackFake, tag: string, n: number) {
       "none",
       "--label",
       "io.berth.managed=true",
+      "--label",
+      `io.berth.installation=${installation}`,
+      "--label",
+      `io.berth.job=bench-${name}`,
       "--label",
       label,
       "--name",
@@ -272,7 +295,7 @@ export type FairnessResult = {
 async function fairness(pg: TestPostgres, streams: number, seconds: number): Promise<FairnessResult> {
   const fleet = await startFleet(pg, 2);
   try {
-    const { names, channels } = await streamContainers(fleet.fake, "f", streams);
+    const { names, channels } = await streamContainers(fleet, "f", streams);
     const cardAt = await startStreams(fleet, names, channels);
     await sleep(seconds * 1000);
     const measuredAt = Date.now();
@@ -342,7 +365,7 @@ async function newCards(pg: TestPostgres, streams: number, cards: number): Promi
   const fleet = await startFleet(pg, 2);
   const channel = SEED.incidentChannel;
   try {
-    const { names, channels } = await streamContainers(fleet.fake, "n", streams);
+    const { names, channels } = await streamContainers(fleet, "n", streams);
     await startStreams(fleet, names, channels);
     const delays: number[] = [];
     for (let i = 0; i <= cards; i++) {
