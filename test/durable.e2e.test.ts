@@ -14,6 +14,7 @@ import {
   findCard,
   isFinished,
   jobIdOf,
+  processEnv,
   testHosts,
   testImage,
   testPolicy,
@@ -31,17 +32,7 @@ type Berth = { child: ChildProcess; port: number; output: () => string; exited: 
 /** `node src/main.ts` with the runtime contract pointed at the emulator, on `dir`'s data dir. */
 async function startBerth(fake: SlackFake, dir: string): Promise<Berth> {
   const child = spawn(process.execPath, ["src/main.ts"], {
-    env: {
-      PATH: process.env.PATH ?? "",
-      SLACK_BOT_TOKEN: fake.botToken,
-      SLACK_SIGNING_SECRET: fake.signingSecret,
-      SLACK_API_URL: fake.apiUrl,
-      PORT: "0",
-      HOST: "127.0.0.1",
-      BERTH_POLICY: join(dir, "policy.yaml"),
-      BERTH_HOSTS: join(dir, "hosts.yaml"),
-      BERTH_DATA_DIR: join(dir, "data"),
-    },
+    env: processEnv(fake, dir, join(dir, "data")),
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

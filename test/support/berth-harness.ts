@@ -30,6 +30,29 @@ export const testHosts = `hosts:
 default: local
 `;
 
+/**
+ * The environment of a berth process (`node src/main.ts`) pointed at the Slack fake, with the policy and hosts files
+ * of `dir` and the data directory `dataDir`: the runtime contract as the process tests and benchmarks use it.
+ */
+export function processEnv(
+  fake: Pick<SlackFake, "botToken" | "appToken" | "signingSecret" | "apiUrl">,
+  dir: string,
+  dataDir: string,
+  options: { socketMode?: boolean } = {},
+): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? "",
+    SLACK_BOT_TOKEN: fake.botToken,
+    ...(options.socketMode ? { SLACK_APP_TOKEN: fake.appToken } : { SLACK_SIGNING_SECRET: fake.signingSecret }),
+    SLACK_API_URL: fake.apiUrl,
+    PORT: "0",
+    HOST: "127.0.0.1",
+    BERTH_POLICY: join(dir, "policy.yaml"),
+    BERTH_HOSTS: join(dir, "hosts.yaml"),
+    BERTH_DATA_DIR: dataDir,
+  };
+}
+
 /** Starts a real berth (Bolt, WebClient, Docker adapter, store) against the Slack fake, HTTP or Socket Mode. */
 export async function startBerth(
   fake: SlackFake,

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { eventually, testHosts, testPolicy } from "./berth-harness.ts";
+import { eventually, processEnv, testHosts, testPolicy } from "./berth-harness.ts";
 import { startPostgres, type TestPostgres } from "./postgres.ts";
 import { SlackFake, type SlackFakeOptions } from "./slack-fake.ts";
 
@@ -56,15 +56,7 @@ export async function startFleet(
     mkdirSync(data, { recursive: true, mode: 0o700 });
     const child = spawn(process.execPath, ["src/main.ts"], {
       env: {
-        PATH: process.env.PATH ?? "",
-        SLACK_BOT_TOKEN: fake.botToken,
-        ...(options.socketMode ? { SLACK_APP_TOKEN: fake.appToken } : { SLACK_SIGNING_SECRET: fake.signingSecret }),
-        SLACK_API_URL: fake.apiUrl,
-        PORT: "0",
-        HOST: "127.0.0.1",
-        BERTH_POLICY: join(dir, "policy.yaml"),
-        BERTH_HOSTS: join(dir, "hosts.yaml"),
-        BERTH_DATA_DIR: data,
+        ...processEnv(fake, dir, data, options),
         BERTH_DATABASE_URL: databaseUrl,
         BERTH_AUDIT_KEY: auditKey,
         BERTH_LEASE_TTL: "3s",
