@@ -156,8 +156,13 @@ export async function buildPorts(config: Config, options: PortOptions = {}): Pro
     policy: policy.current,
     connect: (conn) => instrumentEngine(createDockerEngine({ ...conn, installation }), metrics.engine),
     clock,
-    // The host list is read again from the store first: `view.changed` lists the hosts synchronously.
-    changed: () => void cloudHosts.refresh().then(view.changed, (error: unknown) => log.warn("cloud hosts not read", { err: error })),
+    // The host list is read again from the store first (`view.changed` lists the hosts synchronously); the scheduler
+    // also calls this on its beat with replicas, for hosts another replica made or removed.
+    changed: () =>
+      void cloudHosts.refresh().then(
+        (differs) => differs && view.changed(),
+        (error: unknown) => log.warn("cloud hosts not read", { err: error }),
+      ),
     suspended: () => stopping,
   };
   const jobs = createJobRegistry(store, { owner, leaseTtlMs: config.leaseTtlMs, log: (event, fields) => log.warn(event, fields) });

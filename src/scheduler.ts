@@ -91,6 +91,9 @@ export function createScheduler(deps: SchedulerDeps, intervals: SchedulerInterva
     });
   }
 
+  /** Jobs handed to startJob whose lease is not taken yet: the next scan must not hand them over again. */
+  const starting = new Set<string>();
+
   /**
    * Jobs no berth carries go on in their cards and threads, from their cursors (core/resume.ts): at start, those a
    * previous berth left; then, every half lease, those of a replica that died (its leases ran out) or drained. Two
@@ -121,8 +124,6 @@ export function createScheduler(deps: SchedulerDeps, intervals: SchedulerInterva
       }
     }
   }
-  /** Jobs handed to startJob whose lease is not taken yet: the next scan must not hand them over again. */
-  const starting = new Set<string>();
 
   /**
    * Host work no berth carries goes on, in the same thread: that of a previous berth, or of a replica whose job lease
@@ -244,7 +245,18 @@ export function createScheduler(deps: SchedulerDeps, intervals: SchedulerInterva
       if (deps.cloud) {
         await resumeHostJobs();
         // Only replicas can die under a running berth: one berth on SQLite resumes host jobs at start alone.
-        if (store.kind === "postgres") every(Math.max(1000, deps.jobs.leaseTtlMs), resumeHostJobs, "host job take-over failed");
+        if (store.kind === "postgres") {
+          const cloud = deps.cloud;
+          every(
+            Math.max(1000, deps.jobs.leaseTtlMs),
+            async () => {
+              // Hosts other replicas made or removed join or leave this one's list for -H.
+              cloud.changed();
+              await resumeHostJobs();
+            },
+            "host job take-over failed",
+          );
+        }
         every(intervals.lifetimeMs ?? 60_000, sweepHosts, "host lifetime sweep failed");
       }
       every(intervals.deadlineMs ?? 30_000, sweepDeadlines, "deadline sweep failed");

@@ -44,7 +44,7 @@ export function cursorKeeper(
    * them is one Slack call long, far shorter than the lease).
    */
   const owned = async () => {
-    if (job.controller.signal.aborted && takenOver(job.controller.signal)) throw new BerthError("CONFLICT", "job taken over");
+    if (takenOver(job.controller.signal)) throw new BerthError("CONFLICT", "job taken over");
     if (await deps.store.leases.holds(job.fence)) return;
     job.controller.abort(lost);
     throw new BerthError("CONFLICT", `Job ${id} is carried by another berth replica now.`);
