@@ -360,13 +360,17 @@ async function ackSideBySide(pg: TestPostgres, burst: number, rounds: number): P
 
 export type CardResult = { streams: number; cards: number; p50Ms: number; p95Ms: number; maxMs: number; rateLimited: number };
 
-/** While `streams` streams run on two replicas, `cards` runs one at a time: command → its card in the fake. */
+/**
+ * While `streams` streams run on two replicas (one of them in the channel the cards go to), `cards` runs one at a
+ * time, each 1.5 s after the previous card (a person reads a card before typing the next command; commands sent
+ * back to back would measure Slack's one post per second per channel, not berth): command → its card in the fake.
+ */
 async function newCards(pg: TestPostgres, streams: number, cards: number): Promise<CardResult> {
   const fleet = await startFleet(pg, 2);
   const channel = SEED.incidentChannel;
   try {
     const { names, channels } = await streamContainers(fleet, "n", streams);
-    await startStreams(fleet, names, channels);
+    await startStreams(fleet, names, [channel, ...channels.slice(1)]);
     const delays: number[] = [];
     for (let i = 0; i <= cards; i++) {
       const marker = `${prefix}card-${i}`;
@@ -384,8 +388,9 @@ async function newCards(pg: TestPostgres, streams: number, cards: number): Promi
         60_000,
       );
       if (i > 0) delays.push(call.at - t0); // the first is a warm-up
+      await sleep(1500);
     }
-    if (process.env.BENCH_DEBUG) process.stderr.write(`${JSON.stringify(fleet.fake.rateLimited)}\n`);
+    if (process.env.BENCH_DEBUG) process.stderr.write(`${JSON.stringify(delays)}\n`);
     return {
       streams,
       cards,

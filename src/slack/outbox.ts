@@ -73,12 +73,13 @@ class Superseded extends Error {}
  * its channel (they claim the channel only when it is free). Edits of different messages are independent.
  * A call whose answer was lost may have reached Slack: a retried post can then show twice (at least once, never lost).
  *
- * With several replicas, `budget` makes the lanes shared: after its local slot a call also takes a token of each of
- * its lanes from the database (shared-budget.ts), so all replicas together stay at one replica's rate. Waiting for the
- * shared budget is part of the call's own try, so the order above holds: a thread's next reply still waits for the
- * previous one to land, and a card waiting for the budget (or being retried) holds no other post. Replies and
- * top-level posts take different workspace buckets (`post:replies`, `post:top-level`), so fifty streams' replies
- * never hold a new card back in the shared budget either; they meet only in their channel's bucket (see post()).
+ * With several replicas, `budget` makes the lanes shared: after its local slot a call also takes a slot on each of
+ * its lanes from the database (shared-budget.ts), so all replicas together stay at one replica's rate, served in the
+ * order they asked. Waiting for the shared budget is part of the call's own try, so the order above holds: a thread's
+ * next reply still waits for the previous one to land, and a card waiting for the budget (or being retried) holds no
+ * other post. Replies and top-level posts take different workspace lanes (`post:replies`, `post:top-level`), so fifty
+ * streams' replies never hold a new card back in the shared budget either; they meet only in their channel's lane,
+ * which a reply claims only when it is free and a card books ahead (see post()).
  * When the database cannot be reached the outbox goes on with local spacing alone and counts `budgetUnavailable`.
  */
 export function createOutbox(options: OutboxOptions) {
@@ -117,6 +118,7 @@ export function createOutbox(options: OutboxOptions) {
     table[method] = (table[method] ?? 0) + 1;
   };
 
+  const rateLane = (l: Lane) => ({ key: l.key, spacingMs: Math.max(1, Math.ceil(l.spacing)) });
   const lane = (key: string, spacing: number): Lane => {
     const known = lanes.get(key);
     if (known) return known;
@@ -130,14 +132,14 @@ export function createOutbox(options: OutboxOptions) {
    * served, so fifty streams sharing the workspace budget take turns instead of racing for it. A rate limit pauses
    * the lanes; a failure backs off this call only. `late` lanes are not reserved ahead but claimed when the call is
    * about to go, once they are free: a call that reserves them meanwhile goes first (a card before the replies
-   * waiting in its channel). Then the shared budget, if any, for every try: a try is a call Slack sees. `urgent`
-   * calls (new cards and answers) ask the shared budget again first when it refused.
+   * waiting in its channel). Then the shared budget, if any, for every try (a try is a call Slack sees): the lanes
+   * reserved ahead are queued there too, the `late` ones claimed only when free (shared-budget.ts).
    */
   async function send<T>(
     method: string,
     laneList: Lane[],
     call: () => Promise<T>,
-    hooks: { onRetry?: (reason: string) => void; superseded?: () => boolean; urgent?: boolean; late?: Lane[] } = {},
+    hooks: { onRetry?: (reason: string) => void; superseded?: () => boolean; late?: Lane[] } = {},
   ): Promise<T> {
     const started = now();
     const late = hooks.late ?? [];
@@ -149,7 +151,7 @@ export function createOutbox(options: OutboxOptions) {
       if (wait > 0) await sleep(wait);
       for (let free = freeAt(); free > now(); free = freeAt()) await sleep(free - now());
       for (const l of late) l.nextAt = now() + l.spacing;
-      if (shared) await shared.take([...late, ...laneList], hooks.urgent ?? false);
+      if (shared) await shared.take(laneList.map(rateLane), late.map(rateLane));
       count(stats.calls, method);
       try {
         return await call();
@@ -233,7 +235,7 @@ export function createOutbox(options: OutboxOptions) {
             ? [lane("post:replies", options.spacing.postRepliesMs)]
             : [channelLane, lane("post:top-level", options.spacing.postTopLevelMs)],
           () => client.chat.postMessage({ unfurl_links: false, unfurl_media: false, ...message, channel } as ChatPostMessageArguments),
-          message.thread_ts ? { late: [channelLane] } : { urgent: true },
+          message.thread_ts ? { late: [channelLane] } : {},
         );
         return String(res.ts);
       };

@@ -48,7 +48,11 @@ export type LeaseResult = { ok: true; lease: Lease } | { ok: false; holder: stri
  */
 export type Written = { ok: true } | { ok: false; reason: "fenced" | "not-found" | "finished" };
 
-export type BudgetResult = { ok: true; remaining: number } | { ok: false; retryAfterMs: number };
+/** A lane of a shared rate: calls on it go at least `spacingMs` apart, whichever replica sends them. */
+export type RateLane = { key: string; spacingMs: number };
+
+/** When a call may go: after `waitMs` (its slot is reserved), or, refused, not before `retryAfterMs` (nothing reserved). */
+export type Reservation = { ok: true; waitMs: number } | { ok: false; retryAfterMs: number };
 
 export type JobStore = {
   create(job: NewJob): Promise<void>;
@@ -142,11 +146,22 @@ export type DedupeStore = {
 };
 
 /**
- * A rate budget shared by every replica: at most `limit` tokens of `bucket` per fixed window of `windowMs`. A take is
- * all or nothing; a refusal says when the next window opens.
+ * A rate budget shared by every replica, as slots rather than windows: each lane keeps the earliest time its next call
+ * may go, and a reservation moves it on by the lane's spacing (the virtual scheduling of GCRA, with no burst allowance).
+ * Calls on a lane are thus never closer than its spacing, at any moment (fixed windows let two calls through a few ms
+ * apart at a window's boundary), and are served first come, first served across replicas (no one loses its turn to
+ * a retry that came at the right moment).
+ *
+ * `queue`: takes the earliest slot free on every lane at once (the latest of their next times, or now) and moves each
+ *   lane on from it; always succeeds.
+ * `now`: takes the slot only if every lane is free now; otherwise reserves nothing and says when the busiest frees up.
+ *   For a lane a call must not queue on: a thread reply claims its channel this way, so the replies never book a
+ *   channel ahead of a new card, which queues.
+ * Times are the caller's clock (replicas are expected to run NTP; a skew of s ms lets two replicas' calls come s ms
+ * closer). Lanes are locked in key order, so concurrent reservations never deadlock.
  */
 export type RateBudget = {
-  take(bucket: string, n: number, rule: { limit: number; windowMs: number }): Promise<BudgetResult>;
+  reserve(lanes: readonly RateLane[], mode: "queue" | "now"): Promise<Reservation>;
 };
 
 export type StorePort = {
@@ -192,8 +207,24 @@ export async function jobCarried(store: Pick<StorePort, "leases">, jobId: string
 }
 
 /** A take larger than the whole budget could never succeed: that is the caller's mistake, not a spent budget. */
-export function checkTake(n: number, rule: { limit: number; windowMs: number }): void {
-  if (!Number.isInteger(n) || n < 1 || n > rule.limit || !Number.isInteger(rule.windowMs) || rule.windowMs < 1) {
-    throw new BerthError("INVALID", `A rate budget take must be 1..${rule.limit} whole tokens over a whole number of ms (got ${n}).`);
+export function checkLanes(lanes: readonly RateLane[]): void {
+  const keys = new Set(lanes.map((l) => l.key));
+  if (lanes.length === 0 || keys.size !== lanes.length || lanes.some((l) => !Number.isInteger(l.spacingMs) || l.spacingMs < 1)) {
+    throw new BerthError("INVALID", "A rate reservation needs one or more distinct lanes, each spaced a whole number of ms (1 or more).");
   }
+}
+
+/**
+ * The reservation rule both stores apply, on the lanes' next times read under lock: the new next times to write
+ * (nothing when refused) and the answer.
+ */
+export function reserveSlot(
+  next: readonly number[],
+  lanes: readonly RateLane[],
+  mode: "queue" | "now",
+  now: number,
+): { reservation: Reservation; write?: number[] } {
+  const slot = Math.max(now, ...next);
+  if (mode === "now" && slot > now) return { reservation: { ok: false, retryAfterMs: slot - now } };
+  return { reservation: { ok: true, waitMs: slot - now }, write: lanes.map((l) => slot + l.spacingMs) };
 }

@@ -46,4 +46,10 @@ CREATE TABLE rate_windows (
     name: "who asked to stop a job, for the replica carrying it",
     sql: "ALTER TABLE jobs ADD COLUMN cancel_by TEXT;",
   },
+  {
+    version: 3,
+    // rate_windows stays for the replicas of the previous berth during a rolling deploy (they share it, not this).
+    name: "rate slots: the Slack budget as each lane's next free time",
+    sql: "CREATE TABLE rate_slots (key TEXT PRIMARY KEY, next_at BIGINT NOT NULL);",
+  },
 ];

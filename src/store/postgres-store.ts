@@ -15,7 +15,7 @@ import { BerthError } from "../core/errors.ts";
 import { createChainChecker } from "./audit-chain.ts";
 import type { AuditKeyring } from "./audit-key.ts";
 import { genesis, macInput } from "./audit-log.ts";
-import { type CloudHostRecord, checkTake, type Fence, type LeaseResult, type StorePort, type Written } from "./port.ts";
+import { type CloudHostRecord, checkLanes, type Fence, type LeaseResult, reserveSlot, type StorePort, type Written } from "./port.ts";
 import { migrations } from "./postgres-migrations.ts";
 import { pendingParams, toAuditHead, toAuditRecord, toAuditRow, toGrant, toJob, toPending } from "./rows.ts";
 import type { SecretBox } from "./secret-box.ts";
@@ -430,18 +430,32 @@ function postgresAdapter(pool: Pool, o: PostgresStoreOptions & { where: string }
       },
     },
     rateBudget: {
-      async take(bucket, n, rule) {
-        checkTake(n, rule);
-        const now = clock();
-        const start = now - (now % rule.windowMs);
-        const row = await one(
-          `INSERT INTO rate_windows (bucket, window_start, window_ms, used) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (bucket, window_start) DO UPDATE SET used = rate_windows.used + excluded.used
-           WHERE rate_windows.used + excluded.used <= $5
-           RETURNING used`,
-          [bucket, start, rule.windowMs, n, rule.limit],
-        );
-        return row ? { ok: true, remaining: rule.limit - Number(row.used) } : { ok: false, retryAfterMs: start + rule.windowMs - now };
+      async reserve(lanes, mode) {
+        checkLanes(lanes);
+        const sorted = [...lanes].sort((a, b) => (a.key < b.key ? -1 : 1));
+        const keys = sorted.map((l) => l.key);
+        return tx(async (client) => {
+          // The upsert locks each lane's row (made on first use) in key order and reads its next time in one statement.
+          const read = await client.query(
+            `INSERT INTO rate_slots (key, next_at) SELECT k, 0 FROM unnest($1::text[]) WITH ORDINALITY AS u(k, i) ORDER BY i
+             ON CONFLICT (key) DO UPDATE SET next_at = rate_slots.next_at RETURNING key, next_at`,
+            [keys],
+          );
+          const nextOf = new Map(read.rows.map((r) => [String(r.key), Number(r.next_at)]));
+          const { reservation, write } = reserveSlot(
+            sorted.map((l) => nextOf.get(l.key) ?? 0),
+            sorted,
+            mode,
+            clock(),
+          );
+          if (write) {
+            await client.query(
+              "UPDATE rate_slots SET next_at = u.n FROM unnest($1::text[], $2::bigint[]) AS u(k, n) WHERE rate_slots.key = u.k",
+              [keys, write],
+            );
+          }
+          return reservation;
+        });
       },
     },
     async installationId() {
@@ -452,7 +466,8 @@ function postgresAdapter(pool: Pool, o: PostgresStoreOptions & { where: string }
       const now = clock();
       return (
         (await count("DELETE FROM dedupe WHERE expires_at <= $1", [now])) +
-        (await count("DELETE FROM rate_windows WHERE window_start + window_ms <= $1", [now]))
+        (await count("DELETE FROM rate_windows WHERE window_start + window_ms <= $1", [now])) +
+        (await count("DELETE FROM rate_slots WHERE next_at <= $1", [now]))
       );
     },
     async ping() {

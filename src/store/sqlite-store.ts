@@ -13,7 +13,7 @@ import { DatabaseSync } from "node:sqlite";
 import { BerthError } from "../core/errors.ts";
 import { type AuditKeyring, ensureLocalAuditKeys, ephemeralAuditKeys } from "./audit-key.ts";
 import { createAuditLog, migrateAuditTable } from "./audit-log.ts";
-import { type CloudHostRecord, checkTake, type Fence, type LeaseResult, type StorePort, type Written } from "./port.ts";
+import { type CloudHostRecord, checkLanes, type Fence, type LeaseResult, reserveSlot, type StorePort, type Written } from "./port.ts";
 import { pendingParams, toGrant, toJob, toPending } from "./rows.ts";
 import type { SecretBox } from "./secret-box.ts";
 import { secretStore } from "./secret-rules.ts";
@@ -56,6 +56,8 @@ const migrations: readonly string[] = [
     PRIMARY KEY (bucket, window_start));`,
   // Who asked to stop a job, for the replica carrying it (the Stop button may reach any replica).
   "ALTER TABLE jobs ADD COLUMN cancel_by TEXT;",
+  // The Slack budget as each lane's next free time (port.ts, RateBudget); rate_windows is left for an older berth.
+  "CREATE TABLE IF NOT EXISTS rate_slots (key TEXT PRIMARY KEY, next_at INTEGER NOT NULL);",
 ];
 
 /**
@@ -305,13 +307,11 @@ function sqliteAdapter(
   const claimKey = s(
     "INSERT INTO dedupe (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE dedupe.expires_at <= ? RETURNING key",
   );
-  const takeTokens = s(
-    `INSERT INTO rate_windows (bucket, window_start, window_ms, used) VALUES (?, ?, ?, ?)
-     ON CONFLICT (bucket, window_start) DO UPDATE SET used = rate_windows.used + excluded.used WHERE rate_windows.used + excluded.used <= ?
-     RETURNING used`,
-  );
+  const readSlot = s("SELECT next_at FROM rate_slots WHERE key = ?");
+  const writeSlot = s("INSERT INTO rate_slots (key, next_at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET next_at = excluded.next_at");
   const sweepKeys = s("DELETE FROM dedupe WHERE expires_at <= ?");
   const sweepWindows = s("DELETE FROM rate_windows WHERE window_start + window_ms <= ?");
+  const sweepSlots = s("DELETE FROM rate_slots WHERE next_at <= ?");
 
   const toLease = (r: Record<string, unknown>) => ({
     name: String(r.name),
@@ -458,13 +458,14 @@ function sqliteAdapter(
         }),
     },
     rateBudget: {
-      take: (bucket, n, rule) =>
+      // One process holds the database and node:sqlite is synchronous: the read and the write cannot interleave.
+      reserve: (lanes, mode) =>
         guard(() => {
-          checkTake(n, rule);
-          const now = clock();
-          const start = now - (now % rule.windowMs);
-          const row = takeTokens.get(bucket, start, rule.windowMs, n, rule.limit);
-          return row ? { ok: true, remaining: rule.limit - Number(row.used) } : { ok: false, retryAfterMs: start + rule.windowMs - now };
+          checkLanes(lanes);
+          const next = lanes.map((l) => Number(readSlot.get(l.key)?.next_at ?? 0));
+          const { reservation, write } = reserveSlot(next, lanes, mode, clock());
+          if (write) for (const [i, l] of lanes.entries()) writeSlot.run(l.key, write[i] as number);
+          return reservation;
         }),
     },
     installationId: () =>
@@ -475,7 +476,7 @@ function sqliteAdapter(
     sweep: () =>
       guard(() => {
         const now = clock();
-        return Number(sweepKeys.run(now).changes) + Number(sweepWindows.run(now).changes);
+        return Number(sweepKeys.run(now).changes) + Number(sweepWindows.run(now).changes) + Number(sweepSlots.run(now).changes);
       }),
     ping: () =>
       guard(() => {

@@ -246,20 +246,28 @@ export function storeContract(name: string, open: Opener): void {
         assert.deepEqual(claimed, [true, false, true, false, true, false, false, true, true]);
       }));
 
-    test("rate budget: all-or-nothing takes per window, and when the next one opens", () =>
+    test("rate budget: slots first come first served, queued or only when free, never closer than the spacing", () =>
       withStore(async (store, clock) => {
-        clock.now = 1_800_000_000_000; // a window boundary for 60 s windows
-        const rule = { limit: 5, windowMs: 60_000 };
-        assert.deepEqual(await store.rateBudget.take("slack:C1", 3, rule), { ok: true, remaining: 2 });
-        clock.now += 15_000;
-        assert.deepEqual(await store.rateBudget.take("slack:C1", 3, rule), { ok: false, retryAfterMs: 45_000 });
-        assert.deepEqual(await store.rateBudget.take("slack:C1", 2, rule), { ok: true, remaining: 0 });
-        assert.deepEqual(await store.rateBudget.take("slack:C2", 1, rule), { ok: true, remaining: 4 }, "buckets are separate");
-        clock.now += 45_000;
-        assert.deepEqual(await store.rateBudget.take("slack:C1", 5, rule), { ok: true, remaining: 0 });
-        await assert.rejects(store.rateBudget.take("slack:C1", 6, rule), isCode("INVALID"));
-        await assert.rejects(store.rateBudget.take("slack:C1", 0, rule), isCode("INVALID"));
-        assert.equal(await store.sweep(), 2, "the two windows that ended");
+        clock.now = 1_800_000_000_000;
+        const channel = { key: "post:C1", spacingMs: 1000 };
+        const topLevel = { key: "post:top-level", spacingMs: 600 };
+        const budget = store.rateBudget;
+        assert.deepEqual(await budget.reserve([channel, topLevel], "queue"), { ok: true, waitMs: 0 }, "free lanes: now");
+        assert.deepEqual(await budget.reserve([channel, topLevel], "queue"), { ok: true, waitMs: 1000 }, "the busier lane decides");
+        assert.deepEqual(await budget.reserve([topLevel], "queue"), { ok: true, waitMs: 1600 }, "behind the slot booked on it");
+        assert.deepEqual(await budget.reserve([channel], "now"), { ok: false, retryAfterMs: 2000 }, "booked ahead: refused");
+        assert.deepEqual(await budget.reserve([{ key: "post:C2", spacingMs: 1000 }], "now"), { ok: true, waitMs: 0 }, "lanes are separate");
+        clock.now += 1500;
+        assert.deepEqual(await budget.reserve([channel], "now"), { ok: false, retryAfterMs: 500 }, "nothing was booked by the refusal");
+        clock.now += 500;
+        assert.deepEqual(await budget.reserve([channel], "now"), { ok: true, waitMs: 0 });
+        assert.deepEqual(await budget.reserve([channel], "queue"), { ok: true, waitMs: 1000 });
+        await assert.rejects(budget.reserve([], "queue"), isCode("INVALID"));
+        await assert.rejects(budget.reserve([channel, channel], "queue"), isCode("INVALID"));
+        await assert.rejects(budget.reserve([{ key: "x", spacingMs: 0.5 }], "now"), isCode("INVALID"));
+        clock.now += 10_000;
+        assert.equal(await store.sweep(), 3, "the lanes whose next time has passed");
+        assert.deepEqual(await budget.reserve([channel], "now"), { ok: true, waitMs: 0 }, "a swept lane is free");
       }));
 
     test("pending requests: one decision wins, expiry, overdue", () =>
