@@ -218,3 +218,60 @@ test("the run-time limit holds across a restart: the resumed job stops its conta
   assert.match(cardText(final), /timeout of 8\.0 s reached; exited with code 1[34][37]/);
   assert.deepEqual(threadLines(fake, SEED.incidentChannel, card.ts), ["up"], "the line is not repeated");
 });
+
+test("kill -9 while the full log's upload is pending: the next berth uploads it and ends the card with the same outcome", async (t) => {
+  const fake = await SlackFake.start();
+  const dir = mkdtempSync(join(tmpdir(), "berth-durable-"));
+  writeFileSync(join(dir, "policy.yaml"), testPolicy);
+  writeFileSync(join(dir, "hosts.yaml"), testHosts);
+  const started: Berth[] = [];
+  let jobId: string | undefined;
+  t.after(async () => {
+    for (const b of started) if (b.child.exitCode === null && b.child.signalCode === null) b.child.kill("SIGKILL");
+    await Promise.all(started.map((b) => b.exited));
+    await fake.stop();
+    const ids = jobId ? await containers(jobId) : [];
+    await run("docker", ["rm", "-f", ...ids, "durable-upload"]).catch(() => undefined); // by name too: the job may not be known
+  });
+  const first = await startBerth(fake, dir);
+  started.push(first);
+  fake.fail({ method: "files.getUploadURLExternal", status: 500, times: 1_000_000 });
+  const lines = Array.from({ length: 2000 }, (_, i) => `line-${i + 1}`);
+  // --rm: the container is gone by the time the next berth starts, so only the stored end can say how it ended.
+  await slashCommand(fake, {
+    url: `http://127.0.0.1:${first.port}/slack/events`,
+    command: "/berth",
+    text: `run --rm --name durable-upload ${testImage} sh -c 'for i in $(seq 1 2000); do echo line-$i; done; exit 3'`,
+  });
+  const pending = await eventually(
+    "the card saying the full log is pending",
+    () => {
+      const c = findCard(fake, SEED.incidentChannel, "seq 1 2000");
+      return c && /Full log pending/.test(cardText(c)) ? c : undefined;
+    },
+    60_000,
+  );
+  jobId = jobIdOf(pending);
+  assert.match(cardText(pending), /Exited with code 3/);
+  first.child.kill("SIGKILL");
+  await first.exited;
+  assert.deepEqual(await containers(jobId as string), [], "the container removed itself (--rm)");
+  fake.clearFaults();
+  started.push(await startBerth(fake, dir));
+  const final = await eventually(
+    "the same card, its full log attached",
+    () => {
+      const m = fake.message(SEED.incidentChannel, pending.ts);
+      return m && isFinished(m) && /Full log \(2,000 lines\) attached/.test(cardText(m)) ? m : undefined;
+    },
+    60_000,
+  );
+  assert.match(cardText(final), /Exited with code 3/, "the outcome it had before berth was killed");
+  const files = fake.files().filter((f) => f.thread_ts === pending.ts);
+  assert.equal(files.length, 1, "one full log");
+  assert.deepEqual(files[0]?.content.trimEnd().split("\n"), lines, "every line once, in order");
+  const thread = threadLines(fake, SEED.incidentChannel, pending.ts);
+  assert.equal(new Set(thread).size, thread.length, "no line twice in the thread");
+  const cards = fake.messages(SEED.incidentChannel).filter((m) => cardText(m).includes(`job \`${jobId}\``));
+  assert.equal(cards.length, 1, "one card");
+});

@@ -26,7 +26,15 @@ export type StoredResume = {
   messages: number;
   /** Where the job is carried on from; absent until its container exists. */
   point?: JobResume | undefined;
+  /**
+   * The job's end, once known while its full log is still being uploaded (the job stays unfinished until it lands):
+   * a berth that stops meanwhile leaves the next one the outcome to show again and the upload to finish, even when
+   * the container is gone by then (`--rm`).
+   */
+  ended?: EndEvent | undefined;
 };
+
+type EndEvent = Omit<Extract<JobEvent, { type: "end" }>, "type">;
 
 export type Resumed =
   | { type: "plan"; plan: JobPlan }
@@ -71,6 +79,7 @@ export function resumeJob(job: ResumableJob, deps: Deps): Resumed {
       resumed: { lines: job.cursor?.lines ?? 0, messages: stored.messages, startedAt: job.createdAt },
       backfill: stored.point?.kind === "container.run" && job.cursor ? backfill(stored.point.container, job.cursor, ctx, deps) : undefined,
       run: (signal) => {
+        if (stored.ended) return alreadyEnded(stored.ended);
         const point = stored.point;
         if (point?.kind === "container.run") return resumeRun(point, after, ctx, signal);
         if (point?.kind === "container.logs") return resumeLogs(point, job.cursor, ctx, signal);
@@ -79,6 +88,11 @@ export function resumeJob(job: ResumableJob, deps: Deps): Resumed {
       },
     },
   };
+}
+
+/** A job whose end was known before berth stopped: the same end again, with no engine call. */
+async function* alreadyEnded(ended: EndEvent): AsyncGenerator<JobEvent> {
+  yield { type: "end", ...ended };
 }
 
 /**

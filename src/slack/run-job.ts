@@ -128,16 +128,13 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
   const extra = deps.policy().redact.flatMap((p) => safeRegExp(p) ?? []);
   let redact = createRedactor(secrets, extra);
   let lastCard = 0;
-  // Once this replica has recorded the outcome the job is its own for good (its lease is given back): the card's last
-  // word (the full log attached after a retried upload) goes out without the fence.
-  let ended = false;
   const showCard = async (force: boolean): Promise<void> => {
     if (!force && clock() - lastCard < (deps.cardEveryMs ?? 5000)) return;
     lastCard = clock();
     card.elapsedMs = clock() - started;
     card.lines = thread.result.lines;
     card.tail = thread.result.capped ? thread.tail() : undefined;
-    await (ended ? deps.outbox : durable.outbox).update(channel, ts, renderCard(card)).catch((error: unknown) => {
+    await durable.outbox.update(channel, ts, renderCard(card)).catch((error: unknown) => {
       deps.log?.("card update failed", { requestId: plan.requestId, job: plan.id, error: slackError(error) });
     });
   };
@@ -146,6 +143,7 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
     let outcome: "succeeded" | "failed" | "cancelled" = "failed";
     let exitCode: number | null = null;
     let text = "";
+    let end: NonNullable<StoredResume["ended"]> | undefined;
     try {
       for await (const event of plan.run(live.controller.signal)) {
         switch (event.type) {
@@ -177,6 +175,7 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
             await thread.notice(`:information_source: ${redact(toMrkdwn(event.text, slash))}`);
             break;
           case "end":
+            end = { outcome: event.outcome, exitCode: event.exitCode, text: event.text };
             outcome = event.outcome;
             exitCode = event.exitCode ?? null;
             text = redact(toMrkdwn(event.text, slash));
@@ -187,7 +186,9 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
       // Stopped by berth's shutdown (a pull or a call cut short): the next berth carries the job on.
       if (!suspended(live.controller.signal)) {
         outcome = live.controller.signal.aborted ? "cancelled" : "failed";
-        text = redact(toMrkdwn(publicMessage(error, plan.requestId.slice(0, 8)), slash));
+        const said = publicMessage(error, plan.requestId.slice(0, 8));
+        end = { outcome, text: said };
+        text = redact(toMrkdwn(said, slash));
         deps.log?.("job failed", { job: plan.id, requestId: plan.requestId, err: error, code: errorCode(error) });
       }
     }
@@ -220,6 +221,16 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
     const note = fullLogNote(result);
     card.note = resumed ? [resumedNote(resumed.lines), note].filter(Boolean).join(" ") : note;
     await showCard(true);
+    if (result.uploadPending) {
+      // The job stays unfinished (and leased) until its full log landed, with its end stored: a berth stopped
+      // meanwhile leaves the next one (or another replica) the same outcome to show and the upload to finish.
+      stored.ended = end ?? { outcome, exitCode: exitCode ?? undefined, text: [card.status] };
+      await durable.save().catch((error: unknown) => deps.log?.("job end not stored", { job: plan.id, err: error }));
+      await result.uploadPending;
+      // The card said "full log pending"; now it says whether the upload landed (or why berth gave up).
+      card.note = resumed ? [resumedNote(resumed.lines), fullLogNote(result)].filter(Boolean).join(" ") : fullLogNote(result);
+      await showCard(true);
+    }
     if (!(await deps.jobs.finish(plan.id, outcome, exitCode, card.status))) {
       deps.log?.("job outcome not recorded: another replica carries it", { requestId: plan.requestId, job: plan.id });
       return;
@@ -243,13 +254,6 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
       messageTs: ts,
       approver: plan.approvedBy,
     });
-    // The card said "full log pending"; once the upload landed (or berth gave up), it says which.
-    if (result.uploadPending) {
-      ended = true;
-      await result.uploadPending;
-      card.note = fullLogNote(result);
-      await showCard(true);
-    }
   })();
   return { ok: true, done };
 }
