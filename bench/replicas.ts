@@ -260,15 +260,15 @@ async function startStreams(fleet: Fleet, names: string[], channels: string[]): 
   return channels.map((ch) => cardCall(ch)?.at ?? t0);
 }
 
-/** 50 concurrent `/berth jobs` (ack time each), alternating over the replicas, then waits for every answer. */
-async function ackBurst(fleet: Fleet, n: number): Promise<{ ms: number[]; failures: number }> {
+/** 50 concurrent `/berth jobs` (ack time each), alternating over `to` (default: every replica), then waits for every answer. */
+async function ackBurst(fleet: Fleet, n: number, to: Replica[] = fleet.replicas): Promise<{ ms: number[]; failures: number }> {
   const answers = () => fleet.fake.responses().filter((r) => r.via === "response_url").length;
   const answered = answers();
   let failures = 0;
   const ms = await Promise.all(
     Array.from({ length: n }, async (_, i) => {
       const r = await slashCommand(fleet.fake, {
-        url: (fleet.replicas[i % fleet.replicas.length] as Replica).url,
+        url: (to[i % to.length] as Replica).url,
         command: "/berth",
         text: "jobs",
         user: SEED.operator,
@@ -325,9 +325,13 @@ async function fairness(pg: TestPostgres, streams: number, seconds: number): Pro
   }
 }
 
-export type AckSide = { replicas: number; n: number; p50: number; p99: number; max: number; failures: number };
+export type AckSide = { replicas: number; sentTo: number; n: number; p50: number; p99: number; max: number; failures: number };
 
-/** The same bursts against a fleet of two and a fleet of one (each its own database on the same PostgreSQL), interleaved. */
+/**
+ * The same bursts against a fleet of two and a fleet of one (each its own database on the same PostgreSQL),
+ * interleaved; and against the fleet of two with every command sent to one of its replicas, which tells what being in
+ * a fleet costs a replica (the shared database, leases, budget) apart from two processes sharing this machine's cores.
+ */
 async function ackSideBySide(pg: TestPostgres, burst: number, rounds: number): Promise<AckSide[]> {
   const two = await startFleet(pg, 2);
   let one: Fleet | undefined;
@@ -335,17 +339,26 @@ async function ackSideBySide(pg: TestPostgres, burst: number, rounds: number): P
     one = await startFleet(pg, 1);
     await ackBurst(two, burst); // warm-up: neither pays for JIT compilation or first connections in the measured rounds
     await ackBurst(one, burst);
-    const ms: [number[], number[]] = [[], []];
-    const failures = [0, 0];
+    const sides = [
+      { fleet: two, to: two.replicas },
+      { fleet: one, to: one.replicas },
+      { fleet: two, to: two.replicas.slice(0, 1) },
+    ];
+    const ms: number[][] = sides.map(() => []);
+    const failures = sides.map(() => 0);
     for (let r = 0; r < rounds; r++) {
-      for (const [k, fleet] of [two, one].entries()) {
-        const b = await ackBurst(fleet, burst);
-        ms[k as 0 | 1].push(...b.ms);
+      // Each round in another order: a burst pays for what the one before it left running (the machine is shared).
+      for (let j = 0; j < sides.length; j++) {
+        const k = (j + r) % sides.length;
+        const side = sides[k] as (typeof sides)[number];
+        const b = await ackBurst(side.fleet, burst, side.to);
+        ms[k]?.push(...b.ms);
         failures[k] = (failures[k] as number) + b.failures;
       }
     }
     return ms.map((xs, k) => ({
-      replicas: k === 0 ? 2 : 1,
+      replicas: (sides[k] as (typeof sides)[number]).fleet.replicas.length,
+      sentTo: (sides[k] as (typeof sides)[number]).to.length,
       n: xs.length,
       p50: round(percentile(xs, 50)),
       p99: round(percentile(xs, 99)),
@@ -430,7 +443,7 @@ export async function replicasBenchmark(
     const runs: TakeoverRun[] = [];
     for (let i = 0; i < (options.takeovers ?? 3); i++) runs.push(await takeoverOnce(pg, i, lines));
     const fair = await fairness(pg, options.streams ?? 100, options.seconds ?? 90);
-    const ack = await ackSideBySide(pg, 50, options.ackRounds ?? 4);
+    const ack = await ackSideBySide(pg, 50, options.ackRounds ?? 6);
     const newCard = await newCards(pg, options.cardStreams ?? 50, options.cards ?? 20);
     const result: ReplicasResult = {
       takeover: {
