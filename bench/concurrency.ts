@@ -1,6 +1,6 @@
 import { blockAction, SEED, SlackFake, slashCommand } from "@berth/slack-emulator";
 import { waitForCard } from "./stream.ts";
-import { image, median, procStats, removeLabelled, round, run, sampleRss, sleep, spawnBerth, threadLines } from "./support.ts";
+import { image, median, ownedLabels, procStats, removeLabelled, round, run, sampleRss, sleep, spawnBerth, threadLines } from "./support.ts";
 
 export type ConcurrencyResult = {
   streams: number;
@@ -20,15 +20,15 @@ export async function concurrencyBenchmark(streams = 50, seconds = 90): Promise<
   const label = "berth-bench=concurrency";
   const names = Array.from({ length: streams }, (_, i) => `bench-c${i}`);
   await removeLabelled(label);
+  const berth = await spawnBerth(fake);
   for (const name of names) {
-    // Containers labelled as berth's, started directly so that only the streams are measured.
+    // Containers labelled as this berth's, started directly so that only the streams are measured.
     await run("docker", [
       "run",
       "-d",
       "--network",
       "none",
-      "--label",
-      "io.berth.managed=true",
+      ...ownedLabels(berth.dataDir, `bench-${name}`),
       "--label",
       label,
       "--name",
@@ -41,7 +41,6 @@ export async function concurrencyBenchmark(streams = 50, seconds = 90): Promise<
   }
   const channels = names.map((_, i) => `C0BENCH${String(i).padStart(3, "0")}`);
   for (const [i, id] of channels.entries()) fake.addChannel({ id, name: `bench-${i}`, members: [fake.botUserId, SEED.operator] });
-  const berth = await spawnBerth(fake);
   const rss = sampleRss(berth.pid);
   const t0 = Date.now();
   await Promise.all(

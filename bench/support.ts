@@ -2,6 +2,7 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { promisify } from "node:util";
 import { SEED, type SlackFake } from "@berth/slack-emulator";
 
@@ -55,10 +56,13 @@ export async function spawnWithPort(args: string[], env: Record<string, string>,
 }
 
 /** berth itself, as an operator runs it: `node src/main.ts` with the runtime contract pointed at the fake. */
-export function spawnBerth(fake: SlackFake, options: { socketMode?: boolean; threadMaxMessages?: number } = {}): Promise<Child> {
+export async function spawnBerth(
+  fake: SlackFake,
+  options: { socketMode?: boolean; threadMaxMessages?: number } = {},
+): Promise<Child & { dataDir: string }> {
   const dir = mkdtempSync(join(tmpdir(), "berth-bench-"));
   writeFileSync(join(dir, "policy.yaml"), benchPolicy);
-  return spawnWithPort(
+  const child = await spawnWithPort(
     startArgs(),
     {
       SLACK_BOT_TOKEN: fake.botToken,
@@ -73,6 +77,22 @@ export function spawnBerth(fake: SlackFake, options: { socketMode?: boolean; thr
     },
     /"msg":"berth started".*"port":(\d+)/,
   );
+  return { ...child, dataDir: join(dir, "data") };
+}
+
+/**
+ * The labels that make a container one of the berth on `dataDir` (its installation id, read from its berth.db
+ * read-only), for benchmarks that start containers directly so that only berth's streams are measured.
+ */
+export function ownedLabels(dataDir: string, job: string): string[] {
+  const db = new DatabaseSync(join(dataDir, "berth.db"), { readOnly: true });
+  try {
+    const installation = String(db.prepare("SELECT value FROM secrets WHERE name = 'installation'").get()?.value ?? "");
+    if (!installation) throw new Error(`no installation id in ${dataDir}/berth.db yet`);
+    return ["--label", "io.berth.managed=true", "--label", `io.berth.installation=${installation}`, "--label", `io.berth.job=${job}`];
+  } finally {
+    db.close();
+  }
 }
 
 /** The arguments `npm start` gives node (its flags and src/main.ts), so benchmarks run berth exactly as operators do. */
