@@ -4,7 +4,9 @@
 // does not carry the job. Each time: every line is in the thread or the uploaded full log, no line twice in the thread,
 // the same card reaches its final state, one container, and the audit chain verifies.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { test } from "node:test";
+import { promisify } from "node:util";
 import { parseAuditKeys } from "../src/store/audit-key.ts";
 import { openPostgresStore } from "../src/store/postgres-store.ts";
 import { cardText, eventually, findCard, isFinished, jobIdOf, testImage, threadLines } from "./support/berth-harness.ts";
@@ -13,6 +15,7 @@ import { containersOf, type Fleet, type Replica, removeContainers, startFleet } 
 import { blockAction, redeliver, slashCommand } from "./support/slack-driver.ts";
 import { type FakeMessage, SEED } from "./support/slack-fake.ts";
 
+const run = promisify(execFile);
 const total = 600;
 const expected = Array.from({ length: total }, (_, i) => `line-${i + 1}`);
 const script = `for i in $(seq 1 ${total}); do echo line-$i; sleep 0.05; done; exit 3`;
@@ -96,6 +99,46 @@ test("kill -9 of the replica carrying a run: another replica carries it on in th
   assert.ok(other && other !== owner, "the other replica carries the job now");
   await assertWhole(fleet, job, await finished(fleet, ts));
   process.stdout.write(`# replicas: kill -9 of the owner → stream continued after ${Math.round(continuedMs)} ms (lease 3 s)\n`);
+});
+
+test("kill -9 of the replica carrying a logs -f: the stream goes on, and its full log holds every line from the first", async (t) => {
+  const fleet = await startFleet(2);
+  let runJob: string | undefined;
+  t.after(async () => {
+    await fleet.close();
+    await removeContainers(runJob);
+    await run("docker", ["rm", "-f", "fleet-logs"]).catch(() => undefined); // by name too: the run's job may not be known
+  });
+  const [first, second] = fleet.replicas as [Replica, Replica];
+  await slashCommand(fleet.fake, { url: first.url, command: "/berth", text: `run -d --name fleet-logs ${testImage} sh -c '${script}'` });
+  runJob = jobIdOf(await eventually("the detached run's card", () => findCard(fleet.fake, channel, "fleet-logs")));
+  await slashCommand(fleet.fake, { url: second.url, command: "/berth", text: "logs -f fleet-logs" });
+  const card = await eventually("the stream's card with its first line", () => {
+    const c = findCard(fleet.fake, channel, "logs -f fleet-logs");
+    return c && threadLines(fleet.fake, channel, c.ts).length > 0 ? c : undefined;
+  });
+  const job = jobIdOf(card) as string;
+  await eventually("line 100 in the thread", shown(fleet, card.ts, "line-100"));
+  const owner = fleet.owner(job);
+  assert.ok(owner, "a replica carries the stream");
+  const before = threadLines(fleet.fake, channel, card.ts).length;
+  owner.child.kill("SIGKILL");
+  await owner.exited;
+  await eventually("the stream to continue in the same thread", () =>
+    threadLines(fleet.fake, channel, card.ts).length > before ? true : undefined,
+  );
+  assert.notEqual(fleet.owner(job), owner, "the other replica carries the stream now");
+  const r = await finished(fleet, card.ts);
+  const seen = new Set<string>();
+  assert.deepEqual(
+    r.thread.filter((l) => seen.has(l) || !seen.add(l)),
+    [],
+    "no line twice in the thread",
+  );
+  // The replica that took the stream over read the lines before its cursor again from the engine: none is missing.
+  assert.deepEqual(r.file, expected, "the full log holds every line once, in order, from the stream's first");
+  assert.match(cardText(r.card), /The container stopped; stream ended after 600 lines/);
+  assert.equal(fleet.fake.messages(channel).filter((m) => cardText(m).includes(`job \`${job}\``)).length, 1, "one card");
 });
 
 test("a rolling deploy: SIGTERM to each replica in turn, the job moves at once and never stops its container", async (t) => {

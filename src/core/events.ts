@@ -35,6 +35,8 @@ export type JobResume =
       follow: boolean;
       tail?: number | undefined;
       sinceSeconds?: number | undefined;
+      /** The time of the stream's first line, once shown: where its full log starts when read again. */
+      firstAt?: string | undefined;
     };
 
 /** A short answer to a command that is not a job; shown to the requester alone unless `visibility` is channel. */

@@ -77,7 +77,7 @@ export function resumeJob(job: ResumableJob, deps: Deps): Resumed {
       approvedBy: stored.approvedBy,
       cardTs: job.messageTs,
       resumed: { lines: job.cursor?.lines ?? 0, messages: stored.messages, startedAt: job.createdAt },
-      backfill: stored.point?.kind === "container.run" && job.cursor ? backfill(stored.point.container, job.cursor, ctx, deps) : undefined,
+      backfill: backfillOf(stored.point, job.cursor, ctx, deps),
       run: (signal) => {
         if (stored.ended) return alreadyEnded(stored.ended);
         const point = stored.point;
@@ -96,15 +96,28 @@ async function* alreadyEnded(ended: EndEvent): AsyncGenerator<JobEvent> {
 }
 
 /**
- * The run's lines up to its cursor, as the thread spooled them (one LogLine, one spool line), masked with the
+ * How a job's spool is read again up to its cursor: a run's from its container's start, a stream's from its first
+ * line (a stream that showed no line yet has nothing to read again); nothing for the jobs whose output cannot be.
+ */
+function backfillOf(point: JobResume | undefined, cursor: ResumableJob["cursor"], ctx: JobContext, deps: Deps): JobPlan["backfill"] {
+  if (!cursor) return undefined;
+  if (point?.kind === "container.run") return backfill(point.container, cursor, ctx, deps);
+  if (point?.kind === "container.logs" && point.firstAt) return backfill(point.container, cursor, ctx, deps, point.firstAt);
+  return undefined;
+}
+
+/**
+ * The job's lines up to its cursor, as the thread spooled them (one LogLine, one spool line), masked with the
  * container's environment values and the policy's patterns. A run's job shows its container's whole output, so its
- * logs from the start are exactly what the previous owner handed on.
+ * logs from the start are exactly what the previous owner handed on; a stream's are its logs from its first line
+ * (`from`, which Docker includes).
  */
 function backfill(
   container: string,
   cursor: { at: string; lines: number },
   ctx: JobContext,
   deps: Deps,
+  from?: string,
 ): (signal: AbortSignal) => AsyncIterable<string> {
   return async function* (signal) {
     const values = await ctx.engine.secretValues(container, signal);
@@ -113,7 +126,7 @@ function backfill(
       deps.policy().redact.flatMap((p) => safeRegExp(p) ?? []),
     );
     let n = 0;
-    for await (const line of ctx.engine.logs({ container, follow: false }, signal)) {
+    for await (const line of ctx.engine.logs({ container, follow: false, from }, signal)) {
       // Lines of the same nanosecond as the cursor's are still before it; the count says where the spool ended.
       if (n >= cursor.lines || (line.at !== undefined && line.at > cursor.at)) return;
       n++;

@@ -177,6 +177,8 @@ export type LogQuery = {
   sinceSeconds?: number | undefined; // only lines newer than now - N seconds
   /** Only lines logged after this `LogLine.at` (a cursor): a stream carried on, with nothing repeated. */
   after?: string | undefined;
+  /** Only lines logged at or after this `LogLine.at`: a stream's full log read again from its first line. */
+  from?: string | undefined;
 };
 
 export type ExecHandle = { lines: AsyncIterable<LogLine>; exitCode: () => Promise<number> };

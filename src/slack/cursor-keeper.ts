@@ -92,9 +92,18 @@ export function cursorKeeper(
       thread = t;
       stored = s;
     },
-    /** A line is in the thread (and its spool): a whole line with a time moves the cursor there. */
+    /**
+     * A line is in the thread (and its spool): a whole line with a time moves the cursor there. A stream's first one
+     * is stored as where its full log starts, so a replica carrying it on can read the spool's lines again.
+     */
     handed(line: LogLine, lines: number): void {
-      if (line.at !== undefined && !line.continued) handed = { at: line.at, lines };
+      if (line.at === undefined || line.continued) return;
+      handed = { at: line.at, lines };
+      const point = stored?.point;
+      if (point?.kind === "container.logs" && point.firstAt === undefined) {
+        point.firstAt = line.at;
+        void save().catch((error: unknown) => deps.log?.("job resume details not stored", { job: id, err: error }));
+      }
     },
     save,
     checkpoint,

@@ -190,6 +190,14 @@ describe("logs", () => {
       "exactly the lines after the cursor",
     );
     assert.ok(!rest.some((l) => lines.slice(0, 150).some((e) => e.at === l.at && e.text === l.text)), "none at or before it");
+    // A stream's full log read again from its first line (`from` includes that line's instant).
+    const first = lines[100]?.at as string;
+    const from = await collect(engine.logs({ container: name, follow: false, from: first, tail: 5 }, never));
+    assert.deepEqual(
+      from.map((l) => l.text),
+      lines.filter((l) => (l.at as string) >= first).map((l) => l.text),
+      "every line from that instant on, the tail ignored",
+    );
   });
 
   it("joins a line the engine stored in two frames and keeps a last line without newline", async () => {

@@ -35,13 +35,14 @@ export function createLogs(client: Client, lookup: Lookup): ContainerEngine["log
     try {
       const { Id } = await resolve(ref, signal);
       const info = await inspectRaw(Id, ref, signal);
+      const from = query.after ?? query.from;
       const since =
-        query.after !== undefined
-          ? { since: sinceParam(query.after) }
+        from !== undefined
+          ? { since: sinceParam(from) }
           : query.sinceSeconds === undefined
             ? {}
             : { since: Math.floor(Date.now() / 1000 - query.sinceSeconds) };
-      const tail = query.tail === undefined || query.after !== undefined ? "all" : Math.max(0, Math.floor(query.tail));
+      const tail = query.tail === undefined || from !== undefined ? "all" : Math.max(0, Math.floor(query.tail));
       // Timestamps on every line: a job's cursor is the time of the last line it handed on (see timestamps.ts).
       const options = { follow: query.follow, stdout: true, stderr: true, timestamps: true, tail, ...since };
       const statusCodes = { 200: true, 404: "no such container", 500: "server error" };
