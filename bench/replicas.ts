@@ -7,7 +7,7 @@
 // measurements share the fleet and stream helpers above them.
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { type FakeMessage, SEED, SlackFake, slashCommand } from "@berth/slack-emulator";
 import { Client } from "pg";
@@ -18,6 +18,7 @@ import {
   image,
   median,
   percentile,
+  pinSelf,
   removeByName,
   removeLabelled,
   round,
@@ -49,7 +50,7 @@ type Fleet = {
 };
 
 /** `n` replicas on a fresh database of `pg`, each with its own data directory, the same audit key, no lease setting. */
-async function startFleet(pg: TestPostgres, n: number): Promise<Fleet> {
+async function startFleet(pg: TestPostgres, n: number, cpus?: string): Promise<Fleet> {
   const fake = await SlackFake.start();
   const databaseUrl = await pg.createDatabase();
   const dir = mkdtempSync(join(tmpdir(), "berth-bench-replicas-"));
@@ -81,6 +82,7 @@ async function startFleet(pg: TestPostgres, n: number): Promise<Fleet> {
           LOG_LEVEL: "info",
         },
         /"msg":"berth started".*"port":(\d+)/,
+        cpus,
       );
       const exited = new Promise<void>((resolve) =>
         child.child.exitCode !== null || child.child.signalCode !== null ? resolve() : child.child.once("exit", () => resolve()),
@@ -329,14 +331,17 @@ export type AckSide = { replicas: number; sentTo: number; n: number; p50: number
 
 /**
  * The same bursts against a fleet of two and a fleet of one (each its own database on the same PostgreSQL),
- * interleaved; and against the fleet of two with every command sent to one of its replicas, which tells what being in
- * a fleet costs a replica (the shared database, leases, budget) apart from two processes sharing this machine's cores.
+ * interleaved; and against the fleet of two with every command sent to one of its replicas. Every berth process runs
+ * on core 0 and the client (with the fake) on core 1, so that each fleet gets the same CPU and the client never waits
+ * for the replicas' core: what differs is what being two replicas costs (the shared database, leases, budget, a
+ * second process), not how this machine's two cores are shared out. PostgreSQL runs on both.
  */
 async function ackSideBySide(pg: TestPostgres, burst: number, rounds: number): Promise<AckSide[]> {
-  const two = await startFleet(pg, 2);
+  await pinSelf("1");
+  const two = await startFleet(pg, 2, "0");
   let one: Fleet | undefined;
   try {
-    one = await startFleet(pg, 1);
+    one = await startFleet(pg, 1, "0");
     await ackBurst(two, burst); // warm-up: neither pays for JIT compilation or first connections in the measured rounds
     await ackBurst(one, burst);
     const sides = [
@@ -368,6 +373,7 @@ async function ackSideBySide(pg: TestPostgres, burst: number, rounds: number): P
   } finally {
     await two.close();
     await one?.close();
+    await pinSelf(`0-${cpus().length - 1}`); // every core again
   }
 }
 

@@ -23,9 +23,13 @@ containers: { timeout: 2h }
 
 export type Child = { child: ChildProcess; pid: number; port: number; url: string; output: string[]; stop(): Promise<void> };
 
-/** Starts a process and waits for it to print a port (berth's "berth started" log, or the bare app's line). */
-export async function spawnWithPort(args: string[], env: Record<string, string>, portPattern: RegExp): Promise<Child> {
-  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+/**
+ * Starts a process and waits for it to print a port (berth's "berth started" log, or the bare app's line); `cpus`
+ * pins it to those cores (taskset's list, e.g. "0"), so that two measurements can be given the same CPU.
+ */
+export async function spawnWithPort(args: string[], env: Record<string, string>, portPattern: RegExp, cpus?: string): Promise<Child> {
+  const [command, argv] = cpus ? ["taskset", ["-c", cpus, process.execPath, ...args]] : [process.execPath, args];
+  const child = spawn(command, argv, { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
   const output: string[] = [];
   const port = await new Promise<number>((resolve, reject) => {
     let seen = "";
@@ -53,6 +57,11 @@ export async function spawnWithPort(args: string[], env: Record<string, string>,
         setTimeout(() => child.kill("SIGKILL"), 10_000).unref();
       }),
   };
+}
+
+/** Pins every thread of this process to `cpus` (taskset's list), as `spawnWithPort` pins a child. */
+export async function pinSelf(cpus: string): Promise<void> {
+  await run("taskset", ["-a", "-p", "-c", cpus, String(process.pid)]);
 }
 
 /** berth itself, as an operator runs it: `node src/main.ts` with the runtime contract pointed at the fake. */
