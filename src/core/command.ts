@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { type Action, ActionSchema } from "./action.ts";
+import { dockerOnlyOption } from "./docker-flags.ts";
 import { code, command, join, type Message, msg } from "./message.ts";
 import { suggest } from "./suggest.ts";
 
@@ -64,6 +65,8 @@ function parseArgv(words: readonly string[], cmd: Pick<CommandSpec<never>, "name
     else argv[o.long] = value;
   };
   const unknown = (word: string): ArgvResult => {
+    const docker = dockerOnlyOption(cmd.name, word);
+    if (docker) return { ok: false, message: docker };
     const names = cmd.options.flatMap((o) => [`--${o.long}`, ...(o.short ? [`-${o.short}`] : [])]);
     const close = suggest(word, names).slice(0, 2);
     const hint = close.length

@@ -113,6 +113,24 @@ const bad: [string, string, RegExp][] = [
   ["unknown command far from any", "deploy", /berth has no command `deploy`\. Commands: `help`/],
   ["unknown long option", "logs --folow api", /`logs` has no option `--folow`\. Did you mean `--follow`\?/],
   ["unknown short option", "ps -z", /`ps` has no option `-z`/],
+  // Docker's own options: named as such, never "did you mean" a berth option that looks alike.
+  ["run -it: no terminal", "run -it busybox:1 sh", /berth has no terminal to attach .*streams into the thread/],
+  ["run -t alone", "run -t busybox:1 sh", /berth has no terminal to attach/],
+  ["run --interactive", "run --interactive busybox:1 sh", /berth has no terminal to attach/],
+  [
+    "exec -it: one command at a time",
+    "exec -it api sh",
+    /berth has no terminal to attach .*`exec` runs the command and streams its output/,
+  ],
+  ["exec --tty", "exec --tty api sh", /berth has no terminal to attach/],
+  [
+    "a Docker option berth does not take",
+    "run --workdir /x busybox:1 pwd",
+    /`--workdir` is a `docker run` option that berth does not take/,
+  ],
+  ["a Docker short option berth does not take", "run -p 80:80 busybox:1", /`-p` is a `docker run` option that berth does not take/],
+  ["a Docker option of another command", "logs --until 5m api", /`--until` is a `docker logs` option that berth does not take/],
+  ["stop -t", "stop -t 5 api", /`-t` is a `docker stop` option that berth does not take/],
   ["missing image", "run", /`run`: missing IMAGE/],
   ["missing image after options", "run -d --rm", /`run`: missing IMAGE/],
   ["malformed -e", "run -e FOO busybox:1", /`FOO` is not NAME=value; write e\.g\. `-e LOG_LEVEL=debug`/],
@@ -159,6 +177,17 @@ for (const [name, text, message] of bad) {
     assert.match(result.ok ? "" : mrkdwn(result.message), message);
   });
 }
+
+test("Docker's own options are never answered with a berth option that looks alike", () => {
+  for (const text of ["run -it busybox:1 sh", "exec -ti api sh", "run -h box busybox:1", "rm -v api", "ps -q"]) {
+    const result = parse(text, registry);
+    assert.equal(result.ok, false, text);
+    assert.doesNotMatch(result.ok ? "" : mrkdwn(result.message), /Did you mean/, text);
+  }
+  // A typo of a berth option still gets its suggestion.
+  const typo = parse("run --nmae web busybox:1", registry);
+  assert.match(typo.ok ? "" : mrkdwn(typo.message), /Did you mean `--name`\?/);
+});
 
 test("usage errors carry the command's usage line", () => {
   const result = parse("logs", registry);
