@@ -74,6 +74,10 @@ export const ActionSchema = z.discriminatedUnion("kind", [
     follow: z.boolean(),
     tail: z.number().int().nonnegative().optional(),
     sinceSeconds: z.number().int().positive().optional(),
+    /** Only lines older than this many seconds before the command (`--until`). */
+    untilSeconds: z.number().int().positive().optional(),
+    /** Each line shown with Docker's time in front (`-t`). */
+    timestamps: z.boolean().optional(),
   }),
   z.object({ kind: z.literal("container.stop"), host: hostName.optional(), container: containerRef }),
   z.object({ kind: z.literal("container.start"), host: hostName.optional(), container: containerRef }),

@@ -101,7 +101,7 @@ const dockerOptions: Readonly<Record<string, readonly string[]>> = {
     "--workdir",
   ],
   exec: [...terminal, "-d", "--detach", "--detach-keys", "-e", "--env", "--env-file", "--privileged", "-u", "--user", "-w", "--workdir"],
-  logs: ["--details", "-t", "--timestamps", "--until"],
+  logs: ["--details"],
   start: ["-a", "--attach", "-i", "--interactive", "--detach-keys", "--checkpoint", "--checkpoint-dir"],
   stop: ["-s", "--signal", "-t", "--time", "--timeout"],
   restart: ["-s", "--signal", "-t", "--time", "--timeout"],

@@ -37,6 +37,10 @@ export type JobResume =
       sinceSeconds?: number | undefined;
       /** The time of the stream's first line, once shown: where its full log starts when read again. */
       firstAt?: string | undefined;
+      /** `--until`, as the time it meant when the command ran (epoch seconds): a read carried on ends where it would have. */
+      until?: number | undefined;
+      /** `-t`: each line shown with its time. */
+      timestamps?: boolean | undefined;
     };
 
 /** A short answer to a command that is not a job; shown to the requester alone unless `visibility` is channel. */

@@ -5,6 +5,7 @@ import { BerthError } from "./errors.ts";
 import type { JobEvent, JobResume } from "./events.ts";
 import { followLogs, reconnecting, watchExit } from "./follow.ts";
 import { cancelledBy, type JobContext, suspended } from "./job-context.ts";
+import { lineStamper } from "./line-stamps.ts";
 import { code, command, type Message, msg, user } from "./message.ts";
 import { containerLimits } from "./policy.ts";
 import { checkPlatform } from "./windows.ts";
@@ -207,6 +208,7 @@ async function platformCheck(action: ActionOf<"container.run">, ctx: JobContext,
 /** `logs`: a container's output, followed or read once; its environment values are masked. */
 export async function* containerLogs(action: ActionOf<"container.logs">, ctx: JobContext, signal: AbortSignal): AsyncGenerator<JobEvent> {
   const details = await ctx.engine.inspect(action.container, signal);
+  const until = action.untilSeconds === undefined ? undefined : Math.floor((ctx.clock ?? Date.now)() / 1000) - action.untilSeconds;
   yield { type: "mask", values: await ctx.engine.secretValues(details.id, signal) };
   yield {
     type: "resumable",
@@ -217,12 +219,14 @@ export async function* containerLogs(action: ActionOf<"container.logs">, ctx: Jo
       follow: action.follow,
       tail: action.tail,
       sinceSeconds: action.sinceSeconds,
+      until,
+      timestamps: action.timestamps,
     },
   };
   const status = msg`${action.follow ? "Following" : "Reading"} logs of ${code(details.name)} (${details.id}, ${details.state}) on ${ctx.host}`;
   yield { type: "status", text: status };
-  const query = { container: details.id, follow: action.follow, tail: action.tail, sinceSeconds: action.sinceSeconds };
-  yield* streamLogs(query, status, 0, ctx, signal);
+  const query = { container: details.id, follow: action.follow, tail: action.tail, sinceSeconds: action.sinceSeconds, until };
+  yield* streamLogs(query, status, 0, ctx, signal, action.timestamps);
 }
 
 /** `logs` carried on after berth restarted: the lines after the job's cursor (`after`), `lines` of them shown already. */
@@ -237,9 +241,9 @@ export async function* resumeLogs(
   const status = msg`${logs.follow ? "Following" : "Reading"} logs of ${code(logs.name)} (${logs.container}) on ${ctx.host} · carried on after berth restarted`;
   yield { type: "status", text: status };
   const query = cursor
-    ? { container: logs.container, follow: logs.follow, after: cursor.at }
-    : { container: logs.container, follow: logs.follow, tail: logs.tail, sinceSeconds: logs.sinceSeconds };
-  yield* streamLogs(query, status, cursor?.lines ?? 0, ctx, signal);
+    ? { container: logs.container, follow: logs.follow, after: cursor.at, until: logs.until }
+    : { container: logs.container, follow: logs.follow, tail: logs.tail, sinceSeconds: logs.sinceSeconds, until: logs.until };
+  yield* streamLogs(query, status, cursor?.lines ?? 0, ctx, signal, logs.timestamps);
 }
 
 async function* streamLogs(
@@ -248,11 +252,13 @@ async function* streamLogs(
   shown: number,
   ctx: JobContext,
   signal: AbortSignal,
+  timestamps = false,
 ): AsyncGenerator<JobEvent> {
   let count = shown;
+  const stamp = timestamps ? lineStamper() : undefined;
   for await (const event of followLogs(ctx, query, status, signal)) {
     if (event.type === "line") count++;
-    yield event;
+    yield stamp && event.type === "line" ? { ...event, line: stamp(event.line) } : event;
   }
   if (suspended(signal)) return; // the next berth carries it on
   const lines = `${count.toLocaleString("en")} line${count === 1 ? "" : "s"}`;

@@ -4,12 +4,13 @@
  * berth was away: then it is finished with its exit code and the rest of its output). What cannot be carried on (an
  * exec's output, a service watch) is ended honestly on its card. Host jobs have their own resume (scheduler.ts).
  */
-import { type ContainerSummary, labels } from "../engines/ports.ts";
+import { type ContainerSummary, type LogLine, labels } from "../engines/ports.ts";
 import type { ResumableJob } from "../store/records.ts";
 import type { Actor } from "./action.ts";
 import type { JobEvent, JobResume } from "./events.ts";
 import { resumeLogs, resumeRun } from "./execute.ts";
 import type { JobAction, JobContext } from "./job-context.ts";
+import { lineStamper } from "./line-stamps.ts";
 import { code, msg } from "./message.ts";
 import type { DispatchDeps, JobPlan } from "./pipeline-types.ts";
 import { safeRegExp } from "./policy.ts";
@@ -102,7 +103,8 @@ async function* alreadyEnded(ended: EndEvent): AsyncGenerator<JobEvent> {
 function backfillOf(point: JobResume | undefined, cursor: ResumableJob["cursor"], ctx: JobContext, deps: Deps): JobPlan["backfill"] {
   if (!cursor) return undefined;
   if (point?.kind === "container.run") return backfill(point.container, cursor, ctx, deps);
-  if (point?.kind === "container.logs" && point.firstAt) return backfill(point.container, cursor, ctx, deps, point.firstAt);
+  if (point?.kind === "container.logs" && point.firstAt)
+    return backfill(point.container, cursor, ctx, deps, { from: point.firstAt, timestamps: point.timestamps === true });
   return undefined;
 }
 
@@ -110,14 +112,14 @@ function backfillOf(point: JobResume | undefined, cursor: ResumableJob["cursor"]
  * The job's lines up to its cursor, as the thread spooled them (one LogLine, one spool line), masked with the
  * container's environment values and the policy's patterns. A run's job shows its container's whole output, so its
  * logs from the start are exactly what the previous owner handed on; a stream's are its logs from its first line
- * (`from`, which Docker includes).
+ * (`from`, which Docker includes), stamped as it was shown (`-t`).
  */
 function backfill(
   container: string,
   cursor: { at: string; lines: number },
   ctx: JobContext,
   deps: Deps,
-  from?: string,
+  stream: { from?: string; timestamps?: boolean } = {},
 ): (signal: AbortSignal) => AsyncIterable<string> {
   return async function* (signal) {
     const values = await ctx.engine.secretValues(container, signal);
@@ -126,11 +128,12 @@ function backfill(
       deps.policy().redact.flatMap((p) => safeRegExp(p) ?? []),
     );
     let n = 0;
-    for await (const line of ctx.engine.logs({ container, follow: false, from }, signal)) {
+    const stamp = stream.timestamps ? lineStamper() : (line: LogLine) => line;
+    for await (const line of ctx.engine.logs({ container, follow: false, from: stream.from }, signal)) {
       // Lines of the same nanosecond as the cursor's are still before it; the count says where the spool ended.
       if (n >= cursor.lines || (line.at !== undefined && line.at > cursor.at)) return;
       n++;
-      yield redact.line(line);
+      yield redact.line(stamp(line));
     }
   };
 }

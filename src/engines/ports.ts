@@ -175,6 +175,8 @@ export type LogQuery = {
   follow: boolean;
   tail?: number | undefined; // last N lines; undefined = all
   sinceSeconds?: number | undefined; // only lines newer than now - N seconds
+  /** Only lines logged before this time (epoch seconds), as Docker's `until`. */
+  until?: number | undefined;
   /** Only lines logged after this `LogLine.at` (a cursor): a stream carried on, with nothing repeated. */
   after?: string | undefined;
   /** Only lines logged at or after this `LogLine.at`: a stream's full log read again from its first line. */

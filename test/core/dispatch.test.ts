@@ -336,3 +336,26 @@ test("with BERTH_COMMAND=/ops the answers name /ops, never /berth", async () => 
   assert.match(answers.cancel, /`\/ops jobs` lists the running ones/);
   for (const [name, text] of Object.entries(answers)) assert.doesNotMatch(text, /\/berth/, `${name}: ${text}`);
 });
+
+test("logs -t --until: each line (not each piece of a cut line) shows Docker's time; the engine is asked for lines before the time meant", async () => {
+  const { deps, engine } = await setup();
+  deps.clock = () => 1_800_000_000_000;
+  engine.containers.push(details({ id: "abc123def456", name: "api" }));
+  engine.lines = [
+    { stream: "stdout", text: "one", at: "2027-01-15T08:00:00.000000001Z" },
+    { stream: "stdout", text: "a long li", at: "2027-01-15T08:00:01.000000000Z", continued: true },
+    { stream: "stdout", text: "ne, cut", at: "2027-01-15T08:00:01.000000000Z" },
+    { stream: "stderr", text: "err", at: "2027-01-15T08:00:02.000000000Z" },
+  ];
+  const events = await collect(await dispatch({ text: "logs -t --until 30m api", actor: oper }, deps, signal()));
+  assert.deepEqual(
+    events.flatMap((e) => (e.type === "line" ? [e.line.text] : [])),
+    ["2027-01-15T08:00:00.000000001Z one", "2027-01-15T08:00:01.000000000Z a long li", "ne, cut", "2027-01-15T08:00:02.000000000Z err"],
+  );
+  const query = engine.calls.find((c) => c.method === "logs")?.args[0] as { until?: number };
+  assert.equal(query.until, 1_800_000_000 - 1800);
+  const resumable = events.find((e) => e.type === "resumable");
+  assert.ok(resumable?.type === "resumable" && resumable.resume.kind === "container.logs");
+  assert.equal(resumable.resume.until, 1_800_000_000 - 1800, "a read carried on after a restart ends where it would have");
+  assert.equal(resumable.resume.timestamps, true);
+});

@@ -63,6 +63,11 @@ const ok: [string, string, Action][] = [
   ["logs, options after the container", "logs api -f --tail=20", { kind: "container.logs", container: "api", follow: true, tail: 20 }],
   ["logs --since", "logs --since 15m api", { kind: "container.logs", container: "api", follow: false, sinceSeconds: 900 }],
   ["logs --tail all", "logs --tail all api", { kind: "container.logs", container: "api", follow: false }],
+  [
+    "logs -t --until",
+    "logs -t --since 1h --until 30m api",
+    { kind: "container.logs", container: "api", follow: false, sinceSeconds: 3600, untilSeconds: 1800, timestamps: true },
+  ],
   ["ps -a", "ps -a", { kind: "container.list", all: true }],
   ["rm -f clustered", "rm -f api", { kind: "container.remove", container: "api", force: true }],
   ["exec keeps the command's options", "exec api ls -la /tmp", { kind: "container.exec", container: "api", cmd: ["ls", "-la", "/tmp"] }],
@@ -129,7 +134,9 @@ const bad: [string, string, RegExp][] = [
     /`--workdir` is a `docker run` option that berth does not take/,
   ],
   ["a Docker short option berth does not take", "run -p 80:80 busybox:1", /`-p` is a `docker run` option that berth does not take/],
-  ["a Docker option of another command", "logs --until 5m api", /`--until` is a `docker logs` option that berth does not take/],
+  ["a Docker option of another command", "logs --details api", /`--details` is a `docker logs` option that berth does not take/],
+  ["logs --until with -f", "logs -f --until 5m api", /`--until` reads back in time and `-f` waits for new lines: use one of them/],
+  ["logs --until older than --since", "logs --since 5m --until 1h api", /`--until` must be more recent than `--since`/],
   ["stop -t", "stop -t 5 api", /`-t` is a `docker stop` option that berth does not take/],
   ["missing image", "run", /`run`: missing IMAGE/],
   ["missing image after options", "run -d --rm", /`run`: missing IMAGE/],
@@ -192,5 +199,8 @@ test("Docker's own options are never answered with a berth option that looks ali
 test("usage errors carry the command's usage line", () => {
   const result = parse("logs", registry);
   assert.equal(result.ok, false);
-  assert.equal(result.ok ? "" : mrkdwn(result.usage), "Usage: `/berth logs [-f] [--tail N] [--since DURATION] [-H HOST] CONTAINER`");
+  assert.equal(
+    result.ok ? "" : mrkdwn(result.usage),
+    "Usage: `/berth logs [-f] [-t] [--tail N] [--since DURATION] [--until DURATION] [-H HOST] CONTAINER`",
+  );
 });

@@ -200,6 +200,20 @@ describe("logs", () => {
     );
   });
 
+  it("reads only the lines logged before `until` (epoch seconds, as `logs --until` asks)", async () => {
+    const name = await runToEnd("echo one; sleep 2.2; echo two");
+    const lines = await collect(engine.logs({ container: name, follow: false }, never));
+    const [one, two] = lines.map((l) => Date.parse(l.at as string) / 1000);
+    // A whole second between the two lines' times: Docker's until there keeps the first and drops the second.
+    const until = Math.ceil(one as number);
+    assert.ok(until < (two as number), "the container slept long enough");
+    const before = await collect(engine.logs({ container: name, follow: false, until }, never));
+    assert.deepEqual(
+      before.map((l) => l.text),
+      ["one"],
+    );
+  });
+
   it("joins a line the engine stored in two frames and keeps a last line without newline", async () => {
     const name = await runToEnd("printf 'abc'; sleep 0.3; printf 'def\\n'; printf 'no newline'");
     const lines = await collect(engine.logs({ container: name, follow: false }, never));

@@ -44,7 +44,8 @@ export function createLogs(client: Client, lookup: Lookup): ContainerEngine["log
             : { since: Math.floor(Date.now() / 1000 - query.sinceSeconds) };
       const tail = query.tail === undefined || from !== undefined ? "all" : Math.max(0, Math.floor(query.tail));
       // Timestamps on every line: a job's cursor is the time of the last line it handed on (see timestamps.ts).
-      const options = { follow: query.follow, stdout: true, stderr: true, timestamps: true, tail, ...since };
+      const until = query.until === undefined ? {} : { until: query.until };
+      const options = { follow: query.follow, stdout: true, stderr: true, timestamps: true, tail, ...since, ...until };
       const statusCodes = { 200: true, 404: "no such container", 500: "server error" };
       // Always a stream: dockerode would buffer a non-follow answer whole (and JSON-parse it).
       const path = `/containers/${Id}/logs?`;
