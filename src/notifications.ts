@@ -1,5 +1,6 @@
 import { code, type Message, msg } from "./core/message.ts";
 import { type ContainerEvent, labels } from "./engines/ports.ts";
+import type { JobRecord } from "./store/records.ts";
 
 /** One container's notification thread: what happened, how often, and where it is shown. */
 export type Notice = {
@@ -24,6 +25,36 @@ export type NoticeRouting = {
   hostChannel: (host: string) => string | undefined;
 };
 
+/** Where a host's container events are told: the configured channel, else the host's, else where it was started from. */
+export function noticeChannel(routing: NoticeRouting, host: string, event: ContainerEvent): string | undefined {
+  return routing.channel ?? routing.hostChannel(host) ?? event.labels[labels.channel];
+}
+
+/**
+ * How long before its container's event a job may have ended and still show it. The job ends right after its
+ * container does; this only covers berth's clock trailing the engine's a little.
+ */
+const cardSlackMs = 5_000;
+
+/**
+ * Whether the job card of the event's container, in `channel`, already shows the event: one message per event, so it
+ * gets no notification card there. True while the job runs (its card follows the container and ends with its exit),
+ * and when the job ended no earlier than the event. A `run -d` job, one that ended before (a container restarted after
+ * its run), one whose card is in another channel, and a container without a known job are notified.
+ */
+export function shownOnJobCard(
+  job: Pick<JobRecord, "status" | "channelId" | "endedAt"> | undefined,
+  event: ContainerEvent,
+  channel: string,
+): boolean {
+  if (!job || job.channelId !== channel) return false;
+  // Its job ended at "Started", maybe still finishing when the container dies: nothing on the card tells the crash.
+  if (event.labels[labels.detached] === "true") return false;
+  if (job.status === "running") return true;
+  const eventAt = Number(event.timeNano / 1_000_000n);
+  return job.endedAt !== null && job.endedAt >= eventAt - cardSlackMs;
+}
+
 /** A die that follows an OOM kill this soon is the same crash, not a second one. */
 const oomDieMs = 10_000;
 /** After this long without events, a container's next crash starts a new thread. */
@@ -40,7 +71,7 @@ export function createNotices(routing: NoticeRouting, clock: () => number = Date
     add(host: string, event: ContainerEvent): { notice: Notice; isNew: boolean } | undefined {
       const now = clock();
       const key = `${host}/${event.id}`;
-      const channel = routing.channel ?? routing.hostChannel(host) ?? event.labels[labels.channel];
+      const channel = noticeChannel(routing, host, event);
       if (!channel) return undefined;
       const known = notices.get(key);
       if (known && now - known.lastAt < quietMs) {

@@ -2,7 +2,16 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
-import { cardText, eventually, findCard, isFinished, removeOwnContainers, startBerth, testImage } from "./support/berth-harness.ts";
+import {
+  cardText,
+  eventually,
+  findCard,
+  isFinished,
+  jobIdOf,
+  removeOwnContainers,
+  startBerth,
+  testImage,
+} from "./support/berth-harness.ts";
 import { blockAction } from "./support/slack-driver.ts";
 import { SEED, SlackFake } from "./support/slack-fake.ts";
 
@@ -130,6 +139,35 @@ test("a container that crashes again and again gets one notification card whose 
     return c && isFinished(c) ? c : undefined;
   });
   assert.match(cardText(logs), /\d+ lines/);
+});
+
+test("a run whose card shows its exit gets no second card for it; a run -d that exits later gets a notification", async () => {
+  await berth.command(`run -H alpha --name e2e-card-only ${testImage} sh -c 'echo card-only-hi; exit 3'`);
+  const card = await eventually("the run's final card", () => {
+    const c = findCard(fake, SEED.incidentChannel, "card-only-hi");
+    return c && isFinished(c) ? c : undefined;
+  });
+  assert.match(cardText(card), /Exited with code 3/);
+  const job = jobIdOf(card);
+  // The die has been handled once berth says it left it to the card: nothing more comes for it after that.
+  await eventually("the notifier leaving the exit to the job card", () =>
+    berth.logs.find((l) => l.includes("notification skipped: the job's card shows it") && l.includes(`"job":"${job}"`)),
+  );
+  const mentions = (m: { text: string }, word: string) => cardText(m as never).includes(word) || m.text.includes(word);
+  const about = fake.messages(SEED.incidentChannel).filter((m) => mentions(m, "e2e-card-only") || mentions(m, "card-only-hi"));
+  assert.deepEqual(
+    about.map((m) => m.ts),
+    [card.ts],
+    "one message about the container: its job card",
+  );
+  assert.ok(!cardText(card).includes("berth_notify_logs"), "the job card, not a notification card");
+
+  // A detached run's card ends at "Started": its container exiting after a moment is notified, as before.
+  await berth.command(`run -d -H alpha --name e2e-later ${testImage} sh -c 'sleep 1; exit 3'`);
+  const notice = await eventually("the detached run's crash notification", () =>
+    fake.messages(SEED.incidentChannel).find((m) => cardText(m).includes("berth_notify_logs") && cardText(m).includes("e2e-later")),
+  );
+  assert.match(cardText(notice), /e2e-later.*on alpha exited with code 3/);
 });
 
 test("a notification button someone is not allowed to use is refused like the command", async () => {

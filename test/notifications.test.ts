@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ContainerEvent } from "../src/engines/ports.ts";
-import { createNotices } from "../src/notifications.ts";
+import { createNotices, noticeChannel, shownOnJobCard } from "../src/notifications.ts";
+import type { JobRecord } from "../src/store/records.ts";
 
 const event = (kind: ContainerEvent["kind"], over: Partial<ContainerEvent> = {}): ContainerEvent => ({
   kind,
@@ -58,4 +59,35 @@ test("a container quiet for hours starts a fresh notice", () => {
   notices.add("h", event("die"));
   now += 7 * 3600_000;
   assert.equal(notices.add("h", event("die"))?.isNew, true);
+});
+
+test("a container's own job card in the channel shows its event: no second message there", () => {
+  const at = 1_700_000_000_000;
+  const die = event("die", { labels: { "io.berth.channel": "C0START", "io.berth.job": "j-1" }, timeNano: BigInt(at) * 1_000_000n });
+  const job = (over: Partial<Pick<JobRecord, "status" | "channelId" | "endedAt">> = {}) => ({
+    status: "running" as const,
+    channelId: "C0START",
+    endedAt: null,
+    ...over,
+  });
+  assert.equal(shownOnJobCard(job(), die, "C0START"), true, "the running job's card follows the container to its exit");
+  assert.equal(shownOnJobCard(job({ status: "failed", endedAt: at + 300 }), die, "C0START"), true, "ended right after the exit");
+  assert.equal(shownOnJobCard(job({ status: "failed", endedAt: at - 1000 }), die, "C0START"), true, "within berth's clock slack");
+  assert.equal(
+    shownOnJobCard(job({ status: "succeeded", endedAt: at - 60_000 }), die, "C0START"),
+    false,
+    "a job that ended well before: a restarted container crashing later",
+  );
+  assert.equal(shownOnJobCard(job(), die, "C0ELSEWHERE"), false, "the notice goes to another channel than the card");
+  assert.equal(shownOnJobCard(undefined, die, "C0START"), false, "no job (no label, or unknown): notified");
+  const detached = event("die", { labels: { ...die.labels, "io.berth.detached": "true" }, timeNano: die.timeNano });
+  assert.equal(shownOnJobCard(job(), detached, "C0START"), false, "a run -d card ends at Started, even while it still finishes");
+  assert.equal(shownOnJobCard(job({ status: "succeeded", endedAt: at + 50 }), detached, "C0START"), false);
+});
+
+test("notices go where routing says: the configured channel, else the host's, else the starting channel", () => {
+  const e = event("die");
+  assert.equal(noticeChannel({ channel: "C0ALL", hostChannel: () => "C0HOST" }, "h", e), "C0ALL");
+  assert.equal(noticeChannel({ hostChannel: (h) => (h === "h" ? "C0HOST" : undefined) }, "h", e), "C0HOST");
+  assert.equal(noticeChannel({ hostChannel: () => undefined }, "h", e), "C0START");
 });

@@ -45,6 +45,7 @@ export async function* runContainer(action: ActionOf<"container.run">, ctx: JobC
         [labels.job]: ctx.jobId,
         [labels.host]: ctx.host,
         [labels.deadline]: String(deadline),
+        ...(action.detach && { [labels.detached]: "true" }),
       },
       memoryBytes: limits.memoryBytes,
       nanoCpus: limits.nanoCpus,

@@ -14,6 +14,8 @@ export const labels = {
   host: "io.berth.host",
   /** When berth stops the container (epoch ms), even a detached one, even after berth restarted. */
   deadline: "io.berth.deadline",
+  /** "true" on a `run -d` container: its job ends once it started, so no job card shows how it ends. */
+  detached: "io.berth.detached",
 } as const;
 
 /**

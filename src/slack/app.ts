@@ -263,6 +263,7 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
       hostChannel: (host) => core.hosts.settings?.[host]?.notify,
     },
     lastLines: deps.lastLines,
+    jobOf: (id) => core.store.jobs.get(id),
     log,
     clock: core.clock,
   });
