@@ -3,8 +3,8 @@ import { formatDuration } from "../duration.ts";
 import { containerExec, containerLogs, runContainer } from "../execute.ts";
 import { code, join, type Message, msg, strong } from "../message.ts";
 import { containerLimits } from "../policy.ts";
-import { quoteArgs } from "../shell-quote.ts";
 import { containerInspect, containerList, containerRemove, containerRestart, containerStart, containerStop } from "../reply.ts";
+import { quoteArgs } from "../shell-quote.ts";
 import { answered, engineJob } from "./execution.ts";
 import { containerPreview, type Handler, noPreview, plainSummary } from "./handler.ts";
 
