@@ -297,7 +297,8 @@ test("an approval card shows hidden characters, and a command too long for it in
   });
   assert.match(replies[0]?.text ?? "", new RegExp(`^Full request \`${requestIdOf(card)}\`, exactly as it will run`));
   const body = replies.map((m) => m.text.slice(m.text.indexOf("```\n") + 4, -"\n```".length)).join("");
-  assert.ok(body.includes(`echo safe⟨U+202E⟩txt.exe ${long}`), "the whole command, every character, in order");
+  // The word with the override is shell-quoted (it is not plain), like any such word on a card.
+  assert.ok(body.includes(`echo 'safe⟨U+202E⟩txt.exe' ${long}`), "the whole command, every character, in order");
   await deny(card, SEED.approver);
 });
 

@@ -126,7 +126,7 @@ describe("over HTTP", () => {
         .responses()
         .slice(answersBefore)
         .map((r) => (r.body as { text?: string }).text),
-      [`Stopping job \`${job}\` (run ${testImage} ${loop(mark).replace(/'/g, "")} on local).`],
+      [`Stopping job \`${job}\` (run ${testImage} ${loop(mark)} on local).`],
       "one answer: the duplicate click got none of its own",
     );
     assert.ok(duplicatesLogged(berth).some((l) => l.kind === "click"));

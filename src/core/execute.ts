@@ -8,6 +8,7 @@ import { cancelledBy, type JobContext, suspended } from "./job-context.ts";
 import { lineStamper } from "./line-stamps.ts";
 import { code, command, type Message, msg, user } from "./message.ts";
 import { containerLimits } from "./policy.ts";
+import { quoteArgs } from "./shell-quote.ts";
 import { checkPlatform } from "./windows.ts";
 
 export type { CancelReason, JobAction, JobContext, ServiceJobAction } from "./job-context.ts";
@@ -276,7 +277,7 @@ async function* streamLogs(
 export async function* containerExec(action: ActionOf<"container.exec">, ctx: JobContext, signal: AbortSignal): AsyncGenerator<JobEvent> {
   yield { type: "mask", values: await ctx.engine.secretValues(action.container, signal) };
   const handle = await ctx.engine.exec(action.container, action.cmd, signal);
-  yield { type: "status", text: msg`Running ${code(action.cmd.join(" "))} in ${code(action.container)} on ${ctx.host}` };
+  yield { type: "status", text: msg`Running ${code(quoteArgs(action.cmd))} in ${code(action.container)} on ${ctx.host}` };
   for await (const line of handle.lines) yield { type: "line", line };
   if (suspended(signal)) {
     // An exec's output cannot be read again: the next berth cannot carry this on, so the card says so now.

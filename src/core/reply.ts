@@ -8,6 +8,7 @@ import type { HostReport } from "./host-reports.ts";
 import { type JobRegistry, jobVisible } from "./jobs.ts";
 import { channel as channelRef, code, command, join, type Message, msg, strong, tone, user } from "./message.ts";
 import { describeSubject, findPermission, type Policy, type Subject } from "./policy.ts";
+import { quoteArgs } from "./shell-quote.ts";
 
 export type { HostReport } from "./host-reports.ts";
 
@@ -80,7 +81,7 @@ export const containerInspect: Answer<"container.inspect"> = async (action, ctx,
   return ephemeral(
     join([
       msg`${strong(d.name)} (${d.id}) on ${ctx.host ?? ""} — ${d.state}${ended}${d.oomKilled ? " (OOM-killed)" : ""}`,
-      msg`image ${code(d.image)}, command ${code(d.cmd.join(" ") || "(image default)")}`,
+      msg`image ${code(d.image)}, command ${code(quoteArgs(d.cmd) || "(image default)")}`,
       msg`limits: ${limits}${d.privileged ? msg`, ${strong("privileged")}` : ""}`,
       msg`env: ${
         d.envNames.length

@@ -79,8 +79,9 @@ const icons: Record<CardState["state"], string> = {
  */
 export function renderCard(card: CardState): { text: string; blocks: KnownBlock[] } {
   const running = card.state === "starting" || card.state === "running";
+  const title = shortTitle(card.summary, "full command in thread");
   const headline = fit(
-    neutralizeMrkdwn(`${icons[card.state]} *${escapeMrkdwn(card.summary)}* · ${mention(card.userId)}`),
+    neutralizeMrkdwn(`${icons[card.state]} *${escapeMrkdwn(title)}* · ${mention(card.userId)}`),
     slackLimits.sectionChars,
   );
   const facts = [
@@ -116,8 +117,35 @@ export function renderCard(card: CardState): { text: string; blocks: KnownBlock[
       ],
     });
   }
-  const text = fit(neutralizeMrkdwn(`${card.summary} — ${card.status}`), slackLimits.textChars);
+  const text = fit(neutralizeMrkdwn(`${title} — ${card.status}`), slackLimits.textChars);
   return { text, blocks };
+}
+
+/**
+ * Beyond this, a card's title shows the start of its summary, an ellipsis and where the rest is: titles are read at a
+ * glance (and in a phone's notification), and the full command goes below the card.
+ */
+const titleChars = 300;
+
+/** A card's title: the summary as it is (its command shell-quoted, so it can be copied), or its start and `… (where)`. */
+function shortTitle(summary: string, where: string): string {
+  const chars = Array.from(summary);
+  return chars.length > titleChars ? `${chars.slice(0, titleChars).join("")}… (${where})` : summary;
+}
+
+/**
+ * What a job card's title could not hold: its full summary, the command as it ran (shell-quoted), in code blocks that
+ * each fit one message, for the first replies in the job's thread. Each says what it is, so none reads as output.
+ * Empty when the title shows it all.
+ */
+export function renderJobOverflow(summary: string): string[] {
+  if (Array.from(summary).length <= titleChars) return [];
+  // A code block ends at the first ```; one inside is broken by a zero-width space.
+  // Each piece leaves room for its label and fences: a reply stays within a section's limit.
+  const pieces = splitEscaped(summary.replace(/```/g, "``\u200b`"), slackLimits.sectionChars - 48);
+  return pieces.map(
+    (piece, i) => `Full command${pieces.length > 1 ? ` (part ${i + 1} of ${pieces.length})` : ""}:\n\`\`\`\n${piece}\n\`\`\``,
+  );
 }
 
 export const approveActionId = "berth_approve";
@@ -146,7 +174,7 @@ export function renderGateCard(card: GateCard): { text: string; blocks: KnownBlo
   const icon = card.outcome ? ":ballot_box_with_check:" : card.gate === "confirm" ? ":question:" : ":raised_hand:";
   const where = card.gate === "confirm" ? "full command in the next message" : "full command in thread";
   const summary = showInvisible(card.summary);
-  const shortSummary = summary.length > gateSummaryChars ? `${summary.slice(0, gateSummaryChars)}… (${where})` : summary;
+  const shortSummary = shortTitle(summary, where);
   const headline = neutralizeMrkdwn(`${icon} ${asks}: *${escapeMrkdwn(shortSummary)}*`);
   const blocks: KnownBlock[] = [{ type: "section", text: { type: "mrkdwn", text: fit(headline, slackLimits.sectionChars) } }];
   if (card.preview?.length) {
@@ -205,9 +233,6 @@ export function renderGateCard(card: GateCard): { text: string; blocks: KnownBlo
   return { text, blocks };
 }
 
-/** Beyond this, a gate card's headline shows the start of the summary and the full request goes below the card. */
-const gateSummaryChars = 300;
-
 const gatePreview = (preview: readonly string[]) => preview.map((line) => neutralizeMrkdwn(showInvisible(line))).join("\n");
 
 /**
@@ -216,7 +241,7 @@ const gatePreview = (preview: readonly string[]) => preview.map((line) => neutra
  */
 export function renderGateOverflow(card: Pick<GateCard, "id" | "summary" | "preview">): string[] {
   const preview = card.preview ?? [];
-  if (showInvisible(card.summary).length <= gateSummaryChars && gatePreview(preview).length <= slackLimits.sectionChars) return [];
+  if (Array.from(showInvisible(card.summary)).length <= titleChars && gatePreview(preview).length <= slackLimits.sectionChars) return [];
   // A code block ends at the first ```; one inside is broken by a zero-width space (shown ones are ⟨U+200B⟩).
   // The preview's values were escaped for mrkdwn where they were composed; here they are shown as the text they are.
   const full = [card.summary, ...preview.map(unescapeMrkdwn)].map(showInvisible).join("\n").replace(/```/g, "``\u200b`");

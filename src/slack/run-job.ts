@@ -9,7 +9,7 @@ import { createRedactor, redactAction } from "../core/redact.ts";
 import type { StoredResume } from "../core/resume.ts";
 import { cursorKeeper } from "./cursor-keeper.ts";
 import type { Outbox } from "./outbox.ts";
-import { type CardState, renderCard, toMrkdwn } from "./render.ts";
+import { type CardState, renderCard, renderJobOverflow, toMrkdwn } from "./render.ts";
 import { backfillSpool } from "./spool-backfill.ts";
 import { createThread, type ThreadResult } from "./thread.ts";
 
@@ -145,6 +145,8 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
     let text = "";
     let end: NonNullable<StoredResume["ended"]> | undefined;
     try {
+      // A title cut to fit: the full command is the thread's first reply (a resumed job's thread has it already).
+      if (!resumed) await thread.preface(renderJobOverflow(plan.summary));
       for await (const event of plan.run(live.controller.signal)) {
         switch (event.type) {
           case "status":

@@ -110,6 +110,8 @@ export function createThread(options: ThreadOptions) {
   };
   let drainNote: string | undefined;
   let sinceTurn = 0;
+  /** Replies posted by `preface`: in `result.messages`, but not output. */
+  let prefaced = 0;
 
   /**
    * Appends what is buffered to the spool. A full or failing disk (ENOSPC, EIO, EROFS…) must not end berth and every
@@ -239,6 +241,19 @@ export function createThread(options: ThreadOptions) {
     drain(note: string): void {
       drainNote = note;
     },
+    /**
+     * berth's own first replies, before any output: the full command of a card whose title was shortened. They count
+     * toward the thread's limit, not as output (a short output posted once still needs no full log).
+     */
+    async preface(texts: readonly string[]): Promise<void> {
+      await flush();
+      for (const text of texts) {
+        inFlight = postText(text);
+        await inFlight;
+        inFlight = undefined;
+        prefaced++;
+      }
+    },
     /** A note from berth in the thread (not part of the container's output). */
     async notice(text: string): Promise<void> {
       await flush();
@@ -275,7 +290,7 @@ export function createThread(options: ThreadOptions) {
         result.lines > 0 &&
         (result.capped ||
           result.failedPosts > 0 ||
-          result.messages > 1 ||
+          result.messages - prefaced > 1 ||
           result.drained > 0 ||
           result.unspooled > 0 ||
           resume !== undefined);

@@ -4,8 +4,18 @@ import type { types } from "@slack/bolt";
 import { deadlineReached } from "../../src/container-deadlines.ts";
 import { hostReminder } from "../../src/core/host-lifetime.ts";
 import { channel, code, command, msg, strong, tone, user, usergroup } from "../../src/core/message.ts";
+import { quoteArgs } from "../../src/core/shell-quote.ts";
+import { tokenize } from "../../src/core/tokenize.ts";
 import { noticeHeadline } from "../../src/notifications.ts";
-import { renderCard, renderGateCard, renderHostPicker, renderHostReminder, renderNotification, toMrkdwn } from "../../src/slack/render.ts";
+import {
+  renderCard,
+  renderGateCard,
+  renderHostPicker,
+  renderHostReminder,
+  renderJobOverflow,
+  renderNotification,
+  toMrkdwn,
+} from "../../src/slack/render.ts";
 
 // Inline snapshots: each rendered message as the lines a reader would see, the whole expected text in the test.
 
@@ -83,6 +93,52 @@ section: :white_check_mark: *logs api on local* · <@U0OPER>
 section: Done
 context: job \`j-1a2b3c\` · host local · 1 line · 1.0 s`,
   );
+});
+
+test("a job card's title shows the command shell-quoted, as it can be sent again", () => {
+  const summary = `run ${quoteArgs(["busybox:1", "sh", "-c", "for i in 1 2 3; do echo $i; done"])} on local`;
+  const card = renderCard({
+    jobId: "j-1",
+    summary,
+    userId: "U0OPER",
+    host: "local",
+    state: "running",
+    status: "Running",
+    lines: 0,
+    elapsedMs: 0,
+  });
+  assert.equal(
+    card.blocks[0]?.type === "section" && card.blocks[0].text?.text,
+    ":arrow_forward: *run busybox:1 sh -c 'for i in 1 2 3; do echo $i; done' on local* · <@U0OPER>",
+  );
+  assert.deepEqual(renderJobOverflow(summary), [], "nothing in the thread: the title holds it all");
+});
+
+test("a long command's title is cut with an ellipsis; the full command, every character, goes in the thread", () => {
+  const script = Array.from({ length: 400 }, (_, i) => `echo 'step ${i}' && echo "<${i}>"`).join("; ");
+  const summary = `run ${quoteArgs(["busybox:1", "sh", "-c", script])} on local`;
+  const card = renderCard({
+    jobId: "j-1",
+    summary,
+    userId: "U0OPER",
+    host: "local",
+    state: "running",
+    status: "Running",
+    lines: 0,
+    elapsedMs: 0,
+  });
+  const headline = card.blocks[0]?.type === "section" ? (card.blocks[0].text?.text ?? "") : "";
+  assert.match(headline, /^:arrow_forward: \*run busybox:1 sh -c 'echo '\\''step 0'\\'' .*… \(full command in thread\)\* · <@U0OPER>$/);
+  assert.ok(headline.length < 500, `${headline.length} characters`);
+  assert.match(card.text, /… \(full command in thread\) — Running$/);
+  const thread = renderJobOverflow(summary);
+  assert.ok(thread.length >= 2, `${thread.length} replies`);
+  assert.ok(thread.every((m, i) => m.length <= 3000 && m.startsWith(`Full command (part ${i + 1} of ${thread.length}):\n\`\`\`\n`)));
+  const body = thread.map((m) => m.slice(m.indexOf("```\n") + 4, -"\n```".length)).join("");
+  const full = body.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+  assert.equal(full, summary, "every character, once, in order");
+  const words = tokenize(full);
+  assert.deepEqual(words.ok && words.words.slice(1, -2), ["busybox:1", "sh", "-c", script], "copied back, it is the same command");
 });
 
 test("the gate card: who asks, the preview, the rule, who can approve, and Approve/Deny with a confirm when dangerous", () => {

@@ -44,3 +44,33 @@ test("a burst of long lines lets the event loop turn (acks are answered in betwe
   // 1 MiB of output in 16 KiB lines: other work waits for one 64 KiB slice at most, never for the whole burst.
   assert.ok(most <= 4, `${most} lines of 16 KiB were taken without the event loop turning`);
 });
+
+test("a preface is the thread's first reply and counts toward its limit, but not as output needing a full log", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "berth-thread-"));
+  const posts: string[] = [];
+  let uploads = 0;
+  const outbox: Outbox = {
+    ...instantOutbox,
+    post: async (_channel, message) => {
+      posts.push(message.text);
+      return "1.0";
+    },
+    upload: async () => {
+      uploads++;
+    },
+  };
+  const thread = createThread({
+    outbox,
+    channel: "C1",
+    threadTs: "1.0",
+    spoolPath: join(dir, "j.log"),
+    filename: "j.log",
+    flushMs: 60_000,
+  });
+  await thread.preface(["Full command (part 1 of 2):\n```\nrun a\n```", "Full command (part 2 of 2):\n```\nb\n```"]);
+  await thread.write({ stream: "stdout", text: "hello" });
+  const result = await thread.close("run a b");
+  assert.deepEqual(posts, ["Full command (part 1 of 2):\n```\nrun a\n```", "Full command (part 2 of 2):\n```\nb\n```", "```\nhello\n```"]);
+  assert.equal(result.messages, 3);
+  assert.equal(uploads, 0, "one reply of output is all of it: no full log");
+});

@@ -4,14 +4,16 @@ import { containerExec, containerLogs, runContainer } from "../execute.ts";
 import { code, join, type Message, msg, strong } from "../message.ts";
 import { containerLimits } from "../policy.ts";
 import { containerInspect, containerList, containerRemove, containerRestart, containerStart, containerStop } from "../reply.ts";
+import { quoteArgs } from "../shell-quote.ts";
 import { answered, engineJob } from "./execution.ts";
 import { containerPreview, type Handler, noPreview, plainSummary } from "./handler.ts";
 
-const runSummary = (a: ActionOf<"container.run">, host: string | undefined) =>
-  `run ${a.image}${a.cmd.length ? ` ${a.cmd.join(" ")}` : ""} on ${host ?? "?"}`;
+// Commands are shown shell-quoted (`sh -c 'echo $i'`): what a card shows can be copied and sent again as it is.
+const runSummary = (a: ActionOf<"container.run">, host: string | undefined) => `run ${quoteArgs([a.image, ...a.cmd])} on ${host ?? "?"}`;
 const logsSummary = (a: ActionOf<"container.logs">, host: string | undefined) =>
   `logs${a.follow ? " -f" : ""} ${a.container} on ${host ?? "?"}`;
-const execSummary = (a: ActionOf<"container.exec">, host: string | undefined) => `exec ${a.container} ${a.cmd.join(" ")} on ${host ?? "?"}`;
+const execSummary = (a: ActionOf<"container.exec">, host: string | undefined) =>
+  `exec ${quoteArgs([a.container, ...a.cmd])} on ${host ?? "?"}`;
 
 export const run: Handler<"container.run"> = {
   runs: "job",
@@ -20,7 +22,7 @@ export const run: Handler<"container.run"> = {
     const l = containerLimits(policy, a);
     const lines: Message[] = [
       msg`${strong("Image:")} ${code(a.image)}`,
-      msg`${strong("Command:")} ${a.cmd.length ? code(a.cmd.join(" ")) : "the image's default"}`,
+      msg`${strong("Command:")} ${a.cmd.length ? code(quoteArgs(a.cmd)) : "the image's default"}`,
       msg`${strong("Limits:")} ${Math.round(l.memoryBytes / 1024 ** 2)} MiB, ${l.nanoCpus / 1e9} CPU, ${l.pidsLimit} pids, network ${l.networkMode}, ${a.detach ? "detached" : `stopped after ${formatDuration(l.timeoutSeconds * 1000)}`}${l.privileged ? msg`, ${strong("privileged")}` : ""}`,
     ];
     if (l.mounts.length)
@@ -53,7 +55,7 @@ export const logs: Handler<"container.logs"> = {
 export const exec: Handler<"container.exec"> = {
   runs: "job",
   summary: execSummary,
-  preview: (a) => [msg`${strong("Container:")} ${code(a.container)}`, msg`${strong("Command:")} ${code(a.cmd.join(" "))}`],
+  preview: (a) => [msg`${strong("Container:")} ${code(a.container)}`, msg`${strong("Command:")} ${code(quoteArgs(a.cmd))}`],
   execute: engineJob(containerExec, execSummary),
   inverse: undefined,
 };
