@@ -182,7 +182,11 @@ test("SIGTERM drains: the container keeps running, the card says berth is restar
   process.stdout.write(`# SIGTERM: stream continued ${Math.round(r.continuedMs)} ms after the new berth was started\n`);
 });
 
-test("the run-time limit holds across a restart: the resumed job stops its container at the original deadline", async (t) => {
+/**
+ * A Slack fake and a data dir for berths started one after another on it (`start`); after the test, every berth is
+ * killed, the fake stopped, and the containers of the job `setJob` names (and any named `names`) removed.
+ */
+async function scenario(t: TestContext, names: string[] = []) {
   const fake = await SlackFake.start();
   const dir = mkdtempSync(join(tmpdir(), "berth-durable-"));
   writeFileSync(join(dir, "policy.yaml"), testPolicy);
@@ -194,10 +198,25 @@ test("the run-time limit holds across a restart: the resumed job stops its conta
     await Promise.all(started.map((b) => b.exited));
     await fake.stop();
     const ids = jobId ? await containers(jobId) : [];
-    if (ids.length) await run("docker", ["rm", "-f", ...ids]);
+    // By name too: the job may not be known when the test failed early.
+    if (ids.length || names.length) await run("docker", ["rm", "-f", ...ids, ...names]).catch(() => undefined);
   });
-  const first = await startBerth(fake, dir);
-  started.push(first);
+  return {
+    fake,
+    async start(): Promise<Berth> {
+      const berth = await startBerth(fake, dir);
+      started.push(berth);
+      return berth;
+    },
+    setJob(id: string | undefined): void {
+      jobId = id;
+    },
+  };
+}
+
+test("the run-time limit holds across a restart: the resumed job stops its container at the original deadline", async (t) => {
+  const { fake, start, setJob } = await scenario(t);
+  const first = await start();
   await slashCommand(fake, {
     url: `http://127.0.0.1:${first.port}/slack/events`,
     command: "/berth",
@@ -207,10 +226,10 @@ test("the run-time limit holds across a restart: the resumed job stops its conta
     const c = findCard(fake, SEED.incidentChannel, "durable-deadline");
     return c && threadLines(fake, SEED.incidentChannel, c.ts).includes("up") ? c : undefined;
   });
-  jobId = jobIdOf(card);
+  setJob(jobIdOf(card));
   first.child.kill("SIGKILL");
   await first.exited;
-  started.push(await startBerth(fake, dir));
+  await start();
   const final = await eventually("the card's final state", () => {
     const m = fake.message(SEED.incidentChannel, card.ts);
     return m && isFinished(m) ? m : undefined;
@@ -220,21 +239,8 @@ test("the run-time limit holds across a restart: the resumed job stops its conta
 });
 
 test("kill -9 while the full log's upload is pending: the next berth uploads it and ends the card with the same outcome", async (t) => {
-  const fake = await SlackFake.start();
-  const dir = mkdtempSync(join(tmpdir(), "berth-durable-"));
-  writeFileSync(join(dir, "policy.yaml"), testPolicy);
-  writeFileSync(join(dir, "hosts.yaml"), testHosts);
-  const started: Berth[] = [];
-  let jobId: string | undefined;
-  t.after(async () => {
-    for (const b of started) if (b.child.exitCode === null && b.child.signalCode === null) b.child.kill("SIGKILL");
-    await Promise.all(started.map((b) => b.exited));
-    await fake.stop();
-    const ids = jobId ? await containers(jobId) : [];
-    await run("docker", ["rm", "-f", ...ids, "durable-upload"]).catch(() => undefined); // by name too: the job may not be known
-  });
-  const first = await startBerth(fake, dir);
-  started.push(first);
+  const { fake, start, setJob } = await scenario(t, ["durable-upload"]);
+  const first = await start();
   fake.fail({ method: "files.getUploadURLExternal", status: 500, times: 1_000_000 });
   const lines = Array.from({ length: 2000 }, (_, i) => `line-${i + 1}`);
   // --rm: the container is gone by the time the next berth starts, so only the stored end can say how it ended.
@@ -251,13 +257,14 @@ test("kill -9 while the full log's upload is pending: the next berth uploads it 
     },
     60_000,
   );
-  jobId = jobIdOf(pending);
+  const jobId = jobIdOf(pending);
+  setJob(jobId);
   assert.match(cardText(pending), /Exited with code 3/);
   first.child.kill("SIGKILL");
   await first.exited;
   assert.deepEqual(await containers(jobId as string), [], "the container removed itself (--rm)");
   fake.clearFaults();
-  started.push(await startBerth(fake, dir));
+  await start();
   const final = await eventually(
     "the same card, its full log attached",
     () => {

@@ -217,6 +217,11 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
       return;
     }
     durable.stop();
+    // The end is stored before the thread closes (its full log's upload may take long, or fail and be retried): a
+    // berth stopped from here on leaves the next one (or another replica) the same outcome to show and the upload to
+    // finish from the spool, even when the container is gone by then (--rm). The job stays unfinished until then.
+    stored.ended = end ?? { outcome, exitCode: exitCode ?? undefined, text: [outcome === "cancelled" ? "Stopped." : "Ended."] };
+    await durable.save().catch((error: unknown) => deps.log?.("job end not stored", { job: plan.id, err: error }));
     const result = await thread.close(plan.summary);
     card.state = outcome;
     card.status = text || (outcome === "cancelled" ? "Stopped." : "Ended.");
@@ -224,10 +229,6 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
     card.note = resumed ? [resumedNote(resumed.lines), note].filter(Boolean).join(" ") : note;
     await showCard(true);
     if (result.uploadPending) {
-      // The job stays unfinished (and leased) until its full log landed, with its end stored: a berth stopped
-      // meanwhile leaves the next one (or another replica) the same outcome to show and the upload to finish.
-      stored.ended = end ?? { outcome, exitCode: exitCode ?? undefined, text: [card.status] };
-      await durable.save().catch((error: unknown) => deps.log?.("job end not stored", { job: plan.id, err: error }));
       await result.uploadPending;
       // The card said "full log pending"; now it says whether the upload landed (or why berth gave up).
       card.note = resumed ? [resumedNote(resumed.lines), fullLogNote(result)].filter(Boolean).join(" ") : fullLogNote(result);
