@@ -215,7 +215,9 @@ test("every delivery three times to different replicas: one container, one card;
     60_000,
   );
   assert.match(cardText(done), /by <@U0OPER>/, "stopped by the person who pressed Stop, on the other replica");
-  assert.equal(fleet.fake.messages(channel).filter((m) => cardText(m).includes("fleet-thrice")).length, 1, "one card");
+  assert.equal(fleet.fake.messages(channel).filter((m) => cardText(m).includes(`job \`${job}\``)).length, 1, "one card");
+  // The card shows the stop: no crash notification about the same container in its channel (issue 14, item 5).
+  assert.equal(fleet.fake.messages(channel).filter((m) => cardText(m).includes("fleet-thrice")).length, 0, "no second message");
   assert.equal((await containersOf(job)).length, 1, "one container");
   const duplicates = fleet.replicas.map((r) => (r.output().match(/"msg":"duplicate delivery ignored"/g) ?? []).length);
   assert.equal(
