@@ -3,15 +3,15 @@
  * rm, ps, inspect), so that one berth does not take is named as a Docker option rather than met with "did you mean"
  * a berth option that only looks alike (`-it` is not a typo of `-H`). berth's own options are matched before this.
  */
-import { code, type Message, msg } from "./message.ts";
+import { code, command, type Message, msg } from "./message.ts";
 
 const terminal = ["-i", "-t", "--interactive", "--tty"];
 
 /** What berth does instead of a terminal: said for `-i`, `-t`, `-it` and their long forms. */
-const noTerminal = (command: string): Message =>
-  command === "exec"
-    ? msg`berth has no terminal to attach (${code("-i")}, ${code("-t")}, ${code("-it")}): ${code("exec")} runs the command and streams its output into the thread. Run one command at a time, e.g. ${code("/berth exec api ps aux")}, rather than a shell.`
-    : msg`berth has no terminal to attach (${code("-i")}, ${code("-t")}, ${code("-it")}): the container's output streams into the thread, and ${code("exec")} runs further commands in it. Give the command to run, e.g. ${code("/berth run busybox:1 sh -c 'uptime'")}.`;
+const noTerminal = (name: string): Message =>
+  name === "exec"
+    ? msg`berth has no terminal to attach (${code("-i")}, ${code("-t")}, ${code("-it")}): ${code("exec")} runs the command and streams its output into the thread. Run one command at a time, e.g. ${command("exec api ps aux")}, rather than a shell.`
+    : msg`berth has no terminal to attach (${code("-i")}, ${code("-t")}, ${code("-it")}): the container's output streams into the thread, and ${code("exec")} runs further commands in it. Give the command to run, e.g. ${command("run busybox:1 sh -c 'uptime'")}.`;
 
 /** Docker's options per command, long and short forms (those berth also takes are simply matched first). */
 const dockerOptions: Readonly<Record<string, readonly string[]>> = {
