@@ -225,13 +225,13 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
     const result = await thread.close(plan.summary);
     card.state = outcome;
     card.status = text || (outcome === "cancelled" ? "Stopped." : "Ended.");
-    const note = fullLogNote(result);
-    card.note = resumed ? [resumedNote(resumed.lines), note].filter(Boolean).join(" ") : note;
+    const noteNow = () => [resumed && resumedNote(resumed.lines), fullLogNote(result)].filter(Boolean).join(" ") || undefined;
+    card.note = noteNow();
     await showCard(true);
     if (result.uploadPending) {
       await result.uploadPending;
       // The card said "full log pending"; now it says whether the upload landed (or why berth gave up).
-      card.note = resumed ? [resumedNote(resumed.lines), fullLogNote(result)].filter(Boolean).join(" ") : fullLogNote(result);
+      card.note = noteNow();
       await showCard(true);
     }
     if (!(await deps.jobs.finish(plan.id, outcome, exitCode, card.status))) {

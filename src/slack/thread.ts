@@ -157,6 +157,13 @@ export function createThread(options: ThreadOptions) {
       },
     );
 
+  /** Posts one reply as the thread's only call in flight (replies land in order). */
+  const say = async (text: string): Promise<void> => {
+    inFlight = postText(text);
+    await inFlight;
+    inFlight = undefined;
+  };
+
   /** Sends the buffered lines as one reply; only one reply is in flight at a time. */
   const flush = async (): Promise<void> => {
     if (timer) clearTimeout(timer);
@@ -168,14 +175,12 @@ export function createThread(options: ThreadOptions) {
     bufferChars = 0;
     if (result.messages + result.failedPosts >= maxMessages - 1) {
       result.capped = true;
-      inFlight = postText(
+      await say(
         `:scissors: This thread has reached berth's limit of ${maxMessages} messages. The rest of the output goes to the full log, uploaded here when the job ends; the card shows the latest lines.`,
       );
     } else {
-      inFlight = postText(codeBlock(lines, chunkChars + 8));
+      await say(codeBlock(lines, chunkChars + 8));
     }
-    await inFlight;
-    inFlight = undefined;
   };
 
   /** Says once in the thread (even a full one) that the spool failed: the operator's fix is in it. */
@@ -184,9 +189,7 @@ export function createThread(options: ThreadOptions) {
     if (text === undefined) return;
     untoldFault = undefined;
     await flush();
-    inFlight = postText(text);
-    await inFlight;
-    inFlight = undefined;
+    await say(text);
   };
 
   /** Returns a promise only when the spool is flushed, so the per-line path allocates none otherwise. */
@@ -248,9 +251,7 @@ export function createThread(options: ThreadOptions) {
     async preface(texts: readonly string[]): Promise<void> {
       await flush();
       for (const text of texts) {
-        inFlight = postText(text);
-        await inFlight;
-        inFlight = undefined;
+        await say(text);
         prefaced++;
       }
     },
@@ -259,9 +260,7 @@ export function createThread(options: ThreadOptions) {
       await flush();
       if (!result.capped) {
         // Notices quote engines and Azure (errors, warnings): their markup is shown, never acted on.
-        inFlight = postText(neutralizeMrkdwn(text));
-        await inFlight;
-        inFlight = undefined;
+        await say(neutralizeMrkdwn(text));
       }
     },
     /**
@@ -274,16 +273,12 @@ export function createThread(options: ThreadOptions) {
       await flushSpool();
       await tellFault();
       if (drainNote !== undefined && result.drained > 0 && !result.capped) {
-        inFlight = postText(neutralizeMrkdwn(`${drainNote} (${result.drained.toLocaleString("en")} more lines)`));
-        await inFlight;
-        inFlight = undefined;
+        await say(neutralizeMrkdwn(`${drainNote} (${result.drained.toLocaleString("en")} more lines)`));
       }
       if (result.unspooled > 0) {
-        inFlight = postText(
+        await say(
           `:warning: ${result.unspooled.toLocaleString("en")} of ${result.lines.toLocaleString("en")} lines could not be written to berth's disk (${result.spoolError}): they are missing from the full log.`,
         );
-        await inFlight;
-        inFlight = undefined;
       }
       // Notices alone (a host being made, a stream with no output) are all in the thread already: no empty file.
       const wanted =

@@ -95,18 +95,13 @@ context: job \`j-1a2b3c\` · host local · 1 line · 1.0 s`,
   );
 });
 
+/** A running job's card for `summary`. */
+const runningCard = (summary: string) =>
+  renderCard({ jobId: "j-1", summary, userId: "U0OPER", host: "local", state: "running", status: "Running", lines: 0, elapsedMs: 0 });
+
 test("a job card's title shows the command shell-quoted, as it can be sent again", () => {
   const summary = `run ${quoteArgs(["busybox:1", "sh", "-c", "for i in 1 2 3; do echo $i; done"])} on local`;
-  const card = renderCard({
-    jobId: "j-1",
-    summary,
-    userId: "U0OPER",
-    host: "local",
-    state: "running",
-    status: "Running",
-    lines: 0,
-    elapsedMs: 0,
-  });
+  const card = runningCard(summary);
   assert.equal(
     card.blocks[0]?.type === "section" && card.blocks[0].text?.text,
     ":arrow_forward: *run busybox:1 sh -c 'for i in 1 2 3; do echo $i; done' on local* · <@U0OPER>",
@@ -117,16 +112,7 @@ test("a job card's title shows the command shell-quoted, as it can be sent again
 test("a long command's title is cut with an ellipsis; the full command, every character, goes in the thread", () => {
   const script = Array.from({ length: 400 }, (_, i) => `echo 'step ${i}' && echo "<${i}>"`).join("; ");
   const summary = `run ${quoteArgs(["busybox:1", "sh", "-c", script])} on local`;
-  const card = renderCard({
-    jobId: "j-1",
-    summary,
-    userId: "U0OPER",
-    host: "local",
-    state: "running",
-    status: "Running",
-    lines: 0,
-    elapsedMs: 0,
-  });
+  const card = runningCard(summary);
   const headline = card.blocks[0]?.type === "section" ? (card.blocks[0].text?.text ?? "") : "";
   assert.match(headline, /^:arrow_forward: \*run busybox:1 sh -c 'echo '\\''step 0'\\'' .*… \(full command in thread\)\* · <@U0OPER>$/);
   assert.ok(headline.length < 500, `${headline.length} characters`);
