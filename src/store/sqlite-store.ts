@@ -192,6 +192,7 @@ function migrate(db: DatabaseSync): void {
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<StorePort> {
   const { dataDir } = options;
   const clock = options.clock ?? Date.now;
+  // `:memory:` is SQLite's name for a database in memory (not an emoji code: nothing here is shown in Slack).
   const memory = dataDir === ":memory:";
   const path = memory ? ":memory:" : join(dataDir, "berth.db");
   let lock: DatabaseSync | undefined;
