@@ -33,6 +33,8 @@ export default defineCommand({
     { long: "private", type: "flag", help: "create: no public IP; berth reaches it inside the virtual network" },
   ],
   interspersed: true,
+  // `host extend` without a name: berth offers the hosts this person may act on here.
+  picks: (words) => words.length === 1 && ["extend", "rm"].includes(words[0] ?? ""),
   args: z
     .object({
       _: z.array(z.string()),

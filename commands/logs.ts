@@ -22,6 +22,8 @@ export default defineCommand({
     { ...hostOption },
   ],
   interspersed: true,
+  // Without a container, berth offers the ones this person may act on here.
+  picks: (words) => words.length === 0,
   args: z
     .object({
       _: positionals(["CONTAINER"]),

@@ -9,6 +9,8 @@ export default defineCommand({
   examples: ["restart api", "restart -H local worker-1"],
   options: [{ ...hostOption }],
   interspersed: true,
+  // Without a container, berth offers the ones this person may act on here.
+  picks: (words) => words.length === 0,
   args: z.object({ _: positionals(["CONTAINER"]), host: z.string().optional() }),
   toAction: ({ _: [container], host }) => ({
     kind: "container.restart",

@@ -36,6 +36,8 @@ export default defineCommand({
     { ...hostOption },
   ],
   interspersed: true,
+  // `service ps` without a name: berth offers the services this person may act on here.
+  picks: (words) => words.length === 1 && ["ps", "logs", "update", "rollback"].includes(words[0] ?? ""),
   args: z
     .object({
       _: z.array(z.string()),

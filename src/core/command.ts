@@ -28,33 +28,58 @@ export type CommandSpec<Args extends z.ZodType> = {
   interspersed: boolean;
   args: Args;
   toAction: (args: z.output<Args>) => Action;
+  /**
+   * True when the positional words typed leave out what the command acts on (a container, a service, a host), which is
+   * then added at the end: the pipeline offers the candidates as taps instead of a usage error (core/target-picker.ts).
+   */
+  picks?: (positionals: readonly string[]) => boolean;
 };
 
-export type Parsed = { ok: true; action: Action } | { ok: false; message: Message; usage?: Message | undefined };
+/**
+ * A parse that failed may name `fixes`: the whole command line's words as berth guesses they were meant (a command or
+ * option one typo away), offered as a tap instead of a retype (core/did-you-mean.ts).
+ */
+export type Parsed =
+  | { ok: true; action: Action }
+  | {
+      ok: false;
+      message: Message;
+      usage?: Message | undefined;
+      fixes?: readonly (readonly string[])[] | undefined;
+      /** The command with what it acts on added, when only that was left out (see CommandSpec.picks). */
+      complete?: ((target: string) => Parsed) | undefined;
+    };
 
-export type Command = Omit<CommandSpec<z.ZodType>, "args" | "toAction"> & {
+export type Command = Omit<CommandSpec<z.ZodType>, "args" | "toAction" | "picks"> & {
   parse(words: readonly string[]): Parsed;
 };
 
 /** Declares a command; the argument type stays inside the closure so the registry can hold any mix of commands. */
 export function defineCommand<Args extends z.ZodType>(spec: CommandSpec<Args>): Command {
-  const { args, toAction, ...meta } = spec;
+  const { args, toAction, picks, ...meta } = spec;
   const fail = (message: Message): Parsed => ({ ok: false, message, usage: usageOf(meta) });
-  return {
+  const command: Command = {
     ...meta,
     parse(words) {
       const argv = parseArgv(words, meta);
-      if (!argv.ok) return fail(argv.message);
+      if (!argv.ok) {
+        const fixes = argv.fixes?.map((fixed) => [meta.name, ...fixed]);
+        return { ...fail(argv.message), ...(fixes?.length && { fixes }) };
+      }
       const result = args.safeParse(argv.argv);
-      if (!result.success) return fail(describeIssues(result.error, meta));
+      if (!result.success) {
+        const failed = fail(describeIssues(result.error, meta));
+        return picks?.(argv.argv._) ? { ...failed, complete: (target) => command.parse([...words, target]) } : failed;
+      }
       const action = ActionSchema.safeParse(toAction(result.data));
       if (!action.success) return fail(describeIssues(action.error, meta));
       return { ok: true, action: action.data };
     },
   };
+  return command;
 }
 
-type ArgvResult = { ok: true; argv: Argv } | { ok: false; message: Message };
+type ArgvResult = { ok: true; argv: Argv } | { ok: false; message: Message; fixes?: string[][] };
 
 function parseArgv(words: readonly string[], cmd: Pick<CommandSpec<never>, "name" | "options" | "interspersed">): ArgvResult {
   const argv: Argv = { _: [] };
@@ -64,18 +89,20 @@ function parseArgv(words: readonly string[], cmd: Pick<CommandSpec<never>, "name
     if (o.type === "list") argv[o.long] = [...((argv[o.long] as string[] | undefined) ?? []), String(value)];
     else argv[o.long] = value;
   };
-  const unknown = (word: string): ArgvResult => {
+  /** `at`: where the unknown option is in `words` when it is a whole word (not one letter of `-fa`), with any `=value`. */
+  const unknown = (word: string, at?: { index: number; rest: string }): ArgvResult => {
     const docker = dockerOnlyOption(cmd.name, word);
     if (docker) return { ok: false, message: docker };
     const names = cmd.options.flatMap((o) => [`--${o.long}`, ...(o.short ? [`-${o.short}`] : [])]);
     const close = suggest(word, names).slice(0, 2);
+    const fixes = at ? close.map((c) => words.map((w, k) => (k === at.index ? `${c}${at.rest}` : w))) : [];
     const hint = close.length
       ? msg` Did you mean ${join(
           close.map((c) => [code(c)]),
           " or ",
         )}?`
       : [];
-    return { ok: false, message: msg`${code(cmd.name)} has no option ${code(word)}.${hint}` };
+    return { ok: false, message: msg`${code(cmd.name)} has no option ${code(word)}.${hint}`, ...(fixes.length && { fixes }) };
   };
   let optionsDone = false;
   for (let i = 0; i < words.length; i++) {
@@ -100,7 +127,7 @@ function parseArgv(words: readonly string[], cmd: Pick<CommandSpec<never>, "name
       const eq = word.indexOf("=");
       const name = eq === -1 ? word.slice(2) : word.slice(2, eq);
       const o = byLong.get(name);
-      if (!o) return unknown(eq === -1 ? word : word.slice(0, eq));
+      if (!o) return eq === -1 ? unknown(word, { index: i, rest: "" }) : unknown(word.slice(0, eq), { index: i, rest: word.slice(eq) });
       if (o.type === "flag") {
         const inline = eq === -1 ? undefined : word.slice(eq + 1);
         if (inline !== undefined && !/^(true|false)$/.test(inline)) {
@@ -118,7 +145,7 @@ function parseArgv(words: readonly string[], cmd: Pick<CommandSpec<never>, "name
     for (let k = 1; k < word.length; k++) {
       const letter = word[k] as string;
       const o = byShort.get(letter);
-      if (!o) return unknown(k === 1 ? word.slice(0, 2) : `-${letter}`);
+      if (!o) return k === 1 ? unknown(word.slice(0, 2), word.length === 2 ? { index: i, rest: "" } : undefined) : unknown(`-${letter}`);
       if (o.type === "flag") {
         argv[o.long] = true;
         continue;

@@ -3,6 +3,7 @@ import type { Action, Actor } from "./action.ts";
 import { type Approved, approvedCard, gate } from "./approvals.ts";
 import { auditDecision } from "./audit.ts";
 import { authorizeRequest } from "./authorize-request.ts";
+import { correctionChoices } from "./did-you-mean.ts";
 import { cardOf, type HandlerContext, handlerOf } from "./handlers.ts";
 import { resolveHostFor } from "./host-pick.ts";
 import { msg, tone } from "./message.ts";
@@ -10,6 +11,7 @@ import { parse } from "./parse.ts";
 import { type DispatchDeps, now, type Outcome, type Request, replyOutcome } from "./pipeline-types.ts";
 import { placeOf, subjectOf } from "./place.ts";
 import { authorize, type Subject } from "./policy.ts";
+import { closeTargets, pickTarget } from "./target-picker.ts";
 
 // The names the transports and tests import from the pipeline, wherever they live now.
 export { type Approved, type SweepResult, sweep } from "./approvals.ts";
@@ -23,8 +25,16 @@ export async function dispatch(req: Request, deps: DispatchDeps, signal: AbortSi
   const requestId = req.requestId ?? randomUUID();
   const parsed = req.parsed ?? parse(req.text, deps.registry);
   if (!parsed.ok) {
+    const picked = parsed.complete && (await pickTarget(parsed, req.actor, deps, signal, requestId));
+    if (picked) return picked;
     const text = parsed.usage ? msg`${parsed.message}\n${parsed.usage}` : parsed.message;
-    return replyOutcome(requestId, text, "ephemeral", "usage_error");
+    const choices = correctionChoices(parsed, deps.registry);
+    return {
+      type: "reply",
+      reply: { visibility: "ephemeral", text, ...(choices.length && { choices }) },
+      requestId,
+      result: "usage_error",
+    };
   }
   return dispatchAction(parsed.action, req.actor, deps, signal, requestId);
 }
@@ -71,6 +81,9 @@ export async function dispatchAction(
   }
   // No host could be chosen, yet the policy allows the action somewhere: say what is missing.
   if (where.type === "unresolved") return replyOutcome(requestId, msg`${where.message}`);
+  // A name that matches nothing exactly is answered with the close ones before any card or engine change.
+  const close = host && handler.target && (await closeTargets(action, host, { policy, subject, place }, deps, signal, requestId));
+  if (close) return close;
   if (decision.gate === "none") return handler.execute(action, context(host));
 
   const refusal = await handler.refusal?.(action, { cloud: deps.cloud, manifestHosts: deps.manifestHosts ?? [] });

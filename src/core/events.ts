@@ -1,4 +1,5 @@
 import type { LogLine } from "../engines/ports.ts";
+import type { Action } from "./action.ts";
 import type { Message, Tone } from "./message.ts";
 
 /** What berth says in an event or reply: structured parts that only the Slack renderer turns into markup. */
@@ -43,5 +44,11 @@ export type JobResume =
       timestamps?: boolean | undefined;
     };
 
+/**
+ * A follow-up the person taps instead of typing (a picked container, a corrected command, a named fix): the action it
+ * runs through the whole pipeline again, as whoever taps it. `label` is plain text, short (a button's face).
+ */
+export type Choice = { label: string; action: Action };
+
 /** A short answer to a command that is not a job; shown to the requester alone unless `visibility` is channel. */
-export type Reply = { visibility: "ephemeral" | "channel"; text: Text; tone?: Tone | undefined };
+export type Reply = { visibility: "ephemeral" | "channel"; text: Text; tone?: Tone | undefined; choices?: readonly Choice[] | undefined };

@@ -18,7 +18,12 @@ export function parse(text: string, registry: Registry): Parsed {
   }
   const tokens = tokenize(normalize(text));
   if (!tokens.ok) return { ok: false, message: [tokens.message] };
-  const [first, ...rest] = tokens.words;
+  return parseWords(tokens.words, registry);
+}
+
+/** Words already split (a command line as berth corrected it, say) → a typed Action, or why not. */
+export function parseWords(words: readonly string[], registry: Registry): Parsed {
+  const [first, ...rest] = words;
   if (first === undefined) {
     return { ok: false, message: msg`Tell berth what to do, for example ${commandLine("ps")} or ${commandLine("help")}.` };
   }
@@ -40,6 +45,7 @@ export function parse(text: string, registry: Registry): Parsed {
         ", ",
       )}.`,
       usage: msg`Usage: ${commandLine("help [COMMAND]")}`,
+      ...(close.length && { fixes: close.map((c) => [c, ...rest]) }),
     };
   }
   return command.parse(rest);

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import bolt, { type CustomRoute, type LogLevel, type webApi } from "@slack/bolt";
 import type { Actor } from "../core/action.ts";
 import { auditRefusal } from "../core/audit.ts";
+import { choiceValue } from "../core/choices.ts";
 import { type DispatchDeps, dispatch, dispatchAction, type Outcome } from "../core/dispatch.ts";
 import { msg, tone } from "../core/message.ts";
 import { parse } from "../core/parse.ts";
@@ -146,6 +147,7 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
     log,
     runJob: (plan) => runJob(plan, jobDeps),
     work,
+    choiceValue: (action, maxChars) => choiceValue(core, action, maxChars),
   });
 
   /** Delivers an outcome, then counts and logs how the request ended. */
@@ -224,7 +226,10 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
       await ack();
       acked(context);
       if (!(await deliveries.first(deliveryOf("click", body, context)))) return;
-      if (body.type !== "block_actions" || action.type !== "button") return;
+      if (body.type !== "block_actions") return;
+      // A choice among many is a menu: its value is the option picked.
+      const value = action.type === "button" ? action.value : action.type === "static_select" ? action.selected_option?.value : undefined;
+      if (value === undefined) return;
       // The workspace the click came through, and the clicker's own: in a channel shared with another organization
       // (Slack Connect) they differ for its guests, whom `users: ["*"]` does not cover.
       const origin = { teamId: body.team?.id ?? body.user.team_id, enterpriseId: body.enterprise?.id };
@@ -239,7 +244,7 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
       const requestId = crypto.randomUUID();
       // Before the button's value is read: reading a host choice uses it up, and it is not this clicker's to use.
       if (refusedForeign(origin, actor, { kind: "button", button: button.name }, requestId, respond)) return;
-      const typed = button.toAction(action.value ?? "");
+      const typed = button.toAction(value);
       const kind = typed?.kind ?? "stale_button";
       log("click", { requestId, kind, button: button.name, user: actor.userId, channel: actor.channelId });
       if (!typed) {

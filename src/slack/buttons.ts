@@ -1,4 +1,5 @@
 import { type Action, ActionSchema } from "../core/action.ts";
+import { chosenAction } from "../core/choices.ts";
 import { type DispatchDeps, pickedAction } from "../core/dispatch.ts";
 import { code, command, type Message, msg } from "../core/message.ts";
 import {
@@ -10,6 +11,7 @@ import {
   notifyRestartActionId,
   stopActionId,
 } from "./render.ts";
+import { choiceActionId } from "./render-choices.ts";
 
 /** One kind of button berth puts on its messages: how its value becomes a typed action, and what a stale one says. */
 export type Button = {
@@ -66,6 +68,13 @@ export function buttons(deps: Pick<DispatchDeps, "pendingActions">): readonly Bu
       false,
       msg`That button is not valid any more. Use ${command("host extend NAME")}.`,
     ),
+    {
+      actionId: new RegExp(`^${choiceActionId}:`),
+      name: choiceActionId,
+      toAction: (value) => chosenAction(deps, value),
+      onGateCard: false,
+      stale: msg`That choice is no longer open (berth restarted since, or another berth took the tap). Type the command again.`,
+    },
     button(notifyLogsActionId, carried, false, typeInstead("logs")),
     button(notifyRestartActionId, carried, false, typeInstead("restart")),
   ];

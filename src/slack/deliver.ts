@@ -1,6 +1,6 @@
-import type { Actor } from "../core/action.ts";
+import type { Action, Actor } from "../core/action.ts";
 import type { JobPlan, Outcome, SweepResult } from "../core/dispatch.ts";
-import type { Text } from "../core/events.ts";
+import type { Reply, Text } from "../core/events.ts";
 import { code, join, type Message, msg } from "../core/message.ts";
 import type { CommandOutcome } from "../metrics.ts";
 import type { PendingRecord, StorePort } from "../store/port.ts";
@@ -8,6 +8,7 @@ import { fit, slackLimits } from "./limits.ts";
 import { neutralizeMrkdwn } from "./mrkdwn-escape.ts";
 import type { Outbox } from "./outbox.ts";
 import { renderGateCard, renderGateOverflow, renderHostPicker, renderHostReminder, toMrkdwn } from "./render.ts";
+import { maxChoiceButtons, renderChoices } from "./render-choices.ts";
 import { type JobStart, slackError } from "./run-job.ts";
 import type { WorkQueue } from "./work-queue.ts";
 
@@ -28,6 +29,8 @@ export type DeliverDeps = {
   /** Posts a job's card and starts it (run-job.ts). */
   runJob: (plan: JobPlan) => Promise<JobStart>;
   work: Pick<WorkQueue, "keep">;
+  /** A choice's action as a value that fits `maxChars` (core/choices.ts). */
+  choiceValue: (action: Action, maxChars: number) => string;
 };
 
 const notInChannel = ["not_in_channel", "channel_not_found", "is_archived"];
@@ -73,6 +76,16 @@ export function createDeliver(deps: DeliverDeps) {
   const mrkdwn = (text: Text) => toMrkdwn(text, deps.slash);
   // Whatever the core composed is checked once more here: no special mention or link gets out under berth's name.
   const safe = (text: Text) => fit(neutralizeMrkdwn(mrkdwn(text), deps.usergroups()), slackLimits.textChars);
+
+  // Follow-ups are offered to the person who asked alone, whatever the reply's visibility: a tap runs as the tapper.
+  const withChoices = (reply: Reply) => {
+    const choices = reply.choices ?? [];
+    const max = choices.length <= maxChoiceButtons ? slackLimits.buttonValueChars : slackLimits.optionValueChars;
+    return renderChoices(
+      safe(reply.text),
+      choices.map((c) => ({ label: c.label, value: deps.choiceValue(c.action, max) })),
+    );
+  };
 
   /**
    * Renders a pipeline outcome into Slack. `fromCard` is set when a button on a gate card was clicked. Resolves false
@@ -127,6 +140,8 @@ export function createDeliver(deps: DeliverDeps) {
       return;
     }
     if (o.type === "reply") {
+      if (o.reply.choices?.length)
+        return void (await respond({ response_type: "ephemeral", replace_original: false, ...withChoices(o.reply) }));
       if (o.reply.visibility === "ephemeral") return void (await ephemeral(o.reply.text));
       try {
         await outbox.post(actor.channelId, { text: safe(o.reply.text) });

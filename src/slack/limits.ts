@@ -14,6 +14,12 @@ export const slackLimits = {
   headerChars: 150,
   buttonTextChars: 75,
   buttonValueChars: 2000,
+  /** Block Kit: buttons in one actions block are at most 25; a static select offers at most 100 options. */
+  actionsElements: 25,
+  selectOptions: 100,
+  /** An option's text is at most 75 characters and its value at most 150. */
+  optionTextChars: 75,
+  optionValueChars: 150,
   contextElements: 10,
   /** chat.postMessage: about one message per second per channel (we leave a little margin). */
   postSpacingPerChannelMs: 1050,

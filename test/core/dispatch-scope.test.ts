@@ -121,9 +121,10 @@ test("service rollback to a previous image outside the allow-list is refused, na
     text(outcome),
     /A rollback of `web` would bring back its previous image\. The image `evil\/miner:1` is not on berth's image allow-list \(allowed: `busybox:\*`\)\..*`\/berth service update --image IMAGE web`/,
   );
+  // The one read before: whether `web` is a service there at all (a name matching none is answered with close ones).
   assert.deepEqual(
     engine.calls.map((c) => c.method),
-    ["previousServiceImage"],
+    ["services", "previousServiceImage"],
   );
   assert.deepEqual(
     (await store.audit.all()).map((r) => [r.decision, r.rule]),

@@ -87,10 +87,14 @@ const channels: { channelId: string; channelName?: string }[] = [
 ];
 
 /**
- * The one engine touch a gated request makes before anyone decided: dispatch's preview resolves the host and asks
- * its engine for OS and version to show on the card. Everything else must wait for the decision.
+ * The engine touches a gated request makes before anyone decided: dispatch's preview resolves the host and asks its
+ * engine for OS and version to show on the card, and a name that matches nothing exactly is answered with the close
+ * ones before any card (a list of berth's containers or services: reads only). Everything else must wait.
  */
-const PREVIEW_PROBE: ReadonlySet<string> = new Set(["engine()", "info"]);
+const PREVIEW_PROBE: ReadonlySet<string> = new Set(["engine()", "info", "list", "services"]);
+
+/** The reads a command that left out its container may lead to: the picker's listing, a `ps` of its own. */
+const PICKER_READS: ReadonlySet<string> = new Set(["engine()", "list", "services"]);
 
 type Touch = { host: string; what: string; auditLength: number };
 
@@ -395,6 +399,7 @@ const seen = {
   ranAtOnce: 0,
   previews: 0,
   grants: 0,
+  picked: 0,
 };
 
 /** Sends one message through `dispatch`, runs any job to its end, and checks the engine against the audit log. */
@@ -425,7 +430,9 @@ async function send(w: Awaited<ReturnType<typeof world>>, actor: Actor, text: st
     assert.ok(last, `engine touched (${t.what} on ${t.host}) with no decision audited for ${owner}\n${log()}`);
     assert.equal(last.decision, "allow", `engine touched (${t.what}) after a deny for ${owner}\n${log()}`);
     if (/; needs (confirm|approval) /.test(last.rule ?? "") && !before.some((r) => r.type === "approval" && r.decision === "allow")) {
-      assert.equal(outcome.type, "gate", `engine touched (${t.what}) for an undecided gated request\n${log()}`);
+      // Answered with close names instead of a card: a reply offering taps, after reads only.
+      const offered = outcome.type === "reply" && (outcome.reply.choices?.length ?? 0) > 0;
+      assert.ok(outcome.type === "gate" || offered, `engine touched (${t.what}) for an undecided gated request\n${log()}`);
       assert.ok(PREVIEW_PROBE.has(t.what), `a gated request touched the engine with ${t.what} before a decision\n${log()}`);
     }
   }
@@ -434,6 +441,17 @@ async function send(w: Awaited<ReturnType<typeof world>>, actor: Actor, text: st
   if (!parsed.ok) {
     seen.unparseable++;
     assert.equal(outcome.type, "reply", log());
+    if (parsed.complete && added.length) {
+      // A command that left out its container: the picker lists candidates as a `ps` of this person, audited as one.
+      seen.picked++;
+      assert.deepEqual(
+        added.map((r) => [r.type, (r.action as { kind: string }).kind, r.decision]),
+        [["decision", "container.list", "allow"]],
+        `a picker's listing must be one audited allow of container.list\n${log()}`,
+      );
+      for (const t of mine) assert.ok(PICKER_READS.has(t.what), `a picker touched the engine with ${t.what}\n${log()}`);
+      return outcome;
+    }
     assert.deepEqual(mine, [], `unparseable text reached the engine\n${log()}`);
     assert.deepEqual(added, [], `unparseable text reached the audit log\n${log()}`);
     return outcome;

@@ -40,7 +40,7 @@ export interface BlockActionOptions {
   /** The ts of the message (or ephemeral) whose button is clicked. */
   messageTs: string;
   actionId: string;
-  /** Defaults to the element's own value in the stored message. */
+  /** Defaults to the element's own value in the stored message. For a select, the value of the option picked. */
   value?: string;
   /** Defaults to the element's block's block_id. */
   blockId?: string;
@@ -105,8 +105,18 @@ export function buildBlockAction(ctx: PayloadContext, options: BlockActionOption
     action_ts: actionTs(),
   };
   if (found?.element.text !== undefined) action.text = found.element.text;
-  const value = options.value ?? found?.element.value;
-  if (value !== undefined) action.value = value;
+  if (action.type === "static_select") {
+    // Slack sends the option picked (text and value) and no `value` of its own; only an offered option can be picked.
+    const offered = Array.isArray(found?.element.options) ? found.element.options.filter(isJsonObject) : [];
+    const picked = offered.find((o) => o.value === options.value);
+    if (!picked)
+      throw new Error(`blockAction: the select "${options.actionId}" offers no option with value ${JSON.stringify(options.value)}`);
+    action.selected_option = picked;
+    if (found?.element.placeholder !== undefined) action.placeholder = found.element.placeholder;
+  } else {
+    const value = options.value ?? found?.element.value;
+    if (value !== undefined) action.value = value;
+  }
   if (found?.element.style !== undefined) action.style = found.element.style;
 
   const user = ws.users.get(userId);

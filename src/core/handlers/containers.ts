@@ -46,6 +46,7 @@ export const run: Handler<"container.run"> = {
 
 export const logs: Handler<"container.logs"> = {
   runs: "job",
+  target: { of: "container", state: "any" },
   summary: logsSummary,
   preview: containerPreview,
   execute: engineJob(containerLogs, logsSummary),
@@ -54,6 +55,7 @@ export const logs: Handler<"container.logs"> = {
 
 export const exec: Handler<"container.exec"> = {
   runs: "job",
+  target: { of: "container", state: "running" },
   summary: execSummary,
   preview: (a) => [msg`${strong("Container:")} ${code(a.container)}`, msg`${strong("Command:")} ${code(quoteArgs(a.cmd))}`],
   execute: engineJob(containerExec, execSummary),
@@ -70,6 +72,7 @@ export const list: Handler<"container.list"> = {
 
 export const inspect: Handler<"container.inspect"> = {
   runs: "reply",
+  target: { of: "container", state: "any" },
   summary: plainSummary,
   preview: containerPreview,
   execute: answered(containerInspect),
@@ -78,6 +81,7 @@ export const inspect: Handler<"container.inspect"> = {
 
 export const stop: Handler<"container.stop"> = {
   runs: "reply",
+  target: { of: "container", state: "running" },
   summary: plainSummary,
   preview: containerPreview,
   execute: answered(containerStop),
@@ -86,6 +90,7 @@ export const stop: Handler<"container.stop"> = {
 
 export const start: Handler<"container.start"> = {
   runs: "reply",
+  target: { of: "container", state: "stopped" },
   summary: plainSummary,
   preview: containerPreview,
   execute: answered(containerStart),
@@ -94,6 +99,7 @@ export const start: Handler<"container.start"> = {
 
 export const restart: Handler<"container.restart"> = {
   runs: "reply",
+  target: { of: "container", state: "any" },
   summary: plainSummary,
   preview: containerPreview,
   execute: answered(containerRestart),
@@ -102,6 +108,7 @@ export const restart: Handler<"container.restart"> = {
 
 export const remove: Handler<"container.remove"> = {
   runs: "reply",
+  target: { of: "container", state: "any" },
   summary: (a, host) => `rm${a.force ? " -f" : ""} ${a.container} on ${host}`,
   preview: (a) => [msg`${strong("Container:")} ${code(a.container)}${a.force ? " (forced, even if running)" : ""}`],
   execute: answered(containerRemove),

@@ -21,6 +21,12 @@ export type HandlerContext = {
   resume: (approved: Approved) => Promise<Outcome>;
 };
 
+/**
+ * What an action acts on, where a person can be offered candidates instead of typing a name (core/target-picker.ts):
+ * berth's containers (in the state the action needs) or Swarm services on the action's host.
+ */
+export type Target = { of: "container"; state: "running" | "stopped" | "any" } | { of: "service" };
+
 /** What a handler may read to preview a gated request: the policy's limits, and the Azure hosts berth made. */
 export type PreviewContext = { policy: Policy; cloud: ProvisionDeps | undefined };
 
@@ -41,6 +47,8 @@ export type Handler<K extends ActionKind> = {
   preview(action: ActionOf<K>, c: PreviewContext): Message[] | Promise<Message[]>;
   /** Why it cannot go ahead whatever anyone confirms; asked before a card is shown, so nobody confirms the impossible. */
   refusal?(action: ActionOf<K>, c: Pick<DispatchDeps, "cloud" | "manifestHosts">): Promise<Message | undefined>;
+  /** What it acts on, when candidates can be offered (a picker, or "did you mean" for a name that matches none). */
+  target?: Target | undefined;
   /** Carries out the authorized, audited action. */
   execute(action: ActionOf<K>, c: HandlerContext): Promise<Outcome>;
   /**

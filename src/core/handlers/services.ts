@@ -27,6 +27,7 @@ export const list: Handler<"service.list"> = {
 
 export const ps: Handler<"service.ps"> = {
   runs: "reply",
+  target: { of: "service" },
   summary: plainSummary,
   preview: noPreview,
   execute: answered(servicePs),
@@ -35,6 +36,7 @@ export const ps: Handler<"service.ps"> = {
 
 export const logs: Handler<"service.logs"> = {
   runs: "job",
+  target: { of: "service" },
   summary: logsSummary,
   preview: noPreview,
   execute: engineJob(serviceLogs, logsSummary),
@@ -52,6 +54,7 @@ export const scale: Handler<"service.scale"> = {
 
 export const update: Handler<"service.update"> = {
   runs: "job",
+  target: { of: "service" },
   summary: updateSummary,
   preview: (a) => [msg`${strong("Service:")} ${code(a.service)}`, msg`${strong("New image:")} ${code(a.image)}`],
   execute: engineJob(serviceChange, updateSummary),
@@ -60,6 +63,7 @@ export const update: Handler<"service.update"> = {
 
 export const rollback: Handler<"service.rollback"> = {
   runs: "job",
+  target: { of: "service" },
   summary: rollbackSummary,
   preview: (a) => [msg`${strong("Service:")} ${code(a.service)} → its previous spec`],
   async execute(a, c) {
