@@ -29,13 +29,15 @@ export function corrections(parsed: Parsed, registry: Registry, depth = maxDepth
 
 /** What a person is shown of a command line: shell-quoted, with `-e NAME=value` values hidden as they are on cards. */
 export function shownLine(words: readonly string[]): string {
-  const masked = words.map((w, i) => {
-    const prev = words[i - 1];
-    if ((prev === "-e" || prev === "--env") && /^[A-Za-z_][A-Za-z0-9_]*=./s.test(w)) return w.replace(/=.*/s, "=…");
-    const inline = /^(--env=|-e)([A-Za-z_][A-Za-z0-9_]*)=./s.exec(w);
-    return inline ? `${inline[1]}${inline[2]}=…` : w;
-  });
-  return quoteArgs(masked);
+  return words
+    .map((w, i) => {
+      const prev = words[i - 1];
+      // Shown as is, not quoted: it is not meant to be copied, and "…" would otherwise be quoted.
+      if ((prev === "-e" || prev === "--env") && /^[A-Za-z_][A-Za-z0-9_]*=./s.test(w)) return w.replace(/=.*/s, "=…");
+      const inline = /^(--env=|-e)([A-Za-z_][A-Za-z0-9_]*)=./s.exec(w);
+      return inline ? `${inline[1]}${inline[2]}=…` : quoteArgs([w]);
+    })
+    .join(" ");
 }
 
 /** The corrections as taps: "Run: logs -f api". */
