@@ -20,11 +20,8 @@ export function corrections(parsed: Parsed, registry: Registry, depth = maxDepth
     const again = parseWords(words, registry);
     return again.ok ? [{ words, action: again.action }] : corrections(again, registry, depth - 1);
   });
-  const seen = new Set<string>();
-  return found.filter((c) => {
-    const key = c.words.join("\u0000");
-    return seen.has(key) ? false : (seen.add(key), true);
-  });
+  const byLine = new Map(found.map((c) => [c.words.join("\u0000"), c]));
+  return [...byLine.values()];
 }
 
 /** What a person is shown of a command line: shell-quoted, with `-e NAME=value` values hidden as they are on cards. */
