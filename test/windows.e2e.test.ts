@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { cardText, eventually, findCard, isFinished, startBerth } from "./support/berth-harness.ts";
-import { SEED, SlackFake } from "./support/slack-fake.ts";
+import { blockAction, SEED, SlackFake } from "./support/slack-fake.ts";
 import { startWindowsEngine, type WindowsEngine } from "./support/windows-engine-fake.ts";
 
 // Windows hosts from Slack. No Windows engine can run here, so `win` is the recorded-response fake of a Windows
@@ -39,6 +39,9 @@ after(async () => {
   await win?.close();
 });
 
+type Button = { action_id: string; value: string; text: { text: string } };
+const buttonsOf = (e: { blocks?: unknown[] }): Button[] =>
+  (e.blocks ?? []).flatMap((b) => ((b as { type?: string }).type === "actions" ? (b as { elements: Button[] }).elements : []));
 const textOf = (r: { body: unknown }) => String((r.body as { text?: unknown }).text ?? "");
 const finished = (summary: string) =>
   eventually(`the finished card of "${summary}"`, () => {
@@ -56,15 +59,37 @@ test("hosts shows the Windows host's build and isolation modes next to the Linux
   assert.match(textOf(reply), /\*local\* .* — linux /);
 });
 
-test("a process-isolated 1809 image on a 2022 host is refused before anything is created, with both fixes", async () => {
+test("a process-isolated 1809 image on a 2022 host is refused before any card, with both fixes as taps", async () => {
   const before = win.requests.filter((r) => r.method === "POST" && r.path.includes("/containers/create")).length;
+  const seen = fake.ephemerals(SEED.operator).length;
   await berth.command("run -H win mcr.microsoft.com/windows/nanoserver:1809 cmd /c echo hi");
-  const card = await finished("nanoserver:1809 cmd /c echo hi on win");
-  assert.match(cardText(card), /Windows Server 2019 \(17763\).*Windows Server 2022 \(20348\)/);
-  assert.match(cardText(card), /--isolation hyperv/);
-  assert.match(cardText(card), /ltsc2022/);
+  const refusal = await eventually("the refusal", () =>
+    fake
+      .ephemerals(SEED.operator)
+      .slice(seen)
+      .find((e) => e.text.includes("Nothing was run")),
+  );
+  assert.match(refusal.text, /Windows Server 2019 \(17763\).*Windows Server 2022 \(20348\)/);
+  assert.match(refusal.text, /--isolation hyperv/);
+  assert.match(refusal.text, /ltsc2022/);
+  const buttons = buttonsOf(refusal);
+  assert.deepEqual(
+    buttons.map((b) => b.text.text),
+    ["Retry with Hyper-V isolation", "Use mcr.microsoft.com/windows/nanoserver:ltsc2022"],
+  );
+  // One ephemeral answer: no card in the channel, nothing created on the host.
+  assert.equal(findCard(fake, SEED.incidentChannel, "nanoserver:1809 cmd /c echo hi on win"), undefined);
   const after = win.requests.filter((r) => r.method === "POST" && r.path.includes("/containers/create")).length;
   assert.equal(after, before, "no container was created on the Windows host");
+
+  // The Hyper-V fix, tapped: it runs through the pipeline as the tapper, now with Hyper-V isolation.
+  const hyperv = buttons[0] as (typeof buttons)[number];
+  await blockAction(fake, { url: berth.url, messageTs: refusal.ts, actionId: hyperv.action_id, value: hyperv.value });
+  const card = await finished("nanoserver:1809 cmd /c echo hi on win");
+  assert.match(cardText(card), /Exited with code 0/);
+  const create = win.requests.filter((r) => r.method === "POST" && r.path.includes("/containers/create")).at(-1);
+  assert.ok(create, "a create request reached the Windows engine");
+  assert.equal((create.body as { HostConfig?: { Isolation?: string } }).HostConfig?.Isolation, "hyperv");
 });
 
 test("the same image with --isolation hyperv runs, and the engine is asked for Hyper-V isolation", async () => {
@@ -76,8 +101,15 @@ test("the same image with --isolation hyperv runs, and the engine is asked for H
   assert.equal((create.body as { HostConfig?: { Isolation?: string } }).HostConfig?.Isolation, "hyperv");
 });
 
-test("a Linux image on the Windows host is refused with what to do instead", async () => {
+test("a Linux image on the Windows host is refused with what to do instead, before any card", async () => {
+  const seen = fake.ephemerals(SEED.operator).length;
   await berth.command("run -H win busybox:1 echo hi");
-  const card = await finished("run busybox:1 echo hi on win");
-  assert.match(cardText(card), /Linux image and host win runs Windows containers; pick a Linux host with -H or a Windows image/);
+  const refusal = await eventually("the refusal", () =>
+    fake
+      .ephemerals(SEED.operator)
+      .slice(seen)
+      .find((e) => e.text.includes("Nothing was run")),
+  );
+  assert.match(refusal.text, /Linux image and host win runs Windows containers; pick a Linux host with -H or a Windows image/);
+  assert.equal(findCard(fake, SEED.incidentChannel, "run busybox:1 echo hi on win"), undefined);
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Action, Actor } from "./action.ts";
 import { type Approved, approvedCard, gate } from "./approvals.ts";
-import { auditDecision } from "./audit.ts";
+import { auditDecision, auditOutcome } from "./audit.ts";
 import { authorizeRequest } from "./authorize-request.ts";
 import { correctionChoices } from "./did-you-mean.ts";
 import { cardOf, type HandlerContext, handlerOf } from "./handlers.ts";
@@ -84,12 +84,45 @@ export async function dispatchAction(
   // A name that matches nothing exactly is answered with the close ones before any card or engine change.
   const close = host && handler.target && (await closeTargets(action, host, { policy, subject, place }, deps, signal, requestId));
   if (close) return close;
+  const refused = host && (await precheck(action, host, actor, deps, signal, requestId));
+  if (refused) return refused;
   if (decision.gate === "none") return handler.execute(action, context(host));
 
   const refusal = await handler.refusal?.(action, { cloud: deps.cloud, manifestHosts: deps.manifestHosts ?? [] });
   if (refusal) return replyOutcome(requestId, refusal, "ephemeral", "refused");
   const card = await cardOf(action, place.host, policy, deps, signal);
   return gate(action, actor, place, decision, card, deps, requestId);
+}
+
+/** Reads can take a while on a slow host: past this, the request goes on and its own checks answer. */
+const precheckTimeoutMs = 5000;
+
+/** The handler's precheck (engine reads only), as a refusal with taps, audited as the request's outcome. */
+async function precheck(
+  action: Action,
+  host: string,
+  actor: Actor,
+  deps: DispatchDeps,
+  signal: AbortSignal,
+  requestId: string,
+): Promise<Outcome | undefined> {
+  const handler = handlerOf(action);
+  if (!handler.precheck) return undefined;
+  let refusal: Awaited<ReturnType<NonNullable<typeof handler.precheck>>>;
+  try {
+    refusal = await handler.precheck(action, {
+      engine: deps.engine(host),
+      host,
+      isolation: deps.hosts.settings?.[host]?.isolation,
+      signal: AbortSignal.any([signal, AbortSignal.timeout(precheckTimeoutMs)]),
+    });
+  } catch {
+    return undefined; // an engine that cannot answer now: the job says so on its card, as before
+  }
+  if (!refusal) return undefined;
+  await auditOutcome(deps, { requestId, actor, action, host, outcome: "refused before start" });
+  const reply = { visibility: "ephemeral" as const, text: refusal.text, ...(refusal.choices.length && { choices: refusal.choices }) };
+  return { type: "reply", reply, requestId, result: "refused" };
 }
 
 /**

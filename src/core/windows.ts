@@ -24,7 +24,12 @@ export type PlatformHost = {
 
 export type PlatformImage = { os: string; osVersion?: string | undefined };
 
-export type PlatformCheck = { ok: true; isolation: Isolation | undefined } | { ok: false; code: "INVALID" | "CONFLICT"; message: string };
+/** A change to the request that the refusal names as its fix: another isolation, or another image. */
+export type PlatformFix = { isolation: Isolation | "default" } | { image: string };
+
+export type PlatformCheck =
+  | { ok: true; isolation: Isolation | undefined }
+  | { ok: false; code: "INVALID" | "CONFLICT"; message: string; fixes: readonly PlatformFix[] };
 
 /** hcsshim osversion: the stable-ABI LTSC releases, ascending. */
 const ltsc2022 = 20348;
@@ -92,6 +97,7 @@ export function checkPlatform(
       return refuse(
         "INVALID",
         `${cap(hostName)} runs Linux containers, which support only the default isolation; drop --isolation ${explicit}, or pick a Windows host with -H.`,
+        [{ isolation: "default" }],
       );
     return { ok: true, isolation: undefined };
   }
@@ -103,7 +109,11 @@ export function checkPlatform(
   if (explicit && !host.isolations.includes(explicit)) {
     const others = host.isolations.filter((i) => i !== explicit);
     const instead = others.length ? `use --isolation ${others.join(" or ")}` : "pick another Windows host with -H";
-    return refuse("INVALID", `${cap(hostName)} does not offer ${label(explicit)} isolation; ${instead}.`);
+    return refuse(
+      "INVALID",
+      `${cap(hostName)} does not offer ${label(explicit)} isolation; ${instead}.`,
+      others.map((i) => ({ isolation: i })),
+    );
   }
   const isolation = explicit ?? host.defaultIsolation;
   const hostBuild = parseWindowsBuild(host.osBuild);
@@ -113,18 +123,24 @@ export function checkPlatform(
   const runs = `"${imageRef}" is built for ${releaseName(imageBuild.build)} and ${hostName} runs ${releaseName(hostBuild.build)}`;
   const tags = matchingTags(hostBuild);
   const useTag = tags.length ? `use ${suggestImage(imageRef, tags)}` : `use an image built for ${releaseName(hostBuild.build)}`;
+  const tagFixes = sameRepoTags(imageRef, tags).map((image) => ({ image }));
+  const hypervFix = host.isolations.includes("hyperv") ? [{ isolation: "hyperv" as const }] : [];
 
   if (imageBuild.build > hostBuild.build || imageBuild.major !== hostBuild.major || imageBuild.minor !== hostBuild.minor)
     // Hyper-V runs older builds only (§5.3): no isolation mode helps here.
     return refuse(
       "CONFLICT",
       `${runs}; a newer Windows image cannot run on an older host. ${cap(useTag)}, or pick a newer Windows host with -H.`,
+      tagFixes,
     );
   if (isolation === "hyperv") return { ok: true, isolation };
 
   if (!processCompatible(hostBuild, imageBuild)) {
     const fixes = [...(host.isolations.includes("hyperv") ? ["run it with --isolation hyperv"] : []), useTag];
-    return refuse("CONFLICT", `${runs}; process isolation needs a matching Windows build. ${cap(fixes.join(", or "))}.`);
+    return refuse("CONFLICT", `${runs}; process isolation needs a matching Windows build. ${cap(fixes.join(", or "))}.`, [
+      ...hypervFix,
+      ...tagFixes,
+    ]);
   }
   // Windows Server 2016 also needs the same revision (§5.3); hosts report theirs only sometimes.
   if (hostBuild.build === 14393 && hostBuild.revision !== undefined && imageBuild.revision !== undefined) {
@@ -136,14 +152,15 @@ export function checkPlatform(
       return refuse(
         "CONFLICT",
         `"${imageRef}" is ${imageBuild.build}.${imageBuild.revision} and ${hostName} runs ${hostBuild.build}.${hostBuild.revision}; Windows Server 2016 needs the same update in image and host under process isolation. ${cap(fixes.join(", or "))}.`,
+        hypervFix,
       );
     }
   }
   return { ok: true, isolation };
 }
 
-function refuse(code: "INVALID" | "CONFLICT", message: string): PlatformCheck {
-  return { ok: false, code, message };
+function refuse(code: "INVALID" | "CONFLICT", message: string, fixes: readonly PlatformFix[] = []): PlatformCheck {
+  return { ok: false, code, message, fixes };
 }
 
 /** Release tags whose images run on this host under process isolation, newest first. */
@@ -152,6 +169,13 @@ function matchingTags(host: WindowsBuild): string[] {
     .filter(([build, r]) => r.tags && processCompatible(host, { ...host, build, revision: undefined }))
     .sort(([a], [b]) => b - a)
     .flatMap(([, r]) => (r.tags ? [r.tags[0] ?? ""] : []));
+}
+
+/** The same repository at each release tag, when the ref's own tag is a release tag (else berth cannot name one). */
+function sameRepoTags(imageRef: string, tags: readonly string[]): string[] {
+  const at = imageRef.lastIndexOf(":");
+  const repo = at > imageRef.lastIndexOf("/") ? imageRef.slice(0, at) : undefined;
+  return repo && releaseTags.has(imageRef.slice(at + 1)) ? tags.map((t) => `${repo}:${t}`) : [];
 }
 
 /** `repo:ltsc2022` when the ref's own tag is a release tag (same image family), else "a :ltsc2022 image". */

@@ -87,11 +87,12 @@ const channels: { channelId: string; channelName?: string }[] = [
 ];
 
 /**
- * The engine touches a gated request makes before anyone decided: dispatch's preview resolves the host and asks its
- * engine for OS and version to show on the card, and a name that matches nothing exactly is answered with the close
- * ones before any card (a list of berth's containers or services: reads only). Everything else must wait.
+ * The engine touches a gated request makes before anyone decided, all reads: dispatch's preview resolves the host and
+ * asks its engine for OS and version to show on the card; a name that matches nothing exactly is answered with the
+ * close ones (a list of berth's containers or services); a run whose image is there is checked against the host's
+ * platform (nobody confirms the impossible). Everything else must wait.
  */
-const PREVIEW_PROBE: ReadonlySet<string> = new Set(["engine()", "info", "list", "services"]);
+const PREVIEW_PROBE: ReadonlySet<string> = new Set(["engine()", "info", "list", "services", "hasImage", "imagePlatform"]);
 
 /** The reads a command that left out its container may lead to: the picker's listing, a `ps` of its own. */
 const PICKER_READS: ReadonlySet<string> = new Set(["engine()", "list", "services"]);

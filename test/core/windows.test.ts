@@ -152,7 +152,12 @@ describe("effective isolation", () => {
 
   test("an isolation the host does not offer is refused as INVALID with the alternative", () => {
     const r = checkPlatform(win10, { os: "windows", osVersion: images.ws2019.osVersion }, "process", images.ws2019.ref);
-    assert.deepEqual(r, { ok: false, code: "INVALID", message: "Host win10 does not offer process isolation; use --isolation hyperv." });
+    assert.deepEqual(r, {
+      ok: false,
+      code: "INVALID",
+      message: "Host win10 does not offer process isolation; use --isolation hyperv.",
+      fixes: [{ isolation: "hyperv" }],
+    });
     const noHyperv = { ...hosts.ws2022, isolations: ["process"] as const };
     const r2 = checkPlatform(noHyperv, { os: "windows", osVersion: images.ws2022.osVersion }, "hyperv", images.ws2022.ref);
     assert.equal(r2.ok, false);
@@ -173,6 +178,8 @@ describe("messages", () => {
       code: "CONFLICT",
       message:
         '"mcr.microsoft.com/windows/nanoserver:1809" is built for Windows Server 2019 (17763) and host ws2022 runs Windows Server 2022 (20348); process isolation needs a matching Windows build. Run it with --isolation hyperv, or use "mcr.microsoft.com/windows/nanoserver:ltsc2022".',
+      // The fixes the message names, as changes a button can make.
+      fixes: [{ isolation: "hyperv" }, { image: "mcr.microsoft.com/windows/nanoserver:ltsc2022" }],
     });
   });
 
@@ -190,6 +197,8 @@ describe("messages", () => {
     const r2 = checkPlatform(hosts.ws2025, { os: "windows", osVersion: "10.0.17763.1" }, "process", "registry.example.com/app:2.1");
     assert.equal(r2.ok, false);
     if (!r2.ok) assert.match(r2.message, /Run it with --isolation hyperv, or use a :ltsc2025 or :ltsc2022 image\.$/);
+    // A tag berth cannot name for this repository is no button; Hyper-V is.
+    if (!r2.ok) assert.deepEqual(r2.fixes, [{ isolation: "hyperv" }]);
   });
 
   test("Hyper-V with a newer image is refused, with no isolation fix offered", () => {
@@ -212,6 +221,7 @@ describe("Linux and Windows cross cases", () => {
       ok: false,
       code: "CONFLICT",
       message: '"busybox:1" is a Linux image and host ws2022 runs Windows containers; pick a Linux host with -H or a Windows image.',
+      fixes: [],
     });
   });
 
@@ -220,6 +230,7 @@ describe("Linux and Windows cross cases", () => {
       ok: false,
       code: "CONFLICT",
       message: `"${images.ws2022.ref}" is a Windows image and host lin1 runs Linux containers; pick a Windows host with -H or a Linux image.`,
+      fixes: [],
     });
   });
 
@@ -233,6 +244,7 @@ describe("Linux and Windows cross cases", () => {
           r.message,
           new RegExp(`only the default isolation; drop --isolation ${isolation}, or pick a Windows host with -H\\.$`),
         );
+        assert.deepEqual(r.fixes, [{ isolation: "default" }]);
       }
     }
     assert.deepEqual(checkPlatform(linux, { os: "linux" }, "default", "busybox:1"), { ok: true, isolation: undefined });

@@ -4,6 +4,7 @@ import { containerExec, containerLogs, runContainer } from "../execute.ts";
 import { code, join, type Message, msg, strong } from "../message.ts";
 import { containerLimits } from "../policy.ts";
 import { containerInspect, containerList, containerRemove, containerRestart, containerStart, containerStop } from "../reply.ts";
+import { runPrecheck } from "../run-precheck.ts";
 import { quoteArgs } from "../shell-quote.ts";
 import { answered, engineJob } from "./execution.ts";
 import { containerPreview, type Handler, noPreview, plainSummary } from "./handler.ts";
@@ -39,6 +40,7 @@ export const run: Handler<"container.run"> = {
     );
     return lines;
   },
+  precheck: runPrecheck,
   execute: engineJob(runContainer, runSummary),
   // A named container can be removed again; an unnamed one's name is only known once it runs.
   inverse: (a) => (a.name ? { kind: "container.remove", host: a.host, container: a.name, force: true } : undefined),

@@ -1,6 +1,8 @@
 import type { ProvisionDeps } from "../../cloud/provision.ts";
+import type { ContainerEngine, Isolation } from "../../engines/ports.ts";
 import type { Action, ActionKind, ActionOf, Actor } from "../action.ts";
 import type { Approved } from "../approvals.ts";
+import type { Choice } from "../events.ts";
 import { code, type Message, msg, type Part, strong } from "../message.ts";
 import type { DispatchDeps, Outcome } from "../pipeline-types.ts";
 import { type Policy, type Subject, safeRegExp } from "../policy.ts";
@@ -27,6 +29,12 @@ export type HandlerContext = {
  */
 export type Target = { of: "container"; state: "running" | "stopped" | "any" } | { of: "service" };
 
+/** What a precheck may read: the host's engine, its manifest isolation, within a bounded time. */
+export type PrecheckContext = { engine: ContainerEngine; host: string; isolation: Isolation | undefined; signal: AbortSignal };
+
+/** A refusal found before any card: what is wrong, and the fixes it names as taps (each a whole action). */
+export type Refusal = { text: Message; choices: readonly Choice[] };
+
 /** What a handler may read to preview a gated request: the policy's limits, and the Azure hosts berth made. */
 export type PreviewContext = { policy: Policy; cloud: ProvisionDeps | undefined };
 
@@ -47,6 +55,11 @@ export type Handler<K extends ActionKind> = {
   preview(action: ActionOf<K>, c: PreviewContext): Message[] | Promise<Message[]>;
   /** Why it cannot go ahead whatever anyone confirms; asked before a card is shown, so nobody confirms the impossible. */
   refusal?(action: ActionOf<K>, c: Pick<DispatchDeps, "cloud" | "manifestHosts">): Promise<Message | undefined>;
+  /**
+   * Why it cannot go ahead, found with engine reads only (the host's OS, an image already there) after the allow was
+   * audited and before any card or gate: one answer to the requester, nothing posted in the channel.
+   */
+  precheck?(action: ActionOf<K>, c: PrecheckContext): Promise<Refusal | undefined>;
   /** What it acts on, when candidates can be offered (a picker, or "did you mean" for a name that matches none). */
   target?: Target | undefined;
   /** Carries out the authorized, audited action. */
