@@ -123,7 +123,13 @@ const gateStrength = { none: 0, confirm: 1, approval: 2 } as const satisfies Rec
  * one of them needs, once for all of them.
  */
 function authorizeEach(policy: Policy, subject: Subject, action: ContainersAction, place: Place, now: number): Decision {
-  const decided = eachContainer(action).map((one) => ({ name: one.container, decision: authorizeOne(policy, subject, one, place, now) }));
+  return allOrNothing(
+    eachContainer(action).map((one) => ({ name: one.container, decision: authorizeOne(policy, subject, one, place, now) })),
+  );
+}
+
+/** One decision from each container's: refused if any one is (naming which, grouped by why), else the strongest gate. */
+export function allOrNothing(decided: readonly { name: string; decision: Decision }[]): Decision {
   const refusals = new Map<string, { names: string[]; rule: string; reason: Message }>();
   for (const { name, decision } of decided) {
     if (decision.allow) continue;
