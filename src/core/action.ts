@@ -264,11 +264,11 @@ export type ContainersAction = ActionOf<"container.stop" | "container.start" | "
 
 /** Whether the action names more than one container. */
 export function namesSeveral(action: Action): action is ContainersAction & { more: string[] } {
-  return "more" in action && action.more !== undefined && action.more.length > 0;
+  return "more" in action && action.more !== undefined && containersOf(action).length > 1;
 }
 
 /** Every container the action names, in the order typed, each once. */
-export function containersOf(action: ContainersAction): string[] {
+export function containersOf(action: { container: string; more?: readonly string[] | undefined }): string[] {
   return [...new Set([action.container, ...(action.more ?? [])])];
 }
 

@@ -48,7 +48,8 @@ export function answeredEach<K extends ContainersAction["kind"]>(one: Answer<K>)
       if (o.result === "failed") deps.log?.("command failed", { requestId, err: o.error, kind: several.kind, container: o.name });
     await auditOutcome(deps, { requestId, actor, action, host, outcome: eachAuditOutcome(outcomes), approver: c.approval?.approver });
     const reply = eachReply(several, outcomes, { actor, host });
-    return { type: "reply", reply, requestId, ...(reply.visibility === "ephemeral" && { result: "failed" as const }) };
+    const failed = reply.visibility === "ephemeral" && outcomes.some((o) => o.result === "failed");
+    return { type: "reply", reply, requestId, ...(failed && { result: "failed" as const }) };
   };
 }
 

@@ -1,5 +1,5 @@
 import type { ProvisionDeps } from "../../cloud/provision.ts";
-import type { Action, ActionKind, ActionOf, Actor } from "../action.ts";
+import { type Action, type ActionKind, type ActionOf, type Actor, containersOf } from "../action.ts";
 import type { Approved } from "../approvals.ts";
 import { code, join, type Message, msg, type Part, strong } from "../message.ts";
 import type { DispatchDeps, Outcome } from "../pipeline-types.ts";
@@ -56,7 +56,7 @@ export const containerPreview = (action: { container: string; more?: readonly st
 
 /** The containers' names, then `note` (how it will be done: "forced, even if running"). */
 export function containersPreview(action: { container: string; more?: readonly string[] | undefined }, note: string): Message[] {
-  const names = [...new Set([action.container, ...(action.more ?? [])])];
+  const names = containersOf(action);
   if (names.length === 1) return [msg`${strong("Container:")} ${code(action.container)}${note}`];
   return [
     msg`${strong(`Containers (${names.length}):`)} ${join(
@@ -71,7 +71,7 @@ export const noPreview = (): Message[] => [];
 
 /** The summary of an action without a summary of its own: its kind, its container, its host. */
 export const plainSummary = (action: Action, host: string | undefined): string =>
-  `${action.kind}${"container" in action ? ` ${[action.container, ...("more" in action ? (action.more ?? []) : [])].join(" ")}` : ""}${host ? ` on ${host}` : ""}`;
+  `${action.kind}${"container" in action ? ` ${containersOf(action).join(" ")}` : ""}${host ? ` on ${host}` : ""}`;
 
 /** Text about an action as it may be shown (cards, job lists): its secrets masked like its output. */
 export function shown(text: string, action: Action, policy: Policy): string {
