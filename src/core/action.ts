@@ -43,6 +43,19 @@ const mountRequest = z.object({
   readOnly: z.boolean().optional(),
 });
 
+/** The most containers one `stop|start|restart|rm` names (`docker stop a b c`): one card, one line each. */
+export const maxContainers = 20;
+/**
+ * The containers named after the first (`stop a b c`: b and c), in the order typed. Beside `container` rather than
+ * replacing it, so a one-container request is the same JSON as before: a Restart button posted by an older berth, a
+ * request waiting for approval across an upgrade and the audit chain's records all read as they did.
+ */
+const moreContainers = z
+  .array(containerRef)
+  .min(1)
+  .max(maxContainers - 1, `at most ${maxContainers} containers in one command`)
+  .optional();
+
 export const ActionSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("help"), topic: z.string().optional() }),
   z.object({
@@ -79,13 +92,14 @@ export const ActionSchema = z.discriminatedUnion("kind", [
     /** Each line shown with Docker's time in front (`-t`). */
     timestamps: z.boolean().optional(),
   }),
-  z.object({ kind: z.literal("container.stop"), host: hostName.optional(), container: containerRef }),
-  z.object({ kind: z.literal("container.start"), host: hostName.optional(), container: containerRef }),
-  z.object({ kind: z.literal("container.restart"), host: hostName.optional(), container: containerRef }),
+  z.object({ kind: z.literal("container.stop"), host: hostName.optional(), container: containerRef, more: moreContainers }),
+  z.object({ kind: z.literal("container.start"), host: hostName.optional(), container: containerRef, more: moreContainers }),
+  z.object({ kind: z.literal("container.restart"), host: hostName.optional(), container: containerRef, more: moreContainers }),
   z.object({
     kind: z.literal("container.remove"),
     host: hostName.optional(),
     container: containerRef,
+    more: moreContainers,
     force: z.boolean(),
   }),
   z.object({ kind: z.literal("container.inspect"), host: hostName.optional(), container: containerRef }),
@@ -243,6 +257,25 @@ export function hostOf(action: Action, resolvedHost: string | undefined): string
     default:
       return undefined;
   }
+}
+
+/** The actions that name one or more containers (`stop a b c`), each container handled on its own. */
+export type ContainersAction = ActionOf<"container.stop" | "container.start" | "container.restart" | "container.remove">;
+
+/** Whether the action names more than one container. */
+export function namesSeveral(action: Action): action is ContainersAction & { more: string[] } {
+  return "more" in action && action.more !== undefined && containersOf(action).length > 1;
+}
+
+/** Every container the action names, in the order typed, each once. */
+export function containersOf(action: { container: string; more?: readonly string[] | undefined }): string[] {
+  return [...new Set([action.container, ...(action.more ?? [])])];
+}
+
+/** The same action once per container it names, in order: each one-container action is what a single command makes. */
+export function eachContainer<A extends ContainersAction>(action: A): A[] {
+  const { more: _more, ...one } = action;
+  return containersOf(action).map((container) => ({ ...one, container }) as A);
 }
 
 /** Who is asking, and from where. `groups` is filled lazily from Slack user groups by the caller. */

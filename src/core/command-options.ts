@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { minMemoryBytes } from "./action.ts";
+import { maxContainers, minMemoryBytes } from "./action.ts";
 import type { OptionSpec } from "./command.ts";
 import { formatBytes, parseBytes, parseDuration } from "./duration.ts";
 import { targetProblem } from "./mounts.ts";
@@ -23,6 +23,27 @@ export function positionals<const N extends readonly string[]>(names: N) {
     }
   }) as unknown as z.ZodType<{ [K in keyof N]: string }, string[]>;
 }
+
+/**
+ * `CONTAINER [CONTAINER...]` as `docker stop a b c` takes them: at least one, a name typed twice counted once, at most
+ * `maxContainers` (one card, one line each: a longer list is split over several commands, and the answer says so).
+ */
+export const containerNames = z.array(z.string()).transform((words, ctx) => {
+  const names = [...new Set(words)];
+  const [container, ...more] = names;
+  if (container === undefined) {
+    ctx.addIssue({ code: "custom", message: "missing CONTAINER" });
+    return z.NEVER;
+  }
+  if (names.length > maxContainers) {
+    ctx.addIssue({
+      code: "custom",
+      message: `${names.length} containers named, and one command takes at most ${maxContainers}: split them over several commands`,
+    });
+    return z.NEVER;
+  }
+  return { container, ...(more.length > 0 && { more }) };
+});
 
 /** At least `names.length` words; the rest are kept (a command line, for instance). */
 export function leadingPositionals(names: readonly string[], restName: string) {

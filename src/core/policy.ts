@@ -1,4 +1,16 @@
-import { type Action, type Actor, defaultGate, type Gate, hostOf, onAnotherPersonsHost, type Permission, risk } from "./action.ts";
+import {
+  type Action,
+  type Actor,
+  type ContainersAction,
+  defaultGate,
+  eachContainer,
+  type Gate,
+  hostOf,
+  namesSeveral,
+  onAnotherPersonsHost,
+  type Permission,
+  risk,
+} from "./action.ts";
 import { parseDuration } from "./duration.ts";
 import { globMatch, normalizeImage } from "./glob.ts";
 import { checkLimits } from "./limits.ts";
@@ -98,6 +110,55 @@ export function findPermission(policy: Policy, subject: Subject, kind: Permissio
  * decision names the binding that allowed it, or says exactly what permission was missing and where it is granted.
  */
 export function authorize(policy: Policy, subject: Subject, action: Action, place: Place, now: number = Date.now()): Decision {
+  if (namesSeveral(action)) return authorizeEach(policy, subject, action, place, now);
+  return authorizeOne(policy, subject, action, place, now);
+}
+
+const gateStrength = { none: 0, confirm: 1, approval: 2 } as const satisfies Record<Gate, number>;
+
+/**
+ * `stop a b c` is decided as `stop a`, `stop b` and `stop c`, so whatever holds for one container holds for each. All or
+ * nothing: one refused container refuses the request, and the answer names which and why (an on-call engineer can
+ * reason about "nothing ran" far better than about a half-done list). Allowed, it waits behind the strongest gate any
+ * one of them needs, once for all of them.
+ */
+function authorizeEach(policy: Policy, subject: Subject, action: ContainersAction, place: Place, now: number): Decision {
+  return allOrNothing(
+    eachContainer(action).map((one) => ({ name: one.container, decision: authorizeOne(policy, subject, one, place, now) })),
+  );
+}
+
+/** One decision from each container's: refused if any one is (naming which, grouped by why), else the strongest gate. */
+export function allOrNothing(decided: readonly { name: string; decision: Decision }[]): Decision {
+  const refusals = new Map<string, { names: string[]; rule: string; reason: Message }>();
+  for (const { name, decision } of decided) {
+    if (decision.allow) continue;
+    const key = JSON.stringify([decision.rule, decision.reason]);
+    const same = refusals.get(key);
+    if (same) same.names.push(name);
+    else refusals.set(key, { names: [name], rule: decision.rule, reason: decision.reason });
+  }
+  const refused = [...refusals.values()];
+  if (refused[0]) {
+    const count = refused.reduce((n, r) => n + r.names.length, 0);
+    const lines = refused.map(
+      (r) =>
+        msg`• ${join(
+          r.names.map((n) => [code(n)]),
+          ", ",
+        )}: ${r.reason}`,
+    );
+    return {
+      allow: false,
+      rule: refused[0].rule,
+      reason: msg`Nothing was done: ${count === decided.length ? `none of the ${count} containers is allowed` : `${count} of the ${decided.length} containers ${count === 1 ? "is" : "are"} not allowed`}, and berth runs all of a request or none of it.\n${join(lines, "\n")}`,
+    };
+  }
+  const allowed = decided.map((d) => d.decision).filter((d) => d.allow);
+  return allowed.reduce((strongest, d) => (gateStrength[d.gate] > gateStrength[strongest.gate] ? d : strongest));
+}
+
+function authorizeOne(policy: Policy, subject: Subject, action: Action, place: Place, now: number): Decision {
   if (risk[action.kind] === "self") return { allow: true, rule: "builtin:self-service", gate: "none" };
   const at = { ...place, host: hostOf(action, place.host) };
   const limits = checkLimits(policy, action);
@@ -178,7 +239,7 @@ function denial(policy: Policy, subject: Subject, kind: Permission, place: Place
 
 /** The strongest gate among the action's default tier and every rule that matches it here. */
 function gateFor(policy: Policy, action: Action, place: Place): { gate: Gate; gateRule?: string; approvers?: readonly string[] } {
-  const strength = { none: 0, confirm: 1, approval: 2 } as const;
+  const strength = gateStrength;
   let best: { gate: Gate; gateRule?: string; approvers?: readonly string[] } = {
     gate: defaultGate[risk[action.kind]],
     ...(defaultGate[risk[action.kind]] !== "none" && { gateRule: `tier:${risk[action.kind]}` }),

@@ -119,7 +119,8 @@ export async function closeTargets(
 ): Promise<Outcome | undefined> {
   const target = handlerOf(action).target;
   const named = target?.of === "service" && "service" in action ? action.service : "container" in action ? action.container : undefined;
-  if (!target || typeof named !== "string") return undefined;
+  // Several containers are each answered on their own line (not found, stopped…), as docker does.
+  if (!target || typeof named !== "string" || ("more" in action && action.more?.length)) return undefined;
   let found: Candidate[];
   try {
     // Every one of berth's (whatever its state): a name that exists in the wrong state gets the action's own answer.

@@ -2,7 +2,15 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Action } from "../../src/core/action.ts";
 import { BerthError } from "../../src/core/errors.ts";
-import { authorize, containerLimits, describeSubject, type Place, PolicySchema, type Subject } from "../../src/core/policy.ts";
+import {
+  allOrNothing,
+  authorize,
+  containerLimits,
+  describeSubject,
+  type Place,
+  PolicySchema,
+  type Subject,
+} from "../../src/core/policy.ts";
 import { loadPolicyFile } from "../../src/core/policy-file.ts";
 import { parseYaml } from "../../src/core/yaml-file.ts";
 import { mrkdwn } from "../support/text.ts";
@@ -367,4 +375,38 @@ test("users: ['*'] is everyone in berth's workspace, never a user of another tea
   assert.equal(authorize(policy, { ...guest, homeTeam: true }, logs, ops).allow, true);
   assert.equal(authorize(policy, guest, logs, ops).allow, false);
   assert.equal(authorize(policy, { ...guest, userId: "U0OPER" }, logs, incident).allow, true);
+});
+
+test("several containers are decided all or nothing: one refused refuses the request, naming which and why", () => {
+  const allowed = { allow: true, rule: "bindings[0] (role operator)", gate: "none" } as const;
+  const refused = { allow: false, rule: "default:deny", reason: ["You may not touch this one."] } as const;
+  const d = allOrNothing([
+    { name: "web", decision: allowed },
+    { name: "db", decision: refused },
+    { name: "api", decision: allowed },
+    { name: "cache", decision: refused },
+  ]);
+  assert.equal(d.allow, false);
+  assert.equal(d.rule, "default:deny");
+  assert.equal(
+    d.allow ? "" : mrkdwn(d.reason),
+    "Nothing was done: 2 of the 4 containers are not allowed, and berth runs all of a request or none of it.\n• `db`, `cache`: You may not touch this one.",
+  );
+  const gated = allOrNothing([
+    { name: "web", decision: allowed },
+    { name: "db", decision: { ...allowed, gate: "approval", gateRule: "rules.db" } },
+    { name: "api", decision: { ...allowed, gate: "confirm", gateRule: "rules.all" } },
+  ]);
+  assert.deepEqual(gated, { ...allowed, gate: "approval", gateRule: "rules.db" }, "the strongest gate, once for all");
+});
+
+test("every container of a multi-container action is decided, and the policy decides them alike today", () => {
+  const stop: Action = { kind: "container.stop", container: "web", more: ["db"] };
+  const ok = authorize(policy, subject("U0OPER"), stop, incident);
+  assert.equal(ok.allow, true);
+  const no = authorize(policy, subject("U0OPER"), { ...stop, kind: "container.remove", force: false }, incident);
+  assert.match(
+    no.allow ? "" : mrkdwn(no.reason),
+    /^Nothing was done: none of the 2 containers is allowed.*\n• `web`, `db`: You need permission `container.remove`/,
+  );
 });

@@ -1,4 +1,4 @@
-import type { ActionOf } from "../action.ts";
+import { type ActionOf, containersOf } from "../action.ts";
 import { formatDuration } from "../duration.ts";
 import { containerExec, containerLogs, runContainer } from "../execute.ts";
 import { code, join, type Message, msg, strong } from "../message.ts";
@@ -6,8 +6,8 @@ import { containerLimits } from "../policy.ts";
 import { containerInspect, containerList, containerRemove, containerRestart, containerStart, containerStop } from "../reply.ts";
 import { runPrecheck } from "../run-precheck.ts";
 import { quoteArgs } from "../shell-quote.ts";
-import { answered, engineJob } from "./execution.ts";
-import { containerPreview, type Handler, noPreview, plainSummary } from "./handler.ts";
+import { answered, answeredEach, engineJob } from "./execution.ts";
+import { containerPreview, containersPreview, type Handler, noPreview, plainSummary } from "./handler.ts";
 
 // Commands are shown shell-quoted (`sh -c 'echo $i'`): what a card shows can be copied and sent again as it is.
 const runSummary = (a: ActionOf<"container.run">, host: string | undefined) => `run ${quoteArgs([a.image, ...a.cmd])} on ${host ?? "?"}`;
@@ -86,8 +86,8 @@ export const stop: Handler<"container.stop"> = {
   target: { of: "container", state: "running" },
   summary: plainSummary,
   preview: containerPreview,
-  execute: answered(containerStop),
-  inverse: (a) => ({ kind: "container.start", host: a.host, container: a.container }),
+  execute: answeredEach(containerStop),
+  inverse: (a) => ({ ...a, kind: "container.start" }),
 };
 
 export const start: Handler<"container.start"> = {
@@ -95,8 +95,8 @@ export const start: Handler<"container.start"> = {
   target: { of: "container", state: "stopped" },
   summary: plainSummary,
   preview: containerPreview,
-  execute: answered(containerStart),
-  inverse: (a) => ({ kind: "container.stop", host: a.host, container: a.container }),
+  execute: answeredEach(containerStart),
+  inverse: (a) => ({ ...a, kind: "container.stop" }),
 };
 
 export const restart: Handler<"container.restart"> = {
@@ -104,15 +104,15 @@ export const restart: Handler<"container.restart"> = {
   target: { of: "container", state: "any" },
   summary: plainSummary,
   preview: containerPreview,
-  execute: answered(containerRestart),
+  execute: answeredEach(containerRestart),
   inverse: undefined,
 };
 
 export const remove: Handler<"container.remove"> = {
   runs: "reply",
   target: { of: "container", state: "any" },
-  summary: (a, host) => `rm${a.force ? " -f" : ""} ${a.container} on ${host}`,
-  preview: (a) => [msg`${strong("Container:")} ${code(a.container)}${a.force ? " (forced, even if running)" : ""}`],
-  execute: answered(containerRemove),
+  summary: (a, host) => `rm${a.force ? " -f" : ""} ${containersOf(a).join(" ")} on ${host}`,
+  preview: (a) => containersPreview(a, a.force ? " (forced, even if running)" : ""),
+  execute: answeredEach(containerRemove),
   inverse: undefined,
 };

@@ -1,12 +1,13 @@
-import { type ActionKind, type ActionOf, targetsHost } from "../action.ts";
+import { type ActionKind, type ActionOf, type ContainersAction, namesSeveral, targetsHost } from "../action.ts";
 import { auditOutcome, errorCode } from "../audit.ts";
+import { eachAuditOutcome, eachOutcome, eachReply } from "../container-batch.ts";
 import { publicMessage } from "../errors.ts";
 import type { JobEvent } from "../events.ts";
 import { hostReports } from "../host-reports.ts";
 import type { JobAction, JobContext } from "../job-context.ts";
 import { msg, tone } from "../message.ts";
 import { type Outcome, replyOutcome } from "../pipeline-types.ts";
-import type { Answer } from "../reply.ts";
+import type { Answer, ReplyContext } from "../reply.ts";
 import type { Handler, HandlerContext } from "./handler.ts";
 import { shown } from "./handler.ts";
 
@@ -21,21 +22,7 @@ export function answered<K extends ActionKind>(answer: Answer<K>): Handler<K>["e
     const { deps, actor, host, requestId } = c;
     const audited = targetsHost(action);
     try {
-      const reply = await answer(
-        action,
-        {
-          engine: () => deps.engine(host as string),
-          host,
-          registry: deps.registry,
-          policy: c.policy,
-          subject: c.subject,
-          actor,
-          jobs: deps.jobs,
-          clock: deps.clock,
-          hosts: () => hostReports(deps, c.signal),
-        },
-        c.signal,
-      );
+      const reply = await answer(action, replyContext(c), c.signal);
       if (audited) await auditOutcome(deps, { requestId, actor, action, host, outcome: "ok", approver: c.approval?.approver });
       return { type: "reply", reply, requestId };
     } catch (error) {
@@ -43,6 +30,41 @@ export function answered<K extends ActionKind>(answer: Answer<K>): Handler<K>["e
       deps.log?.("command failed", { requestId, err: error, kind: action.kind });
       return failure(error, c);
     }
+  };
+}
+
+/**
+ * How `stop|start|restart|rm` execute: one container answers as it always did; several (`stop a b c`) are each carried
+ * out, one failing never holding up the rest, and answered in one message, with each one's outcome in the audit record.
+ */
+export function answeredEach<K extends ContainersAction["kind"]>(one: Answer<K>): Handler<K>["execute"] {
+  const single = answered(one);
+  return async (action: ActionOf<K>, c: HandlerContext): Promise<Outcome> => {
+    if (!namesSeveral(action)) return single(action, c);
+    const several: ContainersAction = action;
+    const { deps, actor, host, requestId } = c;
+    const outcomes = await eachOutcome(several, replyContext(c), c.signal);
+    for (const o of outcomes)
+      if (o.result === "failed") deps.log?.("command failed", { requestId, err: o.error, kind: several.kind, container: o.name });
+    await auditOutcome(deps, { requestId, actor, action, host, outcome: eachAuditOutcome(outcomes), approver: c.approval?.approver });
+    const reply = eachReply(several, outcomes, { actor, host });
+    const failed = reply.visibility === "ephemeral" && outcomes.some((o) => o.result === "failed");
+    return { type: "reply", reply, requestId, ...(failed && { result: "failed" as const }) };
+  };
+}
+
+function replyContext(c: HandlerContext): ReplyContext {
+  const { deps, host } = c;
+  return {
+    engine: () => deps.engine(host as string),
+    host,
+    registry: deps.registry,
+    policy: c.policy,
+    subject: c.subject,
+    actor: c.actor,
+    jobs: deps.jobs,
+    clock: deps.clock,
+    hosts: () => hostReports(deps, c.signal),
   };
 }
 

@@ -1,9 +1,9 @@
 import type { ProvisionDeps } from "../../cloud/provision.ts";
 import type { ContainerEngine, Isolation } from "../../engines/ports.ts";
-import type { Action, ActionKind, ActionOf, Actor } from "../action.ts";
+import { type Action, type ActionKind, type ActionOf, type Actor, containersOf } from "../action.ts";
 import type { Approved } from "../approvals.ts";
 import type { Choice } from "../events.ts";
-import { code, type Message, msg, type Part, strong } from "../message.ts";
+import { code, join, type Message, msg, type Part, strong } from "../message.ts";
 import type { DispatchDeps, Outcome } from "../pipeline-types.ts";
 import { type Policy, type Subject, safeRegExp } from "../policy.ts";
 import { createRedactor } from "../redact.ts";
@@ -71,15 +71,28 @@ export type Handler<K extends ActionKind> = {
   inverse: ((action: ActionOf<K>) => Action | undefined) | undefined;
 };
 
-/** The preview of an action on a container: just its name. */
-export const containerPreview = (action: { container: string }): Message[] => [msg`${strong("Container:")} ${code(action.container)}`];
+/** The preview of an action on containers: each one's name, every one of them for `stop a b c`. */
+export const containerPreview = (action: { container: string; more?: readonly string[] | undefined }): Message[] =>
+  containersPreview(action, "");
+
+/** The containers' names, then `note` (how it will be done: "forced, even if running"). */
+export function containersPreview(action: { container: string; more?: readonly string[] | undefined }, note: string): Message[] {
+  const names = containersOf(action);
+  if (names.length === 1) return [msg`${strong("Container:")} ${code(action.container)}${note}`];
+  return [
+    msg`${strong(`Containers (${names.length}):`)} ${join(
+      names.map((n) => [code(n)]),
+      ", ",
+    )}${note}`,
+  ];
+}
 
 /** Nothing more to show than the summary. */
 export const noPreview = (): Message[] => [];
 
 /** The summary of an action without a summary of its own: its kind, its container, its host. */
 export const plainSummary = (action: Action, host: string | undefined): string =>
-  `${action.kind}${"container" in action ? ` ${action.container}` : ""}${host ? ` on ${host}` : ""}`;
+  `${action.kind}${"container" in action ? ` ${containersOf(action).join(" ")}` : ""}${host ? ` on ${host}` : ""}`;
 
 /** Text about an action as it may be shown (cards, job lists): its secrets masked like its output. */
 export function shown(text: string, action: Action, policy: Policy): string {
