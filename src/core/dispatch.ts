@@ -3,6 +3,7 @@ import type { Action, Actor } from "./action.ts";
 import { type Approved, approvedCard, gate } from "./approvals.ts";
 import { auditDecision, auditOutcome } from "./audit.ts";
 import { authorizeRequest } from "./authorize-request.ts";
+import { denialChoices } from "./denial-fixes.ts";
 import { correctionChoices } from "./did-you-mean.ts";
 import { cardOf, type HandlerContext, handlerOf } from "./handlers.ts";
 import { resolveHostFor } from "./host-pick.ts";
@@ -77,7 +78,9 @@ export async function dispatchAction(
   const { decision, hidden } = await authorizeRequest(action, actor, subject, place, deps);
   await auditDecision(deps, { requestId, actor, action, host: place.host, decision });
   if (!decision.allow) {
-    return replyOutcome(requestId, hidden ?? msg`${tone("denied")} ${decision.reason}`, "ephemeral", "denied");
+    const text = hidden ?? msg`${tone("denied")} ${decision.reason}`;
+    const choices = hidden ? [] : denialChoices(policy, subject, action, decision, place, actor, now(deps));
+    return { type: "reply", reply: { visibility: "ephemeral", text, ...(choices.length && { choices }) }, requestId, result: "denied" };
   }
   // No host could be chosen, yet the policy allows the action somewhere: say what is missing.
   if (where.type === "unresolved") return replyOutcome(requestId, msg`${where.message}`);
