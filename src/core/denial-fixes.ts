@@ -1,5 +1,5 @@
 import type { Action, Actor } from "./action.ts";
-import { formatDuration, parseDuration } from "./duration.ts";
+import { parseDuration } from "./duration.ts";
 import type { Choice } from "./events.ts";
 import { normalizeImage } from "./glob.ts";
 import { authorize, type Decision, type Place, type Policy, type Subject } from "./policy.ts";
@@ -45,12 +45,16 @@ export function denialChoices(
     const where = actor.channelName ? `#${actor.channelName}` : actor.channelId;
     return [
       {
-        label: `Ask for ${g.role} (${formatDuration(seconds * 1000)})`,
+        label: `Ask for ${g.role} (${asTyped(seconds)})`,
         action: { ...grant, durationSeconds: seconds, reason: `to ${action.kind} in ${where}, which berth denied` },
       },
     ];
   });
 }
+
+/** A duration as one would type it for `--for`: 1h, 30m, 90s. */
+const asTyped = (seconds: number) =>
+  seconds % 3600 === 0 ? `${seconds / 3600}h` : seconds % 60 === 0 ? `${seconds / 60}m` : `${seconds}s`;
 
 /** A grant request is decided against the policy's grants: a request with a valid duration tells whether one may ask. */
 function mayAsk(policy: Policy, subject: Subject, grant: Extract<Action, { kind: "grant.request" }>, place: Place, now: number): boolean {

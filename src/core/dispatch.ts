@@ -5,8 +5,9 @@ import { auditDecision, auditOutcome } from "./audit.ts";
 import { authorizeRequest } from "./authorize-request.ts";
 import { denialChoices } from "./denial-fixes.ts";
 import { correctionChoices } from "./did-you-mean.ts";
+import { BerthError } from "./errors.ts";
 import { cardOf, type HandlerContext, handlerOf } from "./handlers.ts";
-import { resolveHostFor } from "./host-pick.ts";
+import { otherHosts, resolveHostFor } from "./host-pick.ts";
 import { msg, tone } from "./message.ts";
 import { parse } from "./parse.ts";
 import { type DispatchDeps, now, type Outcome, type Request, replyOutcome } from "./pipeline-types.ts";
@@ -84,11 +85,17 @@ export async function dispatchAction(
   }
   // No host could be chosen, yet the policy allows the action somewhere: say what is missing.
   if (where.type === "unresolved") return replyOutcome(requestId, msg`${where.message}`);
-  // A name that matches nothing exactly is answered with the close ones before any card or engine change.
-  const close = host && handler.target && (await closeTargets(action, host, { policy, subject, place }, deps, signal, requestId));
-  if (close) return close;
-  const refused = host && (await precheck(action, host, actor, deps, signal, requestId));
-  if (refused) return refused;
+  // Answered before any card or engine change, from reads only: a name that matches nothing exactly (the close ones
+  // instead), a run the host cannot run (its fixes), a host that cannot be reached (the other hosts).
+  let early: Outcome | undefined | "" | false;
+  try {
+    early =
+      (host && handler.target && (await closeTargets(action, host, { policy, subject, place }, deps, signal, requestId))) ||
+      (host && (await precheck(action, host, actor, deps, signal, requestId)));
+  } catch (error) {
+    early = host && (await unreachable(error, action, host, actor, subject, deps, requestId));
+  }
+  if (early) return early;
   if (decision.gate === "none") return handler.execute(action, context(host));
 
   const refusal = await handler.refusal?.(action, { cloud: deps.cloud, manifestHosts: deps.manifestHosts ?? [] });
@@ -119,13 +126,31 @@ async function precheck(
       isolation: deps.hosts.settings?.[host]?.isolation,
       signal: AbortSignal.any([signal, AbortSignal.timeout(precheckTimeoutMs)]),
     });
-  } catch {
-    return undefined; // an engine that cannot answer now: the job says so on its card, as before
+  } catch (error) {
+    if (error instanceof BerthError && error.code === "UNAVAILABLE") throw error; // the other hosts are offered
+    return undefined; // an engine slow to answer now: the request goes on, and its own checks answer
   }
   if (!refusal) return undefined;
   await auditOutcome(deps, { requestId, actor, action, host, outcome: "refused before start" });
   const reply = { visibility: "ephemeral" as const, text: refusal.text, ...(refusal.choices.length && { choices: refusal.choices }) };
   return { type: "reply", reply, requestId, result: "refused" };
+}
+
+/** A host that cannot be reached, found before anything was done: said at once, with the other hosts as taps. */
+async function unreachable(
+  error: unknown,
+  action: Action,
+  host: string,
+  actor: Actor,
+  subject: Subject,
+  deps: DispatchDeps,
+  requestId: string,
+): Promise<Outcome | undefined> {
+  if (!(error instanceof BerthError) || error.code !== "UNAVAILABLE") return undefined;
+  await auditOutcome(deps, { requestId, actor, action, host, outcome: "error: UNAVAILABLE" });
+  const choices = otherHosts(action, host, actor, subject, deps);
+  const text = choices.length ? msg`${tone("warning")} ${error.text} Or try it on another host:` : msg`${tone("warning")} ${error.text}`;
+  return { type: "reply", reply: { visibility: "ephemeral", text, ...(choices.length && { choices }) }, requestId, result: "failed" };
 }
 
 /**

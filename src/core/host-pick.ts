@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { type Action, type Actor, targetsHost } from "./action.ts";
+import type { Choice } from "./events.ts";
 import { code, type Message, msg } from "./message.ts";
 import { type DispatchDeps, now, type Outcome, replyOutcome } from "./pipeline-types.ts";
 import { hostFor } from "./place.ts";
@@ -58,4 +59,22 @@ export function pickedAction(deps: Pick<DispatchDeps, "pendingActions">, value: 
   if (!action || !targetsHost(action)) return undefined;
   deps.pendingActions.delete(id);
   return { ...action, host };
+}
+
+/** The same action on each other host this person may use for it here, as taps ("Try on HOST"). */
+export function otherHosts(
+  action: Action,
+  host: string,
+  actor: Actor,
+  subject: Subject,
+  deps: Pick<DispatchDeps, "hosts" | "policy" | "clock">,
+): Choice[] {
+  if (!targetsHost(action)) return [];
+  const policy = deps.policy();
+  return deps.hosts.connections.flatMap((c): Choice[] => {
+    if (c.name === host) return [];
+    const there = { ...action, host: c.name };
+    const place = { channelId: actor.channelId, channelName: actor.channelName, host: c.name };
+    return authorize(policy, subject, there, place, now(deps)).allow ? [{ label: `Try on ${c.name}`, action: there }] : [];
+  });
 }

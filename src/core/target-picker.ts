@@ -2,6 +2,7 @@ import { type Action, ActionSchema, type Actor, hostOf, targetsHost } from "./ac
 import { auditDecision } from "./audit.ts";
 import { authorizeRequest } from "./authorize-request.ts";
 import type { Parsed } from "./command.ts";
+import { BerthError } from "./errors.ts";
 import type { Choice } from "./events.ts";
 import type { Target } from "./handlers/handler.ts";
 import { handlerOf } from "./handlers.ts";
@@ -125,7 +126,8 @@ export async function closeTargets(
   try {
     // Every one of berth's (whatever its state): a name that exists in the wrong state gets the action's own answer.
     found = await candidates(target.of === "service" ? target : { of: "container", state: "any" }, deps, host, signal);
-  } catch {
+  } catch (error) {
+    if (error instanceof BerthError && error.code === "UNAVAILABLE") throw error; // the pipeline offers other hosts
     return undefined;
   }
   const ref = named.toLowerCase();
