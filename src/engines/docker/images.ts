@@ -37,7 +37,7 @@ export function createImages(client: Client): Pick<ContainerEngine, "hasImage" |
       )
         return fail("UNAVAILABLE", registryUnreachable(image, registry, on, msg), cause);
       return fail(
-        notFound || /not found|manifest unknown|does not exist|no such image/i.test(msg) ? "NOT_FOUND" : "UNAVAILABLE",
+        notFound || /not found|manifest unknown|name unknown|does not exist|no such image/i.test(msg) ? "NOT_FOUND" : "UNAVAILABLE",
         `Could not pull image "${image}" ${on}: ${msg}. Check the image name, or ask the operator to load the image on that host.`,
         cause,
       );
