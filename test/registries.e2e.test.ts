@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
+import { acrTokenUser } from "../src/core/registries.ts";
+import { type AcrExchangeFake, startAcrExchangeFake } from "./support/acr-exchange-fake.ts";
 import { cardText, eventually, findCard, isFinished, removeOwnContainers, startBerth } from "./support/berth-harness.ts";
 import { type RegistryFake, startRegistryFake } from "./support/registry-fake.ts";
 import { SEED, SlackFake } from "./support/slack-fake.ts";
@@ -21,12 +23,17 @@ let berth: Awaited<ReturnType<typeof startBerth>>;
 let good: RegistryFake; // the manifest has its login
 let rotated: RegistryFake; // the manifest has an old password for it
 let unlisted: RegistryFake; // not in the manifest
+let acr: RegistryFake; // `azure: true`: logged in to with the refresh token ACR's exchange gave berth's identity
+let exchange: AcrExchangeFake;
+const aadToken = "aad-token-of-berths-identity";
 
 before(async () => {
-  [good, rotated, unlisted] = await Promise.all([
+  exchange = await startAcrExchangeFake({ aadToken, expiresAt: Math.floor(Date.now() / 1000) + 3 * 3600 });
+  [good, rotated, unlisted, acr] = await Promise.all([
     startRegistryFake({ username: "robot", password: goodPassword }),
     startRegistryFake({ username: "robot", password: "the-new-password" }),
     startRegistryFake({ username: "robot", password: "whatever-it-is" }),
+    startRegistryFake({ username: acrTokenUser, password: () => exchange.issued.at(-1) }),
   ]);
   fake = await SlackFake.start();
   berth = await startBerth(fake, {
@@ -35,15 +42,20 @@ roles:
   puller: { actions: [image.pull, container.run] }
 bindings:
   - { role: puller, users: [${SEED.operator}] }
-images: ["berth-test/**", "${good.server}/**", "${rotated.server}/**", "${unlisted.server}/**"]
+images: ["berth-test/**", "${good.server}/**", "${rotated.server}/**", "${unlisted.server}/**", "${acr.server}/**"]
 `,
     hosts: `hosts:
   - { name: local, url: "unix:///var/run/docker.sock" }
 registries:
   - { server: "${good.server}", username: robot, password: "env:GOOD_REGISTRY_PASSWORD" }
   - { server: "${rotated.server}", username: robot, password: "env:ROTATED_REGISTRY_PASSWORD" }
+  - { server: "${acr.server}", azure: true }
 `,
     env: { GOOD_REGISTRY_PASSWORD: goodPassword, ROTATED_REGISTRY_PASSWORD: stalePassword },
+    azure: {
+      credential: { getToken: async () => ({ token: aadToken, expiresOnTimestamp: Date.now() + 3600_000 }) },
+      acrExchangeUrl: () => exchange.url,
+    },
   });
 });
 
@@ -51,7 +63,8 @@ after(async () => {
   if (berth) await removeOwnContainers(berth.berth.store);
   await berth?.stop();
   await fake?.stop();
-  for (const r of [good, rotated, unlisted]) {
+  await exchange?.close();
+  for (const r of [good, rotated, unlisted, acr]) {
     if (!r) continue;
     await execFileAsync("docker", ["image", "rm", r.image]).catch(() => undefined); // only the tag: the image is the test image
     await r.close();
@@ -99,6 +112,18 @@ test("a registry without a login in the manifest: no credentials go out, and the
   assert.ok(unlisted.authorizations.every((a) => a === undefined));
 });
 
+test("azure: true: berth's identity's token is exchanged for an ACR refresh token, which the engine logs in with", async () => {
+  await berth.command(`pull ${acr.image}`);
+  const card = await finishedCard(`pull ${acr.image} on local`);
+  assert.match(cardText(card), /:white_check_mark:/);
+  assert.deepEqual(
+    exchange.requests.map((r) => r.form),
+    [{ grant_type: "access_token", service: acr.server, access_token: aadToken }],
+  );
+  const token = exchange.issued.at(-1) as string;
+  assert.ok(acr.authorizations.includes(`Basic ${Buffer.from(`${acrTokenUser}:${token}`).toString("base64")}`));
+});
+
 test("the passwords are nowhere berth wrote: no Slack call, response, log line or audit record holds them", async () => {
   const audit = await berth.berth.store.audit.all();
   assert.ok(
@@ -117,9 +142,10 @@ test("the passwords are nowhere berth wrote: no Slack call, response, log line o
     berth.logs.some((l) => l.includes("job failed") && l.includes(rotated.server)),
     "the log holds the refused pull's error and its cause",
   );
-  for (const secret of [goodPassword, stalePassword]) {
+  for (const secret of [goodPassword, stalePassword, aadToken, ...exchange.issued]) {
     assert.equal(everything.includes(secret), false, "a password leaked");
     assert.equal(everything.includes(Buffer.from(secret).toString("base64")), false, "a password leaked (base64)");
-    assert.equal(everything.includes(Buffer.from(`robot:${secret}`).toString("base64")), false, "a Basic login leaked");
+    for (const user of ["robot", acrTokenUser])
+      assert.equal(everything.includes(Buffer.from(`${user}:${secret}`).toString("base64")), false, "a Basic login leaked");
   }
 });

@@ -66,7 +66,12 @@ async function exportImage(image: string): Promise<{ config: Blob; layers: Blob[
   return { config: { digest: sha256(config), data: config }, layers };
 }
 
-export async function startRegistryFake(options: { username: string; password: string; repository?: string }): Promise<RegistryFake> {
+export async function startRegistryFake(options: {
+  username: string;
+  /** The password, or where to read the one currently valid (an ACR refresh token the exchange fake issued). */
+  password: string | (() => string | undefined);
+  repository?: string;
+}): Promise<RegistryFake> {
   const repository = options.repository ?? "team/app";
   const { config, layers } = await exportImage("berth-test/busybox:1");
   const manifest = Buffer.from(
@@ -83,7 +88,10 @@ export async function startRegistryFake(options: { username: string; password: s
   );
   const manifestDigest = sha256(manifest);
   const blobs = new Map([config, ...layers].map((b) => [b.digest, b.data]));
-  const expected = `Basic ${Buffer.from(`${options.username}:${options.password}`).toString("base64")}`;
+  const expected = () => {
+    const password = typeof options.password === "string" ? options.password : options.password();
+    return password === undefined ? undefined : `Basic ${Buffer.from(`${options.username}:${password}`).toString("base64")}`;
+  };
   const authorizations: (string | undefined)[] = [];
 
   const send = (res: ServerResponse, status: number, body: Buffer | string, headers: Record<string, string | number> = {}) => {
@@ -95,7 +103,7 @@ export async function startRegistryFake(options: { username: string; password: s
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     authorizations.push(req.headers.authorization);
-    if (req.headers.authorization !== expected)
+    if (req.headers.authorization === undefined || req.headers.authorization !== expected())
       return error(res, 401, "UNAUTHORIZED", "authentication required", { "www-authenticate": 'Basic realm="berth-test-registry"' });
     const path = new URL(req.url ?? "/", "http://x").pathname;
     if (path === "/v2/") return send(res, 200, "{}", { "content-type": "application/json" });
