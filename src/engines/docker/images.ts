@@ -30,7 +30,8 @@ export function createImages(client: Client): Pick<ContainerEngine, "hasImage" |
     const registry = registryOf(image);
     const failed = (notFound: boolean, msg: string, cause: unknown) => {
       // The registry's answer as the engine relays it: a refusal (401/403 from the registry), or no way to reach it.
-      if (/unauthorized|denied|authentication required|no basic auth credentials|forbidden/i.test(msg))
+      // An authorization plugin on the engine says "denied" too, but that is the host's refusal, not the registry's.
+      if (/unauthorized|denied|authentication required|no basic auth credentials|forbidden/i.test(msg) && !/by plugin/i.test(msg))
         return fail("FORBIDDEN", registryRefusal(image, registry, on, auth !== undefined, msg), cause);
       if (
         /no such host|server misbehaving|dial tcp|connection refused|i\/o timeout|TLS handshake timeout|network is unreachable/i.test(msg)
