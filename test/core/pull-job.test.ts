@@ -3,6 +3,7 @@ import { afterEach, test } from "node:test";
 import { registry } from "../../commands/index.ts";
 import type { Actor } from "../../src/core/action.ts";
 import { type DispatchDeps, dispatch, type Outcome } from "../../src/core/dispatch.ts";
+import { BerthError } from "../../src/core/errors.ts";
 import type { JobEvent } from "../../src/core/events.ts";
 import { PolicySchema } from "../../src/core/policy.ts";
 import { acrTokenUser, createRegistryCredentials } from "../../src/core/registries.ts";
@@ -122,4 +123,31 @@ test("pull is held to the image allow-list and to its own permission", async () 
   const noPermission = await dispatch({ text: "pull busybox:1", actor: runner }, deps, signal());
   assert.match(replyText(noPermission), /You need permission `image\.pull`/);
   assert.equal(pullCall(engine), undefined);
+});
+
+test("Stop during a pull ends the card as cancelled, by whom", async () => {
+  const { deps, engine } = await setup();
+  const started = Promise.withResolvers<void>();
+  // As the Docker adapter does: the pull waits on the registry until the job's signal is aborted, then throws CANCELLED.
+  engine.pull = async function* (_image: string, signal?: AbortSignal) {
+    yield { status: "Pulling fs layer", id: "layer1" };
+    started.resolve();
+    await new Promise((_, reject) =>
+      signal?.addEventListener("abort", () => reject(new BerthError("CANCELLED", "Cancelled while pulling image.")), { once: true }),
+    );
+  };
+  const outcome = await dispatch({ text: "pull busybox:1", actor: oper }, deps, signal());
+  assert.equal(outcome.type, "job");
+  if (outcome.type !== "job") return;
+  const stop = new AbortController();
+  const events: JobEvent[] = [];
+  const done = (async () => {
+    for await (const e of outcome.plan.run(stop.signal)) events.push(e);
+  })();
+  await started.promise;
+  stop.abort({ by: "U0OPER" });
+  await done;
+  const end = events.at(-1);
+  assert.equal(end?.type === "end" && end.outcome, "cancelled");
+  assert.equal(end?.type === "end" && mrkdwn(end.text), "Pull of `busybox:1` stopped by <@U0OPER>.");
 });
