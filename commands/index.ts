@@ -13,6 +13,7 @@ import inspect from "./inspect.ts";
 import jobs from "./jobs.ts";
 import logs from "./logs.ts";
 import ps from "./ps.ts";
+import pull from "./pull.ts";
 import restart from "./restart.ts";
 import rm from "./rm.ts";
 import run from "./run.ts";
@@ -33,6 +34,7 @@ export const commands = [
   rm,
   inspect,
   exec,
+  pull,
   hosts,
   host,
   service,

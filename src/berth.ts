@@ -77,6 +77,7 @@ export function createBerth(ports: Ports, slackAt: Omit<SlackSettings, "customRo
         pendingActions: ports.pendingActions,
         clock: ports.clock,
         engineReconnectMs: config.engineReconnectMs,
+        registries: ports.registries,
       },
       slash: config.command,
       usergroups,

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { registry } from "../commands/index.ts";
-import type { AzureCloudOptions } from "./cloud/azure/index.ts";
+import type { AcrTokenOptions, AzureCloudOptions } from "./cloud/azure/index.ts";
 import type { HostCloud } from "./cloud/ports.ts";
 import type { ProvisionDeps } from "./cloud/provision.ts";
 import type { Config } from "./config.ts";
@@ -10,6 +10,7 @@ import type { Action } from "./core/action.ts";
 import type { Registry } from "./core/command.ts";
 import { type Hosts, loadHosts, localHost } from "./core/hosts.ts";
 import { createJobRegistry, type JobRegistry } from "./core/jobs.ts";
+import { type AcrTokenSource, createRegistryCredentials, type RegistryCredentials } from "./core/registries.ts";
 import { createDockerEngine } from "./engines/docker/engine.ts";
 import { instrumentEngine } from "./engines/instrumented.ts";
 import { createCloudConnections, createHostView, type HostView } from "./host-view.ts";
@@ -38,6 +39,8 @@ export type PortOptions = {
     /** Between two probes of a new host's Docker port (default 10 s). */
     probeIntervalMs?: number;
     onResponse?: AzureCloudOptions["onResponse"];
+    /** Where an Azure Container Registry's token exchange is (tests: a local fake). */
+    acrExchangeUrl?: AcrTokenOptions["exchangeUrl"];
   };
 };
 
@@ -55,6 +58,8 @@ export type Ports = {
   hosts: Hosts;
   engine: HostView["engine"];
   jobs: JobRegistry;
+  /** The hosts manifest's registry logins, sent with pulls. */
+  registries: RegistryCredentials;
   /** Azure provisioning; absent when the operator has not configured it. */
   cloud: ProvisionDeps | undefined;
   /** The hosts manifest's names (berth neither creates nor removes those). */
@@ -165,6 +170,10 @@ export async function buildPorts(config: Config, options: PortOptions = {}): Pro
       ),
     suspended: () => stopping,
   };
+  const registries = createRegistryCredentials(
+    manifest.registries ?? [],
+    lazyAcr({ credential: options.azure?.credential, exchangeUrl: options.azure?.acrExchangeUrl, clock }),
+  );
   const jobs = createJobRegistry(store, { owner, leaseTtlMs: config.leaseTtlMs, log: (event, fields) => log.warn(event, fields) });
   return {
     config,
@@ -178,6 +187,7 @@ export async function buildPorts(config: Config, options: PortOptions = {}): Pro
     hosts: view.hosts,
     engine: view.engine,
     jobs,
+    registries,
     cloud,
     manifestHosts: manifest.connections.map((c) => c.name),
     pendingActions: new Map(),
@@ -215,5 +225,14 @@ function lazyAzure(options: AzureCloudOptions): HostCloud {
     beginDelete: async (...a) => (await get()).beginDelete(...a),
     find: async (...a) => (await get()).find(...a),
     sizeProblem: async (...a) => (await get()).sizeProblem(...a),
+  };
+}
+
+/** ACR logins through berth's Azure identity: the Azure adapter is loaded only when a registry with `azure: true` is pulled from. */
+function lazyAcr(options: AcrTokenOptions): AcrTokenSource {
+  let tokens: Promise<AcrTokenSource> | undefined;
+  return async (server, signal) => {
+    tokens ??= import("./cloud/azure/index.ts").then((m) => m.createAcrTokens(options));
+    return (await tokens)(server, signal);
   };
 }

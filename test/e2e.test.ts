@@ -134,7 +134,7 @@ test("an image that is not present is pulled; a failed pull ends the card with a
     return c && isFinished(c) ? c : undefined;
   });
   assert.match(cardText(card), /:x:/);
-  assert.match(cardText(card), /Could not pull image \\"berth-test\/not-here:1\\" on host local/);
+  assert.match(cardText(card), /Could not pull image `berth-test\/not-here:1` on host local: registry `docker.io` cannot be reached/);
 });
 
 test("exec, inspect and ps act on berth's containers", async () => {

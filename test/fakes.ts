@@ -13,6 +13,7 @@ import type {
   LogLine,
   LogQuery,
   PullProgress,
+  RegistryAuth,
   RunSpec,
   ServiceChange,
   ServiceLogQuery,
@@ -84,8 +85,8 @@ export class FakeEngine implements ContainerEngine {
     this.record("hasImage", image);
     return this.imagePresent;
   }
-  async *pull(image: string): AsyncIterable<PullProgress> {
-    this.record("pull", image);
+  async *pull(image: string, _signal?: AbortSignal, auth?: RegistryAuth): AsyncIterable<PullProgress> {
+    this.record("pull", image, auth);
     yield* this.pullSteps;
     this.pulled.add(image);
   }

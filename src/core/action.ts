@@ -80,6 +80,7 @@ export const ActionSchema = z.discriminatedUnion("kind", [
     mounts: z.array(mountRequest),
   }),
   z.object({ kind: z.literal("container.list"), host: hostName.optional(), all: z.boolean() }),
+  z.object({ kind: z.literal("image.pull"), host: hostName.optional(), image: imageRef }),
   z.object({
     kind: z.literal("container.logs"),
     host: hostName.optional(),
@@ -180,7 +181,7 @@ export type Action = z.infer<typeof ActionSchema>;
 export type ActionKind = Action["kind"];
 export type ActionOf<K extends ActionKind> = Extract<Action, { kind: K }>;
 /** Actions that run on a Docker engine (audit's `-H` only filters records: it is not one). */
-export type HostAction = Extract<Action, { kind: `container.${string}` | `service.${string}` }>;
+export type HostAction = Extract<Action, { kind: `container.${string}` | `service.${string}` | `image.${string}` }>;
 
 /**
  * How much harm an action can do. Declared for every kind; adding a kind without a risk fails to compile.
@@ -207,6 +208,8 @@ export const risk = {
   "container.restart": "change",
   "container.remove": "dangerous",
   "container.exec": "dangerous",
+  // Runs nothing, but changes the host: disk space, and which image a tag names for the next run.
+  "image.pull": "change",
   "host.list": "read",
   "host.create": "change",
   "host.remove": "dangerous",
@@ -237,7 +240,7 @@ export const onAnotherPersonsHost = { "host.remove": "host.remove.any", "host.ex
 
 /** Actions that run on a Docker engine: the host is resolved (-H, the channel's, the default) before authorizing. */
 export function targetsHost(action: Action): action is HostAction {
-  return action.kind.startsWith("container.") || action.kind.startsWith("service.");
+  return action.kind.startsWith("container.") || action.kind.startsWith("service.") || action.kind.startsWith("image.");
 }
 
 /**

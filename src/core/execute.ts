@@ -8,6 +8,7 @@ import { cancelledBy, type JobContext, suspended } from "./job-context.ts";
 import { lineStamper } from "./line-stamps.ts";
 import { code, command, type Message, msg, user } from "./message.ts";
 import { containerLimits } from "./policy.ts";
+import { pullWithProgress } from "./pull-job.ts";
 import { quoteArgs } from "./shell-quote.ts";
 import { checkPlatform } from "./windows.ts";
 
@@ -20,16 +21,7 @@ const cleanupSignal = () => AbortSignal.timeout(30_000);
 export async function* runContainer(action: ActionOf<"container.run">, ctx: JobContext, signal: AbortSignal): AsyncGenerator<JobEvent> {
   const { engine } = ctx;
   const clock = ctx.clock ?? Date.now;
-  if (!(await engine.hasImage(action.image, signal))) {
-    yield { type: "status", text: [`Pulling ${action.image} on ${ctx.host}…`] };
-    let last = 0;
-    for await (const p of engine.pull(action.image, signal)) {
-      if (clock() - last < 1000) continue;
-      last = clock();
-      const size = p.current !== undefined && p.total ? ` ${formatBytes(p.current)}/${formatBytes(p.total)}` : "";
-      yield { type: "status", text: [`Pulling ${action.image}: ${p.status}${size}`] };
-    }
-  }
+  if (!(await engine.hasImage(action.image, signal))) yield* pullWithProgress(action.image, ctx, signal);
   const isolation = await platformCheck(action, ctx, signal);
   const limits = containerLimits(ctx.policy, action);
   // On the container itself, so the limit holds for a detached run, and after berth restarts (container-deadlines.ts).

@@ -4,6 +4,7 @@ import { publicMessage } from "./errors.ts";
 import * as containers from "./handlers/containers.ts";
 import { type Handler, shown, shownMessage } from "./handlers/handler.ts";
 import * as hosts from "./handlers/hosts.ts";
+import * as images from "./handlers/images.ts";
 import * as requests from "./handlers/requests.ts";
 import * as services from "./handlers/services.ts";
 import { type Message, msg, strong } from "./message.ts";
@@ -33,6 +34,7 @@ export const handlers = {
   "container.restart": containers.restart,
   "container.remove": containers.remove,
   "container.exec": containers.exec,
+  "image.pull": images.pull,
   "host.list": hosts.list,
   "host.create": hosts.create,
   "host.remove": hosts.remove,

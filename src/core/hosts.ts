@@ -5,6 +5,7 @@ import type { DockerConnection } from "../engines/ports.ts";
 import { BerthError } from "./errors.ts";
 import { globMatch } from "./glob.ts";
 import { code, join as joinParts, type Message, msg } from "./message.ts";
+import { RegistriesSchema, type RegistryLogin, resolveRegistries } from "./registries.ts";
 import { loadYamlFile } from "./yaml-file.ts";
 
 /** A PEM source: a file path, or `env:NAME` for PEM text in an environment variable (as secret stores inject it). */
@@ -48,6 +49,8 @@ export const HostsSchema = z
       })
       .strict()
       .default({ enabled: true }),
+    /** Logins for private registries, used by every pull on every host (`pull`, and `run` of a missing image). */
+    registries: RegistriesSchema,
   })
   .strict()
   .superRefine((h, ctx) => {
@@ -72,6 +75,8 @@ export type Hosts = {
   /** Per-host settings berth applies itself (not part of the connection). */
   settings?: Readonly<Record<string, HostSettings>>;
   notifications?: { channel?: string | undefined; enabled: boolean };
+  /** Registry logins with their secrets resolved: handed to the pull credentials only (src/ports.ts), never shown. */
+  registries?: readonly RegistryLogin[];
 };
 
 /** The `local` host, as the Docker CLI would find it from DOCKER_HOST / DOCKER_TLS_VERIFY / DOCKER_CERT_PATH. */
@@ -106,6 +111,7 @@ export function loadHosts(path: string, env: Readonly<Record<string, string | un
     default: file.default,
     settings: Object.fromEntries(file.hosts.map((h) => [h.name, { isolation: h.isolation, notify: h.notify }])),
     notifications: file.notifications,
+    registries: resolveRegistries(file.registries, env),
   };
 }
 

@@ -1,13 +1,19 @@
 import type { ContainerEngine, Isolation } from "../engines/ports.ts";
 import type { ActionOf, Actor } from "./action.ts";
 import type { Policy } from "./policy.ts";
+import type { RegistryCredentials } from "./registries.ts";
 
 export type ServiceJobAction =
   | ActionOf<"service.logs">
   | ActionOf<"service.scale">
   | ActionOf<"service.update">
   | ActionOf<"service.rollback">;
-export type JobAction = ActionOf<"container.run"> | ActionOf<"container.logs"> | ActionOf<"container.exec"> | ServiceJobAction;
+export type JobAction =
+  | ActionOf<"container.run">
+  | ActionOf<"container.logs">
+  | ActionOf<"container.exec">
+  | ActionOf<"image.pull">
+  | ServiceJobAction;
 
 /** What a job needs while it runs: its engine and host, the policy's limits, who started it. */
 export type JobContext = {
@@ -21,6 +27,8 @@ export type JobContext = {
   isolation?: Isolation | undefined;
   /** `service rollback`: the previous image berth checked against the allow-list; the rollback brings back no other. */
   rollbackImage?: string | undefined;
+  /** The registry logins a pull sends (none: every pull is a public one). */
+  registries?: RegistryCredentials | undefined;
   /** How long a lost engine connection is retried before a stream ends (ms, default 2 min): engines that blink. */
   reconnectMs?: number | undefined;
 };

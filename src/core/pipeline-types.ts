@@ -10,6 +10,7 @@ import type { JobAction } from "./job-context.ts";
 import type { JobRegistry } from "./jobs.ts";
 import type { Message } from "./message.ts";
 import type { Policy } from "./policy.ts";
+import type { RegistryCredentials } from "./registries.ts";
 
 /** What the pipeline is given: the ports it reaches (engines, store, cloud) and the settings it reads. */
 export type DispatchDeps = {
@@ -29,6 +30,8 @@ export type DispatchDeps = {
   cloud?: ProvisionDeps | undefined;
   /** The hosts manifest's names (berth neither creates nor removes those). */
   manifestHosts?: readonly string[];
+  /** The hosts manifest's registry logins, sent with pulls (absent: every pull is a public one). */
+  registries?: RegistryCredentials | undefined;
   /** How long a stream retries a lost engine connection (ms, BERTH_ENGINE_RECONNECT; default 2 min). */
   engineReconnectMs?: number | undefined;
 };

@@ -163,8 +163,9 @@ function authorizeOne(policy: Policy, subject: Subject, action: Action, place: P
   const at = { ...place, host: hostOf(action, place.host) };
   const limits = checkLimits(policy, action);
   if (limits) return { allow: false, rule: "policy:containers", reason: limits };
-  // A service update puts a new image into production just as surely as `run` does: the same allow-list applies.
-  if (action.kind === "container.run" || action.kind === "service.update") {
+  // A service update puts a new image into production just as surely as `run` does, and a pull puts it on the host
+  // for the next run: the same allow-list applies.
+  if (action.kind === "container.run" || action.kind === "service.update" || action.kind === "image.pull") {
     const refused = imageRefusal(policy, action.image);
     if (refused) return { allow: false, rule: "policy:images", reason: refused };
   }
@@ -250,7 +251,7 @@ function gateFor(policy: Policy, action: Action, place: Place): { gate: Gate; ga
     if (
       r.images &&
       !(
-        (action.kind === "container.run" || action.kind === "service.update") &&
+        (action.kind === "container.run" || action.kind === "service.update" || action.kind === "image.pull") &&
         r.images.some((g) => globMatch(g, normalizeImage(action.image), { segments: true }))
       )
     )

@@ -74,7 +74,7 @@ export function instrumentEngine(engine: ContainerEngine, observe: EngineObserve
     info: (signal) => call("info", signal, () => engine.info(signal)),
     hasImage: (image, signal) => call("hasImage", signal, () => engine.hasImage(image, signal)),
     imagePlatform: (image, signal) => call("imagePlatform", signal, () => engine.imagePlatform(image, signal)),
-    pull: (image, signal) => stream("pull", signal, () => engine.pull(image, signal)),
+    pull: (image, signal, auth) => stream("pull", signal, () => engine.pull(image, signal, auth)),
     run: (spec, signal) => call("run", signal, () => engine.run(spec, signal)),
     list: (options, signal) => call("list", signal, () => engine.list(options, signal)),
     inspect: (container, signal) => call("inspect", signal, () => engine.inspect(container, signal)),

@@ -141,6 +141,12 @@ export type RunSpec = {
   isolation?: string | undefined;
 };
 
+/**
+ * A registry login as Docker's X-Registry-Auth carries it (the Engine API's AuthConfig). It goes to the engine with a
+ * pull and nowhere else: never into a message, a log line or an audit record.
+ */
+export type RegistryAuth = { readonly username: string; readonly password: string; readonly serveraddress: string };
+
 /** One step of an image pull, already reduced to something a person can read ("Downloading 12/40 MB"). */
 export type PullProgress = { status: string; id?: string | undefined; current?: number | undefined; total?: number | undefined };
 
@@ -193,8 +199,11 @@ export interface ContainerEngine {
   hasImage(image: string, signal: AbortSignal): Promise<boolean>;
   /** The image's OS, OS build and architecture, or undefined when the image is not on the host. */
   imagePlatform(image: string, signal: AbortSignal): Promise<ImagePlatform | undefined>;
-  /** Pulls an image; yields progress; throws UNAVAILABLE/NOT_FOUND with a readable message when the pull fails. */
-  pull(image: string, signal: AbortSignal): AsyncIterable<PullProgress>;
+  /**
+   * Pulls an image, with the registry login when given; yields progress; throws UNAVAILABLE/NOT_FOUND, or FORBIDDEN
+   * when the registry refused, with a readable message naming the registry when the pull fails.
+   */
+  pull(image: string, signal: AbortSignal, auth?: RegistryAuth): AsyncIterable<PullProgress>;
   /** Creates and starts a container; returns its short id and name. */
   run(spec: RunSpec, signal: AbortSignal): Promise<{ id: string; name: string }>;
   list(options: { all: boolean }, signal: AbortSignal): Promise<ContainerSummary[]>;

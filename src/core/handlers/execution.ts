@@ -102,6 +102,7 @@ export function engineJob<A extends JobAction>(
               clock: deps.clock,
               isolation: deps.hosts.settings?.[host]?.isolation,
               reconnectMs: deps.engineReconnectMs,
+              registries: deps.registries,
               ...extra,
             },
             signal,

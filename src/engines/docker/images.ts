@@ -2,7 +2,8 @@
 import type { Readable } from "node:stream";
 import type Docker from "dockerode";
 import { BerthError } from "../../core/errors.ts";
-import type { ContainerEngine } from "../ports.ts";
+import { registryOf, registryRefusal, registryUnreachable } from "../../core/registries.ts";
+import type { ContainerEngine, RegistryAuth } from "../ports.ts";
 import { type Client, fail } from "./client.ts";
 import { readJsonLines } from "./lines.ts";
 
@@ -24,21 +25,37 @@ export function checkImage(image: string): void {
 export function createImages(client: Client): Pick<ContainerEngine, "hasImage" | "imagePlatform" | "pull"> {
   const { call, get, hold, streams, translate, on } = client;
 
-  async function* pull(image: string, signal: AbortSignal) {
+  async function* pull(image: string, signal: AbortSignal, auth?: RegistryAuth) {
     checkImage(image);
-    const failed = (notFound: boolean, msg: string, cause: unknown) =>
-      fail(
-        notFound || /not found|manifest unknown|does not exist|pull access denied|no such image/i.test(msg) ? "NOT_FOUND" : "UNAVAILABLE",
+    const registry = registryOf(image);
+    const failed = (notFound: boolean, msg: string, cause: unknown) => {
+      // The registry's answer as the engine relays it: a refusal (401/403 from the registry), or no way to reach it.
+      // An authorization plugin on the engine says "denied" too, but that is the host's refusal, not the registry's.
+      if (/unauthorized|denied|authentication required|no basic auth credentials|forbidden/i.test(msg) && !/by plugin/i.test(msg))
+        return fail("FORBIDDEN", registryRefusal(image, registry, on, auth !== undefined, msg), cause);
+      if (
+        /no such host|server misbehaving|dial tcp|connection refused|i\/o timeout|TLS handshake timeout|network is unreachable/i.test(msg)
+      )
+        return fail("UNAVAILABLE", registryUnreachable(image, registry, on, msg), cause);
+      return fail(
+        notFound || /not found|manifest unknown|name unknown|does not exist|no such image/i.test(msg) ? "NOT_FOUND" : "UNAVAILABLE",
         `Could not pull image "${image}" ${on}: ${msg}. Check the image name, or ask the operator to load the image on that host.`,
         cause,
       );
+    };
     let release: (() => void) | undefined;
     try {
       // No deadline: the engine answers once the registry does, which can take long; the caller's signal bounds it.
-      const res = await call(signal, `pulling image "${image}"`, (s) => streams.pull(image, { abortSignal: s }) as Promise<Readable>, {
-        deadlineMs: null,
-        status: (code, msg, cause) => failed(code === 404, msg, cause),
-      });
+      // dockerode sends `authconfig` as the X-Registry-Auth header (never in the query): only for a registry with a login.
+      const res = await call(
+        signal,
+        `pulling image "${image}"`,
+        (s) => streams.pull(image, { abortSignal: s, ...(auth && { authconfig: { ...auth } }) }) as Promise<Readable>,
+        {
+          deadlineMs: null,
+          status: (code, msg, cause) => failed(code === 404, msg, cause),
+        },
+      );
       release = hold(res, signal);
       for await (const p of readJsonLines(res)) {
         if (typeof p.error === "string") throw failed(false, p.error, p);
