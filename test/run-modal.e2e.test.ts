@@ -179,3 +179,30 @@ test("Run with berth on a message: a run line pre-fills the form, another comman
   await messageAction(fake, { url: berth.url, callbackId: "berth_run_message", messageTs: none.ts });
   await eventually("the explanation", () => fake.ephemerals(SEED.operator).find((e) => e.text.includes("has no berth command")));
 });
+
+test("over Socket Mode: /berth run opens the form and its submission runs the job", async () => {
+  const socketFake = await SlackFake.start();
+  const socketBerth = await startBerth(socketFake, { socketMode: true, policy });
+  try {
+    await socketFake.socket.waitForConnections(1);
+    await socketFake.socket.slashCommand({ command: "/berth", text: "run" });
+    const call = await socketFake.waitFor("views.open", (c) => c.status === 200, 10_000);
+    const id = (call.response as { view?: { id?: string } }).view?.id ?? "";
+    const refused = await socketFake.socket.viewSubmission({
+      viewId: id,
+      values: { image: testImage, command: "echo x", timeout: "later" },
+    });
+    assert.equal((refused.ack as { response_action?: string }).response_action, "errors");
+    await socketFake.socket.viewSubmission({ viewId: id, values: { image: testImage, command: "echo over-the-socket", timeout: "" } });
+    assert.deepEqual(socketFake.views(), []);
+    const card = await eventually("the socket run's finished card", () => {
+      const c = findCard(socketFake, C, "over-the-socket");
+      return c && isFinished(c) ? c : undefined;
+    });
+    assert.ok(threadLines(socketFake, C, card.ts).includes("over-the-socket"));
+  } finally {
+    await removeOwnContainers(socketBerth.berth.store);
+    await socketBerth.stop();
+    await socketFake.stop();
+  }
+});
