@@ -144,7 +144,8 @@ function elementState(element: JsonObject, input: string | readonly string[] | u
     }
     case "static_select":
     case "radio_buttons": {
-      const picked = input === undefined ? element.initial_option : optionOf(element, one ?? "");
+      // An empty value is the select left without a choice.
+      const picked = input === undefined ? element.initial_option : one ? optionOf(element, one) : null;
       return { type, selected_option: picked ?? null };
     }
     case "checkboxes": {
@@ -154,7 +155,7 @@ function elementState(element: JsonObject, input: string | readonly string[] | u
     }
     case "conversations_select": {
       const initial = element.initial_conversation ?? (element.default_to_current_conversation === true ? currentChannel : undefined);
-      return { type, selected_conversation: (input === undefined ? initial : one) ?? null };
+      return { type, selected_conversation: (input === undefined ? initial : one || undefined) ?? null };
     }
     case "users_select":
       return { type, selected_user: (input === undefined ? element.initial_user : one) ?? null };
