@@ -34,6 +34,8 @@ export function renderRunModal(input: RunModalInput): types.ModalView {
         type: "conversations_select",
         action_id: valueActionId,
         default_to_current_conversation: true,
+        // No response_url_enabled: answers to the submitter go by chat.postEphemeral in the chosen channel, where the
+        // job's card goes too, so a channel berth cannot post in fails the same way for both.
         filter: { include: ["public", "private"], exclude_bot_users: true },
       },
     });

@@ -158,9 +158,12 @@ export function createRunModal(deps: RunModalDeps) {
       const refused = imageRefusal(core.policy(), image);
       return refused && plainText(refused, deps.slash).slice(0, 1900);
     });
-    if (!submission.ok) return void (await ack({ response_action: "errors", errors: submission.errors }));
-    const built = parseRunFields(submission.fields, core.registry);
-    if ("errors" in built) return void (await ack({ response_action: "errors", errors: built.errors }));
+    const built = submission.ok ? parseRunFields(submission.fields, core.registry) : submission;
+    // Field errors are the ack itself: the modal stays open with each message under its field, and nothing runs.
+    if (!submission.ok || "errors" in built) {
+      await ack({ response_action: "errors", errors: "errors" in built ? built.errors : {} });
+      return deps.acked(context);
+    }
     await ack();
     deps.acked(context);
     if (!(await deps.first(body, context))) return;
