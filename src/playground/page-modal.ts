@@ -9,6 +9,7 @@ export const modalStyle = String.raw`
   .modal { background: var(--bg); width: 100%; max-width: 520px; max-height: 100dvh; overflow-y: auto; border-radius: 10px 10px 0 0;
     padding: 12px 14px calc(12px + env(safe-area-inset-bottom)); }
   .modal h2 { font-size: 18px; margin: 0 0 8px; }
+  .modal form.view { display: block; padding: 0; border: 0; }
   .field { margin: 10px 0; }
   .field > label, .field > .label { display: block; font-weight: 700; font-size: 14px; margin-bottom: 4px; }
   .field .opt { font-weight: 400; color: var(--muted); }

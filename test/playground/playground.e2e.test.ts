@@ -125,6 +125,13 @@ test("the run form on a phone: /berth run opens it, a bad timeout shows under it
   await dialog.waitFor({ timeout: 30_000 });
   const width = Number(await page.evaluate("document.documentElement.scrollWidth"));
   assert.ok(width <= 375, `with the form open the page is ${width} px wide`);
+  // The form's own fields fit too, one under the other (its overlay is fixed: the page's width alone would not tell).
+  const right = Number(
+    await page.evaluate(
+      "Math.max.apply(null, Array.from(document.querySelectorAll('.modal *')).map(function (e) { return e.getBoundingClientRect().right; }))",
+    ),
+  );
+  assert.ok(right <= 375, `a field of the form reaches ${right} px`);
   await dialog.locator("#view-image_ref").fill(testImage);
   await dialog.locator("#view-command").fill("echo typed-into-the-form");
   await dialog.locator("#view-env").fill("LEVEL=debug");
