@@ -178,7 +178,8 @@ const badInput: [string, string, RegExp][] = [
   ["empty text", "", /Tell berth what to do, for example `\/berth ps`/],
   ["unknown command", "lgos api", /berth has no command `lgos`\. Did you mean `logs`\?/],
   ["unknown option", "logs --folow api", /`logs` has no option `--folow`\. Did you mean `--follow`\?\nUsage: `\/berth logs/],
-  ["missing image", "run", /`run`: missing IMAGE/],
+  // (`run` alone opens the run form: test/run-modal.e2e.test.ts)
+  ["missing image", "run -d", /`run`: missing IMAGE/],
   ["malformed -e", `run -e FOO ${testImage}`, /`FOO` is not NAME=value/],
   ["unbalanced quotes", `run ${testImage} sh -c 'echo`, /Unbalanced quote/],
   ["10 kB of text", `run ${testImage} echo ${"x".repeat(10_240)}`, /characters long; berth accepts up to 4,000/],

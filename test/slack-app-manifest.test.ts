@@ -6,6 +6,7 @@ import { parse } from "yaml";
 import { z } from "zod";
 import { commands } from "../commands/index.ts";
 import { loadConfig } from "../src/config.ts";
+import { runModalIds } from "../src/slack/run-form.ts";
 
 // Keeps manifests/slack-app.yaml equal to what berth's code does: the command it answers, the Web API methods it
 // calls and so the bot scopes it needs, no more and no fewer.
@@ -26,6 +27,18 @@ const Manifest = z.object({
         }),
       )
       .min(1),
+    // Slack's limits for shortcuts (docs/reference/slack-platform.md §6).
+    shortcuts: z
+      .array(
+        z.object({
+          name: z.string().min(1).max(24),
+          type: z.enum(["global", "message"]),
+          callback_id: z.string().min(1).max(255),
+          description: z.string().min(1).max(150),
+        }),
+      )
+      .max(10)
+      .optional(),
   }),
   oauth_config: z.object({ scopes: z.object({ bot: z.array(z.string()) }).strict() }),
   settings: z.object({
@@ -112,6 +125,18 @@ test("the usage hint names only commands berth has", () => {
     const word = alternative.trim().split(/\s+/)[0] ?? "";
     assert.ok(names.has(word), `usage_hint mentions "${word}", which is not a berth command`);
   }
+});
+
+test("the manifest's shortcuts are the ones berth listens for, with unique callback ids", () => {
+  const shortcuts = manifest.features.shortcuts ?? [];
+  assert.deepEqual(
+    shortcuts.map((s) => [s.type, s.callback_id]),
+    [
+      ["global", runModalIds.globalShortcut],
+      ["message", runModalIds.messageShortcut],
+    ],
+  );
+  assert.ok(manifest.settings.interactivity.is_enabled, "shortcuts are delivered as interactivity");
 });
 
 test("berth's source calls the Web API methods this test knows the scopes of", () => {

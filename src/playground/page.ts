@@ -3,8 +3,10 @@
  * from /events (Server-Sent Events) and sends what is typed or tapped to /command and /action. Everything from the
  * server is put into the DOM as text nodes (never innerHTML), so message text cannot inject markup.
  * String.raw keeps the script byte-for-byte; it therefore avoids backticks and template literals (a backtick is
- * written "\x60").
+ * written "\x60"). The modal overlay's style and script are page-modal.ts's.
  */
+import { modalScript, modalStyle } from "./page-modal.ts";
+
 export const playgroundPage = String.raw`<!doctype html>
 <html lang="en">
 <head>
@@ -58,6 +60,7 @@ export const playgroundPage = String.raw`<!doctype html>
   #send { font: inherit; font-weight: 600; padding: 8px 14px; border-radius: 6px; border: 0; background: #007a5a; color: #fff; }
   #error { color: #b00020; font-size: 13px; padding: 0 12px; }
   #error:empty { display: none; }
+${modalStyle}
 </style>
 </head>
 <body>
@@ -93,6 +96,7 @@ export const playgroundPage = String.raw`<!doctype html>
   var select = document.getElementById("user");
   var conn = document.getElementById("conn");
   var errorBox = document.getElementById("error");
+${modalScript}
 
   function el(tag, cls) { var e = document.createElement(tag); if (cls) e.className = cls; return e; }
   function txt(s) { return document.createTextNode(s); }
@@ -275,6 +279,7 @@ export const playgroundPage = String.raw`<!doctype html>
   }
 
   function accept(item) {
+    if (item.kind === "view") return acceptView(item);
     if (item.kind === "file") {
       state.files[item.id] = item;
       return;
@@ -310,6 +315,7 @@ export const playgroundPage = String.raw`<!doctype html>
     state.me = select.value;
     try { localStorage.setItem("berth-playground-user", state.me); } catch (e) { /* private mode */ }
     rebuild();
+    showView();
   });
 
   document.getElementById("composer").addEventListener("submit", function (ev) {
@@ -340,8 +346,12 @@ export const playgroundPage = String.raw`<!doctype html>
     });
     state.me = s.people.some(function (p) { return p.id === keep; }) ? keep : (s.people[0] ? s.people[0].id : "");
     select.value = state.me;
-    s.items.forEach(function (item) { if (item.kind === "file") state.files[item.id] = item; else state.items[domId(item)] = item; });
+    views = {};
+    s.items.forEach(function (item) {
+      if (item.kind === "file") state.files[item.id] = item; else if (item.kind === "view") views[item.id] = item; else state.items[domId(item)] = item;
+    });
     rebuild();
+    showView();
     conn.textContent = "live";
     document.body.setAttribute("data-ready", "1");
   });

@@ -13,6 +13,7 @@ import type { Config } from "../config.ts";
 import { BerthError } from "../core/errors.ts";
 import { opsPaths } from "../health.ts";
 import type { Ports } from "../ports.ts";
+import { answerView, type ViewItem, viewItems } from "./modal.ts";
 import { playgroundPage } from "./page.ts";
 
 export const playgroundPolicy = "manifests/policy.playground.yaml";
@@ -54,7 +55,8 @@ type Item =
       deleted: boolean;
     }
   | { kind: "ephemeral"; ts: string; thread_ts?: string | undefined; user: string; text: string; blocks?: unknown; deleted: boolean }
-  | { kind: "file"; id: string; name: string; title: string; length: number; ready: boolean };
+  | { kind: "file"; id: string; name: string; title: string; length: number; ready: boolean }
+  | ViewItem;
 
 /** The playground's Config: the playground policy unless BERTH_POLICY names one. */
 export function playgroundConfig(config: Config): Config {
@@ -117,7 +119,7 @@ export async function startPlayground(ports: Ports) {
     // berth's own answers, with berth's own rules: details and metrics need BERTH_METRICS_TOKEN (docs/security.md).
     if (req.method === "GET" && (opsPaths as readonly string[]).includes(path)) return proxy(req, res);
     if (req.method === "GET" && path.startsWith("/files/")) return download(decodeURIComponent(path.slice("/files/".length)), res);
-    if (req.method === "POST" && (path === "/command" || path === "/action")) {
+    if (req.method === "POST" && (path === "/command" || path === "/action" || path === "/view")) {
       // JSON only and same origin: a form on another site cannot post here, and a script there gets no CORS grant.
       const origin = req.headers.origin;
       if (origin !== undefined && new URL(origin).host !== req.headers.host) {
@@ -127,6 +129,7 @@ export async function startPlayground(ports: Ports) {
         return json(res, 415, { error: "Send JSON (content-type: application/json)." });
       }
       const body = await readJson(req);
+      if (path === "/view") return answerView(emulator, eventsUrl, playgroundChannel, body, res);
       return path === "/command" ? command(body, res) : action(body, res);
     }
     json(res, 404, { error: `Nothing at ${req.method} ${path}. The page is at /.` });
@@ -266,6 +269,7 @@ function createFeed(emulator: SlackFake) {
     for (const f of emulator.ws.files.values()) {
       out.push({ key: `f:${f.id}`, version: `${f.completed}/${f.bytes?.length}`, item: () => fileItem(f) });
     }
+    out.push(...viewItems(emulator, playgroundChannel));
     return out;
   };
 

@@ -18,6 +18,7 @@ import { createNotifier } from "./notifier.ts";
 import { createOutbox } from "./outbox.ts";
 import { toMrkdwn } from "./render.ts";
 import { runJob, slackError } from "./run-job.ts";
+import { createRunModal } from "./run-modal.ts";
 import { createWorkQueue } from "./work-queue.ts";
 import { foreignRequest, type Home, homeWorkspace, type Origin } from "./workspace.ts";
 
@@ -193,6 +194,20 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
     );
   };
 
+  const runModal = createRunModal({
+    app,
+    core: dispatchDeps,
+    slash: deps.slash,
+    log,
+    work,
+    first: (body, context) => deliveries.first(deliveryOf("click", body, context)),
+    homeTeamId: () => home?.teamId,
+    refusedForeign,
+    finish: (requestId, kind, actor, respond) => finish(requestId, kind, actor, respond),
+    failSafe,
+    acked,
+  });
+
   app.command(deps.slash, async ({ command, body, ack, respond, context }) => {
     await ack();
     acked(context);
@@ -212,6 +227,10 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
     const parsed = parse(command.text, core.registry);
     const kind = parsed.ok ? parsed.action.kind : "unparsed";
     if (refusedForeign(origin, actor, parsed.ok ? redactAction(parsed.action) : { kind }, requestId, respond)) return;
+    // `run` alone opens the form (right away: its trigger lasts 3 s); if Slack will not open it, the usage follows.
+    const channel = { id: actor.channelId, name: actor.channelName };
+    const who = { triggerId: command.trigger_id, userId: actor.userId, teamId: actor.teamId, channel };
+    if (await runModal.openForBareRun(command.text, who)) return void log("run modal opened", { requestId, user: actor.userId });
     log("command", { requestId, kind, user: actor.userId, channel: actor.channelId, chars: command.text.length });
     const signal = AbortSignal.timeout(60_000);
     work.run(() =>

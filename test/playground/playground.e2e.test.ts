@@ -118,3 +118,30 @@ test("a second person approves a gated request: Ada approves Olive's rm", async 
   await until("the container to be removed", async () => ((await containersNamed(name)).length === 0 ? true : undefined));
   await page.locator("#user").selectOption("U0OPER");
 });
+
+test("the run form on a phone: /berth run opens it, a bad timeout shows under its field, the fixed form runs", async () => {
+  await type("/berth run");
+  const dialog = page.getByRole("dialog", { name: "Run a container" });
+  await dialog.waitFor({ timeout: 30_000 });
+  const width = Number(await page.evaluate("document.documentElement.scrollWidth"));
+  assert.ok(width <= 375, `with the form open the page is ${width} px wide`);
+  // The form's own fields fit too, one under the other (its overlay is fixed: the page's width alone would not tell).
+  const right = Number(
+    await page.evaluate(
+      "Math.max.apply(null, Array.from(document.querySelectorAll('.modal *')).map(function (e) { return e.getBoundingClientRect().right; }))",
+    ),
+  );
+  assert.ok(right <= 375, `a field of the form reaches ${right} px`);
+  await dialog.locator("#view-image_ref").fill(testImage);
+  await dialog.locator("#view-command").fill("echo typed-into-the-form");
+  await dialog.locator("#view-env").fill("LEVEL=debug");
+  await dialog.locator("#view-timeout").fill("soon");
+  await dialog.getByRole("button", { name: "Run" }).click();
+  await dialog.locator(".err").filter({ hasText: '"soon" is not a duration' }).waitFor({ timeout: 30_000 });
+  assert.equal(await dialog.locator("#view-command").inputValue(), "echo typed-into-the-form", "what was typed is kept");
+  await dialog.locator("#view-timeout").fill("1m");
+  await dialog.getByRole("button", { name: "Run" }).click();
+  await dialog.waitFor({ state: "detached", timeout: 30_000 });
+  const card = page.locator(".post").filter({ hasText: "typed-into-the-form" }).first();
+  await card.locator(".thread pre").filter({ hasText: "typed-into-the-form" }).first().waitFor({ timeout: 60_000 });
+});

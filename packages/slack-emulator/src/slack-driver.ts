@@ -1,12 +1,13 @@
 /**
- * Drives a bot in HTTP mode the way Slack does: signed `application/x-www-form-urlencoded` POSTs of slash commands
- * and block_actions payloads to the bot's Request URL (docs/reference/slack-platform.md §1.2, §2.1, §2.4). Payloads come from the fake's
+ * Drives a bot in HTTP mode the way Slack does: signed `application/x-www-form-urlencoded` POSTs of slash commands,
+ * block_actions, shortcuts and modal submissions to the bot's Request URL (docs/reference/slack-platform.md §1.2, §2.1, §2.4). Payloads come from the fake's
  * workspace and carry a trigger_id and a response_url minted on the fake. `redeliver` sends one again as Slack does when
  * it did not see the ack in time: the same body, signed anew, with `X-Slack-Retry-Num` and `X-Slack-Retry-Reason`
  * (docs/reference/slack-platform.md §2.3).
  */
 import { createHmac } from "node:crypto";
 import type { SlackFake } from "./slack-fake.ts";
+import type { MessageActionOptions, ShortcutOptions, ViewSubmissionOptions } from "./slack-fake-interactions.ts";
 import type { JsonObject } from "./slack-fake-json.ts";
 import type { BlockActionOptions, SlashCommandOptions, SlashCommandPayload } from "./slack-fake-payloads.ts";
 
@@ -78,6 +79,35 @@ export async function slashCommand(fake: SlackFake, options: SlashCommandOptions
 /** POSTs a signed block_actions payload (`payload=<json>`) for a click on a stored message's element. */
 export async function blockAction(fake: SlackFake, options: BlockActionOptions & DeliveryOptions): Promise<BlockActionResult> {
   const payload = fake.buildBlockAction(options);
+  const body = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
+  return { ...(await post(fake, options, body)), request: body, payload };
+}
+
+/** POSTs a signed global shortcut (`type: "shortcut"`). */
+export async function shortcut(fake: SlackFake, options: ShortcutOptions & DeliveryOptions): Promise<BlockActionResult> {
+  return interactive(fake, options, fake.buildShortcut(options));
+}
+
+/** POSTs a signed message shortcut (`type: "message_action"`) used on a stored message. */
+export async function messageAction(fake: SlackFake, options: MessageActionOptions & DeliveryOptions): Promise<BlockActionResult> {
+  return interactive(fake, options, fake.buildMessageAction(options));
+}
+
+/** POSTs a signed view_submission of an open modal and applies the ack's `response_action` to it, as Slack does. */
+export async function viewSubmission(fake: SlackFake, options: ViewSubmissionOptions & DeliveryOptions): Promise<BlockActionResult> {
+  const result = await interactive(fake, options, fake.buildViewSubmission(options));
+  if (result.status === 200) fake.applyViewAck(options.viewId, result.body);
+  return result;
+}
+
+/** Closes a modal as its person does; POSTs view_closed when the view asked for it (`notify_on_close`). */
+export async function viewClosed(fake: SlackFake, options: { viewId: string } & DeliveryOptions): Promise<BlockActionResult | undefined> {
+  const payload = fake.buildViewClosed(options.viewId);
+  const view = payload.view as { notify_on_close?: boolean } | undefined;
+  return view?.notify_on_close === true ? interactive(fake, options, payload) : undefined;
+}
+
+async function interactive(fake: SlackFake, options: DeliveryOptions, payload: JsonObject): Promise<BlockActionResult> {
   const body = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
   return { ...(await post(fake, options, body)), request: body, payload };
 }

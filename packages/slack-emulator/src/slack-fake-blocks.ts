@@ -5,7 +5,7 @@
  *
  * Slack publishes no machine-readable schema; the wording of "too long", "too many" and "missing" follows responses
  * observed from Slack. Unknown block or element types get "failed to match all allowed schemas". Block types the
- * fake does not model in depth (input, file, video, table, …) are accepted as long as they are objects.
+ * fake does not model in depth (file, video, table, …) are accepted as long as they are objects.
  */
 import { isJsonObject, type Json, type JsonObject } from "./slack-fake-json.ts";
 
@@ -34,6 +34,7 @@ export const BLOCK_LIMITS = {
   placeholder: 150,
   overflowOptions: 5,
   choiceOptions: 10, // checkboxes, radio_buttons
+  inputLabel: 2000,
 } as const;
 
 const tooLong = (ptr: string, max: number) => `[ERROR] must be less than ${max + 1} characters [json-pointer:${ptr}]`;
@@ -45,8 +46,11 @@ const noSchema = (ptr: string) => `[ERROR] failed to match all allowed schemas [
 const notOneOf = (ptr: string, allowed: readonly string[]) =>
   `[ERROR] must be one of the following: ${allowed.join(", ")} [json-pointer:${ptr}]`;
 
+/** Slack's wording, for the view checks of slack-fake-views.ts. */
+export const blockErrors = { tooLong, tooMany, missing, empty, noSchema } as const;
+
 /** Block types accepted without deep validation (the fake only needs to not reject them). */
-const SHALLOW_BLOCKS = new Set(["input", "file", "video", "table", "rich_text", "context_actions", "call"]);
+const SHALLOW_BLOCKS = new Set(["file", "video", "table", "rich_text", "context_actions", "call"]);
 
 export interface ValidateBlocksOptions {
   /** JSON pointer of the array, `/blocks` for messages, `/view/blocks` for views. */
@@ -120,6 +124,14 @@ function validateBlock(block: JsonObject, at: string, errors: string[]): void {
       return;
     case "markdown":
       if (typeof block.text !== "string") errors.push(missing(at, "text"));
+      return;
+    case "input":
+      // Modals and Home tabs only; a label and exactly one element (docs/reference/slack-platform.md §5.3).
+      if (block.label === undefined) errors.push(missing(at, "label"));
+      else textObject(block.label, `${at}/label`, BLOCK_LIMITS.inputLabel, true, errors);
+      if (block.hint !== undefined) textObject(block.hint, `${at}/hint`, BLOCK_LIMITS.inputLabel, true, errors);
+      if (block.element === undefined) errors.push(missing(at, "element"));
+      else element(block.element, `${at}/element`, errors);
       return;
     default:
       if (typeof block.type === "string" && SHALLOW_BLOCKS.has(block.type)) return;

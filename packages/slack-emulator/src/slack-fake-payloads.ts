@@ -80,7 +80,7 @@ export function buildSlashCommand(ctx: PayloadContext, options: SlashCommandOpti
     api_app_id: ws.ids.appId,
     is_enterprise_install: "false",
     response_url: ctx.mintResponseUrl({ kind: "commands", channel: channelId, user: userId }),
-    trigger_id: ws.mintTrigger(),
+    trigger_id: ws.mintTrigger(userId),
   };
 }
 
@@ -127,7 +127,7 @@ export function buildBlockAction(ctx: PayloadContext, options: BlockActionOption
     api_app_id: ws.ids.appId,
     token: ctx.verificationToken,
     container: { type: "message", message_ts: source.ts, channel_id: channelId, is_ephemeral: !message },
-    trigger_id: ws.mintTrigger(),
+    trigger_id: ws.mintTrigger(userId),
     team: { id: ws.ids.teamId, domain: ws.ids.teamDomain },
     enterprise: null,
     is_enterprise_install: false,

@@ -3,7 +3,7 @@
  * files, response_urls and trigger_ids. Records are mutable inside the fake; tests get deep copies.
  */
 import { randomBytes } from "node:crypto";
-import type { Json } from "./slack-fake-json.ts";
+import type { Json, JsonObject } from "./slack-fake-json.ts";
 
 /** IDs of the seeded workspace, for tests to refer to. */
 export const SEED = {
@@ -171,6 +171,20 @@ export interface TriggerRecord {
   id: string;
   issuedAt: number;
   used: boolean;
+  /** Whose interaction minted it: the person a modal opened with it is shown to. */
+  user?: string;
+}
+
+/** A modal as Slack keeps it: the stored view JSON, whose stack it is on, and the errors its last submission got. */
+export interface ViewRecord {
+  id: string;
+  user: string;
+  view: JsonObject;
+  /** The root view's id: views pushed on a modal share their root's stack. */
+  rootId: string;
+  open: boolean;
+  /** Field errors of the last `response_action: "errors"`, by block_id. */
+  errors: Record<string, string>;
 }
 
 export interface WorkspaceIds {
@@ -191,6 +205,8 @@ export class Workspace {
   readonly responseUrls = new Map<string, ResponseUrlRecord>();
   readonly responses: FakeResponse[] = [];
   readonly triggers = new Map<string, TriggerRecord>();
+  /** Open modals by view id (slack-fake-views.ts). */
+  readonly views = new Map<string, ViewRecord>();
   private readonly byChannel = new Map<string, FakeMessage[]>();
   private readonly byKey = new Map<string, FakeMessage>();
   private readonly now: () => number;
@@ -218,11 +234,16 @@ export class Workspace {
     return `${prefix}0FAKE${String(this.idCounter).padStart(4, "0")}`;
   }
 
+  /** The fake's clock (trigger and response_url expiry). */
+  clock(): number {
+    return this.now();
+  }
+
   /** A trigger_id in Slack's shape (`<digits>.<digits>.<hex>`), recorded with its issue time. */
-  mintTrigger(): string {
+  mintTrigger(user?: string): string {
     this.idCounter += 1;
     const id = `${1_000_000_000 + this.idCounter}.${Date.now() % 1_000_000_000}.${randomBytes(16).toString("hex")}`;
-    this.triggers.set(id, { id, issuedAt: this.now(), used: false });
+    this.triggers.set(id, { id, issuedAt: this.now(), used: false, ...(user !== undefined && { user }) });
     return id;
   }
 
@@ -235,6 +256,7 @@ export class Workspace {
     this.responseUrls.clear();
     this.responses.length = 0;
     this.triggers.clear();
+    this.views.clear();
     this.byChannel.clear();
     this.byKey.clear();
     this.seed();

@@ -15,6 +15,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
+  buildMessageAction,
+  buildShortcut,
+  buildViewClosed,
+  buildViewSubmission,
+  type MessageActionOptions,
+  type ShortcutOptions,
+  type ViewSubmissionOptions,
+} from "./slack-fake-interactions.ts";
+import {
   argString,
   isJsonObject,
   type Json,
@@ -45,9 +54,11 @@ import {
   type UserRecord,
   Workspace,
 } from "./slack-fake-store.ts";
+import { applyViewAck, openStack, VIEW_METHODS, viewJson } from "./slack-fake-views.ts";
 import { SocketHub } from "./slack-socket-hub.ts";
 
 export { validateBlocks } from "./slack-fake-blocks.ts";
+export type { MessageActionOptions, ShortcutOptions, ViewInput, ViewSubmissionOptions } from "./slack-fake-interactions.ts";
 export type { Json, JsonObject } from "./slack-fake-json.ts";
 export type { LimitProfile, WindowRule } from "./slack-fake-limits.ts";
 export type { BlockActionOptions, SlashCommandOptions, SlashCommandPayload } from "./slack-fake-payloads.ts";
@@ -88,6 +99,18 @@ export interface ApiCall {
   response: Json;
   at: number;
   token: "bot" | "app" | "none" | "invalid";
+}
+
+/** A modal on someone's screen. */
+export interface OpenView {
+  id: string;
+  user: string;
+  /** As Slack shows it in payloads: blocks, callback_id, private_metadata, title… */
+  view: JsonObject;
+  /** The messages under each block (by block_id) from the last `response_action: "errors"`. */
+  errors: Record<string, string>;
+  /** The ids of the views on this person's stack, root first. */
+  stack: string[];
 }
 
 export interface FaultSpec {
@@ -208,6 +231,11 @@ export class SlackFake implements PayloadContext {
         buildSlashCommand: (o) => this.buildSlashCommand(o),
         buildBlockAction: (o) => this.buildBlockAction(o),
         applyAck: (url, body) => this.applyAck(url, body),
+        buildShortcut: (o) => this.buildShortcut(o),
+        buildMessageAction: (o) => this.buildMessageAction(o),
+        buildViewSubmission: (o) => this.buildViewSubmission(o),
+        buildViewClosed: (id) => this.buildViewClosed(id),
+        applyViewAck: (id, body) => this.applyViewAck(id, body),
       },
     });
     this.server = createServer((req, res) => {
@@ -368,6 +396,43 @@ export class SlackFake implements PayloadContext {
 
   buildBlockAction(options: BlockActionOptions): JsonObject {
     return buildBlockAction(this, options);
+  }
+
+  buildShortcut(options: ShortcutOptions): JsonObject {
+    return buildShortcut(this, options);
+  }
+
+  buildMessageAction(options: MessageActionOptions): JsonObject {
+    return buildMessageAction(this, options);
+  }
+
+  buildViewSubmission(options: ViewSubmissionOptions): JsonObject {
+    return buildViewSubmission(this, options);
+  }
+
+  /** Closes the view (the person dismissed it) and returns the view_closed payload Slack would send. */
+  buildViewClosed(viewId: string): JsonObject {
+    const payload = buildViewClosed(this, viewId);
+    this.changed();
+    return payload;
+  }
+
+  /** Applies a view_submission's ack body (JSON or its text) to the view, as Slack does: errors, update, push, clear or close. */
+  applyViewAck(viewId: string, body: Json | undefined): void {
+    applyViewAck(this.ws, viewId, typeof body === "string" ? (body === "" ? undefined : tryParseJson(body)) : body);
+    this.changed();
+  }
+
+  /** The modals open now (for one person, or anyone's), oldest first, with the errors of their last submission. */
+  views(user?: string): OpenView[] {
+    const open = [...this.ws.views.values()].filter((r) => r.open && (user === undefined || r.user === user));
+    return open.map((r) => ({
+      id: r.id,
+      user: r.user,
+      view: viewJson(this.ws, r),
+      errors: { ...r.errors },
+      stack: openStack(this.ws, r.user).map((v) => v.id),
+    }));
   }
 
   /**
@@ -540,7 +605,7 @@ export class SlackFake implements PayloadContext {
     };
     const error = (code: string): Reply => record({ status: 200, body: { ok: false, error: code } });
 
-    const definition = METHODS[method];
+    const definition = METHODS[method] ?? VIEW_METHODS[method];
     if (!definition) return error("unknown_method");
     if (parsed.error) return error(parsed.error);
     if (tokenType === "none") return error("not_authed");

@@ -11,6 +11,7 @@ import type { IncomingMessage } from "node:http";
 import { createRequire } from "node:module";
 import type { Duplex } from "node:stream";
 import type { RawData, WebSocket, WebSocketServer } from "ws";
+import type { MessageActionOptions, ShortcutOptions, ViewSubmissionOptions } from "./slack-fake-interactions.ts";
 import { isJsonObject, type Json, type JsonObject, tryParseJson } from "./slack-fake-json.ts";
 import type { BlockActionOptions, SlashCommandOptions, SlashCommandPayload } from "./slack-fake-payloads.ts";
 
@@ -48,6 +49,11 @@ export interface SocketInbound {
   buildSlashCommand(options: SlashCommandOptions): SlashCommandPayload;
   buildBlockAction(options: BlockActionOptions): JsonObject;
   applyAck(responseUrl: string, body: Json | undefined): void;
+  buildShortcut(options: ShortcutOptions): JsonObject;
+  buildMessageAction(options: MessageActionOptions): JsonObject;
+  buildViewSubmission(options: ViewSubmissionOptions): JsonObject;
+  buildViewClosed(viewId: string): JsonObject;
+  applyViewAck(viewId: string, body: Json | undefined): void;
 }
 
 export interface SocketHubOptions {
@@ -228,6 +234,31 @@ export class SocketHub {
   /** Delivers a block_actions payload for a click on a stored message's element. */
   blockAction(options: BlockActionOptions): Promise<SocketDelivery<JsonObject>> {
     return this.send("interactive", this.options.inbound.buildBlockAction(options));
+  }
+
+  /** Delivers a global shortcut. */
+  shortcut(options: ShortcutOptions): Promise<SocketDelivery<JsonObject>> {
+    return this.send("interactive", this.options.inbound.buildShortcut(options));
+  }
+
+  /** Delivers a message shortcut used on a stored message. */
+  messageAction(options: MessageActionOptions): Promise<SocketDelivery<JsonObject>> {
+    return this.send("interactive", this.options.inbound.buildMessageAction(options));
+  }
+
+  /** Delivers a modal's submission and applies the ack's `response_action` to the view. */
+  async viewSubmission(options: ViewSubmissionOptions): Promise<SocketDelivery<JsonObject>> {
+    const delivery = await this.send("interactive", this.options.inbound.buildViewSubmission(options));
+    this.options.inbound.applyViewAck(options.viewId, delivery.ack);
+    return delivery;
+  }
+
+  /** Closes a modal as its person does; delivers view_closed when the view asked for it (`notify_on_close`). */
+  async viewClosed(viewId: string): Promise<SocketDelivery<JsonObject> | undefined> {
+    const payload = this.options.inbound.buildViewClosed(viewId);
+    const view = payload.view;
+    if (!isJsonObject(view) || view.notify_on_close !== true) return undefined;
+    return this.send("interactive", payload);
   }
 
   /** Sends `{type:"disconnect", reason}` to every open connection; returns how many got it. */
