@@ -47,7 +47,7 @@ import {
 } from "./slack-fake-store.ts";
 import { SocketHub } from "./slack-socket-hub.ts";
 
-export { validateBlocks } from "./slack-fake-blocks.ts";
+export { BLOCK_LIMITS, validateBlocks } from "./slack-fake-blocks.ts";
 export type { Json, JsonObject } from "./slack-fake-json.ts";
 export type { LimitProfile, WindowRule } from "./slack-fake-limits.ts";
 export type { BlockActionOptions, SlashCommandOptions, SlashCommandPayload } from "./slack-fake-payloads.ts";
