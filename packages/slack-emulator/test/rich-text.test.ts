@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
-import { BLOCK_LIMITS, SEED, SlackFake, validateBlocks } from "@berth/slack-emulator";
+import { BLOCK_LIMITS, type Json, SEED, SlackFake, validateBlocks } from "@berth/slack-emulator";
 import { type Logger, LogLevel, WebAPIPlatformError, WebClient } from "@slack/web-api";
 
 const C = SEED.incidentChannel;
@@ -20,8 +20,8 @@ const quietLogger: Logger = {
   setName: () => {},
 };
 
-const pre = (...elements: unknown[]) => ({ type: "rich_text", elements: [{ type: "rich_text_preformatted", elements }] });
-const text = (t: string) => ({ type: "text", text: t });
+const pre = (...elements: Json[]): Json => ({ type: "rich_text", elements: [{ type: "rich_text_preformatted", elements }] });
+const text = (t: string): Json => ({ type: "text", text: t });
 
 async function slackError(call: Promise<unknown>): Promise<WebAPIPlatformError> {
   try {
@@ -91,7 +91,7 @@ describe("rich_text through the real WebClient", () => {
 
 describe("validateBlocks on rich_text (pure)", () => {
   test("sections, quotes and lists hold inline elements; preformatted text holds only text and links", () => {
-    const ok = [
+    const ok: Json = [
       {
         type: "rich_text",
         elements: [
