@@ -48,6 +48,9 @@ export const playgroundPage = String.raw`<!doctype html>
     line-height: 1.35; overflow-x: auto; white-space: pre; }
   code { background: var(--soft); border: 1px solid var(--line); border-radius: 3px; padding: 0 3px; font-size: 12.5px; color: #c01343; }
   pre code { border: 0; padding: 0; color: inherit; }
+  pre.rich { white-space: pre-wrap; overflow-wrap: anywhere; }
+  .rich blockquote { margin: 4px 0; padding-left: 8px; border-left: 3px solid var(--line); }
+  .rich ul, .rich ol { margin: 2px 0; padding-left: 20px; }
   .mention { background: #e8f5fa; color: var(--accent); border-radius: 3px; padding: 0 2px; }
   .replies { font: inherit; font-size: 13px; color: var(--accent); background: none; border: 0; padding: 2px 0; cursor: pointer; font-weight: 600; }
   .thread { margin: 2px 0 4px 10px; padding-left: 10px; border-left: 2px solid var(--line); max-height: 55vh; overflow-y: auto; }
@@ -172,6 +175,37 @@ ${modalScript}
     return b;
   }
 
+  // Slack's rich_text: its text elements are literal (nothing in them is parsed); mentions and links are elements.
+  // Preformatted text is shown as Slack's phone apps show it: monospace, wrapped to the screen's width.
+  function richObject(r) {
+    var d;
+    if (r.type === "rich_text_preformatted") d = el("pre", "rich");
+    else if (r.type === "rich_text_quote") d = el("blockquote");
+    else if (r.type === "rich_text_list") d = el(r.style === "ordered" ? "ol" : "ul");
+    else d = el("div");
+    (r.elements || []).forEach(function (e) {
+      if (r.type === "rich_text_list") { var li = el("li"); li.appendChild(richObject(e)); d.appendChild(li); } else d.appendChild(richInline(e));
+    });
+    return d;
+  }
+  function richInline(e) {
+    var s;
+    if (e.type === "link") {
+      s = el("a"); s.href = e.url; s.target = "_blank"; s.rel = "noopener noreferrer"; s.textContent = e.text || e.url;
+    } else if (e.type === "user" || e.type === "usergroup" || e.type === "channel" || e.type === "broadcast") {
+      s = el("span", "mention");
+      s.textContent = e.type === "user" ? "@" + nameOf(e.user_id) : e.type === "channel" ? "#" + e.channel_id
+        : "@" + (e.range || e.usergroup_id);
+    } else if (e.type === "emoji") {
+      s = txt(EMOJI[e.name] || ":" + e.name + ":");
+    } else {
+      var st = e.style || {};
+      s = el(st.code ? "code" : st.bold ? "strong" : st.italic ? "em" : st.strike ? "s" : "span");
+      s.textContent = typeof e.text === "string" ? e.text : "";
+    }
+    return s;
+  }
+
   function renderBlocks(blocks, item, into) {
     blocks.forEach(function (block) {
       var d;
@@ -190,6 +224,9 @@ ${modalScript}
         d = el("h3"); d.textContent = plain(block.text);
       } else if (block.type === "divider") {
         d = el("hr");
+      } else if (block.type === "rich_text") {
+        d = el("div", "rich");
+        (block.elements || []).forEach(function (r) { d.appendChild(richObject(r)); });
       } else {
         return;
       }

@@ -21,6 +21,19 @@ export const slackLimits = {
   optionTextChars: 75,
   optionValueChars: 150,
   contextElements: 10,
+  /**
+   * Text in all of a message's blocks together. Slack documents no limit for `rich_text` text (none per element or
+   * per block: docs.slack.dev/reference/block-kit/blocks/rich-text-block), only 12,000 characters for all `markdown`
+   * blocks of a payload (docs/reference/slack-platform.md §4.5); past about that much text in any blocks,
+   * chat.postMessage answers `msg_blocks_too_long` (Slack's word in slackapi/bolt-js#2509: "12,000 text characters with
+   * a buffer for block containers"; refusals seen below 12,000 in slackapi/bolt-js#2867). berth stays far under it.
+   */
+  blockTextChars: 12_000,
+  /**
+   * Output one thread reply holds: its `text` fallback (escaped, in a code fence) stays under `textChars`, and its
+   * `rich_text_preformatted` copy (the same lines unescaped, never longer) far under `blockTextChars`.
+   */
+  outputReplyChars: 4000 - 100,
   /** chat.postMessage: about one message per second per channel (we leave a little margin). */
   postSpacingPerChannelMs: 1050,
   /**

@@ -2,9 +2,10 @@ import { mkdir, open, rm, stat, truncate } from "node:fs/promises";
 import { dirname } from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { LogLine } from "../engines/ports.ts";
-import { codeBlock, escapeMrkdwn, slackLimits } from "./limits.ts";
+import { escapeMrkdwn, slackLimits } from "./limits.ts";
 import { neutralizeMrkdwn } from "./mrkdwn-escape.ts";
 import type { Outbox } from "./outbox.ts";
+import { type OutputReply, renderOutput } from "./render-output.ts";
 import type { ReadPattern } from "./upload-stream.ts";
 
 export type ThreadOptions = {
@@ -50,7 +51,7 @@ export type ThreadResult = {
   spoolError?: string | undefined;
 };
 
-const chunkChars = slackLimits.textChars - 100;
+const chunkChars = slackLimits.outputReplyChars;
 const pieceChars = Math.floor(chunkChars / 5);
 /** Replies a job's thread gets before a drain sends the rest of its output to the full log only. */
 const drainAfter = 3;
@@ -62,8 +63,8 @@ const drainAfter = 3;
 const charsPerTurn = 64 * 1024;
 
 /**
- * A job's thread: lines are coalesced into preformatted replies of up to ~4,000 characters, posted through the
- * outbox (so at Slack's pace), while every line also goes to a spool file. When the thread reaches its cap, or
+ * A job's thread: lines are coalesced into preformatted replies of up to ~4,000 characters (render-output.ts), posted
+ * through the outbox (so at Slack's pace), while every line also goes to a spool file. When the thread reaches its cap, or
  * anything could not be posted, the full log is uploaded into the thread at the end: no line is silently lost.
  * `write` resolves when the line is accepted; it waits while a full chunk is still being posted (backpressure).
  */
@@ -147,8 +148,8 @@ export function createThread(options: ThreadOptions) {
     return spoolWrite;
   };
 
-  const postText = (text: string) =>
-    options.outbox.post(options.channel, { text, thread_ts: options.threadTs }).then(
+  const postText = (reply: string | OutputReply) =>
+    options.outbox.post(options.channel, { ...(typeof reply === "string" ? { text: reply } : reply), thread_ts: options.threadTs }).then(
       () => {
         result.messages++;
       },
@@ -158,8 +159,8 @@ export function createThread(options: ThreadOptions) {
     );
 
   /** Posts one reply as the thread's only call in flight (replies land in order). */
-  const say = async (text: string): Promise<void> => {
-    inFlight = postText(text);
+  const say = async (reply: string | OutputReply): Promise<void> => {
+    inFlight = postText(reply);
     await inFlight;
     inFlight = undefined;
   };
@@ -179,7 +180,7 @@ export function createThread(options: ThreadOptions) {
         `:scissors: This thread has reached berth's limit of ${maxMessages} messages. The rest of the output goes to the full log, uploaded here when the job ends; the card shows the latest lines.`,
       );
     } else {
-      await say(codeBlock(lines, chunkChars + 8));
+      await say(renderOutput(lines, chunkChars));
     }
   };
 

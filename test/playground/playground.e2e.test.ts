@@ -145,3 +145,26 @@ test("the run form on a phone: /berth run opens it, a bad timeout shows under it
   const card = page.locator(".post").filter({ hasText: "typed-into-the-form" }).first();
   await card.locator(".thread pre").filter({ hasText: "typed-into-the-form" }).first().waitFor({ timeout: 60_000 });
 });
+
+test("output in a thread is a preformatted block: literal (no mention, no link), wrapped to a phone's width", async () => {
+  // The container writes the markup itself (octal escapes), so nothing of it passes through the command line.
+  await type(
+    `/berth run ${testImage} sh -c 'printf "\\074@U0OPER\\076 \\074!channel\\076 \\140tick\\140 \\046amp; %s\\n" $(seq -s x 1 300)'`,
+  );
+  const card = page.locator(".post").filter({ hasText: "seq -s x 1 300" }).first();
+  await card.waitFor({ timeout: 60_000 });
+  const pre = card.locator(".thread pre.rich").filter({ hasText: "1x2x3x" }).first();
+  await pre.waitFor({ timeout: 60_000 });
+  const shown = (await pre.textContent()) ?? "";
+  assert.ok(shown.startsWith("<@U0OPER> <!channel> `tick` &amp; 1x2x3x"), shown.slice(0, 80));
+  assert.equal(await card.locator(".thread .mention, .thread pre a").count(), 0, "nothing in the output became a mention or a link");
+  type Styles = { getComputedStyle(e: unknown): { fontFamily: string; whiteSpace: string } };
+  const style = await pre.evaluate((e) => {
+    const s = (globalThis as unknown as Styles).getComputedStyle(e);
+    return { fontFamily: s.fontFamily, whiteSpace: s.whiteSpace };
+  });
+  assert.match(style.fontFamily, /mono/, "monospace");
+  assert.equal(style.whiteSpace, "pre-wrap", "long lines wrap on a phone");
+  const width = Number(await page.evaluate("document.documentElement.scrollWidth"));
+  assert.ok(width <= 375, `the page is ${width} px wide`);
+});

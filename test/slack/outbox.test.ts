@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { WebClient } from "@slack/web-api";
 import { slackLimits } from "../../src/slack/limits.ts";
+import { unescapeMrkdwn } from "../../src/slack/mrkdwn-escape.ts";
 import { createOutbox } from "../../src/slack/outbox.ts";
 import { createThread } from "../../src/slack/thread.ts";
 import { SEED, SlackFake } from "../support/slack-fake.ts";
@@ -114,6 +115,44 @@ test("a very long line is split across replies without losing a character", asyn
     .map((m) => m.text.replace(/^```\n|\n```$/g, "").replace(/\n/g, ""))
     .join("");
   assert.equal(body.replace(/&amp;/g, "&"), long);
+});
+
+test("output reaches Slack as rich_text_preformatted (literal) with the escaped code fence as its text", async () => {
+  fake.reset();
+  const outbox = createOutbox({ client, spacing: slackSpacing });
+  const parent = await outbox.post(SEED.incidentChannel, { text: "card" });
+  const dir = mkdtempSync(join(tmpdir(), "berth-thread-"));
+  const thread = createThread({
+    outbox,
+    channel: SEED.incidentChannel,
+    threadTs: parent,
+    spoolPath: join(dir, "j.log"),
+    filename: "j.log",
+    flushMs: 50,
+  });
+  const pinger = "ping <@U0OPER> <!channel> <!here> `tick` ```fence``` &amp; <http://evil.example|innocent>";
+  const lines = [pinger, "&".repeat(10_000), ...Array.from({ length: 400 }, (_, i) => `${i} <tag> & "quoted"`)];
+  for (const text of lines) await thread.write({ stream: "stdout", text });
+  await thread.close("rich text");
+  const replies = fake.thread(SEED.incidentChannel, parent).filter((m) => m.text.startsWith("```"));
+  assert.ok(replies.length >= 4, `${replies.length} replies`);
+  const shown = replies.map((m) => {
+    const [block] = (m.blocks ?? []) as { type: string; elements: { type: string; elements: { type: string; text: string }[] }[] }[];
+    assert.equal(block?.type, "rich_text");
+    assert.deepEqual(
+      block?.elements.flatMap((e) => [e.type, ...e.elements.map((i) => i.type)]),
+      ["rich_text_preformatted", "text"],
+    );
+    const body = block?.elements[0]?.elements[0]?.text ?? "";
+    // The fallback says the same, escaped for mrkdwn (its ``` broken by a zero-width space).
+    assert.equal(unescapeMrkdwn(m.text.replace(/^```\n|\n```$/g, "")).replaceAll("`\u200b``", "```"), body);
+    assert.ok(m.text.length <= slackLimits.textChars);
+    return body;
+  });
+  assert.equal(shown[0]?.split("\n")[0], pinger, "shown exactly as written: nothing pings, nothing links");
+  // Long lines are cut into pieces as before; put back together, every line is there.
+  assert.equal(shown.join("\n").replace(/&\n&/g, "&&"), lines.join("\n"));
+  assert.deepEqual(fake.rateLimited, []);
 });
 
 test("after a drain request the thread keeps its first replies and the rest goes to the full log, counted", async () => {

@@ -5,7 +5,8 @@
  *
  * Slack publishes no machine-readable schema; the wording of "too long", "too many" and "missing" follows responses
  * observed from Slack. Unknown block or element types get "failed to match all allowed schemas". Block types the
- * fake does not model in depth (file, video, table, …) are accepted as long as they are objects.
+ * fake does not model in depth (file, video, table, …) are accepted as long as they are objects; `rich_text`
+ * is modelled down to its inline elements.
  */
 import { isJsonObject, type Json, type JsonObject } from "./slack-fake-json.ts";
 
@@ -25,6 +26,11 @@ export const BLOCK_LIMITS = {
   blockId: 255,
   altText: 2000,
   markdownTotal: 12_000,
+  /**
+   * Text in all of a message's blocks: past it chat.postMessage answers `msg_blocks_too_long` (undocumented; Slack's
+   * word in slackapi/bolt-js#2509 is "12,000 text characters with a buffer for block containers").
+   */
+  blocksText: 12_000,
   confirmTitle: 100,
   confirmText: 300,
   confirmButton: 30,
@@ -50,7 +56,7 @@ const notOneOf = (ptr: string, allowed: readonly string[]) =>
 export const blockErrors = { tooLong, tooMany, missing, empty, noSchema } as const;
 
 /** Block types accepted without deep validation (the fake only needs to not reject them). */
-const SHALLOW_BLOCKS = new Set(["file", "video", "table", "rich_text", "context_actions", "call"]);
+const SHALLOW_BLOCKS = new Set(["file", "video", "table", "context_actions", "call"]);
 
 export interface ValidateBlocksOptions {
   /** JSON pointer of the array, `/blocks` for messages, `/view/blocks` for views. */
@@ -133,10 +139,118 @@ function validateBlock(block: JsonObject, at: string, errors: string[]): void {
       if (block.element === undefined) errors.push(missing(at, "element"));
       else element(block.element, `${at}/element`, errors);
       return;
+    case "rich_text":
+      arrayOf(block.elements, `${at}/elements`, 1, Number.MAX_SAFE_INTEGER, errors).forEach((e, j) => {
+        richTextObject(e, `${at}/elements/${j}`, errors);
+      });
+      return;
     default:
       if (typeof block.type === "string" && SHALLOW_BLOCKS.has(block.type)) return;
       errors.push(noSchema(at));
   }
+}
+
+/**
+ * The parts of a `rich_text` block (docs.slack.dev/reference/block-kit/blocks/rich-text-block and the element pages it
+ * links): sections, quotes and preformatted text hold inline elements, a list holds sections. Preformatted text takes
+ * only `text` and `link` ("An array of text or link elements"; others are refused in practice too). Slack documents
+ * no length limit for rich text: its text counts toward the message's `msg_blocks_too_long` budget instead.
+ */
+const RICH_TEXT_INLINE = new Set([
+  "text",
+  "link",
+  "emoji",
+  "user",
+  "usergroup",
+  "channel",
+  "broadcast",
+  "date",
+  "team",
+  "color",
+  "attachment_mention",
+  "canvas",
+  "canvas_user_mention",
+  "canvas_message_unfurl",
+  "citation",
+  "file",
+  "list_record",
+  "message_mention",
+  "salesforce_data_field",
+  "tag",
+  "work_object_mention",
+  "workflow_mention",
+]);
+const PREFORMATTED_INLINE = new Set(["text", "link"]);
+/** Fields an inline element cannot go without (the rest of each element page is optional). */
+const INLINE_REQUIRED: Readonly<Record<string, readonly string[]>> = {
+  text: ["text"],
+  link: ["url"],
+  emoji: ["name"],
+  user: ["user_id"],
+  usergroup: ["usergroup_id"],
+  channel: ["channel_id"],
+  broadcast: ["range"],
+  team: ["team_id"],
+  color: ["value"],
+};
+
+function richTextObject(value: Json, at: string, errors: string[]): void {
+  if (!isJsonObject(value) || typeof value.type !== "string") {
+    errors.push(noSchema(at));
+    return;
+  }
+  const inline = (allowed: ReadonlySet<string>) =>
+    arrayOf(value.elements, `${at}/elements`, 0, Number.MAX_SAFE_INTEGER, errors).forEach((e, j) => {
+      richTextInline(e, `${at}/elements/${j}`, allowed, errors);
+    });
+  switch (value.type) {
+    case "rich_text_section":
+    case "rich_text_quote":
+      inline(RICH_TEXT_INLINE);
+      break;
+    case "rich_text_preformatted":
+      inline(PREFORMATTED_INLINE);
+      if (value.language !== undefined && typeof value.language !== "string") errors.push(noSchema(`${at}/language`));
+      break;
+    case "rich_text_list":
+      if (value.style !== "bullet" && value.style !== "ordered") errors.push(notOneOf(`${at}/style`, ["bullet", "ordered"]));
+      arrayOf(value.elements, `${at}/elements`, 1, Number.MAX_SAFE_INTEGER, errors).forEach((e, j) => {
+        if (isJsonObject(e) && e.type === "rich_text_section") richTextObject(e, `${at}/elements/${j}`, errors);
+        else errors.push(noSchema(`${at}/elements/${j}`));
+      });
+      break;
+    default:
+      errors.push(noSchema(at));
+      return;
+  }
+  if (value.border !== undefined && value.border !== 0 && value.border !== 1) errors.push(notOneOf(`${at}/border`, ["0", "1"]));
+}
+
+function richTextInline(value: Json, at: string, allowed: ReadonlySet<string>, errors: string[]): void {
+  if (!isJsonObject(value) || typeof value.type !== "string" || !allowed.has(value.type)) {
+    errors.push(noSchema(at));
+    return;
+  }
+  for (const field of INLINE_REQUIRED[value.type] ?? []) {
+    if (value[field] === undefined) errors.push(missing(at, field));
+    else if (typeof value[field] !== "string") errors.push(noSchema(`${at}/${field}`));
+  }
+  if (value.type === "broadcast" && typeof value.range === "string" && !["here", "channel", "everyone"].includes(value.range)) {
+    errors.push(notOneOf(`${at}/range`, ["here", "channel", "everyone"]));
+  }
+  if (value.style !== undefined && !isJsonObject(value.style)) errors.push(noSchema(`${at}/style`));
+}
+
+/**
+ * Characters of text in a message's blocks, every `text` string at any depth: what Slack holds against
+ * `BLOCK_LIMITS.blocksText` before it answers `msg_blocks_too_long`.
+ */
+export function blocksTextLength(value: Json | undefined): number {
+  if (Array.isArray(value)) return value.reduce<number>((sum, v) => sum + blocksTextLength(v), 0);
+  if (!isJsonObject(value)) return 0;
+  let sum = 0;
+  for (const [key, v] of Object.entries(value)) sum += key === "text" && typeof v === "string" ? v.length : blocksTextLength(v);
+  return sum;
 }
 
 /** Interactive and non-interactive block elements (buttons, selects, overflow, images, …). */

@@ -3,7 +3,7 @@
  * reference pages; docs/reference/slack-platform.md §4.4, §4.5, §7.4), mutates the workspace and returns the success body without `ok`.
  * A failure is thrown as SlackApiError and becomes HTTP 200 `{ ok: false, error, ...extra }`.
  */
-import { validateBlocks } from "./slack-fake-blocks.ts";
+import { BLOCK_LIMITS, blocksTextLength, validateBlocks } from "./slack-fake-blocks.ts";
 import { argBool, argNumber, argString, isJsonObject, type Json, type JsonObject, tryParseJson } from "./slack-fake-json.ts";
 import type { ChannelRecord, FakeMessage, FileRecord, UserRecord, Workspace } from "./slack-fake-store.ts";
 
@@ -80,6 +80,9 @@ function authTest(_args: JsonObject, { ws }: MethodContext): JsonObject {
 function postMessage(args: JsonObject, ctx: MethodContext): JsonObject {
   const channel = postableChannel(ctx, argString(args, "channel"));
   const content = readContent(ctx, args, ctx.settings.strict ? "reject" : "truncate");
+  // Valid blocks can still carry too much text for one message; Slack says only that, with no pointer or count, and
+  // so far only chat.postMessage is seen to say it (slackapi/bolt-js#2867: the same blocks pass through response_url).
+  if (blocksTextLength(content.blocks) > BLOCK_LIMITS.blocksText) throw new SlackApiError("msg_blocks_too_long");
   const threadTs = resolveThread(ctx, channel, argString(args, "thread_ts"));
   const { botUserId, botId } = ctx.ws.ids;
   const message = ctx.ws.addMessage({

@@ -57,7 +57,7 @@ import {
 import { applyViewAck, openStack, VIEW_METHODS, viewJson } from "./slack-fake-views.ts";
 import { SocketHub } from "./slack-socket-hub.ts";
 
-export { validateBlocks } from "./slack-fake-blocks.ts";
+export { BLOCK_LIMITS, validateBlocks } from "./slack-fake-blocks.ts";
 export type { MessageActionOptions, ShortcutOptions, ViewInput, ViewSubmissionOptions } from "./slack-fake-interactions.ts";
 export type { Json, JsonObject } from "./slack-fake-json.ts";
 export type { LimitProfile, WindowRule } from "./slack-fake-limits.ts";
