@@ -24,8 +24,8 @@ export type HomeViewRecord = JsonObject & { id: string; hash: string; type: "hom
 
 const views = new WeakMap<Workspace, Map<string, HomeViewRecord>>();
 const homeViews = (ws: Workspace) => {
-  let map = views.get(ws);
-  if (!map) views.set(ws, (map = new Map()));
+  const map = views.get(ws) ?? new Map<string, HomeViewRecord>();
+  views.set(ws, map);
   return map;
 };
 
