@@ -75,10 +75,8 @@ export function renderHome(content: HomeContent, slash: string, notice?: string)
 }
 
 function jobBlocks(j: HomeJob, at: number, md: (m: Message) => string): KnownBlock[] {
-  const where = j.host ? msg` on ${code(j.host)}` : [];
-  const text = md(
-    msg`${code(j.id)} ${j.summary}${where} — ${user(j.userId)} in ${channel(j.channelId)}, ${formatDuration(at - j.startedAt)}`,
-  );
+  // The summary is the card's title, which already names the host.
+  const text = md(msg`${code(j.id)} ${j.summary} — ${user(j.userId)} in ${channel(j.channelId)}, ${formatDuration(at - j.startedAt)}`);
   const buttons: types.Button[] = [];
   if (j.stoppable) {
     buttons.push({
@@ -105,9 +103,8 @@ function jobBlocks(j: HomeJob, at: number, md: (m: Message) => string): KnownBlo
 }
 
 function requestBlocks(r: HomeRequest, md: (m: Message) => string): KnownBlock[] {
-  const where = r.host ? msg` on ${code(r.host)}` : [];
   const text = md(
-    msg`${code(r.id)} ${r.summary}${where} — asked by ${user(r.requester)} in ${channel(r.channelId)}, expires ${clock(r.expiresAt)} UTC`,
+    msg`${code(r.id)} ${r.summary} — asked by ${user(r.requester)} in ${channel(r.channelId)}, expires ${clock(r.expiresAt)} UTC`,
   );
   return [
     { type: "section", text: { type: "mrkdwn", text: fit(text, slackLimits.sectionChars) } },
