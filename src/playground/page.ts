@@ -5,6 +5,8 @@
  * String.raw keeps the script byte-for-byte; it therefore avoids backticks and template literals (a backtick is
  * written "\x60").
  */
+import { homePane, homeScript, homeStyle, homeTabs } from "./page-home.ts";
+
 export const playgroundPage = String.raw`<!doctype html>
 <html lang="en">
 <head>
@@ -58,11 +60,12 @@ export const playgroundPage = String.raw`<!doctype html>
   #send { font: inherit; font-weight: 600; padding: 8px 14px; border-radius: 6px; border: 0; background: #007a5a; color: #fff; }
   #error { color: #b00020; font-size: 13px; padding: 0 12px; }
   #error:empty { display: none; }
-</style>
+${homeStyle}</style>
 </head>
 <body>
 <header>
   <div class="chan"># <span id="chan">channel</span> <span class="badge">playground</span></div>
+  ${homeTabs}
   <label>Acting as <select id="user" aria-label="Acting as"></select></label>
   <span id="conn" role="status">connecting…</span>
 </header>
@@ -74,6 +77,7 @@ export const playgroundPage = String.raw`<!doctype html>
     (<code>/berth rm</code> needs one). Connect a real workspace: README, "From zero to berth in your workspace".
   </div>
 </main>
+${homePane}
 <div id="error" role="alert"></div>
 <form id="composer" autocomplete="off">
   <input id="text" name="text" placeholder="/berth help" aria-label="Message" enterkeyhint="send">
@@ -162,8 +166,9 @@ export const playgroundPage = String.raw`<!doctype html>
     b.addEventListener("click", function () {
       if (e.confirm && !window.confirm(plain(e.confirm.title) + "\n\n" + plain(e.confirm.text))) return;
       b.disabled = true;
-      send("/action", { messageTs: item.ts, actionId: e.action_id, value: e.value, blockId: block.block_id, user: state.me })
-        .then(function () { b.disabled = false; });
+      var tap = { actionId: e.action_id, value: e.value, blockId: block.block_id, user: state.me };
+      if (item.kind !== "home") tap.messageTs = item.ts;
+      send(item.kind === "home" ? "/home-action" : "/action", tap).then(function () { b.disabled = false; });
     });
     return b;
   }
@@ -275,6 +280,7 @@ export const playgroundPage = String.raw`<!doctype html>
   }
 
   function accept(item) {
+    if (item.kind === "home") return acceptHome(item);
     if (item.kind === "file") {
       state.files[item.id] = item;
       return;
@@ -323,6 +329,7 @@ export const playgroundPage = String.raw`<!doctype html>
     if (ev.target && ev.target.tagName === "CODE") { var input = document.getElementById("text"); input.value = ev.target.textContent; input.focus(); }
   });
 
+${homeScript}
   var events = new EventSource("/events");
   events.addEventListener("state", function (ev) {
     var s = JSON.parse(ev.data);
@@ -340,7 +347,11 @@ export const playgroundPage = String.raw`<!doctype html>
     });
     state.me = s.people.some(function (p) { return p.id === keep; }) ? keep : (s.people[0] ? s.people[0].id : "");
     select.value = state.me;
-    s.items.forEach(function (item) { if (item.kind === "file") state.files[item.id] = item; else state.items[domId(item)] = item; });
+    s.items.forEach(function (item) {
+      if (item.kind === "home") acceptHome(item);
+      else if (item.kind === "file") state.files[item.id] = item;
+      else state.items[domId(item)] = item;
+    });
     rebuild();
     conn.textContent = "live";
     document.body.setAttribute("data-ready", "1");

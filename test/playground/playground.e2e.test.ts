@@ -118,3 +118,20 @@ test("a second person approves a gated request: Ada approves Olive's rm", async 
   await until("the container to be removed", async () => ((await containersNamed(name)).length === 0 ? true : undefined));
   await page.locator("#user").selectOption("U0OPER");
 });
+
+test("the Home tab shows Olive's hosts and running job, and Stop there ends the job", async () => {
+  await type(`/berth run ${testImage} sleep 300`);
+  await page.locator(".post").filter({ hasText: "sleep 300" }).first().waitFor({ timeout: 60_000 });
+  await page.locator("#tab-home").click();
+  const home = page.locator("#home");
+  await home.locator(".section").filter({ hasText: "sleep 300" }).first().waitFor({ timeout: 30_000 });
+  assert.match((await home.textContent()) ?? "", /Hosts/);
+  const width = Number(await page.evaluate("document.documentElement.scrollWidth"));
+  assert.ok(width <= 375, `the Home tab is ${width} px wide`);
+  await home.locator('button[data-action-id="berth_stop"]').first().click();
+  await until("Home without the job", async () =>
+    (await home.textContent())?.includes("None of your jobs is running") ? true : undefined,
+  );
+  await page.locator("#tab-channel").click();
+  await page.locator("#composer").waitFor({ state: "visible" });
+});
