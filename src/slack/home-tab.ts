@@ -27,7 +27,7 @@ export type HomeTabDeps = {
 
 type Viewer = Pick<Actor, "userId" | "teamId" | "homeTeam">;
 
-export const homeTabDefaults = { debounceMs: 3000, spacingMs: Math.ceil(60_000 / 90), maxViewers: 200 } as const;
+export const homeTabDefaults = { debounceMs: 3000, spacingMs: Math.ceil(60_000 / 90), maxViewers: 50 } as const;
 
 export function createHomeTab(deps: HomeTabDeps) {
   const debounceMs = deps.debounceMs ?? homeTabDefaults.debounceMs;
@@ -39,10 +39,13 @@ export function createHomeTab(deps: HomeTabDeps) {
   const notices = new Map<string, string>();
   const timers = new Map<string, NodeJS.Timeout>();
   const lastAt = new Map<string, number>();
-  let lane: Promise<void> = Promise.resolve();
+  /** Who waits for a publish, each at most once: people looking at Home now (opened it, tapped in it) before refreshes. */
+  const urgent = new Map<string, Viewer>();
+  const refresh = new Map<string, Viewer>();
+  const waiters = new Map<string, (() => void)[]>();
   let nextSlot = 0;
   let closed = false;
-  const inFlight = new Set<Promise<void>>();
+  let pumping: Promise<void> | undefined;
 
   /** Waits for the next views.publish slot: this process's spacing, and the replicas' shared budget when there is one. */
   async function slot(): Promise<void> {
@@ -70,19 +73,38 @@ export function createHomeTab(deps: HomeTabDeps) {
     }
   }
 
-  /** One publish at a time, in order: the spacing holds and a person's newer view is never overtaken by an older one. */
-  function enqueue(viewer: Viewer): Promise<void> {
-    const run = lane.then(() =>
-      closed
-        ? undefined
-        : publishNow(viewer).catch((error: unknown) =>
-            deps.log("home view not published", { user: viewer.userId, error: slackError(error) }),
-          ),
-    );
-    lane = run;
-    inFlight.add(run);
-    void run.finally(() => inFlight.delete(run));
-    return run;
+  /** Resolves once `viewer`'s view has been published (or berth stopped publishing). */
+  function request(viewer: Viewer, now: boolean): Promise<void> {
+    if (closed) return Promise.resolve();
+    const { userId } = viewer;
+    if (now) {
+      refresh.delete(userId);
+      urgent.set(userId, viewer);
+    } else if (!urgent.has(userId)) refresh.set(userId, viewer);
+    const done = new Promise<void>((resolve) => waiters.set(userId, [...(waiters.get(userId) ?? []), resolve]));
+    pumping ??= pump();
+    return done;
+  }
+
+  /** One publish at a time: the spacing holds, and a person's newer view is never overtaken by an older one. */
+  async function pump(): Promise<void> {
+    try {
+      for (;;) {
+        const next = urgent.values().next().value ?? refresh.values().next().value;
+        if (!next || closed) break;
+        urgent.delete(next.userId);
+        refresh.delete(next.userId);
+        const resolvers = waiters.get(next.userId) ?? [];
+        waiters.delete(next.userId);
+        await publishNow(next).catch((error: unknown) =>
+          deps.log("home view not published", { user: next.userId, error: slackError(error) }),
+        );
+        for (const resolve of resolvers) resolve();
+      }
+    } finally {
+      pumping = undefined;
+      if (closed) for (const resolve of [...waiters.values()].flat()) resolve();
+    }
   }
 
   function schedule(userId: string): void {
@@ -91,7 +113,7 @@ export function createHomeTab(deps: HomeTabDeps) {
     const due = Math.max(debounceMs, (lastAt.get(userId) ?? 0) + debounceMs - Date.now());
     const timer = setTimeout(() => {
       timers.delete(userId);
-      void enqueue(viewer);
+      void request(viewer, false);
     }, due);
     timer.unref();
     timers.set(userId, timer);
@@ -108,7 +130,9 @@ export function createHomeTab(deps: HomeTabDeps) {
         notices.delete(oldest);
       }
       notices.delete(viewer.userId);
-      return enqueue(viewer);
+      clearTimeout(timers.get(viewer.userId));
+      timers.delete(viewer.userId);
+      return request(viewer, true);
     },
     /**
      * Something Home shows may have changed (a job started or ended, a request appeared or was decided, a grant began
@@ -127,7 +151,7 @@ export function createHomeTab(deps: HomeTabDeps) {
         if (viewer.homeTeam !== true) return;
         notices.set(viewer.userId, message.text);
         if (!viewers.has(viewer.userId)) viewers.set(viewer.userId, viewer);
-        await enqueue(viewer);
+        await request(viewer, true);
       };
     },
     /**
@@ -153,7 +177,9 @@ export function createHomeTab(deps: HomeTabDeps) {
       closed = true;
       for (const timer of timers.values()) clearTimeout(timer);
       timers.clear();
-      await Promise.allSettled([...inFlight]);
+      await pumping;
+      for (const resolve of [...waiters.values()].flat()) resolve();
+      waiters.clear();
     },
   };
 }
