@@ -47,7 +47,11 @@ test("open Home: the host and a running job; Stop in Home cancels it, and Home i
   await berth.command(`run ${testImage} sleep 300`);
   const card = await eventually("the job's card", () => findCard(fake, SEED.incidentChannel, "sleep 300"));
   const jobId = jobIdOf(card) ?? "";
-  await eventually("the job running", async () => ((await berth.berth.store.jobs.get(jobId))?.status === "running" ? true : undefined));
+  // Running, with its container known (what the Logs button follows).
+  await eventually("the job running in its container", async () => {
+    const job = await berth.berth.store.jobs.get(jobId);
+    return job?.status === "running" && (job.resume as { point?: unknown } | null)?.point ? true : undefined;
+  });
 
   const opened = Date.now();
   assert.equal((await appHomeOpened(fake, { url: berth.url, user: SEED.operator })).status, 200);
@@ -55,6 +59,11 @@ test("open Home: the host and a running job; Stop in Home cancels it, and Home i
   assert.match(first, /:large_green_circle: \*local\*/, "the reachable host, healthy");
   assert.match(first, /:red_circle: \*down\*/, "the unreachable one");
   assert.match(first, /Your running jobs/);
+
+  // Logs runs `logs -f` as the tapper, judged in the job's channel: Olive's role applies only in #incident-db.
+  await viewAction(fake, { url: berth.url, user: SEED.operator, actionId: "berth_notify_logs", blockId: `home-job:${jobId}` });
+  const logsCard = await eventually("the logs -f card in the job's channel", () => findCard(fake, SEED.incidentChannel, "logs -f"));
+  assert.ok(logsCard);
 
   const tapped = Date.now();
   await viewAction(fake, { url: berth.url, user: SEED.operator, actionId: "berth_stop", blockId: `home-job:${jobId}` });

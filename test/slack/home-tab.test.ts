@@ -123,3 +123,40 @@ test("a rate-limited publish waits its Retry-After and is sent again", async () 
   assert.equal(calls, 2);
   assert.deepEqual(sent, ["U1"]);
 });
+
+test("a tap in Home is placed in the channel of the job or request it concerns, or in none", async () => {
+  const { tab, store } = await setup();
+  await store.jobs.create({
+    id: "j-1",
+    kind: "container.run",
+    userId: "U1",
+    channelId: "C0JOB",
+    host: "local",
+    summary: "run",
+    messageTs: "1.1",
+  });
+  await store.pending.create({
+    id: "r-1",
+    requestId: "req",
+    gate: "approval",
+    requester: "U2",
+    channelId: "C0ASKED",
+    channelName: "asked",
+    host: "local",
+    summary: "stop web on local",
+    action: { kind: "container.stop", container: "web" },
+    rule: "bindings[0]",
+    gateRule: "rules.x",
+    approvers: [],
+    expiresAt: Date.now() + 60_000,
+  });
+  const logs = { kind: "container.logs", host: "local", container: "web", follow: true } as const;
+  assert.deepEqual(await tab.channelOf({ kind: "job.cancel", job: "j-1" }, undefined, store), { channelId: "C0JOB" });
+  assert.deepEqual(await tab.channelOf({ kind: "approval.decide", id: "r-1", verdict: "approve" }, undefined, store), {
+    channelId: "C0ASKED",
+    channelName: "asked",
+  });
+  assert.deepEqual(await tab.channelOf(logs, "home-job:j-1", store), { channelId: "C0JOB" });
+  assert.equal(await tab.channelOf(logs, "notify:local:abc", store), undefined, "no job named: judged in no channel");
+  assert.equal(await tab.channelOf({ kind: "job.cancel", job: "j-none" }, undefined, store), undefined);
+});
