@@ -39,9 +39,13 @@ const Manifest = z.object({
       )
       .max(10)
       .optional(),
+    app_home: z
+      .object({ home_tab_enabled: z.boolean(), messages_tab_enabled: z.boolean(), messages_tab_read_only_enabled: z.boolean() })
+      .strict(),
   }),
   oauth_config: z.object({ scopes: z.object({ bot: z.array(z.string()) }).strict() }),
   settings: z.object({
+    event_subscriptions: z.object({ request_url: z.url().optional(), bot_events: z.array(z.string()).max(100) }).strict(),
     interactivity: z.object({ is_enabled: z.boolean(), request_url: z.url().optional() }),
     org_deploy_enabled: z.boolean(),
     socket_mode_enabled: z.boolean(),
@@ -65,6 +69,8 @@ const scopesByMethod: Readonly<Record<string, readonly string[]>> = {
   "conversations.info": ["channels:read", "groups:read"],
   "users.info": ["users:read"],
   "views.open": [],
+  // No scope (its reference page lists none): it publishes the app's own Home tab.
+  "views.publish": [],
   // Bolt calls it with the bot token when the App starts; it needs no scope.
   "auth.test": [],
   // Socket Mode's own call, made with the app-level token (connections:write, set on that token, not a bot scope).
@@ -176,4 +182,19 @@ test("docs/deploy.md explains every scope the manifest asks for", () => {
   for (const scope of manifest.oauth_config.scopes.bot) {
     assert.ok(deploy.includes(`| \`${scope}\` |`), `docs/deploy.md: add a row for \`${scope}\` to the scope table`);
   }
+});
+
+/** Events berth listens for (src/slack/app.ts `app.event(...)`), and the bot scope each needs: none for these. */
+const scopesByEvent: Readonly<Record<string, readonly string[]>> = { app_home_opened: [] };
+
+test("the manifest subscribes to exactly the events berth listens for, and the Home tab is on", () => {
+  const listened = new Set<string>();
+  for (const file of sourceFiles("src")) {
+    for (const m of readFileSync(file, "utf8").matchAll(/\bapp\.event\(\s*["']([a-z_.]+)["']/g)) listened.add(m[1] ?? "");
+  }
+  assert.deepEqual([...manifest.settings.event_subscriptions.bot_events].sort(), [...listened].sort());
+  for (const event of listened) assert.ok(event in scopesByEvent, `src listens for ${event}: add it and its scopes to scopesByEvent`);
+  assert.equal(manifest.features.app_home.home_tab_enabled, true, "app_home_opened is only sent when the Home tab is on");
+  assert.equal(manifest.features.app_home.messages_tab_enabled, true, "the Messages tab stays as Slack's default has it");
+  assert.equal(manifest.features.app_home.messages_tab_read_only_enabled, false);
 });

@@ -5,6 +5,8 @@
  * String.raw keeps the script byte-for-byte; it therefore avoids backticks and template literals (a backtick is
  * written "\x60"). The modal overlay's style and script are page-modal.ts's.
  */
+
+import { homePane, homeScript, homeStyle, homeTabs } from "./page-home.ts";
 import { modalScript, modalStyle } from "./page-modal.ts";
 
 export const playgroundPage = String.raw`<!doctype html>
@@ -64,11 +66,12 @@ export const playgroundPage = String.raw`<!doctype html>
   #error { color: #b00020; font-size: 13px; padding: 0 12px; }
   #error:empty { display: none; }
 ${modalStyle}
-</style>
+${homeStyle}</style>
 </head>
 <body>
 <header>
   <div class="chan"># <span id="chan">channel</span> <span class="badge">playground</span></div>
+  ${homeTabs}
   <label>Acting as <select id="user" aria-label="Acting as"></select></label>
   <span id="conn" role="status">connecting…</span>
 </header>
@@ -80,6 +83,7 @@ ${modalStyle}
     (<code>/berth rm</code> needs one). Connect a real workspace: README, "From zero to berth in your workspace".
   </div>
 </main>
+${homePane}
 <div id="error" role="alert"></div>
 <form id="composer" autocomplete="off">
   <input id="text" name="text" placeholder="/berth help" aria-label="Message" enterkeyhint="send">
@@ -169,8 +173,9 @@ ${modalScript}
     b.addEventListener("click", function () {
       if (e.confirm && !window.confirm(plain(e.confirm.title) + "\n\n" + plain(e.confirm.text))) return;
       b.disabled = true;
-      send("/action", { messageTs: item.ts, actionId: e.action_id, value: e.value, blockId: block.block_id, user: state.me })
-        .then(function () { b.disabled = false; });
+      var tap = { actionId: e.action_id, value: e.value, blockId: block.block_id, user: state.me };
+      if (item.kind !== "home") tap.messageTs = item.ts;
+      send(item.kind === "home" ? "/home-action" : "/action", tap).then(function () { b.disabled = false; });
     });
     return b;
   }
@@ -317,6 +322,7 @@ ${modalScript}
 
   function accept(item) {
     if (item.kind === "view") return acceptView(item);
+    if (item.kind === "home") return acceptHome(item);
     if (item.kind === "file") {
       state.files[item.id] = item;
       return;
@@ -366,6 +372,7 @@ ${modalScript}
     if (ev.target && ev.target.tagName === "CODE") { var input = document.getElementById("text"); input.value = ev.target.textContent; input.focus(); }
   });
 
+${homeScript}
   var events = new EventSource("/events");
   events.addEventListener("state", function (ev) {
     var s = JSON.parse(ev.data);
@@ -385,7 +392,10 @@ ${modalScript}
     select.value = state.me;
     views = {};
     s.items.forEach(function (item) {
-      if (item.kind === "file") state.files[item.id] = item; else if (item.kind === "view") views[item.id] = item; else state.items[domId(item)] = item;
+      if (item.kind === "home") acceptHome(item);
+      else if (item.kind === "file") state.files[item.id] = item;
+      else if (item.kind === "view") views[item.id] = item;
+      else state.items[domId(item)] = item;
     });
     rebuild();
     showView();

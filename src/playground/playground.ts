@@ -13,6 +13,7 @@ import type { Config } from "../config.ts";
 import { BerthError } from "../core/errors.ts";
 import { opsPaths } from "../health.ts";
 import type { Ports } from "../ports.ts";
+import { type HomeItem, playgroundHome } from "./home.ts";
 import { answerView, type ViewItem, viewItems } from "./modal.ts";
 import { playgroundPage } from "./page.ts";
 
@@ -56,7 +57,8 @@ type Item =
     }
   | { kind: "ephemeral"; ts: string; thread_ts?: string | undefined; user: string; text: string; blocks?: unknown; deleted: boolean }
   | { kind: "file"; id: string; name: string; title: string; length: number; ready: boolean }
-  | ViewItem;
+  | ViewItem
+  | HomeItem;
 
 /** The playground's Config: the playground policy unless BERTH_POLICY names one. */
 export function playgroundConfig(config: Config): Config {
@@ -89,7 +91,8 @@ export async function startPlayground(ports: Ports) {
     throw error;
   }
   const eventsUrl = `http://127.0.0.1:${berthPort}/slack/events`;
-  const feed = createFeed(emulator);
+  const home = playgroundHome(emulator, eventsUrl, playgroundPeople);
+  const feed = createFeed(emulator, home.items);
   const server = createServer((req, res) => {
     route(req, res).catch((error: unknown) => {
       ports.log.error("playground request failed", { url: req.url, err: error });
@@ -119,7 +122,7 @@ export async function startPlayground(ports: Ports) {
     // berth's own answers, with berth's own rules: details and metrics need BERTH_METRICS_TOKEN (docs/security.md).
     if (req.method === "GET" && (opsPaths as readonly string[]).includes(path)) return proxy(req, res);
     if (req.method === "GET" && path.startsWith("/files/")) return download(decodeURIComponent(path.slice("/files/".length)), res);
-    if (req.method === "POST" && (path === "/command" || path === "/action" || path === "/view")) {
+    if (req.method === "POST" && ["/command", "/action", "/view", "/home", "/home-action"].includes(path)) {
       // JSON only and same origin: a form on another site cannot post here, and a script there gets no CORS grant.
       const origin = req.headers.origin;
       if (origin !== undefined && new URL(origin).host !== req.headers.host) {
@@ -130,6 +133,10 @@ export async function startPlayground(ports: Ports) {
       }
       const body = await readJson(req);
       if (path === "/view") return answerView(emulator, eventsUrl, playgroundChannel, body, res);
+      if (path === "/home" || path === "/home-action") {
+        const answer = await (path === "/home" ? home.open(body) : home.tap(body));
+        return json(res, answer.status, answer.body);
+      }
       return path === "/command" ? command(body, res) : action(body, res);
     }
     json(res, 404, { error: `Nothing at ${req.method} ${path}. The page is at /.` });
@@ -252,7 +259,7 @@ export async function startPlayground(ports: Ports) {
  * Server-Sent Events of the channel: the full state on connect, then every item that changed. The emulator says
  * when something may have changed; a short batch window keeps a fast stream of thread posts to a few pushes a second.
  */
-function createFeed(emulator: SlackFake) {
+function createFeed(emulator: SlackFake, homeItems: () => { key: string; version: string; item: () => Item }[]) {
   const clients = new Set<ServerResponse>();
   const versions = new Map<string, string>();
   let timer: NodeJS.Timeout | undefined;
@@ -270,6 +277,7 @@ function createFeed(emulator: SlackFake) {
       out.push({ key: `f:${f.id}`, version: `${f.completed}/${f.bytes?.length}`, item: () => fileItem(f) });
     }
     out.push(...viewItems(emulator, playgroundChannel));
+    out.push(...homeItems());
     return out;
   };
 

@@ -13,6 +13,7 @@ import { buttons } from "./buttons.ts";
 import { classify, createDeliver, type Respond } from "./deliver.ts";
 import { createDeliveryGate, deliveryOf } from "./deliveries.ts";
 import { createDirectory } from "./directory.ts";
+import { createHomeTab } from "./home-tab.ts";
 import { slackLimits } from "./limits.ts";
 import { createNotifier } from "./notifier.ts";
 import { createOutbox } from "./outbox.ts";
@@ -140,22 +141,44 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
     log,
     lineLag: metrics?.lineLag,
   };
-  const deliver = createDeliver({
+  const homeTab = createHomeTab({
+    core: dispatchDeps,
+    publish: (userId, view) => app.client.views.publish({ user_id: userId, view }),
+    slash: deps.slash,
+    log,
+    budget: core.store.kind === "postgres" ? core.store.rateBudget : undefined,
+  });
+  const delivered = createDeliver({
     outbox,
     store: core.store,
     slash: deps.slash,
     usergroups: deps.usergroups,
     log,
-    runJob: (plan) => runJob(plan, jobDeps),
+    // A job's start and end change what its owner's (and job.list.all holders') Home shows.
+    runJob: (plan) =>
+      runJob(plan, jobDeps).then((started) => {
+        if (started.ok) {
+          homeTab.changed();
+          void started.done.finally(() => homeTab.changed());
+        }
+        return started;
+      }),
     work,
     choiceValue: (action, maxChars) => choiceValue(core, action, maxChars),
   });
+  // Requests that expired and grants that ended leave the Home views that listed them.
+  const deliver: typeof delivered = {
+    ...delivered,
+    swept: (result) => delivered.swept(result).finally(() => homeTab.changed()),
+  };
 
   /** Delivers an outcome, then counts and logs how the request ended. */
   const finish =
     (requestId: string, kind: string, actor: Actor, respond: Respond, fromCard = false) =>
     async (outcome: Outcome) => {
       const delivered = await deliver.outcome(outcome, actor, respond, fromCard);
+      // A request appeared or was decided (a grant started): the Home views that list requests and grants change.
+      if (outcome.type === "gate" || outcome.type === "decided") homeTab.changed();
       const result = delivered === false ? "failed" : classify(outcome);
       metrics?.command(kind, result);
       log("request done", { requestId, kind, outcome: result });
@@ -240,8 +263,17 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
     );
   });
 
+  app.event("app_home_opened", async ({ event, body }) => {
+    if (event.tab !== "home") return;
+    const origin = { teamId: body.team_id, enterpriseId: body.enterprise_id };
+    // Someone from another workspace gets no view: nothing of berth's state is published to them.
+    if (foreignRequest(home, origin) !== undefined)
+      return log("home from another workspace ignored", { user: event.user, team: origin.teamId });
+    work.run(() => homeTab.opened({ userId: event.user, teamId: origin.teamId, homeTeam: true }));
+  });
+
   for (const button of buttons(core)) {
-    app.action({ action_id: button.actionId }, async ({ ack, body, action, respond, context }) => {
+    app.action({ action_id: button.actionId }, async ({ ack, body, action, respond: toResponseUrl, context }) => {
       await ack();
       acked(context);
       if (!(await deliveries.first(deliveryOf("click", body, context)))) return;
@@ -249,6 +281,8 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
       // A choice among many is a menu: its value is the option picked.
       const value = action.type === "button" ? action.value : action.type === "static_select" ? action.selected_option?.value : undefined;
       if (value === undefined) return;
+      // A tap in the Home tab: no channel, no response_url (home-tab.ts answers it in the view).
+      const fromHome = body.container?.type === "view";
       // The workspace the click came through, and the clicker's own: in a channel shared with another organization
       // (Slack Connect) they differ for its guests, whom `users: ["*"]` does not cover.
       const origin = { teamId: body.team?.id ?? body.user.team_id, enterpriseId: body.enterprise?.id };
@@ -260,11 +294,17 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
         teamId: userTeam,
         homeTeam: home !== undefined && userTeam === home.teamId,
       };
+      const respond: Respond = fromHome ? homeTab.respond(actor) : toResponseUrl;
       const requestId = crypto.randomUUID();
       // Before the button's value is read: reading a host choice uses it up, and it is not this clicker's to use.
       if (refusedForeign(origin, actor, { kind: "button", button: button.name }, requestId, respond)) return;
       const typed = button.toAction(value);
       const kind = typed?.kind ?? "stale_button";
+      // Judged in the channel of the job or request it concerns, as if typed there; naming neither, in no channel (home-tab.ts).
+      if (fromHome && typed) {
+        const blockId = "block_id" in action ? action.block_id : undefined;
+        Object.assign(actor, (await homeTab.channelOf(typed, blockId, core.store)) ?? { channelId: "" });
+      }
       log("click", { requestId, kind, button: button.name, user: actor.userId, channel: actor.channelId });
       if (!typed) {
         metrics?.command(kind, "refused");
@@ -340,6 +380,7 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
       stopping = true;
       state = "stopping";
       await app.stop();
+      await homeTab.close();
       // Work under way can start more (a command's job keeps its stream): wait until nothing is left, not for a snapshot.
       while (work.size) await Promise.allSettled([work.settled(), notifier.idle()]);
       await notifier.idle();

@@ -84,6 +84,8 @@ export type PendingStore = {
   decide(id: string, state: "approved" | "denied" | "cancelled", by: string): Promise<boolean>;
   expire(id: string): Promise<boolean>;
   overdue(): Promise<PendingRecord[]>;
+  /** Requests still waiting for a decision and not yet expired, oldest first (what an approver's Home tab lists). */
+  waiting(): Promise<PendingRecord[]>;
   setMessageTs(id: string, ts: string): Promise<void>;
 };
 

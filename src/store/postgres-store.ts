@@ -307,6 +307,10 @@ function postgresAdapter(pool: Pool, o: PostgresStoreOptions & { where: string }
         (await q("SELECT * FROM pending WHERE state = 'pending' AND expires_at <= $1 ORDER BY expires_at, id", [clock()])).rows.map(
           toPending,
         ),
+      waiting: async () =>
+        (await q("SELECT * FROM pending WHERE state = 'pending' AND expires_at > $1 ORDER BY created_at, id", [clock()])).rows.map(
+          toPending,
+        ),
       async setMessageTs(id, ts) {
         await q("UPDATE pending SET message_ts = $1 WHERE id = $2", [ts, id]);
       },

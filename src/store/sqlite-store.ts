@@ -272,6 +272,7 @@ function sqliteAdapter(
   );
   const expirePending = s("UPDATE pending SET state = 'expired', decided_at = ? WHERE id = ? AND state = 'pending' AND expires_at <= ?");
   const overduePending = s("SELECT * FROM pending WHERE state = 'pending' AND expires_at <= ? ORDER BY expires_at, id");
+  const waitingPending = s("SELECT * FROM pending WHERE state = 'pending' AND expires_at > ? ORDER BY created_at, id");
   const setPendingTs = s("UPDATE pending SET message_ts = ? WHERE id = ?");
 
   const insertGrant = s(
@@ -376,6 +377,7 @@ function sqliteAdapter(
           return changed(expirePending.run(now, id, now));
         }),
       overdue: () => guard(() => overduePending.all(clock()).map(toPending)),
+      waiting: () => guard(() => waitingPending.all(clock()).map(toPending)),
       setMessageTs: (id, ts) =>
         guard(() => {
           setPendingTs.run(ts, id);

@@ -168,3 +168,19 @@ test("output in a thread is a preformatted block: literal (no mention, no link),
   const width = Number(await page.evaluate("document.documentElement.scrollWidth"));
   assert.ok(width <= 375, `the page is ${width} px wide`);
 });
+
+test("the Home tab shows Olive's hosts and running job, and Stop there ends the job", async () => {
+  await type(`/berth run ${testImage} sleep 300`);
+  await page.locator(".post").filter({ hasText: "sleep 300" }).first().waitFor({ timeout: 60_000 });
+  await page.locator("#tab-home").click();
+  const home = page.locator("#home");
+  await home.locator(".section").filter({ hasText: "sleep 300" }).first().waitFor({ timeout: 30_000 });
+  assert.match((await home.textContent()) ?? "", /Hosts/);
+  const width = Number(await page.evaluate("document.documentElement.scrollWidth"));
+  assert.ok(width <= 375, `the Home tab is ${width} px wide`);
+  await home.locator('button[data-action-id="berth_stop"]').first().click();
+  // The playground's policy gives Olive `job.*`, job.list.all among them: her Home lists everyone's jobs.
+  await until("Home without the job", async () => (/No jobs are running/.test((await home.textContent()) ?? "") ? true : undefined));
+  await page.locator("#tab-channel").click();
+  await page.locator("#composer").waitFor({ state: "visible" });
+});

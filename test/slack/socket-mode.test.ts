@@ -11,7 +11,7 @@ import {
   testImage,
   threadLines,
 } from "../support/berth-harness.ts";
-import { SEED, SlackFake } from "../support/slack-fake.ts";
+import { appHomeOpenedOverSocket, SEED, SlackFake } from "../support/slack-fake.ts";
 
 // The same app over Socket Mode: apps.connections.open on the fake, envelopes over a local WebSocket.
 let fake: SlackFake;
@@ -101,4 +101,12 @@ test("a reconnect refused with 429 by apps.connections.open is waited out, and b
     const c = findCard(fake, SEED.incidentChannel, "after-reconnect");
     return c && isFinished(c) ? c : undefined;
   });
+});
+
+test("the Home tab over Socket Mode: app_home_opened in an events_api envelope publishes the person's view", async () => {
+  const since = Date.now();
+  const delivery = await appHomeOpenedOverSocket(fake, { user: SEED.operator });
+  assert.equal(delivery.type, "events_api");
+  const call = await fake.waitFor("views.publish", (c) => c.args.user_id === SEED.operator && c.at >= since, 20_000);
+  assert.match(JSON.stringify(call.args.view), /Your running jobs/);
 });

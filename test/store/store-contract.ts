@@ -291,6 +291,10 @@ export function storeContract(name: string, open: Opener): void {
         assert.deepEqual(p.approvers, ["U2", "U3"]);
         assert.deepEqual(p.action, base.action);
         await store.pending.create({ ...base, id: "p2", expiresAt: clock.now + 1000 });
+        assert.deepEqual(
+          (await store.pending.waiting()).map((r) => r.id),
+          ["p1", "p2"],
+        );
         await store.pending.setMessageTs("p1", "1.5");
         assert.equal((await store.pending.get("p1"))?.messageTs, "1.5");
         assert.equal(await store.pending.decide("p1", "approved", "U2"), true);
@@ -299,7 +303,13 @@ export function storeContract(name: string, open: Opener): void {
         assert.equal(decided?.state, "approved");
         assert.equal(decided?.decidedBy, "U2");
         assert.deepEqual(await store.pending.overdue(), []);
+        assert.deepEqual(
+          (await store.pending.waiting()).map((r) => r.id),
+          ["p2"],
+          "a decided request no longer waits",
+        );
         clock.now += 1000;
+        assert.deepEqual(await store.pending.waiting(), [], "an overdue request no longer waits");
         assert.equal(await store.pending.decide("p2", "approved", "U2"), false, "too late");
         assert.deepEqual(
           (await store.pending.overdue()).map((r) => r.id),

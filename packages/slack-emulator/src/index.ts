@@ -3,5 +3,6 @@
  * signed slash commands and button clicks to a bot. Everything else under src/ is its internals.
  */
 export * from "./slack-driver.ts";
+export * from "./slack-driver-home.ts";
 export * from "./slack-fake.ts";
 export type { FileRecord } from "./slack-fake-store.ts";

@@ -37,6 +37,7 @@ export const SLACK_METHOD_LIMITS: Readonly<Record<string, WindowRule>> = {
   "users.info": perMinute(TIERS.tier4),
   "files.getUploadURLExternal": perMinute(TIERS.tier4),
   "files.completeUploadExternal": perMinute(TIERS.tier4),
+  "views.publish": perMinute(TIERS.tier4),
 };
 
 export const POST_MESSAGE_PER_CHANNEL: WindowRule = { limit: 3, windowMs: 3000 };

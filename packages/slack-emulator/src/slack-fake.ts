@@ -14,6 +14,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { HOME_METHODS } from "./slack-fake-home.ts";
 import {
   buildMessageAction,
   buildShortcut,
@@ -605,7 +606,7 @@ export class SlackFake implements PayloadContext {
     };
     const error = (code: string): Reply => record({ status: 200, body: { ok: false, error: code } });
 
-    const definition = METHODS[method] ?? VIEW_METHODS[method];
+    const definition = METHODS[method] ?? VIEW_METHODS[method] ?? HOME_METHODS[method];
     if (!definition) return error("unknown_method");
     if (parsed.error) return error(parsed.error);
     if (tokenType === "none") return error("not_authed");
