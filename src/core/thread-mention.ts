@@ -3,6 +3,8 @@
  * with the job's container (and host) filled in. The line then goes through the pipeline as any typed command, as the
  * person who wrote it: nothing here authorizes, it only completes the text.
  */
+import { z } from "zod";
+import type { JobRecord } from "../store/records.ts";
 import type { Parsed, Registry } from "./command.ts";
 import { code, command, type Message, msg } from "./message.ts";
 import { normalize } from "./normalize.ts";
@@ -19,6 +21,25 @@ export type ThreadJob = {
   /** The container's name (or id); undefined for a job without one (a host being made, a run that never started). */
   container: string | undefined;
 };
+
+/**
+ * What a stored job's resume data (resume.ts, StoredResume) says about its container: the name its run or logs
+ * stream reported, else an exec's target. Read as untrusted data: an older berth's record simply has no container.
+ */
+const StoredContainer = z.object({
+  point: z.object({ container: z.string(), name: z.string().optional() }).optional(),
+  action: z.object({ kind: z.string(), container: z.unknown() }).partial().optional(),
+});
+
+/** The thread's job as a mention sees it, from the job as stored. */
+export function threadJobOf(job: Pick<JobRecord, "id" | "status" | "host" | "kind"> & { resume: unknown }): ThreadJob {
+  const stored = StoredContainer.safeParse(job.resume);
+  const point = stored.success ? stored.data.point : undefined;
+  const action = stored.success ? stored.data.action : undefined;
+  const exec = action?.kind === "container.exec" && typeof action.container === "string" ? action.container : undefined;
+  const container = job.kind.startsWith("host.") ? undefined : point?.name || point?.container || exec;
+  return { id: job.id, running: job.status === "running", host: job.host, container };
+}
 
 export type MentionRequest =
   /** Send `text` through the pipeline (already parsed once, here). */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { registry } from "../../commands/index.ts";
 import { plainText } from "../../src/core/message.ts";
-import { mentionRequest, stripMention, type ThreadJob } from "../../src/core/thread-mention.ts";
+import { mentionRequest, stripMention, type ThreadJob, threadJobOf } from "../../src/core/thread-mention.ts";
 
 const running: ThreadJob = { id: "j-7f3a2c", running: true, host: "local", container: "berth-api-1" };
 const ended: ThreadJob = { ...running, running: false };
@@ -68,4 +68,21 @@ test("the mention of berth is taken out of the text, wherever it is", () => {
   assert.equal(stripMention("please <@U0BERTH> restart", "U0BERTH"), "please   restart");
   assert.equal(stripMention("<@U0OTHER> stop", "U0BERTH"), "<@U0OTHER> stop", "someone else's mention stays");
   assert.equal(stripMention("<@U0BERTH> stop", undefined), "stop", "without berth's id, the leading mention");
+});
+
+test("a stored job's container is read from its resume data; a host job or an old record has none", () => {
+  const base = { id: "j-1", status: "succeeded" as const, host: "local", kind: "container.run" };
+  const point = { kind: "container.run", container: "0123abcd", name: "berth-api-1" };
+  assert.deepEqual(threadJobOf({ ...base, resume: { requestId: "r", action: {}, point } }), {
+    id: "j-1",
+    running: false,
+    host: "local",
+    container: "berth-api-1",
+  });
+  const exec = { requestId: "r", action: { kind: "container.exec", container: "api", cmd: ["ls"] } };
+  assert.equal(threadJobOf({ ...base, kind: "container.exec", resume: exec }).container, "api");
+  assert.equal(threadJobOf({ ...base, resume: { requestId: "r", action: { kind: "container.run" } } }).container, undefined);
+  assert.equal(threadJobOf({ ...base, resume: null }).container, undefined);
+  assert.equal(threadJobOf({ ...base, resume: "garbage" }).container, undefined);
+  assert.equal(threadJobOf({ ...base, kind: "host.create", resume: { point } }).container, undefined);
 });
