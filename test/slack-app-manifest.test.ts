@@ -29,6 +29,7 @@ const Manifest = z.object({
   }),
   oauth_config: z.object({ scopes: z.object({ bot: z.array(z.string()) }).strict() }),
   settings: z.object({
+    event_subscriptions: z.object({ request_url: z.url().optional(), bot_events: z.array(z.string()) }).strict(),
     interactivity: z.object({ is_enabled: z.boolean(), request_url: z.url().optional() }),
     org_deploy_enabled: z.boolean(),
     socket_mode_enabled: z.boolean(),
@@ -64,8 +65,22 @@ const helpers: Readonly<Record<string, readonly string[]>> = {
   "files.uploadV2": ["files.getUploadURLExternal", "files.completeUploadExternal"],
 };
 
-/** Scopes the app needs for what it receives rather than calls. */
-const receivingScopes = ["commands"];
+/** The scope each Events API event berth subscribes to needs (its reference page on docs.slack.dev). */
+const scopesByEvent: Readonly<Record<string, string>> = { app_mention: "app_mentions:read" };
+
+/** Every event berth listens to (`app.event("…")`), with the files that do. */
+function eventsHandled(): Map<string, Set<string>> {
+  const found = new Map<string, Set<string>>();
+  for (const file of sourceFiles("src")) {
+    for (const m of readFileSync(file, "utf8").matchAll(/\bapp\s*\.\s*event\s*\(\s*["'`]([a-z_]+)["'`]/g)) {
+      found.set(m[1] ?? "", (found.get(m[1] ?? "") ?? new Set()).add(file));
+    }
+  }
+  return found;
+}
+
+/** Scopes the app needs for what it receives rather than calls: the slash command, and the events it listens to. */
+const receivingScopes = ["commands", ...[...eventsHandled().keys()].map((e) => scopesByEvent[e] ?? `(no scope known for ${e})`)];
 
 const namespaces =
   "admin|api|apps|assistant|auth|bookmarks|bots|calls|canvases|chat|conversations|dialog|dnd|emoji|files|functions|pins|reactions|reminders|search|stars|team|usergroups|users|views|workflows";
@@ -135,7 +150,18 @@ test("the manifest has exactly the bot scopes berth's calls need", () => {
   assert.equal(new Set(declared).size, declared.length, "a scope is listed twice");
   for (const scope of needed) assert.ok(declared.includes(scope), `berth needs ${scope}; add it to oauth_config.scopes.bot`);
   for (const scope of declared) assert.ok(needed.has(scope), `no method berth calls needs ${scope}; remove it from the manifest`);
-  assert.deepEqual([...declared].sort(), ["chat:write", "commands", "files:write", "usergroups:read"]);
+  assert.deepEqual([...declared].sort(), ["app_mentions:read", "chat:write", "commands", "files:write", "usergroups:read"]);
+});
+
+test("the manifest subscribes to exactly the events berth listens to", () => {
+  const handled = eventsHandled();
+  assert.ok(handled.has("app_mention"), "the scan finds berth's app_mention listener");
+  for (const [event, files] of handled) {
+    assert.ok(event in scopesByEvent, `${[...files].join(", ")} listens to ${event}: add it and its scope to scopesByEvent`);
+  }
+  assert.deepEqual([...manifest.settings.event_subscriptions.bot_events].sort(), [...handled.keys()].sort());
+  // The same URL as commands and clicks: Bolt answers all three on /slack/events.
+  assert.equal(manifest.settings.event_subscriptions.request_url, manifest.settings.interactivity.request_url);
 });
 
 test("interactivity and Socket Mode are on; no org-wide deploy or token rotation", () => {
