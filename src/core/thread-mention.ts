@@ -52,12 +52,6 @@ const takesContainer = new Set(["stop", "start", "restart", "rm", "inspect", "lo
 
 const hostGiven = (words: readonly string[]) => words.some((w) => w === "-H" || w === "--host" || w.startsWith("--host="));
 
-/** The text of a mention without the mention of berth itself (`<@U0BOT> stop` → `stop`). */
-export function stripMention(text: string, botUserId: string | undefined): string {
-  const mention = botUserId ? new RegExp(`<@${botUserId}(?:\\|[^>]*)?>`, "g") : /^\s*<@[UW][A-Z0-9]+(?:\|[^>]*)?>/;
-  return text.replace(mention, " ").trim();
-}
-
 const usage = (): Message =>
   msg`Write ${code("@berth stop")}, ${code("@berth logs -f")} or ${code("@berth restart")} in the thread of a job's card to act on that job's container. Anywhere else, use ${command("help")}.`;
 

@@ -38,10 +38,7 @@ const CommandBody = z.object({
   text: z.string().trim().min(1).max(4000),
   user: z.enum([SEED.operator, SEED.approver]),
   /** A reply in this message's thread (`@berth stop` in a job's thread). */
-  threadTs: z
-    .string()
-    .regex(/^\d+\.\d+$/)
-    .optional(),
+  threadTs: z.optional(z.string().regex(/^\d+\.\d+$/)),
 });
 const ActionBody = z.object({
   messageTs: z.string().regex(/^\d+\.\d+$/),
@@ -164,22 +161,13 @@ export async function startPlayground(ports: Ports) {
       });
       return json(res, result.status === 200 ? 200 : 502, { ok: result.status === 200, status: result.status });
     }
-    if (word.startsWith("/") && threadTs !== undefined) {
-      return json(res, 400, { error: `In a job's thread, mention berth instead: @berth stop, @berth logs -f, @berth restart.` });
-    }
     if (word.startsWith("/")) {
-      return json(res, 400, { error: `${word} is not a command here. Type ${config.command} ${rest.length ? "…" : "help"}.` });
+      const instead = threadTs ? "In a job's thread, mention berth instead: @berth stop, @berth logs -f, @berth restart." : undefined;
+      return json(res, 400, { error: instead ?? `${word} is not a command here. Type ${config.command} ${rest.length ? "…" : "help"}.` });
     }
-    // `@berth` typed in the box is a mention of the bot, as Slack's client turns it into `<@U…>`: Slack then sends berth
-    // the app_mention event (signed, to /slack/events), which the emulator does here.
+    // `@berth` typed is a mention, as Slack's client writes it (`<@U…>`); the emulator sends berth its app_mention event.
     const written = escapeForSlack(text).replace(/(^|\s)@berth\b/gi, `$1<@${emulator.botUserId}>`);
-    const sent = await userMessage(emulator, {
-      url: eventsUrl,
-      text: written,
-      user,
-      channel: playgroundChannel,
-      ...(threadTs !== undefined && { threadTs }),
-    });
+    const sent = await userMessage(emulator, { url: eventsUrl, text: written, user, channel: playgroundChannel, threadTs });
     const status = sent.delivery?.status ?? 200;
     return json(res, status === 200 ? 200 : 502, { ok: status === 200, status });
   }

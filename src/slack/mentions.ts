@@ -8,7 +8,7 @@ import { z } from "zod";
 import type { Actor } from "../core/action.ts";
 import type { Registry } from "../core/command.ts";
 import type { Request } from "../core/dispatch.ts";
-import { mentionRequest, stripMention, threadJobOf } from "../core/thread-mention.ts";
+import { mentionRequest, threadJobOf } from "../core/thread-mention.ts";
 import type { StorePort } from "../store/port.ts";
 import type { Respond } from "./deliver.ts";
 import { type DeliveryContext, type DeliveryGate, deliveryOf } from "./deliveries.ts";
@@ -30,6 +30,12 @@ const MentionEvent = z.object({
 });
 
 const Wrapper = z.object({ team_id: z.string().optional(), enterprise_id: z.string().nullish() });
+
+/** The text of a mention without the mention of berth itself (`<@U0BOT> stop` → `stop`). */
+export function stripMention(text: string, botUserId: string | undefined): string {
+  const mention = botUserId ? new RegExp(`<@${botUserId}(?:\\|[^>]*)?>`, "g") : /^\s*<@[UW][A-Z0-9]+(?:\|[^>]*)?>/;
+  return text.replace(mention, " ").trim();
+}
 
 /** Only what chat.postEphemeral needs, so a test can hand a fake. */
 export type EphemeralClient = {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { registry } from "../../commands/index.ts";
 import { plainText } from "../../src/core/message.ts";
-import { mentionRequest, stripMention, type ThreadJob, threadJobOf } from "../../src/core/thread-mention.ts";
+import { mentionRequest, type ThreadJob, threadJobOf } from "../../src/core/thread-mention.ts";
 
 const running: ThreadJob = { id: "j-7f3a2c", running: true, host: "local", container: "berth-api-1" };
 const ended: ThreadJob = { ...running, running: false };
@@ -60,14 +60,6 @@ test("outside a job's thread, or with nothing to act on, a mention gets the help
     assert.equal(request.type, "help", `${text} in ${job?.id ?? "no thread"}`);
     if (request.type === "help") assert.match(plainText(request.text), /@berth stop.*in the thread of a job's card/);
   }
-});
-
-test("the mention of berth is taken out of the text, wherever it is", () => {
-  assert.equal(stripMention("<@U0BERTH> stop", "U0BERTH"), "stop");
-  assert.equal(stripMention("<@U0BERTH|berth> logs -f", "U0BERTH"), "logs -f");
-  assert.equal(stripMention("please <@U0BERTH> restart", "U0BERTH"), "please   restart");
-  assert.equal(stripMention("<@U0OTHER> stop", "U0BERTH"), "<@U0OTHER> stop", "someone else's mention stays");
-  assert.equal(stripMention("<@U0BERTH> stop", undefined), "stop", "without berth's id, the leading mention");
 });
 
 test("a stored job's container is read from its resume data; a host job or an old record has none", () => {
