@@ -152,7 +152,7 @@ export function createMetrics() {
     },
     command: (kind: string, outcome: CommandOutcome) => commands.inc({ kind, outcome }),
     ack: (seconds: number) => ack.observe(seconds),
-    duplicate: (kind: "command" | "click") => duplicates.inc({ kind }),
+    duplicate: (kind: "command" | "click" | "event") => duplicates.inc({ kind }),
     lineLag: (seconds: number) => lineLag.observe(seconds),
     engine,
     /** The Azure adapter's onResponse hook. */

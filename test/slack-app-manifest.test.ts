@@ -83,8 +83,22 @@ const helpers: Readonly<Record<string, readonly string[]>> = {
   "files.uploadV2": ["files.getUploadURLExternal", "files.completeUploadExternal"],
 };
 
-/** Scopes the app needs for what it receives rather than calls. */
-const receivingScopes = ["commands"];
+/** The scope each Events API event berth subscribes to needs (its reference page on docs.slack.dev). */
+const scopesByEvent: Readonly<Record<string, readonly string[]>> = { app_mention: ["app_mentions:read"], app_home_opened: [] };
+
+/** Every event berth listens to (`app.event("…")`), with the files that do. */
+function eventsHandled(): Map<string, Set<string>> {
+  const found = new Map<string, Set<string>>();
+  for (const file of sourceFiles("src")) {
+    for (const m of readFileSync(file, "utf8").matchAll(/\bapp\s*\.\s*event\s*\(\s*["'`]([a-z_]+)["'`]/g)) {
+      found.set(m[1] ?? "", (found.get(m[1] ?? "") ?? new Set()).add(file));
+    }
+  }
+  return found;
+}
+
+/** Scopes the app needs for what it receives rather than calls: the slash command, and the events it listens to. */
+const receivingScopes = ["commands", ...[...eventsHandled().keys()].flatMap((e) => scopesByEvent[e] ?? [`(no scope known for ${e})`])];
 
 const namespaces =
   "admin|api|apps|assistant|auth|bookmarks|bots|calls|canvases|chat|conversations|dialog|dnd|emoji|files|functions|pins|reactions|reminders|search|stars|team|usergroups|users|views|workflows";
@@ -166,7 +180,18 @@ test("the manifest has exactly the bot scopes berth's calls need", () => {
   assert.equal(new Set(declared).size, declared.length, "a scope is listed twice");
   for (const scope of needed) assert.ok(declared.includes(scope), `berth needs ${scope}; add it to oauth_config.scopes.bot`);
   for (const scope of declared) assert.ok(needed.has(scope), `no method berth calls needs ${scope}; remove it from the manifest`);
-  assert.deepEqual([...declared].sort(), ["chat:write", "commands", "files:write", "usergroups:read"]);
+  assert.deepEqual([...declared].sort(), ["app_mentions:read", "chat:write", "commands", "files:write", "usergroups:read"]);
+});
+
+test("the manifest subscribes to exactly the events berth listens to", () => {
+  const handled = eventsHandled();
+  assert.ok(handled.has("app_mention"), "the scan finds berth's app_mention listener");
+  for (const [event, files] of handled) {
+    assert.ok(event in scopesByEvent, `${[...files].join(", ")} listens to ${event}: add it and its scope to scopesByEvent`);
+  }
+  assert.deepEqual([...manifest.settings.event_subscriptions.bot_events].sort(), [...handled.keys()].sort());
+  // The same URL as commands and clicks: Bolt answers all three on /slack/events.
+  assert.equal(manifest.settings.event_subscriptions.request_url, manifest.settings.interactivity.request_url);
 });
 
 test("interactivity and Socket Mode are on; no org-wide deploy or token rotation", () => {
@@ -184,16 +209,8 @@ test("docs/deploy.md explains every scope the manifest asks for", () => {
   }
 });
 
-/** Events berth listens for (src/slack/app.ts `app.event(...)`), and the bot scope each needs: none for these. */
-const scopesByEvent: Readonly<Record<string, readonly string[]>> = { app_home_opened: [] };
-
-test("the manifest subscribes to exactly the events berth listens for, and the Home tab is on", () => {
-  const listened = new Set<string>();
-  for (const file of sourceFiles("src")) {
-    for (const m of readFileSync(file, "utf8").matchAll(/\bapp\.event\(\s*["']([a-z_.]+)["']/g)) listened.add(m[1] ?? "");
-  }
-  assert.deepEqual([...manifest.settings.event_subscriptions.bot_events].sort(), [...listened].sort());
-  for (const event of listened) assert.ok(event in scopesByEvent, `src listens for ${event}: add it and its scopes to scopesByEvent`);
+test("the Home tab is on, since app_home_opened is only sent then", () => {
+  assert.ok(eventsHandled().has("app_home_opened"), "berth listens for app_home_opened");
   assert.equal(manifest.features.app_home.home_tab_enabled, true, "app_home_opened is only sent when the Home tab is on");
   assert.equal(manifest.features.app_home.messages_tab_enabled, true, "the Messages tab stays as Slack's default has it");
   assert.equal(manifest.features.app_home.messages_tab_read_only_enabled, false);

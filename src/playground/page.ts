@@ -60,6 +60,8 @@ export const playgroundPage = String.raw`<!doctype html>
   .file { display: inline-block; margin: 4px 0; padding: 4px 8px; border: 1px solid var(--line); border-radius: 6px; color: var(--accent);
     text-decoration: none; font-size: 13px; }
   .edited { font-size: 11px; color: var(--muted); }
+  form.reply { padding: 2px 0 6px 22px; border: 0; background: none; }
+  form.reply input { flex: 1 1 auto; min-width: 0; font: inherit; font-size: 16px; padding: 4px 8px; border: 1px solid #ccc; border-radius: 6px; }
   form { display: flex; gap: 6px; padding: 8px 12px calc(8px + env(safe-area-inset-bottom)); border-top: 1px solid var(--line); background: var(--bg); }
   #text { flex: 1 1 auto; min-width: 0; font: inherit; font-size: 16px; padding: 8px 10px; border: 1px solid #aaa; border-radius: 6px; }
   #send { font: inherit; font-weight: 600; padding: 8px 14px; border-radius: 6px; border: 0; background: #007a5a; color: #fff; }
@@ -79,7 +81,7 @@ ${homeStyle}</style>
   <div class="intro" id="intro">
     berth's local playground: this page stands in for one Slack channel, and berth runs for real against your local
     Docker engine. Try <code>/berth help</code>, <code>/berth run busybox:1 sh -c 'echo hello; date'</code>,
-    <code>/berth ps -a</code>. Switch "Acting as" to the second person to approve a request
+    <code>/berth ps -a</code>; in a job's thread, reply <code>@berth stop</code> or <code>@berth logs</code>. Switch "Acting as" to the second person to approve a request
     (<code>/berth rm</code> needs one). Connect a real workspace: README, "From zero to berth in your workspace".
   </div>
 </main>
@@ -315,9 +317,28 @@ ${modalScript}
       var t = el("div", "thread" + (state.collapsed[item.ts] ? " collapsed" : ""));
       t.id = "t-" + item.ts;
       p.appendChild(t);
+      if (item.bot) p.appendChild(replyBox(item.ts));
       insertSorted(log, p, item.ts);
     }
     if (stick) { container.scrollTop = container.scrollHeight; if (thread) log.scrollTop = log.scrollHeight; }
+  }
+
+  // A reply in a job card's thread, as a person writes one in Slack: "@berth stop" acts on that job's container.
+  function replyBox(ts) {
+    var f = el("form", "reply");
+    f.setAttribute("autocomplete", "off");
+    var input = el("input");
+    input.placeholder = "Reply in thread, e.g. @berth stop";
+    input.setAttribute("aria-label", "Reply in thread");
+    input.setAttribute("enterkeyhint", "send");
+    f.appendChild(input);
+    f.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var text = input.value.trim();
+      if (!text) return;
+      send("/command", { text: text, user: state.me, threadTs: ts }).then(function (ok) { if (ok && input.value.trim() === text) input.value = ""; });
+    });
+    return f;
   }
 
   function accept(item) {

@@ -6,7 +6,16 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { blockAction, type FakeEphemeral, type FakeMessage, type FileRecord, SEED, SlackFake, slashCommand } from "@berth/slack-emulator";
+import {
+  blockAction,
+  type FakeEphemeral,
+  type FakeMessage,
+  type FileRecord,
+  SEED,
+  SlackFake,
+  slashCommand,
+  userMessage,
+} from "@berth/slack-emulator";
 import { z } from "zod";
 import { createBerth, slackSettings } from "../berth.ts";
 import type { Config } from "../config.ts";
@@ -30,6 +39,8 @@ export type Playground = Awaited<ReturnType<typeof startPlayground>>;
 const CommandBody = z.object({
   text: z.string().trim().min(1).max(4000),
   user: z.enum([SEED.operator, SEED.approver]),
+  /** A reply in this message's thread (`@berth stop` in a job's thread). */
+  threadTs: z.optional(z.string().regex(/^\d+\.\d+$/)),
 });
 const ActionBody = z.object({
   messageTs: z.string().regex(/^\d+\.\d+$/),
@@ -145,9 +156,12 @@ export async function startPlayground(ports: Ports) {
   async function command(body: unknown, res: ServerResponse): Promise<void> {
     const parsed = CommandBody.safeParse(body);
     if (!parsed.success) return json(res, 400, { error: "Send {text, user}: the message and one of the playground's people." });
-    const { text, user } = parsed.data;
+    const { text, user, threadTs } = parsed.data;
     const [word = "", ...rest] = text.split(/\s+/);
-    if (word === config.command) {
+    if (threadTs !== undefined && !emulator.message(playgroundChannel, threadTs)) {
+      return json(res, 404, { error: "That thread is gone. Reload the page." });
+    }
+    if (word === config.command && threadTs === undefined) {
       const result = await slashCommand(emulator, {
         url: eventsUrl,
         command: config.command,
@@ -158,10 +172,14 @@ export async function startPlayground(ports: Ports) {
       return json(res, result.status === 200 ? 200 : 502, { ok: result.status === 200, status: result.status });
     }
     if (word.startsWith("/")) {
-      return json(res, 400, { error: `${word} is not a command here. Type ${config.command} ${rest.length ? "…" : "help"}.` });
+      const instead = threadTs ? "In a job's thread, mention berth instead: @berth stop, @berth logs -f, @berth restart." : undefined;
+      return json(res, 400, { error: instead ?? `${word} is not a command here. Type ${config.command} ${rest.length ? "…" : "help"}.` });
     }
-    emulator.postAsUser({ channel: playgroundChannel, user, text: escapeForSlack(text) });
-    return json(res, 200, { ok: true });
+    // `@berth` typed is a mention, as Slack's client writes it (`<@U…>`); the emulator sends berth its app_mention event.
+    const written = escapeForSlack(text).replace(/(^|\s)@berth\b/gi, `$1<@${emulator.botUserId}>`);
+    const sent = await userMessage(emulator, { url: eventsUrl, text: written, user, channel: playgroundChannel, threadTs });
+    const status = sent.delivery?.status ?? 200;
+    return json(res, status === 200 ? 200 : 502, { ok: status === 200, status });
   }
 
   async function action(body: unknown, res: ServerResponse): Promise<void> {

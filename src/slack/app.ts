@@ -15,6 +15,7 @@ import { createDeliveryGate, deliveryOf } from "./deliveries.ts";
 import { createDirectory } from "./directory.ts";
 import { createHomeTab } from "./home-tab.ts";
 import { slackLimits } from "./limits.ts";
+import { mentionListener } from "./mentions.ts";
 import { createNotifier } from "./notifier.ts";
 import { createOutbox } from "./outbox.ts";
 import { toMrkdwn } from "./render.ts";
@@ -319,6 +320,29 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
       );
     });
   }
+
+  // `@berth stop` in a job's thread: the same pipeline, as the person who wrote it (mentions.ts).
+  const onMention = mentionListener({
+    store: core.store,
+    registry: core.registry,
+    client: app.client,
+    deliveries,
+    slash: deps.slash,
+    home: () => home,
+    log,
+    refusedForeign,
+    run: (request, kind, respond) =>
+      work.run(() =>
+        dispatch(request, dispatchDeps, AbortSignal.timeout(60_000))
+          .then(finish(request.requestId, kind, request.actor, respond))
+          .catch(failSafe(request.requestId, respond, kind)),
+      ),
+    later: (task) => work.run(task),
+  });
+  app.event("app_mention", async ({ event, body, context }) => {
+    acked(context);
+    await onMention({ event, body, context });
+  });
 
   const notifier = createNotifier({
     outbox,

@@ -10,7 +10,7 @@
  */
 import { createHash } from "node:crypto";
 
-export type DeliveryKind = "command" | "click";
+export type DeliveryKind = "command" | "click" | "event";
 
 /** One delivery as berth tells it apart: its keys, and how Slack marked it (for the log line of a duplicate). */
 export type Delivery = {
@@ -37,12 +37,17 @@ const field = (value: unknown, name: string): unknown =>
 
 /**
  * The key Slack keeps the same on every delivery of one request: a slash command's `trigger_id` (minted per
- * invocation), a click's `trigger_id` + the action's `action_ts` + the message it was on. Scoped by workspace.
+ * invocation), a click's `trigger_id` + the action's `action_ts` + the message it was on, an Events API event's outer
+ * `event_id` ("globally unique across all workspaces", docs/reference/slack-platform.md §2.3). Scoped by workspace.
  */
 function requestKey(kind: DeliveryKind, body: unknown): string | undefined {
   const team = text(field(body, "team_id")) ?? text(field(field(body, "team"), "id")) ?? "-";
   const trigger = text(field(body, "trigger_id"));
   if (kind === "command") return trigger && `command:${team}:${trigger}`;
+  if (kind === "event") {
+    const eventId = text(field(body, "event_id"));
+    return eventId && `event:${team}:${eventId}`;
+  }
   const actions = field(body, "actions");
   const actionTs = text(field(Array.isArray(actions) ? actions[0] : undefined, "action_ts"));
   if (!trigger && !actionTs) return undefined;

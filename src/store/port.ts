@@ -57,6 +57,8 @@ export type Reservation = { ok: true; waitMs: number } | { ok: false; retryAfter
 export type JobStore = {
   create(job: NewJob): Promise<void>;
   get(id: string): Promise<StoredJob | undefined>;
+  /** The job whose card is the message `ts` in `channelId` (a mention in its thread acts on it); the newest if several. */
+  byCard(channelId: string, ts: string): Promise<StoredJob | undefined>;
   setMessageTs(id: string, ts: string, fence?: Fence): Promise<Written>;
   setResume(id: string, resume: unknown, fence?: Fence): Promise<Written>;
   /** Moves the cursor forward; a cursor with fewer lines than the stored one is ignored (never moves back). */

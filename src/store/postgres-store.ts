@@ -248,6 +248,13 @@ function postgresAdapter(pool: Pool, o: PostgresStoreOptions & { where: string }
         const row = await one("SELECT * FROM jobs WHERE id = $1", [id]);
         return row && toJob(row);
       },
+      async byCard(channelId, ts) {
+        const row = await one("SELECT * FROM jobs WHERE channel_id = $1 AND message_ts = $2 ORDER BY created_at DESC, id DESC LIMIT 1", [
+          channelId,
+          ts,
+        ]);
+        return row && toJob(row);
+      },
       setMessageTs: (id, ts, fence) => jobWrite(id, fence, "message_ts = $1", [ts]),
       setResume: (id, resume, fence) => jobWrite(id, fence, "resume = $1", [json(resume)]),
       advanceCursor: async (id, cursor, fence) => {

@@ -250,6 +250,7 @@ function sqliteAdapter(
     "INSERT INTO jobs (id, kind, user_id, channel_id, host, summary, status, created_at, message_ts, resume) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
   );
   const getJob = s("SELECT * FROM jobs WHERE id = ?");
+  const jobByCard = s("SELECT * FROM jobs WHERE channel_id = ? AND message_ts = ? ORDER BY created_at DESC, id DESC LIMIT 1");
   const setJobTs = s("UPDATE jobs SET message_ts = ? WHERE id = ?");
   const setJobResume = s("UPDATE jobs SET resume = ? WHERE id = ?");
   const advanceJob = s("UPDATE jobs SET cursor_at = ?, cursor_lines = ? WHERE id = ? AND (cursor_lines IS NULL OR cursor_lines <= ?)");
@@ -340,6 +341,11 @@ function sqliteAdapter(
       get: (id) =>
         guard(() => {
           const row = getJob.get(id);
+          return row ? toJob(row) : undefined;
+        }),
+      byCard: (channelId, ts) =>
+        guard(() => {
+          const row = jobByCard.get(channelId, ts);
           return row ? toJob(row) : undefined;
         }),
       setMessageTs: (id, ts, fence) => guard(() => fencedJobWrite(id, fence, () => changed(setJobTs.run(ts, id)))),

@@ -97,6 +97,25 @@ test("a run streams into its thread live, and Stop ends it as stopped", async ()
   assert.doesNotMatch(thread, /line-1000\b/, "stopped before the end");
 });
 
+test("@berth stop typed in a running job's thread box stops it", async () => {
+  await type(`/berth run ${testImage} sh -c 'for i in $(seq 1 1000); do echo tock-$i; sleep 0.2; done'`);
+  const card = page.locator(".post").filter({ hasText: "tock-$i" }).first();
+  await card.waitFor({ timeout: 60_000 });
+  await card.locator(".thread pre").filter({ hasText: "tock-3" }).first().waitFor({ timeout: 60_000 });
+  const reply = card.locator("form.reply input");
+  await reply.fill("@berth stop");
+  await reply.press("Enter");
+  await until("the reply box to empty", async () => ((await reply.inputValue()) === "" ? true : undefined));
+  // The person's reply shows in the thread with the mention rendered, and the card ends as stopped.
+  await card.locator(".thread .mention").filter({ hasText: "@berth" }).first().waitFor({ timeout: 30_000 });
+  await until("the card to show the job stopped", async () => {
+    const text = (await card.locator(":scope > .msg").textContent()) ?? "";
+    return text.includes("\u23f9") && (await card.locator('button[data-action-id="berth_stop"]').count()) === 0 ? text : undefined;
+  });
+  const width = Number(await page.evaluate("document.documentElement.scrollWidth"));
+  assert.ok(width <= 375, `the page is ${width} px wide with a thread's reply box`);
+});
+
 test("a second person approves a gated request: Ada approves Olive's rm", async () => {
   const name = `pg-${randomBytes(3).toString("hex")}`;
   await type(`/berth run -d --name ${name} ${testImage} sleep 300`);

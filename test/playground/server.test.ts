@@ -126,6 +126,33 @@ test("/events sends the full state on connect, then the reply to a command poste
   }
 });
 
+test("@berth stop typed in a job's thread stops that job, as the person who typed it", async () => {
+  const loop = `run ${testImage} sh -c 'while true; do echo tick; sleep 1; done'`;
+  assert.equal((await post("/command", { text: `/berth ${loop}`, user: SEED.operator })).status, 200);
+  const card = await eventually("the loop's card", () =>
+    pg.emulator
+      .messages(SEED.incidentChannel)
+      .find((m) => m.user === SEED.botUserId && JSON.stringify(m.blocks ?? []).includes("echo tick")),
+  );
+  await eventually("its container stored with the job", async () => {
+    const job = await pg.berth.store.jobs.byCard(SEED.incidentChannel, card.ts);
+    return (job?.resume as { point?: unknown } | null)?.point;
+  });
+  const res = await post("/command", { text: "@berth stop", user: SEED.operator, threadTs: card.ts });
+  assert.deepEqual(await res.json(), { ok: true, status: 200 });
+  const reply = pg.emulator.thread(SEED.incidentChannel, card.ts).find((m) => m.user === SEED.operator);
+  assert.equal(reply?.text, `<@${SEED.botUserId}> stop`, "the reply is in the thread, with the mention as Slack writes it");
+  await eventually("the job cancelled", async () =>
+    (await pg.berth.store.jobs.byCard(SEED.incidentChannel, card.ts))?.status === "cancelled" ? true : undefined,
+  );
+
+  const gone = await post("/command", { text: "@berth stop", user: SEED.operator, threadTs: "1.000001" });
+  assert.equal(gone.status, 404);
+  const slash = await post("/command", { text: "/berth stop", user: SEED.operator, threadTs: card.ts });
+  assert.equal(slash.status, 400);
+  assert.match(((await slash.json()) as { error: string }).error, /mention berth instead: @berth stop/);
+});
+
 test("/command and /action refuse what they cannot deliver, saying what to do", async () => {
   const other = await post("/command", { text: "/deploy now", user: SEED.operator });
   assert.equal(other.status, 400);

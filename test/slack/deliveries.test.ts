@@ -64,6 +64,18 @@ test("a click's key is its trigger id, the action's action_ts and the message it
   assert.equal(new Set(keys).size, 4, "a new click differs in each of them");
 });
 
+test("an Events API event's key is its outer event_id, scoped by workspace: the same event sent again is one", () => {
+  const event = (id: string, text = "<@U0BOT> stop") => ({
+    type: "event_callback",
+    team_id: "T0BERTH",
+    event_id: id,
+    event: { type: "app_mention", text },
+  });
+  assert.deepEqual(deliveryOf("event", event("Ev0A1B2C3D4E"), {}).keys, ["event:T0BERTH:Ev0A1B2C3D4E"]);
+  assert.deepEqual(deliveryOf("event", event("Ev0A1B2C3D4E", "<@U0BOT> logs"), {}).keys, ["event:T0BERTH:Ev0A1B2C3D4E"]);
+  assert.notDeepEqual(deliveryOf("event", event("Ev0A1B2C3D4F"), {}).keys, deliveryOf("event", event("Ev0A1B2C3D4E"), {}).keys);
+});
+
 test("a body that names nothing is keyed by its hash: the same bytes again are the same delivery", () => {
   const a = deliveryOf("command", slash(undefined), {});
   assert.equal(a.keys.length, 1);

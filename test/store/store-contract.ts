@@ -92,6 +92,9 @@ export function storeContract(name: string, open: Opener): void {
         assert.deepEqual((await store.jobs.get("j2"))?.resume, { container: "abc", follow: true });
         assert.deepEqual(await store.jobs.setMessageTs("j1", "1700000000.000200"), { ok: true });
         assert.equal((await store.jobs.get("j1"))?.messageTs, "1700000000.000200");
+        assert.equal((await store.jobs.byCard("C1", "1700000000.000200"))?.id, "j1", "a job is found by its card");
+        assert.equal(await store.jobs.byCard("C2", "1700000000.000200"), undefined, "in its own channel only");
+        assert.equal(await store.jobs.byCard("C1", "1700000000.000999"), undefined);
         clock.now += 5;
         assert.deepEqual(await store.jobs.finish("j1", { status: "succeeded", exitCode: 0, detail: null }), { ok: true });
         assert.deepEqual(await store.jobs.finish("j1", { status: "failed", exitCode: 1, detail: "late" }), {

@@ -1,15 +1,18 @@
 /**
  * Drives a bot in HTTP mode the way Slack does: signed `application/x-www-form-urlencoded` POSTs of slash commands,
- * block_actions, shortcuts and modal submissions to the bot's Request URL (docs/reference/slack-platform.md §1.2, §2.1, §2.4). Payloads come from the fake's
+ * block_actions, shortcuts and modal submissions, and signed JSON POSTs of Events API payloads (a message mentioning
+ * the bot), to the bot's Request URL (docs/reference/slack-platform.md §1.2, §2.1, §2.4). Payloads come from the fake's
  * workspace and carry a trigger_id and a response_url minted on the fake. `redeliver` sends one again as Slack does when
  * it did not see the ack in time: the same body, signed anew, with `X-Slack-Retry-Num` and `X-Slack-Retry-Reason`
  * (docs/reference/slack-platform.md §2.3).
  */
 import { createHmac } from "node:crypto";
 import type { SlackFake } from "./slack-fake.ts";
+import type { UserMessageOptions } from "./slack-fake-events.ts";
 import type { MessageActionOptions, ShortcutOptions, ViewSubmissionOptions } from "./slack-fake-interactions.ts";
 import type { JsonObject } from "./slack-fake-json.ts";
 import type { BlockActionOptions, SlashCommandOptions, SlashCommandPayload } from "./slack-fake-payloads.ts";
+import type { FakeMessage } from "./slack-fake-store.ts";
 
 export interface SignedHeaders {
   "content-type": "application/x-www-form-urlencoded";
@@ -49,9 +52,11 @@ export interface InboundResult {
   ms: number;
 }
 
-/** A delivery that can be sent again: the form body exactly as it was posted. */
+/** A delivery that can be sent again: the body exactly as it was posted (form-encoded, or JSON for an event). */
 export interface Delivered {
   request: string;
+  /** Set for an Events API delivery, which Slack posts as JSON. */
+  contentType?: "application/json";
 }
 
 export interface SlashCommandResult extends InboundResult, Delivered {
@@ -112,6 +117,24 @@ async function interactive(fake: SlackFake, options: DeliveryOptions, payload: J
   return { ...(await post(fake, options, body)), request: body, payload };
 }
 
+export interface UserMessageResult {
+  message: FakeMessage;
+  /** The Events API delivery Slack made for the message (`app_mention`), if it made one. */
+  delivery: (InboundResult & Delivered & { payload: JsonObject }) | undefined;
+}
+
+/**
+ * A person writes a message in a channel or a thread; when it mentions the bot (in a channel the bot is in), Slack
+ * posts the `app_mention` event_callback to the Request URL, signed, as JSON (Events API).
+ */
+export async function userMessage(fake: SlackFake, options: UserMessageOptions & DeliveryOptions): Promise<UserMessageResult> {
+  const { message, event } = fake.userMessage(options);
+  if (!event) return { message, delivery: undefined };
+  const body = JSON.stringify(event);
+  const result = await post(fake, options, body, { "content-type": "application/json" });
+  return { message, delivery: { ...result, request: body, contentType: "application/json", payload: event } };
+}
+
 export interface RetryOptions extends DeliveryOptions {
   /** `X-Slack-Retry-Num`: 1 for the first retry, up to 3. */
   retryNum: number;
@@ -125,7 +148,8 @@ export interface RetryOptions extends DeliveryOptions {
  */
 export async function redeliver(fake: SlackFake, delivered: Delivered, options: RetryOptions): Promise<InboundResult> {
   const retry = { "x-slack-retry-num": String(options.retryNum), "x-slack-retry-reason": options.retryReason ?? "http_timeout" };
-  const result = await post(fake, options, delivered.request, retry);
+  const type: Record<string, string> = delivered.contentType ? { "content-type": delivered.contentType } : {};
+  const result = await post(fake, options, delivered.request, { ...retry, ...type });
   const responseUrl = new URLSearchParams(delivered.request).get("response_url");
   if (result.status === 200 && responseUrl) fake.applyAck(responseUrl, result.body);
   return result;

@@ -14,6 +14,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { appMentionEvent, checkUserMessage, type UserMessageOptions } from "./slack-fake-events.ts";
 import { HOME_METHODS } from "./slack-fake-home.ts";
 import {
   buildMessageAction,
@@ -59,6 +60,7 @@ import { applyViewAck, openStack, VIEW_METHODS, viewJson } from "./slack-fake-vi
 import { SocketHub } from "./slack-socket-hub.ts";
 
 export { BLOCK_LIMITS, validateBlocks } from "./slack-fake-blocks.ts";
+export type { UserMessageOptions } from "./slack-fake-events.ts";
 export type { MessageActionOptions, ShortcutOptions, ViewInput, ViewSubmissionOptions } from "./slack-fake-interactions.ts";
 export type { Json, JsonObject } from "./slack-fake-json.ts";
 export type { LimitProfile, WindowRule } from "./slack-fake-limits.ts";
@@ -237,6 +239,7 @@ export class SlackFake implements PayloadContext {
         buildViewSubmission: (o) => this.buildViewSubmission(o),
         buildViewClosed: (id) => this.buildViewClosed(id),
         applyViewAck: (id, body) => this.applyViewAck(id, body),
+        userMessage: (o) => this.userMessage(o),
       },
     });
     this.server = createServer((req, res) => {
@@ -358,6 +361,18 @@ export class SlackFake implements PayloadContext {
     const record = this.ws.addMessage({ ...message, via: "seed" });
     this.changed();
     return structuredClone(record);
+  }
+
+  /**
+   * A person writes a message (in a thread when `threadTs` is set), as in Slack's client: it is stored, and the
+   * Events API payload Slack would send the app for it is returned (`app_mention` when it mentions the bot in a
+   * channel the bot is in), for the HTTP driver or the socket hub to deliver.
+   */
+  userMessage(options: UserMessageOptions): { message: FakeMessage; event: JsonObject | undefined } {
+    const o = { ...options, user: options.user ?? SEED.operator, channel: options.channel ?? SEED.incidentChannel };
+    checkUserMessage(this.ws, o);
+    const message = this.postAsUser({ channel: o.channel, user: o.user, text: o.text, ...(o.threadTs && { thread_ts: o.threadTs }) });
+    return { message, event: appMentionEvent(this.ws, this.verificationToken, message, this.now()) };
   }
 
   private requireChannel(id: string) {

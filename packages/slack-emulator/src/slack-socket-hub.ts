@@ -11,9 +11,11 @@ import type { IncomingMessage } from "node:http";
 import { createRequire } from "node:module";
 import type { Duplex } from "node:stream";
 import type { RawData, WebSocket, WebSocketServer } from "ws";
+import type { UserMessageOptions } from "./slack-fake-events.ts";
 import type { MessageActionOptions, ShortcutOptions, ViewSubmissionOptions } from "./slack-fake-interactions.ts";
 import { isJsonObject, type Json, type JsonObject, tryParseJson } from "./slack-fake-json.ts";
 import type { BlockActionOptions, SlashCommandOptions, SlashCommandPayload } from "./slack-fake-payloads.ts";
+import type { FakeMessage } from "./slack-fake-store.ts";
 
 export type EnvelopeType = "slash_commands" | "interactive" | "events_api";
 export type DisconnectReason = "warning" | "refresh_requested" | "link_disabled" | "too_many_websockets";
@@ -54,6 +56,7 @@ export interface SocketInbound {
   buildViewSubmission(options: ViewSubmissionOptions): JsonObject;
   buildViewClosed(viewId: string): JsonObject;
   applyViewAck(viewId: string, body: Json | undefined): void;
+  userMessage(options: UserMessageOptions): { message: FakeMessage; event: JsonObject | undefined };
 }
 
 export interface SocketHubOptions {
@@ -259,6 +262,15 @@ export class SocketHub {
     const view = payload.view;
     if (!isJsonObject(view) || view.notify_on_close !== true) return undefined;
     return this.send("interactive", payload);
+  }
+
+  /**
+   * A person writes a message; when Slack would send the app an event for it (`app_mention`), it goes in an
+   * `events_api` envelope and this waits for the ack. `delivery` is undefined when no event was sent.
+   */
+  async userMessage(options: UserMessageOptions): Promise<{ message: FakeMessage; delivery: SocketDelivery<JsonObject> | undefined }> {
+    const { message, event } = this.options.inbound.userMessage(options);
+    return { message, delivery: event && (await this.send("events_api", event)) };
   }
 
   /** Sends `{type:"disconnect", reason}` to every open connection; returns how many got it. */
