@@ -15,7 +15,14 @@ export type JobEvent =
   | { type: "drain"; text: Text }
   // What a restarted berth needs to carry this job on (its container, what it was asked): stored with the job.
   | { type: "resumable"; resume: JobResume }
-  | { type: "end"; outcome: "succeeded" | "failed" | "cancelled"; exitCode?: number | undefined; text: Text };
+  | {
+      type: "end";
+      outcome: "succeeded" | "failed" | "cancelled";
+      exitCode?: number | undefined;
+      text: Text;
+      /** What one may do next with what the job touched, as taps on the finished card (each authorized as its tapper). */
+      choices?: readonly Choice[] | undefined;
+    };
 
 /** How a container job is carried on after berth restarts (see core/resume.ts). */
 export type JobResume =

@@ -2,7 +2,7 @@ import { type ContainerDetails, type Isolation, type LogQuery, labels } from "..
 import type { ActionOf } from "./action.ts";
 import { formatBytes, formatDuration } from "./duration.ts";
 import { BerthError } from "./errors.ts";
-import type { JobEvent, JobResume } from "./events.ts";
+import type { Choice, JobEvent, JobResume } from "./events.ts";
 import { followLogs, reconnecting, watchExit } from "./follow.ts";
 import { cancelledBy, type JobContext, suspended } from "./job-context.ts";
 import { lineStamper } from "./line-stamps.ts";
@@ -61,6 +61,7 @@ export async function* runContainer(action: ActionOf<"container.run">, ctx: JobC
       type: "end",
       outcome: "succeeded",
       text: msg`Started ${where}; berth stops it after ${formatDuration(limits.timeoutSeconds * 1000)}. Follow it with ${command(`logs -f ${name}`)}; stop it with ${command(`stop ${name}`)}.`,
+      choices: followUps(name, ctx.host, ["logs", "stop", "remove"]),
     };
     return;
   }
@@ -220,7 +221,22 @@ export async function* containerLogs(action: ActionOf<"container.logs">, ctx: Jo
   const status = msg`${action.follow ? "Following" : "Reading"} logs of ${code(details.name)} (${details.id}, ${details.state}) on ${ctx.host}`;
   yield { type: "status", text: status };
   const query = { container: details.id, follow: action.follow, tail: action.tail, sinceSeconds: action.sinceSeconds, until };
-  yield* streamLogs(query, status, 0, ctx, signal, action.timestamps);
+  yield* streamLogs(query, status, 0, ctx, signal, action.timestamps, followUps(details.name, ctx.host));
+}
+
+/** What an on-call engineer does next with a container whose logs they read, or that they started detached. */
+function followUps(
+  container: string,
+  host: string,
+  kinds: readonly ("logs" | "restart" | "stop" | "remove")[] = ["logs", "restart", "stop", "remove"],
+): Choice[] {
+  const all: Record<(typeof kinds)[number], Choice> = {
+    logs: { label: "Logs -f", action: { kind: "container.logs", container, follow: true, tail: 50, host } },
+    restart: { label: "Restart", action: { kind: "container.restart", container, host } },
+    stop: { label: "Stop container", action: { kind: "container.stop", container, host } },
+    remove: { label: "Remove", action: { kind: "container.remove", container, force: true, host } },
+  };
+  return kinds.map((k) => all[k]);
 }
 
 /** `logs` carried on after berth restarted: the lines after the job's cursor (`after`), `lines` of them shown already. */
@@ -237,7 +253,7 @@ export async function* resumeLogs(
   const query = cursor
     ? { container: logs.container, follow: logs.follow, after: cursor.at, until: logs.until }
     : { container: logs.container, follow: logs.follow, tail: logs.tail, sinceSeconds: logs.sinceSeconds, until: logs.until };
-  yield* streamLogs(query, status, cursor?.lines ?? 0, ctx, signal, logs.timestamps);
+  yield* streamLogs(query, status, cursor?.lines ?? 0, ctx, signal, logs.timestamps, followUps(logs.name, ctx.host));
 }
 
 async function* streamLogs(
@@ -247,6 +263,7 @@ async function* streamLogs(
   ctx: JobContext,
   signal: AbortSignal,
   timestamps = false,
+  choices: readonly Choice[] = [],
 ): AsyncGenerator<JobEvent> {
   let count = shown;
   const stamp = timestamps ? lineStamper() : undefined;
@@ -257,11 +274,11 @@ async function* streamLogs(
   if (suspended(signal)) return; // the next berth carries it on
   const lines = `${count.toLocaleString("en")} line${count === 1 ? "" : "s"}`;
   if (signal.aborted) {
-    yield { type: "end", outcome: "cancelled", text: msg`Stopped following after ${lines} (by ${user(cancelledBy(signal))}).` };
+    yield { type: "end", outcome: "cancelled", text: msg`Stopped following after ${lines} (by ${user(cancelledBy(signal))}).`, choices };
   } else if (query.follow) {
-    yield { type: "end", outcome: "succeeded", text: [`The container stopped; stream ended after ${lines}.`] };
+    yield { type: "end", outcome: "succeeded", text: [`The container stopped; stream ended after ${lines}.`], choices };
   } else {
-    yield { type: "end", outcome: "succeeded", text: [count ? `${lines}.` : "No output in that range."] };
+    yield { type: "end", outcome: "succeeded", text: [count ? `${lines}.` : "No output in that range."], choices };
   }
 }
 

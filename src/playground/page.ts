@@ -41,6 +41,7 @@ export const playgroundPage = String.raw`<!doctype html>
   .context { font-size: 12px; color: var(--muted); white-space: pre-wrap; }
   .context span + span::before { content: " · "; }
   .actions { display: flex; flex-wrap: wrap; gap: 6px; margin: 6px 0 2px; }
+  .menu { font: inherit; font-size: 14px; min-height: 36px; max-width: 100%; border-radius: 6px; border: 1px solid #bbb; }
   .btn { font: inherit; font-size: 14px; font-weight: 600; padding: 6px 14px; min-height: 36px; border-radius: 6px; border: 1px solid #bbb;
     background: #fff; color: var(--fg); cursor: pointer; }
   .btn.primary { background: #007a5a; border-color: #007a5a; color: #fff; }
@@ -182,6 +183,32 @@ ${modalScript}
     return b;
   }
 
+  // A static select, as Slack's phone apps show it: a list to pick from; picking sends the option's value.
+  function menu(e, block, item) {
+    var s = el("select", "menu");
+    s.setAttribute("data-action-id", e.action_id || "");
+    var first = el("option");
+    first.textContent = plain(e.placeholder) || "Choose";
+    first.value = "";
+    first.disabled = true;
+    first.selected = true;
+    s.appendChild(first);
+    (e.options || []).forEach(function (o) {
+      var opt = el("option");
+      opt.value = o.value;
+      opt.textContent = plain(o.text);
+      s.appendChild(opt);
+    });
+    s.addEventListener("change", function () {
+      if (!s.value) return;
+      s.disabled = true;
+      var tap = { actionId: e.action_id, value: s.value, blockId: block.block_id, user: state.me };
+      if (item.kind !== "home") tap.messageTs = item.ts;
+      send(item.kind === "home" ? "/home-action" : "/action", tap).then(function () { s.disabled = false; });
+    });
+    return s;
+  }
+
   // Slack's rich_text: its text elements are literal (nothing in them is parsed); mentions and links are elements.
   // Preformatted text is shown as Slack's phone apps show it: monospace, wrapped to the screen's width.
   function richObject(r) {
@@ -226,7 +253,10 @@ ${modalScript}
         (block.elements || []).forEach(function (c) { var s = el("span"); textObject(c, s); d.appendChild(s); });
       } else if (block.type === "actions") {
         d = el("div", "actions");
-        (block.elements || []).forEach(function (c) { if (c.type === "button") d.appendChild(button(c, block, item)); });
+        (block.elements || []).forEach(function (c) {
+          if (c.type === "button") d.appendChild(button(c, block, item));
+          else if (c.type === "static_select") d.appendChild(menu(c, block, item));
+        });
       } else if (block.type === "header") {
         d = el("h3"); d.textContent = plain(block.text);
       } else if (block.type === "divider") {

@@ -1,7 +1,10 @@
+// Past 400 lines on purpose: this is the one place Bolt is wired, and every Slack entry point (slash command, clicks,
+// menus, mentions, Home, modals, shortcuts) registers here next to the ack, de-duplication and foreign-workspace checks
+// they share; what each one does lives in its own module (deliver, buttons, mentions, home-tab, run-modal).
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import bolt, { type CustomRoute, type LogLevel, type webApi } from "@slack/bolt";
-import type { Actor } from "../core/action.ts";
+import type { Action, Actor } from "../core/action.ts";
 import { auditRefusal } from "../core/audit.ts";
 import { choiceValue } from "../core/choices.ts";
 import { type DispatchDeps, dispatch, dispatchAction, type Outcome } from "../core/dispatch.ts";
@@ -141,6 +144,7 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
     maxThreadMessages: deps.maxThreadMessages,
     log,
     lineLag: metrics?.lineLag,
+    choiceValue: (action: Action, maxChars: number) => choiceValue(core, action, maxChars),
   };
   const homeTab = createHomeTab({
     core: dispatchDeps,

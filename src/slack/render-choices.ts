@@ -20,25 +20,7 @@ export function renderChoices(text: string, choices: readonly RenderedChoice[]):
   const section: KnownBlock = { type: "section", text: { type: "mrkdwn", text: fit(text, slackLimits.sectionChars) } };
   const shown = { text: fit(text, slackLimits.textChars) };
   if (!choices.length) return { ...shown, blocks: [section] };
-  if (choices.length <= maxChoiceButtons) {
-    return {
-      ...shown,
-      blocks: [
-        section,
-        {
-          type: "actions",
-          block_id: "berth_choices",
-          elements: choices.map((c, i) => ({
-            type: "button" as const,
-            action_id: `${choiceActionId}:${i}`,
-            text: { type: "plain_text" as const, text: fit(c.label, slackLimits.buttonTextChars, "…") },
-            value: c.value,
-            ...(i === 0 && { style: "primary" as const }),
-          })),
-        },
-      ],
-    };
-  }
+  if (choices.length <= maxChoiceButtons) return { ...shown, blocks: [section, choiceButtons(choices)] };
   const options = choices.slice(0, slackLimits.selectOptions);
   return {
     ...shown,
@@ -60,5 +42,20 @@ export function renderChoices(text: string, choices: readonly RenderedChoice[]):
         ],
       },
     ],
+  };
+}
+
+/** Up to five choices as one row of buttons, the first primary (a job card's follow-ups, an answer's choices). */
+export function choiceButtons(choices: readonly RenderedChoice[], blockId = "berth_choices"): KnownBlock {
+  return {
+    type: "actions",
+    block_id: blockId,
+    elements: choices.slice(0, maxChoiceButtons).map((c, i) => ({
+      type: "button" as const,
+      action_id: `${choiceActionId}:${i}`,
+      text: { type: "plain_text" as const, text: fit(c.label, slackLimits.buttonTextChars, "…") },
+      value: c.value,
+      ...(i === 0 && { style: "primary" as const }),
+    })),
   };
 }

@@ -3,6 +3,7 @@ import { formatDuration } from "../core/duration.ts";
 import { type Message, plainText, type Tone } from "../core/message.ts";
 import { codeBlock, fit, slackLimits } from "./limits.ts";
 import { escapeMrkdwn, mention, neutralizeMrkdwn, showInvisible, unescapeMrkdwn } from "./mrkdwn-escape.ts";
+import { choiceButtons, type RenderedChoice } from "./render-choices.ts";
 
 type KnownBlock = types.KnownBlock;
 
@@ -61,6 +62,8 @@ export type CardState = {
   note?: string | undefined;
   /** "Stop" unless the job says otherwise (host create: "Cancel", which also removes what was made); null: no button. */
   stopLabel?: string | null | undefined;
+  /** Once the job ended: what one may do next, as buttons (the job's own choices, their values ready). */
+  followUps?: readonly RenderedChoice[] | undefined;
 };
 
 const icons: Record<CardState["state"], string> = {
@@ -117,6 +120,7 @@ export function renderCard(card: CardState): { text: string; blocks: KnownBlock[
       ],
     });
   }
+  if (!running && card.followUps?.length) blocks.push(choiceButtons(card.followUps, `next:${card.jobId}`));
   const text = fit(neutralizeMrkdwn(`${title} — ${card.status}`), slackLimits.textChars);
   return { text, blocks };
 }

@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import type { Action } from "../core/action.ts";
 import { auditOutcome, errorCode } from "../core/audit.ts";
 import type { DispatchDeps, JobPlan } from "../core/dispatch.ts";
 import { BerthError, publicMessage } from "../core/errors.ts";
@@ -8,6 +9,7 @@ import { safeRegExp } from "../core/policy.ts";
 import { createRedactor, redactAction } from "../core/redact.ts";
 import type { StoredResume } from "../core/resume.ts";
 import { cursorKeeper } from "./cursor-keeper.ts";
+import { slackLimits } from "./limits.ts";
 import type { Outbox } from "./outbox.ts";
 import { type CardState, renderCard, renderJobOverflow, toMrkdwn } from "./render.ts";
 import { backfillSpool } from "./spool-backfill.ts";
@@ -25,6 +27,8 @@ export type RunJobDeps = Pick<DispatchDeps, "store" | "policy"> & {
   log?: (event: string, fields: Record<string, unknown>) => void;
   /** Seconds from an output line being read to Slack accepting the thread reply carrying it (berth_line_lag_seconds). */
   lineLag?: (seconds: number) => void;
+  /** A follow-up's action as a button value (core/choices.ts); without it, finished cards offer none. */
+  choiceValue?: ((action: Action, maxChars: number) => string) | undefined;
 };
 
 export type JobStart = { ok: true; done: Promise<void> } | { ok: false; error: unknown };
@@ -177,7 +181,7 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
             await thread.notice(`:information_source: ${redact(toMrkdwn(event.text, slash))}`);
             break;
           case "end":
-            end = { outcome: event.outcome, exitCode: event.exitCode, text: event.text };
+            end = { outcome: event.outcome, exitCode: event.exitCode, text: event.text, choices: event.choices };
             outcome = event.outcome;
             exitCode = event.exitCode ?? null;
             text = redact(toMrkdwn(event.text, slash));
@@ -225,6 +229,9 @@ export async function runJob(plan: JobPlan, deps: RunJobDeps): Promise<JobStart>
     const result = await thread.close(plan.summary);
     card.state = outcome;
     card.status = text || (outcome === "cancelled" ? "Stopped." : "Ended.");
+    const choiceValue = deps.choiceValue;
+    card.followUps =
+      choiceValue && end?.choices?.map((c) => ({ label: c.label, value: choiceValue(c.action, slackLimits.buttonValueChars) }));
     const noteNow = () => [resumed && resumedNote(resumed.lines), fullLogNote(result)].filter(Boolean).join(" ") || undefined;
     card.note = noteNow();
     await showCard(true);

@@ -203,3 +203,55 @@ test("the Home tab shows Olive's hosts and running job, and Stop there ends the 
   await page.locator("#tab-channel").click();
   await page.locator("#composer").waitFor({ state: "visible" });
 });
+
+test("a whole incident on a phone, taps only after the first command: picker → logs → stop → remove → approve", async () => {
+  const name = `inc-${randomBytes(3).toString("hex")}`;
+  // Before the incident: a service runs (started detached; its card offers what to do next as buttons).
+  await type(`/berth run -d --name ${name} ${testImage} sh -c 'while :; do echo serving-${name}; sleep 0.5; done'`);
+  await until("the service's container", async () => ((await containersNamed(name)).length === 1 ? true : undefined));
+  const started = page
+    .locator(".post")
+    .filter({ hasText: `Started \`${name}\`` })
+    .first();
+  await started.waitFor({ timeout: 60_000 });
+  assert.deepEqual(await started.locator(':scope > .msg button[data-action-id^="berth_choice"]').allTextContents(), [
+    "Logs -f",
+    "Stop container",
+    "Remove",
+  ]);
+
+  // The incident: one typed command, without the container's name…
+  await type("/berth logs -f");
+  const picker = page.locator(".ephemeral").filter({ hasText: "Which container on local?" }).last();
+  await picker.waitFor({ timeout: 30_000 });
+  // …and from here on, taps only.
+  await picker.locator('button[data-action-id^="berth_choice"]').filter({ hasText: name }).click();
+  const logs = page
+    .locator(".post")
+    .filter({ hasText: `logs -f ${name} on local` })
+    .first();
+  await logs.waitFor({ timeout: 60_000 });
+  await logs
+    .locator(".thread pre")
+    .filter({ hasText: `serving-${name}` })
+    .first()
+    .waitFor({ timeout: 60_000 });
+  const width = Number(await page.evaluate("document.documentElement.scrollWidth"));
+  assert.ok(width <= 375, `the page is ${width} px wide`);
+
+  await logs.locator('button[data-action-id="berth_stop"]').click();
+  const remove = logs.locator(':scope > .msg button[data-action-id^="berth_choice"]').filter({ hasText: "Remove" });
+  await remove.waitFor({ timeout: 30_000 });
+  assert.deepEqual((await containersNamed(name)).length, 1, "stopping the logs leaves the container running");
+  await remove.click();
+
+  const gate = page.locator(".post").filter({ hasText: "asks for approval" }).filter({ hasText: name }).first();
+  await gate.waitFor({ timeout: 30_000 });
+  await page.locator("#user").selectOption("U0APPROVER");
+  await gate.locator('button[data-action-id="berth_approve"]').click();
+  await until("the container to be removed", async () => ((await containersNamed(name)).length === 0 ? true : undefined));
+  await until("the gate card to say who approved", async () =>
+    ((await gate.textContent()) ?? "").includes("Approved by @Ada Approver") ? true : undefined,
+  );
+  await page.locator("#user").selectOption("U0OPER");
+});
