@@ -19,7 +19,12 @@ const listTimeoutMs = 5000;
 type Candidate = { name: string; note: string };
 
 /** berth's containers (in the state the action needs) or the Swarm services on `host`, newest first. */
-async function candidates(target: Target, deps: Pick<DispatchDeps, "engine">, host: string, signal: AbortSignal): Promise<Candidate[]> {
+async function candidates(
+  target: Exclude<Target, { of: "host" }>,
+  deps: Pick<DispatchDeps, "engine">,
+  host: string,
+  signal: AbortSignal,
+): Promise<Candidate[]> {
   const bounded = AbortSignal.any([signal, AbortSignal.timeout(listTimeoutMs)]);
   if (target.of === "service") {
     const services = await deps.engine(host).services(bounded);
@@ -68,9 +73,11 @@ export async function pickTarget(
   const probe = parsed.complete?.("x");
   if (!probe?.ok || !parsed.complete) return undefined;
   const target = handlerOf(probe.action).target;
-  if (!target || !targetsHost(probe.action)) return undefined;
+  if (!target) return undefined;
   const subject = await subjectOf(deps, actor);
   const policy = deps.policy();
+  if (target.of === "host") return pickHost(parsed, actor, subject, policy, deps, requestId);
+  if (!targetsHost(probe.action)) return undefined;
   const listing: Action =
     target.of === "service"
       ? { kind: "service.list", host: probe.action.host }
@@ -106,6 +113,42 @@ export async function pickTarget(
 }
 
 /**
+ * `host extend` or `host rm` without a name: the hosts berth made (from its own records, no engine or cloud call) that
+ * this person may extend or remove here, newest first.
+ */
+async function pickHost(
+  parsed: Extract<Parsed, { ok: false }>,
+  actor: Actor,
+  subject: Subject,
+  policy: Policy,
+  deps: DispatchDeps,
+  requestId: string,
+): Promise<Outcome | undefined> {
+  const complete = parsed.complete;
+  if (!deps.cloud || !complete) return undefined;
+  const hosts = (await deps.cloud.store.cloudHosts.live()).filter((h) => h.status === "ready" || h.status === "unreachable");
+  const at = now(deps);
+  const choices = hosts
+    .sort((a, b) => b.createdAt - a.createdAt)
+    .flatMap((h): Choice[] => {
+      const c = complete(h.name);
+      if (!c.ok) return [];
+      const place: Place = { channelId: actor.channelId, channelName: actor.channelName, host: h.name, hostOwner: h.requester };
+      if (!authorize(policy, subject, c.action, place, at).allow) return [];
+      const left = Math.max(0, Math.round((h.expiresAt - at) / 60_000));
+      return [{ label: `${h.name} · ${h.os}, ${left} min left`, action: c.action }];
+    });
+  const usage = parsed.usage ? msg`\n${parsed.usage}` : [];
+  if (!choices.length) return undefined;
+  return {
+    type: "reply",
+    reply: { visibility: "ephemeral", text: msg`Which host? Newest first; tap one.${usage}`, choices },
+    requestId,
+    result: "usage_error",
+  };
+}
+
+/**
  * A name that matches none of berth's containers (services) on the host exactly: `api` when there are `api-1` and
  * `api-2`, or a typo. The ones it could mean, that this person may act on here, as taps; undefined to go on as typed
  * (an exact match, nothing close, or the engine could not say within a few seconds: the action's own answer stands).
@@ -119,9 +162,10 @@ export async function closeTargets(
   requestId: string,
 ): Promise<Outcome | undefined> {
   const target = handlerOf(action).target;
-  const named = target?.of === "service" && "service" in action ? action.service : "container" in action ? action.container : undefined;
+  if (!target || target.of === "host") return undefined; // berth's own records name the hosts: the handler says what is wrong
+  const named = target.of === "service" && "service" in action ? action.service : "container" in action ? action.container : undefined;
   // Several containers are each answered on their own line (not found, stopped…), as docker does.
-  if (!target || typeof named !== "string" || ("more" in action && action.more?.length)) return undefined;
+  if (typeof named !== "string" || ("more" in action && action.more?.length)) return undefined;
   let found: Candidate[];
   try {
     // Every one of berth's (whatever its state): a name that exists in the wrong state gets the action's own answer.

@@ -143,3 +143,62 @@ test("a mistyped command is answered with its correction as a tap, plus the usag
   );
   assert.deepEqual(engine.calls, []);
 });
+
+test("host extend without a name offers the hosts berth made that this person may extend, newest first", async () => {
+  const { deps, store } = await setup();
+  const made = (name: string, requester: string, createdAt: number, status: "ready" | "removed" = "ready") =>
+    store.cloudHosts.put({
+      name,
+      os: "linux",
+      size: "Standard_B2s",
+      region: "westeurope",
+      hyperv: false,
+      private: false,
+      requester,
+      channelId: "C0INC",
+      threadTs: null,
+      jobId: `j-${name}`,
+      createdAt,
+      expiresAt: Date.now() + 90 * 60_000,
+      remindedAt: null,
+      status,
+      steps: {},
+      removal: {},
+      address: null,
+      fqdn: null,
+      dockerUrl: null,
+      bootstrap: null,
+      detail: null,
+    });
+  await made("ci-old", "U0OPS", 1);
+  await made("ci-new", "U0OPS", 2);
+  await made("ci-theirs", "U0VIEW", 3);
+  await made("ci-gone", "U0OPS", 4, "removed");
+  const extendPolicy = parseYaml(
+    `version: 1
+roles:
+  maker: { actions: [host.extend] }
+bindings:
+  - { role: maker, users: [U0OPS] }
+`,
+    PolicySchema,
+    "host policy",
+  );
+  const withCloud: DispatchDeps = {
+    ...deps,
+    policy: () => extendPolicy,
+    // Only the cloud's records are read for this: a hand-written stand-in for the provisioning ports.
+    cloud: { store } as unknown as NonNullable<DispatchDeps["cloud"]>,
+  };
+  const r = reply(await dispatch({ text: "host extend", actor: who("U0OPS") }, withCloud, signal()));
+  assert.match(mrkdwn(r.text), /Which host\? Newest first/);
+  // Someone else's host needs host.extend.any; a removed one is gone.
+  assert.deepEqual(
+    r.choices?.map((c) => c.action),
+    [
+      { kind: "host.extend", name: "ci-new" },
+      { kind: "host.extend", name: "ci-old" },
+    ],
+  );
+  assert.match(r.choices?.[0]?.label ?? "", /^ci-new · linux, \d+ min left$/);
+});

@@ -25,9 +25,9 @@ export type HandlerContext = {
 
 /**
  * What an action acts on, where a person can be offered candidates instead of typing a name (core/target-picker.ts):
- * berth's containers (in the state the action needs) or Swarm services on the action's host.
+ * berth's containers (in the state the action needs) or Swarm services on the action's host, or the hosts berth made.
  */
-export type Target = { of: "container"; state: "running" | "stopped" | "any" } | { of: "service" };
+export type Target = { of: "container"; state: "running" | "stopped" | "any" } | { of: "service" } | { of: "host" };
 
 /** What a precheck may read: the host's engine, its manifest isolation, within a bounded time. */
 export type PrecheckContext = { engine: ContainerEngine; host: string; isolation: Isolation | undefined; signal: AbortSignal };

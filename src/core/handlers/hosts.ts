@@ -32,6 +32,7 @@ export const create: Handler<"host.create"> = {
 
 export const remove: Handler<"host.remove"> = {
   runs: "job",
+  target: { of: "host" },
   summary: (a) => `host rm ${a.name}`,
   async preview(a, { cloud }) {
     const r = await cloud?.store.cloudHosts.get(a.name);
@@ -45,6 +46,7 @@ export const remove: Handler<"host.remove"> = {
 
 export const extend: Handler<"host.extend"> = {
   runs: "reply",
+  target: { of: "host" },
   summary: plainSummary,
   preview: noPreview,
   refusal: hostRefusal,
