@@ -211,7 +211,7 @@ test("a whole incident on a phone, taps only after the first command: picker →
   await until("the service's container", async () => ((await containersNamed(name)).length === 1 ? true : undefined));
   const started = page
     .locator(".post")
-    .filter({ hasText: `Started \`${name}\`` })
+    .filter({ hasText: `Started ${name}` })
     .first();
   await started.waitFor({ timeout: 60_000 });
   assert.deepEqual(await started.locator(':scope > .msg button[data-action-id^="berth_choice"]').allTextContents(), [
