@@ -37,7 +37,9 @@ const key = `acme_live_${"a".repeat(24)}`;
 
 test("timeline: a denied and an approved request in order, with card links, and the Markdown file without secrets", async () => {
   await berth.command("rm api");
-  await eventually("the denial", () => fake.responses().find((r) => r.user === SEED.operator && /container\.remove/.test(JSON.stringify(r.body))));
+  await eventually("the denial", () =>
+    fake.responses().find((r) => r.user === SEED.operator && /container\.remove/.test(JSON.stringify(r.body))),
+  );
 
   await berth.command(`run -e DB_PASSWORD=${secret} ${testImage} echo ${key}`);
   const approval = await eventually("the approval card", () =>
@@ -54,18 +56,25 @@ test("timeline: a denied and an approved request in order, with card links, and 
   );
 
   await berth.command("timeline --since 1h");
-  const summary = await eventually("the timeline summary", () => fake.messages(SEED.incidentChannel).find((m) => m.text.startsWith("*Timeline*")));
+  const summary = await eventually("the timeline summary", () =>
+    fake.messages(SEED.incidentChannel).find((m) => m.text.startsWith("*Timeline*")),
+  );
   const lines = summary.text.split("\n");
   assert.match(lines[0] ?? "", /^\*Timeline\* of <#C0INCIDENT>, .* UTC: 2 commands, 1 approval, 1 denied, 0 failed$/);
   const entries = lines.filter((l) => /^[•✗] /.test(l));
   assert.equal(entries.length, 2, summary.text);
   assert.match(entries[0] ?? "", /^✗ \d\d:\d\d <@U0OPER> rm api on local — denied by policy/);
-  assert.match(entries[1] ?? "", /^• \d\d:\d\d <@U0OPER> run berth-test\/busybox:1 echo .* — approved by <@U0APPROVER> — succeeded \(exit 0\)/);
+  assert.match(
+    entries[1] ?? "",
+    /^• \d\d:\d\d <@U0OPER> run berth-test\/busybox:1 echo .* — approved by <@U0APPROVER> — succeeded \(exit 0\)/,
+  );
   const link = `https://berth-test.slack.com/archives/${SEED.incidentChannel}/p${job.ts.replace(".", "")}`;
   assert.ok(entries[1]?.endsWith(` <${link}|card>`), entries[1]);
   assert.ok(!summary.text.includes("timeline --since"), "asking for the timeline is not part of it");
 
-  const file = await eventually("the Markdown file in the summary's thread", () => fake.files().find((f) => f.completed && f.thread_ts === summary.ts));
+  const file = await eventually("the Markdown file in the summary's thread", () =>
+    fake.files().find((f) => f.completed && f.thread_ts === summary.ts),
+  );
   const date = new Date().toISOString().slice(0, 10);
   assert.equal(file.name, `timeline-${SEED.incidentChannel}-${date}.md`);
   const md = file.content;
@@ -74,7 +83,10 @@ test("timeline: a denied and an approved request in order, with card links, and 
   const rows = md.split("\n").filter((l) => /^\| \d\d:\d\d /.test(l));
   assert.equal(rows.length, 2, md);
   assert.match(rows[0] ?? "", /\| @U0OPER \| rm api on local \| denied by policy .* ✗ \| {2}\|$/);
-  assert.match(rows[1] ?? "", /\| @U0OPER \| run berth-test\/busybox:1 echo .* \| approved by @U0APPROVER — succeeded \(exit 0\) \| \[card\]\(https:\/\/berth-test\.slack\.com\/archives\/C0INCIDENT\/p\d+\) \|$/);
+  assert.match(
+    rows[1] ?? "",
+    /\| @U0OPER \| run berth-test\/busybox:1 echo .* \| approved by @U0APPROVER — succeeded \(exit 0\) \| \[card\]\(https:\/\/berth-test\.slack\.com\/archives\/C0INCIDENT\/p\d+\) \|$/,
+  );
   assert.ok(rows[1]?.includes(`[card](${link})`), "the job's card, not the approval card");
   for (const text of [md, summary.text]) {
     assert.ok(!text.includes(secret), "no environment value");

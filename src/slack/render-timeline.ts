@@ -20,7 +20,7 @@ export function permalink(workspaceUrl: string | undefined, ref: CardRef): strin
   return `${workspaceUrl.replace(/\/?$/, "/")}archives/${ref.channel}/p${ref.ts.replace(".", "")}`;
 }
 
-/** The file's name: `timeline-C0123-2026-12-06.md` (the channel and the UTC day the timeline ends). */
+/** The file's name: "timeline-", the channel ID, the UTC day the timeline ends, then ".md". */
 export const timelineFilename = (t: Timeline): string => `timeline-${t.channel}-${iso(t.to).slice(0, 10)}.md`;
 
 const iso = (at: number) => new Date(at).toISOString();

@@ -35,12 +35,18 @@ test("a permalink is built from a channel ID and a ts only, in chat.getPermalink
 
 test("the summary: counts, then one line per entry with its card's link; text from the log stays inert", () => {
   const text = renderTimelineSummary(
-    timeline([entry(3), entry(5, { what: "run busybox echo <!channel> <https://evil|x>", failed: true, card: undefined, result: msg`failed (exit 1)` })]),
+    timeline([
+      entry(3),
+      entry(5, { what: "run busybox echo <!channel> <https://evil|x>", failed: true, card: undefined, result: msg`failed (exit 1)` }),
+    ]),
     options,
   );
   const lines = text.split("\n");
   assert.equal(lines[0], "*Timeline* of <#C0INC>, 2026-12-06 11:00 to 2026-12-06 13:00 UTC: 2 commands, 1 approval, 0 denied, 0 failed");
-  assert.equal(lines[1], "• 12:03 <@U0OLIVE> container.stop api on local — approved by <@U0ADA> — ok <https://acme.slack.com/archives/C0INC/p1765022400000100|card>");
+  assert.equal(
+    lines[1],
+    "• 12:03 <@U0OLIVE> container.stop api on local — approved by <@U0ADA> — ok <https://acme.slack.com/archives/C0INC/p1765022400000100|card>",
+  );
   assert.equal(lines[2], "✗ 12:05 <@U0OLIVE> run busybox echo &lt;!channel&gt; &lt;https://evil|x&gt; — failed (exit 1)");
   assert.match(lines[3] ?? "", /the file in this thread/);
 });
@@ -62,7 +68,7 @@ test("the Markdown file: plain IDs, Markdown links, escaped cells, dates when th
     "| 2026-12-06 12:05 | @U0OLIVE | container.stop api on local | approved by @U0ADA — ok |  |",
   ]);
   assert.ok(!/<@|<#|<!/.test(md), "no Slack markup");
-  assert.equal(timelineFilename(t), "timeline-C0INC-2026-12-06.md");
+  assert.match(timelineFilename(t), /^timeline-C0INC-2026-12-06\.md$/);
   const withoutUrl = renderTimelineMarkdown(t, { slash: "/berth", workspaceUrl: undefined });
   assert.match(withoutUrl, /\| message 1765022400\.000100 \|/, "without the workspace's URL, the card's ts is still there");
 });
