@@ -20,6 +20,7 @@ import run from "./run.ts";
 import service from "./service.ts";
 import start from "./start.ts";
 import stop from "./stop.ts";
+import timeline from "./timeline.ts";
 import whoami from "./whoami.ts";
 
 /** The one list of berth's commands; help, the parser and the tests all read it. */
@@ -46,6 +47,7 @@ export const commands = [
   canI,
   whoami,
   audit,
+  timeline,
 ] as const;
 
 export const registry = createRegistry(commands);

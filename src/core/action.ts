@@ -175,6 +175,16 @@ export const ActionSchema = z.discriminatedUnion("kind", [
       .optional(),
     host: hostName.optional(),
   }),
+  z.object({
+    kind: z.literal("audit.timeline"),
+    /** How far back (default 24 h; at most 7 days): the channel is the incident, this is how long it has run. */
+    sinceSeconds: z
+      .number()
+      .int()
+      .positive()
+      .max(7 * 24 * 3600, "at most 7d")
+      .optional(),
+  }),
 ]);
 
 export type Action = z.infer<typeof ActionSchema>;
@@ -198,6 +208,7 @@ export const risk = {
   "job.cancel": "self",
   "approval.decide": "self", // the decider is checked against the request itself, see approvals.ts
   "audit.query": "read",
+  "audit.timeline": "read",
   "grant.request": "dangerous",
   "container.list": "read",
   "container.logs": "read",

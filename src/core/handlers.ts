@@ -7,6 +7,7 @@ import * as hosts from "./handlers/hosts.ts";
 import * as images from "./handlers/images.ts";
 import * as requests from "./handlers/requests.ts";
 import * as services from "./handlers/services.ts";
+import { timelineHandler } from "./handlers/timeline.ts";
 import { type Message, msg, strong } from "./message.ts";
 import type { DispatchDeps } from "./pipeline-types.ts";
 import type { Policy } from "./policy.ts";
@@ -24,6 +25,8 @@ export const handlers = {
   "job.cancel": requests.cancel,
   "approval.decide": requests.decision,
   "audit.query": requests.audit,
+  // Called only once the table exists: a recorded action's card title, as its own handler writes it.
+  "audit.timeline": timelineHandler((action, host) => handlerOf(action).summary(action, host)),
   "grant.request": requests.grant,
   "container.list": containers.list,
   "container.logs": containers.logs,

@@ -11,6 +11,7 @@ import type { JobRegistry } from "./jobs.ts";
 import type { Message } from "./message.ts";
 import type { Policy } from "./policy.ts";
 import type { RegistryCredentials } from "./registries.ts";
+import type { Timeline } from "./timeline.ts";
 
 /** What the pipeline is given: the ports it reaches (engines, store, cloud) and the settings it reads. */
 export type DispatchDeps = {
@@ -84,7 +85,9 @@ export type Outcome =
   /** Several hosts could take this action and none is the default here: ask with one button per host. */
   | { type: "pick"; id: string; text: Message; hosts: readonly string[]; requestId: string }
   /** A gated request was decided (or expired): edit its card, tell the clicker, then deliver what follows. */
-  | { type: "decided"; pending: PendingRecord; card: Message; reply?: Reply; next?: Outcome; requestId: string };
+  | { type: "decided"; pending: PendingRecord; card: Message; reply?: Reply; next?: Outcome; requestId: string }
+  /** A channel's timeline: posted in the channel as a summary, with the whole of it as a Markdown file in its thread. */
+  | { type: "timeline"; timeline: Timeline; requestId: string };
 
 /** A one-message answer (shown to the requester alone unless `visibility` says channel). */
 export const replyOutcome = (

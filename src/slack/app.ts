@@ -14,6 +14,7 @@ import { redactAction } from "../core/redact.ts";
 import type { Metrics } from "../metrics.ts";
 import { buttons } from "./buttons.ts";
 import { classify, createDeliver, type Respond } from "./deliver.ts";
+import { workspaceUrlOnce } from "./deliver-timeline.ts";
 import { createDeliveryGate, deliveryOf } from "./deliveries.ts";
 import { createDirectory } from "./directory.ts";
 import { createHomeTab } from "./home-tab.ts";
@@ -170,6 +171,8 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
       }),
     work,
     choiceValue: (action, maxChars) => choiceValue(core, action, maxChars),
+    workspaceUrl: workspaceUrlOnce(() => app.client.auth.test()),
+    scratchDir: deps.spoolDir,
   });
   // Requests that expired and grants that ended leave the Home views that listed them.
   const deliver: typeof delivered = {

@@ -1,9 +1,11 @@
+import { tmpdir } from "node:os";
 import type { Action, Actor } from "../core/action.ts";
 import type { JobPlan, Outcome, SweepResult } from "../core/dispatch.ts";
 import type { Reply, Text } from "../core/events.ts";
 import { code, join, type Message, msg } from "../core/message.ts";
 import type { CommandOutcome } from "../metrics.ts";
 import type { PendingRecord, StorePort } from "../store/port.ts";
+import { deliverTimeline } from "./deliver-timeline.ts";
 import { fit, slackLimits } from "./limits.ts";
 import { neutralizeMrkdwn } from "./mrkdwn-escape.ts";
 import type { Outbox } from "./outbox.ts";
@@ -31,6 +33,10 @@ export type DeliverDeps = {
   work: Pick<WorkQueue, "keep">;
   /** A choice's action as a value that fits `maxChars` (core/choices.ts). */
   choiceValue: (action: Action, maxChars: number) => string;
+  /** The workspace's URL, for links to cards in a timeline (deliver-timeline.ts). */
+  workspaceUrl?: (() => Promise<string | undefined>) | undefined;
+  /** Where a timeline's file is written before its upload (the spool directory). */
+  scratchDir?: string | undefined;
 };
 
 const notInChannel = ["not_in_channel", "channel_not_found", "is_archived"];
@@ -53,6 +59,7 @@ export function classify(outcome: Outcome): CommandOutcome {
     case "gate":
       return "gate";
     case "pick":
+    case "timeline":
       return "reply";
     case "decided":
       return outcome.next ? classify(outcome.next) : "reply";
@@ -149,6 +156,10 @@ export function createDeliver(deps: DeliverDeps) {
         await ephemeral(msg`${o.reply.text}\n${refusal(error)}`);
       }
       return;
+    }
+    if (o.type === "timeline") {
+      const timelineDeps = { ...deps, scratchDir: deps.scratchDir ?? tmpdir() };
+      return deliverTimeline(o.timeline, actor, timelineDeps, ephemeral, refusal, o.requestId);
     }
     const started = await deps.runJob(o.plan);
     if (!started.ok) {
