@@ -19,7 +19,9 @@ import rm from "./rm.ts";
 import run from "./run.ts";
 import service from "./service.ts";
 import start from "./start.ts";
+import stats from "./stats.ts";
 import stop from "./stop.ts";
+import top from "./top.ts";
 import whoami from "./whoami.ts";
 
 /** The one list of berth's commands; help, the parser and the tests all read it. */
@@ -33,6 +35,8 @@ export const commands = [
   restart,
   rm,
   inspect,
+  stats,
+  top,
   exec,
   pull,
   hosts,
