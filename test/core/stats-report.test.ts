@@ -149,7 +149,7 @@ test("stats: figures the engine did not give (a Windows host, no network) are sh
     {
       id: "aaaaaaaaaaaa",
       name: "win",
-      cpuPercent: 3.14159,
+      cpuPercent: 3.14149,
       memoryBytes: 80 * 1024 ** 2,
       memoryLimitBytes: undefined,
       memoryPercent: undefined,
