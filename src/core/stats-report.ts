@@ -10,6 +10,8 @@ import { formatBytes } from "./duration.ts";
 import type { Choice, JobEvent, Reply } from "./events.ts";
 import type { JobContext } from "./job-context.ts";
 import { code, command, join, type Message, msg, pre, strong } from "./message.ts";
+import { safeRegExp } from "./policy.ts";
+import { createRedactor } from "./redact.ts";
 import type { Answer } from "./reply.ts";
 
 /** How many containers the card shows; the rest go to its thread. */
@@ -146,9 +148,19 @@ export function processLines(table: ProcessTable): { lines: string[]; left: numb
   return { lines, left: rows.length - lines.length };
 }
 
-/** `top CONTAINER`: its processes as the engine lists them (`docker top`). */
+/**
+ * `top CONTAINER`: its processes as the engine lists them (`docker top`). Command lines carry secrets as often as
+ * output does (`--password=…`, a token in a URL), so they are masked like `logs`: the container's environment values
+ * and the policy's patterns.
+ */
 export const containerTop: Answer<"container.top"> = async (action, ctx, signal): Promise<Reply> => {
-  const table = await ctx.engine().top(action.container, signal);
+  const engine = ctx.engine();
+  const [found, values] = await Promise.all([engine.top(action.container, signal), engine.secretValues(action.container, signal)]);
+  const redact = createRedactor(
+    values,
+    ctx.policy.redact.flatMap((p) => safeRegExp(p) ?? []),
+  );
+  const table: ProcessTable = { titles: found.titles, processes: found.processes.map((row) => row.map((cell) => redact(cell))) };
   const n = table.processes.length;
   const head = msg`${strong(`Processes of ${action.container} on ${ctx.host ?? ""}`)} (${n})`;
   if (!n) return { visibility: "ephemeral", text: msg`${head}: none.` };

@@ -209,6 +209,15 @@ test("top CONTAINER: the engine's columns, lined up, in a code block shown to th
   );
 });
 
+test("top: secrets in command lines are masked like output: the container's environment values, password= pairs", async () => {
+  const { deps, engine } = await setup();
+  engine.containers.push(details({ id: "aaaaaaaaaaaa", name: "db", envNames: ["DB_PASS"] }));
+  engine.processes = { titles: ["PID", "CMD"], processes: [["1", "dbd --auth value-of-DB_PASS --password=hunter2hunter2"]] };
+  const shown = text(await dispatch({ text: "top db", actor: viewer }, deps, signal()));
+  assert.doesNotMatch(shown, /value-of-DB_PASS|hunter2/);
+  assert.match(shown, /1 +dbd --auth \S+ --password=\S+/);
+});
+
 test("top: a stopped container, an unknown one, and a missing name each get a clear answer", async () => {
   const { deps, engine } = await setup();
   engine.containers.push(details({ id: "aaaaaaaaaaaa", name: "api" }), details({ id: "bbbbbbbbbbbb", name: "old", state: "exited" }));
