@@ -170,7 +170,10 @@ test("stats: bad input gets a clear answer and nothing runs", async () => {
   const many = Array.from({ length: 21 }, (_, i) => `c${i}`).join(" ");
   assert.match(text(await dispatch({ text: `stats ${many}`, actor: viewer }, deps, signal())), /at most 20 containers in one command/);
   assert.match(text(await dispatch({ text: "stats 'bad name!'", actor: viewer }, deps, signal())), /a container name or id/);
-  assert.match(text(await dispatch({ text: "stats --all", actor: viewer }, deps, signal())), /--all/);
+  assert.match(
+    text(await dispatch({ text: "stats --all", actor: viewer }, deps, signal())),
+    /`--all` is a `docker stats` option that berth does not take/,
+  );
   assert.ok(!engine.calls.some((c) => c.method === "stats"));
 });
 
@@ -224,6 +227,10 @@ test("top: a stopped container, an unknown one, and a missing name each get a cl
   assert.match(text(await dispatch({ text: "top old", actor: viewer }, deps, signal())), /is not running/);
   assert.match(text(await dispatch({ text: "top nope", actor: viewer }, deps, signal())), /No berth container "nope"/);
   assert.match(text(await dispatch({ text: "top api extra", actor: viewer }, deps, signal())), /unexpected extra argument `extra`/);
+  assert.match(
+    text(await dispatch({ text: "top api -o pid", actor: viewer }, deps, signal())),
+    /`-o`: berth's `top` takes no `ps` options/,
+  );
   // Left out: the running containers this person may look into, as taps.
   const picked = await dispatch({ text: "top", actor: viewer }, deps, signal());
   assert.deepEqual(picked.type === "reply" && picked.reply.choices?.map((c) => c.action), [
