@@ -16,6 +16,8 @@ import type { Answer } from "./reply.ts";
 
 /** How many containers the card shows; the rest go to its thread. */
 export const statsOnCard = 10;
+/** The most "no such berth container" lines the card shows. */
+const maxProblems = 5;
 /** The widest name column: a longer name is cut with an ellipsis (the thread and `ps` have it whole). */
 const nameChars = 28;
 /** What stands for a figure the engine did not give (Windows has no memory limit, no pids). */
@@ -110,7 +112,9 @@ export async function* containerStats(action: ActionOf<"container.stats">, ctx: 
     lines.push(msg`${strong(`${read.length} container${read.length === 1 ? "" : "s"} on ${ctx.host}`)}, busiest first, at ${at} UTC:`, [
       pre(statsTable(shown)),
     ]);
-  lines.push(...problems);
+  // The card's status is one Slack section (3,000 characters): the table first, then at most a few of these.
+  lines.push(...problems.slice(0, maxProblems));
+  if (problems.length > maxProblems) lines.push(msg`…and ${problems.length - maxProblems} more named containers without stats.`);
   if (rest.length) lines.push(msg`…and ${rest.length} more in the thread.`);
   const busiest = shown[0];
   yield {

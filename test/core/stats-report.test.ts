@@ -142,6 +142,12 @@ test("stats NAME…: a name that is no berth container and a stopped one get a l
 
   const nothing = endOf(await events(await dispatch({ text: "stats nope", actor: viewer }, deps, signal())));
   assert.equal(nothing.outcome, "failed", "nothing could be read");
+
+  // The card is one Slack section: five such lines at most, then how many more.
+  const seven = endOf(await events(await dispatch({ text: "stats api n1 n2 n3 n4 n5 n6 n7", actor: viewer }, deps, signal())));
+  const card = plainText(seven.text);
+  assert.equal(card.match(/no such berth container/g)?.length, 5);
+  assert.match(card, /…and 2 more named containers without stats\.$/);
 });
 
 test("stats: figures the engine did not give (a Windows host, no network) are shown as —, never as 0", async () => {
