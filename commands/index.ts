@@ -19,8 +19,10 @@ import rm from "./rm.ts";
 import run from "./run.ts";
 import service from "./service.ts";
 import start from "./start.ts";
+import stats from "./stats.ts";
 import stop from "./stop.ts";
 import timeline from "./timeline.ts";
+import top from "./top.ts";
 import whoami from "./whoami.ts";
 
 /** The one list of berth's commands; help, the parser and the tests all read it. */
@@ -34,6 +36,8 @@ export const commands = [
   restart,
   rm,
   inspect,
+  stats,
+  top,
   exec,
   pull,
   hosts,

@@ -4,6 +4,7 @@ import type {
   ContainerDetails,
   ContainerEngine,
   ContainerEvent,
+  ContainerStats,
   ContainerSummary,
   Convergence,
   EngineInfo,
@@ -12,6 +13,7 @@ import type {
   ImagePlatform,
   LogLine,
   LogQuery,
+  ProcessTable,
   PullProgress,
   RegistryAuth,
   RunSpec,
@@ -19,6 +21,7 @@ import type {
   ServiceLogQuery,
   ServiceSummary,
   ServiceTask,
+  StatsSnapshot,
 } from "../src/engines/ports.ts";
 
 /** A hand-written ContainerEngine for core tests: records every call, serves scripted containers and lines. */
@@ -145,6 +148,43 @@ export class FakeEngine implements ContainerEngine {
       })(),
       exitCode: async () => 0,
     };
+  }
+  /** What stats() reports per container name; a running container without an entry answers with every figure unknown. */
+  statsByName = new Map<string, Partial<ContainerStats>>();
+  async stats(refs: readonly string[]): Promise<StatsSnapshot[]> {
+    this.record("stats", refs);
+    const snapshot = (c: ContainerDetails): StatsSnapshot => ({
+      ref: c.name,
+      stats: {
+        id: c.id,
+        name: c.name,
+        cpuPercent: undefined,
+        memoryBytes: undefined,
+        memoryLimitBytes: undefined,
+        memoryPercent: undefined,
+        netRxBytes: undefined,
+        netTxBytes: undefined,
+        blockReadBytes: undefined,
+        blockWriteBytes: undefined,
+        pids: undefined,
+        ...this.statsByName.get(c.name),
+      },
+    });
+    if (!refs.length) return this.containers.filter((c) => c.state === "running").map(snapshot);
+    return refs.map((ref) => {
+      const c = this.containers.find((x) => x.name === ref || x.id.startsWith(ref));
+      if (!c) return { ref, problem: "not-found", detail: "no such berth container" };
+      if (c.state !== "running") return { ref, problem: "not-running", detail: `${c.state}: ${c.status}` };
+      return { ...snapshot(c), ref };
+    });
+  }
+  /** What top() answers for a running container. */
+  processes: ProcessTable = { titles: ["PID", "USER", "TIME", "COMMAND"], processes: [["1", "root", "0:00", "sleep 300"]] };
+  async top(container: string): Promise<ProcessTable> {
+    this.record("top", container);
+    const c = this.find(container);
+    if (c.state !== "running") throw new BerthError("CONFLICT", `Container "${container}" is not running on host ${this.name}.`);
+    return this.processes;
   }
   serviceList: ServiceSummary[] = [];
   tasks: ServiceTask[] = [];

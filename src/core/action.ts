@@ -104,6 +104,13 @@ export const ActionSchema = z.discriminatedUnion("kind", [
     force: z.boolean(),
   }),
   z.object({ kind: z.literal("container.inspect"), host: hostName.optional(), container: containerRef }),
+  /** `docker stats --no-stream`: the named containers, or (none named) every running berth container on the host. */
+  z.object({
+    kind: z.literal("container.stats"),
+    host: hostName.optional(),
+    containers: z.array(containerRef).max(maxContainers, `at most ${maxContainers} containers in one command`),
+  }),
+  z.object({ kind: z.literal("container.top"), host: hostName.optional(), container: containerRef }),
   z.object({
     kind: z.literal("container.exec"),
     host: hostName.optional(),
@@ -213,6 +220,8 @@ export const risk = {
   "container.list": "read",
   "container.logs": "read",
   "container.inspect": "read",
+  "container.stats": "read",
+  "container.top": "read",
   "container.run": "change",
   "container.stop": "change",
   "container.start": "change",

@@ -1,6 +1,6 @@
 /**
  * Docker's own options for the commands berth mirrors (docker CLI reference: run, exec, logs, start, stop, restart,
- * rm, ps, inspect), so that one berth does not take is named as a Docker option rather than met with "did you mean"
+ * rm, ps, inspect, stats, top), so that one berth does not take is named as a Docker option rather than met with "did you mean"
  * a berth option that only looks alike (`-it` is not a typo of `-H`). berth's own options are matched before this.
  */
 import { code, command, type Message, msg } from "./message.ts";
@@ -108,6 +108,7 @@ const dockerOptions: Readonly<Record<string, readonly string[]>> = {
   rm: ["-l", "--link", "-v", "--volumes"],
   ps: ["-f", "--filter", "--format", "-n", "--last", "-l", "--latest", "--no-trunc", "-q", "--quiet", "-s", "--size"],
   inspect: ["-f", "--format", "-s", "--size", "--type"],
+  stats: ["-a", "--all", "--format", "--no-trunc"],
 };
 
 /**
@@ -115,6 +116,9 @@ const dockerOptions: Readonly<Record<string, readonly string[]>> = {
  * instead of a terminal, or that berth does not take that Docker option. Undefined for anything else (a typo).
  */
 export function dockerOnlyOption(command: string, word: string): Message | undefined {
+  // `docker top CONTAINER [ps OPTIONS]` hands any option to ps; berth asks the engine for its default table only.
+  if (command === "top" && /^-[^-]/.test(word))
+    return msg`${code(word)}: berth's ${code("top")} takes no ${code("ps")} options; it shows the engine's own columns (PID, USER, TIME, CMD).`;
   const known = dockerOptions[command];
   if (!known?.includes(word)) return undefined;
   if (terminal.includes(word) && (command === "run" || command === "exec")) return noTerminal(command);

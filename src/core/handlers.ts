@@ -31,6 +31,8 @@ export const handlers = {
   "container.list": containers.list,
   "container.logs": containers.logs,
   "container.inspect": containers.inspect,
+  "container.stats": containers.stats,
+  "container.top": containers.top,
   "container.run": containers.run,
   "container.stop": containers.stop,
   "container.start": containers.start,

@@ -12,6 +12,7 @@ export type JobAction =
   | ActionOf<"container.run">
   | ActionOf<"container.logs">
   | ActionOf<"container.exec">
+  | ActionOf<"container.stats">
   | ActionOf<"image.pull">
   | ServiceJobAction;
 

@@ -36,6 +36,8 @@ export type Part =
   | { readonly channel: string }
   /** A berth command line without the slash command (`ps -a`): the renderer adds the configured one (`/berth`, `/ops`). */
   | { readonly command: string; readonly heading?: true }
+  /** Preformatted lines shown as they are, in a fixed-width font (a table: `stats`, `top`); literal like a string. */
+  | { readonly pre: string }
   /** A marker for the tone of a line (shown where it is placed, e.g. a host's health in a list). */
   | { readonly tone: Tone };
 
@@ -44,6 +46,8 @@ export type Message = readonly Part[];
 
 export const code = (text: string): Part => ({ code: text });
 export const strong = (text: string): Part => ({ strong: text });
+/** Lines as a preformatted block (a table whose columns line up); place it on lines of its own. */
+export const pre = (lines: readonly string[]): Part => ({ pre: lines.join("\n") });
 export const user = (id: string): Part => ({ user: id });
 export const channel = (id: string): Part => ({ channel: id });
 export const usergroup = (id: string): Part => ({ usergroup: id });
@@ -94,6 +98,7 @@ export function plainText(message: Message, slash = "/berth"): string {
       if (typeof p === "string") return p;
       if ("code" in p) return p.code;
       if ("strong" in p) return p.strong;
+      if ("pre" in p) return p.pre;
       if ("user" in p) return `@${p.user}`;
       if ("channel" in p) return `#${p.channel}`;
       if ("usergroup" in p) return `@${p.usergroup}`;

@@ -90,6 +90,8 @@ export function instrumentEngine(engine: ContainerEngine, observe: EngineObserve
         const handle = await engine.exec(container, cmd, signal);
         return { lines: stream("exec.lines", signal, () => handle.lines), exitCode: () => handle.exitCode() };
       }),
+    stats: (containers, signal) => call("stats", signal, () => engine.stats(containers, signal)),
+    top: (container, signal) => call("top", signal, () => engine.top(container, signal)),
     events: (options, signal) => stream("events", signal, () => engine.events(options, signal)),
     services: (signal) => call("services", signal, () => engine.services(signal)),
     serviceTasks: (service, signal) => call("serviceTasks", signal, () => engine.serviceTasks(service, signal)),

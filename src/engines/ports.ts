@@ -191,6 +191,32 @@ export type LogQuery = {
   from?: string | undefined;
 };
 
+/**
+ * One container's resources at one moment, as `docker stats --no-stream` shows them. A figure the engine did not give
+ * (Windows has no memory limit or pids, a container that just stopped has no CPU sample) is undefined, never 0.
+ */
+export type ContainerStats = {
+  id: string; // 12-char short id
+  name: string;
+  cpuPercent: number | undefined;
+  memoryBytes: number | undefined;
+  memoryLimitBytes: number | undefined;
+  memoryPercent: number | undefined;
+  netRxBytes: number | undefined;
+  netTxBytes: number | undefined;
+  blockReadBytes: number | undefined;
+  blockWriteBytes: number | undefined;
+  pids: number | undefined;
+};
+
+/** A stats answer per container asked for: its figures, or why there are none (the others are still answered). */
+export type StatsSnapshot =
+  | { ref: string; stats: ContainerStats }
+  | { ref: string; problem: "not-found" | "not-running" | "failed"; detail: string };
+
+/** A container's processes as `docker top` shows them: the engine's column titles and one row per process. */
+export type ProcessTable = { titles: readonly string[]; processes: readonly (readonly string[])[] };
+
 export type ExecHandle = { lines: AsyncIterable<LogLine>; exitCode: () => Promise<number> };
 
 export interface ContainerEngine {
@@ -221,6 +247,13 @@ export interface ContainerEngine {
   restart(container: string, signal: AbortSignal): Promise<void>;
   remove(container: string, options: { force: boolean }, signal: AbortSignal): Promise<void>;
   exec(container: string, cmd: readonly string[], signal: AbortSignal): Promise<ExecHandle>;
+  /**
+   * One resource snapshot per container named (name or id prefix, among berth's), or of every running berth container
+   * when none is named; read concurrently with a bound. A name that matches none is answered as `not-found`.
+   */
+  stats(containers: readonly string[], signal: AbortSignal): Promise<StatsSnapshot[]>;
+  /** The running container's processes; CONFLICT when it is not running. */
+  top(container: string, signal: AbortSignal): Promise<ProcessTable>;
   /**
    * die (non-zero exit), oom and health_status: unhealthy events of berth-managed containers, from `since` (ns) on.
    * Ends with UNAVAILABLE when the engine goes away; the caller reconnects with the last `timeNano` it saw.

@@ -34,6 +34,7 @@ export function toMrkdwn(message: Message, slash = "/berth"): string {
       if (typeof p === "string") return escapeMrkdwn(p);
       if ("code" in p) return inlineCode(p.code);
       if ("strong" in p) return `*${escapeMrkdwn(p.strong)}*`;
+      if ("pre" in p) return codeBlock(p.pre.split("\n"), slackLimits.sectionChars);
       if ("user" in p) return mention(p.user);
       if ("usergroup" in p) return /^S[A-Z0-9]{2,}$/.test(p.usergroup) ? `<!subteam^${p.usergroup}>` : escapeMrkdwn(p.usergroup);
       if ("channel" in p) return /^[CGD][A-Z0-9]{2,}$/.test(p.channel) ? `<#${p.channel}>` : escapeMrkdwn(p.channel);

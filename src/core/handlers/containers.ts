@@ -6,6 +6,7 @@ import { containerLimits } from "../policy.ts";
 import { containerInspect, containerList, containerRemove, containerRestart, containerStart, containerStop } from "../reply.ts";
 import { runPrecheck } from "../run-precheck.ts";
 import { quoteArgs } from "../shell-quote.ts";
+import { containerStats, containerTop } from "../stats-report.ts";
 import { answered, answeredEach, engineJob } from "./execution.ts";
 import { containerPreview, containersPreview, type Handler, noPreview, plainSummary } from "./handler.ts";
 
@@ -114,5 +115,26 @@ export const remove: Handler<"container.remove"> = {
   summary: (a, host) => `rm${a.force ? " -f" : ""} ${containersOf(a).join(" ")} on ${host}`,
   preview: (a) => containersPreview(a, a.force ? " (forced, even if running)" : ""),
   execute: answeredEach(containerRemove),
+  inverse: undefined,
+};
+
+const statsSummary = (a: ActionOf<"container.stats">, host: string | undefined) =>
+  `stats${a.containers.length ? ` ${a.containers.join(" ")}` : ""} on ${host ?? "?"}`;
+
+// A job, not an answer: the channel sees one snapshot, ten busiest on the card and the rest in its thread.
+export const stats: Handler<"container.stats"> = {
+  runs: "job",
+  summary: statsSummary,
+  preview: (a) => (a.containers.length ? [msg`${strong("Containers:")} ${a.containers.join(", ")}`] : []),
+  execute: engineJob(containerStats, statsSummary),
+  inverse: undefined,
+};
+
+export const top: Handler<"container.top"> = {
+  runs: "reply",
+  target: { of: "container", state: "running" },
+  summary: plainSummary,
+  preview: containerPreview,
+  execute: answered(containerTop),
   inverse: undefined,
 };

@@ -106,6 +106,7 @@ export function shownMessage(message: Message, action: Action, policy: Policy): 
     if (typeof p === "string") return redact(p);
     if ("code" in p) return { code: redact(p.code) };
     if ("strong" in p) return { strong: redact(p.strong) };
+    if ("pre" in p) return { pre: redact(p.pre) };
     if ("command" in p) return { command: redact(p.command) };
     return p;
   });

@@ -18,6 +18,7 @@ import { createLookup } from "./lookup.ts";
 import { createInfo, negotiator } from "./negotiation.ts";
 import { createRun } from "./run.ts";
 import { createServices } from "./services.ts";
+import { createStats } from "./stats.ts";
 
 export function createDockerEngine(conn: DockerConnection): ContainerEngine {
   const { options, agent } = connectionOptions(conn);
@@ -38,6 +39,7 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
     ...createContainers(client, lookup),
     logs: createLogs(client, lookup),
     exec: createExec(client, lookup),
+    ...createStats(client, lookup),
     events: createEvents(client),
     ...createServices(client),
     close() {
