@@ -2,6 +2,7 @@ import { type Action, type ActionKind, targetsHost } from "./action.ts";
 import type { GateCard } from "./approvals.ts";
 import { publicMessage } from "./errors.ts";
 import * as containers from "./handlers/containers.ts";
+import * as events from "./handlers/events.ts";
 import { type Handler, shown, shownMessage } from "./handlers/handler.ts";
 import * as hosts from "./handlers/hosts.ts";
 import * as images from "./handlers/images.ts";
@@ -24,6 +25,7 @@ export const handlers = {
   "job.cancel": requests.cancel,
   "approval.decide": requests.decision,
   "audit.query": requests.audit,
+  "events.changes": events.changes,
   "grant.request": requests.grant,
   "container.list": containers.list,
   "container.logs": containers.logs,

@@ -91,6 +91,7 @@ export function instrumentEngine(engine: ContainerEngine, observe: EngineObserve
         return { lines: stream("exec.lines", signal, () => handle.lines), exitCode: () => handle.exitCode() };
       }),
     events: (options, signal) => stream("events", signal, () => engine.events(options, signal)),
+    pastEvents: (window, signal) => call("pastEvents", signal, () => engine.pastEvents(window, signal)),
     services: (signal) => call("services", signal, () => engine.services(signal)),
     serviceTasks: (service, signal) => call("serviceTasks", signal, () => engine.serviceTasks(service, signal)),
     serviceLogs: (query, signal) => stream("serviceLogs", signal, () => engine.serviceLogs(query, signal)),

@@ -16,6 +16,7 @@ import { createImages } from "./images.ts";
 import { createLogs } from "./logs.ts";
 import { createLookup } from "./lookup.ts";
 import { createInfo, negotiator } from "./negotiation.ts";
+import { createPastEvents } from "./past-events.ts";
 import { createRun } from "./run.ts";
 import { createServices } from "./services.ts";
 
@@ -39,6 +40,7 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
     logs: createLogs(client, lookup),
     exec: createExec(client, lookup),
     events: createEvents(client),
+    pastEvents: createPastEvents(client),
     ...createServices(client),
     close() {
       client.closeStreams();
