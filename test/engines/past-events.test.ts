@@ -10,6 +10,7 @@ import { engineLines } from "../../src/core/changes.ts";
 import { plainText } from "../../src/core/message.ts";
 import { createDockerEngine } from "../../src/engines/docker/engine.ts";
 import { shellSpec, testInstallation } from "../support/run-spec.ts";
+import { useSwarm } from "../support/swarm.ts";
 
 const docker = async (...args: string[]) => (await promisify(execFile)("docker", args)).stdout.trim();
 const engine = createDockerEngine({ installation: testInstallation, name: "local", url: "unix:///var/run/docker.sock", timeoutMs: 15_000 });
@@ -17,7 +18,11 @@ const signal = new AbortController().signal;
 const prefix = `berth-past-${process.pid}-${Date.now().toString(36)}`;
 const tag = `berth-test/busybox:${prefix}`;
 
+let leave: (() => Promise<void>) | undefined;
+
 after(async () => {
+  await docker("service", "rm", `${prefix}-svc`).catch(() => "");
+  await leave?.();
   await docker("rm", "-f", `${prefix}-ours`, `${prefix}-theirs`).catch(() => "");
   await docker("rmi", tag).catch(() => "");
   engine.close();
@@ -52,4 +57,24 @@ it("reads back a berth container's stops and starts as one line, leaves others' 
   assert.match(ours[1] as string, new RegExp(`${prefix}-ours restarted 3× \\(last exit 3\\)`));
   // Oldest first out of engineLines; the handler sorts newest first.
   assert.match(ours[0] as string, /created$/);
+});
+
+it("a Swarm service's scale is a host-wide line that says what changed", async () => {
+  leave = await useSwarm(); // shared with the other test files that need a swarm: the last one out leaves it
+  const since = Date.now() - 1000;
+  const service = `${prefix}-svc`;
+  await docker("service", "create", "--quiet", "--detach", "--name", service, "--replicas", "1", "berth-test/busybox:1", "sleep", "3600");
+  await docker("service", "scale", "--detach", `${service}=2`);
+  const history = await engine.pastEvents({ since, until: Date.now() + 1000 }, signal);
+  const ours = history.changes.filter((c) => c.type === "service" && c.name === service);
+  assert.deepEqual(
+    ours.map((c) => c.action),
+    ["create", "update"],
+  );
+  assert.match(ours[1]?.detail ?? "", /replicas 1 → 2/);
+  const lines = engineLines(ours).map((l) => plainText(l.text));
+  assert.deepEqual(
+    lines.map((l) => l.replace(/^\S+ /, "")),
+    [`service ${service} created`, `service ${service} updated (replicas 1 → 2)`],
+  );
 });
