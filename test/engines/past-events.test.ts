@@ -57,6 +57,11 @@ it("reads back a berth container's stops and starts as one line, leaves others' 
   assert.match(ours[1] as string, new RegExp(`${prefix}-ours restarted 3× \\(last exit 3\\)`));
   // Oldest first out of engineLines; the handler sorts newest first.
   assert.match(ours[0] as string, /created$/);
+
+  // An engine whose clock is a minute behind berth's would hold the stream open for that minute (past the call's
+  // 15 s deadline): what it remembers is still the answer.
+  const skewed = await engine.pastEvents({ since, until: Date.now() + 60_000 }, signal);
+  assert.equal(skewed.changes.filter((c) => c.name === `${prefix}-ours` && c.action === "die").length, 3);
 });
 
 it("a Swarm service's scale is a host-wide line that says what changed", async () => {

@@ -30,10 +30,15 @@ export function createPastEvents(client: Client): ContainerEngine["pastEvents"] 
         statusCodes: { 200: true, 400: "bad parameter", 500: "server error" },
         abortSignal: s,
       });
-      const release = hold(res, s);
+      // The engine sends what it remembers at once, then holds the stream open until `until` by its own clock: one
+      // whose clock is behind berth's would keep it open that much longer. What came within `replayMs` is the answer.
+      const cut = new AbortController();
+      const timer = setTimeout(() => cut.abort(), replayMs);
+      const read = AbortSignal.any([s, cut.signal]);
+      const release = hold(res, read);
       const history: EngineHistory = { changes: [], seen: 0, oldestAt: undefined };
       try {
-        for await (const { text } of readLines(res, false, s)) {
+        for await (const { text } of readLines(res, false, read)) {
           const raw = parse(text);
           if (!raw) continue;
           history.seen++;
@@ -41,12 +46,18 @@ export function createPastEvents(client: Client): ContainerEngine["pastEvents"] 
           const change = engineChange(raw, installation);
           if (change) history.changes.push(change);
         }
+      } catch (e) {
+        if (!cut.signal.aborted || s.aborted) throw e;
       } finally {
+        clearTimeout(timer);
         release();
       }
       return history;
     });
 }
+
+/** How long berth reads the engine's replay of its memory before taking what came as all of it. */
+const replayMs = 5000;
 
 const seconds = (ms: number) => (ms / 1000).toFixed(3);
 
