@@ -38,9 +38,14 @@ const verbs: Record<string, string> = {
   remove: "removed",
 };
 
-/** "12:04" or "12:00–12:20" (UTC), the span of a counted line. */
-export function span(from: number, to: number): string {
-  const hm = (t: number) => new Date(t).toISOString().slice(11, 16);
+/**
+ * "12:04" or "12:00–12:20" (UTC), the span of a counted line; a day other than `today`'s is named ("Jan 4 23:50"), so
+ * a window across midnight reads right.
+ */
+export function span(from: number, to: number, today: number = to): string {
+  const day = (t: number) => new Date(t).toISOString().slice(0, 10);
+  const hm = (t: number) =>
+    `${day(t) === day(today) ? "" : `${new Date(t).toLocaleString("en-US", { month: "short", day: "numeric", timeZone: "UTC" })} `}${new Date(t).toISOString().slice(11, 16)}`;
   return hm(from) === hm(to) ? hm(to) : `${hm(from)}–${hm(to)}`;
 }
 
@@ -57,14 +62,14 @@ export function windowText(seconds: number): string {
 const times = (n: number) => (n > 1 ? ` ${n}×` : "");
 
 /** The engine's events as lines: each container's own sequence cut into runs, image/service/node repeats counted. */
-export function engineLines(changes: readonly EngineChange[]): ChangeLine[] {
+export function engineLines(changes: readonly EngineChange[], today?: number): ChangeLine[] {
   const sorted = [...changes].sort((a, b) => a.at - b.at);
   const lines: ChangeLine[] = [];
   // The open run of each subject (a container's lifecycle events, or the same action repeated), closed by anything else.
   const open = new Map<string, { key: string; events: EngineChange[] }>();
   const close = (subject: string) => {
     const run = open.get(subject);
-    if (run) lines.push(runLine(run.events));
+    if (run) lines.push(runLine(run.events, today));
     open.delete(subject);
   };
   for (const c of sorted) {
@@ -81,11 +86,11 @@ export function engineLines(changes: readonly EngineChange[]): ChangeLine[] {
   return lines;
 }
 
-function runLine(events: readonly EngineChange[]): ChangeLine {
+function runLine(events: readonly EngineChange[], today: number | undefined): ChangeLine {
   const first = events[0] as EngineChange;
   const last = events.at(-1) as EngineChange;
   const base = { at: last.at, from: first.at, ...(first.type === "container" && { container: first.name }) };
-  const when = span(first.at, last.at);
+  const when = span(first.at, last.at, today);
   if (first.type === "container" && lifecycle.has(first.action)) return { ...base, text: lifecycleText(events, when) };
   const verb = verbs[first.action] ?? first.action;
   const detail = last.detail ? ` (${last.detail})` : "";
@@ -128,7 +133,7 @@ function lifecycleText(events: readonly EngineChange[], when: string): Message {
  * list), oldest first, consecutive repeats by the same person counted. Only names and kinds are shown: a record's
  * action is already redacted (core/redact.ts), and no environment or text of the request is shown at all.
  */
-export function berthLines(records: readonly AuditRecord[], host: string, since: number): ChangeLine[] {
+export function berthLines(records: readonly AuditRecord[], host: string, since: number, today?: number): ChangeLine[] {
   const lines: { key: string; first: AuditRecord; last: AuditRecord; n: number }[] = [];
   for (const r of records) {
     if (r.type !== "outcome" || r.host !== host || r.at < since) continue;
@@ -153,7 +158,7 @@ export function berthLines(records: readonly AuditRecord[], host: string, since:
       at: last.at,
       from: first.at,
       container,
-      text: msg`${span(first.at, last.at)} ${user(first.userId)} ${what}${times(n)} through berth → ${String(last.outcome)}`,
+      text: msg`${span(first.at, last.at, today)} ${user(first.userId)} ${what}${times(n)} through berth → ${String(last.outcome)}`,
     };
   });
 }

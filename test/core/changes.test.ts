@@ -103,6 +103,14 @@ test("berth's records: changes on this host only, reads left out, repeats counte
   );
 });
 
+test("a line from another day than today names its day", () => {
+  const [line] = engineLines(
+    [ev(-780, "die", { exitCode: 2 }), ev(-770, "start"), ev(-720, "die", { exitCode: 2 }), ev(-715, "start")],
+    t0,
+  );
+  assert.equal(plainText(line?.text ?? []), "Jan 4 23:00–Jan 5 00:05 api restarted 2× (last exit 2)".replace("Jan 5 ", ""));
+});
+
 test("a window reads as typed", () => {
   assert.deepEqual([3600, 5400, 90, 86400].map(windowText), ["1h", "1h30m", "1m30s", "24h"]);
 });
@@ -120,7 +128,8 @@ function setup(bindings: unknown[]) {
 
 async function depsFor(bindings: unknown[], now: number) {
   const { policy, engine } = setup(bindings);
-  const store = await memoryStore();
+  // The audit log's clock: berth's records are written 10 minutes before `now`.
+  const store = await memoryStore(() => now - 10 * min);
   const deps: DispatchDeps = {
     registry,
     policy: () => policy,
@@ -166,8 +175,8 @@ test("changes answers with a line per change, a Logs tap for a container that st
   const rows = lead.reply.rows ?? [];
   assert.match(plainText(lead.reply.text), /Changes on local in the last 1h, newest first/);
   assert.deepEqual(
-    rows.map((r) => plainText(r.text).replace(/^\S+ /, "")),
-    ["@U0ALICE restart api through berth → ok", "gone removed", "api restarted 2× (last exit 1)"],
+    rows.map((r) => plainText(r.text)),
+    ["12:20 @U0ALICE restart api through berth → ok", "12:14 gone removed", "12:10–12:13 api restarted 2× (last exit 1)"],
   );
   assert.deepEqual(
     rows.map((r) => r.choice?.label),

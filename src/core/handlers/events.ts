@@ -30,13 +30,13 @@ const changesAnswer =
     ]);
     const place = { channelId: ctx.actor.channelId, channelName: ctx.actor.channelName, host };
     const seesAudit = findPermission(ctx.policy, ctx.subject, "audit.query", place, now) !== undefined;
-    const ours = seesAudit ? berthLines(await audit(), host, since) : [];
-    const lines = merged(engineLines(history.changes), ours);
+    const ours = seesAudit ? berthLines(await audit(), host, since, now) : [];
+    const lines = merged(engineLines(history.changes, now), ours);
     const window = windowText(a.sinceSeconds);
     const notes = [
       ...(history.seen >= eventBuffer && history.oldestAt !== undefined && history.oldestAt > since
         ? [
-            msg`The engine keeps only its last ${eventBuffer} events, in memory: its record on ${host} begins at ${span(history.oldestAt, history.oldestAt)}, so engine events before then are not shown${seesAudit ? " (berth's own records are)" : ""}.`,
+            msg`The engine keeps only its last ${eventBuffer} events, in memory: its record on ${host} begins at ${span(history.oldestAt, history.oldestAt, now)}, so engine events before then are not shown${seesAudit ? " (berth's own records are)" : ""}.`,
           ]
         : []),
       ...(seesAudit ? [] : [msg`berth's own records are left out: they are shown to those allowed ${code("audit")} on ${host}.`]),
