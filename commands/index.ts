@@ -3,6 +3,7 @@ import approve from "./approve.ts";
 import audit from "./audit.ts";
 import canI from "./can-i.ts";
 import cancel from "./cancel.ts";
+import changes from "./changes.ts";
 import deny from "./deny.ts";
 import exec from "./exec.ts";
 import grant from "./grant.ts";
@@ -52,6 +53,7 @@ export const commands = [
   whoami,
   audit,
   timeline,
+  changes,
 ] as const;
 
 export const registry = createRegistry(commands);

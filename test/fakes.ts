@@ -7,6 +7,7 @@ import type {
   ContainerStats,
   ContainerSummary,
   Convergence,
+  EngineHistory,
   EngineInfo,
   ExecHandle,
   ExitStatus,
@@ -226,6 +227,13 @@ export class FakeEngine implements ContainerEngine {
     this.record("events", options);
     // No events unless a test scripts them: wait like a quiet engine until the caller stops listening.
     await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+  }
+  /** What pastEvents() answers: the engine's remembered events, as a test scripts them. */
+  history: EngineHistory = { changes: [], seen: 0, oldestAt: undefined };
+  async pastEvents(window: { since: number; until: number }): Promise<EngineHistory> {
+    this.record("pastEvents", window);
+    const changes = this.history.changes.filter((c) => c.at >= window.since && c.at <= window.until);
+    return { ...this.history, changes };
   }
   close(): void {}
 }

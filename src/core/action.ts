@@ -56,6 +56,12 @@ const moreContainers = z
   .max(maxContainers - 1, `at most ${maxContainers} containers in one command`)
   .optional();
 
+/**
+ * How far back `changes` looks at most. Docker keeps only its last 256 events in memory (and none from before it
+ * started), so a day is already more than a busy engine still holds; the answer says where its record begins.
+ */
+export const maxChangesSeconds = 24 * 3600;
+
 export const ActionSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("help"), topic: z.string().optional() }),
   z.object({
@@ -174,6 +180,15 @@ export const ActionSchema = z.discriminatedUnion("kind", [
     reason: z.string().min(3, 'say why, e.g. --reason "INC-123 db failover"').max(500),
   }),
   z.object({
+    kind: z.literal("events.changes"),
+    host: hostName.optional(),
+    sinceSeconds: z
+      .number()
+      .int()
+      .positive()
+      .max(maxChangesSeconds, `at most ${maxChangesSeconds / 3600}h`),
+  }),
+  z.object({
     kind: z.literal("audit.query"),
     sinceSeconds: z.number().int().positive().optional(),
     user: z
@@ -198,7 +213,7 @@ export type Action = z.infer<typeof ActionSchema>;
 export type ActionKind = Action["kind"];
 export type ActionOf<K extends ActionKind> = Extract<Action, { kind: K }>;
 /** Actions that run on a Docker engine (audit's `-H` only filters records: it is not one). */
-export type HostAction = Extract<Action, { kind: `container.${string}` | `service.${string}` | `image.${string}` }>;
+export type HostAction = Extract<Action, { kind: `container.${string}` | `service.${string}` | `image.${string}` | `events.${string}` }>;
 
 /**
  * How much harm an action can do. Declared for every kind; adding a kind without a risk fails to compile.
@@ -216,6 +231,7 @@ export const risk = {
   "approval.decide": "self", // the decider is checked against the request itself, see approvals.ts
   "audit.query": "read",
   "audit.timeline": "read",
+  "events.changes": "read",
   "grant.request": "dangerous",
   "container.list": "read",
   "container.logs": "read",
@@ -260,7 +276,12 @@ export const onAnotherPersonsHost = { "host.remove": "host.remove.any", "host.ex
 
 /** Actions that run on a Docker engine: the host is resolved (-H, the channel's, the default) before authorizing. */
 export function targetsHost(action: Action): action is HostAction {
-  return action.kind.startsWith("container.") || action.kind.startsWith("service.") || action.kind.startsWith("image.");
+  return (
+    action.kind.startsWith("container.") ||
+    action.kind.startsWith("service.") ||
+    action.kind.startsWith("image.") ||
+    action.kind.startsWith("events.")
+  );
 }
 
 /**

@@ -57,5 +57,15 @@ export type JobResume =
  */
 export type Choice = { label: string; action: Action };
 
+/** One line of a list answer, with the one tap that belongs to it (a Logs beside a container's line). */
+export type Row = { text: Text; choice?: Choice | undefined };
+
 /** A short answer to a command that is not a job; shown to the requester alone unless `visibility` is channel. */
-export type Reply = { visibility: "ephemeral" | "channel"; text: Text; tone?: Tone | undefined; choices?: readonly Choice[] | undefined };
+export type Reply = {
+  visibility: "ephemeral" | "channel";
+  text: Text;
+  tone?: Tone | undefined;
+  choices?: readonly Choice[] | undefined;
+  /** Lines below `text`, each with its own tap (shown to the requester alone, like choices: a tap runs as the tapper). */
+  rows?: readonly Row[] | undefined;
+};

@@ -2,6 +2,7 @@ import { type Action, type ActionKind, targetsHost } from "./action.ts";
 import type { GateCard } from "./approvals.ts";
 import { publicMessage } from "./errors.ts";
 import * as containers from "./handlers/containers.ts";
+import * as events from "./handlers/events.ts";
 import { type Handler, shown, shownMessage } from "./handlers/handler.ts";
 import * as hosts from "./handlers/hosts.ts";
 import * as images from "./handlers/images.ts";
@@ -27,6 +28,7 @@ export const handlers = {
   "audit.query": requests.audit,
   // Called only once the table exists: a recorded action's card title, as its own handler writes it.
   "audit.timeline": timelineHandler((action, host) => handlerOf(action).summary(action, host)),
+  "events.changes": events.changes,
   "grant.request": requests.grant,
   "container.list": containers.list,
   "container.logs": containers.logs,

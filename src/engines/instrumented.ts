@@ -93,6 +93,7 @@ export function instrumentEngine(engine: ContainerEngine, observe: EngineObserve
     stats: (containers, signal) => call("stats", signal, () => engine.stats(containers, signal)),
     top: (container, signal) => call("top", signal, () => engine.top(container, signal)),
     events: (options, signal) => stream("events", signal, () => engine.events(options, signal)),
+    pastEvents: (window, signal) => call("pastEvents", signal, () => engine.pastEvents(window, signal)),
     services: (signal) => call("services", signal, () => engine.services(signal)),
     serviceTasks: (service, signal) => call("serviceTasks", signal, () => engine.serviceTasks(service, signal)),
     serviceLogs: (query, signal) => stream("serviceLogs", signal, () => engine.serviceLogs(query, signal)),

@@ -77,6 +77,37 @@ export type ContainerEvent = {
   timeNano: bigint;
 };
 
+/**
+ * One past event of the engine, for `changes`: a berth container's create/start/die/oom/kill/…, or a host-wide fact
+ * (an image pulled or tagged, a Swarm service or node changed). `at` is epoch ms.
+ */
+export type EngineChange = {
+  type: "container" | "image" | "service" | "node";
+  action: string;
+  /** 12-char short id (an image's or service's as the engine names it). */
+  id: string;
+  /** The container's, service's or node's name; an image's reference. */
+  name: string;
+  at: number;
+  exitCode?: number | undefined;
+  /** kill: the signal sent. */
+  signal?: string | undefined;
+  /** A container's image. */
+  image?: string | undefined;
+  /** service update/scale: what changed, as the engine said it (`replicas.new`, `image.new`…), when it did. */
+  detail?: string | undefined;
+};
+
+/**
+ * What the engine still remembers of a window. `seen` counts every event it returned (before berth's own were picked
+ * out) and `oldestAt` is the oldest of them: Docker answers from a buffer of its last 256 events (see `eventBuffer`),
+ * so a full buffer whose oldest event is newer than the window's start means the rest was forgotten.
+ */
+export type EngineHistory = { changes: EngineChange[]; seen: number; oldestAt: number | undefined };
+
+/** Docker's in-memory event buffer (docker/docs PR 21130: "Only the last 256 log events are returned"). */
+export const eventBuffer = 256;
+
 export type ServiceSummary = {
   id: string; // 12-char short id
   name: string;
@@ -259,6 +290,11 @@ export interface ContainerEngine {
    * Ends with UNAVAILABLE when the engine goes away; the caller reconnects with the last `timeNano` it saw.
    */
   events(options: { sinceNano?: bigint | undefined }, signal: AbortSignal): AsyncIterable<ContainerEvent>;
+  /**
+   * The engine's past events between `since` and `until` (epoch ms), read once (not followed): berth's containers'
+   * events and the host's image, service and node events, oldest first. UNAVAILABLE when the engine cannot be reached.
+   */
+  pastEvents(window: { since: number; until: number }, signal: AbortSignal): Promise<EngineHistory>;
   /** Swarm services. All throw CONFLICT with a clear message when the host is not a swarm manager. */
   services(signal: AbortSignal): Promise<ServiceSummary[]>;
   serviceTasks(service: string, signal: AbortSignal): Promise<ServiceTask[]>;

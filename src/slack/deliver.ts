@@ -11,6 +11,7 @@ import { neutralizeMrkdwn } from "./mrkdwn-escape.ts";
 import type { Outbox } from "./outbox.ts";
 import { renderGateCard, renderGateOverflow, renderHostPicker, renderHostReminder, toMrkdwn } from "./render.ts";
 import { maxChoiceButtons, renderChoices } from "./render-choices.ts";
+import { renderRows } from "./render-rows.ts";
 import { type JobStart, slackError } from "./run-job.ts";
 import type { WorkQueue } from "./work-queue.ts";
 
@@ -94,6 +95,16 @@ export function createDeliver(deps: DeliverDeps) {
     );
   };
 
+  // A list whose lines each carry a tap (`changes`): to the person who asked alone, like choices.
+  const withRows = (reply: Reply) =>
+    renderRows(
+      safe(reply.text),
+      (reply.rows ?? []).map((r) => ({
+        text: safe(r.text),
+        choice: r.choice && { label: r.choice.label, value: deps.choiceValue(r.choice.action, slackLimits.buttonValueChars) },
+      })),
+    );
+
   /**
    * Renders a pipeline outcome into Slack. `fromCard` is set when a button on a gate card was clicked. Resolves false
    * when nothing happened because Slack refused berth's message (not in the channel…).
@@ -147,6 +158,7 @@ export function createDeliver(deps: DeliverDeps) {
       return;
     }
     if (o.type === "reply") {
+      if (o.reply.rows?.length) return void (await respond({ response_type: "ephemeral", replace_original: false, ...withRows(o.reply) }));
       if (o.reply.choices?.length)
         return void (await respond({ response_type: "ephemeral", replace_original: false, ...withChoices(o.reply) }));
       if (o.reply.visibility === "ephemeral") return void (await ephemeral(o.reply.text));

@@ -16,6 +16,7 @@ import { createImages } from "./images.ts";
 import { createLogs } from "./logs.ts";
 import { createLookup } from "./lookup.ts";
 import { createInfo, negotiator } from "./negotiation.ts";
+import { createPastEvents } from "./past-events.ts";
 import { createRun } from "./run.ts";
 import { createServices } from "./services.ts";
 import { createStats } from "./stats.ts";
@@ -41,6 +42,7 @@ export function createDockerEngine(conn: DockerConnection): ContainerEngine {
     exec: createExec(client, lookup),
     ...createStats(client, lookup),
     events: createEvents(client),
+    pastEvents: createPastEvents(client),
     ...createServices(client),
     close() {
       client.closeStreams();
