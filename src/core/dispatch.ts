@@ -6,9 +6,9 @@ import { authorizeRequest } from "./authorize-request.ts";
 import { denialChoices } from "./denial-fixes.ts";
 import { correctionChoices } from "./did-you-mean.ts";
 import { BerthError } from "./errors.ts";
-import { cardOf, type HandlerContext, handlerOf } from "./handlers.ts";
+import { cardOf, type HandlerContext, handlerOf, type Precondition } from "./handlers.ts";
 import { otherHosts, resolveHostFor } from "./host-pick.ts";
-import { msg, tone } from "./message.ts";
+import { msg, plainText, tone } from "./message.ts";
 import { parse } from "./parse.ts";
 import { type DispatchDeps, now, type Outcome, type Request, replyOutcome } from "./pipeline-types.ts";
 import { placeOf, subjectOf } from "./place.ts";
@@ -53,6 +53,7 @@ export async function dispatchAction(
   deps: DispatchDeps,
   signal: AbortSignal,
   requestId: string = randomUUID(),
+  precondition?: Precondition,
 ): Promise<Outcome> {
   const handler = handlerOf(action);
   const subject = await subjectOf(deps, actor);
@@ -66,13 +67,14 @@ export async function dispatchAction(
     signal,
     requestId,
     resume: (approved) => resume(approved, deps, signal, requestId),
+    redispatch: (inner, check) => dispatchAction(inner, actor, deps, signal, requestId, check),
   });
   // A decision on a waiting request is checked against that request (approvals.ts), not the policy's bindings.
   if (handler.runs === "decision") return handler.execute(action, context(undefined));
 
   const where = resolveHostFor(action, actor, subject, policy, deps, requestId);
   if (where.type === "answer") return where.outcome;
-  if (where.type === "retry") return dispatchAction(where.action, actor, deps, signal, requestId);
+  if (where.type === "retry") return dispatchAction(where.action, actor, deps, signal, requestId, precondition);
   const host = where.type === "host" ? where.host : undefined;
   const place = await placeOf(deps, action, actor, host);
 
@@ -85,6 +87,11 @@ export async function dispatchAction(
   }
   // No host could be chosen, yet the policy allows the action somewhere: say what is missing.
   if (where.type === "unresolved") return replyOutcome(requestId, msg`${where.message}`);
+  const unmet = await precondition?.(host ?? place.host);
+  if (unmet) {
+    await auditOutcome(deps, { requestId, actor, action, host: place.host, outcome: `refused: ${plainText(unmet)}` });
+    return replyOutcome(requestId, msg`${tone("warning")} ${unmet}`, "ephemeral", "refused");
+  }
   // Answered before any card or engine change, from reads only: a name that matches nothing exactly (the close ones
   // instead), a run the host cannot run (its fixes), a host that cannot be reached (the other hosts).
   let early: Outcome | undefined | "" | false;

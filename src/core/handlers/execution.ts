@@ -6,8 +6,9 @@ import type { JobEvent } from "../events.ts";
 import { hostReports } from "../host-reports.ts";
 import type { JobAction, JobContext } from "../job-context.ts";
 import { msg, tone } from "../message.ts";
-import { type Outcome, replyOutcome } from "../pipeline-types.ts";
+import { now, type Outcome, replyOutcome } from "../pipeline-types.ts";
 import type { Answer, ReplyContext } from "../reply.ts";
+import { undoChoice } from "../undo.ts";
 import type { Handler, HandlerContext } from "./handler.ts";
 import { shown } from "./handler.ts";
 
@@ -103,6 +104,7 @@ export function engineJob<A extends JobAction>(
               isolation: deps.hosts.settings?.[host]?.isolation,
               reconnectMs: deps.engineReconnectMs,
               registries: deps.registries,
+              undo: (inverse, expect) => undoChoice(c.requestId, inverse, expect, c.policy, now(deps)),
               ...extra,
             },
             signal,

@@ -21,7 +21,15 @@ export type HandlerContext = {
   approval?: Approved | undefined;
   /** For `approval.decide`: hands an approved request back to the pipeline, which authorizes it again and runs it. */
   resume: (approved: Approved) => Promise<Outcome>;
+  /**
+   * For `undo`: sends its inverse through the whole pipeline as this request (host, authorize as the actor, audit,
+   * gate), with `precondition` read after the allow is audited and before anything runs or waits on a card.
+   */
+  redispatch?: ((action: Action, precondition: Precondition) => Promise<Outcome>) | undefined;
 };
+
+/** A check made once a request is allowed, before it runs: a message refuses it (nothing runs), undefined goes on. */
+export type Precondition = (host: string | undefined) => Promise<Message | undefined>;
 
 /**
  * What an action acts on, where a person can be offered candidates instead of typing a name (core/target-picker.ts):

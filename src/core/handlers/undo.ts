@@ -1,0 +1,51 @@
+import type { ActionOf, UndoInverse } from "../action.ts";
+import { auditOutcome } from "../audit.ts";
+import { code, msg, strong, tone } from "../message.ts";
+import { now, replyOutcome } from "../pipeline-types.ts";
+import { inverseCommand, movedOn, undoChoice, windowPassed } from "../undo.ts";
+import type { Handler } from "./handler.ts";
+
+/**
+ * `undo`: the Undo button a change offers for the policy's `undo.window`. Nobody is allowed "undo" as such: it
+ * "runs" like a decision (the pipeline asks no binding about it), and its inverse goes through the whole pipeline as
+ * the tapper, authorized and gated as the command it stands for (`start api` for the Undo of `stop api`). Its own
+ * audit record names the request it undoes; the inverse's records follow under the same request id.
+ */
+export const undo: Handler<"undo"> = {
+  runs: "decision",
+  summary: (a) => `undo ${a.of.slice(0, 8)}: ${inverseCommand(a.action)}`,
+  preview: (a) => [msg`${strong("Undoes:")} request ${code(a.of)} with ${code(inverseCommand(a.action))}`],
+  async execute(a, c) {
+    const { deps, actor, requestId } = c;
+    const host = a.action.kind === "host.extend" ? a.action.name : a.action.host;
+    if (now(deps) > a.notAfter) {
+      await auditOutcome(deps, { requestId, actor, action: a, host, outcome: `refused: undo of ${a.of} after its window` });
+      return replyOutcome(requestId, msg`${tone("warning")} ${windowPassed(a, c.policy)}`, "ephemeral", "refused");
+    }
+    await auditOutcome(deps, { requestId, actor, action: a, host, outcome: `undoes ${a.of}` });
+    if (!c.redispatch) return replyOutcome(requestId, msg`This Undo cannot run here.`, "ephemeral", "refused");
+    return c.redispatch(a.action, (resolved) => movedOn(a, resolved, deps, c.signal));
+  },
+  // Undoing an undo is the original command again: typed, or the Undo its own answer offers.
+  inverse: undefined,
+};
+
+type Toggle = ActionOf<"container.stop" | "container.start">;
+
+/**
+ * A stop or start answered in the channel offers its Undo there (anyone allowed may tap it): the inverse on the same
+ * host, which the change left `state`. A failure or a refusal offers none.
+ */
+export function offersUndo<A extends Toggle>(
+  execute: Handler<A["kind"]>["execute"],
+  inverse: (action: A) => Extract<UndoInverse, Toggle>,
+  state: "running" | "stopped",
+): Handler<A["kind"]>["execute"] {
+  return async (action, c) => {
+    const out = await execute(action, c);
+    if (out.type !== "reply" || out.result || out.reply.visibility !== "channel") return out;
+    const back = { ...inverse(action as A), host: c.host };
+    const choice = undoChoice(c.requestId, back, { what: "containers", state }, c.policy, now(c.deps));
+    return { ...out, reply: { ...out.reply, choices: [...(out.reply.choices ?? []), choice] } };
+  };
+}
