@@ -76,9 +76,9 @@ test("stop → Undo tapped by someone else in the channel: the container runs ag
   assert.ok(undo?.outcome?.startsWith("undoes "), JSON.stringify(undo));
   if (!undo) return;
   const original = records.find((r) => r.requestId === undo.outcome?.slice("undoes ".length));
-  assert.equal((original?.action as { kind: string }).kind, "container.stop", "the undo names the stop's request");
+  assert.equal((original?.action as { kind: string } | undefined)?.kind, "container.stop", "the undo names the stop's request");
   const start = records.find((r) => r.requestId === undo.requestId && r.type === "decision");
-  assert.equal((start?.action as { kind: string }).kind, "container.start");
+  assert.equal((start?.action as { kind: string } | undefined)?.kind, "container.start");
 });
 
 test("Undo after someone else started the container is refused, and nothing is run", async () => {

@@ -92,9 +92,9 @@ test("Undo tapped by someone else allowed to start: the container is started, an
   const records = (await s.store.audit.all()).filter((r) => r.requestId === "req-undo-1");
   const own = records.find((r) => (r.action as { kind: string }).kind === "undo");
   assert.equal(own?.outcome, "undoes req-stop-1");
-  assert.equal((own?.action as UndoAction).of, "req-stop-1");
+  assert.equal((own?.action as UndoAction | undefined)?.of, "req-stop-1");
   const decision = records.find((r) => r.type === "decision");
-  assert.equal((decision?.action as { kind: string }).kind, "container.start", "the inverse is what the policy decided on");
+  assert.equal((decision?.action as { kind: string } | undefined)?.kind, "container.start", "the inverse is what the policy decided on");
   assert.equal(decision?.userId, "U0OTHER");
   assert.equal(decision?.decision, "allow");
 });
@@ -135,7 +135,7 @@ test("Undo is authorized as the tapper's inverse: someone who may not start gets
   assert.equal(o.type === "reply" && o.result, "denied");
   assert.equal(s.engine.calls.length, before);
   const decision = (await s.store.audit.all()).find((r) => r.requestId === "req-undo-denied" && r.type === "decision");
-  assert.equal((decision?.action as { kind: string }).kind, "container.start");
+  assert.equal((decision?.action as { kind: string } | undefined)?.kind, "container.start");
   assert.equal(decision?.decision, "deny");
 });
 
