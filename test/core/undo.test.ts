@@ -147,6 +147,18 @@ test("Undo is gated like the command it stands for: a rule that asks confirmatio
   assert.deepEqual(calls(s.engine, "start"), [], "nothing runs before the confirmation");
 });
 
+test("a stop of several containers offers one Undo that starts all it stopped", async () => {
+  const s = await setup();
+  s.engine.containers.push(details({ id: "fed456cba987", name: "db", state: "running" }));
+  const o = await dispatch({ text: "stop web db", actor: oper, requestId: "req-stop-2" }, s.deps, signal());
+  const undo = o.type === "reply" ? o.reply.choices?.find((c) => c.label === "Undo")?.action : undefined;
+  assert.ok(undo?.kind === "undo", replyText(o));
+  assert.deepEqual(undo.action, { kind: "container.start", host: "local", container: "web", more: ["db"] });
+  for (const c of s.engine.containers) (c as { state: string }).state = "exited";
+  await dispatchAction(undo, other, s.deps, signal());
+  assert.deepEqual(calls(s.engine, "start").sort(), ["db", "web"]);
+});
+
 test("a stop that failed offers no Undo; an undo carries only an inverse berth offers", async () => {
   const s = await setup();
   const o = await dispatch({ text: "stop ghost", actor: oper }, s.deps, signal());

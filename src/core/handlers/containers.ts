@@ -8,7 +8,7 @@ import { runPrecheck } from "../run-precheck.ts";
 import { quoteArgs } from "../shell-quote.ts";
 import { answered, answeredEach, engineJob } from "./execution.ts";
 import { containerPreview, containersPreview, type Handler, noPreview, plainSummary } from "./handler.ts";
-import { offersUndo } from "./undo.ts";
+import { undoToggle } from "./undo.ts";
 
 // Commands are shown shell-quoted (`sh -c 'echo $i'`): what a card shows can be copied and sent again as it is.
 const runSummary = (a: ActionOf<"container.run">, host: string | undefined) => `run ${quoteArgs([a.image, ...a.cmd])} on ${host ?? "?"}`;
@@ -87,7 +87,7 @@ export const stop: Handler<"container.stop"> = {
   target: { of: "container", state: "running" },
   summary: plainSummary,
   preview: containerPreview,
-  execute: offersUndo(answeredEach(containerStop), (a) => ({ ...a, kind: "container.start" }), "stopped"),
+  execute: answeredEach(containerStop, undoToggle("container.start", "stopped")),
   inverse: (a) => ({ ...a, kind: "container.start" }),
 };
 
@@ -96,7 +96,7 @@ export const start: Handler<"container.start"> = {
   target: { of: "container", state: "stopped" },
   summary: plainSummary,
   preview: containerPreview,
-  execute: offersUndo(answeredEach(containerStart), (a) => ({ ...a, kind: "container.stop" }), "running"),
+  execute: answeredEach(containerStart, undoToggle("container.stop", "running")),
   inverse: (a) => ({ ...a, kind: "container.stop" }),
 };
 

@@ -1,8 +1,9 @@
-import type { ActionOf, UndoInverse } from "../action.ts";
+import type { UndoInverse } from "../action.ts";
 import { auditOutcome } from "../audit.ts";
 import { code, msg, strong, tone } from "../message.ts";
 import { now, replyOutcome } from "../pipeline-types.ts";
 import { inverseCommand, movedOn, undoChoice, windowPassed } from "../undo.ts";
+import type { UndoOffer } from "./execution.ts";
 import type { Handler } from "./handler.ts";
 
 /**
@@ -30,22 +31,18 @@ export const undo: Handler<"undo"> = {
   inverse: undefined,
 };
 
-type Toggle = ActionOf<"container.stop" | "container.start">;
-
 /**
- * A stop or start answered in the channel offers its Undo there (anyone allowed may tap it): the inverse on the same
- * host, which the change left `state`. A failure or a refusal offers none.
+ * The Undo of a stop or start told to the channel (anyone allowed there may tap it): the opposite command on the same
+ * host for the containers it changed, which it left `state`.
  */
-export function offersUndo<A extends Toggle>(
-  execute: Handler<A["kind"]>["execute"],
-  inverse: (action: A) => Extract<UndoInverse, Toggle>,
+export function undoToggle<K extends "container.stop" | "container.start">(
+  inverse: "container.start" | "container.stop",
   state: "running" | "stopped",
-): Handler<A["kind"]>["execute"] {
-  return async (action, c) => {
-    const out = await execute(action, c);
-    if (out.type !== "reply" || out.result || out.reply.visibility !== "channel") return out;
-    const back = { ...inverse(action as A), host: c.host };
-    const choice = undoChoice(c.requestId, back, { what: "containers", state }, c.policy, now(c.deps));
-    return { ...out, reply: { ...out.reply, choices: [...(out.reply.choices ?? []), choice] } };
+): UndoOffer<K> {
+  return (_action, changed, c) => {
+    const [container, ...more] = changed;
+    if (container === undefined) return undefined;
+    const back: UndoInverse = { kind: inverse, host: c.host, container, ...(more.length && { more }) };
+    return undoChoice(c.requestId, back, { what: "containers", state }, c.policy, now(c.deps));
   };
 }
