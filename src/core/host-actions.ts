@@ -122,7 +122,7 @@ export async function hostAction(action: CloudAction, actor: Actor, ctx: HostAct
     }
     case "host.extend": {
       if (!live) return refuse(msg`berth made no host ${code(action.name)}. ${command("hosts")} lists the hosts.`);
-      const ext = action.until !== undefined ? setBackTo(live, now, action.until) : extendTo(live, policy, now, action.ttlSeconds);
+      const ext = action.until !== undefined ? setBackTo(live, policy, now, action.until) : extendTo(live, policy, now, action.ttlSeconds);
       if (!ext.ok) return refuse(msg`${ext.reason}`);
       await cloud.store.cloudHosts.put({ ...live, expiresAt: ext.expiresAt, remindedAt: null });
       const verb = action.until !== undefined ? "set the expiry of" : "extended";

@@ -50,10 +50,10 @@ export function extendTo(record: CloudHostRecord, policy: Policy, now: number, t
 }
 
 /**
- * The expiry an undone `host extend` sets back (`until`): only ever earlier than now's, never in the past (a host
- * whose earlier expiry has passed would be removed at once; the undo refuses instead).
+ * The expiry an undone `host extend` sets back (`until`): never in the past (a host whose earlier expiry has passed
+ * would be removed at once; the undo refuses instead).
  */
-export function setBackTo(record: CloudHostRecord, now: number, until: number): Extension {
+export function setBackTo(record: CloudHostRecord, policy: Policy, now: number, until: number): Extension {
   if (record.status !== "ready" && record.status !== "unreachable")
     return { ok: false, reason: msg`${code(record.name)} is ${record.status}; only a host that exists can have its expiry set back.` };
   if (until <= now)
@@ -61,5 +61,7 @@ export function setBackTo(record: CloudHostRecord, now: number, until: number): 
       ok: false,
       reason: msg`${code(record.name)}'s earlier expiry has passed already: setting it back would remove the host now. Remove it with ${code(`host rm ${record.name}`)} if that is what you want.`,
     };
-  return { ok: true, expiresAt: until, capped: false };
+  // A button's value is whatever the click says: never past the lifetime the policy allows, like any extension.
+  const limit = record.createdAt + (parseDuration(policy.azure.maxTtl) as number) * 1000;
+  return { ok: true, expiresAt: Math.min(until, limit), capped: until > limit };
 }

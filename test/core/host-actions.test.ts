@@ -176,4 +176,8 @@ test("host extend's Undo: the expiry set back to what it was, refused once chang
   const late = await hostAction({ kind: "host.extend", name: "ci-1", until: Date.parse("2026-11-28T09:00:00Z") }, actor, ctx(d));
   assert.ok(late.type === "reply" && late.refused);
   assert.match(mrkdwn(late.text), /earlier expiry has passed already/);
+  // Nor past the policy's longest lifetime, whatever a button's value says.
+  const far = await hostAction({ kind: "host.extend", name: "ci-1", until: Date.parse("2030-01-01T00:00:00Z") }, actor, ctx(d));
+  assert.ok(far.type === "reply" && !far.refused);
+  assert.equal((await d.store.cloudHosts.get("ci-1"))?.expiresAt, made.createdAt + 24 * 3600 * 1000);
 });
