@@ -54,7 +54,7 @@ export type Handler<K extends ActionKind> = {
   /**
    * How it runs: "reply" answers with one message; "job" posts a card and streams into its thread; "decision" decides
    * a waiting request, so the pipeline neither resolves a host nor asks the policy's bindings: the clicker is checked
-   * against the request itself (approvals.ts).
+   * against the request itself (approvals.ts). An `undo` runs so too: its inverse is what the pipeline decides on.
    */
   runs: "reply" | "job" | "decision";
   /** One line saying what will happen, for the gate card's title and the job card (`logs -f api on local`). */
