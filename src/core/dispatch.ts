@@ -6,7 +6,7 @@ import { authorizeRequest } from "./authorize-request.ts";
 import { denialChoices } from "./denial-fixes.ts";
 import { correctionChoices } from "./did-you-mean.ts";
 import { BerthError } from "./errors.ts";
-import { cardOf, type HandlerContext, handlerOf, type Precondition } from "./handlers.ts";
+import { type Checks, cardOf, type HandlerContext, handlerOf } from "./handlers.ts";
 import { otherHosts, resolveHostFor } from "./host-pick.ts";
 import { msg, plainText, tone } from "./message.ts";
 import { parse } from "./parse.ts";
@@ -14,6 +14,7 @@ import { type DispatchDeps, now, type Outcome, type Request, replyOutcome } from
 import { placeOf, subjectOf } from "./place.ts";
 import { authorize, type Subject } from "./policy.ts";
 import { closeTargets, pickTarget } from "./target-picker.ts";
+import { gatedAlsoAs } from "./undo.ts";
 
 // The names the transports and tests import from the pipeline, wherever they live now.
 export { type Approved, type SweepResult, sweep } from "./approvals.ts";
@@ -53,7 +54,7 @@ export async function dispatchAction(
   deps: DispatchDeps,
   signal: AbortSignal,
   requestId: string = randomUUID(),
-  precondition?: Precondition,
+  checks?: Checks,
 ): Promise<Outcome> {
   const handler = handlerOf(action);
   const subject = await subjectOf(deps, actor);
@@ -67,18 +68,20 @@ export async function dispatchAction(
     signal,
     requestId,
     resume: (approved) => resume(approved, deps, signal, requestId),
-    redispatch: (inner, check) => dispatchAction(inner, actor, deps, signal, requestId, check),
+    redispatch: (inner, undoChecks) => dispatchAction(inner, actor, deps, signal, requestId, undoChecks),
   });
   // A decision on a waiting request is checked against that request (approvals.ts), not the policy's bindings.
   if (handler.runs === "decision") return handler.execute(action, context(undefined));
 
   const where = resolveHostFor(action, actor, subject, policy, deps, requestId);
   if (where.type === "answer") return where.outcome;
-  if (where.type === "retry") return dispatchAction(where.action, actor, deps, signal, requestId, precondition);
+  if (where.type === "retry") return dispatchAction(where.action, actor, deps, signal, requestId, checks);
   const host = where.type === "host" ? where.host : undefined;
   const place = await placeOf(deps, action, actor, host);
 
-  const { decision, hidden } = await authorizeRequest(action, actor, subject, place, deps);
+  const authorized = await authorizeRequest(action, actor, subject, place, deps);
+  const { hidden } = authorized;
+  const decision = checks?.gatedAs ? gatedAlsoAs(authorized.decision, policy, checks.gatedAs, place) : authorized.decision;
   await auditDecision(deps, { requestId, actor, action, host: place.host, decision });
   if (!decision.allow) {
     const text = hidden ?? msg`${tone("denied")} ${decision.reason}`;
@@ -87,7 +90,7 @@ export async function dispatchAction(
   }
   // No host could be chosen, yet the policy allows the action somewhere: say what is missing.
   if (where.type === "unresolved") return replyOutcome(requestId, msg`${where.message}`);
-  const unmet = await precondition?.(host ?? place.host);
+  const unmet = await checks?.precondition(host ?? place.host);
   if (unmet) {
     await auditOutcome(deps, { requestId, actor, action, host: place.host, outcome: `refused: ${plainText(unmet)}` });
     return replyOutcome(requestId, msg`${tone("warning")} ${unmet}`, "ephemeral", "refused");

@@ -12,7 +12,7 @@ import { type Message, msg, strong } from "./message.ts";
 import type { DispatchDeps } from "./pipeline-types.ts";
 import type { Policy } from "./policy.ts";
 
-export type { Handler, HandlerContext, Precondition, PreviewContext } from "./handlers/handler.ts";
+export type { Checks, Handler, HandlerContext, Precondition, PreviewContext } from "./handlers/handler.ts";
 
 /**
  * What each kind of action does: how it runs, its summary and preview, its execution, its inverse. One entry per

@@ -5,7 +5,7 @@ import { publicMessage } from "./errors.ts";
 import type { Choice } from "./events.ts";
 import { code, command, type Message, msg } from "./message.ts";
 import type { DispatchDeps } from "./pipeline-types.ts";
-import type { Policy } from "./policy.ts";
+import { type Decision, gateFor, gateStrength, type Place, type Policy } from "./policy.ts";
 
 /** How long a change offers its Undo (the policy's `undo.window`). */
 export const undoWindowMs = (policy: Policy): number => (parseDuration(policy.undo.window) ?? 900) * 1000;
@@ -91,3 +91,36 @@ const sameImage = (now: string, set: string) => now === set || now.endsWith(`/${
 /** Whether an action is one an undo can carry. */
 export const isUndoInverse = (action: Action | undefined): action is UndoInverse =>
   action !== undefined && ["container.stop", "container.start", "service.scale", "service.rollback", "host.extend"].includes(action.kind);
+
+/** The change an undo takes back, as far as its gate goes (the same kind, on the same things). */
+export function undone(undo: UndoAction): Action {
+  const a = undo.action;
+  switch (a.kind) {
+    case "container.start":
+      return { ...a, kind: "container.stop" };
+    case "container.stop":
+      return { ...a, kind: "container.start" };
+    case "service.scale":
+      return undo.expect.what === "replicas" ? { ...a, replicas: undo.expect.replicas } : a;
+    case "service.rollback":
+      return {
+        kind: "service.update",
+        host: a.host,
+        service: a.service,
+        image: undo.expect.what === "image" ? undo.expect.image : "unknown",
+      };
+    case "host.extend":
+      return { kind: "host.extend", name: a.name };
+  }
+}
+
+/**
+ * An allowed inverse waits behind the stronger of its own gate and the one of the change it undoes: undoing a stop
+ * that needed an approval needs one too, even where a plain start would not.
+ */
+export function gatedAlsoAs(decision: Decision, policy: Policy, original: Action, place: Place): Decision {
+  if (!decision.allow) return decision;
+  const theirs = gateFor(policy, original, place);
+  if (gateStrength[theirs.gate] <= gateStrength[decision.gate]) return decision;
+  return { ...decision, gate: theirs.gate, gateRule: theirs.gateRule, approvers: theirs.approvers };
+}

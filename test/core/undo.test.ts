@@ -147,6 +147,17 @@ test("Undo is gated like the command it stands for: a rule that asks confirmatio
   assert.deepEqual(calls(s.engine, "start"), [], "nothing runs before the confirmation");
 });
 
+test("Undo waits behind the gate of the change it undoes when that is stronger: undoing a stop that needs approval needs it", async () => {
+  const s = await setup({ rules: [{ id: "stop-needs-two", actions: ["container.stop"], require: "approval" }] });
+  (s.engine.containers[0] as { state: string }).state = "exited";
+  const back = { kind: "container.start" as const, host: "local", container: "web" };
+  const undo = undoChoice("req-stop-9", back, { what: "containers", state: "stopped" }, s.deps.policy(), s.now());
+  const o = await dispatchAction(undo.action, oper, s.deps, signal(), "req-undo-approval");
+  assert.equal(o.type, "gate");
+  if (o.type === "gate") assert.deepEqual([o.view.pending.gate, o.view.pending.gateRule], ["approval", "rules.stop-needs-two"]);
+  assert.deepEqual(calls(s.engine, "start"), []);
+});
+
 test("a stop of several containers offers one Undo that starts all it stopped", async () => {
   const s = await setup();
   s.engine.containers.push(details({ id: "fed456cba987", name: "db", state: "running" }));

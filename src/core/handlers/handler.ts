@@ -25,8 +25,14 @@ export type HandlerContext = {
    * For `undo`: sends its inverse through the whole pipeline as this request (host, authorize as the actor, audit,
    * gate), with `precondition` read after the allow is audited and before anything runs or waits on a card.
    */
-  redispatch?: ((action: Action, precondition: Precondition) => Promise<Outcome>) | undefined;
+  redispatch?: ((action: Action, checks: Checks) => Promise<Outcome>) | undefined;
 };
+
+/**
+ * What an undo adds to its inverse's way through the pipeline: the state to read before anything runs, and the
+ * change it undoes, whose gate (if stronger) holds for the inverse too.
+ */
+export type Checks = { precondition: Precondition; gatedAs?: Action | undefined };
 
 /** A check made once a request is allowed, before it runs: a message refuses it (nothing runs), undefined goes on. */
 export type Precondition = (host: string | undefined) => Promise<Message | undefined>;

@@ -2,7 +2,7 @@ import type { UndoInverse } from "../action.ts";
 import { auditOutcome } from "../audit.ts";
 import { code, msg, strong, tone } from "../message.ts";
 import { now, replyOutcome } from "../pipeline-types.ts";
-import { inverseCommand, movedOn, undoChoice, windowPassed } from "../undo.ts";
+import { inverseCommand, movedOn, undoChoice, undone, windowPassed } from "../undo.ts";
 import type { UndoOffer } from "./execution.ts";
 import type { Handler } from "./handler.ts";
 
@@ -25,7 +25,7 @@ export const undo: Handler<"undo"> = {
     }
     await auditOutcome(deps, { requestId, actor, action: a, host, outcome: `undoes ${a.of}` });
     if (!c.redispatch) return replyOutcome(requestId, msg`This Undo cannot run here.`, "ephemeral", "refused");
-    return c.redispatch(a.action, (resolved) => movedOn(a, resolved, deps, c.signal));
+    return c.redispatch(a.action, { precondition: (resolved) => movedOn(a, resolved, deps, c.signal), gatedAs: undone(a) });
   },
   // Undoing an undo is the original command again: typed, or the Undo its own answer offers.
   inverse: undefined,
