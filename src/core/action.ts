@@ -62,6 +62,58 @@ const moreContainers = z
  */
 export const maxChangesSeconds = 24 * 3600;
 
+const stopAction = z.object({
+  kind: z.literal("container.stop"),
+  host: hostName.optional(),
+  container: containerRef,
+  more: moreContainers,
+});
+const startAction = z.object({
+  kind: z.literal("container.start"),
+  host: hostName.optional(),
+  container: containerRef,
+  more: moreContainers,
+});
+const scaleAction = z.object({
+  kind: z.literal("service.scale"),
+  host: hostName.optional(),
+  service: serviceRef,
+  replicas: z.number().int().min(0).max(1000),
+});
+const rollbackAction = z.object({ kind: z.literal("service.rollback"), host: hostName.optional(), service: serviceRef });
+const extendAction = z.object({
+  kind: z.literal("host.extend"),
+  name: hostName,
+  ttlSeconds: z.number().int().positive().optional(),
+  /** An absolute expiry (epoch ms) instead of a lifetime from now: what an undo sets back. No command writes it. */
+  until: z.number().int().positive().optional(),
+});
+
+/**
+ * What must still hold for an undo to make sense: the state the original change left. Read again when Undo is
+ * tapped; anything else means someone moved on since, and the undo refuses.
+ */
+const undoExpectation = z.discriminatedUnion("what", [
+  z.object({ what: z.literal("containers"), state: z.enum(["running", "stopped"]) }),
+  z.object({ what: z.literal("replicas"), replicas: z.number().int().min(0) }),
+  z.object({ what: z.literal("image"), image: imageRef }),
+  z.object({ what: z.literal("expiry"), expiresAt: z.number().int().positive() }),
+]);
+
+/**
+ * `undo`: an inverse action offered as a button for a while after a change. Only the inverses berth can offer are
+ * accepted, so a crafted button value cannot smuggle any other action in as an "undo".
+ */
+const undoAction = z.object({
+  kind: z.literal("undo"),
+  /** The request it undoes (its audit records carry this id). */
+  of: z.string().min(1).max(64),
+  action: z.discriminatedUnion("kind", [stopAction, startAction, scaleAction, rollbackAction, extendAction]),
+  /** Epoch ms: past this (the policy's `undo.window` after the change), the undo refuses. */
+  notAfter: z.number().int().positive(),
+  expect: undoExpectation,
+});
+
 export const ActionSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("help"), topic: z.string().optional() }),
   z.object({
@@ -99,8 +151,8 @@ export const ActionSchema = z.discriminatedUnion("kind", [
     /** Each line shown with Docker's time in front (`-t`). */
     timestamps: z.boolean().optional(),
   }),
-  z.object({ kind: z.literal("container.stop"), host: hostName.optional(), container: containerRef, more: moreContainers }),
-  z.object({ kind: z.literal("container.start"), host: hostName.optional(), container: containerRef, more: moreContainers }),
+  stopAction,
+  startAction,
   z.object({ kind: z.literal("container.restart"), host: hostName.optional(), container: containerRef, more: moreContainers }),
   z.object({
     kind: z.literal("container.remove"),
@@ -141,7 +193,7 @@ export const ActionSchema = z.discriminatedUnion("kind", [
     private: z.boolean(),
   }),
   z.object({ kind: z.literal("host.remove"), name: hostName }),
-  z.object({ kind: z.literal("host.extend"), name: hostName, ttlSeconds: z.number().int().positive().optional() }),
+  extendAction,
   z.object({ kind: z.literal("service.list"), host: hostName.optional() }),
   z.object({ kind: z.literal("service.ps"), host: hostName.optional(), service: serviceRef }),
   z.object({
@@ -152,14 +204,9 @@ export const ActionSchema = z.discriminatedUnion("kind", [
     tail: z.number().int().nonnegative().optional(),
     sinceSeconds: z.number().int().positive().optional(),
   }),
-  z.object({
-    kind: z.literal("service.scale"),
-    host: hostName.optional(),
-    service: serviceRef,
-    replicas: z.number().int().min(0).max(1000),
-  }),
+  scaleAction,
   z.object({ kind: z.literal("service.update"), host: hostName.optional(), service: serviceRef, image: imageRef }),
-  z.object({ kind: z.literal("service.rollback"), host: hostName.optional(), service: serviceRef }),
+  rollbackAction,
   z.object({ kind: z.literal("job.list") }),
   z.object({ kind: z.literal("job.cancel"), job: z.string().regex(/^[a-z0-9-]{1,40}$/, "a job id that the jobs command lists") }),
   // For can-i, `text` is the command being asked about; it is parsed (never run) when the question is answered.
@@ -207,12 +254,17 @@ export const ActionSchema = z.discriminatedUnion("kind", [
       .max(7 * 24 * 3600, "at most 7d")
       .optional(),
   }),
+  undoAction,
 ]);
 
 export type Action = z.infer<typeof ActionSchema>;
 export type ActionKind = Action["kind"];
 export type ActionOf<K extends ActionKind> = Extract<Action, { kind: K }>;
 /** Actions that run on a Docker engine (audit's `-H` only filters records: it is not one). */
+export type UndoAction = ActionOf<"undo">;
+export type UndoExpectation = UndoAction["expect"];
+/** The actions an undo may carry (no other is accepted inside an `undo`). */
+export type UndoInverse = UndoAction["action"];
 export type HostAction = Extract<Action, { kind: `container.${string}` | `service.${string}` | `image.${string}` | `events.${string}` }>;
 
 /**
@@ -229,6 +281,7 @@ export const risk = {
   "job.list": "self",
   "job.cancel": "self",
   "approval.decide": "self", // the decider is checked against the request itself, see approvals.ts
+  undo: "self", // never authorized as "undo": its inverse is, as the tapper, like the command it stands for (undo.ts)
   "audit.query": "read",
   "audit.timeline": "read",
   "events.changes": "read",

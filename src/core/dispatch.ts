@@ -6,14 +6,15 @@ import { authorizeRequest } from "./authorize-request.ts";
 import { denialChoices } from "./denial-fixes.ts";
 import { correctionChoices } from "./did-you-mean.ts";
 import { BerthError } from "./errors.ts";
-import { cardOf, type HandlerContext, handlerOf } from "./handlers.ts";
+import { type Checks, cardOf, type HandlerContext, handlerOf } from "./handlers.ts";
 import { otherHosts, resolveHostFor } from "./host-pick.ts";
-import { msg, tone } from "./message.ts";
+import { msg, plainText, tone } from "./message.ts";
 import { parse } from "./parse.ts";
 import { type DispatchDeps, now, type Outcome, type Request, replyOutcome } from "./pipeline-types.ts";
 import { placeOf, subjectOf } from "./place.ts";
 import { authorize, type Subject } from "./policy.ts";
 import { closeTargets, pickTarget } from "./target-picker.ts";
+import { gatedAlsoAs } from "./undo.ts";
 
 // The names the transports and tests import from the pipeline, wherever they live now.
 export { type Approved, type SweepResult, sweep } from "./approvals.ts";
@@ -53,6 +54,7 @@ export async function dispatchAction(
   deps: DispatchDeps,
   signal: AbortSignal,
   requestId: string = randomUUID(),
+  checks?: Checks,
 ): Promise<Outcome> {
   const handler = handlerOf(action);
   const subject = await subjectOf(deps, actor);
@@ -66,17 +68,20 @@ export async function dispatchAction(
     signal,
     requestId,
     resume: (approved) => resume(approved, deps, signal, requestId),
+    redispatch: (inner, undoChecks) => dispatchAction(inner, actor, deps, signal, requestId, undoChecks),
   });
   // A decision on a waiting request is checked against that request (approvals.ts), not the policy's bindings.
   if (handler.runs === "decision") return handler.execute(action, context(undefined));
 
   const where = resolveHostFor(action, actor, subject, policy, deps, requestId);
   if (where.type === "answer") return where.outcome;
-  if (where.type === "retry") return dispatchAction(where.action, actor, deps, signal, requestId);
+  if (where.type === "retry") return dispatchAction(where.action, actor, deps, signal, requestId, checks);
   const host = where.type === "host" ? where.host : undefined;
   const place = await placeOf(deps, action, actor, host);
 
-  const { decision, hidden } = await authorizeRequest(action, actor, subject, place, deps);
+  const authorized = await authorizeRequest(action, actor, subject, place, deps);
+  const { hidden } = authorized;
+  const decision = checks?.gatedAs ? gatedAlsoAs(authorized.decision, policy, checks.gatedAs, place) : authorized.decision;
   await auditDecision(deps, { requestId, actor, action, host: place.host, decision });
   if (!decision.allow) {
     const text = hidden ?? msg`${tone("denied")} ${decision.reason}`;
@@ -85,6 +90,11 @@ export async function dispatchAction(
   }
   // No host could be chosen, yet the policy allows the action somewhere: say what is missing.
   if (where.type === "unresolved") return replyOutcome(requestId, msg`${where.message}`);
+  const unmet = await checks?.precondition(host ?? place.host);
+  if (unmet) {
+    await auditOutcome(deps, { requestId, actor, action, host: place.host, outcome: `refused: ${plainText(unmet)}` });
+    return replyOutcome(requestId, msg`${tone("warning")} ${unmet}`, "ephemeral", "refused");
+  }
   // Answered before any card or engine change, from reads only: a name that matches nothing exactly (the close ones
   // instead), a run the host cannot run (its fixes), a host that cannot be reached (the other hosts).
   let early: Outcome | undefined | "" | false;

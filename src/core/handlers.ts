@@ -9,11 +9,12 @@ import * as images from "./handlers/images.ts";
 import * as requests from "./handlers/requests.ts";
 import * as services from "./handlers/services.ts";
 import { timelineHandler } from "./handlers/timeline.ts";
+import { undo } from "./handlers/undo.ts";
 import { type Message, msg, strong } from "./message.ts";
 import type { DispatchDeps } from "./pipeline-types.ts";
 import type { Policy } from "./policy.ts";
 
-export type { Handler, HandlerContext, PreviewContext } from "./handlers/handler.ts";
+export type { Checks, Handler, HandlerContext, Precondition, PreviewContext } from "./handlers/handler.ts";
 
 /**
  * What each kind of action does: how it runs, its summary and preview, its execution, its inverse. One entry per
@@ -52,6 +53,7 @@ export const handlers = {
   "service.scale": services.scale,
   "service.update": services.update,
   "service.rollback": services.rollback,
+  undo,
 } as const satisfies { [K in ActionKind]: Handler<K> };
 
 /** The handler of an action's kind (typed for any action: each entry only ever receives actions of its own kind). */

@@ -1,7 +1,7 @@
 import { newHostRecord, type ProvisionDeps, provisionHost, removeHost } from "../cloud/provision.ts";
 import type { ActionOf, Actor } from "./action.ts";
 import type { JobEvent } from "./events.ts";
-import { extendTo } from "./host-lifetime.ts";
+import { extendTo, setBackTo } from "./host-lifetime.ts";
 import { code, command, join, type Message, msg, tone, user } from "./message.ts";
 import { hostLimits } from "./policy.ts";
 
@@ -11,7 +11,15 @@ export type CloudAction = HostJobAction | ActionOf<"host.extend">;
 /** What `host create|rm|extend` comes to: a job to run (and show on a card), or a sentence for the person. */
 export type HostOutcome =
   | { type: "job"; host: string; summary: string; run: (signal: AbortSignal) => AsyncGenerator<JobEvent> }
-  | { type: "reply"; text: Message; visibility: "ephemeral" | "channel"; refused: boolean };
+  | {
+      type: "reply";
+      text: Message;
+      visibility: "ephemeral" | "channel";
+      refused: boolean;
+      /** `host extend`: the expiry before and after, for its Undo (epoch ms). */
+      previousExpiry?: number;
+      expiresAt?: number;
+    };
 
 export type HostActionContext = {
   /** Absent when Azure is not configured on this berth. */
@@ -114,14 +122,17 @@ export async function hostAction(action: CloudAction, actor: Actor, ctx: HostAct
     }
     case "host.extend": {
       if (!live) return refuse(msg`berth made no host ${code(action.name)}. ${command("hosts")} lists the hosts.`);
-      const ext = extendTo(live, policy, now, action.ttlSeconds);
+      const ext = action.until !== undefined ? setBackTo(live, policy, now, action.until) : extendTo(live, policy, now, action.ttlSeconds);
       if (!ext.ok) return refuse(msg`${ext.reason}`);
       await cloud.store.cloudHosts.put({ ...live, expiresAt: ext.expiresAt, remindedAt: null });
+      const verb = action.until !== undefined ? "set the expiry of" : "extended";
       return {
         type: "reply",
         visibility: "channel",
         refused: false,
-        text: msg`${tone("extended")} ${user(actor.userId)} extended ${code(action.name)} until ${when(ext.expiresAt)}${ext.capped ? ` (the most the policy allows: ${policy.azure.maxTtl} from creation)` : ""}.`,
+        text: msg`${tone("extended")} ${user(actor.userId)} ${verb} ${code(action.name)} ${action.until !== undefined ? "back to" : "until"} ${when(ext.expiresAt)}${ext.capped ? ` (the most the policy allows: ${policy.azure.maxTtl} from creation)` : ""}.`,
+        previousExpiry: live.expiresAt,
+        expiresAt: ext.expiresAt,
       };
     }
   }

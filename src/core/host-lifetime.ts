@@ -48,3 +48,20 @@ export function extendTo(record: CloudHostRecord, policy: Policy, now: number, t
   }
   return { ok: true, expiresAt: Math.min(wanted, limit), capped: wanted > limit };
 }
+
+/**
+ * The expiry an undone `host extend` sets back (`until`): never in the past (a host whose earlier expiry has passed
+ * would be removed at once; the undo refuses instead).
+ */
+export function setBackTo(record: CloudHostRecord, policy: Policy, now: number, until: number): Extension {
+  if (record.status !== "ready" && record.status !== "unreachable")
+    return { ok: false, reason: msg`${code(record.name)} is ${record.status}; only a host that exists can have its expiry set back.` };
+  if (until <= now)
+    return {
+      ok: false,
+      reason: msg`${code(record.name)}'s earlier expiry has passed already: setting it back would remove the host now. Remove it with ${code(`host rm ${record.name}`)} if that is what you want.`,
+    };
+  // A button's value is whatever the click says: never past the lifetime the policy allows, like any extension.
+  const limit = record.createdAt + (parseDuration(policy.azure.maxTtl) as number) * 1000;
+  return { ok: true, expiresAt: Math.min(until, limit), capped: until > limit };
+}

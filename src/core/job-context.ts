@@ -1,5 +1,6 @@
 import type { ContainerEngine, Isolation } from "../engines/ports.ts";
-import type { ActionOf, Actor } from "./action.ts";
+import type { ActionOf, Actor, UndoExpectation, UndoInverse } from "./action.ts";
+import type { Choice } from "./events.ts";
 import type { Policy } from "./policy.ts";
 import type { RegistryCredentials } from "./registries.ts";
 
@@ -30,6 +31,8 @@ export type JobContext = {
   rollbackImage?: string | undefined;
   /** The registry logins a pull sends (none: every pull is a public one). */
   registries?: RegistryCredentials | undefined;
+  /** The Undo tap a change offers on its finished card (the request's id and the policy's window are filled in). */
+  undo?: ((inverse: UndoInverse, expect: UndoExpectation) => Choice) | undefined;
   /** How long a lost engine connection is retried before a stream ends (ms, default 2 min): engines that blink. */
   reconnectMs?: number | undefined;
 };

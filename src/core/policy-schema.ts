@@ -155,6 +155,11 @@ export const PolicySchema = z
       .strict()
       .default({ ttl: "15m" }),
     grants: z.array(GrantRule).default([]),
+    /** How long a change offers its Undo button (stop, start, service scale and update, host extend). */
+    undo: z
+      .object({ window: duration.default("15m") })
+      .strict()
+      .default({ window: "15m" }),
     containers: Containers.default(Containers.parse({})),
     azure: Azure.default(Azure.parse({})),
     /** Extra secret patterns (JavaScript regular expressions) masked in everything berth shows. */

@@ -114,7 +114,7 @@ export function authorize(policy: Policy, subject: Subject, action: Action, plac
   return authorizeOne(policy, subject, action, place, now);
 }
 
-const gateStrength = { none: 0, confirm: 1, approval: 2 } as const satisfies Record<Gate, number>;
+export const gateStrength = { none: 0, confirm: 1, approval: 2 } as const satisfies Record<Gate, number>;
 
 /**
  * `stop a b c` is decided as `stop a`, `stop b` and `stop c`, so whatever holds for one container holds for each. All or
@@ -239,7 +239,7 @@ function denial(policy: Policy, subject: Subject, kind: Permission, place: Place
 }
 
 /** The strongest gate among the action's default tier and every rule that matches it here. */
-function gateFor(policy: Policy, action: Action, place: Place): { gate: Gate; gateRule?: string; approvers?: readonly string[] } {
+export function gateFor(policy: Policy, action: Action, place: Place): { gate: Gate; gateRule?: string; approvers?: readonly string[] } {
   const strength = gateStrength;
   let best: { gate: Gate; gateRule?: string; approvers?: readonly string[] } = {
     gate: defaultGate[risk[action.kind]],

@@ -1,6 +1,6 @@
 import type { Convergence, ServiceChange, ServiceTask } from "../engines/ports.ts";
 import { formatDuration } from "./duration.ts";
-import type { JobEvent } from "./events.ts";
+import type { Choice, JobEvent } from "./events.ts";
 import { cancelledBy, type JobContext, type ServiceJobAction } from "./job-context.ts";
 import { code, command, type Message, msg, user } from "./message.ts";
 
@@ -22,6 +22,7 @@ export async function* serviceChange(action: ServiceChangeAction, ctx: JobContex
   const clock = ctx.clock ?? Date.now;
   const started = clock();
   yield { type: "status", text: msg`${verb} ${code(action.service)} on ${ctx.host}…` };
+  const undo = await undoOffer(action, ctx, signal);
   const { warnings } = await ctx.engine.updateService(action.service, change, signal);
   for (const w of warnings) yield { type: "notice", text: msg`Docker: ${w}` };
   const seen = new Set<string>();
@@ -49,7 +50,12 @@ export async function* serviceChange(action: ServiceChangeAction, ctx: JobContex
     return;
   }
   if (last?.ok) {
-    yield { type: "end", outcome: "succeeded", text: [`Converged: ${last.running}/${last.desired} tasks running after ${took}.`] };
+    yield {
+      type: "end",
+      outcome: "succeeded",
+      text: [`Converged: ${last.running}/${last.desired} tasks running after ${took}.`],
+      ...(undo && { choices: [undo] }),
+    };
     return;
   }
   const why = last?.updateMessage ?? (last?.failed[0] ? taskError(last.failed[0]) : "the service did not converge");
@@ -62,6 +68,21 @@ export async function* serviceChange(action: ServiceChangeAction, ctx: JobContex
     outcome: "failed",
     text: msg`Did not converge after ${took} (${last ? `${last.running}/${last.desired} running` : "no progress seen"}): ${why}. ${next}`,
   };
+}
+
+/**
+ * The Undo a change will offer once it converged: a scale back to the replicas read before it (a global service, or
+ * one that could not be read, offers none), an update's rollback. A rollback offers none (it would toggle the specs).
+ */
+async function undoOffer(action: ServiceChangeAction, ctx: JobContext, signal: AbortSignal): Promise<Choice | undefined> {
+  if (!ctx.undo) return undefined;
+  const on = { host: ctx.host, service: action.service };
+  if (action.kind === "service.update") return ctx.undo({ kind: "service.rollback", ...on }, { what: "image", image: action.image });
+  if (action.kind !== "service.scale") return undefined;
+  const services = await ctx.engine.services(signal).catch(() => []);
+  const before = services.find((s) => s.name === action.service || s.id === action.service)?.desired;
+  if (before === undefined || before === action.replicas) return undefined;
+  return ctx.undo({ kind: "service.scale", ...on, replicas: before }, { what: "replicas", replicas: action.replicas });
 }
 
 /** `service logs`: a service's output, followed or read once. */

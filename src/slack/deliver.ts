@@ -85,7 +85,7 @@ export function createDeliver(deps: DeliverDeps) {
   // Whatever the core composed is checked once more here: no special mention or link gets out under berth's name.
   const safe = (text: Text) => fit(neutralizeMrkdwn(mrkdwn(text), deps.usergroups()), slackLimits.textChars);
 
-  // Follow-ups are offered to the person who asked alone, whatever the reply's visibility: a tap runs as the tapper.
+  // A tap runs as the tapper, whoever sees it.
   const withChoices = (reply: Reply) => {
     const choices = reply.choices ?? [];
     const max = choices.length <= maxChoiceButtons ? slackLimits.buttonValueChars : slackLimits.optionValueChars;
@@ -159,11 +159,14 @@ export function createDeliver(deps: DeliverDeps) {
     }
     if (o.type === "reply") {
       if (o.reply.rows?.length) return void (await respond({ response_type: "ephemeral", replace_original: false, ...withRows(o.reply) }));
-      if (o.reply.choices?.length)
+      // A change told to the channel offers its taps there (an Undo anyone allowed may press); other answers' taps
+      // are for the person who asked.
+      const inChannel = o.reply.visibility === "channel";
+      if (o.reply.choices?.length && !inChannel)
         return void (await respond({ response_type: "ephemeral", replace_original: false, ...withChoices(o.reply) }));
       if (o.reply.visibility === "ephemeral") return void (await ephemeral(o.reply.text));
       try {
-        await outbox.post(actor.channelId, { text: safe(o.reply.text) });
+        await outbox.post(actor.channelId, o.reply.choices?.length ? withChoices(o.reply) : { text: safe(o.reply.text) });
       } catch (error) {
         await ephemeral(msg`${o.reply.text}\n${refusal(error)}`);
       }

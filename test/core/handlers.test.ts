@@ -21,8 +21,8 @@ test("the handler table has exactly one entry per action kind, each complete", (
     Object.entries(handlers)
       .filter(([, h]) => h.runs === "decision")
       .map(([k]) => k),
-    ["approval.decide"],
-    "only a decision on a waiting request bypasses the policy's bindings",
+    ["approval.decide", "undo"],
+    "only a decision on a waiting request, and an undo (whose inverse is authorized instead), bypass the policy's bindings",
   );
 });
 

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
 import type { ProvisionDeps } from "../../src/cloud/provision.ts";
-import type { ActionOf } from "../../src/core/action.ts";
+import type { ActionOf, UndoAction } from "../../src/core/action.ts";
 import { hostAction, hostRefusal, notConfigured } from "../../src/core/host-actions.ts";
 import { hostLimits, PolicySchema, supportsNestedVirtualization } from "../../src/core/policy.ts";
+import { movedOn } from "../../src/core/undo.ts";
+import type { ContainerEngine } from "../../src/engines/ports.ts";
 import { closeOpened, memoryStore } from "../support/memory-store.ts";
 import { mrkdwn } from "../support/text.ts";
 
@@ -143,4 +145,39 @@ test("host rm and extend: unknown and manifest hosts are refused before any conf
   const ok = await hostAction({ kind: "host.extend", name: "ci-1", ttlSeconds: 3600 }, actor, ctx(d));
   assert.deepEqual(ok.type === "reply" && [ok.visibility, ok.refused], ["channel", false]);
   assert.match(ok.type === "reply" ? mrkdwn(ok.text) : "", /<@U0ONE> extended `ci-1` until 2026-11-28 13:00 UTC/);
+});
+
+test("host extend's Undo: the expiry set back to what it was, refused once changed again or once the earlier one passed", async () => {
+  const d = await deps();
+  await hostAction(create(), actor, ctx(d));
+  const made = await d.store.cloudHosts.get("ci-1");
+  assert.ok(made);
+  await d.store.cloudHosts.put({ ...made, status: "ready" });
+  const before = made.expiresAt;
+  const ext = await hostAction({ kind: "host.extend", name: "ci-1", ttlSeconds: 3600 }, actor, ctx(d));
+  assert.ok(ext.type === "reply" && ext.expiresAt !== undefined);
+  assert.equal(ext.previousExpiry, before, "what an Undo sets back");
+  const setBack = { kind: "host.extend" as const, name: "ci-1", until: before };
+  const undo: UndoAction = {
+    kind: "undo",
+    of: "req-extend",
+    action: setBack,
+    notAfter: Date.parse("2026-11-28T10:15:00Z"),
+    expect: { what: "expiry", expiresAt: ext.expiresAt },
+  };
+  const read = { engine: () => ({}) as ContainerEngine, cloud: d };
+  assert.equal(await movedOn(undo, "ci-1", read, AbortSignal.timeout(1000)), undefined, "nothing moved on yet");
+  const back = await hostAction(setBack, actor, ctx(d));
+  assert.match(back.type === "reply" ? mrkdwn(back.text) : "", /<@U0ONE> set the expiry of `ci-1` back to 2026-11-28 12:00 UTC/);
+  assert.equal((await d.store.cloudHosts.get("ci-1"))?.expiresAt, before);
+  // Now the expiry is no longer the one the extension set: that Undo refuses.
+  assert.match(mrkdwn((await movedOn(undo, "ci-1", read, AbortSignal.timeout(1000))) ?? []), /expiry was changed again since/);
+  // An earlier expiry that has passed is never set back (it would remove the host at once).
+  const late = await hostAction({ kind: "host.extend", name: "ci-1", until: Date.parse("2026-11-28T09:00:00Z") }, actor, ctx(d));
+  assert.ok(late.type === "reply" && late.refused);
+  assert.match(mrkdwn(late.text), /earlier expiry has passed already/);
+  // Nor past the policy's longest lifetime, whatever a button's value says.
+  const far = await hostAction({ kind: "host.extend", name: "ci-1", until: Date.parse("2030-01-01T00:00:00Z") }, actor, ctx(d));
+  assert.ok(far.type === "reply" && !far.refused);
+  assert.equal((await d.store.cloudHosts.get("ci-1"))?.expiresAt, made.createdAt + 24 * 3600 * 1000);
 });

@@ -9,6 +9,7 @@ import { quoteArgs } from "../shell-quote.ts";
 import { containerStats, containerTop } from "../stats-report.ts";
 import { answered, answeredEach, engineJob } from "./execution.ts";
 import { containerPreview, containersPreview, type Handler, noPreview, plainSummary } from "./handler.ts";
+import { undoToggle } from "./undo.ts";
 
 // Commands are shown shell-quoted (`sh -c 'echo $i'`): what a card shows can be copied and sent again as it is.
 const runSummary = (a: ActionOf<"container.run">, host: string | undefined) => `run ${quoteArgs([a.image, ...a.cmd])} on ${host ?? "?"}`;
@@ -87,7 +88,7 @@ export const stop: Handler<"container.stop"> = {
   target: { of: "container", state: "running" },
   summary: plainSummary,
   preview: containerPreview,
-  execute: answeredEach(containerStop),
+  execute: answeredEach(containerStop, undoToggle("container.start", "stopped")),
   inverse: (a) => ({ ...a, kind: "container.start" }),
 };
 
@@ -96,7 +97,7 @@ export const start: Handler<"container.start"> = {
   target: { of: "container", state: "stopped" },
   summary: plainSummary,
   preview: containerPreview,
-  execute: answeredEach(containerStart),
+  execute: answeredEach(containerStart, undoToggle("container.stop", "running")),
   inverse: (a) => ({ ...a, kind: "container.stop" }),
 };
 

@@ -2,12 +2,13 @@ import { type ActionKind, type ActionOf, type ContainersAction, namesSeveral, ta
 import { auditOutcome, errorCode } from "../audit.ts";
 import { eachAuditOutcome, eachOutcome, eachReply } from "../container-batch.ts";
 import { publicMessage } from "../errors.ts";
-import type { JobEvent } from "../events.ts";
+import type { Choice, JobEvent } from "../events.ts";
 import { hostReports } from "../host-reports.ts";
 import type { JobAction, JobContext } from "../job-context.ts";
 import { msg, tone } from "../message.ts";
-import { type Outcome, replyOutcome } from "../pipeline-types.ts";
+import { now, type Outcome, replyOutcome } from "../pipeline-types.ts";
 import type { Answer, ReplyContext } from "../reply.ts";
+import { undoChoice } from "../undo.ts";
 import type { Handler, HandlerContext } from "./handler.ts";
 import { shown } from "./handler.ts";
 
@@ -37,10 +38,10 @@ export function answered<K extends ActionKind>(answer: Answer<K>): Handler<K>["e
  * How `stop|start|restart|rm` execute: one container answers as it always did; several (`stop a b c`) are each carried
  * out, one failing never holding up the rest, and answered in one message, with each one's outcome in the audit record.
  */
-export function answeredEach<K extends ContainersAction["kind"]>(one: Answer<K>): Handler<K>["execute"] {
+export function answeredEach<K extends ContainersAction["kind"]>(one: Answer<K>, undo?: UndoOffer<K>): Handler<K>["execute"] {
   const single = answered(one);
   return async (action: ActionOf<K>, c: HandlerContext): Promise<Outcome> => {
-    if (!namesSeveral(action)) return single(action, c);
+    if (!namesSeveral(action)) return offered(await single(action, c), () => undo?.(action, [action.container], c));
     const several: ContainersAction = action;
     const { deps, actor, host, requestId } = c;
     const outcomes = await eachOutcome(several, replyContext(c), c.signal);
@@ -49,8 +50,21 @@ export function answeredEach<K extends ContainersAction["kind"]>(one: Answer<K>)
     await auditOutcome(deps, { requestId, actor, action, host, outcome: eachAuditOutcome(outcomes), approver: c.approval?.approver });
     const reply = eachReply(several, outcomes, { actor, host });
     const failed = reply.visibility === "ephemeral" && outcomes.some((o) => o.result === "failed");
-    return { type: "reply", reply, requestId, ...(failed && { result: "failed" as const }) };
+    const out: Outcome = { type: "reply", reply, requestId, ...(failed && { result: "failed" as const }) };
+    // Only the containers this request changed are changed back: not one that failed, nor one already so.
+    const changed = outcomes.filter((o) => o.result === "done").map((o) => o.name);
+    return changed.length ? offered(out, () => undo?.(action, changed, c)) : out;
   };
+}
+
+/** The Undo a change of containers offers, for the containers it changed (handlers/undo.ts). */
+export type UndoOffer<K extends ActionKind> = (action: ActionOf<K>, changed: readonly string[], c: HandlerContext) => Choice | undefined;
+
+/** A change told to the channel, with its Undo added to the taps it offers; anything else as it is. */
+function offered(out: Outcome, choice: () => Choice | undefined): Outcome {
+  if (out.type !== "reply" || out.result || out.reply.visibility !== "channel") return out;
+  const undo = choice();
+  return undo ? { ...out, reply: { ...out.reply, choices: [...(out.reply.choices ?? []), undo] } } : out;
 }
 
 function replyContext(c: HandlerContext): ReplyContext {
@@ -103,6 +117,7 @@ export function engineJob<A extends JobAction>(
               isolation: deps.hosts.settings?.[host]?.isolation,
               reconnectMs: deps.engineReconnectMs,
               registries: deps.registries,
+              undo: (inverse, expect) => undoChoice(c.requestId, inverse, expect, c.policy, now(deps)),
               ...extra,
             },
             signal,

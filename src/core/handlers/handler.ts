@@ -21,7 +21,21 @@ export type HandlerContext = {
   approval?: Approved | undefined;
   /** For `approval.decide`: hands an approved request back to the pipeline, which authorizes it again and runs it. */
   resume: (approved: Approved) => Promise<Outcome>;
+  /**
+   * For `undo`: sends its inverse through the whole pipeline as this request (host, authorize as the actor, audit,
+   * gate), with `precondition` read after the allow is audited and before anything runs or waits on a card.
+   */
+  redispatch?: ((action: Action, checks: Checks) => Promise<Outcome>) | undefined;
 };
+
+/**
+ * What an undo adds to its inverse's way through the pipeline: the state to read before anything runs, and the
+ * change it undoes, whose gate (if stronger) holds for the inverse too.
+ */
+export type Checks = { precondition: Precondition; gatedAs?: Action | undefined };
+
+/** A check made once a request is allowed, before it runs: a message refuses it (nothing runs), undefined goes on. */
+export type Precondition = (host: string | undefined) => Promise<Message | undefined>;
 
 /**
  * What an action acts on, where a person can be offered candidates instead of typing a name (core/target-picker.ts):
@@ -46,7 +60,7 @@ export type Handler<K extends ActionKind> = {
   /**
    * How it runs: "reply" answers with one message; "job" posts a card and streams into its thread; "decision" decides
    * a waiting request, so the pipeline neither resolves a host nor asks the policy's bindings: the clicker is checked
-   * against the request itself (approvals.ts).
+   * against the request itself (approvals.ts). An `undo` runs so too: its inverse is what the pipeline decides on.
    */
   runs: "reply" | "job" | "decision";
   /** One line saying what will happen, for the gate card's title and the job card (`logs -f api on local`). */

@@ -6,6 +6,7 @@ import { type CloudAction, hostAction, hostRefusal } from "../host-actions.ts";
 import { code, command, msg, plainText, strong, user } from "../message.ts";
 import { now, type Outcome, replyOutcome } from "../pipeline-types.ts";
 import { hostList } from "../reply.ts";
+import { undoChoice } from "../undo.ts";
 import { answered } from "./execution.ts";
 import { type Handler, type HandlerContext, noPreview, plainSummary } from "./handler.ts";
 
@@ -76,7 +77,13 @@ async function cloudJob(action: CloudAction, c: HandlerContext): Promise<Outcome
   if (out.type === "reply") {
     const outcome = out.refused ? `refused: ${plainText(out.text)}` : "ok";
     await auditOutcome(deps, { requestId, actor, action, host: action.name, outcome });
-    return replyOutcome(requestId, out.text, out.visibility, out.refused ? "refused" : undefined);
+    const reply = replyOutcome(requestId, out.text, out.visibility, out.refused ? "refused" : undefined);
+    // An extension offers setting the expiry back to what it was, while that is still ahead.
+    if (reply.type !== "reply" || out.previousExpiry === undefined || out.expiresAt === undefined || out.previousExpiry <= now(deps))
+      return reply;
+    const back = { kind: "host.extend" as const, name: action.name, until: out.previousExpiry };
+    const undo = undoChoice(requestId, back, { what: "expiry", expiresAt: out.expiresAt }, c.policy, now(deps));
+    return { ...reply, reply: { ...reply.reply, choices: [undo] } };
   }
   return {
     type: "job",
