@@ -17,6 +17,7 @@ import pull from "./pull.ts";
 import restart from "./restart.ts";
 import rm from "./rm.ts";
 import run from "./run.ts";
+import runbook from "./runbook.ts";
 import service from "./service.ts";
 import start from "./start.ts";
 import stop from "./stop.ts";
@@ -46,6 +47,7 @@ export const commands = [
   canI,
   whoami,
   audit,
+  runbook,
 ] as const;
 
 export const registry = createRegistry(commands);
