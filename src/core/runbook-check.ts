@@ -9,7 +9,7 @@ import { globMatch } from "./glob.ts";
 import { plainText } from "./message.ts";
 import { roleActions } from "./policy.ts";
 import type { Policy } from "./policy-schema.ts";
-import { stepsOf } from "./runbook.ts";
+import { type RunbookStep, stepsOf } from "./runbook.ts";
 import type { RunbookParam } from "./runbook-schema.ts";
 
 /** A value of each parameter's type, to parse the steps with: its default, else its first value, else a plain one. */
@@ -25,18 +25,19 @@ export function runbookProblems(policy: Policy, registry: Registry): string[] {
   const boundRoles = [...new Set(policy.bindings.map((b) => b.role))];
   for (const r of policy.runbooks) {
     const values = Object.fromEntries(r.params.map((p) => [p.name, sample(p)]));
-    const parsed = stepsOf(r, values, registry);
-    if (!parsed.ok) {
-      problems.push(`runbook ${r.name}, step ${parsed.index + 1} (${r.steps[parsed.index]}): ${plainText(parsed.message)}`);
-      continue;
-    }
-    for (const [i, step] of parsed.steps.entries()) {
-      const kind = step.action.kind;
+    for (const [i, template] of r.steps.entries()) {
+      // Each step on its own, so that one that does not parse hides no problem in the others.
+      const parsed = stepsOf({ ...r, steps: [template] }, values, registry);
+      if (!parsed.ok) {
+        problems.push(`runbook ${r.name}, step ${i + 1} (${template}): ${plainText(parsed.message)}`);
+        continue;
+      }
+      const kind = (parsed.steps[0] as RunbookStep).action.kind;
       if (risk[kind] === "self") continue;
       const roles = boundRoles.filter((role) => roleActions(policy, role).some((p) => globMatch(p, kind)));
       if (!roles.length)
         problems.push(
-          `runbook ${r.name}, step ${i + 1} (${r.steps[i]}): no role named in bindings allows ${kind}, so nobody could run this runbook`,
+          `runbook ${r.name}, step ${i + 1} (${template}): no role named in bindings allows ${kind}, so nobody could run this runbook`,
         );
     }
   }

@@ -13,7 +13,7 @@ import type { Handler, HandlerContext } from "./handlers/handler.ts";
 import { code, join, type Message, msg, type Part, tone } from "./message.ts";
 import type { Outcome } from "./pipeline-types.ts";
 import type { Expanded } from "./runbook.ts";
-import { authorizeStep } from "./runbook-dispatch.ts";
+import { authorizeStep } from "./runbook-authorize.ts";
 
 type StepState = { status: "todo" | "running" | "done" | "failed"; note?: Message | undefined };
 

@@ -229,7 +229,7 @@ test("bad input gets a clear answer and nothing runs: unknown runbook, missing o
   );
   assert.equal(changes(engine).length, 0);
   assert.deepEqual(
-    (await store.audit.all()).map((r) => r.action?.kind),
+    (await store.audit.all()).map((r) => (r.action as { kind?: string } | undefined)?.kind),
     ["container.list"],
     "listing the candidates is the only thing audited",
   );
@@ -262,7 +262,7 @@ test("steps run in order as one job: a checklist that ends all done, each step a
   const records = await store.audit.all();
   assert.ok(records.every((r) => r.requestId === "req-rb-1"));
   assert.deepEqual(
-    records.map((r) => `${r.action?.kind}:${r.decision ?? r.outcome}`),
+    records.map((r) => `${(r.action as { kind?: string } | undefined)?.kind}:${r.decision ?? r.outcome}`),
     [
       "runbook.run:allow",
       "container.logs:allow",
