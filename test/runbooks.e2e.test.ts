@@ -34,6 +34,12 @@ const policy = `${testPolicy}runbooks:
       - inspect {{c}}
       - restart no-such-rb-box
       - logs {{c}}
+  - name: probe
+    summary: exec is dangerous, so the runbook asks once before it starts
+    params: [{ name: c, type: container }]
+    steps:
+      - inspect {{c}}
+      - exec {{c}} echo from-exec-rb
 `;
 
 let fake: SlackFake;
@@ -116,4 +122,14 @@ test("bad input gets a clear answer and nothing runs; a missing container offers
     (await berth.berth.store.audit.all()).slice(before).map((r) => (r.action as { kind?: string }).kind),
     ["container.list"],
   );
+});
+
+test("a runbook with a dangerous step asks once before it starts, then runs every step", async () => {
+  await berth.command(`runbook probe ${box}`);
+  await berth.confirm(`runbook probe ${box}`);
+  const card = await finished(`runbook probe ${box}`);
+  const text = cardText(card);
+  assert.ok(text.includes(`:white_check_mark: \`exec ${box} echo from-exec-rb\``), text);
+  assert.match(text, /`probe`: all 2 steps done/);
+  assert.ok(threadLines(fake, C, card.ts).includes("from-exec-rb"));
 });
