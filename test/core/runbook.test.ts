@@ -8,6 +8,7 @@ import type { JobEvent } from "../../src/core/events.ts";
 import { plainText } from "../../src/core/message.ts";
 import { parse } from "../../src/core/parse.ts";
 import { type Policy, PolicySchema } from "../../src/core/policy.ts";
+import { diffPolicies } from "../../src/core/policy-diff.ts";
 import { loadPolicyFile } from "../../src/core/policy-file.ts";
 import { bindArgs, expandRunbook, stepsOf, substitute } from "../../src/core/runbook.ts";
 import { runbookProblems } from "../../src/core/runbook-check.ts";
@@ -317,4 +318,18 @@ test("help lists the policy's runbooks", async () => {
   const { deps } = await setup();
   const text = textOf(await dispatch({ text: "help", actor: actor("U0READER") }, deps, signal()));
   assert.match(text, /\*Runbooks\*.*\n• `restart-api` — logs, restart, logs/);
+});
+
+test("a policy reload names runbooks added, changed and removed, and none of that widens anything", () => {
+  const prev = load(policyText(restartApi));
+  const next = load(policyText(restartApi.replace("logs --tail 2", "logs --tail 3").replace("restart-api", "restart-web")));
+  const diff = diffPolicies(prev, next);
+  assert.deepEqual(
+    diff.changes.map((c) => [c.effect, c.text]),
+    [
+      ["neutral", "runbook `restart-web` added"],
+      ["neutral", "runbook `restart-api` removed"],
+    ],
+  );
+  assert.equal(diff.widens, false);
 });
