@@ -1,10 +1,10 @@
 /** A runbook's steps decided as the person, each where it would run: shared by the pipeline and the running job. */
-import type { Actor } from "./action.ts";
-import { code, msg } from "./message.ts";
+import type { ActionOf, Actor } from "./action.ts";
+import { code, type Message, msg } from "./message.ts";
 import { type DispatchDeps, now } from "./pipeline-types.ts";
 import { hostFor, placeOf } from "./place.ts";
-import { authorize, type Decision, type Subject } from "./policy.ts";
-import type { RunbookStep } from "./runbook.ts";
+import { authorize, type Decision, mayApprove, type Subject } from "./policy.ts";
+import { expandRunbook, type RunbookStep } from "./runbook.ts";
 
 const gateStrength = { none: 0, confirm: 1, approval: 2 } as const;
 
@@ -39,4 +39,33 @@ export async function authorizeStep(
   }
   const place = await placeOf(deps, step.action, actor, where.host);
   return { decision: authorize(deps.policy(), subject, step.action, place, now(deps)), host: where.host };
+}
+
+/**
+ * Whether `approver` may approve a runbook waiting for approval: as for each of its steps, where each would run (the
+ * strongest step's approver roles, and every permission the requester needs for each step).
+ */
+export async function mayApproveRunbook(
+  action: ActionOf<"runbook.run">,
+  approver: Subject,
+  request: { requester: string; channel: Pick<Actor, "channelId" | "channelName">; approvers?: readonly string[] | undefined },
+  deps: DispatchDeps,
+): Promise<{ ok: true; rule: string } | { ok: false; reason: Message }> {
+  const expanded = expandRunbook(deps.policy(), action, deps.registry);
+  if (!expanded.ok) return { ok: false, reason: expanded.message };
+  let rule = "";
+  for (const step of expanded.steps) {
+    const where = hostFor(step.action, { userId: request.requester, ...request.channel }, deps);
+    const host = where.ok ? where.host : undefined;
+    const place = await placeOf(deps, step.action, request.channel, host);
+    const check = mayApprove(
+      deps.policy(),
+      approver,
+      { requester: request.requester, action: step.action, place, approvers: request.approvers },
+      now(deps),
+    );
+    if (!check.ok) return { ok: false, reason: msg`Step ${code(step.line)}: ${check.reason}` };
+    rule ||= check.rule;
+  }
+  return { ok: true, rule };
 }

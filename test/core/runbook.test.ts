@@ -333,3 +333,24 @@ test("a policy reload names runbooks added, changed and removed, and none of tha
   );
   assert.equal(diff.widens, false);
 });
+
+test("a runbook waiting for approval is approved as each of its steps would be, then runs", async () => {
+  const text = `${policyText(restartApi).replace("  - { role: reader, users: [U0READER] }", "  - { role: reader, users: [U0READER] }\n  - { role: operator, users: [U0OPER2] }")}rules:\n  - { id: restart-approval, actions: [container.restart], require: approval, approvers: [operator] }\n`;
+  const { deps, engine } = await setup(text);
+  const gated = await dispatch({ text: "runbook restart-api api", actor: actor("U0OPER") }, deps, signal());
+  assert.equal(gated.type, "gate");
+  const id = gated.type === "gate" ? gated.view.pending.id : "";
+  const byReader = await dispatch({ text: `approve ${id}`, actor: actor("U0READER") }, deps, signal());
+  assert.match(textOf(byReader), /Only someone with the role operator here may approve this/);
+  assert.equal(changes(engine).length, 0);
+  const approved = await dispatch({ text: `approve ${id}`, actor: actor("U0OPER2") }, deps, signal());
+  assert.equal(approved.type, "decided");
+  const next = approved.type === "decided" ? approved.next : undefined;
+  assert.ok(next);
+  const end = (await events(next)).at(-1);
+  assert.ok(end?.type === "end" && end.outcome === "succeeded", end?.type === "end" ? mrkdwn(end.text) : "");
+  assert.deepEqual(
+    changes(engine).map((c) => c.method),
+    ["restart"],
+  );
+});
