@@ -4,9 +4,11 @@ import { type Outcome, replyOutcome } from "../pipeline-types.ts";
 import { hostFor } from "../place.ts";
 import { expandRunbook } from "../runbook.ts";
 import { runRunbook } from "../runbook-job.ts";
-import type { Handler } from "./handler.ts";
+import { quoteArgs } from "../shell-quote.ts";
+import { type Handler, shown } from "./handler.ts";
 
-const summary = (a: ActionOf<"runbook.run">) => ["runbook", a.name ?? "", ...a.args].join(" ").trim();
+// Shell-quoted like run's, so the card's title copied is the same command again.
+const summary = (a: ActionOf<"runbook.run">) => quoteArgs(["runbook", ...(a.name ? [a.name] : []), ...a.args]);
 
 /**
  * `runbook NAME ARGS`: one job whose steps run through their own handlers. Made with the handler lookup instead of
@@ -45,7 +47,7 @@ export function runbook(handlerFor: (action: Action) => Handler<ActionKind>): Ha
           requestId: c.requestId,
           action,
           host: hosts.join(", ") || "-",
-          summary: summary(action),
+          summary: shown(summary(action), action, c.policy),
           actor: c.actor,
           approvedBy: c.approval?.approver,
           run: (signal) => runRunbook(expanded, c, handlerFor, signal),
