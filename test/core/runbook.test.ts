@@ -10,6 +10,7 @@ import { parse } from "../../src/core/parse.ts";
 import { type Policy, PolicySchema } from "../../src/core/policy.ts";
 import { diffPolicies } from "../../src/core/policy-diff.ts";
 import { loadPolicyFile } from "../../src/core/policy-file.ts";
+import { resumeJob } from "../../src/core/resume.ts";
 import { bindArgs, expandRunbook, stepsOf, substitute } from "../../src/core/runbook.ts";
 import { runbookProblems } from "../../src/core/runbook-check.ts";
 import { parseYaml } from "../../src/core/yaml-file.ts";
@@ -353,4 +354,32 @@ test("a runbook waiting for approval is approved as each of its steps would be, 
     changes(engine).map((c) => c.method),
     ["restart"],
   );
+});
+
+test("a runbook berth was running when it restarted is closed on its card, saying to run it again", async () => {
+  const { deps } = await setup();
+  const resumed = resumeJob(
+    {
+      id: "j-rb0001",
+      kind: "runbook.run",
+      userId: "U0OPER",
+      channelId: "C0INCIDENT",
+      host: "local",
+      summary: "runbook restart-api api",
+      status: "running",
+      createdAt: 0,
+      endedAt: null,
+      exitCode: null,
+      messageTs: "1.0",
+      detail: null,
+      cursor: null,
+      resume: { requestId: "req-rb", action: { kind: "runbook.run", name: "restart-api", args: ["api"] }, messages: 3 },
+    },
+    deps,
+  );
+  assert.equal(resumed.type, "plan");
+  const seen = resumed.type === "plan" ? await events({ type: "job", plan: resumed.plan }) : [];
+  const end = seen.at(-1);
+  assert.ok(end?.type === "end");
+  assert.match(mrkdwn(end.text), /a `runbook\.run` job cannot be carried on\. Run the command again/);
 });
