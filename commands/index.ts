@@ -18,6 +18,7 @@ import pull from "./pull.ts";
 import restart from "./restart.ts";
 import rm from "./rm.ts";
 import run from "./run.ts";
+import runbook from "./runbook.ts";
 import service from "./service.ts";
 import start from "./start.ts";
 import stats from "./stats.ts";
@@ -54,6 +55,7 @@ export const commands = [
   audit,
   timeline,
   changes,
+  runbook,
 ] as const;
 
 export const registry = createRegistry(commands);

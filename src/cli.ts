@@ -1,8 +1,10 @@
 import { existsSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { registry } from "../commands/index.ts";
 import { BerthError } from "./core/errors.ts";
 import { loadHosts } from "./core/hosts.ts";
 import { loadPolicyFile } from "./core/policy-file.ts";
+import { runbookProblems } from "./core/runbook-check.ts";
 import { createDockerEngine } from "./engines/docker/engine.ts";
 import { appendAnchor, compareWithAnchors, readAnchors } from "./store/audit-anchor.ts";
 import { type AuditKeyring, auditKeysFromEnv, noAuditKeys, readLocalAuditKeys } from "./store/audit-key.ts";
@@ -161,8 +163,15 @@ export async function cli(argv: readonly string[], env: Record<string, string | 
     if (group === "policy" && verb === "check") {
       const path = arg ?? env.BERTH_POLICY ?? "manifests/policy.yaml";
       const policy = loadPolicyFile(path);
+      const problems = runbookProblems(policy, registry);
+      if (problems.length) {
+        err.write(
+          `${path}: ${problems.length} runbook problem${problems.length === 1 ? "" : "s"}:\n${problems.map((p) => `  - ${p}\n`).join("")}`,
+        );
+        return 1;
+      }
       out.write(
-        `${path}: valid — ${Object.keys(policy.roles).length} roles, ${policy.bindings.length} bindings, ${policy.rules.length} rules, ${policy.grants.length} grant rules\n`,
+        `${path}: valid — ${Object.keys(policy.roles).length} roles, ${policy.bindings.length} bindings, ${policy.rules.length} rules, ${policy.grants.length} grant rules, ${policy.runbooks.length} runbooks\n`,
       );
       return 0;
     }

@@ -425,12 +425,30 @@ test("audit verify and export do not change the database, nor make a key file", 
 test("policy check accepts the example and names the line of a mistake", async () => {
   const ok = await berth("policy", "check", "manifests/policy.example.yaml");
   assert.equal(ok.code, 0);
-  assert.match(ok.stdout, /valid — 4 roles, 5 bindings, 4 rules, 1 grant rules/);
+  assert.match(ok.stdout, /valid — 4 roles, 5 bindings, 4 rules, 1 grant rules, 2 runbooks/);
   const dir = mkdtempSync(join(tmpdir(), "berth-cli-"));
   writeFileSync(join(dir, "p.yaml"), "version: 1\nroles:\n  a: { actions: [container.explode] }\n");
   const bad = await berth("policy", "check", join(dir, "p.yaml"));
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /line 3 \(roles\.a\.actions\.0\): unknown action "container\.explode"/);
+});
+
+test("policy check validates runbooks: unknown commands, missing parameters, steps no bound role could run", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "berth-cli-"));
+  const policy = (steps: string) =>
+    `version: 1\nroles:\n  r: { actions: [container.logs] }\nbindings:\n  - { role: r, users: [U0A] }\nrunbooks:\n  - name: rb\n    summary: s\n    params: [{ name: c, type: container }]\n    steps: ${steps}\n`;
+  writeFileSync(join(dir, "p.yaml"), policy(`["logs {{c}}", "restrat {{c}}", "restart {{c}}"]`));
+  const bad = await berth("policy", "check", join(dir, "p.yaml"));
+  assert.equal(bad.code, 1);
+  assert.match(
+    bad.stderr,
+    /2 runbook problems:\n {2}- runbook rb, step 2 \(restrat \{\{c\}\}\): berth has no command restrat\. Did you mean restart\?/,
+  );
+  assert.match(bad.stderr, /- runbook rb, step 3 \(restart \{\{c\}\}\): no role named in bindings allows container\.restart/);
+  writeFileSync(join(dir, "q.yaml"), policy(`["logs {{c}} {{since}}"]`));
+  const missing = await berth("policy", "check", join(dir, "q.yaml"));
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /\{\{since\}\} names no parameter; parameters: c/);
 });
 
 test("an unknown command is refused with the help text", async () => {

@@ -226,6 +226,15 @@ export const ActionSchema = z.discriminatedUnion("kind", [
     durationSeconds: z.number().int().positive(),
     reason: z.string().min(3, 'say why, e.g. --reason "INC-123 db failover"').max(500),
   }),
+  // A policy runbook by name, with its arguments as typed (`key=value` or in order); read against the policy when run.
+  z.object({
+    kind: z.literal("runbook.run"),
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,39}$/, "a runbook name that help lists")
+      .optional(),
+    args: z.array(z.string().max(500)).max(20, "at most 20 arguments"),
+  }),
   z.object({
     kind: z.literal("events.changes"),
     host: hostName.optional(),
@@ -285,6 +294,8 @@ export const risk = {
   "audit.query": "read",
   "audit.timeline": "read",
   "events.changes": "read",
+  // Needs no permission of its own: every step is authorized as the person, and it waits behind its strongest gate.
+  "runbook.run": "self",
   "grant.request": "dangerous",
   "container.list": "read",
   "container.logs": "read",

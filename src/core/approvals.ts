@@ -8,6 +8,7 @@ import { type DispatchDeps, now, type Outcome, type ReplyResult, replyOutcome } 
 import { placeOf, subjectOf } from "./place.ts";
 import { approversFor, type Decision, mayApprove, type Place } from "./policy.ts";
 import { redactAction } from "./redact.ts";
+import { mayApproveRunbook } from "./runbook-authorize.ts";
 
 /**
  * Requests that wait for the requester's tap (confirm) or a second person (approval): their cards, the decision on a
@@ -98,12 +99,18 @@ export async function decide(action: ActionOf<"approval.decide">, clicker: Actor
   if (p.gate === "confirm" || (action.verdict === "deny" && clicker.userId === p.requester)) {
     if (clicker.userId !== p.requester) return answer(msg`Only ${user(p.requester)} can confirm their own request.`, "denied");
   } else {
-    const check = mayApprove(
-      deps.policy(),
-      await subjectOf(deps, clicker),
-      { requester: p.requester, action: target, place, approvers: p.approvers },
-      now(deps),
-    );
+    const approver = await subjectOf(deps, clicker);
+    const request = { requester: p.requester, action: target, place, approvers: p.approvers };
+    // A runbook is approved as each of its steps would be (runbook.run is no permission of its own).
+    const check =
+      target.kind === "runbook.run"
+        ? await mayApproveRunbook(
+            target,
+            approver,
+            { ...request, channel: { channelId: p.channelId, channelName: p.channelName ?? undefined } },
+            deps,
+          )
+        : mayApprove(deps.policy(), approver, request, now(deps));
     if (!check.ok) {
       const decision = { allow: false, rule: "approval", reason: check.reason } as const;
       await auditDecision(deps, {

@@ -28,7 +28,8 @@ export function denialChoices(
       return authorize(policy, subject, fixed, place, now).allow ? [{ label: `Use ${image}`, action: fixed }] : [];
     });
   }
-  if (decision.rule !== "default:deny" || action.kind === "grant.request") return [];
+  // A runbook's refusal names the step and its missing permission; a grant is asked for with that step in mind.
+  if (decision.rule !== "default:deny" || action.kind === "grant.request" || action.kind === "runbook.run") return [];
   const asked = new Set<string>();
   return policy.grants.flatMap((g): Choice[] => {
     if (asked.has(g.role)) return [];

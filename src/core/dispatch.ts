@@ -13,6 +13,7 @@ import { parse } from "./parse.ts";
 import { type DispatchDeps, now, type Outcome, type Request, replyOutcome } from "./pipeline-types.ts";
 import { placeOf, subjectOf } from "./place.ts";
 import { authorize, type Subject } from "./policy.ts";
+import { authorizeRunbook, runbookInputAnswer } from "./runbook-dispatch.ts";
 import { closeTargets, pickTarget } from "./target-picker.ts";
 import { gatedAlsoAs } from "./undo.ts";
 
@@ -79,7 +80,14 @@ export async function dispatchAction(
   const host = where.type === "host" ? where.host : undefined;
   const place = await placeOf(deps, action, actor, host);
 
-  const authorized = await authorizeRequest(action, actor, subject, place, deps);
+  if (action.kind === "runbook.run") {
+    const bad = await runbookInputAnswer(action, actor, subject, deps, signal, requestId);
+    if (bad) return bad;
+  }
+  const authorized =
+    action.kind === "runbook.run"
+      ? { decision: await authorizeRunbook(action, actor, subject, deps), hidden: undefined }
+      : await authorizeRequest(action, actor, subject, place, deps);
   const { hidden } = authorized;
   const decision = checks?.gatedAs ? gatedAlsoAs(authorized.decision, policy, checks.gatedAs, place) : authorized.decision;
   await auditDecision(deps, { requestId, actor, action, host: place.host, decision });

@@ -7,6 +7,7 @@ import { type Handler, shown, shownMessage } from "./handlers/handler.ts";
 import * as hosts from "./handlers/hosts.ts";
 import * as images from "./handlers/images.ts";
 import * as requests from "./handlers/requests.ts";
+import { runbook } from "./handlers/runbooks.ts";
 import * as services from "./handlers/services.ts";
 import { timelineHandler } from "./handlers/timeline.ts";
 import { undo } from "./handlers/undo.ts";
@@ -54,6 +55,7 @@ export const handlers = {
   "service.update": services.update,
   "service.rollback": services.rollback,
   undo,
+  "runbook.run": runbook((action) => handlerOf(action)),
 } as const satisfies { [K in ActionKind]: Handler<K> };
 
 /** The handler of an action's kind (typed for any action: each entry only ever receives actions of its own kind). */
@@ -67,7 +69,7 @@ export async function cardOf(
   action: Action,
   host: string | undefined,
   policy: Policy,
-  deps: Pick<DispatchDeps, "engine" | "cloud">,
+  deps: Pick<DispatchDeps, "engine" | "cloud"> & Partial<Pick<DispatchDeps, "registry">>,
   signal: AbortSignal,
 ): Promise<GateCard> {
   const handler = handlerOf(action);
@@ -83,7 +85,7 @@ export async function cardOf(
       );
     lines.push(msg`${strong("Host:")} ${engineHost} (${os})`);
   }
-  lines.push(...(await handler.preview(action, { policy, cloud: deps.cloud })));
+  lines.push(...(await handler.preview(action, { policy, cloud: deps.cloud, registry: deps.registry })));
   return {
     summary: shown(handler.summary(action, host), action, policy),
     preview: lines.map((line) => shownMessage(line, action, policy)),

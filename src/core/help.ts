@@ -1,8 +1,9 @@
 import type { Registry } from "./command.ts";
 import { code, command, commandHeading, join, type Message, msg, strong } from "./message.ts";
+import type { RunbookSpec } from "./runbook-schema.ts";
 
-/** Help is generated from the command definitions, never written by hand. */
-export function helpText(registry: Registry, topic?: string): Message {
+/** Help is generated from the command definitions (and the policy's runbooks), never written by hand. */
+export function helpText(registry: Registry, topic?: string, runbooks: readonly RunbookSpec[] = []): Message {
   if (topic) {
     const c = registry.find(topic);
     if (!c) {
@@ -30,5 +31,11 @@ export function helpText(registry: Registry, topic?: string): Message {
   return join([
     msg`${strong("berth")} runs containers from Slack. ${command("help COMMAND")} shows one command in full.`,
     ...registry.commands.map((c) => msg`• ${code(c.usage)} — ${c.summary}`),
+    ...(runbooks.length
+      ? [
+          msg`${strong("Runbooks")} (from the policy; ${command("runbook NAME")} runs one, ${command("runbook")} lists them with their parameters)`,
+          ...runbooks.map((r) => msg`• ${code(r.name)} — ${r.summary}`),
+        ]
+      : []),
   ]);
 }

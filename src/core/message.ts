@@ -19,7 +19,9 @@ export type Tone =
   | "unreachable"
   | "idle"
   /** A host's lifetime was extended. */
-  | "extended";
+  | "extended"
+  /** A step not done yet (a runbook's checklist). */
+  | "todo";
 
 export type Part =
   /** Text exactly as written: whatever it contains is shown, never interpreted as markup. */

@@ -1,7 +1,7 @@
 import type { ProvisionDeps } from "../cloud/provision.ts";
 import type { ContainerEngine } from "../engines/ports.ts";
 import type { PendingRecord, StorePort } from "../store/port.ts";
-import type { Action, Actor } from "./action.ts";
+import type { Action, ActionOf, Actor } from "./action.ts";
 import type { Parsed, Registry } from "./command.ts";
 import type { JobEvent, Reply } from "./events.ts";
 import type { HostJobAction } from "./host-actions.ts";
@@ -44,7 +44,7 @@ export type Request = { text: string; actor: Actor; requestId?: string; parsed?:
 export type JobPlan = {
   id: string;
   requestId: string;
-  action: JobAction | HostJobAction;
+  action: JobAction | HostJobAction | ActionOf<"runbook.run">;
   host: string;
   summary: string;
   actor: Actor;

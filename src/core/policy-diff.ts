@@ -137,6 +137,15 @@ export function diffPolicies(prev: Policy, next: Policy): PolicyDiff {
     const longer = (parseDuration(next.approvals.ttl) ?? 0) > (parseDuration(prev.approvals.ttl) ?? 0);
     add("approvals", longer ? "widens" : "narrows", `approvals wait ${next.approvals.ttl} (was ${prev.approvals.ttl})`);
   }
+  // Neutral: a runbook lets nobody do more, since each of its steps is authorized as the person who runs it.
+  for (const r of next.runbooks) {
+    const was = prev.runbooks.find((x) => x.name === r.name);
+    if (!was) add("runbooks", "neutral", `runbook \`${r.name}\` added`, [`runbook:${r.name}`]);
+    else if (JSON.stringify(was) !== JSON.stringify(r)) add("runbooks", "neutral", `runbook \`${r.name}\` changed`, [`runbook:${r.name}`]);
+  }
+  for (const r of prev.runbooks) {
+    if (!next.runbooks.some((x) => x.name === r.name)) add("runbooks", "neutral", `runbook \`${r.name}\` removed`, [`runbook:${r.name}`]);
+  }
 
   const widens = changes.some((c) => c.effect === "widens");
   const removesGate = changes.some((c) => c.effect === "removes-gate");

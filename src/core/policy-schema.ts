@@ -5,6 +5,7 @@ import { parseBytes, parseDuration } from "./duration.ts";
 import { globMatch } from "./glob.ts";
 import { linearRegExp } from "./linear-regexp.ts";
 import { definitionProblem, mountNamePattern, nestingProblem } from "./mounts.ts";
+import { Runbooks } from "./runbook-schema.ts";
 
 const actionPattern = z.string().refine((p) => p === "*" || permissions.some((k) => globMatch(p, k)), {
   error: (issue) => `unknown action "${String(issue.input)}"; known actions: ${permissions.join(", ")}`,
@@ -171,6 +172,8 @@ export const PolicySchema = z
         }),
       )
       .default([]),
+    /** Named sequences of berth commands with typed parameters (`runbook NAME`): see runbook-schema.ts. */
+    runbooks: Runbooks,
   })
   .strict()
   .superRefine((p, ctx) => {

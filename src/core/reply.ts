@@ -31,7 +31,7 @@ export type Answer<K extends ActionKind> = (action: ActionOf<K>, ctx: ReplyConte
 const ephemeral = (text: Message): Reply => ({ visibility: "ephemeral", text });
 const channel = (text: Message): Reply => ({ visibility: "channel", text });
 
-export const help: Answer<"help"> = async (action, ctx) => ephemeral(helpText(ctx.registry, action.topic));
+export const help: Answer<"help"> = async (action, ctx) => ephemeral(helpText(ctx.registry, action.topic, ctx.policy.runbooks));
 
 export const whoami: Answer<"policy.explain"> = async (_action, ctx) => {
   const roles = describeSubject(ctx.policy, ctx.subject, ctx.actor);

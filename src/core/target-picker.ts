@@ -56,6 +56,11 @@ function offered(
   });
 }
 
+/** berth's containers on `host` (any state), newest first, each with its status: candidates for a runbook's container. */
+export function containerCandidates(deps: Pick<DispatchDeps, "engine">, host: string, signal: AbortSignal): Promise<Candidate[]> {
+  return candidates({ of: "container", state: "any" }, deps, host, signal);
+}
+
 const what = (target: Target) => (target.of === "service" ? "service" : "container");
 
 /**

@@ -22,6 +22,7 @@ export const toneEmoji: Record<Tone, string> = {
   unreachable: ":red_circle:",
   idle: ":white_circle:",
   extended: ":hourglass:",
+  todo: ":white_large_square:",
 };
 
 /**

@@ -2,6 +2,7 @@ import type { ProvisionDeps } from "../../cloud/provision.ts";
 import type { ContainerEngine, Isolation } from "../../engines/ports.ts";
 import { type Action, type ActionKind, type ActionOf, type Actor, containersOf } from "../action.ts";
 import type { Approved } from "../approvals.ts";
+import type { Registry } from "../command.ts";
 import type { Choice } from "../events.ts";
 import { code, join, type Message, msg, type Part, strong } from "../message.ts";
 import type { DispatchDeps, Outcome } from "../pipeline-types.ts";
@@ -50,7 +51,12 @@ export type PrecheckContext = { engine: ContainerEngine; host: string; isolation
 export type Refusal = { text: Message; choices: readonly Choice[] };
 
 /** What a handler may read to preview a gated request: the policy's limits, and the Azure hosts berth made. */
-export type PreviewContext = { policy: Policy; cloud: ProvisionDeps | undefined };
+export type PreviewContext = {
+  policy: Policy;
+  cloud: ProvisionDeps | undefined;
+  /** The commands, for a preview that reads command lines (a runbook's steps). */
+  registry?: Registry | undefined;
+};
 
 /**
  * Everything berth knows about one kind of action, in one place. Method syntax on purpose: a handler of one kind is
