@@ -160,6 +160,8 @@ test("host create → progress → a registered TLS host that runs containers �
   assert.match(listed, /:large_green_circle: \*ci-one\* \(tcp:\/\/127\.0\.0\.1:\d+\) — linux/);
   assert.match(listed, /Azure VM Standard_B2s, westeurope, berth-ci-one\.westeurope\.cloudapp\.azure\.com · made by <@U0OPER>/);
 
+  // The VM's boot finishes loading the test image after dockerd answers (as cloud-init may): wait for that, not a pull.
+  await eventually("ci-one's daemon to hold the test image", () => (daemons.length > 0 ? true : undefined));
   await berth.command(`run -H ci-one ${testImage} sh -c 'echo hello-from-azure'`);
   const ran = await finished("hello-from-azure");
   assert.match(cardText(ran), /host ci-one/);
