@@ -1,16 +1,19 @@
 /**
- * `pastEvents` against the real engine on /var/run/docker.sock: a berth container stopped and started a few times is
- * one counted line, another container's events are not berth's business, and an image tag is a host-wide fact.
+ * `pastEvents` against real engines: a berth container stopped and started a few times is one counted line, another
+ * container's events are not berth's business, and an image tag is a host-wide fact. The container part runs on a
+ * private dockerd of its own: Docker keeps only its last 256 events, and on the shared engine the rest of the suite
+ * (running alongside) can push this test's events out of that buffer before they are read back.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { after, it } from "node:test";
+import { after, before, it } from "node:test";
 import { promisify } from "node:util";
 import { engineLines } from "../../src/core/changes.ts";
 import { plainText } from "../../src/core/message.ts";
 import { createDockerEngine } from "../../src/engines/docker/engine.ts";
 import { shellSpec, testInstallation } from "../support/run-spec.ts";
 import { useSwarm } from "../support/swarm.ts";
+import { cli, startTlsDaemon, type TlsDaemon } from "../support/tls-daemon.ts";
 
 const docker = async (...args: string[]) => (await promisify(execFile)("docker", args)).stdout.trim();
 const engine = createDockerEngine({ installation: testInstallation, name: "local", url: "unix:///var/run/docker.sock", timeoutMs: 15_000 });
@@ -19,25 +22,38 @@ const prefix = `berth-past-${process.pid}-${Date.now().toString(36)}`;
 const tag = `berth-test/busybox:${prefix}`;
 
 let leave: (() => Promise<void>) | undefined;
+let own: TlsDaemon;
+let quiet: ReturnType<typeof createDockerEngine>;
+
+before(async () => {
+  own = await startTlsDaemon();
+  quiet = createDockerEngine({
+    installation: testInstallation,
+    name: "quiet",
+    url: own.url,
+    tls: { ca: own.ca, cert: own.cert, key: own.key },
+    timeoutMs: 15_000,
+  });
+});
 
 after(async () => {
   await docker("service", "rm", `${prefix}-svc`).catch(() => "");
   await leave?.();
-  await docker("rm", "-f", `${prefix}-ours`, `${prefix}-theirs`).catch(() => "");
-  await docker("rmi", tag).catch(() => "");
+  quiet?.close();
+  await own?.stop();
   engine.close();
 });
 
 it("reads back a berth container's stops and starts as one line, leaves others' out, and keeps an image tag", async () => {
   const since = Date.now() - 1000;
-  await engine.run(shellSpec("trap 'exit 3' TERM; sleep 300 & wait", { name: `${prefix}-ours` }), signal);
-  await docker("run", "-d", "--name", `${prefix}-theirs`, "--network", "none", "berth-test/busybox:1", "sleep", "300");
+  await quiet.run(shellSpec("trap 'exit 3' TERM; sleep 300 & wait", { name: `${prefix}-ours` }), signal);
+  await cli(own.socket, "run", "-d", "--name", `${prefix}-theirs`, "--network", "none", "berth-test/busybox:1", "sleep", "300");
   for (let i = 0; i < 3; i++) {
-    await engine.stop(`${prefix}-ours`, signal);
-    await engine.start(`${prefix}-ours`, signal);
+    await quiet.stop(`${prefix}-ours`, signal);
+    await quiet.start(`${prefix}-ours`, signal);
   }
-  await docker("tag", "berth-test/busybox:1", tag);
-  const history = await engine.pastEvents({ since, until: Date.now() + 1000 }, signal);
+  await cli(own.socket, "tag", "berth-test/busybox:1", tag);
+  const history = await quiet.pastEvents({ since, until: Date.now() + 1000 }, signal);
 
   const names = new Set(history.changes.filter((c) => c.type === "container").map((c) => c.name));
   assert.deepEqual([...names], [`${prefix}-ours`], "only berth's container");
@@ -60,7 +76,7 @@ it("reads back a berth container's stops and starts as one line, leaves others' 
 
   // An engine whose clock is a minute behind berth's would hold the stream open for that minute (past the call's
   // 15 s deadline): what it remembers is still the answer.
-  const skewed = await engine.pastEvents({ since, until: Date.now() + 60_000 }, signal);
+  const skewed = await quiet.pastEvents({ since, until: Date.now() + 60_000 }, signal);
   assert.equal(skewed.changes.filter((c) => c.name === `${prefix}-ours` && c.action === "die").length, 3);
 });
 
