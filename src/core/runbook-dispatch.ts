@@ -5,15 +5,14 @@
  * the strongest gate any step needs, asked once for the whole runbook before it starts.
  */
 import type { ActionOf, Actor } from "./action.ts";
-import { auditDecision } from "./audit.ts";
 import type { Choice } from "./events.ts";
 import { code, type Message, msg } from "./message.ts";
-import { type DispatchDeps, now, type Outcome } from "./pipeline-types.ts";
-import { hostFor, placeOf } from "./place.ts";
-import { authorize, type Decision, type Subject } from "./policy.ts";
+import type { DispatchDeps, Outcome } from "./pipeline-types.ts";
+import { hostFor } from "./place.ts";
+import type { Decision, Subject } from "./policy.ts";
 import { expandRunbook } from "./runbook.ts";
 import { authorizeSteps } from "./runbook-authorize.ts";
-import { containerCandidates } from "./target-picker.ts";
+import { containerCandidates, listedAsPs } from "./target-picker.ts";
 
 /** The answer to a runbook request that cannot run as asked (nothing is decided or run), or undefined to go on. */
 export async function runbookInputAnswer(
@@ -55,12 +54,7 @@ async function pickContainer(
   const where = hostFor(listing, actor, deps);
   if (!where.ok || !where.host) return [];
   const host = where.host;
-  const listed = { ...listing, host };
-  const place = await placeOf(deps, listed, actor, host);
-  const decision = authorize(deps.policy(), subject, listed, place, now(deps));
-  if (!decision.allow || decision.gate !== "none") return [];
-  // Listing the candidates is a `ps` by this person: audited as one.
-  await auditDecision(deps, { requestId, actor, action: listed, host, decision });
+  if (!(await listedAsPs({ ...listing, host }, actor, subject, deps, requestId))) return [];
   const found = await containerCandidates(deps, host, signal);
   const choices: Choice[] = [];
   for (const c of found.slice(0, 20)) {

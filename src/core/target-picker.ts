@@ -1,6 +1,5 @@
 import { type Action, ActionSchema, type Actor, hostOf, targetsHost } from "./action.ts";
 import { auditDecision } from "./audit.ts";
-import { authorizeRequest } from "./authorize-request.ts";
 import type { Parsed } from "./command.ts";
 import { BerthError } from "./errors.ts";
 import type { Choice } from "./events.ts";
@@ -61,6 +60,24 @@ export function containerCandidates(deps: Pick<DispatchDeps, "engine">, host: st
   return candidates({ of: "container", state: "any" }, deps, host, signal);
 }
 
+/**
+ * Listing candidates is a `ps` (`service ls`) by this person: allowed without a gate and audited as one, or nothing is
+ * listed. The place it was decided in, for deciding each candidate.
+ */
+export async function listedAsPs(
+  listed: Extract<Action, { kind: "container.list" | "service.list" }> & { host: string },
+  actor: Actor,
+  subject: Subject,
+  deps: DispatchDeps,
+  requestId: string,
+): Promise<Place | undefined> {
+  const place = await placeOf(deps, listed, actor, listed.host);
+  const decision = authorize(deps.policy(), subject, listed, place, now(deps));
+  if (!decision.allow || decision.gate !== "none") return undefined;
+  await auditDecision(deps, { requestId, actor, action: listed, host: listed.host, decision });
+  return place;
+}
+
 const what = (target: Target) => (target.of === "service" ? "service" : "container");
 
 /**
@@ -83,18 +100,15 @@ export async function pickTarget(
   const policy = deps.policy();
   if (target.of === "host") return pickHost(parsed, actor, subject, policy, deps, requestId);
   if (!targetsHost(probe.action)) return undefined;
-  const listing: Action =
+  const listing: Extract<Action, { kind: "container.list" | "service.list" }> =
     target.of === "service"
       ? { kind: "service.list", host: probe.action.host }
       : { kind: "container.list", all: true, host: probe.action.host };
   const where = resolveHostFor(listing, actor, subject, policy, deps, requestId);
   const host = where.type === "host" ? where.host : where.type === "retry" && targetsHost(where.action) ? where.action.host : undefined;
   if (!host) return undefined;
-  const listed = { ...listing, host };
-  const place = await placeOf(deps, listed, actor, host);
-  const { decision } = await authorizeRequest(listed, actor, subject, place, deps);
-  if (!decision.allow || decision.gate !== "none") return undefined;
-  await auditDecision(deps, { requestId, actor, action: listed, host, decision });
+  const place = await listedAsPs({ ...listing, host }, actor, subject, deps, requestId);
+  if (!place) return undefined;
   let found: Candidate[];
   try {
     found = await candidates(target, deps, host, signal);
