@@ -77,6 +77,8 @@ test("stop → Undo tapped by someone else in the channel: the container runs ag
   if (!undo) return;
   const original = records.find((r) => r.requestId === undo.outcome?.slice("undoes ".length));
   assert.equal((original?.action as { kind: string } | undefined)?.kind, "container.stop", "the undo names the stop's request");
+  assert.equal(undo.messageTs, message.ts, "the undo's record links to the message whose Undo was tapped");
+  assert.equal(undo.channelId, message.channel);
   const start = records.find((r) => r.requestId === undo.requestId && r.type === "decision");
   assert.equal((start?.action as { kind: string } | undefined)?.kind, "container.start");
 });

@@ -399,4 +399,9 @@ export type Actor = {
    * Slack Connect guest from another organization): `users: ["*"]` then does not match them.
    */
   homeTeam?: boolean | undefined;
+  /**
+   * The message whose button or menu this request came from (a tap in a channel): what an Undo's audit record links
+   * to, since a channel reply's own record cannot know its message (a response_url post returns no ts).
+   */
+  tappedOn?: { channelId: string; ts: string } | undefined;
 };

@@ -12,7 +12,7 @@ import { msg, tone } from "../core/message.ts";
 import { parse } from "../core/parse.ts";
 import { redactAction } from "../core/redact.ts";
 import type { Metrics } from "../metrics.ts";
-import { buttons } from "./buttons.ts";
+import { buttons, tappedOn } from "./buttons.ts";
 import { classify, createDeliver, type Respond } from "./deliver.ts";
 import { workspaceUrlOnce } from "./deliver-timeline.ts";
 import { createDeliveryGate, deliveryOf } from "./deliveries.ts";
@@ -301,6 +301,7 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
         channelName: body.channel?.name,
         teamId: userTeam,
         homeTeam: home !== undefined && userTeam === home.teamId,
+        tappedOn: tappedOn(body),
       };
       const respond: Respond = fromHome ? homeTab.respond(actor) : toResponseUrl;
       const requestId = crypto.randomUUID();

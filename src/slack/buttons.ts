@@ -1,4 +1,4 @@
-import { type Action, ActionSchema } from "../core/action.ts";
+import { type Action, ActionSchema, type Actor } from "../core/action.ts";
 import { chosenAction } from "../core/choices.ts";
 import { type DispatchDeps, pickedAction } from "../core/dispatch.ts";
 import { code, command, type Message, msg } from "../core/message.ts";
@@ -38,6 +38,19 @@ const carried = (value: string): Action | undefined => {
     return undefined;
   }
 };
+
+type TapBody = {
+  container?: { type?: string; message_ts?: string; channel_id?: string; is_ephemeral?: boolean };
+  channel?: { id?: string };
+};
+
+/** The channel message a tap came from; none for a tap in the Home tab, a modal or an ephemeral (no link to those). */
+export function tappedOn(body: TapBody): Actor["tappedOn"] {
+  const c = body.container;
+  const channelId = c?.channel_id ?? body.channel?.id;
+  if (c?.type !== "message" || c.is_ephemeral || !c.message_ts || !channelId) return undefined;
+  return { channelId, ts: c.message_ts };
+}
 
 /** Every button berth answers; the clicker becomes the actor, and the button's value becomes a typed action. */
 export function buttons(deps: Pick<DispatchDeps, "pendingActions">): readonly Button[] {

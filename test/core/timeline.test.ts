@@ -163,3 +163,26 @@ bindings:
   const tooFar = await dispatch({ text: "timeline --since 8d", actor: olive }, deps, signal);
   assert.match(tooFar.type === "reply" ? mrkdwn(tooFar.reply.text) : tooFar.type, /at most `7d`/);
 });
+
+test("an Undo's entry links to the message whose Undo was tapped, the change it undoes", () => {
+  const undo = {
+    kind: "undo",
+    of: "r1",
+    action: { kind: "container.start", container: "api" },
+    notAfter: t0 + 900_000,
+    expect: { what: "containers", state: "stopped" },
+  } as Action;
+  const start = recorded("start api");
+  const records = [
+    rec({ requestId: "r1", type: "decision", action: stop, decision: "allow", rule: "operator" }, 1),
+    rec({ requestId: "r1", type: "outcome", action: stop, outcome: "ok" }, 1),
+    rec({ requestId: "u1", type: "outcome", action: undo, userId: "U0ADA", outcome: "undoes r1", messageTs: "1765000000.000300" }, 2),
+    rec({ requestId: "u1", type: "decision", action: start, userId: "U0ADA", decision: "allow", rule: "operator" }, 2),
+    rec({ requestId: "u1", type: "outcome", action: start, userId: "U0ADA", outcome: "ok" }, 2),
+  ];
+  const t = buildTimeline(records, query());
+  assert.equal(t.entries.length, 2);
+  assert.equal(t.entries[0]?.card, undefined, "a channel reply's own record has no message to link");
+  assert.match(t.entries[1]?.what ?? "", /undo/);
+  assert.deepEqual(t.entries[1]?.card, { channel: "C0INCIDENT", ts: "1765000000.000300" });
+});

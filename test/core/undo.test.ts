@@ -85,13 +85,15 @@ test("a stop offers an Undo: the start on the same host, within the policy's win
 test("Undo tapped by someone else allowed to start: the container is started, and the audit names what it undoes", async () => {
   const s = await setup();
   const { undo } = await stopWeb(s);
-  const o = await dispatchAction(undo.action, other, s.deps, signal(), "req-undo-1");
+  const tapped = { ...other, tappedOn: { channelId: other.channelId, ts: "1700000000.000100" } };
+  const o = await dispatchAction(undo.action, tapped, s.deps, signal(), "req-undo-1");
   assert.equal(o.type, "reply", replyText(o));
   assert.deepEqual(calls(s.engine, "start"), ["web"]);
   if (o.type === "reply") assert.match(replyText(o), /U0OTHER.*started/);
   const records = (await s.store.audit.all()).filter((r) => r.requestId === "req-undo-1");
   const own = records.find((r) => (r.action as { kind: string }).kind === "undo");
   assert.equal(own?.outcome, "undoes req-stop-1");
+  assert.equal(own?.messageTs, "1700000000.000100", "linked to the message whose Undo was tapped");
   assert.equal((own?.action as UndoAction | undefined)?.of, "req-stop-1");
   const decision = records.find((r) => r.type === "decision");
   assert.equal((decision?.action as { kind: string } | undefined)?.kind, "container.start", "the inverse is what the policy decided on");

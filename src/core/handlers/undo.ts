@@ -23,7 +23,8 @@ export const undo: Handler<"undo"> = {
       await auditOutcome(deps, { requestId, actor, action: a, host, outcome: `refused: undo of ${a.of} after its window` });
       return replyOutcome(requestId, msg`${tone("warning")} ${windowPassed(a, c.policy)}`, "ephemeral", "refused");
     }
-    await auditOutcome(deps, { requestId, actor, action: a, host, outcome: `undoes ${a.of}` });
+    // Linked to the message whose Undo was tapped (the change's own answer), and to its request by id.
+    await auditOutcome(deps, { requestId, actor, action: a, host, outcome: `undoes ${a.of}`, messageTs: actor.tappedOn?.ts });
     if (!c.redispatch) return replyOutcome(requestId, msg`This Undo cannot run here.`, "ephemeral", "refused");
     return c.redispatch(a.action, { precondition: (resolved) => movedOn(a, resolved, deps, c.signal), gatedAs: undone(a) });
   },
