@@ -3,8 +3,8 @@ import { defineCommand } from "../src/core/command.ts";
 import { durationOption } from "../src/core/command-options.ts";
 
 /**
- * `grant ROLE --for … --reason …` asks for a role; `grant revoke GRANT_ID` ends one early. A role named `revoke` could
- * not be asked for by name: no policy names one, and `grant revoke` followed by `--for` says so.
+ * `grant ROLE --for … --reason …` asks for a role; `grant revoke GRANT_ID` ends one early. `revoke` is always the
+ * subcommand, so a role named `revoke` cannot be asked for by name (`grant revoke --for …` says what --for goes with).
  */
 export default defineCommand({
   name: "grant",
