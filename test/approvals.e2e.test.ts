@@ -12,7 +12,7 @@ import {
   testImage,
   threadLines,
 } from "./support/berth-harness.ts";
-import { type FakeMessage, SEED, SlackFake } from "./support/slack-fake.ts";
+import { blockAction, type FakeMessage, SEED, SlackFake } from "./support/slack-fake.ts";
 
 // Confirmations, four-eyes approvals and break-glass grants through the Slack fake, the real Bolt app and the real
 // Docker engine. Time is moved with an injectable clock: nothing sleeps through a TTL.
@@ -205,6 +205,43 @@ test("break-glass: a grant is approved by an admin, announced, tags actions, and
   const before = fake.responses().length;
   await berth.command("audit --since 1h");
   await eventually("the denial after expiry", () =>
+    fake
+      .responses()
+      .slice(before)
+      .find((r) => /You need permission `audit\.query`/.test(String((r.body as { text?: string }).text))),
+  );
+});
+
+type Element = { action_id: string; value?: string; text?: { text: string } };
+const undoButton = (m: FakeMessage): Element | undefined =>
+  (m.blocks ?? [])
+    .flatMap((b) => ((b as { type?: string }).type === "actions" ? ((b as { elements: Element[] }).elements ?? []) : []))
+    .find((el) => el.action_id.startsWith("berth_choice") && el.text?.text === "Undo");
+
+test("break-glass: the announcement's Undo, tapped by the approver, ends the grant at once", async () => {
+  await berth.command('grant admin --for 30m --reason "INC-8 cache flush"');
+  await approve(await approvalCard("INC-8 cache flush"), SEED.approver);
+  const announcement = await eventually("the announcement with its Undo", () =>
+    fake.messages(SEED.incidentChannel).find((m) => /Break-glass: .*INC-8 cache flush/.test(m.text) && undoButton(m)),
+  );
+  const id = /grant `(g-[0-9a-f]{6})`/.exec(announcement.text)?.[1];
+  const button = undoButton(announcement) as Element;
+  await blockAction(fake, {
+    url: berth.url,
+    messageTs: announcement.ts,
+    actionId: button.action_id,
+    value: button.value as string,
+    user: SEED.approver,
+    channel: announcement.channel,
+  });
+  await eventually("the revoke told to the channel", () =>
+    fake
+      .messages(SEED.incidentChannel)
+      .find((m) => m.text.includes(`Grant \`${id}\` revoked by <@${SEED.approver}>: <@${SEED.operator}> no longer has role *admin*`)),
+  );
+  const before = fake.responses().length;
+  await berth.command("audit --since 1h");
+  await eventually("the denial right after the revoke", () =>
     fake
       .responses()
       .slice(before)

@@ -4,6 +4,9 @@ import { targetProblem } from "./mounts.ts";
 /**
  * What berth can do, independent of how it was asked. Commands turn text into one of these; policy, audit and the
  * engines only ever see this typed form, never the raw text.
+ *
+ * Longer than most files on purpose: every kind's schema and its row in the risk table sit together, so a new kind
+ * is added (and reviewed) in one place.
  */
 const containerRef = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/, "a container name or id (letters, digits, _ . -)");
 const hostName = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, "a host name that the hosts command lists");
@@ -89,6 +92,11 @@ const extendAction = z.object({
   until: z.number().int().positive().optional(),
 });
 
+/** A break-glass grant as its announcement names it (`g-` and six hex digits). */
+const grantId = z.string().regex(/^g-[0-9a-f]{6,32}$/, "a grant id like g-1a2b3c, as the grant's announcement names it");
+/** Ends a break-glass grant before its time (`grant revoke g-…`, or the Undo on its announcement). */
+const revokeAction = z.object({ kind: z.literal("grant.revoke"), grant: grantId });
+
 /**
  * What must still hold for an undo to make sense: the state the original change left. Read again when Undo is
  * tapped; anything else means someone moved on since, and the undo refuses.
@@ -98,6 +106,7 @@ const undoExpectation = z.discriminatedUnion("what", [
   z.object({ what: z.literal("replicas"), replicas: z.number().int().min(0) }),
   z.object({ what: z.literal("image"), image: imageRef }),
   z.object({ what: z.literal("expiry"), expiresAt: z.number().int().positive() }),
+  z.object({ what: z.literal("grant"), grant: grantId }),
 ]);
 
 /**
@@ -108,7 +117,7 @@ const undoAction = z.object({
   kind: z.literal("undo"),
   /** The request it undoes (its audit records carry this id). */
   of: z.string().min(1).max(64),
-  action: z.discriminatedUnion("kind", [stopAction, startAction, scaleAction, rollbackAction, extendAction]),
+  action: z.discriminatedUnion("kind", [stopAction, startAction, scaleAction, rollbackAction, extendAction, revokeAction]),
   /** Epoch ms: past this (the policy's `undo.window` after the change), the undo refuses. */
   notAfter: z.number().int().positive(),
   expect: undoExpectation,
@@ -226,6 +235,7 @@ export const ActionSchema = z.discriminatedUnion("kind", [
     durationSeconds: z.number().int().positive(),
     reason: z.string().min(3, 'say why, e.g. --reason "INC-123 db failover"').max(500),
   }),
+  revokeAction,
   // A policy runbook by name, with its arguments as typed (`key=value` or in order); read against the policy when run.
   z.object({
     kind: z.literal("runbook.run"),
@@ -297,6 +307,8 @@ export const risk = {
   // Needs no permission of its own: every step is authorized as the person, and it waits behind its strongest gate.
   "runbook.run": "self",
   "grant.request": "dangerous",
+  // Takes access away, yet it changes who may do what: decided on who holds and approved the grant (policy.ts).
+  "grant.revoke": "change",
   "container.list": "read",
   "container.logs": "read",
   "container.inspect": "read",

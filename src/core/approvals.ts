@@ -9,6 +9,7 @@ import { placeOf, subjectOf } from "./place.ts";
 import { approversFor, type Decision, mayApprove, type Place } from "./policy.ts";
 import { redactAction } from "./redact.ts";
 import { mayApproveRunbook } from "./runbook-authorize.ts";
+import { undoChoice } from "./undo.ts";
 
 /**
  * Requests that wait for the requester's tap (confirm) or a second person (approval): their cards, the decision on a
@@ -176,11 +177,13 @@ export async function startGrant(action: ActionOf<"grant.request">, a: Approved,
   await auditGrantStarted(deps, p, { action, grant: id, expiresAt, approver: a.approver });
   const until = new Date(expiresAt).toISOString();
   const text = msg`${tone("alert")} Break-glass: ${user(p.requester)} has role ${strong(action.role)} for ${formatDuration(action.durationSeconds * 1000)} (grant ${code(id)}, until ${until}), approved by ${user(a.approver)}. Reason: ${action.reason}`;
+  // Its Undo ends it (`grant revoke`): for its holder, its approver, or anyone the policy allows it (undo.ts, `undone`).
+  const undo = undoChoice(requestId, { kind: "grant.revoke", grant: id }, { what: "grant", grant: id }, deps.policy(), startsAt);
   return {
     type: "decided",
     pending: p,
     card: msg`Approved by ${user(a.approver)}; grant ${code(id)} is active.`,
-    next: replyOutcome(requestId, text, "channel"),
+    next: { type: "reply", reply: { visibility: "channel", text, choices: [undo] }, requestId },
     requestId,
   };
 }

@@ -180,3 +180,24 @@ export async function auditGrantEnded(
     grant: g.id,
   });
 }
+
+/** A grant ended before its time by `actor` (its holder, its approver, or someone the policy allows it). */
+export async function auditGrantRevoked(
+  deps: { store: Audited },
+  c: { requestId: string; actor: Actor; grant: { id: string; userId: string; role: string; expiresAt: number } },
+): Promise<void> {
+  const g = c.grant;
+  await deps.store.audit.append({
+    requestId: c.requestId,
+    type: "grant",
+    userId: c.actor.userId,
+    channelId: c.actor.channelId,
+    action: { kind: "grant.revoke", grant: g.id },
+    host: null,
+    decision: null,
+    rule: null,
+    outcome: `grant revoked by ${c.actor.userId}: ${g.userId} no longer has role ${g.role} (it was to last until ${new Date(g.expiresAt).toISOString()})`,
+    messageTs: null,
+    grant: g.id,
+  });
+}

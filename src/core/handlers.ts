@@ -32,6 +32,7 @@ export const handlers = {
   "audit.timeline": timelineHandler((action, host) => handlerOf(action).summary(action, host)),
   "events.changes": events.changes,
   "grant.request": requests.grant,
+  "grant.revoke": requests.revokeGrant,
   "container.list": containers.list,
   "container.logs": containers.logs,
   "container.inspect": containers.inspect,

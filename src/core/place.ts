@@ -20,11 +20,11 @@ export async function subjectOf(
 }
 
 /**
- * Where an action happens, for policy: the channel, the host it concerns (see `hostOf`), and, for removing or
- * extending a host berth made, who made it.
+ * Where an action happens, for policy: the channel, the host it concerns (see `hostOf`), for removing or extending a
+ * host berth made, who made it, and for revoking a grant, who holds it and who approved it.
  */
 export async function placeOf(
-  deps: Pick<DispatchDeps, "cloud">,
+  deps: Pick<DispatchDeps, "cloud" | "store">,
   action: Action,
   channel: { channelId: string; channelName?: string | undefined },
   host: string | undefined,
@@ -32,11 +32,13 @@ export async function placeOf(
   const concerned = hostOf(action, host);
   const made =
     concerned !== undefined && action.kind in onAnotherPersonsHost ? await deps.cloud?.store.cloudHosts.get(concerned) : undefined;
+  const grant = action.kind === "grant.revoke" ? await deps.store.grants.get(action.grant) : undefined;
   return {
     channelId: channel.channelId,
     channelName: channel.channelName,
     host: concerned,
     hostOwner: made && made.status !== "removed" ? made.requester : undefined,
+    ...(grant && { grant: { id: grant.id, userId: grant.userId, approvedBy: grant.approvedBy } }),
   };
 }
 

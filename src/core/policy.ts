@@ -55,6 +55,8 @@ export type Place = {
   channelName?: string | undefined;
   host?: string | undefined;
   hostOwner?: string | undefined;
+  /** For revoking a grant: the grant, who holds it and who approved it (absent when berth knows no such grant). */
+  grant?: { id: string; userId: string; approvedBy: string } | undefined;
 };
 
 export type Decision =
@@ -170,6 +172,7 @@ function authorizeOne(policy: Policy, subject: Subject, action: Action, place: P
     if (refused) return { allow: false, rule: "policy:images", reason: refused };
   }
   if (action.kind === "grant.request") return authorizeGrant(policy, subject, action);
+  if (action.kind === "grant.revoke") return authorizeRevoke(policy, subject, at, now);
   const found = permitted(policy, subject, action, at, now);
   if (found.ok) return { allow: true, rule: found.rule, grant: found.grant, ...gateFor(policy, action, at) };
   return { allow: false, rule: "default:deny", reason: found.reason };
@@ -288,6 +291,26 @@ function authorizeGrant(policy: Policy, subject: Subject, action: Extract<Action
     gate: "approval",
     gateRule: `grants[${index}]`,
     approvers: rule.approvers,
+  };
+}
+
+/**
+ * Ending a grant early only takes access away. Its holder may always end it, and whoever approved it may take back
+ * what they gave; anyone else needs `grant.revoke` here. Never held for a confirmation or an approval, whatever the
+ * rules say: waiting for a second person would only keep the access open longer (as stopping a job is never held). A
+ * grant berth does not know changes nothing when revoked: it goes through, and the handler says there is none.
+ */
+function authorizeRevoke(policy: Policy, subject: Subject, place: Place, now: number): Decision {
+  const g = place.grant;
+  if (g === undefined) return { allow: true, rule: "grant:unknown", gate: "none" };
+  if (g.userId === subject.userId) return { allow: true, rule: `grant:holder (${g.id})`, gate: "none" };
+  if (g.approvedBy === subject.userId) return { allow: true, rule: `grant:approver (${g.id})`, gate: "none" };
+  const found = findPermission(policy, subject, "grant.revoke", place, now);
+  if (found) return { allow: true, rule: found.rule, grant: found.grant, gate: "none" };
+  return {
+    allow: false,
+    rule: "default:deny",
+    reason: msg`Grant ${code(g.id)} is ${user(g.userId)}'s, approved by ${user(g.approvedBy)}: they may end it, and so may anyone the policy allows it. ${denial(policy, subject, "grant.revoke", place)}`,
   };
 }
 

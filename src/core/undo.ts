@@ -3,8 +3,8 @@ import { containersOf } from "./action.ts";
 import { parseDuration } from "./duration.ts";
 import { publicMessage } from "./errors.ts";
 import type { Choice } from "./events.ts";
-import { code, command, type Message, msg } from "./message.ts";
-import type { DispatchDeps } from "./pipeline-types.ts";
+import { code, command, type Message, msg, strong, user } from "./message.ts";
+import { type DispatchDeps, now } from "./pipeline-types.ts";
 import { type Decision, gateFor, gateStrength, type Place, type Policy } from "./policy.ts";
 
 /** How long a change offers its Undo (the policy's `undo.window`). */
@@ -31,6 +31,8 @@ export function inverseCommand(inverse: UndoInverse): string {
       return `service rollback${on} ${inverse.service}`;
     case "host.extend":
       return `host extend ${inverse.name}`;
+    case "grant.revoke":
+      return `grant revoke ${inverse.grant}`;
   }
 }
 
@@ -46,7 +48,7 @@ export function windowPassed(undo: UndoAction, policy: Policy): Message {
 export async function movedOn(
   undo: UndoAction,
   host: string | undefined,
-  deps: Pick<DispatchDeps, "engine" | "cloud">,
+  deps: Pick<DispatchDeps, "engine" | "cloud" | "store" | "clock">,
   signal: AbortSignal,
 ): Promise<Message | undefined> {
   const inverse = undo.action;
@@ -79,6 +81,14 @@ export async function movedOn(
         return msg`${code(inverse.name)}'s expiry was changed again since (now ${when(record.expiresAt)}).${nothing}`;
       return undefined;
     }
+    if (expect.what === "grant" && inverse.kind === "grant.revoke") {
+      // Ended means revoked or run out: either way the access is gone, and there is nothing to type instead.
+      const g = await deps.store.grants.get(inverse.grant);
+      if (!g) return msg`berth knows no grant ${code(inverse.grant)}: nothing to undo.`;
+      if (g.expiresAt <= now(deps))
+        return msg`Grant ${code(g.id)} already ended at ${when(g.expiresAt)}: ${user(g.userId)} no longer has role ${strong(g.role)}, so there is nothing to undo.`;
+      return undefined;
+    }
   } catch (error) {
     return msg`berth could not read what the change left (${publicMessage(error)}).${nothing}`;
   }
@@ -90,10 +100,14 @@ const sameImage = (now: string, set: string) => now === set || now.endsWith(`/${
 
 /** Whether an action is one an undo can carry. */
 export const isUndoInverse = (action: Action | undefined): action is UndoInverse =>
-  action !== undefined && ["container.stop", "container.start", "service.scale", "service.rollback", "host.extend"].includes(action.kind);
+  action !== undefined &&
+  ["container.stop", "container.start", "service.scale", "service.rollback", "host.extend", "grant.revoke"].includes(action.kind);
 
-/** The change an undo takes back, as far as its gate goes (the same kind, on the same things). */
-export function undone(undo: UndoAction): Action {
+/**
+ * The change an undo takes back, as far as its gate goes (the same kind, on the same things); undefined when the undo
+ * is gated as itself alone.
+ */
+export function undone(undo: UndoAction): Action | undefined {
   const a = undo.action;
   switch (a.kind) {
     case "container.start":
@@ -111,6 +125,11 @@ export function undone(undo: UndoAction): Action {
       };
     case "host.extend":
       return { kind: "host.extend", name: a.name };
+    // Undoing a grant only takes access away. Gated like the grant, it would wait for a second person's approval and
+    // keep the access open meanwhile, mid-incident: so it is not. It is still authorized as the tapper (the grant's
+    // holder, its approver, or someone the policy allows `grant.revoke`), like a typed `grant revoke`.
+    case "grant.revoke":
+      return undefined;
   }
 }
 

@@ -185,8 +185,9 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
     (requestId: string, kind: string, actor: Actor, respond: Respond, fromCard = false) =>
     async (outcome: Outcome) => {
       const delivered = await deliver.outcome(outcome, actor, respond, fromCard);
-      // A request appeared or was decided (a grant started): the Home views that list requests and grants change.
-      if (outcome.type === "gate" || outcome.type === "decided") homeTab.changed();
+      // A request appeared or was decided (a grant started), or a grant was revoked (typed, or an Undo, which may be
+      // one): the Home views that list requests and grants change.
+      if (outcome.type === "gate" || outcome.type === "decided" || kind === "grant.revoke" || kind === "undo") homeTab.changed();
       const result = delivered === false ? "failed" : classify(outcome);
       metrics?.command(kind, result);
       log("request done", { requestId, kind, outcome: result });

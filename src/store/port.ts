@@ -93,10 +93,17 @@ export type PendingStore = {
 
 export type GrantStore = {
   create(g: Omit<GrantRecord, "endedAnnounced">): Promise<void>;
+  get(id: string): Promise<GrantRecord | undefined>;
   active(): Promise<GrantRecord[]>;
   /** Grants that ended and were not announced yet; `markAnnounced` claims one so it is announced once. */
   ended(): Promise<GrantRecord[]>;
   markAnnounced(id: string): Promise<boolean>;
+  /**
+   * Ends an active grant now (`at`): it expires at `at` and counts as announced, so the sweep does not announce it
+   * again. Returns the grant as it was before, or undefined when it is unknown, already ended or already revoked (of
+   * two revokes at once, exactly one gets the record).
+   */
+  revoke(id: string, at: number): Promise<GrantRecord | undefined>;
 };
 
 export type CloudHostStore = {

@@ -335,6 +335,19 @@ function postgresAdapter(pool: Pool, o: PostgresStoreOptions & { where: string }
           toGrant,
         ),
       markAnnounced: async (id) => (await count("UPDATE grants SET ended_announced = 1 WHERE id = $1 AND ended_announced = 0", [id])) === 1,
+      async get(id) {
+        const row = await one("SELECT * FROM grants WHERE id = $1", [id]);
+        return row && toGrant(row);
+      },
+      // The row is locked as it is read: a second revoke waits, then reads it ended and gets nothing.
+      async revoke(id, at) {
+        const row = await one(
+          `WITH old AS (SELECT * FROM grants WHERE id = $1 AND expires_at > $2 AND ended_announced = 0 FOR UPDATE)
+           UPDATE grants g SET expires_at = $2, ended_announced = 1 FROM old WHERE g.id = old.id RETURNING old.*`,
+          [id, at],
+        );
+        return row && toGrant(row);
+      },
     },
     cloudHosts: {
       async get(name) {

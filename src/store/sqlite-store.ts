@@ -282,6 +282,8 @@ function sqliteAdapter(
   const activeGrants = s("SELECT * FROM grants WHERE expires_at > ? ORDER BY starts_at, id");
   const endedGrants = s("SELECT * FROM grants WHERE expires_at <= ? AND ended_announced = 0 ORDER BY expires_at, id");
   const markGrant = s("UPDATE grants SET ended_announced = 1 WHERE id = ? AND ended_announced = 0");
+  const getGrant = s("SELECT * FROM grants WHERE id = ?");
+  const revokeGrant = s("UPDATE grants SET expires_at = ?, ended_announced = 1 WHERE id = ? AND expires_at > ? AND ended_announced = 0");
 
   const getCloudHost = s("SELECT record FROM cloud_hosts WHERE name = ?");
   const putCloudHost = s(
@@ -397,6 +399,17 @@ function sqliteAdapter(
       active: () => guard(() => activeGrants.all(clock()).map(toGrant)),
       ended: () => guard(() => endedGrants.all(clock()).map(toGrant)),
       markAnnounced: (id) => guard(() => changed(markGrant.run(id))),
+      get: (id) =>
+        guard(() => {
+          const row = getGrant.get(id);
+          return row ? toGrant(row) : undefined;
+        }),
+      // Read and write in one synchronous call on the one connection: nothing else runs in between.
+      revoke: (id, at) =>
+        guard(() => {
+          const row = getGrant.get(id);
+          return row && changed(revokeGrant.run(at, id, at)) ? toGrant(row) : undefined;
+        }),
     },
     cloudHosts: {
       get: (name) =>

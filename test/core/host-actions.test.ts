@@ -165,7 +165,7 @@ test("host extend's Undo: the expiry set back to what it was, refused once chang
     notAfter: Date.parse("2026-11-28T10:15:00Z"),
     expect: { what: "expiry", expiresAt: ext.expiresAt },
   };
-  const read = { engine: () => ({}) as ContainerEngine, cloud: d };
+  const read = { engine: () => ({}) as ContainerEngine, cloud: d, store: d.store };
   assert.equal(await movedOn(undo, "ci-1", read, AbortSignal.timeout(1000)), undefined, "nothing moved on yet");
   const back = await hostAction(setBack, actor, ctx(d));
   assert.match(back.type === "reply" ? mrkdwn(back.text) : "", /<@U0ONE> set the expiry of `ci-1` back to 2026-11-28 12:00 UTC/);

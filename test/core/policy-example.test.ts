@@ -84,6 +84,18 @@ test("on-call may ask for one hour of admin, leads approve, and the grant then a
   assert.equal(authorize(policy, granted, rm, random("prod-1"), now + 3600_000).allow, false, "the grant expires on its own");
 });
 
+test("a grant ends early by its holder, its approver or a lead, at once; a colleague on call may not end it", () => {
+  const revoke: Action = { kind: "grant.revoke", grant: "g-000001" };
+  const place: Place = { ...incident("prod-1"), host: undefined, grant: { id: "g-000001", userId: oncall.userId, approvedBy: "U0LEAD2" } };
+  assert.equal(gateOf(authorize(policy, oncall, revoke, place, now)), "none", "the holder");
+  assert.equal(gateOf(authorize(policy, { ...lead, userId: "U0LEAD2" }, revoke, place, now)), "none", "the approver");
+  const byLead = authorize(policy, lead, revoke, place, now);
+  assert.deepEqual(byLead.allow && [byLead.rule, byLead.gate], ["bindings[2] (role lead)", "none"], "another lead");
+  const byColleague = authorize(policy, colleague, revoke, place, now);
+  assert.equal(byColleague.allow, false);
+  assert.match(byColleague.allow ? "" : mrkdwn(byColleague.reason), /Grant `g-000001` is <@U0ONCALL>'s, approved by <@U0LEAD2>/);
+});
+
 test("everyone may look from incident channels; strangers may not act", () => {
   assert.equal(gateOf(authorize(policy, stranger, logs, incident("prod-1"), now)), "none");
   const guest: Subject = { ...stranger, teamId: "T0PARTNER", homeTeam: false };

@@ -10,6 +10,7 @@ import { serviceChange } from "../../src/core/service-job.ts";
 import { undoChoice } from "../../src/core/undo.ts";
 import type { ServiceSummary } from "../../src/engines/ports.ts";
 import { details, FakeEngine } from "../fakes.ts";
+import { approver as grantApprover, granted, grantSetup, holder, lead, stranger, text } from "../support/grants.ts";
 import { closeOpened, memoryStore, testJobs } from "../support/memory-store.ts";
 
 afterEach(closeOpened);
@@ -245,4 +246,74 @@ test("service scale offers scaling back to the replicas read before it; update o
   const r = await dispatchAction(rollback, oper, s.deps, signal(), "req-undo-update");
   assert.match(replyText(r), /runs .*busybox:3.* now, not .*busybox:2.* as the change left it: it was updated again since/);
   assert.equal(calls(s.engine, "updateService").length, 2, "only the two changes above");
+});
+
+test("a grant's announcement offers its Undo: revoking it, for the policy's window, while it is still active", async () => {
+  const s = await grantSetup({ undo: { window: "10m" } });
+  const { id, undo } = await granted(s);
+  assert.deepEqual(undo.action, {
+    kind: "undo",
+    of: "req-grant",
+    action: { kind: "grant.revoke", grant: id },
+    notAfter: s.now() + 10 * minutes,
+    expect: { what: "grant", grant: id },
+  });
+  assert.deepEqual(ActionSchema.parse(JSON.parse(JSON.stringify(undo.action))), undo.action);
+});
+
+test("Undo on a grant revokes it at once, without the approval the grant needed; the audit names what it undoes", async () => {
+  const s = await grantSetup();
+  const { id, undo } = await granted(s);
+  const o = await dispatchAction(undo.action, holder, s.deps, signal(), "req-undo-grant");
+  assert.equal(o.type, "reply", "not a gate: taking access away waits for nobody");
+  assert.equal(o.type === "reply" && o.reply.visibility, "channel");
+  assert.equal(text(o), `Grant ${id} revoked by @U0OPER: @U0OPER no longer has role admin.`);
+  assert.deepEqual(await s.store.grants.active(), []);
+  const records = (await s.store.audit.all()).filter((r) => r.requestId === "req-undo-grant");
+  assert.deepEqual(
+    records.map((r) => [r.type, (r.action as { kind: string }).kind, r.decision ?? r.outcome]),
+    [
+      ["outcome", "undo", "undoes req-grant"],
+      ["decision", "grant.revoke", "allow"],
+      ["grant", "grant.revoke", `grant revoked by U0OPER: U0OPER no longer has role admin (it was to last until 2026-12-06T11:00:00.000Z)`],
+    ],
+  );
+  // The approver and a lead may tap it too; someone else is denied as for a typed `grant revoke`.
+  const again = await granted(s);
+  const denied = await dispatchAction(again.undo.action, stranger, s.deps, signal());
+  assert.equal(denied.type === "reply" && denied.result, "denied");
+  assert.match(text(await dispatchAction(again.undo.action, grantApprover, s.deps, signal())), /revoked by @U0APPROVER/);
+  const third = await granted(s);
+  assert.match(text(await dispatchAction(third.undo.action, lead, s.deps, signal())), /revoked by @U0LEAD/);
+});
+
+test("Undo on a grant that was revoked or ran out refuses: it ended, nothing to undo", async () => {
+  const s = await grantSetup({ undo: { window: "2h" } });
+  const revoked = await granted(s);
+  s.advance(minutes);
+  await s.run(`grant revoke ${revoked.id}`, grantApprover);
+  const o = await dispatchAction(revoked.undo.action, holder, s.deps, signal(), "req-undo-revoked");
+  assert.equal(o.type === "reply" && o.result, "refused");
+  assert.equal(text(o), `Grant ${revoked.id} already ended at 10:01 UTC: @U0OPER no longer has role admin, so there is nothing to undo.`);
+  const refusal = (await s.store.audit.all()).find(
+    (r) => r.requestId === "req-undo-revoked" && r.type === "outcome" && r.outcome?.startsWith("refused"),
+  );
+  assert.ok(refusal, "the refusal is audited");
+
+  const ranOut = await granted(s);
+  s.advance(61 * minutes);
+  assert.match(text(await dispatchAction(ranOut.undo.action, holder, s.deps, signal())), /already ended at 11:01 UTC.*nothing to undo/);
+});
+
+test("Undo on a grant after the window refuses and says what to type instead; the grant stays", async () => {
+  const s = await grantSetup({ undo: { window: "5m" } });
+  const { id, undo } = await granted(s);
+  s.advance(5 * minutes + 1);
+  const o = await dispatchAction(undo.action, holder, s.deps, signal());
+  assert.equal(o.type === "reply" && o.result, "refused");
+  assert.match(text(o), new RegExp(`expired at 10:05 UTC \\(undo\\.window is 5m\\); nothing was run.*grant revoke ${id}`));
+  assert.deepEqual(
+    (await s.store.grants.active()).map((g) => g.id),
+    [id],
+  );
 });

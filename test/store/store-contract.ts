@@ -348,6 +348,34 @@ export function storeContract(name: string, open: Opener): void {
         assert.deepEqual(await store.grants.ended(), []);
       }));
 
+    test("grants: a revoke ends an active grant at once, once, and the sweep does not announce it again", () =>
+      withStore(async (store, clock) => {
+        const g = { userId: "U1", role: "admin", reason: "incident", channelId: "C1", approvedBy: "U2", startsAt: clock.now };
+        await store.grants.create({ ...g, id: "g1", expiresAt: clock.now + 1000 });
+        await store.grants.create({ ...g, id: "g2", expiresAt: clock.now + 100 });
+        assert.deepEqual(await store.grants.get("g1"), { ...g, id: "g1", expiresAt: clock.now + 1000, endedAnnounced: false });
+        assert.equal(await store.grants.get("nope"), undefined);
+        clock.now += 10;
+        const [first, second] = await Promise.all([store.grants.revoke("g1", clock.now), store.grants.revoke("g1", clock.now)]);
+        assert.deepEqual([first, second].filter(Boolean), [{ ...g, id: "g1", expiresAt: clock.now + 990, endedAnnounced: false }]);
+        assert.equal(await store.grants.revoke("g1", clock.now), undefined, "already revoked");
+        assert.deepEqual(await store.grants.get("g1"), { ...g, id: "g1", expiresAt: clock.now, endedAnnounced: true });
+        assert.deepEqual(
+          (await store.grants.active()).map((r) => r.id),
+          ["g2"],
+          "a revoked grant is no longer active",
+        );
+        assert.deepEqual(await store.grants.ended(), [], "nor waiting to be announced");
+        assert.equal(await store.grants.revoke("nope", clock.now), undefined, "unknown");
+        clock.now += 100;
+        assert.equal(await store.grants.revoke("g2", clock.now), undefined, "expired");
+        assert.deepEqual(
+          (await store.grants.ended()).map((r) => r.id),
+          ["g2"],
+          "an expired grant is still announced by the sweep",
+        );
+      }));
+
     test("cloud hosts: the record round-trips; removed hosts are not live", () =>
       withStore(async (store) => {
         assert.deepEqual(await store.cloudHosts.put(host("h1")), { ok: true });

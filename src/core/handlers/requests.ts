@@ -1,10 +1,10 @@
 import { decide, startGrant } from "../approvals.ts";
-import { auditOutcome } from "../audit.ts";
+import { auditGrantRevoked, auditOutcome } from "../audit.ts";
 import { auditReport } from "../audit-report.ts";
 import { noSuchJob } from "../authorize-request.ts";
 import { formatDuration } from "../duration.ts";
 import { explain } from "../explain.ts";
-import { code, msg, strong } from "../message.ts";
+import { code, command, msg, strong, tone, user } from "../message.ts";
 import { now, replyOutcome } from "../pipeline-types.ts";
 import { help as helpAnswer, jobList, whoami } from "../reply.ts";
 import { answered } from "./execution.ts";
@@ -74,6 +74,43 @@ export const grant: Handler<"grant.request"> = {
     c.approval
       ? startGrant(a, c.approval, c.deps, c.requestId)
       : replyOutcome(c.requestId, msg`A grant needs a second person's approval first.`, "ephemeral", "refused"),
+  inverse: undefined,
+};
+
+/**
+ * `grant revoke g-…` (or the Undo on a grant's announcement): the grant ends now, for every authorization from here
+ * on (the policy reads only active grants). Who may revoke is decided by the policy (policy.ts, authorizeRevoke).
+ */
+export const revokeGrant: Handler<"grant.revoke"> = {
+  runs: "reply",
+  summary: (a) => `grant revoke ${a.grant}`,
+  preview: noPreview,
+  async execute(a, c) {
+    const { deps, actor, requestId } = c;
+    const was = await deps.store.grants.revoke(a.grant, now(deps));
+    if (was) {
+      await auditGrantRevoked(deps, { requestId, actor, grant: was });
+      return replyOutcome(
+        requestId,
+        msg`${tone("locked")} Grant ${code(was.id)} revoked by ${user(actor.userId)}: ${user(was.userId)} no longer has role ${strong(was.role)}.`,
+        "channel",
+      );
+    }
+    // Unknown, run out, or revoked a moment ago by someone else: nothing changed.
+    const g = await deps.store.grants.get(a.grant);
+    await auditOutcome(deps, {
+      requestId,
+      actor,
+      action: a,
+      host: undefined,
+      outcome: g ? "refused: grant already ended" : "refused: no such grant",
+    });
+    const text = g
+      ? msg`Grant ${code(g.id)} already ended at ${new Date(g.expiresAt).toISOString()}: ${user(g.userId)} no longer has role ${strong(g.role)}, so there is nothing to revoke.`
+      : msg`berth knows no grant ${code(a.grant)}. Check the id in the grant's announcement; ${command("whoami")} lists the grants you hold, and ${command("audit --since 1d")} the grants that started and ended.`;
+    return replyOutcome(requestId, text, "ephemeral", "refused");
+  },
+  // Taking a revoke back would be granting the role again: that is a new `grant` request, for a second person to approve.
   inverse: undefined,
 };
 

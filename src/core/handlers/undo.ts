@@ -9,7 +9,8 @@ import type { Handler } from "./handler.ts";
 /**
  * `undo`: the Undo button a change offers for the policy's `undo.window`. Nobody is allowed "undo" as such: it
  * "runs" like a decision (the pipeline asks no binding about it), and its inverse goes through the whole pipeline as
- * the tapper, authorized and gated as the command it stands for (`start api` for the Undo of `stop api`). Its own
+ * the tapper, authorized and gated as the command it stands for (`start api` for the Undo of `stop api`; see `undone`
+ * for the one undo that is not gated like its change, a grant's). Its own
  * audit record names the request it undoes; the inverse's records follow under the same request id.
  */
 export const undo: Handler<"undo"> = {
@@ -18,7 +19,7 @@ export const undo: Handler<"undo"> = {
   preview: (a) => [msg`${strong("Undoes:")} request ${code(a.of)} with ${code(inverseCommand(a.action))}`],
   async execute(a, c) {
     const { deps, actor, requestId } = c;
-    const host = a.action.kind === "host.extend" ? a.action.name : a.action.host;
+    const host = a.action.kind === "host.extend" ? a.action.name : "host" in a.action ? a.action.host : undefined;
     if (now(deps) > a.notAfter) {
       await auditOutcome(deps, { requestId, actor, action: a, host, outcome: `refused: undo of ${a.of} after its window` });
       return replyOutcome(requestId, msg`${tone("warning")} ${windowPassed(a, c.policy)}`, "ephemeral", "refused");
