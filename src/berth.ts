@@ -103,7 +103,7 @@ export function createBerth(ports: Ports, slackAt: Omit<SlackSettings, "customRo
   });
   policy.onReload(audit.reportReload);
   const scheduler = createScheduler(
-    { ...ports, policy: policy.current, output: slack.deliver, engineReconnectMs: config.engineReconnectMs },
+    { ...ports, policy: policy.current, output: slack.deliver, engineReconnectMs: config.engineReconnectMs, core: slack.core },
     { lifetimeMs: options.lifetimeIntervalMs, deadlineMs: options.deadlineIntervalMs },
   );
   const watching = new AbortController();

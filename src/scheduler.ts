@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { type ProvisionDeps, provisionHost, removeHost } from "./cloud/provision.ts";
 import { deadlineReached, stopOverdue } from "./container-deadlines.ts";
 import { auditDeadline } from "./core/audit.ts";
-import { type JobPlan, type SweepResult, sweep } from "./core/dispatch.ts";
+import { type DispatchDeps, type JobPlan, type SweepResult, sweep } from "./core/dispatch.ts";
 import { hostReminder, lifetimeDue } from "./core/host-lifetime.ts";
 import type { Message } from "./core/message.ts";
 import type { Policy } from "./core/policy.ts";
@@ -26,6 +26,8 @@ export type SchedulerDeps = Pick<Ports, "store" | "jobs" | "hosts" | "engine" | 
   output: SchedulerOutput;
   /** How long a resumed stream retries a lost engine connection (ms). */
   engineReconnectMs?: number | undefined;
+  /** The pipeline's dependencies: a runbook's remaining steps are authorized and run through it when it is carried on. */
+  core?: DispatchDeps | undefined;
 };
 
 export type SchedulerIntervals = {

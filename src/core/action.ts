@@ -5,7 +5,7 @@ import { targetProblem } from "./mounts.ts";
  * What berth can do, independent of how it was asked. Commands turn text into one of these; policy, audit and the
  * engines only ever see this typed form, never the raw text.
  *
- * Longer than most files on purpose: every kind's schema and its row in the risk table sit together, so a new kind
+ * Longer than most files on purpose: every kind's schema and its rows in the risk and repeat tables sit together, so a new kind
  * is added (and reviewed) in one place.
  */
 const containerRef = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/, "a container name or id (letters, digits, _ . -)");
@@ -335,6 +335,49 @@ export const risk = {
 } as const satisfies Record<ActionKind, Risk>;
 
 export const actionKinds = Object.keys(risk) as ActionKind[];
+
+/**
+ * Whether doing an action a second time changes nothing the first did: what a runbook step interrupted by a berth
+ * restart may be run again for (core/runbook-job.ts). Reads, and changes to a state (stopped, started, N replicas, an
+ * image) are; a restart, a new container, a removal (a second one fails), an exec, a rollback (a second one flips
+ * back), a host made or extended are not: such a step stops the runbook and says to look first.
+ */
+export const repeatable = {
+  help: true,
+  "policy.explain": true,
+  "job.list": true,
+  "job.cancel": true,
+  "approval.decide": false,
+  undo: false,
+  "audit.query": true,
+  "audit.timeline": true,
+  "events.changes": true,
+  "runbook.run": false,
+  "grant.request": false,
+  "grant.revoke": false, // a second one finds the grant already ended
+  "container.list": true,
+  "container.logs": true,
+  "container.inspect": true,
+  "container.stats": true,
+  "container.top": true,
+  "container.run": false,
+  "container.stop": true,
+  "container.start": true,
+  "container.restart": false,
+  "container.remove": false,
+  "container.exec": false,
+  "image.pull": true,
+  "host.list": true,
+  "host.create": false,
+  "host.remove": false,
+  "host.extend": false,
+  "service.list": true,
+  "service.ps": true,
+  "service.logs": true,
+  "service.scale": true,
+  "service.update": true,
+  "service.rollback": false,
+} as const satisfies Record<ActionKind, boolean>;
 
 /**
  * Permissions that are not actions of their own: checked on top of an action's own permission when it reaches past

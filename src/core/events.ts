@@ -24,8 +24,31 @@ export type JobEvent =
       choices?: readonly Choice[] | undefined;
     };
 
-/** How a container job is carried on after berth restarts (see core/resume.ts). */
-export type JobResume =
+/** How a job is carried on after berth restarts (see core/resume.ts): a container's, or a runbook's. */
+export type JobResume = ContainerResume | RunbookResume;
+
+/** A runbook step's place on its checklist. */
+export type RunbookStepState = { status: "todo" | "running" | "done" | "failed"; note?: Text | undefined };
+
+/** Where a runbook stands (core/runbook-job.ts): each step's state, and the running step's own job once it has one. */
+export type RunbookResume = {
+  kind: "runbook.run";
+  /** The steps' lines as expanded when it started, hashed: a runbook changed in the policy since is not carried on. */
+  steps: string;
+  states: RunbookStepState[];
+  /** How many output lines the runbook had shown when its running step began (that step's own come after). */
+  linesBefore: number;
+  /** The running step's container job, once its container exists: carried on like a job of its own. */
+  inner?: ContainerResume | undefined;
+  /** The approval or confirmation the runbook runs on (its request's id): what the steps still to run go on with. */
+  pendingId?: string | undefined;
+  /** The person's workspace, as their request said: what their roles are judged by when the steps go on. */
+  teamId?: string | undefined;
+  homeTeam?: boolean | undefined;
+};
+
+/** How a container job is carried on after berth restarts. */
+export type ContainerResume =
   | {
       kind: "container.run";
       container: string;

@@ -6,7 +6,7 @@
  */
 import { type ContainerSummary, type LogLine, labels } from "../engines/ports.ts";
 import type { ResumableJob } from "../store/records.ts";
-import type { Actor } from "./action.ts";
+import type { ActionOf, Actor } from "./action.ts";
 import type { JobEvent, JobResume } from "./events.ts";
 import { resumeLogs, resumeRun } from "./execute.ts";
 import type { JobAction, JobContext } from "./job-context.ts";
@@ -15,12 +15,13 @@ import { code, msg } from "./message.ts";
 import type { DispatchDeps, JobPlan } from "./pipeline-types.ts";
 import { safeRegExp } from "./policy.ts";
 import { createRedactor } from "./redact.ts";
+import { resumeRunbook } from "./runbook-resume.ts";
 
 /** What a job's runner stores with it (store.jobs.setResume), so that the next berth can carry it on. */
 export type StoredResume = {
   requestId: string;
   /** The action as audited: environment values masked (the container itself holds them; the redactor asks it). */
-  action: JobAction;
+  action: JobAction | ActionOf<"runbook.run">;
   channelName?: string | undefined;
   approvedBy?: string | undefined;
   /** Thread replies posted so far: the thread's cap counts them. */
@@ -42,7 +43,10 @@ export type Resumed =
   /** Nothing to show any more (no card, or a host job that resumes as a job of its own): only the record is closed. */
   | { type: "close"; detail: string };
 
-type Deps = Pick<DispatchDeps, "engine" | "policy" | "hosts" | "clock" | "engineReconnectMs">;
+type Deps = Pick<DispatchDeps, "engine" | "policy" | "hosts" | "clock" | "engineReconnectMs"> & {
+  /** The whole pipeline's dependencies: a runbook's steps are authorized and run through it (absent: not carried on). */
+  core?: DispatchDeps | undefined;
+};
 
 const isStored = (value: unknown): value is StoredResume =>
   typeof value === "object" && value !== null && typeof (value as StoredResume).requestId === "string" && "action" in value;
@@ -53,6 +57,12 @@ export function resumeJob(job: ResumableJob, deps: Deps): Resumed {
     return { type: "close", detail: "berth restarted while this job ran; its host's work resumes as a new job" };
   const stored = job.resume;
   if (!job.messageTs || !job.host || !isStored(stored)) return { type: "close", detail: "berth restarted while this job ran" };
+  if (stored.action.kind === "runbook.run") {
+    if (!deps.core) return { type: "close", detail: "berth restarted while this runbook ran" };
+    const plan = resumeRunbook({ ...job, messageTs: job.messageTs }, { ...stored, action: stored.action }, stored.point, deps.core);
+    const ended = stored.ended;
+    return { type: "plan", plan: ended ? { ...plan, run: () => alreadyEnded(ended) } : plan };
+  }
   const host = job.host;
   const actor: Actor = { userId: job.userId, channelId: job.channelId, channelName: stored.channelName };
   const ctx: JobContext = {

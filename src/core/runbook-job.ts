@@ -5,17 +5,19 @@
  * step that is a job streams into the runbook's thread. The first step that fails stops the runbook, the rest stay
  * unchecked.
  */
-import type { Action, ActionKind } from "./action.ts";
+import { createHash } from "node:crypto";
+import { type Action, type ActionKind, repeatable } from "./action.ts";
 import { auditDecision, auditOutcome } from "./audit.ts";
 import { publicMessage } from "./errors.ts";
-import type { JobEvent, Text } from "./events.ts";
+import type { ContainerResume, JobEvent, RunbookResume, RunbookStepState, Text } from "./events.ts";
 import type { Handler, HandlerContext } from "./handlers/handler.ts";
+import { suspended } from "./job-context.ts";
 import { code, join, type Message, msg, type Part, tone } from "./message.ts";
 import type { Outcome } from "./pipeline-types.ts";
-import type { Expanded } from "./runbook.ts";
+import type { Expanded, RunbookStep } from "./runbook.ts";
 import { authorizeStep } from "./runbook-authorize.ts";
 
-type StepState = { status: "todo" | "running" | "done" | "failed"; note?: Message | undefined };
+type StepState = RunbookStepState;
 
 const mark = { todo: "todo", running: "waiting", done: "success", failed: "failure" } as const;
 
@@ -49,34 +51,95 @@ export function firstLine(message: Message, max = 200): Message {
   return out;
 }
 
-type StepResult = { ok: boolean; note?: Message | undefined };
+type StepResult = { ok: boolean; note?: Message | undefined } | "suspended";
 
+/** The steps as expanded, hashed: a runbook carried on after a restart must still be the one that started. */
+export const stepsHash = (steps: readonly RunbookStep[]): string =>
+  createHash("sha256")
+    .update(JSON.stringify(steps.map((s) => s.line)))
+    .digest("hex");
+
+/** A runbook carried on after berth restarted: where it stood, and how its running step's own job goes on. */
+export type RunbookCarry = {
+  point: RunbookResume;
+  /** Output lines the runbook had shown (its job's cursor): whether the running step's own job showed any yet. */
+  shown: number;
+  /** The running step's container job, carried on from its stored point on the step's host. */
+  carryOn: (inner: ContainerResume, host: string, showedLines: boolean, signal: AbortSignal) => AsyncGenerator<JobEvent>;
+};
+
+/**
+ * The runbook's job. Where it stands is stored with the job before and after each step (and with the step's own
+ * container once it has one), so that after a restart it carries on (`carry`) instead of starting again: done steps
+ * stay done, the step that was running goes on from its container, or runs again when that changes nothing it did
+ * (`repeatable`), or else stops the runbook saying berth cannot tell whether it took effect. A shutdown ends nothing.
+ */
 export async function* runRunbook(
   expanded: Expanded,
   c: HandlerContext,
   handlerFor: (action: Action) => Handler<ActionKind>,
   signal: AbortSignal,
+  carry?: RunbookCarry,
 ): AsyncGenerator<JobEvent> {
   const { steps, runbook } = expanded;
-  const states: StepState[] = steps.map(() => ({ status: "todo" }));
+  const states: StepState[] = carry ? carry.point.states.map((s) => ({ ...s })) : steps.map(() => ({ status: "todo" }));
   const status = (): JobEvent => ({ type: "status", text: checklist(steps, states) });
-  for (const [i, step] of steps.entries()) {
+  const seen = { lines: carry?.shown ?? 0 };
+  let linesBefore = carry?.point.linesBefore ?? 0;
+  const base = {
+    kind: "runbook.run" as const,
+    steps: stepsHash(steps),
+    pendingId: carry ? carry.point.pendingId : c.approval?.pending.id,
+    teamId: carry ? carry.point.teamId : c.actor.teamId,
+    homeTeam: carry ? carry.point.homeTeam : c.actor.homeTeam,
+  };
+  const save = (inner?: ContainerResume): JobEvent => ({
+    type: "resumable",
+    resume: { ...base, states: states.map((s) => ({ ...s })), linesBefore, inner },
+  });
+  const first = carry ? states.findIndex((s) => s.status !== "done") : 0;
+  if (!carry) yield save();
+  for (let i = Math.max(first, 0); first !== -1 && i < steps.length; i++) {
+    const step = steps[i] as RunbookStep;
+    const state = states[i] as StepState;
     if (signal.aborted) {
+      if (suspended(signal)) return;
       yield { type: "end", outcome: "cancelled", text: msg`${checklist(steps, states)}\nStopped before step ${i + 1}.` };
       return;
     }
-    const state = states[i] as StepState;
-    state.status = "running";
-    yield status();
-    yield { type: "notice", text: msg`Step ${i + 1}/${steps.length}: ${code(step.line)}` };
     let result: StepResult;
+    const interrupted = carry !== undefined && i === first && state.status === "running";
     try {
-      result = yield* runStep(step.action, c, handlerFor, signal, (note) => {
-        state.note = note;
-      });
+      if (interrupted && carry.point.inner) {
+        yield status();
+        yield { type: "notice", text: msg`Step ${i + 1}/${steps.length} carried on after berth restarted: ${code(step.line)}` };
+        const host = await stepHost(step, c);
+        const events = carry.carryOn(carry.point.inner, host, carry.shown > carry.point.linesBefore, signal);
+        result = yield* followStep(events, step.action, host, c, signal, seen, save, (note) => {
+          state.note = note;
+        });
+      } else if (interrupted && !repeatable[step.action.kind]) {
+        result = {
+          ok: false,
+          note: msg`${tone("warning")} berth restarted while this step ran, and cannot tell whether it took effect; look before running it (and the steps after it) by hand.`,
+        };
+      } else {
+        state.status = "running";
+        state.note = undefined;
+        linesBefore = seen.lines;
+        yield save();
+        yield status();
+        const again = interrupted ? " again (berth restarted while it ran; running it again changes nothing it did)" : "";
+        yield { type: "notice", text: msg`Step ${i + 1}/${steps.length}${again}: ${code(step.line)}` };
+        result = yield* runStep(step.action, c, handlerFor, signal, seen, save, (note) => {
+          state.note = note;
+        });
+      }
     } catch (error) {
-      result = { ok: false, note: msg`${publicMessage(error, c.requestId.slice(0, 8))}` };
+      result = suspended(signal) ? "suspended" : { ok: false, note: msg`${publicMessage(error, c.requestId.slice(0, 8))}` };
     }
+    // berth is shutting down: the step's state stays stored as running, and the next berth carries it on.
+    if (result === "suspended") return;
     state.status = result.ok ? "done" : "failed";
     state.note = result.note;
     if (!result.ok) {
@@ -90,6 +153,7 @@ export async function* runRunbook(
       };
       return;
     }
+    yield save();
     yield status();
   }
   yield {
@@ -99,12 +163,23 @@ export async function* runRunbook(
   };
 }
 
+/** Where a step runs: its -H, the channel's host, the default (as it was authorized when the step began). */
+async function stepHost(step: RunbookStep, c: HandlerContext): Promise<string> {
+  const { host } = await authorizeStep(step, c.actor, c.subject, c.deps);
+  return host ?? "-";
+}
+
+type Seen = { lines: number };
+type Save = (inner?: ContainerResume) => JobEvent;
+
 /** One step: authorized again as the person where it runs, audited, then its own handler; its events pass through. */
 async function* runStep(
   action: Action,
   c: HandlerContext,
   handlerFor: (action: Action) => Handler<ActionKind>,
   signal: AbortSignal,
+  seen: Seen,
+  save: Save,
   setNote: (note: Message) => void,
 ): AsyncGenerator<JobEvent, StepResult> {
   const { deps, actor, requestId } = c;
@@ -119,45 +194,67 @@ async function* runStep(
   const outcome: Outcome = await handlerFor(action).execute(action, { ...c, host, signal });
   switch (outcome.type) {
     case "reply": {
-      yield { type: "notice", text: outcome.reply.text };
       const failed = outcome.result !== undefined;
+      // Cut short by a shutdown: the next berth runs it again, or says it cannot tell (see runRunbook).
+      if (failed && suspended(signal)) return "suspended";
+      yield { type: "notice", text: outcome.reply.text };
       return { ok: !failed, note: firstLine(outcome.reply.text) };
     }
-    case "job": {
-      const plan = outcome.plan;
-      let end: Extract<JobEvent, { type: "end" }> | undefined;
-      try {
-        for await (const event of plan.run(signal)) {
-          switch (event.type) {
-            case "line":
-            case "mask":
-            case "notice":
-              yield event;
-              break;
-            case "drain":
-              yield { type: "notice", text: event.text };
-              break;
-            case "status":
-              setNote(firstLine(event.text));
-              break;
-            case "end":
-              end = event;
-              break;
-            case "resumable":
-              break;
-          }
-        }
-      } catch (error) {
-        await auditOutcome(deps, { requestId, actor, action, host, outcome: "failed", approver: c.approval?.approver });
-        throw error;
-      }
-      const result = end?.outcome ?? "failed";
-      const exit = end?.exitCode === undefined ? "" : ` (exit ${end.exitCode})`;
-      await auditOutcome(deps, { requestId, actor, action, host, outcome: `${result}${exit}`, approver: c.approval?.approver });
-      const text: Text = end?.text ?? msg`ended without saying how`;
-      return { ok: result === "succeeded", note: firstLine(text) };
-    }
+    case "job":
+      return yield* followStep(outcome.plan.run(signal), action, host, c, signal, seen, save, setNote);
     default:
       return { ok: false, note: msg`this step cannot run inside a runbook; run it on its own.` };
   }
+}
+
+/** A step's own job: its lines and notices pass into the runbook's thread, its status under the step, its end audited. */
+async function* followStep(
+  events: AsyncIterable<JobEvent>,
+  action: Action,
+  host: string | undefined,
+  c: HandlerContext,
+  signal: AbortSignal,
+  seen: Seen,
+  save: Save,
+  setNote: (note: Message) => void,
+): AsyncGenerator<JobEvent, StepResult> {
+  const { deps, actor, requestId } = c;
+  let end: Extract<JobEvent, { type: "end" }> | undefined;
+  try {
+    for await (const event of events) {
+      switch (event.type) {
+        case "line":
+          seen.lines++;
+          yield event;
+          break;
+        case "mask":
+        case "notice":
+          yield event;
+          break;
+        case "drain":
+          yield { type: "notice", text: event.text };
+          break;
+        case "status":
+          setNote(firstLine(event.text));
+          break;
+        case "end":
+          end = event;
+          break;
+        case "resumable":
+          if (event.resume.kind !== "runbook.run") yield save(event.resume);
+          break;
+      }
+    }
+  } catch (error) {
+    if (suspended(signal)) return "suspended";
+    await auditOutcome(deps, { requestId, actor, action, host, outcome: "failed", approver: c.approval?.approver });
+    throw error;
+  }
+  // Stopped reading for a shutdown (no end): the container runs on, and the next berth follows it from here.
+  if (!end && suspended(signal)) return "suspended";
+  const result = end?.outcome ?? "failed";
+  const exit = end?.exitCode === undefined ? "" : ` (exit ${end.exitCode})`;
+  await auditOutcome(deps, { requestId, actor, action, host, outcome: `${result}${exit}`, approver: c.approval?.approver });
+  const text: Text = end?.text ?? msg`ended without saying how`;
+  return { ok: result === "succeeded", note: firstLine(text) };
 }

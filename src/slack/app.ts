@@ -375,6 +375,8 @@ export function createSlackApp(settings: SlackSettings, deps: SlackDeps) {
   return {
     app,
     outbox,
+    /** The pipeline's dependencies as this app dispatches with them (the scheduler carries runbooks on with them). */
+    core: dispatchDeps,
     deliver,
     socketMode,
     /** How the Slack connection is doing, for /healthz ("failed" makes berth unhealthy). */

@@ -4,7 +4,8 @@ import { commands, registry } from "../../commands/index.ts";
 import runbookCommand from "../../commands/runbook.ts";
 import type { Actor } from "../../src/core/action.ts";
 import { type DispatchDeps, dispatch, type Outcome } from "../../src/core/dispatch.ts";
-import type { JobEvent } from "../../src/core/events.ts";
+import type { JobEvent, RunbookResume } from "../../src/core/events.ts";
+import { suspension } from "../../src/core/job-context.ts";
 import { plainText } from "../../src/core/message.ts";
 import { parse } from "../../src/core/parse.ts";
 import { type Policy, PolicySchema } from "../../src/core/policy.ts";
@@ -13,7 +14,9 @@ import { loadPolicyFile } from "../../src/core/policy-file.ts";
 import { resumeJob } from "../../src/core/resume.ts";
 import { bindArgs, expandRunbook, stepsOf, substitute } from "../../src/core/runbook.ts";
 import { runbookProblems } from "../../src/core/runbook-check.ts";
+import { stepsHash } from "../../src/core/runbook-job.ts";
 import { parseYaml } from "../../src/core/yaml-file.ts";
+import type { ResumableJob } from "../../src/store/records.ts";
 import { details, FakeEngine } from "../fakes.ts";
 import { closeOpened, memoryStore, testJobs } from "../support/memory-store.ts";
 import { mrkdwn } from "../support/text.ts";
@@ -356,30 +359,137 @@ test("a runbook waiting for approval is approved as each of its steps would be, 
   );
 });
 
-test("a runbook berth was running when it restarted is closed on its card, saying to run it again", async () => {
-  const { deps } = await setup();
-  const resumed = resumeJob(
-    {
-      id: "j-rb0001",
-      kind: "runbook.run",
-      userId: "U0OPER",
-      channelId: "C0INCIDENT",
-      host: "local",
-      summary: "runbook restart-api api",
-      status: "running",
-      createdAt: 0,
-      endedAt: null,
-      exitCode: null,
-      messageTs: "1.0",
-      detail: null,
-      cursor: null,
-      resume: { requestId: "req-rb", action: { kind: "runbook.run", name: "restart-api", args: ["api"] }, messages: 3 },
-    },
-    deps,
-  );
+const stopStart = `  - name: bounce
+    summary: look, stop, start
+    params:
+      - { name: container, type: container }
+    steps:
+      - logs --tail 2 {{container}}
+      - stop {{container}}
+      - start {{container}}
+`;
+
+/** A runbook job as a previous berth left it: where it stood (`point`), its card and request. */
+const leftRunning = (point: RunbookResume | undefined, name: string, args: string[], requestId = "req-rb"): ResumableJob => ({
+  id: "j-rb0001",
+  kind: "runbook.run",
+  userId: "U0OPER",
+  channelId: "C0INCIDENT",
+  host: "local",
+  summary: `runbook ${name} ${args.join(" ")}`,
+  status: "running",
+  createdAt: 0,
+  endedAt: null,
+  exitCode: null,
+  messageTs: "1.0",
+  detail: null,
+  cursor: { at: "2026-12-06T06:00:00.000000000Z", lines: 1 },
+  resume: { requestId, action: { kind: "runbook.run", name, args }, messages: 3, ...(point && { point }) },
+});
+
+async function carriedOn(deps: DispatchDeps, job: ResumableJob, abort?: AbortSignal): Promise<JobEvent[]> {
+  const resumed = resumeJob(job, { ...deps, core: deps });
   assert.equal(resumed.type, "plan");
-  const seen = resumed.type === "plan" ? await events({ type: "job", plan: resumed.plan }) : [];
+  const out: JobEvent[] = [];
+  if (resumed.type === "plan") for await (const e of resumed.plan.run(abort ?? signal())) out.push(e);
+  return out;
+}
+const endOf = (seen: JobEvent[]) => {
   const end = seen.at(-1);
-  assert.ok(end?.type === "end");
-  assert.match(mrkdwn(end.text), /a `runbook\.run` job cannot be carried on\. Run the command again/);
+  assert.ok(end?.type === "end", `ended: ${JSON.stringify(end)}`);
+  return end;
+};
+const pointsOf = (seen: JobEvent[]) => seen.flatMap((e) => (e.type === "resumable" && e.resume.kind === "runbook.run" ? [e.resume] : []));
+
+test("a runbook stopped by a shutdown ends nothing; the next berth carries it on from there, no step twice", async () => {
+  const { deps, engine, store } = await setup(policyText(stopStart));
+  const outcome = await dispatch({ text: "runbook bounce api", actor: actor("U0OPER") }, deps, signal());
+  assert.equal(outcome.type, "job");
+  if (outcome.type !== "job") return;
+  // berth is told to stop while step 2 runs: the step finishes, its state is stored, and the runbook goes no further.
+  const shutdown = new AbortController();
+  const first: JobEvent[] = [];
+  for await (const e of outcome.plan.run(shutdown.signal)) {
+    first.push(e);
+    if (e.type === "notice" && plainText(e.text).startsWith("Step 2/3")) shutdown.abort(suspension);
+  }
+  assert.ok(!first.some((e) => e.type === "end"), "a shutdown ends nothing");
+  const point = pointsOf(first).at(-1);
+  assert.deepEqual(
+    point?.states.map((s) => s.status),
+    ["done", "done", "todo"],
+  );
+  assert.deepEqual(
+    changes(engine).map((c) => c.method),
+    ["stop"],
+  );
+  const seen = await carriedOn(deps, leftRunning(point, "bounce", ["api"], outcome.plan.requestId));
+  const end = endOf(seen);
+  assert.equal(end.outcome, "succeeded", mrkdwn(end.text));
+  assert.deepEqual(
+    changes(engine).map((c) => c.method),
+    ["stop", "start"],
+    "only the step not done yet ran",
+  );
+  assert.equal(engine.calls.filter((c) => c.method === "logs").length, 1, "step 1 was not read again");
+  assert.match(mrkdwn(end.text), /`bounce`: all 3 steps done/);
+  const decisions = (await store.audit.all()).filter((r) => r.requestId === outcome.plan.requestId && r.type === "decision");
+  assert.deepEqual(
+    decisions.map((r) => (r.action as { kind: string }).kind),
+    ["runbook.run", "container.logs", "container.stop", "container.start"],
+    "each step authorized and audited once, under the runbook's request",
+  );
+});
+
+test("a step berth was in the middle of runs again when that changes nothing it did (stop), else the runbook stops and says why", async () => {
+  const repeatable = await setup(policyText(stopStart));
+  const states = (second: "running") => [{ status: "done" as const }, { status: second }, { status: "todo" as const }];
+  const base = { kind: "runbook.run" as const, linesBefore: 1, homeTeam: true };
+  const expandedBounce = expandRunbook(repeatable.deps.policy(), { kind: "runbook.run", name: "bounce", args: ["api"] }, registry);
+  assert.ok(expandedBounce.ok);
+  const again = await carriedOn(
+    repeatable.deps,
+    leftRunning({ ...base, steps: stepsHash(expandedBounce.steps), states: states("running") }, "bounce", ["api"]),
+  );
+  assert.equal(endOf(again).outcome, "succeeded");
+  assert.ok(again.some((e) => e.type === "notice" && /Step 2\/3 again \(berth restarted while it ran/.test(plainText(e.text))));
+  assert.deepEqual(
+    changes(repeatable.engine).map((c) => c.method),
+    ["stop", "start"],
+  );
+
+  const once = await setup();
+  const expandedRestart = expandRunbook(once.deps.policy(), { kind: "runbook.run", name: "restart-api", args: ["api"] }, registry);
+  assert.ok(expandedRestart.ok);
+  const stopped = await carriedOn(
+    once.deps,
+    leftRunning({ ...base, steps: stepsHash(expandedRestart.steps), states: states("running") }, "restart-api", ["api"]),
+  );
+  const end = endOf(stopped);
+  assert.equal(end.outcome, "failed");
+  assert.match(mrkdwn(end.text), /berth restarted while this step ran, and cannot tell whether it took effect/);
+  assert.match(mrkdwn(end.text), /`restart-api` stopped at step 2\. The 1 step after it did not run\./);
+  assert.deepEqual(changes(once.engine), [], "a restart is not made twice");
+});
+
+test("a runbook changed in the policy while berth was away, or stored without where it stood, is ended honestly", async () => {
+  const { deps, engine } = await setup();
+  const point: RunbookResume = {
+    kind: "runbook.run",
+    steps: "0".repeat(64),
+    states: [{ status: "done" }, { status: "todo" }, { status: "todo" }],
+    linesBefore: 0,
+  };
+  const changed = endOf(await carriedOn(deps, leftRunning(point, "restart-api", ["api"])));
+  assert.equal(changed.outcome, "failed");
+  assert.match(
+    mrkdwn(changed.text),
+    /no longer the same in the policy \(its steps changed\)\. 1 of 3 steps were done; nothing more was run/,
+  );
+  const unknown = endOf(await carriedOn(deps, leftRunning(undefined, "restart-api", ["api"])));
+  assert.match(mrkdwn(unknown.text), /does not know which steps were done; nothing more was run/);
+  assert.deepEqual(changes(engine), []);
+  // Without the pipeline to run its steps through (an older wiring), the record is closed rather than left running.
+  const { core: _, ...bare } = { ...deps, core: undefined };
+  assert.equal(resumeJob(leftRunning(point, "restart-api", ["api"]), bare).type, "close");
 });
